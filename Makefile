@@ -1,0 +1,33 @@
+# The two commands of the README:
+#   make run    start the bot (creates .venv, .env and sla.toml on first use)
+#   make test   run the whole test suite
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.PHONY: run test lint install
+
+$(BIN)/sla-bot: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/sla-bot
+
+.env:
+	cp .env.example .env
+	@echo "Created .env from .env.example: put your Slack tokens in it."
+
+sla.toml:
+	cp sla.example.toml sla.toml
+	@echo "Created sla.toml from sla.example.toml: adjust channels, people and numbers."
+
+run: install .env sla.toml
+	$(BIN)/sla-bot run
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .

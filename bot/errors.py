@@ -1,0 +1,30 @@
+"""Domain errors: what can go wrong in a use case, in terms a user can be told."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A known failure that becomes a friendly message, never a stack trace."""
+
+    #: message catalog key for the user-facing text (see ``bot.i18n``)
+    message_key = "error.generic"
+
+    def __init__(self, detail: str = "", **params: object) -> None:
+        super().__init__(detail or self.message_key)
+        self.params = params
+
+
+class IllegalTransition(DomainError):
+    """A lead was asked to move to a state its lifecycle does not allow from where it is."""
+
+    message_key = "error.illegal_transition"
+
+
+class NotAllowed(DomainError):
+    """The person is not allowed to do this (not the owner, not a manager...)."""
+
+    message_key = "error.not_allowed"
+
+
+class NotFound(DomainError):
+    message_key = "error.not_found"

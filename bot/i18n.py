@@ -1,0 +1,75 @@
+"""Every user-facing text, in English and Japanese, from one message catalog.
+
+Why a small key-based catalog (TOML files in ``bot/locales``) rather than gettext: keys stay
+stable when the English wording changes, there is no compile step (.po → .mo) in the build,
+and a test checks that both languages have the same keys and the same ``{placeholders}``.
+Values are ``str.format`` templates; callers escape user text before passing it in.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from typing import Any, Literal, get_args
+from zoneinfo import ZoneInfo
+
+Language = Literal["en", "ja"]
+LANGUAGES: tuple[Language, ...] = get_args(Language)
+FALLBACK: Language = "en"
+
+_JA_WEEKDAYS = "月火水木金土日"
+
+
+def _flatten(prefix: str, table: dict[str, Any], into: dict[str, str]) -> None:
+    for key, value in table.items():
+        name = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            _flatten(name, value, into)
+        else:
+            into[name] = str(value)
+
+
+@cache
+def catalog(language: Language) -> dict[str, str]:
+    """The flattened catalog of one language: ``{"claim.button": "Claim", ...}``."""
+    text = resources.files("bot.locales").joinpath(f"{language}.toml").read_text("utf-8")
+    flat: dict[str, str] = {}
+    _flatten("", tomllib.loads(text), flat)
+    return flat
+
+
+def t(language: str, key: str, /, **params: Any) -> str:
+    """Translate ``key``; falls back to English, then to the key itself (never raises)."""
+    lang: Language = language if language in LANGUAGES else FALLBACK  # type: ignore[assignment]
+    template = catalog(lang).get(key) or catalog(FALLBACK).get(key)
+    if template is None:
+        return key
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError, ValueError):
+        return template
+
+
+class Translator:
+    """``t`` bound to one language, handy to pass to view functions."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language if language in LANGUAGES else FALLBACK
+
+    def __call__(self, key: str, /, **params: Any) -> str:
+        return t(self.language, key, **params)
+
+
+def format_datetime(at: datetime, language: str, tz: ZoneInfo) -> str:
+    """A short local date-time as people read it: ``Tue 24 Nov 10:30`` / ``11/24(火) 10:30``."""
+    local = at.astimezone(tz)
+    if language == "ja":
+        return f"{local.month}/{local.day}({_JA_WEEKDAYS[local.weekday()]}) {local:%H:%M}"
+    return f"{local:%a} {local.day} {local:%b %H:%M}"
+
+
+def format_number(value: float, language: str, digits: int = 0) -> str:
+    """Group thousands; both languages use ``1,234.5``."""
+    return f"{value:,.{digits}f}"

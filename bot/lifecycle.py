@@ -1,0 +1,128 @@
+"""The lead lifecycle (SPEC section 2) as one explicit state machine.
+
+``received → (not_qualified | queued) → posted → claimed → working → (converted | recycled)``;
+a claimed lead can be released or reassigned. Every transition goes through ``apply`` and
+writes a ``LeadEvent`` — the audit trail and the source of every report — so a state change
+without an event cannot happen by accident.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from bot.errors import IllegalTransition
+from storage.models import Lead, LeadEvent, LeadStatus
+
+S = LeadStatus
+
+
+class Action(StrEnum):
+    QUALIFY = "qualify"
+    DISQUALIFY = "disqualify"
+    REQUALIFY = "requalify"
+    POST = "post"
+    CLAIM = "claim"
+    TOUCH = "touch"
+    CONVERT = "convert"
+    RECYCLE = "recycle"
+    RELEASE = "release"
+    REASSIGN = "reassign"
+
+
+class Surface(StrEnum):
+    """Where a transition came from, for the audit trail."""
+
+    WEBHOOK = "webhook"
+    CSV = "csv"
+    MODAL = "modal"
+    BUTTON = "button"
+    SCHEDULER = "scheduler"
+    OUTBOX = "outbox"
+    CLI = "cli"
+    SYSTEM = "system"
+
+
+OPEN = frozenset({S.POSTED, S.CLAIMED, S.WORKING})
+OWNED = frozenset({S.CLAIMED, S.WORKING})
+TERMINAL = frozenset({S.CONVERTED, S.RECYCLED})
+
+TRANSITIONS: dict[Action, dict[LeadStatus, LeadStatus]] = {
+    Action.QUALIFY: {S.RECEIVED: S.QUEUED},
+    Action.DISQUALIFY: {S.RECEIVED: S.NOT_QUALIFIED},
+    Action.REQUALIFY: {S.NOT_QUALIFIED: S.QUEUED},
+    Action.POST: {S.QUEUED: S.POSTED},
+    Action.CLAIM: {S.POSTED: S.CLAIMED},
+    Action.TOUCH: {S.CLAIMED: S.WORKING, S.WORKING: S.WORKING},
+    Action.CONVERT: {S.CLAIMED: S.CONVERTED, S.WORKING: S.CONVERTED},
+    Action.RECYCLE: {S.CLAIMED: S.RECYCLED, S.WORKING: S.RECYCLED},
+    Action.RELEASE: {S.CLAIMED: S.POSTED, S.WORKING: S.POSTED},
+    Action.REASSIGN: {S.CLAIMED: S.CLAIMED, S.WORKING: S.WORKING},
+}
+
+
+def allowed(current: LeadStatus, action: Action) -> bool:
+    return current in TRANSITIONS[action]
+
+
+def next_status(current: LeadStatus, action: Action) -> LeadStatus:
+    """The state ``action`` leads to from ``current``; ``IllegalTransition`` otherwise."""
+    try:
+        return TRANSITIONS[action][LeadStatus(current)]
+    except KeyError:
+        raise IllegalTransition(
+            f"cannot {action.value} a lead that is {LeadStatus(current).value}",
+            action=action.value,
+            status=LeadStatus(current).value,
+        ) from None
+
+
+def apply(
+    lead: Lead,
+    action: Action,
+    *,
+    at: datetime,
+    surface: Surface,
+    actor: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> LeadEvent:
+    """Move ``lead`` along its lifecycle and record the event (added to ``lead.events``)."""
+    before = LeadStatus(lead.status)
+    after = next_status(before, action)
+    lead.status = after
+    lead.updated_at = at
+    event = LeadEvent(
+        at=at,
+        kind=action.value,
+        from_status=before.value,
+        to_status=after.value,
+        actor=actor,
+        surface=surface.value,
+        data=data or {},
+    )
+    lead.events.append(event)
+    return event
+
+
+def record(
+    lead: Lead,
+    kind: str,
+    *,
+    at: datetime,
+    surface: Surface,
+    actor: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> LeadEvent:
+    """Record a fact about a lead that is not a state change (e.g. a reminder was sent)."""
+    event = LeadEvent(
+        at=at,
+        kind=kind,
+        from_status=None,
+        to_status=None,
+        actor=actor,
+        surface=surface.value,
+        data=data or {},
+    )
+    lead.events.append(event)
+    return event

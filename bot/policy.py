@@ -1,0 +1,375 @@
+"""The SLA policy: every number of the agreement, the MQL definition, people and the calendar.
+
+It is read from a TOML file (``SLA_CONFIG``, default ``sla.toml``) so that marketing and sales
+can change the agreement without a deploy. Validation is done by pydantic models: each problem
+becomes one line naming the key and what was expected, and unknown keys are refused so typos
+do not silently fall back to defaults.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from datetime import date, time
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays as holidays_lib
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from bot.calendar import AnnualClosure, BusinessCalendar, Shift
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
+CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+DEFAULT_RECYCLE_REASONS = (
+    "no_budget",
+    "not_decision_maker",
+    "no_need_now",
+    "timing",
+    "unreachable",
+    "bad_data",
+    "competitor",
+    "other",
+)
+
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+
+
+class PolicyError(ValueError):
+    """The policy file is unusable; ``problems`` holds one line per problem."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        super().__init__(f"{source}:\n" + "\n".join(f"  - {p}" for p in problems))
+        self.source = source
+        self.problems = problems
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Agreement(_Section):
+    """The promises of SPEC section 1."""
+
+    mql_monthly_target: PositiveInt = 100
+    handoff_within_hours: PositiveInt = 24
+    first_contact_business_hours: Annotated[float, Field(gt=0)] = 2
+    min_touches: PositiveInt = 5
+    follow_up_every_business_hours: Annotated[float, Field(gt=0)] = 9
+    decision_days: PositiveInt = 7
+    bant_required: tuple[Literal["budget", "authority", "need", "timeline"], ...] = (
+        "budget",
+        "authority",
+        "need",
+        "timeline",
+    )
+    max_open_leads_per_rep: PositiveInt | None = None
+
+
+class Reminders(_Section):
+    """When people hear about a deadline (SPEC section 5)."""
+
+    unclaimed_after_business_minutes: PositiveInt = 15
+    first_contact_before_minutes: tuple[PositiveInt, ...] = (30,)
+    decision_before_business_days: NonNegativeInt = 1
+    follow_up_reminders: bool = True
+    escalate_to_managers: bool = True
+    notify_marketing_on_late_handoff: bool = True
+    quiet_hours: bool = True
+    sweep_interval_seconds: PositiveInt = 30
+
+
+class Tier(_Section):
+    """A priority tier: leads matching it get a shorter first-contact target."""
+
+    name: Annotated[str, Field(min_length=1)]
+    first_contact_business_hours: Annotated[float, Field(gt=0)]
+    activity_types: tuple[str, ...] = ()
+    min_score: NonNegativeInt | None = None
+
+
+class BehaviourRule(_Section):
+    type: Annotated[str, Field(min_length=1)]
+    detail_contains: str | None = None
+    min_count: PositiveInt = 1
+    label: str | None = None
+
+
+class Behaviour(_Section):
+    """At least ``min_rules_matched`` of ``rules`` within ``lookback_days``; no rules: any."""
+
+    rules: tuple[BehaviourRule, ...] = ()
+    min_rules_matched: NonNegativeInt = 1
+    lookback_days: PositiveInt = 90
+
+    @model_validator(mode="after")
+    def _enough_rules(self) -> Behaviour:
+        if self.rules and self.min_rules_matched > len(self.rules):
+            raise ValueError(
+                f"min_rules_matched is {self.min_rules_matched} but only "
+                f"{len(self.rules)} rules are defined"
+            )
+        return self
+
+
+class Firmographics(_Section):
+    industries: tuple[str, ...] = ()  # empty: any industry
+    min_employees: NonNegativeInt | None = None
+    max_employees: NonNegativeInt | None = None
+    title_keywords: tuple[str, ...] = ()  # empty: any title
+
+    @model_validator(mode="after")
+    def _range(self) -> Firmographics:
+        if (
+            self.min_employees is not None
+            and self.max_employees is not None
+            and self.min_employees > self.max_employees
+        ):
+            raise ValueError("min_employees is larger than max_employees")
+        return self
+
+
+class MqlDefinition(_Section):
+    """The agreed MQL definition: behaviour AND firmographics, with a version."""
+
+    version: Annotated[str, Field(min_length=1)]
+    min_score: NonNegativeInt | None = None
+    behaviour: Behaviour = Behaviour()
+    firmographics: Firmographics = Firmographics()
+
+
+class Channels(_Section):
+    handoff: str
+    marketing_feedback: str
+    digest: str | None = None  # defaults to the handoff channel
+
+    @field_validator("handoff", "marketing_feedback", "digest")
+    @classmethod
+    def _channel_id(cls, value: str | None) -> str | None:
+        if value is not None and not CHANNEL_ID.match(value):
+            raise ValueError(f"expected a Slack channel id like C0123ABCD, got {value!r}")
+        return value
+
+    @property
+    def digest_channel(self) -> str:
+        return self.digest or self.handoff
+
+
+People = tuple[str, ...] | str
+
+
+class Roles(_Section):
+    """People by Slack user id, or a user-group id (``S…``) instead of a list."""
+
+    reps: People = ()
+    managers: People = ()
+    marketers: People = ()
+    away: tuple[str, ...] = ()
+
+    @field_validator("reps", "managers", "marketers", "away")
+    @classmethod
+    def _ids(cls, value: People) -> People:
+        if isinstance(value, str):
+            if not GROUP_ID.match(value):
+                raise ValueError(
+                    f"expected a list of user ids or a user-group id like S0123ABCD, got {value!r}"
+                )
+            return value
+        bad = [v for v in value if not USER_ID.match(v)]
+        if bad:
+            raise ValueError(f"expected Slack user ids like U0123ABCD, got {bad}")
+        return value
+
+
+class CalendarConfig(_Section):
+    timezone: str = "UTC"
+    working_days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = (
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+    )
+    working_hours: tuple[tuple[time, time], ...] = ((time(9), time(18)),)
+    holidays: str | None = None
+    holiday_subdivision: str | None = None
+    closed_dates: tuple[date, ...] = ()
+    annual_closures: tuple[tuple[str, str], ...] = ()
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"expected an IANA time zone like Asia/Tokyo, got {value!r}"
+            ) from None
+        return value
+
+    @field_validator("working_days")
+    @classmethod
+    def _days(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one working day is needed")
+        return value
+
+    @field_validator("working_hours")
+    @classmethod
+    def _hours(cls, value: tuple[tuple[time, time], ...]) -> tuple[tuple[time, time], ...]:
+        if not value:
+            raise ValueError("at least one [start, end] pair is needed")
+        previous_end: time | None = None
+        for start, end in value:
+            if start >= end:
+                raise ValueError(f"shift {start:%H:%M}-{end:%H:%M} ends before it starts")
+            if previous_end is not None and start < previous_end:
+                raise ValueError("shifts must be sorted and must not overlap")
+            previous_end = end
+        return value
+
+    @field_validator("holidays")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        if value is not None and value.upper() not in holidays_lib.list_supported_countries():
+            raise ValueError(f"expected an ISO country code known to `holidays`, got {value!r}")
+        return value.upper() if value else None
+
+    @field_validator("annual_closures")
+    @classmethod
+    def _closures(cls, value: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+        for pair in value:
+            for md in pair:
+                _month_day(md)
+        return value
+
+    def build(self) -> BusinessCalendar:
+        return BusinessCalendar(
+            timezone=self.timezone,
+            working_days=[WEEKDAYS.index(d) for d in self.working_days],
+            shifts=[Shift(s, e) for s, e in self.working_hours],
+            holiday_country=self.holidays,
+            holiday_subdivision=self.holiday_subdivision,
+            closed_dates=self.closed_dates,
+            annual_closures=[
+                AnnualClosure(_month_day(a), _month_day(b)) for a, b in self.annual_closures
+            ],
+        )
+
+
+def _month_day(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d{2})-(\d{2})", text)
+    if not match:
+        raise ValueError(f"expected MM-DD, got {text!r}")
+    month, day = int(match[1]), int(match[2])
+    try:
+        date(2024, month, day)  # a leap year, so 02-29 is allowed
+    except ValueError:
+        raise ValueError(f"expected a real month and day, got {text!r}") from None
+    return month, day
+
+
+class Digest(_Section):
+    day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    hour: Annotated[int, Field(ge=0, le=23)] = 9
+    enabled: bool = True
+
+
+class Review(_Section):
+    post_on_day: Annotated[int, Field(ge=1, le=28)] = 1
+    enabled: bool = True
+
+
+class Recycle(_Section):
+    reasons: tuple[str, ...] = DEFAULT_RECYCLE_REASONS
+
+    @field_validator("reasons")
+    @classmethod
+    def _non_empty(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one recycle reason is needed")
+        return value
+
+
+class Policy(_Section):
+    """The whole agreement as the bot enforces it."""
+
+    language: Literal["en", "ja"] = "en"
+    agreement: Agreement = Agreement()
+    reminders: Reminders = Reminders()
+    mql_definition: MqlDefinition
+    tiers: tuple[Tier, ...] = ()
+    channels: Channels
+    roles: Roles = Roles()
+    calendar: CalendarConfig = CalendarConfig()
+    digest: Digest = Digest()
+    review: Review = Review()
+    recycle: Recycle = Recycle()
+
+    @cached_property
+    def business_calendar(self) -> BusinessCalendar:
+        return self.calendar.build()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.calendar.timezone)
+
+
+def _format_error(error: Mapping[str, Any]) -> str:
+    location = ".".join(str(part) for part in error["loc"] if not _is_union_tag(part))
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (check the spelling; see sla.example.toml)"
+    elif error["type"] == "missing":
+        message = "required, not set"
+    elif "input" in error and "got " not in message and not isinstance(
+        error["input"], dict | list
+    ):
+        message = f"{message} (got {error['input']!r})"
+    return f"{location or '(top level)'}: {message}"
+
+
+def _is_union_tag(part: object) -> bool:
+    # pydantic adds the union member's type to the location ("reps.tuple[str, ...].0");
+    # people read the key path, not our type annotations.
+    return isinstance(part, str) and ("[" in part or part in {"str", "int", "function-after"})
+
+
+def parse_policy(data: Mapping[str, Any], source: str = "policy") -> Policy:
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        problems = list(dict.fromkeys(_format_error(e) for e in exc.errors()))
+        raise PolicyError(source, problems) from None
+
+
+def load_policy(path: Path | str) -> Policy:
+    """Read and validate a policy file; ``PolicyError`` lists every problem."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PolicyError(
+            str(path), ["file not found (copy sla.example.toml to sla.toml, or set SLA_CONFIG)"]
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(str(path), [f"not valid TOML: {exc}"]) from None
+    policy = parse_policy(data, str(path))
+    try:
+        policy.business_calendar  # noqa: B018 - build once so calendar errors surface here
+    except ValueError as exc:
+        raise PolicyError(str(path), [f"calendar: {exc}"]) from None
+    return policy

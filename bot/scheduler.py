@@ -1,0 +1,46 @@
+"""The in-process scheduler: one sweep job per process, the database deciding what is due.
+
+APScheduler 3.x job stores must not be shared between processes, so each process keeps one
+in-memory interval job with a fixed id; what to send is derived from database state and
+claimed there, so several processes never double-send.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.services import Services
+
+SWEEP_JOB_ID = "sla-sweep"
+log = logging.getLogger(__name__)
+
+SweepStep = Callable[[Services, datetime], object]
+
+
+def sweep(services: Services, steps: list[SweepStep]) -> None:
+    """One pass: every step sees the same ``now``; one failing step does not stop the rest."""
+    now = services.clock.now()
+    for step in steps:
+        try:
+            step(services, now)
+        except Exception:
+            log.exception("sweep step %s failed", getattr(step, "__name__", step))
+
+
+def build_scheduler(services: Services, steps: list[SweepStep]) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone=services.policy.tz)
+    scheduler.add_job(
+        sweep,
+        "interval",
+        seconds=services.policy.reminders.sweep_interval_seconds,
+        args=(services, steps),
+        id=SWEEP_JOB_ID,
+        coalesce=True,
+        max_instances=1,
+        replace_existing=True,
+    )
+    return scheduler

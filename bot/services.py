@@ -1,0 +1,61 @@
+"""What every request and job needs, built once at start and handed around explicitly.
+
+Handlers receive this through Bolt's context (``services`` parameter); nothing is global, so
+tests build as many independent bots as they like.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+
+from bot.clock import Clock
+from bot.i18n import Translator
+from bot.policy import Policy
+from bot.settings import Settings
+from storage.db import make_engine, make_session_factory
+from storage.unit_of_work import UnitOfWork, UnitOfWorkFactory, unit_of_work_factory
+
+
+@dataclass
+class Services:
+    settings: Settings
+    policy: Policy
+    clock: Clock
+    engine: Engine
+    uow: UnitOfWorkFactory
+    slack: WebClient
+    t: Translator = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.t = Translator(self.policy.language)
+
+    def unit_of_work(self) -> UnitOfWork:
+        return self.uow()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build_services(
+    settings: Settings,
+    policy: Policy,
+    clock: Clock,
+    *,
+    engine: Engine | None = None,
+    slack: WebClient | None = None,
+) -> Services:
+    engine = engine or make_engine(settings.database_url)
+    slack = slack or WebClient(
+        token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10
+    )
+    return Services(
+        settings=settings,
+        policy=policy,
+        clock=clock,
+        engine=engine,
+        uow=unit_of_work_factory(make_session_factory(engine)),
+        slack=slack,
+    )

@@ -1,0 +1,162 @@
+"""Secrets and endpoints from the environment — the only module that reads it.
+
+The policy (numbers of the agreement) lives in a TOML file instead, see ``bot.policy``;
+this module only says where that file is.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+DEFAULT_DATABASE_URL = "sqlite:///sla-bot.db"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class SettingsError(ValueError):
+    """The environment is unusable; the message lists every problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str
+    slack_signing_secret: str
+    slack_app_token: str | None = None
+    intake_token: str | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    sla_config: Path = Path("sla.toml")
+    port: int = 3000
+    host: str = "0.0.0.0"
+    auto_migrate: bool | None = None  # None: on for SQLite, off for PostgreSQL
+    log_level: str = "INFO"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self.slack_app_token)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def migrate_on_start(self) -> bool:
+        return self.is_sqlite if self.auto_migrate is None else self.auto_migrate
+
+    def redacted(self) -> dict[str, str]:
+        """What ``check-config`` may print: secrets reduced to set / not set."""
+
+        def secret(value: str | None) -> str:
+            return "set" if value else "not set"
+
+        return {
+            "SLACK_BOT_TOKEN": secret(self.slack_bot_token),
+            "SLACK_SIGNING_SECRET": secret(self.slack_signing_secret),
+            "SLACK_APP_TOKEN": secret(self.slack_app_token) + (
+                " (Socket Mode)" if self.socket_mode else " (HTTP mode)"
+            ),
+            "INTAKE_TOKEN": secret(self.intake_token),
+            "DATABASE_URL": _redact_url(self.database_url),
+            "SLACK_API_URL": self.slack_api_url,
+            "SLA_CONFIG": str(self.sla_config),
+            "PORT": str(self.port),
+            "MIGRATE_ON_START": str(self.migrate_on_start).lower(),
+        }
+
+
+def _redact_url(url: str) -> str:
+    """Hide a password in a database URL."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+
+
+def _bool(name: str, raw: str, problems: list[str]) -> bool | None:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    problems.append(f"{name}: expected true or false, got {raw!r}")
+    return None
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, dotenv: bool = True
+) -> Settings:
+    """Read the environment (and ``.env`` when asked) into ``Settings``.
+
+    Every problem is collected so the operator fixes them in one go.
+    """
+    if environ is None:
+        if dotenv:
+            load_dotenv(override=False)
+        environ = os.environ
+    problems: list[str] = []
+
+    def required(name: str) -> str:
+        value = environ.get(name, "").strip()
+        if not value:
+            problems.append(f"{name}: required, not set (see .env.example)")
+        return value
+
+    token = required("SLACK_BOT_TOKEN")
+    if token and not token.startswith("xoxb-"):
+        problems.append("SLACK_BOT_TOKEN: expected a bot token starting with 'xoxb-'")
+    secret = required("SLACK_SIGNING_SECRET")
+    app_token = environ.get("SLACK_APP_TOKEN", "").strip() or None
+    if app_token and not app_token.startswith("xapp-"):
+        problems.append("SLACK_APP_TOKEN: expected an app-level token starting with 'xapp-'")
+
+    port_raw = environ.get("PORT", "3000").strip() or "3000"
+    port = 3000
+    if not port_raw.isdigit() or not 0 <= int(port_raw) <= 65535:
+        problems.append(f"PORT: expected a port number 0-65535, got {port_raw!r}")
+    else:
+        port = int(port_raw)
+
+    api_url = environ.get("SLACK_API_URL", "").strip() or DEFAULT_SLACK_API_URL
+    if not api_url.startswith(("http://", "https://")):
+        problems.append(f"SLACK_API_URL: expected an http(s) URL, got {api_url!r}")
+    if not api_url.endswith("/"):
+        api_url += "/"
+
+    database_url = environ.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgres://")
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    if not database_url.startswith(("sqlite", "postgresql")):
+        problems.append("DATABASE_URL: expected a sqlite:/// or postgresql:// URL")
+
+    auto_migrate = None
+    if raw := environ.get("MIGRATE_ON_START", "").strip():
+        auto_migrate = _bool("MIGRATE_ON_START", raw, problems)
+
+    if problems:
+        raise SettingsError(problems)
+    return Settings(
+        slack_bot_token=token,
+        slack_signing_secret=secret,
+        slack_app_token=app_token,
+        intake_token=environ.get("INTAKE_TOKEN", "").strip() or None,
+        database_url=database_url,
+        slack_api_url=api_url,
+        sla_config=Path(environ.get("SLA_CONFIG", "").strip() or "sla.toml"),
+        port=port,
+        host=environ.get("HOST", "").strip() or "0.0.0.0",
+        auto_migrate=auto_migrate,
+        log_level=(environ.get("LOG_LEVEL", "").strip() or "INFO").upper(),
+    )

@@ -1,0 +1,161 @@
+"""The ``sla-bot`` command line: run, migrate, check-config (and, later, import, sweep, reports)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+import tomli_w
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.clock import SystemClock
+from bot.policy import Policy, PolicyError, load_policy
+from bot.services import build_services
+from bot.settings import Settings, SettingsError, load_settings
+from storage import migrate
+from storage.db import make_engine
+
+log = logging.getLogger("sla_bot")
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _load(args: argparse.Namespace) -> tuple[Settings, Policy]:
+    settings = load_settings()
+    policy = load_policy(args.config or settings.sla_config)
+    return settings, policy
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from handlers.server import BotServer, run_until_signalled
+
+    settings, policy = _load(args)
+    _configure_logging(settings.log_level)
+    services = build_services(settings, policy, SystemClock())
+    if args.migrate if args.migrate is not None else settings.migrate_on_start:
+        migrate.upgrade(services.engine)
+    elif migrate.pending(services.engine):
+        log.error("the database schema is not current: run `sla-bot migrate` (or pass --migrate)")
+        return 1
+    run_until_signalled(BotServer(services, port=args.port))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    _configure_logging(settings.log_level)
+    engine = make_engine(settings.database_url)
+    try:
+        before = migrate.current_revision(engine)
+        migrate.upgrade(engine)
+        after = migrate.current_revision(engine)
+    finally:
+        engine.dispose()
+    print(f"database at revision {after}" + ("" if before == after else f" (was {before})"))
+    return 0
+
+
+def cmd_makemigration(args: argparse.Namespace) -> int:
+    """For developers: autogenerate a revision from the models against a scratch SQLite file."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        engine = make_engine(f"sqlite:///{scratch}/scratch.db")
+        migrate.upgrade(engine)
+        migrate.make_revision(engine, args.message)
+        engine.dispose()
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    problems: list[str] = []
+    settings: Settings | None = None
+    policy: Policy | None = None
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        problems += [f"environment: {p}" for p in exc.problems]
+    config_path = args.config or (settings.sla_config if settings else "sla.toml")
+    try:
+        policy = load_policy(config_path)
+    except PolicyError as exc:
+        problems += [f"{exc.source}: {p}" for p in exc.problems]
+    if problems:
+        print("The configuration has problems:", file=sys.stderr)
+        for problem in problems:
+            print(f"  ✗ {problem}", file=sys.stderr)
+        return 2
+    assert settings is not None and policy is not None
+    print("# Environment")
+    for key, value in settings.redacted().items():
+        print(f"#   {key} = {value}")
+    print(f"#   database: {_database_state(settings)}")
+    print(f"# Effective policy from {config_path} (defaults filled in)\n")
+    print(tomli_w.dumps(policy.model_dump(mode="json", exclude_none=True)))
+    return 0
+
+
+def _database_state(settings: Settings) -> str:
+    engine = make_engine(settings.database_url)
+    try:
+        current = migrate.current_revision(engine)
+        head = migrate.head_revision()
+    except SQLAlchemyError as exc:
+        return f"unreachable ({type(exc).__name__})"
+    finally:
+        engine.dispose()
+    if current == head:
+        return f"reachable, schema current ({head})"
+    return f"reachable, schema at {current}, code at {head}: run `sla-bot migrate`"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sla-bot",
+        description="The marketing-to-sales SLA, enforced in Slack.",
+    )
+    parser.add_argument(
+        "--config", help="policy file (default: $SLA_CONFIG or sla.toml)", default=None
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="serve Slack, webhooks and /healthz, and run the scheduler")
+    run.add_argument("--port", type=int, default=None, help="HTTP port (default: $PORT or 3000)")
+    migrate_flag = run.add_mutually_exclusive_group()
+    migrate_flag.add_argument(
+        "--migrate", dest="migrate", action="store_true", default=None,
+        help="apply pending migrations on start (default for SQLite)",
+    )
+    migrate_flag.add_argument("--no-migrate", dest="migrate", action="store_false")
+    run.set_defaults(func=cmd_run)
+
+    sub.add_parser("migrate", help="apply pending database migrations").set_defaults(
+        func=cmd_migrate
+    )
+    check = sub.add_parser("check-config", help="validate env and policy; print the policy")
+    check.set_defaults(func=cmd_check_config)
+
+    make = sub.add_parser("makemigration", help="(developers) autogenerate a migration")
+    make.add_argument("-m", "--message", required=True)
+    make.set_defaults(func=cmd_makemigration)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (SettingsError, PolicyError) as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""One error handler for every listener.
+
+Known domain errors become a friendly ephemeral message; anything else is logged with an id
+the user can quote to an admin. Payloads are not logged: they carry personal data.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from slack_bolt import BoltResponse
+
+from bot.errors import DomainError
+from bot.i18n import t
+from bot.services import Services
+
+log = logging.getLogger("sla_bot.errors")
+
+
+def handle_error(
+    error: Exception, body: dict[str, Any], context: dict[str, Any], logger: logging.Logger
+) -> BoltResponse | None:
+    services: Services | None = context.get("services")
+    language = services.policy.language if services else "en"
+    respond = context.get("respond")
+    if isinstance(error, DomainError):
+        text = t(language, error.message_key, **error.params)
+        log.info("domain error %s: %s", type(error).__name__, error)
+    else:
+        error_id = uuid.uuid4().hex[:8]
+        log.exception(
+            "unhandled error %s in %s (type=%s)",
+            error_id,
+            type(error).__name__,
+            body.get("type") or body.get("command"),
+            exc_info=error,
+        )
+        text = t(language, "error.generic", error_id=error_id)
+    if respond is not None:
+        try:
+            respond(text=text, response_type="ephemeral", replace_original=False)
+        except Exception:  # the error message itself must never raise
+            log.warning("could not tell the user about an error", exc_info=True)
+    return None

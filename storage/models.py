@@ -1,0 +1,201 @@
+"""The database schema as typed SQLAlchemy 2 models.
+
+The database is the source of truth: lead state, the audit trail every report is computed
+from, and the outbox through which every Slack message leaves (so nothing accepted is lost
+when Slack is down). Nothing here knows about Slack's API.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.types import UTCDateTime
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSONType,
+    }
+
+
+class LeadStatus(StrEnum):
+    """The lead lifecycle's states (SPEC section 2); transitions live in ``bot.lifecycle``."""
+
+    RECEIVED = "received"
+    NOT_QUALIFIED = "not_qualified"
+    QUEUED = "queued"
+    POSTED = "posted"
+    CLAIMED = "claimed"
+    WORKING = "working"
+    CONVERTED = "converted"
+    RECYCLED = "recycled"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class Lead(Base):
+    __tablename__ = "leads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    source: Mapped[str] = mapped_column(String(64))
+    status: Mapped[LeadStatus] = mapped_column(String(20), index=True)
+    definition_version: Mapped[str | None] = mapped_column(String(64))
+    tier: Mapped[str | None] = mapped_column(String(64))
+    qualified_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    score: Mapped[int | None]
+    contact_name: Mapped[str] = mapped_column(String(300))
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    contact_title: Mapped[str | None] = mapped_column(String(300))
+    contact_phone: Mapped[str | None] = mapped_column(String(64))
+    company_name: Mapped[str | None] = mapped_column(String(300))
+    company_industry: Mapped[str | None] = mapped_column(String(200))
+    company_employees: Mapped[int | None]
+    company_domain: Mapped[str | None] = mapped_column(String(255))
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    qualification: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    posted_at: Mapped[datetime | None]
+    owner_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    claimed_at: Mapped[datetime | None]
+    first_touch_at: Mapped[datetime | None]
+    touch_count: Mapped[int] = mapped_column(default=0)
+    decided_at: Mapped[datetime | None]
+    decision_reason: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[datetime]
+
+    activities: Mapped[list[Activity]] = relationship(
+        back_populates="lead", cascade="all, delete-orphan", order_by="Activity.at.desc()"
+    )
+    touches: Mapped[list[Touch]] = relationship(
+        back_populates="lead", cascade="all, delete-orphan", order_by="Touch.at"
+    )
+    events: Mapped[list[LeadEvent]] = relationship(
+        back_populates="lead", cascade="all, delete-orphan", order_by="LeadEvent.id"
+    )
+
+    __table_args__ = (Index(None, "channel_id", "message_ts"),)
+
+
+class Activity(Base):
+    """One behaviour (page view, download, webinar...) from the lead's history."""
+
+    __tablename__ = "activities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime]
+    detail: Mapped[str | None] = mapped_column(Text)
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    lead: Mapped[Lead] = relationship(back_populates="activities")
+
+
+class Touch(Base):
+    """A rep's contact attempt: call, email, meeting or other."""
+
+    __tablename__ = "touches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    rep_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]
+
+    lead: Mapped[Lead] = relationship(back_populates="touches")
+
+
+class LeadEvent(Base):
+    """One lifecycle transition or notable fact: the audit trail and the source of reports."""
+
+    __tablename__ = "lead_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str | None] = mapped_column(String(20))
+    actor: Mapped[str | None] = mapped_column(String(64))
+    surface: Mapped[str] = mapped_column(String(20))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    lead: Mapped[Lead] = relationship(back_populates="events")
+
+    __table_args__ = (Index(None, "lead_id", "at"), Index(None, "kind", "at"))
+
+
+class OutboxMessage(Base):
+    """A Slack call the bot owes somebody, kept until Slack confirmed it.
+
+    ``idempotency_key`` makes enqueuing the same notification twice a no-op; workers claim rows
+    by ``locked_by``/``locked_until`` so several processes never send one message twice.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    lead_id: Mapped[int | None] = mapped_column(
+        ForeignKey("leads.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str | None] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[OutboxStatus] = mapped_column(String(20), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    not_before: Mapped[datetime]
+    locked_by: Mapped[str | None] = mapped_column(String(64))
+    locked_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    result_channel: Mapped[str | None] = mapped_column(String(32))
+    result_ts: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+    __table_args__ = (Index(None, "status", "not_before"),)
+
+
+class Feedback(Base):
+    """A marketer's (or anyone's) reply in a lead's thread, kept as feedback on the lead."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("channel_id", "ts"),)

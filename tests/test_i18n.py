@@ -1,0 +1,39 @@
+"""Both languages say the same things."""
+
+from __future__ import annotations
+
+import string
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from bot.i18n import LANGUAGES, Translator, catalog, format_datetime, t
+
+
+def placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def test_catalogs_have_the_same_keys_and_placeholders() -> None:
+    en = catalog("en")
+    assert en, "the English catalog is empty"
+    for language in LANGUAGES:
+        other = catalog(language)
+        assert set(other) == set(en), f"{language}: keys differ from en"
+        for key, template in en.items():
+            assert placeholders(other[key]) == placeholders(template), f"{language}: {key}"
+            assert other[key].strip(), f"{language}: {key} is empty"
+
+
+def test_translate_formats_and_falls_back() -> None:
+    assert t("en", "status.mql_target", target=100) == "MQLs per month: *100*"
+    assert t("ja", "status.mql_target", target=100) == "月間 MQL 目標: *100* 件"
+    assert t("fr", "status.title") == t("en", "status.title")
+    assert t("en", "no.such.key") == "no.such.key"
+    assert Translator("ja")("lead_status.converted") == "SQL 化"
+
+
+def test_dates_read_naturally_in_each_language() -> None:
+    at = datetime(2026, 11, 24, 1, 30, tzinfo=UTC)
+    tokyo = ZoneInfo("Asia/Tokyo")
+    assert format_datetime(at, "en", tokyo) == "Tue 24 Nov 10:30"
+    assert format_datetime(at, "ja", tokyo) == "11/24(火) 10:30"

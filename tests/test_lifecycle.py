@@ -1,0 +1,98 @@
+"""The lead lifecycle: legal paths, illegal transitions, and the event every step writes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.errors import IllegalTransition
+from bot.lifecycle import TRANSITIONS, Action, Surface, apply, next_status, record
+from storage.db import make_session_factory
+from storage.models import Lead, LeadEvent, LeadStatus
+from tests.conftest import Database
+
+S = LeadStatus
+T0 = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+
+
+def lead(status: LeadStatus = S.RECEIVED) -> Lead:
+    return Lead(
+        external_id="x",
+        source="test",
+        status=status,
+        qualified_at=T0,
+        received_at=T0,
+        updated_at=T0,
+        contact_name="n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "final"),
+    [
+        ([Action.DISQUALIFY], S.NOT_QUALIFIED),
+        ([Action.QUALIFY, Action.POST, Action.CLAIM, Action.TOUCH, Action.CONVERT], S.CONVERTED),
+        ([Action.QUALIFY, Action.POST, Action.CLAIM, Action.RECYCLE], S.RECYCLED),
+        ([Action.QUALIFY, Action.POST, Action.CLAIM, Action.TOUCH, Action.TOUCH], S.WORKING),
+        ([Action.QUALIFY, Action.POST, Action.CLAIM, Action.RELEASE, Action.CLAIM], S.CLAIMED),
+        ([Action.QUALIFY, Action.POST, Action.CLAIM, Action.REASSIGN], S.CLAIMED),
+        ([Action.DISQUALIFY, Action.REQUALIFY, Action.POST], S.POSTED),
+    ],
+    ids=["not-qualified", "converted", "recycled", "working", "released", "reassigned",
+         "requalified"],
+)
+def test_legal_paths(path: list[Action], final: LeadStatus) -> None:
+    item = lead()
+    for step, action in enumerate(path):
+        apply(item, action, at=T0 + timedelta(minutes=step), surface=Surface.SYSTEM, actor="U1")
+    assert item.status == final
+    assert [e.kind for e in item.events] == [a.value for a in path]
+    assert item.events[-1].to_status == final.value
+    assert item.updated_at == T0 + timedelta(minutes=len(path) - 1)
+
+
+ALL_PAIRS = [(status, action) for status in S for action in Action]
+
+
+@pytest.mark.parametrize(("status", "action"), ALL_PAIRS, ids=lambda v: str(v))
+def test_every_pair_is_either_a_transition_or_refused(status: S, action: Action) -> None:
+    item = lead(status)
+    if status in TRANSITIONS[action]:
+        apply(item, action, at=T0, surface=Surface.SYSTEM)
+        assert item.status == TRANSITIONS[action][status]
+        assert len(item.events) == 1
+    else:
+        with pytest.raises(IllegalTransition):
+            apply(item, action, at=T0, surface=Surface.SYSTEM)
+        assert item.status == status, "a refused transition must not change the lead"
+        assert item.events == []
+
+
+def test_terminal_states_have_no_way_out() -> None:
+    for terminal in (S.CONVERTED, S.RECYCLED):
+        assert not [a for a in Action if terminal in TRANSITIONS[a]]
+
+
+def test_illegal_transition_says_what_and_where() -> None:
+    with pytest.raises(IllegalTransition) as info:
+        next_status(S.CONVERTED, Action.RECYCLE)
+    assert info.value.params == {"action": "recycle", "status": "converted"}
+
+
+def test_events_are_persisted_with_the_lead(db: Database) -> None:
+    factory = make_session_factory(db.engine)
+    with factory() as session:
+        item = lead()
+        session.add(item)
+        apply(item, Action.QUALIFY, at=T0, surface=Surface.WEBHOOK, data={"version": "v1"})
+        record(item, "reminder_sent", at=T0 + timedelta(hours=1), surface=Surface.SCHEDULER)
+        session.commit()
+    with factory() as session:
+        events = session.scalars(select(LeadEvent).order_by(LeadEvent.id)).all()
+        assert [(e.kind, e.from_status, e.to_status, e.surface, e.data) for e in events] == [
+            ("qualify", "received", "queued", "webhook", {"version": "v1"}),
+            ("reminder_sent", None, None, "scheduler", {}),
+        ]
+        assert session.scalars(select(Lead)).one().status == S.QUEUED
