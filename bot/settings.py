@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 
 DEFAULT_DATABASE_URL = "sqlite:///sla-bot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -102,7 +102,8 @@ def load_settings(
     """
     if environ is None:
         if dotenv:
-            load_dotenv(override=False)
+            # The operator's .env beside where the bot is started, not beside our code.
+            load_dotenv(find_dotenv(usecwd=True), override=False)
         environ = os.environ
     problems: list[str] = []
 

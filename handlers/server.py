@@ -35,6 +35,7 @@ class BotServer:
         port: int | None = None,
         sweep_steps: list[SweepStep] | None = None,
         start_scheduler: bool = True,
+        poll_interval: float = 0.5,
     ) -> None:
         self.services = services
         self.listeners = ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="listener")
@@ -48,6 +49,8 @@ class BotServer:
             shutdown_timeout=SHUTDOWN_TIMEOUT_S,
             server_name="sla-bot",
         )
+        # How often the accept loop checks for a stop; tests shorten it to stop quickly.
+        self.http.expiration_interval = poll_interval
         self.scheduler = build_scheduler(services, sweep_steps or []) if start_scheduler else None
         self._socket_mode = None
         self._http_thread: threading.Thread | None = None

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
 from flask import Flask, Response, jsonify, request
 from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
@@ -10,6 +14,47 @@ from bot.services import Services
 from storage.db import ping
 
 MAX_BODY_BYTES = 1024 * 1024
+DRAIN_LIMIT_BYTES = 16 * MAX_BODY_BYTES
+TOO_LARGE = {"error": "body_too_large", "limit_bytes": MAX_BODY_BYTES}
+
+
+class BodyLimit:
+    """Answer 413 to a body over the limit, reading it first so the client sees the answer.
+
+    Refusing without reading makes the server close a socket with unread data, which resets
+    the connection: the sender gets "broken pipe" instead of a clear 413. Bodies up to
+    ``DRAIN_LIMIT_BYTES`` are read and discarded; anything larger is cut off.
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length <= self.limit:
+            return self.app(environ, start_response)
+        if length <= DRAIN_LIMIT_BYTES:
+            stream = environ["wsgi.input"]
+            remaining = length
+            while remaining > 0:
+                chunk = stream.read(min(remaining, 64 * 1024))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+        body = json.dumps(TOO_LARGE).encode()
+        start_response(
+            "413 Request Entity Too Large",
+            [
+                ("Content-Type", "application/json"),
+                ("Content-Length", str(len(body))),
+                ("Connection", "close"),
+            ],
+        )
+        return [body]
 
 
 def create_web_app(bolt_app: App, services: Services) -> Flask:
@@ -38,6 +83,7 @@ def create_web_app(bolt_app: App, services: Services) -> Flask:
 
     @web.errorhandler(413)
     def too_large(_error: Exception) -> tuple[Response, int]:
-        return jsonify({"error": "body_too_large", "limit_bytes": MAX_BODY_BYTES}), 413
+        return jsonify(TOO_LARGE), 413
 
+    web.wsgi_app = BodyLimit(web.wsgi_app)  # type: ignore[method-assign]
     return web

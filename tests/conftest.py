@@ -155,7 +155,9 @@ def services(
 @pytest.fixture
 def bot(services: Services) -> Iterator[BotServer]:
     """The real bot serving HTTP on 127.0.0.1 (a free port), scheduler off: tests sweep."""
-    server = BotServer(services, host="127.0.0.1", port=0, start_scheduler=False)
+    server = BotServer(
+        services, host="127.0.0.1", port=0, start_scheduler=False, poll_interval=0.02
+    )
     server.start()
     yield server
     server.stop()

@@ -16,6 +16,7 @@ from bot.clock import ManualClock
 from bot.policy import Policy
 from bot.services import Services
 from handlers.server import BotServer
+from storage import migrate
 from storage.db import make_engine
 from tests.conftest import (
     BOT_TOKEN,
@@ -179,7 +180,9 @@ def test_sla_bot_run_starts_migrates_serves_and_stops_on_sigterm(
             process.communicate()
     assert process.returncode == 0, output
     assert "stopped" in output
-    assert (tmp_path / "bot.db").exists()
+    engine = make_engine(f"sqlite:///{tmp_path}/bot.db")
+    assert migrate.current_revision(engine) == migrate.head_revision(), "run did not migrate"
+    engine.dispose()
 
 
 def test_webhook_path_for_unknown_methods_is_not_a_500(bot: BotServer) -> None:

@@ -179,3 +179,10 @@ def test_concurrent_enqueues_of_one_key_store_one_row(db: Database) -> None:
     assert results.count(True) == 1
     with UnitOfWork(factory) as uow:
         assert len(uow.session.scalars(select(OutboxMessage)).all()) == 1
+
+
+def test_sqlite_uses_wal_and_waits_instead_of_failing(sqlite_db: Database) -> None:
+    with sqlite_db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

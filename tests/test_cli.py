@@ -1,0 +1,80 @@
+"""The ``sla-bot`` command line as an operator uses it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from handlers.cli import main
+from storage import migrate
+from storage.db import make_engine
+from tests.conftest import EXAMPLE_POLICY
+
+
+@pytest.fixture
+def operator_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A clean working directory with a valid environment and no stray .env."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("SLACK_APP_TOKEN", "SLA_CONFIG", "PORT", "MIGRATE_ON_START", "SLACK_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret-token-value")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "signing-secret-value")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
+    return tmp_path
+
+
+def test_check_config_prints_the_effective_policy(
+    operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", str(EXAMPLE_POLICY), "check-config"]) == 0
+    out = capsys.readouterr().out
+    assert 'language = "ja"' in out
+    assert 'timezone = "Asia/Tokyo"' in out
+    assert "mql_monthly_target = 100" in out
+    assert "sweep_interval_seconds = 30" in out  # defaults are filled in
+    assert "xoxb-secret-token-value" not in out and "signing-secret-value" not in out
+    assert "run `sla-bot migrate`" in out  # a fresh database is not migrated yet
+
+
+def test_check_config_names_each_bad_key_and_fails(
+    operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = operator_env / "broken.toml"
+    text = EXAMPLE_POLICY.read_text(encoding="utf-8")
+    text = text.replace("min_touches = 5 ", 'min_touches = "five" ')
+    text = text.replace('timezone = "Asia/Tokyo"', 'timezone = "Mars/Olympus"')
+    broken.write_text(text, encoding="utf-8")
+    assert main(["--config", str(broken), "check-config"]) == 2
+    err = capsys.readouterr().err
+    assert "agreement.min_touches" in err
+    assert "calendar.timezone" in err and "Mars/Olympus" in err
+
+
+def test_check_config_reports_environment_problems_too(
+    operator_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("SLACK_SIGNING_SECRET")
+    assert main(["--config", str(EXAMPLE_POLICY), "check-config"]) == 2
+    assert "SLACK_SIGNING_SECRET: required" in capsys.readouterr().err
+
+
+def test_dotenv_in_the_working_directory_is_read(
+    operator_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("SLACK_SIGNING_SECRET")
+    (operator_env / ".env").write_text("SLACK_SIGNING_SECRET=from-dotenv\n", encoding="utf-8")
+    assert main(["--config", str(EXAMPLE_POLICY), "check-config"]) == 0
+    capsys.readouterr()
+
+
+def test_migrate_brings_the_database_to_head_and_is_repeatable(
+    operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["migrate"]) == 0
+    assert "(was None)" in capsys.readouterr().out
+    engine = make_engine(f"sqlite:///{operator_env}/cli.db")
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    engine.dispose()
+    assert main(["migrate"]) == 0
+    assert "was" not in capsys.readouterr().out
