@@ -24,7 +24,6 @@ def create_app(services: Services, *, listener_executor: ThreadPoolExecutor | No
     """
     settings = services.settings
     app = App(
-        token=settings.slack_bot_token,
         signing_secret=settings.slack_signing_secret,
         client=services.slack,
         token_verification_enabled=False,
