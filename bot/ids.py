@@ -11,3 +11,15 @@ from enum import StrEnum
 
 class Command(StrEnum):
     SLA_STATUS = "/sla-status"
+
+
+class Action(StrEnum):
+    """``action_id`` of interactive elements; the listener for each is registered by value."""
+
+    CLAIM = "lead.claim"
+
+
+class Block(StrEnum):
+    """``block_id`` of blocks that handlers read back (e.g. from ``state.values``)."""
+
+    HANDOFF_ACTIONS = "handoff.actions"

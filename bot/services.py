@@ -6,6 +6,7 @@ tests build as many independent bots as they like.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from slack_sdk import WebClient
@@ -27,6 +28,8 @@ class Services:
     engine: Engine
     uow: UnitOfWorkFactory
     slack: WebClient
+    #: set when work was queued in the outbox, so this process's worker posts it at once
+    outbox_ready: threading.Event = field(default_factory=threading.Event)
     t: Translator = field(init=False)
 
     def __post_init__(self) -> None:

@@ -14,6 +14,7 @@ from types import FrameType
 
 from cheroot.wsgi import Server as WSGIServer
 
+from bot.outbox import OutboxWorker
 from bot.scheduler import SweepStep, build_scheduler
 from bot.services import Services
 from handlers.app import LISTENER_THREADS, create_app
@@ -35,6 +36,7 @@ class BotServer:
         port: int | None = None,
         sweep_steps: list[SweepStep] | None = None,
         start_scheduler: bool = True,
+        start_worker: bool = True,
         poll_interval: float = 0.5,
     ) -> None:
         self.services = services
@@ -52,6 +54,9 @@ class BotServer:
         # How often the accept loop checks for a stop; tests shorten it to stop quickly.
         self.http.expiration_interval = poll_interval
         self.scheduler = build_scheduler(services, sweep_steps or []) if start_scheduler else None
+        self.worker = OutboxWorker(services) if start_worker else None
+        self._worker_stop = threading.Event()
+        self._worker_thread: threading.Thread | None = None
         self._socket_mode = None
         self._http_thread: threading.Thread | None = None
         self._stopped = threading.Event()
@@ -70,6 +75,11 @@ class BotServer:
         self._http_thread.start()
         if self.scheduler is not None:
             self.scheduler.start()
+        if self.worker is not None:
+            self._worker_thread = threading.Thread(
+                target=self.worker.run_forever, args=(self._worker_stop,), name="outbox"
+            )
+            self._worker_thread.start()
         if self.services.settings.socket_mode:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -90,6 +100,10 @@ class BotServer:
         if self._http_thread is not None:
             self._http_thread.join(SHUTDOWN_TIMEOUT_S)
         self.listeners.shutdown(wait=True)
+        self._worker_stop.set()
+        self.services.outbox_ready.set()  # wake the worker so it sees the stop at once
+        if self._worker_thread is not None:
+            self._worker_thread.join(SHUTDOWN_TIMEOUT_S)
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         self.services.close()

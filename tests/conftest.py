@@ -154,9 +154,17 @@ def services(
 
 @pytest.fixture
 def bot(services: Services) -> Iterator[BotServer]:
-    """The real bot serving HTTP on 127.0.0.1 (a free port), scheduler off: tests sweep."""
+    """The real bot serving HTTP on 127.0.0.1 (a free port).
+
+    Scheduler and outbox worker are off: tests run them by hand with the injected clock.
+    """
     server = BotServer(
-        services, host="127.0.0.1", port=0, start_scheduler=False, poll_interval=0.02
+        services,
+        host="127.0.0.1",
+        port=0,
+        start_scheduler=False,
+        start_worker=False,
+        poll_interval=0.02,
     )
     server.start()
     yield server

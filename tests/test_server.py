@@ -90,7 +90,11 @@ def slack_command_body(fake_slack: FakeSlack) -> tuple[str, str]:
 def test_healthz_reports_the_database(bot: BotServer, tmp_path: Path) -> None:
     answer = http_get(f"{bot.url}/healthz")
     assert answer.status == 200
-    assert answer.json() == {"status": "ok", "database": "ok"}
+    assert answer.json() == {
+        "status": "ok",
+        "database": "ok",
+        "outbox": {"pending": 0, "failed": 0, "recent_failures": []},
+    }
 
 
 def test_healthz_is_503_when_the_database_is_unreachable(
@@ -99,7 +103,9 @@ def test_healthz_is_503_when_the_database_is_unreachable(
     url = f"sqlite:///{tmp_path}/missing-dir/nothing.db"
     broken = Database("sqlite", url, make_engine(url))
     services = make_services(fake_slack, broken, policy, clock)
-    with BotServer(services, host="127.0.0.1", port=0, start_scheduler=False) as server:
+    with BotServer(
+        services, host="127.0.0.1", port=0, start_scheduler=False, start_worker=False
+    ) as server:
         answer = http_get(f"{server.url}/healthz")
     assert answer.status == 503
     assert answer.json()["database"] == "unreachable"
@@ -119,7 +125,9 @@ def test_unknown_paths_and_oversized_bodies_get_clear_errors(
 def test_stop_finishes_listeners_still_running_after_ack(
     services: Services, fake_slack: FakeSlack
 ) -> None:
-    server = BotServer(services, host="127.0.0.1", port=0, start_scheduler=False).start()
+    server = BotServer(
+        services, host="127.0.0.1", port=0, start_scheduler=False, start_worker=False
+    ).start()
     slack = SlackRequests(f"{server.url}/slack/events", SIGNING_SECRET)
     fake_slack.fail("response_url", delay=1.0)  # the listener is busy talking to Slack
     assert slack.slash_command("/sla-status", response_url=fake_slack.response_url()).status == 200

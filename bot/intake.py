@@ -1,0 +1,247 @@
+"""Intake: one path by which every MQL enters, whatever the surface (webhook, CSV, modal, MA tool).
+
+The lead, its behaviour history, its lifecycle event and — when it qualifies — the outbox entry
+that will post it are committed in one transaction before anyone is told "accepted"; Slack is
+never called here, so intake is fast and nothing accepted is lost when Slack is down.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    ValidationError,
+)
+from sqlalchemy.exc import IntegrityError
+
+from bot.definition import evaluate
+from bot.lifecycle import Action, Surface, apply
+from bot.services import Services
+from storage.models import Activity, Lead, LeadStatus
+
+log = logging.getLogger(__name__)
+
+HANDOFF_KIND = "handoff"
+MAX_ACTIVITIES = 1000
+
+
+def _text(max_length: int, min_length: int = 0) -> Any:
+    return Annotated[
+        StrictStr,
+        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
+    ]
+
+
+class ContactIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: _text(300, 1)  # type: ignore[valid-type]
+    email: _text(320) | None = None  # type: ignore[valid-type]
+    title: _text(300) | None = None  # type: ignore[valid-type]
+    phone: _text(64) | None = None  # type: ignore[valid-type]
+
+
+class CompanyIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: _text(300) | None = None  # type: ignore[valid-type]
+    industry: _text(200) | None = None  # type: ignore[valid-type]
+    employees: Annotated[StrictInt, Field(ge=0, le=10_000_000)] | None = None
+    domain: _text(255) | None = None  # type: ignore[valid-type]
+
+
+class ActivityIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: _text(100, 1)  # type: ignore[valid-type]
+    at: AwareDatetime
+    detail: _text(10_000) | None = None  # type: ignore[valid-type]
+
+
+class MqlIn(BaseModel):
+    """The canonical intake payload of SPEC section 3; extra fields are kept, not refused."""
+
+    model_config = ConfigDict(extra="allow")
+
+    external_id: _text(200, 1)  # type: ignore[valid-type]
+    source: _text(64, 1)  # type: ignore[valid-type]
+    qualified_at: AwareDatetime
+    contact: ContactIn
+    company: CompanyIn | None = None
+    score: Annotated[StrictInt, Field(ge=-1_000_000, le=1_000_000)] | None = None
+    activities: Annotated[list[ActivityIn], Field(max_length=MAX_ACTIVITIES)] = []
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+
+class InvalidLead(ValueError):
+    """The payload does not follow the intake contract; ``errors`` name each bad field."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+def field_errors(exc: ValidationError) -> list[FieldError]:
+    errors = []
+    for error in exc.errors(include_url=False):
+        location = ".".join(str(part) for part in error["loc"]) or "(body)"
+        message = error["msg"]
+        if error["type"] == "missing":
+            message = "required"
+        elif error["type"] == "timezone_aware":
+            message = (
+                "must be an ISO 8601 timestamp with a UTC offset, e.g. 2026-11-24T09:12:00+09:00"
+            )
+        errors.append(FieldError(location, message))
+    return errors
+
+
+def parse_json(body: bytes | str) -> MqlIn:
+    """Parse and validate a JSON body; ``InvalidLead`` on any problem (JSON syntax included)."""
+    try:
+        return MqlIn.model_validate_json(body)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise InvalidLead([FieldError("(body)", "not valid JSON")]) from None
+        raise InvalidLead(field_errors(exc)) from None
+
+
+def parse_data(data: dict[str, Any]) -> MqlIn:
+    try:
+        return MqlIn.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidLead(field_errors(exc)) from None
+
+
+IntakeStatus = Literal["queued", "duplicate", "not_qualified"]
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    lead_id: int
+    status: IntakeStatus
+    reasons: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"lead_id": self.lead_id, "status": self.status, "reasons": self.reasons}
+
+
+def _extras(mql: MqlIn) -> dict[str, Any]:
+    extra: dict[str, Any] = dict(mql.model_extra or {})
+    if mql.contact.model_extra:
+        extra["contact"] = dict(mql.contact.model_extra)
+    if mql.company is not None and mql.company.model_extra:
+        extra["company"] = dict(mql.company.model_extra)
+    return extra
+
+
+def build_lead(mql: MqlIn, now: Any) -> Lead:
+    company = mql.company or CompanyIn()
+    return Lead(
+        external_id=mql.external_id,
+        source=mql.source,
+        status=LeadStatus.RECEIVED,
+        qualified_at=mql.qualified_at,
+        received_at=now,
+        updated_at=now,
+        score=mql.score,
+        contact_name=mql.contact.name,
+        contact_email=mql.contact.email,
+        contact_title=mql.contact.title,
+        contact_phone=mql.contact.phone,
+        company_name=company.name,
+        company_industry=company.industry,
+        company_employees=company.employees,
+        company_domain=company.domain,
+        extra=_extras(mql),
+        activities=[
+            Activity(type=a.type, at=a.at, detail=a.detail, extra=dict(a.model_extra or {}))
+            for a in mql.activities
+        ],
+        touch_count=0,
+    )
+
+
+def accept(
+    services: Services,
+    mql: MqlIn,
+    *,
+    surface: Surface,
+    actor: str | None = None,
+) -> IntakeResult:
+    """Store the lead once per ``external_id``; queue its handoff when it qualifies."""
+    try:
+        return _accept(services, mql, surface=surface, actor=actor)
+    except IntegrityError:
+        # Another delivery of the same external_id committed first: answer as a duplicate.
+        with services.unit_of_work() as uow:
+            existing = uow.leads.by_external_id(mql.external_id)
+            if existing is None:
+                raise
+            return _duplicate(existing)
+
+
+def _duplicate(lead: Lead) -> IntakeResult:
+    return IntakeResult(lead.id, "duplicate", list(lead.qualification.get("reasons", [])))
+
+
+def _accept(
+    services: Services,
+    mql: MqlIn,
+    *,
+    surface: Surface,
+    actor: str | None,
+) -> IntakeResult:
+    policy = services.policy
+    now = services.clock.now()
+    with services.unit_of_work() as uow:
+        existing = uow.leads.by_external_id(mql.external_id)
+        if existing is not None:
+            return _duplicate(existing)
+        lead = build_lead(mql, now)
+        qualification = evaluate(lead, policy, now)
+        lead.definition_version = qualification.version
+        lead.tier = qualification.tier
+        lead.qualification = qualification.as_json()
+        action = Action.QUALIFY if qualification.qualified else Action.DISQUALIFY
+        apply(
+            lead,
+            action,
+            at=now,
+            surface=surface,
+            actor=actor,
+            data={"version": qualification.version, "tier": qualification.tier},
+        )
+        uow.leads.add(lead)
+        uow.session.flush()
+        if qualification.qualified:
+            uow.outbox.enqueue(
+                key=f"{HANDOFF_KIND}:{lead.id}",
+                kind=HANDOFF_KIND,
+                now=now,
+                lead_id=lead.id,
+                channel=policy.channels.handoff,
+                payload={},
+            )
+        uow.commit()
+        lead_id = lead.id
+    log.info("lead %s accepted from %s via %s: %s", lead_id, mql.source, surface.value,
+             "queued" if qualification.qualified else "not qualified")
+    if qualification.qualified:
+        services.outbox_ready.set()  # this process's worker posts it without waiting to poll
+        return IntakeResult(lead_id, "queued", [])
+    return IntakeResult(lead_id, "not_qualified", list(qualification.reasons))

@@ -1,0 +1,410 @@
+"""The outbox worker: delivers what the database says is owed to Slack, exactly once.
+
+Every Slack message the bot owes is an ``OutboxMessage`` row committed together with the change
+that caused it. This worker claims due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
+several processes never take the same row; SQLite serializes writers), sends them without
+holding a transaction, and records the outcome.
+
+``chat.postMessage`` has no idempotency key, so each post carries message ``metadata`` with the
+outbox key. When an earlier attempt's outcome is unknown (the process died, the answer was lost,
+the call timed out) the worker first looks for that key in the channel's recent history and
+adopts the message it finds instead of posting a second one.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy import func, or_, select
+
+from bot.deadlines import handoff_lateness
+from bot.lifecycle import Action, Surface, apply, record
+from bot.services import Services
+from bot.views.handoff import handoff_message
+from storage.models import Lead, LeadStatus, OutboxMessage, OutboxStatus
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPE = "sla_outbox"
+LEASE = timedelta(seconds=60)
+CHANNEL_INTERVAL = timedelta(seconds=1)  # Slack allows about one message per second per channel
+BACKOFF_BASE_S = 2.0
+BACKOFF_CAP_S = 300.0
+MAX_ATTEMPTS = 12
+HISTORY_PAGES = 3
+#: after an attempt whose outcome is unknown, wait at least this long before looking for it in
+#: the channel: a post that timed out on our side may still be completing on Slack's
+UNCERTAIN_RECHECK_S = 30.0
+PERMANENT_ERRORS = frozenset({
+    "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed",
+    "account_inactive", "token_revoked", "token_expired", "no_permission", "missing_scope",
+    "restricted_action", "msg_too_long", "invalid_blocks", "invalid_metadata_format",
+    "user_not_found", "cannot_dm_bot", "ekm_access_denied", "team_access_not_granted",
+})
+
+
+class _Retry(Exception):
+    def __init__(self, reason: str, after_s: float | None = None, uncertain: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.after_s = after_s
+        self.uncertain = uncertain  # the call may have reached Slack
+
+
+class _Permanent(Exception):
+    pass
+
+
+@dataclass
+class _Job:
+    id: int
+    key: str
+    kind: str
+    channel: str
+    needs_check: bool
+    attempts: int
+    method: str
+    args: dict[str, Any]
+
+
+def worker_client(services: Services) -> WebClient:
+    """A client without the SDK's automatic retries: a blind retry could post twice."""
+    return WebClient(
+        token=services.settings.slack_bot_token,
+        base_url=services.settings.slack_api_url,
+        timeout=10,
+        retry_handlers=[],
+    )
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        services: Services,
+        *,
+        client: WebClient | None = None,
+        worker_id: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        lease: timedelta = LEASE,
+        channel_interval: timedelta = CHANNEL_INTERVAL,
+    ) -> None:
+        self.services = services
+        self.client = client or worker_client(services)
+        self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
+        self.sleep = sleep
+        self.rng = rng or random.Random()
+        self.lease = lease
+        self.channel_interval = channel_interval
+        self._next_slot: dict[str, datetime] = {}
+
+    # ------------------------------------------------------------------ the loop
+
+    def run_forever(self, stop: threading.Event, poll_interval: float = 1.0) -> None:
+        """Deliver until ``stop`` is set; wake early when this process queued something."""
+        while not stop.is_set():
+            try:
+                handled = self.run_once()
+            except Exception:
+                log.exception("outbox pass failed; retrying")
+                handled = 0
+            if handled == 0:
+                self.services.outbox_ready.wait(poll_interval)
+                self.services.outbox_ready.clear()
+
+    def run_once(self, limit: int = 20) -> int:
+        """Claim what is due and deliver it; returns how many rows were handled."""
+        jobs = self._claim(limit)
+        blocked: dict[str, datetime] = {}
+        for job in jobs:
+            until = blocked.get(job.channel)
+            if until is not None:
+                self._release(job, until)
+                continue
+            self._pace(job.channel)
+            outcome = self._deliver(job)
+            if outcome is not None:
+                blocked[job.channel] = outcome
+        return len(jobs)
+
+    # ------------------------------------------------------------------ claiming
+
+    def _claim(self, limit: int) -> list[_Job]:
+        now = self.services.clock.now()
+        claimed: list[int] = []
+        with self.services.unit_of_work() as uow:
+            query = (
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+                    OutboxMessage.not_before <= now,
+                    or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until <= now),
+                )
+                .order_by(OutboxMessage.not_before, OutboxMessage.id)
+                .limit(limit)
+            )
+            if uow.session.bind is not None and uow.session.bind.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            for row in uow.session.scalars(query):
+                if row.status == OutboxStatus.SENDING:
+                    row.needs_check = True  # its worker stopped mid-send: Slack may have it
+                row.status = OutboxStatus.SENDING
+                row.locked_by = self.worker_id
+                row.locked_until = now + self.lease
+                claimed.append(row.id)
+            uow.commit()
+        return [job for row_id in claimed if (job := self._prepare(row_id)) is not None]
+
+    def _prepare(self, row_id: int) -> _Job | None:
+        """Build the Slack call from current state (a lead may have changed since enqueue)."""
+        now = self.services.clock.now()
+        with self.services.unit_of_work() as uow:
+            row = uow.session.get(OutboxMessage, row_id)
+            if row is None or row.locked_by != self.worker_id:
+                return None
+            if row.kind == "handoff":
+                lead = uow.leads.get(row.lead_id) if row.lead_id else None
+                if lead is None or lead.status != LeadStatus.QUEUED:
+                    self._finish(uow, row, OutboxStatus.SKIPPED, error="lead no longer queued")
+                    uow.commit()
+                    return None
+                payload = handoff_message(lead, self.services.policy, now, self.services.t)
+                method, args = "chat.postMessage", {"channel": row.channel, **payload}
+            else:
+                method = str(row.payload.get("method", "chat.postMessage"))
+                args = dict(row.payload.get("args", {}))
+            if method == "chat.postMessage":
+                args["metadata"] = {
+                    "event_type": EVENT_TYPE,
+                    "event_payload": {"key": row.idempotency_key},
+                }
+            return _Job(
+                id=row.id,
+                key=row.idempotency_key,
+                kind=row.kind,
+                channel=str(args.get("channel") or row.channel or ""),
+                needs_check=row.needs_check,
+                attempts=row.attempts,
+                method=method,
+                args=args,
+            )
+
+    # ------------------------------------------------------------------ delivering
+
+    def _pace(self, channel: str) -> None:
+        """Keep to about one message per second per channel, so 429s stay rare."""
+        now = self.services.clock.now()
+        slot = self._next_slot.get(channel)
+        if slot is not None and slot > now:
+            self.sleep((slot - now).total_seconds())
+        self._next_slot[channel] = max(slot or now, now) + self.channel_interval
+
+    def _deliver(self, job: _Job) -> datetime | None:
+        """Send one job and record the outcome; returns an instant the channel is blocked until."""
+        try:
+            found = self._find_posted(job) if job.needs_check and self._checkable(job) else None
+            response = found or self._call(job)
+        except _Retry as retry:
+            return self._reschedule(job, retry)
+        except _Permanent as failure:
+            self._fail(job, str(failure))
+            return None
+        self._succeed(job, response, sent=found is None)
+        return None
+
+    @staticmethod
+    def _checkable(job: _Job) -> bool:
+        return job.method == "chat.postMessage"
+
+    def _call(self, job: _Job) -> dict[str, Any]:
+        try:
+            response = self.client.api_call(job.method, json=job.args)
+            return dict(response.data) if isinstance(response.data, dict) else {}
+        except SlackApiError as exc:
+            raise self._classify(exc) from None
+        except (SlackClientError, OSError, TimeoutError) as exc:
+            raise _Retry(f"connection: {type(exc).__name__}", uncertain=True) from None
+
+    def _classify(self, exc: SlackApiError) -> Exception:
+        status = exc.response.status_code
+        error = str(exc.response.get("error", "")) if exc.response is not None else ""
+        if status == 429:
+            retry_after = exc.response.headers.get("Retry-After") or exc.response.headers.get(
+                "retry-after"
+            )
+            try:
+                after = float(retry_after) if retry_after is not None else 1.0
+            except ValueError:
+                after = 1.0
+            return _Retry("ratelimited", after_s=after)
+        if status >= 500:
+            return _Retry(f"http {status}", uncertain=True)
+        if error in PERMANENT_ERRORS:
+            return _Permanent(error)
+        return _Retry(error or f"http {status}", uncertain=error in {"", "request_timeout"})
+
+    def _find_posted(self, job: _Job) -> dict[str, Any] | None:
+        """Look for an earlier attempt of this job in the channel's recent history."""
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            try:
+                response = self.client.conversations_history(
+                    channel=job.channel, limit=200, include_all_metadata=True, cursor=cursor
+                )
+            except SlackApiError as exc:
+                raise self._classify(exc) from None
+            except (SlackClientError, OSError, TimeoutError) as exc:
+                raise _Retry(f"history: {type(exc).__name__}", uncertain=True) from None
+            for message in response.get("messages", []):
+                metadata = message.get("metadata") or {}
+                if (
+                    metadata.get("event_type") == EVENT_TYPE
+                    and (metadata.get("event_payload") or {}).get("key") == job.key
+                ):
+                    log.info("outbox %s: found an earlier post %s; adopting it", job.id,
+                             message.get("ts"))
+                    return {"ok": True, "channel": job.channel, "ts": message.get("ts")}
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+        return None
+
+    # ------------------------------------------------------------------ recording
+
+    def _succeed(self, job: _Job, response: dict[str, Any], *, sent: bool) -> None:
+        now = self.services.clock.now()
+        channel = str(response.get("channel") or job.channel)
+        ts = response.get("ts")
+        with self.services.unit_of_work() as uow:
+            row = uow.session.get(OutboxMessage, job.id)
+            if row is None:
+                return
+            row.attempts += 1 if sent else 0  # an adopted earlier post is not a new attempt
+            row.result_channel, row.result_ts = channel, str(ts) if ts else None
+            self._finish(uow, row, OutboxStatus.SENT)
+            if job.kind == "handoff" and row.lead_id is not None:
+                lead = uow.leads.get_for_update(row.lead_id)
+                if lead is not None and lead.status == LeadStatus.QUEUED:
+                    self._mark_posted(lead, channel, str(ts), now)
+            uow.commit()
+
+    def _mark_posted(self, lead: Lead, channel: str, ts: str, now: datetime) -> None:
+        lead.channel_id, lead.message_ts, lead.posted_at = channel, ts, now
+        apply(lead, Action.POST, at=now, surface=Surface.OUTBOX, data={"ts": ts})
+        lateness = handoff_lateness(lead, self.services.policy)
+        if lateness is not None:
+            record(
+                lead,
+                "breach",
+                at=now,
+                surface=Surface.OUTBOX,
+                data={"promise": "handoff", "lateness_seconds": int(lateness.total_seconds())},
+            )
+
+    def _reschedule(self, job: _Job, retry: _Retry) -> datetime | None:
+        now = self.services.clock.now()
+        attempts = job.attempts + 1
+        if retry.after_s is not None:
+            delay = retry.after_s
+        else:
+            delay = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempts - 1))
+            delay *= self.rng.uniform(0.5, 1.0)  # jitter: processes do not retry in lockstep
+            if retry.uncertain:
+                delay = max(delay, UNCERTAIN_RECHECK_S)
+        not_before = now + timedelta(seconds=delay)
+        with self.services.unit_of_work() as uow:
+            row = uow.session.get(OutboxMessage, job.id)
+            if row is None:
+                return None
+            row.attempts = attempts
+            row.last_error = retry.reason
+            row.needs_check = row.needs_check or retry.uncertain
+            if attempts >= MAX_ATTEMPTS and not retry.after_s:
+                self._finish(uow, row, OutboxStatus.FAILED, error=f"gave up: {retry.reason}")
+                log.error("outbox %s (%s) failed after %s attempts: %s", job.id, job.kind,
+                          attempts, retry.reason)
+            else:
+                row.status = OutboxStatus.PENDING
+                row.not_before = not_before
+                row.locked_by = row.locked_until = None
+                log.warning("outbox %s (%s) retry in %.1fs: %s", job.id, job.kind, delay,
+                            retry.reason)
+            uow.commit()
+        return not_before if retry.after_s is not None else None
+
+    def _fail(self, job: _Job, error: str) -> None:
+        with self.services.unit_of_work() as uow:
+            row = uow.session.get(OutboxMessage, job.id)
+            if row is not None:
+                row.attempts += 1
+                self._finish(uow, row, OutboxStatus.FAILED, error=error)
+                uow.commit()
+        log.error("outbox %s (%s to %s) failed permanently: %s", job.id, job.kind, job.channel,
+                  error)
+
+    def _release(self, job: _Job, not_before: datetime) -> None:
+        with self.services.unit_of_work() as uow:
+            row = uow.session.get(OutboxMessage, job.id)
+            if row is not None and row.locked_by == self.worker_id:
+                row.status = OutboxStatus.PENDING
+                row.not_before = max(row.not_before, not_before)
+                row.locked_by = row.locked_until = None
+                uow.commit()
+
+    def _finish(
+        self, uow: Any, row: OutboxMessage, status: OutboxStatus, error: str | None = None
+    ) -> None:
+        row.status = status
+        row.locked_by = row.locked_until = None
+        row.needs_check = False
+        if error is not None:
+            row.last_error = error
+        if status == OutboxStatus.SENT:
+            row.sent_at = self.services.clock.now()
+
+
+@dataclass(frozen=True)
+class OutboxHealth:
+    pending: int
+    failed: int
+    failures: list[dict[str, Any]]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"pending": self.pending, "failed": self.failed, "recent_failures": self.failures}
+
+
+def outbox_health(services: Services, recent: int = 5) -> OutboxHealth:
+    """Counts and the latest permanent failures (no personal data: kind, channel, error)."""
+    with services.unit_of_work() as uow:
+        counts = dict(
+            uow.session.execute(
+                select(OutboxMessage.status, func.count())
+                .where(OutboxMessage.status.in_([
+                    OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.FAILED
+                ]))
+                .group_by(OutboxMessage.status)
+            ).all()
+        )
+        failed_rows = uow.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.FAILED)
+            .order_by(OutboxMessage.id.desc())
+            .limit(recent)
+        ).all()
+        failures = [
+            {"id": r.id, "kind": r.kind, "channel": r.channel, "lead_id": r.lead_id,
+             "error": r.last_error}
+            for r in failed_rows
+        ]
+    pending = counts.get(OutboxStatus.PENDING, 0) + counts.get(OutboxStatus.SENDING, 0)
+    return OutboxHealth(pending, counts.get(OutboxStatus.FAILED, 0), failures)

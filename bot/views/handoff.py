@@ -1,0 +1,244 @@
+"""The handoff message: what a rep sees in the sales channel when an MQL arrives (SPEC 4).
+
+A pure function from the lead, the policy and ``now`` to a ``chat.postMessage`` payload, so it
+can be rendered again for ``chat.update`` and tested without Slack. Everything in it comes from
+outside (MA tools, CSV files, marketers typing), so every piece of user text is escaped for
+mrkdwn and cut to a budget *before* it is assembled: Slack rejects the whole message when one
+block is over its limit, and a lead that cannot be posted is a broken promise.
+
+Lengths are counted in UTF-16 code units, which is never less than Python's code-point count,
+so emoji- or CJK-heavy text stays within Slack's limits however Slack counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from bot.deadlines import decision_due_from, first_contact_due_from, first_contact_target_hours
+from bot.i18n import Translator, format_datetime, format_number
+from bot.ids import Action, Block
+from bot.mrkdwn import escape, truncate
+from bot.policy import Policy
+from storage.models import Activity, Lead
+
+__all__ = ["handoff_message"]
+
+# Slack's limits (Block Kit reference) ...
+HEADER_LIMIT = 150
+BUTTON_TEXT_LIMIT = 75
+SECTION_LIMIT = 3000
+FIELD_LIMIT = 2000
+BUTTON_VALUE_LIMIT = 2000
+FALLBACK_LIMIT = 3000
+# ... and our own budgets, well inside them, so the message stays readable.
+TIMELINE_SHOWN = 10
+NAME_BUDGET = 90
+COMPANY_BUDGET = 55
+FIELD_VALUE_BUDGET = 300
+ACTIVITY_TYPE_BUDGET = 60
+ACTIVITY_DETAIL_BUDGET = 160
+FALLBACK_PART_BUDGET = 200
+
+
+def handoff_message(lead: Lead, policy: Policy, now: datetime, t: Translator) -> dict[str, Any]:
+    """``{"text", "blocks"}`` for the handoff message, in the translator's language.
+
+    Deadlines of a lead not handed off yet are shown as if it were handed off at ``now``
+    (the preview a marketer sees, or the message being posted right now).
+    """
+    name = (lead.contact_name or "").strip() or t("handoff.unnamed")
+    company = (lead.company_name or "").strip()
+    posted_at = lead.posted_at or now
+    first_contact = first_contact_due_from(posted_at, lead, policy)
+    when = format_datetime(first_contact, t.language, policy.tz)
+
+    if company:
+        header = t(
+            "handoff.header",
+            name=fit_plain(name, NAME_BUDGET),
+            company=fit_plain(company, COMPANY_BUDGET),
+        )
+        fallback = t(
+            "handoff.fallback",
+            name=fit_mrkdwn(name, FALLBACK_PART_BUDGET),
+            company=fit_mrkdwn(company, FALLBACK_PART_BUDGET),
+            due=when,
+        )
+    else:
+        header = t("handoff.header_no_company", name=fit_plain(name, NAME_BUDGET))
+        fallback = t(
+            "handoff.fallback_no_company", name=fit_mrkdwn(name, FALLBACK_PART_BUDGET), due=when
+        )
+
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": _plain(fit_plain(header, HEADER_LIMIT))},
+        {"type": "section", "fields": _fields(lead, policy, t)},
+        {"type": "divider"},
+        {"type": "section", "text": _mrkdwn(_timeline(lead.activities, policy, t))},
+        {
+            "type": "section",
+            "text": _mrkdwn(
+                fit_plain(_deadlines(lead, policy, posted_at, first_contact, t), SECTION_LIMIT)
+            ),
+        },
+        {
+            "type": "actions",
+            "block_id": Block.HANDOFF_ACTIONS.value,
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": Action.CLAIM.value,
+                    "style": "primary",
+                    "text": _plain(fit_plain(t("handoff.claim"), BUTTON_TEXT_LIMIT)),
+                    "value": fit_plain("" if lead.id is None else str(lead.id), BUTTON_VALUE_LIMIT),
+                }
+            ],
+        },
+    ]
+    return {"text": fit_plain(fallback, FALLBACK_LIMIT), "blocks": blocks}
+
+
+# ------------------------------------------------------------------------- text budgets
+
+
+def utf16_len(text: str) -> int:
+    """Length as JavaScript (and so, conservatively, Slack) counts it."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _fit(text: str, limit: int, transform: Callable[[str], str]) -> str:
+    """Cut the *raw* text until its transformed form fits ``limit``.
+
+    Cutting before escaping means an escape sequence such as ``&amp;`` is never cut in half;
+    each round removes at least as many raw characters as the result was over, so it ends.
+    """
+    cut = limit
+    while True:
+        out = transform(truncate(text, cut))
+        over = utf16_len(out) - limit
+        if over <= 0:
+            return out
+        cut = max(min(cut, len(text)) - over, 0)
+
+
+def fit_mrkdwn(text: str | None, limit: int) -> str:
+    """User text escaped for mrkdwn, at most ``limit`` long, ending in "…" when cut."""
+    return _fit(text or "", limit, escape)
+
+
+def fit_plain(text: str, limit: int) -> str:
+    """Text for a plain_text object (no escaping needed), at most ``limit`` long."""
+    return _fit(text, limit, lambda s: s)
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text}
+
+
+# ------------------------------------------------------------------------------ blocks
+
+
+def _fields(lead: Lead, policy: Policy, t: Translator) -> list[dict[str, Any]]:
+    """Who and what, as label/value pairs (Slack allows up to 10 fields per section)."""
+    not_given = t("handoff.not_given")
+
+    def value(text: str | None) -> str:
+        text = (text or "").strip()
+        return fit_mrkdwn(text, FIELD_VALUE_BUDGET) if text else not_given
+
+    size = (
+        t("handoff.size_value", count=format_number(lead.company_employees, t.language))
+        if lead.company_employees is not None
+        else not_given
+    )
+    score = str(lead.score) if lead.score is not None else not_given
+    qualified = (
+        format_datetime(lead.qualified_at, t.language, policy.tz)
+        if lead.qualified_at is not None
+        else not_given
+    )
+    pairs = [
+        ("handoff.field_company", value(lead.company_name)),
+        ("handoff.field_title", value(lead.contact_title)),
+        ("handoff.field_industry", value(lead.company_industry)),
+        ("handoff.field_size", size),
+        ("handoff.field_score", score),
+        ("handoff.field_source", value(lead.source)),
+        ("handoff.field_qualified_at", qualified),
+    ]
+    if lead.tier:
+        pairs.append(
+            ("handoff.field_tier", t("handoff.tier_badge", tier=value(lead.tier)))
+        )
+    return [_mrkdwn(_field_text(t(label), text)) for label, text in pairs]
+
+
+def _field_text(label: str, value: str) -> str:
+    text = f"*{label}*\n{value}"
+    # Values are budgeted far below the limit; only a runaway translation could get here.
+    return text if utf16_len(text) <= FIELD_LIMIT else f"*{label}*\n…"
+
+
+def _timeline(activities: list[Activity], policy: Policy, t: Translator) -> str:
+    """Newest first, at most ``TIMELINE_SHOWN`` lines, then "+N more"."""
+    if not activities:
+        return t("handoff.no_activities")
+    ordered = sorted(activities, key=lambda a: a.at, reverse=True)
+    lines = [_activity_line(a, policy, t) for a in ordered[:TIMELINE_SHOWN]]
+    heading = f"*{t('handoff.history', count=format_number(len(ordered), t.language))}*"
+
+    def render(shown: list[str]) -> str:
+        rest = len(ordered) - len(shown)
+        more = [t("handoff.more_activities", count=format_number(rest, t.language))]
+        return "\n".join([heading, *shown, *(more if rest else [])])
+
+    text = render(lines)
+    while utf16_len(text) > SECTION_LIMIT and lines:  # only a runaway translation gets here
+        lines.pop()
+        text = render(lines)
+    return fit_plain(text, SECTION_LIMIT)
+
+
+def _activity_line(activity: Activity, policy: Policy, t: Translator) -> str:
+    at = format_datetime(activity.at, t.language, policy.tz)
+    kind = fit_mrkdwn((activity.type or "").strip() or "?", ACTIVITY_TYPE_BUDGET)
+    detail = " ".join((activity.detail or "").split())  # one line per activity
+    if not detail:
+        return t("handoff.activity_no_detail", at=at, type=kind)
+    return t(
+        "handoff.activity", at=at, type=kind, detail=fit_mrkdwn(detail, ACTIVITY_DETAIL_BUDGET)
+    )
+
+
+def _deadlines(
+    lead: Lead, policy: Policy, posted_at: datetime, first_contact: datetime, t: Translator
+) -> str:
+    """The sales side's two clocks, in the reader's language and time zone."""
+    hours = first_contact_target_hours(lead, policy)
+    days = policy.agreement.decision_days
+    first_target = t(
+        "handoff.business_hour" if hours == 1 else "handoff.business_hours", hours=f"{hours:g}"
+    )
+    decision_target = t("handoff.day" if days == 1 else "handoff.days", days=days)
+    decision = decision_due_from(posted_at, policy)
+    return "\n".join(
+        [
+            f"*{t('handoff.deadlines')}*",
+            t(
+                "handoff.first_contact_by",
+                due=format_datetime(first_contact, t.language, policy.tz),
+                target=first_target,
+            ),
+            t(
+                "handoff.decision_by",
+                due=format_datetime(decision, t.language, policy.tz),
+                target=decision_target,
+            ),
+        ]
+    )

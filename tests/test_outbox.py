@@ -1,0 +1,293 @@
+"""Durable posting: every queued lead reaches the channel exactly once, whatever Slack does."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from pathlib import Path
+from threading import Barrier, Thread
+
+import pytest
+from slack_sdk import WebClient
+from sqlalchemy import select
+
+from bot.clock import ManualClock
+from bot.intake import accept, parse_data
+from bot.lifecycle import Surface
+from bot.outbox import EVENT_TYPE, OutboxWorker, outbox_health
+from bot.policy import Policy
+from bot.services import Services
+from storage.models import Lead, LeadEvent, LeadStatus, OutboxMessage, OutboxStatus
+from tests.conftest import BOT_TOKEN, EXAMPLE_POLICY, ROOT, SIGNING_SECRET, Database, make_services
+from tests.harness import FakeSlack
+
+CHANNEL = "C0000SALES"
+
+
+def spec_lead(external_id: str = "hubspot-20391", **changes: object) -> dict:
+    lead = {
+        "external_id": external_id,
+        "source": "hubspot",
+        "qualified_at": "2026-11-24T09:12:00+09:00",
+        "contact": {"name": "Sato Hanako", "email": "hanako@example.co.jp", "title": "営業部長",
+                    "phone": "+81-3-0000-0000"},
+        "company": {"name": "Example KK", "industry": "manufacturing", "employees": 250,
+                    "domain": "example.co.jp"},
+        "score": 72,
+        "activities": [
+            {"type": "page_view", "at": "2026-11-20T10:01:00+09:00", "detail": "/pricing"},
+            {"type": "download", "at": "2026-11-21T15:30:00+09:00", "detail": "SLA whitepaper"},
+            {"type": "webinar", "at": "2026-11-22T14:00:00+09:00",
+             "detail": "Sales x Marketing alignment"},
+        ],
+    }
+    lead.update(changes)
+    return lead
+
+
+def queue(services: Services, external_id: str = "hubspot-20391", **changes: object) -> int:
+    result = accept(services, parse_data(spec_lead(external_id, **changes)),
+                    surface=Surface.WEBHOOK)
+    assert result.status == "queued", result
+    return result.lead_id
+
+
+def make_worker(services: Services, clock: ManualClock, fake: FakeSlack,
+                timeout: float = 5) -> OutboxWorker:
+    client = WebClient(token=BOT_TOKEN, base_url=fake.base_url, timeout=timeout,
+                       retry_handlers=[])
+    return OutboxWorker(
+        services,
+        client=client,
+        sleep=lambda seconds: clock.advance(timedelta(seconds=seconds)),
+        rng=random.Random(7),
+    )
+
+
+def lead_row(services: Services, lead_id: int) -> Lead:
+    with services.unit_of_work() as uow:
+        lead = uow.leads.get(lead_id)
+        assert lead is not None
+        uow.session.expunge(lead)
+        return lead
+
+
+def outbox_row(services: Services, lead_id: int) -> OutboxMessage:
+    with services.unit_of_work() as uow:
+        row = uow.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.lead_id == lead_id)
+        ).one()
+        uow.session.expunge(row)
+        return row
+
+
+@pytest.fixture
+def worker(services: Services, clock: ManualClock, fake_slack: FakeSlack) -> OutboxWorker:
+    return make_worker(services, clock, fake_slack)
+
+
+def test_a_queued_lead_is_posted_once_with_its_key_and_claim_button(
+    services: Services, worker: OutboxWorker, fake_slack: FakeSlack
+) -> None:
+    lead_id = queue(services)
+    assert worker.run_once() == 1
+    (message,) = fake_slack.messages(CHANNEL)
+    assert message["metadata"]["event_type"] == EVENT_TYPE
+    assert message["metadata"]["event_payload"] == {"key": f"handoff:{lead_id}"}
+    shown = json.dumps(message["blocks"], ensure_ascii=False)
+    assert "Sato Hanako" in shown and "Example KK" in shown
+    assert '"action_id": "lead.claim"' in shown
+    lead = lead_row(services, lead_id)
+    assert lead.status == LeadStatus.POSTED
+    assert (lead.channel_id, lead.message_ts) == (CHANNEL, message["ts"])
+    assert lead.posted_at is not None
+    # Nothing left to do; a repeat delivery of the same lead posts nothing either.
+    assert worker.run_once() == 0
+    assert accept(services, parse_data(spec_lead()), surface=Surface.WEBHOOK).status == "duplicate"
+    assert worker.run_once() == 0
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+
+
+def test_rate_limit_then_server_errors_then_success_posts_once_and_not_early(
+    services: Services, worker: OutboxWorker, fake_slack: FakeSlack, clock: ManualClock
+) -> None:
+    fake_slack.fail("chat.postMessage", status=429, retry_after=2)
+    fake_slack.fail("chat.postMessage", status=500, times=2)
+    lead_id = queue(services)
+    start = clock.now()
+    worker.run_once()
+    assert fake_slack.messages(CHANNEL) == []
+    clock.advance(timedelta(seconds=1.9))
+    assert worker.run_once() == 0, "retried before Retry-After elapsed"
+    clock.advance(timedelta(seconds=0.1))
+    for _ in range(4):  # two 500s (each followed by a history check), then success
+        worker.run_once()
+        clock.advance(timedelta(minutes=10))
+    assert len(fake_slack.messages(CHANNEL)) == 1
+    statuses = [c.status for c in fake_slack.calls_to("chat.postMessage")]
+    assert statuses == [429, 500, 500, 200]
+    first_post = outbox_row(services, lead_id)
+    assert first_post.status == OutboxStatus.SENT
+    assert first_post.sent_at is not None and first_post.sent_at - start >= timedelta(seconds=2)
+
+
+def test_a_permanent_error_fails_that_item_and_the_next_lead_is_still_posted(
+    services: Services, worker: OutboxWorker, fake_slack: FakeSlack, clock: ManualClock
+) -> None:
+    fake_slack.fail("chat.postMessage", error="channel_not_found")
+    first = queue(services, "lead-a")
+    second = queue(services, "lead-b", contact={"name": "Suzuki Ichiro", "title": "部長"})
+    worker.run_once()
+    assert outbox_row(services, first).status == OutboxStatus.FAILED
+    assert outbox_row(services, first).last_error == "channel_not_found"
+    assert lead_row(services, first).status == LeadStatus.QUEUED
+    assert lead_row(services, second).status == LeadStatus.POSTED
+    health = outbox_health(services)
+    assert health.failed == 1
+    assert health.failures[0]["error"] == "channel_not_found"
+
+
+def test_posts_to_one_channel_keep_about_one_per_second(
+    services: Services, worker: OutboxWorker, fake_slack: FakeSlack, clock: ManualClock
+) -> None:
+    ids = [queue(services, f"lead-{n}") for n in range(4)]
+    start = clock.now()
+    assert worker.run_once() == 4
+    sent = [outbox_row(services, lead_id).sent_at for lead_id in ids]
+    gaps = [b - a for a, b in pairwise(sent)]  # type: ignore[operator]
+    assert all(gap >= timedelta(seconds=1) for gap in gaps), gaps
+    assert clock.now() - start >= timedelta(seconds=3)
+
+
+def test_an_answer_lost_after_slack_posted_is_not_posted_again(
+    services: Services, worker: OutboxWorker, fake_slack: FakeSlack, clock: ManualClock
+) -> None:
+    fake_slack.fail("chat.postMessage", after_effect=True, drop=True)
+    lead_id = queue(services)
+    worker.run_once()
+    assert len(fake_slack.messages(CHANNEL)) == 1  # Slack has it; the worker does not know
+    assert outbox_row(services, lead_id).needs_check
+    clock.advance(timedelta(minutes=5))
+    worker.run_once()
+    (message,) = fake_slack.messages(CHANNEL)
+    assert lead_row(services, lead_id).message_ts == message["ts"]
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+    assert len(fake_slack.calls_to("conversations.history")) == 1
+
+
+def test_a_timed_out_post_that_lands_later_is_adopted(
+    services: Services, fake_slack: FakeSlack, clock: ManualClock
+) -> None:
+    worker = make_worker(services, clock, fake_slack, timeout=0.3)
+    fake_slack.fail("chat.postMessage", delay=1.0)  # Slack is slow, but does the work
+    lead_id = queue(services)
+    worker.run_once()
+    assert outbox_row(services, lead_id).status == OutboxStatus.PENDING
+    fake_slack.wait_for("chat.postMessage")  # the slow post lands after our timeout
+    clock.advance(timedelta(seconds=10))
+    assert worker.run_once() == 0, "looked again before the re-check delay"
+    clock.advance(timedelta(minutes=1))
+    worker.run_once()
+    (message,) = fake_slack.messages(CHANNEL)
+    assert lead_row(services, lead_id).message_ts == message["ts"]
+
+
+def test_a_late_handoff_is_recorded_as_a_marketing_breach(
+    services: Services, worker: OutboxWorker, clock: ManualClock
+) -> None:
+    # Qualified 27 hours before it reaches the channel: 3 hours late against 24 h.
+    qualified = clock.now() - timedelta(hours=27)
+    lead_id = queue(services, qualified_at=qualified.isoformat())
+    worker.run_once()
+    with services.unit_of_work() as uow:
+        breaches = uow.session.scalars(
+            select(LeadEvent).where(LeadEvent.lead_id == lead_id, LeadEvent.kind == "breach")
+        ).all()
+        assert [(b.data["promise"], b.data["lateness_seconds"]) for b in breaches] == [
+            ("handoff", 3 * 3600)
+        ]
+
+
+def test_two_workers_on_one_database_post_each_lead_once(
+    fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock
+) -> None:
+    services = make_services(fake_slack, db, policy, clock)
+    for n in range(12):
+        queue(services, f"lead-{n}")
+    workers = [make_worker(services, clock, fake_slack) for _ in range(3)]
+    barrier = Barrier(len(workers))
+    errors: list[BaseException] = []
+
+    def run(worker: OutboxWorker) -> None:
+        try:
+            barrier.wait()
+            while worker.run_once(limit=3):
+                pass
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [Thread(target=run, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    keys = [m["metadata"]["event_payload"]["key"] for m in fake_slack.messages(CHANNEL)]
+    assert len(keys) == 12 and len(set(keys)) == 12
+
+
+WORKER_SCRIPT = """
+import sys
+from bot.clock import SystemClock
+from bot.outbox import OutboxWorker
+from bot.policy import load_policy
+from bot.services import build_services
+from bot.settings import load_settings
+
+services = build_services(load_settings(dotenv=False), load_policy(sys.argv[1]), SystemClock())
+OutboxWorker(services).run_once()
+"""
+
+
+def test_a_crash_after_slack_posted_but_before_the_commit_does_not_post_twice(
+    services: Services, sqlite_db: Database, fake_slack: FakeSlack, clock: ManualClock,
+    tmp_path: Path,
+) -> None:
+    """A real process is killed (SIGKILL) while its commit waits, after Slack took the post."""
+    lead_id = queue(services)
+    fake_slack.fail("chat.postMessage", delay=0.5)  # time for us to block the database
+    env = {**os.environ, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+           "SLACK_API_URL": fake_slack.base_url, "DATABASE_URL": sqlite_db.url}
+    process = subprocess.Popen([sys.executable, "-c", WORKER_SCRIPT, str(EXAMPLE_POLICY)],
+                               cwd=ROOT, env=env)
+    blocker = sqlite_db.engine.raw_connection()
+    try:
+        deadline = time.monotonic() + 20
+        while outbox_row(services, lead_id).status != OutboxStatus.SENDING:
+            assert time.monotonic() < deadline, "the worker never claimed the row"
+            time.sleep(0.01)
+        blocker.cursor().execute("BEGIN IMMEDIATE")  # the worker's commit will have to wait
+        fake_slack.wait_for("chat.postMessage", timeout=10)  # Slack posted and answered
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+    finally:
+        blocker.rollback()
+        blocker.close()
+        if process.poll() is None:
+            process.kill()
+    assert len(fake_slack.messages(CHANNEL)) == 1
+    assert outbox_row(services, lead_id).status == OutboxStatus.SENDING  # died mid-send
+    # The bot restarts; once the dead worker's lease has expired the row is taken again.
+    clock.set(datetime.now(UTC) + timedelta(minutes=5))
+    make_worker(services, clock, fake_slack).run_once()
+    (message,) = fake_slack.messages(CHANNEL)
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+    lead = lead_row(services, lead_id)
+    assert lead.status == LeadStatus.POSTED and lead.message_ts == message["ts"]
