@@ -144,8 +144,10 @@ def _check_behaviour(
     if len(hits) >= behaviour.min_rules_matched:
         return
     wanted = ", ".join(_describe_rule(rule) for rule in behaviour.rules)
-    found = "no qualifying behaviour" if not hits else (
-        f"only {len(hits)} qualifying behaviour{'s' if len(hits) > 1 else ''}"
+    found = (
+        "no qualifying behaviour"
+        if not hits
+        else (f"only {len(hits)} qualifying behaviour{'s' if len(hits) > 1 else ''}")
     )
     reasons.append(
         f"{found} in the last {behaviour.lookback_days} days "

@@ -11,6 +11,7 @@ from enum import StrEnum
 
 class Command(StrEnum):
     SLA_STATUS = "/sla-status"
+    MQL = "/mql"
 
 
 class Action(StrEnum):
@@ -23,3 +24,42 @@ class Block(StrEnum):
     """``block_id`` of blocks that handlers read back (e.g. from ``state.values``)."""
 
     HANDOFF_ACTIONS = "handoff.actions"
+
+
+class Shortcut(StrEnum):
+    """``callback_id`` of global shortcuts (declared in ``manifest.yml``)."""
+
+    MQL_HANDOFF = "mql.handoff"
+
+
+class Callback(StrEnum):
+    """``callback_id`` of modals, so a submission finds its listener."""
+
+    MQL_MODAL = "mql.modal"
+    MQL_REFUSED = "mql.refused"
+
+
+class MqlBlock(StrEnum):
+    """``block_id`` of the MQL hand-off modal's inputs; each input's ``action_id`` is the same.
+
+    The behaviour rows repeat: ``row(MqlBlock.ACTIVITY_TYPE, 1)`` is the first row's type.
+    """
+
+    NAME = "mql.name"
+    EMAIL = "mql.email"
+    TITLE = "mql.title"
+    PHONE = "mql.phone"
+    COMPANY = "mql.company"
+    INDUSTRY = "mql.industry"
+    EMPLOYEES = "mql.employees"
+    SCORE = "mql.score"
+    SOURCE = "mql.source"
+    ACTIVITY_TYPE = "mql.activity.type"
+    ACTIVITY_DATE = "mql.activity.date"
+    ACTIVITY_DETAIL = "mql.activity.detail"
+    NOTE = "mql.note"
+
+
+def row(block: StrEnum, index: int) -> str:
+    """The id of ``block`` in repeated row ``index`` (1-based), e.g. ``mql.activity.type.1``."""
+    return f"{block.value}.{index}"

@@ -32,6 +32,7 @@ from bot.lifecycle import Action, Surface, apply, record
 from bot.services import Services
 from bot.views.handoff import handoff_message
 from storage.models import Lead, LeadStatus, OutboxMessage, OutboxStatus
+from storage.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -383,9 +384,9 @@ class OutboxHealth:
         return {"pending": self.pending, "failed": self.failed, "recent_failures": self.failures}
 
 
-def outbox_health(services: Services, recent: int = 5) -> OutboxHealth:
+def outbox_health(unit_of_work: UnitOfWorkFactory, recent: int = 5) -> OutboxHealth:
     """Counts and the latest permanent failures (no personal data: kind, channel, error)."""
-    with services.unit_of_work() as uow:
+    with unit_of_work() as uow:
         counts = dict(
             uow.session.execute(
                 select(OutboxMessage.status, func.count())

@@ -111,9 +111,32 @@ def _database_state(settings: Settings) -> str:
         return f"unreachable ({type(exc).__name__})"
     finally:
         engine.dispose()
-    if current == head:
-        return f"reachable, schema current ({head})"
-    return f"reachable, schema at {current}, code at {head}: run `sla-bot migrate`"
+    if current != head:
+        return f"reachable, schema at {current}, code at {head}: run `sla-bot migrate`"
+    return f"reachable, schema current ({head})" + _outbox_state(settings)
+
+
+def _outbox_state(settings: Settings) -> str:
+    """Messages Slack refused for good (e.g. the bot is not in the channel) need a person."""
+    from bot.outbox import outbox_health
+    from storage.db import make_session_factory
+    from storage.unit_of_work import unit_of_work_factory
+
+    engine = make_engine(settings.database_url)
+    try:
+        health = outbox_health(unit_of_work_factory(make_session_factory(engine)))
+    finally:
+        engine.dispose()
+    lines = [f"\n#   outbox: {health.pending} pending, {health.failed} failed"]
+    for failure in health.failures:
+        lines.append(
+            f"#     ✗ {failure['kind']} to {failure['channel']} (outbox #{failure['id']}): "
+            f"{failure['error']}"
+        )
+    if health.failed:
+        lines.append("#     fix the cause (e.g. /invite the bot to the channel); failed items are"
+                     " kept, not lost")
+    return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""The HTTP surface: Slack's events endpoint, health, and (later) intake webhooks."""
+"""The HTTP surface: Slack's events endpoint, health, and the intake webhook."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from flask import Flask, Response, jsonify, request
 from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
 
+from bot.outbox import outbox_health
 from bot.services import Services
+from handlers import webhooks
 from storage.db import ping
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -68,10 +70,17 @@ def create_web_app(bolt_app: App, services: Services) -> Flask:
 
     @web.get("/healthz")
     def healthz() -> tuple[Response, int]:
-        database_ok = ping(services.engine)
-        body = {"status": "ok" if database_ok else "unavailable",
-                "database": "ok" if database_ok else "unreachable"}
-        return jsonify(body), 200 if database_ok else 503
+        if not ping(services.engine):
+            return jsonify({"status": "unavailable", "database": "unreachable"}), 503
+        outbox = outbox_health(services.uow)
+        body = {
+            "status": "degraded" if outbox.failed else "ok",
+            "database": "ok",
+            "outbox": outbox.as_json(),
+        }
+        return jsonify(body), 200
+
+    webhooks.register(web, services)
 
     @web.errorhandler(404)
     def not_found(_error: Exception) -> tuple[Response, int]:

@@ -78,3 +78,28 @@ def test_migrate_brings_the_database_to_head_and_is_repeatable(
     engine.dispose()
     assert main(["migrate"]) == 0
     assert "was" not in capsys.readouterr().out
+
+
+def test_check_config_surfaces_messages_slack_refused_for_good(
+    operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime
+
+    from storage.db import make_session_factory
+    from storage.models import OutboxStatus
+    from storage.unit_of_work import UnitOfWork
+
+    assert main(["migrate"]) == 0
+    engine = make_engine(f"sqlite:///{operator_env}/cli.db")
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        now = datetime(2026, 11, 24, tzinfo=UTC)
+        row = uow.outbox.enqueue(key="k", kind="handoff", now=now, payload={}, channel="C0SALES")
+        assert row is not None
+        row.status, row.last_error = OutboxStatus.FAILED, "not_in_channel"
+        uow.commit()
+    engine.dispose()
+    capsys.readouterr()
+    assert main(["--config", str(EXAMPLE_POLICY), "check-config"]) == 0
+    out = capsys.readouterr().out
+    assert "outbox: 0 pending, 1 failed" in out
+    assert "handoff to C0SALES" in out and "not_in_channel" in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import time
@@ -816,3 +817,19 @@ def test_async_listeners_observed_with_wait_for(fake: FakeSlack) -> None:
         assert slack.slash_command("/lead", "later").status == 200
         [call] = fake.wait_for("chat.postMessage")
         assert call.args["text"] == "cmd later by U_REP1"
+
+
+def test_rate_limit_is_a_token_bucket_per_channel(fake: FakeSlack) -> None:
+    client = no_retry_client(fake)
+    fake.rate_limit("chat.postMessage", per_second=1.0, burst=2)
+    for _ in range(2):
+        client.chat_postMessage(channel="C1", text="ok")
+    with pytest.raises(SlackApiError) as info:
+        client.chat_postMessage(channel="C1", text="too soon")
+    assert info.value.response.status_code == 429
+    assert info.value.response.headers["Retry-After"] == "1"
+    client.chat_postMessage(channel="C2", text="another channel has its own bucket")
+    assert [c.status for c in fake.calls_to("chat.postMessage")] == [200, 200, 429, 200]
+    assert len(fake.messages("C1")) == 2
+    calls = fake.calls
+    assert all(a.at <= b.at for a, b in itertools.pairwise(calls))

@@ -149,7 +149,7 @@ def test_a_permanent_error_fails_that_item_and_the_next_lead_is_still_posted(
     assert outbox_row(services, first).last_error == "channel_not_found"
     assert lead_row(services, first).status == LeadStatus.QUEUED
     assert lead_row(services, second).status == LeadStatus.POSTED
-    health = outbox_health(services)
+    health = outbox_health(services.uow)
     assert health.failed == 1
     assert health.failures[0]["error"] == "channel_not_found"
 

@@ -109,18 +109,25 @@ def utf16_len(text: str) -> int:
 
 
 def _fit(text: str, limit: int, transform: Callable[[str], str]) -> str:
-    """Cut the *raw* text until its transformed form fits ``limit``.
+    """The longest cut of the *raw* text whose transformed form fits ``limit``.
 
-    Cutting before escaping means an escape sequence such as ``&amp;`` is never cut in half;
-    each round removes at least as many raw characters as the result was over, so it ends.
+    Cutting before escaping means an escape sequence such as ``&amp;`` is never cut in half.
+    The transformed length grows with the cut, so a binary search finds the best cut in a
+    dozen rounds even when escaping expands every character fivefold.
     """
-    cut = limit
-    while True:
-        out = transform(truncate(text, cut))
-        over = utf16_len(out) - limit
-        if over <= 0:
-            return out
-        cut = max(min(cut, len(text)) - over, 0)
+    whole = transform(text)
+    if utf16_len(whole) <= limit:
+        return whole
+    best = transform(truncate(text, 0))  # the ellipsis alone
+    lo, hi = 1, min(limit, len(text) - 1)  # a cut shorter than the text, so it ends in "…"
+    while lo <= hi:
+        cut = (lo + hi) // 2
+        candidate = transform(truncate(text, cut))
+        if utf16_len(candidate) <= limit:
+            best, lo = candidate, cut + 1
+        else:
+            hi = cut - 1
+    return best
 
 
 def fit_mrkdwn(text: str | None, limit: int) -> str:
@@ -173,9 +180,7 @@ def _fields(lead: Lead, policy: Policy, t: Translator) -> list[dict[str, Any]]:
         ("handoff.field_qualified_at", qualified),
     ]
     if lead.tier:
-        pairs.append(
-            ("handoff.field_tier", t("handoff.tier_badge", tier=value(lead.tier)))
-        )
+        pairs.append(("handoff.field_tier", t("handoff.tier_badge", tier=value(lead.tier))))
     return [_mrkdwn(_field_text(t(label), text)) for label, text in pairs]
 
 

@@ -14,7 +14,9 @@ import email.parser
 import email.policy
 import itertools
 import json
+import math
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,6 +62,7 @@ class Call:
     headers: dict[str, str]  # request headers, keys lower-cased (urllib sends "Content-type" etc.)
     response: dict[str, Any] | None  # None when the connection was dropped
     status: int = 200  # HTTP status the fake answered with
+    at: float = field(default_factory=time.monotonic)  # when the fake answered (monotonic)
 
 
 @dataclass
@@ -233,6 +236,8 @@ class FakeSlack:
         self.errors: list[str] = []  # tracebacks of bugs inside the fake itself
         # Slack-side state
         self._scripts: list[_Script] = []
+        self._limits: dict[str, tuple[float, float]] = {}
+        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
         self._messages: dict[str, list[dict[str, Any]]] = {}
         self.ephemerals: list[dict[str, Any]] = []
         self.views: dict[str, dict[str, Any]] = {}
@@ -377,6 +382,8 @@ class FakeSlack:
             self.calls.clear()
             self.errors.clear()
             self._scripts.clear()
+            self._limits.clear()
+            self._buckets.clear()
             self._messages.clear()
             self.ephemerals.clear()
             self.views.clear()
@@ -411,6 +418,17 @@ class FakeSlack:
         with self._lock:
             ch = self._resolve_channel(channel)
             return [m for m in self._messages.get(ch, []) if self._is_top_level(m)]
+
+    def wait_for_messages(
+        self, channel: str, count: int, timeout: float = 5.0
+    ) -> list[dict[str, Any]]:
+        """Block until ``channel`` holds at least ``count`` top-level messages."""
+        with self._changed:
+            done = self._changed.wait_for(lambda: len(self.messages(channel)) >= count, timeout)
+        messages = self.messages(channel)
+        if not done:
+            raise AssertionError(f"expected {count} message(s) in {channel}, got {len(messages)}")
+        return messages
 
     def thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
         """Replies in the thread rooted at ``ts`` (without the parent), oldest first."""
@@ -554,6 +572,8 @@ class FakeSlack:
         """
         with self._lock:
             script = self._take_script(method)
+            if script is None:
+                script = self._rate_limited(method, args)
 
         def complete() -> _Answer:
             with self._changed:
@@ -568,6 +588,31 @@ class FakeSlack:
                 return answer
 
         return _Pending(script.delay if script is not None else 0.0, complete)
+
+    def rate_limit(self, method: str, per_second: float = 1.0, burst: int = 3) -> None:
+        """Enforce Slack-like limits on ``method``: a token bucket per channel.
+
+        Beyond the bucket the fake answers 429 with ``Retry-After`` (whole seconds, as Slack
+        does), so a sender that ignores it is visible in ``calls``.
+        """
+        with self._lock:
+            self._limits[method] = (per_second, float(burst))
+
+    def _rate_limited(self, method: str, args: dict[str, Any]) -> _Script | None:
+        limit = self._limits.get(method)
+        if limit is None:
+            return None
+        per_second, burst = limit
+        key = (method, str(args.get("channel", "")))
+        now = time.monotonic()
+        tokens, last = self._buckets.get(key, (burst, now))
+        tokens = min(burst, tokens + (now - last) * per_second)
+        if tokens >= 1:
+            self._buckets[key] = (tokens - 1, now)
+            return None
+        self._buckets[key] = (tokens, now)
+        wait = max(1, math.ceil((1 - tokens) / per_second))
+        return _Script(method, 429, None, wait, 0.0, False, False, 1)
 
     def _take_script(self, method: str) -> _Script | None:
         for script in self._scripts:

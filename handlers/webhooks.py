@@ -1,0 +1,156 @@
+"""``POST /webhooks/mql``: the intake webhook of SPEC section 3.
+
+Thin on purpose: authorize, read, parse, hand the lead to ``bot.intake.accept``, render. The
+answer is given after the lead is committed and never waits for Slack (the outbox posts it).
+
+Checks run in this order, so a stranger learns nothing about the payload rules:
+``503`` intake disabled → ``401`` bearer token → ``413`` body over the limit → ``415`` not JSON →
+``400`` invalid body → ``202``. (A body that *declares* a length over the limit is refused
+with 413 earlier still, by ``handlers.web.BodyLimit``, before any route runs.)
+
+Request bodies carry personal data (names, emails, phones), so neither the body nor any value
+from it is logged, and an unexpected error is logged without its message (SQL errors quote
+their parameters); the client gets an id to quote instead.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+import traceback
+import uuid
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from sqlalchemy.exc import StatementError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from bot import intake
+from bot.intake import FieldError, InvalidLead
+from bot.lifecycle import Surface
+from bot.services import Services
+
+log = logging.getLogger("sla_bot.webhooks")
+
+MQL_PATH = "/webhooks/mql"
+JSON_MIME = "application/json"
+
+
+def register(web: Flask, services: Services) -> None:
+    """Add the intake webhook to the Flask app (its body limit is ``MAX_CONTENT_LENGTH``)."""
+    limit: int = web.config["MAX_CONTENT_LENGTH"]
+
+    @web.post(MQL_PATH)
+    def mql_webhook() -> tuple[Response, int]:
+        started = time.monotonic()
+        try:
+            response, status, lead_id, outcome = _handle(services, limit)
+        except HTTPException as exc:  # 413 from reading the body: rendered by handlers.web
+            _log_request(started, exc.code or 500, None, exc.name)
+            raise
+        except Exception as exc:
+            error_id = uuid.uuid4().hex[:8]
+            _log_internal_error(error_id, exc)
+            response = jsonify({"error": "internal_error", "error_id": error_id})
+            status, lead_id, outcome = 500, None, f"error({error_id})"
+        _log_request(started, status, lead_id, outcome)
+        return response, status
+
+
+def _log_request(started: float, status: int, lead_id: int | None, outcome: str) -> None:
+    """One line per request, with nothing from the body but the lead id it became."""
+    log.info(
+        "POST %s %s lead=%s outcome=%s %.0fms",
+        MQL_PATH,
+        status,
+        lead_id if lead_id is not None else "-",
+        outcome,
+        (time.monotonic() - started) * 1000,
+    )
+
+
+Answer = tuple[Response, int, int | None, str]
+
+
+def _handle(services: Services, limit: int) -> Answer:
+    expected = services.settings.intake_token
+    if not expected:
+        return _error(
+            503,
+            "intake_disabled",
+            "INTAKE_TOKEN is not set on the bot: the intake webhook is disabled until it is",
+        )
+    if not _authorized(request.headers.get("Authorization"), expected):
+        response, status, _, outcome = _error(
+            401, "unauthorized", "send Authorization: Bearer <INTAKE_TOKEN>"
+        )
+        response.headers["WWW-Authenticate"] = 'Bearer realm="sla-bot"'
+        return response, status, None, outcome
+
+    body = _read_body(limit)
+
+    if request.mimetype != JSON_MIME:
+        return _error(415, "unsupported_media_type", f"Content-Type must be {JSON_MIME}")
+
+    try:
+        mql = intake.parse_json(_decode(body))
+    except InvalidLead as exc:
+        fields = ",".join(e.field for e in exc.errors)
+        response = jsonify({"error": "invalid_request", "errors": _errors_json(exc.errors)})
+        return response, 400, None, f"invalid({fields})"
+
+    result = intake.accept(services, mql, surface=Surface.WEBHOOK)
+    return jsonify(result.as_json()), 202, result.lead_id, result.status
+
+
+def _authorized(header: str | None, expected: str) -> bool:
+    if not header:
+        return False
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return False
+    # Header values arrive latin-1 decoded (WSGI); compare the raw bytes in constant time.
+    return hmac.compare_digest(token.encode("latin-1", "replace"), expected.encode("utf-8"))
+
+
+def _read_body(limit: int) -> bytes:
+    """The body, or ``RequestEntityTooLarge`` (413, rendered by handlers.web) if over ``limit``.
+
+    A declared Content-Length over the limit never gets here (``BodyLimit``). A chunked body
+    declares none, and werkzeug stops reading it *at* ``max_content_length`` without an
+    error, so it is read up to one byte past the limit to tell "over" from "exactly".
+    """
+    request.max_content_length = limit + 1
+    body = request.get_data(cache=False)
+    if len(body) > limit:
+        raise RequestEntityTooLarge()
+    return body
+
+
+def _decode(body: bytes) -> str:
+    """The body as text: JSON is UTF-8 (RFC 8259); a leading byte-order mark is tolerated."""
+    if not body.strip():
+        raise InvalidLead([FieldError("(body)", "required: the body is empty")])
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidLead([FieldError("(body)", "not valid UTF-8")]) from None
+
+
+def _errors_json(errors: list[FieldError]) -> list[dict[str, str]]:
+    return [{"field": e.field, "message": e.message} for e in errors]
+
+
+def _error(status: int, code: str, message: str) -> Answer:
+    return jsonify({"error": code, "message": message}), status, None, code
+
+
+def _log_internal_error(error_id: str, exc: Exception) -> None:
+    """Log where it failed without the exception's text, which may quote the lead's data."""
+    detail = type(exc).__name__
+    if isinstance(exc, StatementError) and exc.orig is not None:
+        detail += f" ({type(exc.orig).__name__}) in: {exc.statement}"
+    stack: list[Any] = traceback.format_tb(exc.__traceback__)
+    log.error("internal error %s: %s\n%s", error_id, detail, "".join(stack).rstrip())

@@ -1,0 +1,563 @@
+"""``POST /webhooks/mql`` over real HTTP against the running bot (SPEC section 3).
+
+What a marketing-automation tool sees: 202 for a lead it delivered (queued, duplicate or
+not qualified), and a precise 4xx for anything wrong — with nothing written to the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import http.client
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import Engine, func, select, text
+
+from bot.clock import ManualClock
+from bot.policy import Policy
+from bot.services import build_services
+from handlers.server import BotServer
+from storage.models import Activity, Lead, LeadEvent, OutboxMessage
+from tests.conftest import Database, make_services, make_settings
+from tests.harness import FakeSlack, HttpResponse, http_post
+
+TOKEN = "test-intake-token"
+PATH = "/webhooks/mql"
+MIB = 1024 * 1024
+
+# SPEC section 3, verbatim.
+SPEC_EXAMPLE = """{
+  "external_id": "hubspot-20391",
+  "source": "hubspot",
+  "qualified_at": "2026-11-24T09:12:00+09:00",
+  "contact": {"name": "Sato Hanako", "email": "hanako@example.co.jp", "title": "営業部長", "phone": "+81-3-0000-0000"},
+  "company": {"name": "Example KK", "industry": "manufacturing", "employees": 250, "domain": "example.co.jp"},
+  "score": 72,
+  "activities": [
+    {"type": "page_view", "at": "2026-11-20T10:01:00+09:00", "detail": "/pricing"},
+    {"type": "download", "at": "2026-11-21T15:30:00+09:00", "detail": "SLA whitepaper"},
+    {"type": "webinar", "at": "2026-11-22T14:00:00+09:00", "detail": "Sales x Marketing alignment"}
+  ]
+}"""  # noqa: E501
+EXAMPLE: dict[str, Any] = json.loads(SPEC_EXAMPLE)
+
+#: what must never reach the log: the example's personal data
+PERSONAL = ("Sato", "Hanako", "hanako@", "example.co.jp", "+81-3-0000-0000", "営業部長")
+
+
+def lead(**changes: Any) -> dict[str, Any]:
+    body = copy.deepcopy(EXAMPLE)
+    body.update(changes)
+    return body
+
+
+def not_qualified() -> dict[str, Any]:
+    return lead(external_id="hubspot-20392", activities=[], score=0)
+
+
+def post(
+    bot: BotServer,
+    body: dict[str, Any] | list[Any] | str | bytes,
+    *,
+    token: str | None = TOKEN,
+    content_type: str | None = "application/json",
+    headers: dict[str, str] | None = None,
+) -> HttpResponse:
+    data = body if isinstance(body, str | bytes) else json.dumps(body, ensure_ascii=False)
+    sent: dict[str, str] = {}
+    if token is not None:
+        sent["Authorization"] = f"Bearer {token}"
+    if content_type is not None:
+        sent["Content-Type"] = content_type
+    sent.update(headers or {})
+    return http_post(f"{bot.url}{PATH}", data, sent)
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as connection:
+        return {
+            model.__tablename__: connection.scalar(select(func.count()).select_from(model)) or 0
+            for model in (Lead, Activity, LeadEvent, OutboxMessage)
+        }
+
+
+NOTHING = {"leads": 0, "activities": 0, "lead_events": 0, "outbox": 0}
+
+
+#: listen() backlog for a burst of deliveries; cheroot's default of 5 resets some connections
+#: when 20 arrive at once. TODO: remove once handlers/server.py sets a larger backlog itself.
+BURST_BACKLOG = 64
+
+
+def start_bot(services: Any) -> BotServer:
+    server = BotServer(
+        services,
+        host="127.0.0.1",
+        port=0,
+        start_scheduler=False,
+        start_worker=False,
+        poll_interval=0.02,
+    )
+    server.http.request_queue_size = max(server.http.request_queue_size, BURST_BACKLOG)
+    return server.start()
+
+
+@pytest.fixture
+def db_bot(
+    fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock
+) -> Iterator[BotServer]:
+    """The running bot on each database kind (PostgreSQL needs TEST_DATABASE_URL)."""
+    server = start_bot(make_services(fake_slack, db, policy, clock))
+    yield server
+    server.stop()
+
+
+# --- accepted leads -------------------------------------------------------------------------
+
+
+def test_spec_example_is_queued_with_its_history_and_one_handoff(
+    db_bot: BotServer, fake_slack: FakeSlack
+) -> None:
+    response = post(db_bot, SPEC_EXAMPLE)
+
+    assert response.status == 202, response.body
+    answer = response.json()
+    assert answer == {"lead_id": answer["lead_id"], "status": "queued", "reasons": []}
+    with db_bot.services.unit_of_work() as uow:
+        stored = uow.leads.by_external_id("hubspot-20391")
+        assert stored is not None and stored.id == answer["lead_id"]
+        assert (stored.status, stored.source, stored.score) == ("queued", "hubspot", 72)
+        assert stored.contact_email == "hanako@example.co.jp"
+        assert stored.company_employees == 250
+        assert sorted((a.type, a.detail) for a in stored.activities) == [
+            ("download", "SLA whitepaper"),
+            ("page_view", "/pricing"),
+            ("webinar", "Sales x Marketing alignment"),
+        ]
+        assert [(e.kind, e.surface) for e in stored.events] == [("qualify", "webhook")]
+        outbox = uow.session.scalars(select(OutboxMessage)).all()
+        assert [(m.kind, m.lead_id) for m in outbox] == [("handoff", stored.id)]
+    assert counts(db_bot.services.engine) == {
+        "leads": 1, "activities": 3, "lead_events": 1, "outbox": 1,
+    }
+    assert fake_slack.calls == []  # the answer never waits for Slack
+
+
+def test_lead_that_does_not_qualify_is_stored_with_reasons_and_not_queued(
+    db_bot: BotServer,
+) -> None:
+    response = post(db_bot, not_qualified())
+
+    assert response.status == 202, response.body
+    answer = response.json()
+    assert answer["status"] == "not_qualified"
+    assert answer["reasons"] and all(isinstance(r, str) and r for r in answer["reasons"])
+    with db_bot.services.unit_of_work() as uow:
+        stored = uow.leads.get(answer["lead_id"])
+        assert stored is not None and stored.status == "not_qualified"
+        assert [e.kind for e in stored.events] == ["disqualify"]
+    assert counts(db_bot.services.engine) == {
+        "leads": 1, "activities": 0, "lead_events": 1, "outbox": 0,
+    }
+
+
+def test_repeat_delivery_is_a_duplicate_and_changes_nothing(db_bot: BotServer) -> None:
+    first = post(db_bot, EXAMPLE)
+    before = counts(db_bot.services.engine)
+
+    again = post(db_bot, EXAMPLE)
+    edited = post(db_bot, lead(contact={"name": "Someone Else"}, score=1))
+
+    assert first.status == again.status == edited.status == 202
+    lead_id = first.json()["lead_id"]
+    assert again.json() == {"lead_id": lead_id, "status": "duplicate", "reasons": []}
+    assert edited.json()["status"] == "duplicate" and edited.json()["lead_id"] == lead_id
+    assert counts(db_bot.services.engine) == before
+    with db_bot.services.unit_of_work() as uow:
+        stored = uow.leads.get(lead_id)
+        assert stored is not None
+        assert (stored.contact_name, stored.score) == ("Sato Hanako", 72)
+
+
+def test_not_qualified_repeat_is_a_duplicate_with_the_same_reasons(
+    sqlite_bot: BotServer,
+) -> None:
+    first = post(sqlite_bot, not_qualified()).json()
+    again = post(sqlite_bot, not_qualified()).json()
+
+    assert again == {**first, "status": "duplicate"}
+
+
+def test_concurrent_deliveries_of_one_lead_store_it_once(db_bot: BotServer) -> None:
+    deliveries = 20
+    barrier = threading.Barrier(deliveries)
+    results: list[HttpResponse] = []
+    lock = threading.Lock()
+
+    def deliver() -> None:
+        barrier.wait()
+        response = post(db_bot, EXAMPLE)
+        with lock:
+            results.append(response)
+
+    threads = [threading.Thread(target=deliver) for _ in range(deliveries)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert len(results) == deliveries
+    assert [r.status for r in results] == [202] * deliveries, [r.body for r in results]
+    answers = [r.json() for r in results]
+    assert sorted(a["status"] for a in answers) == ["duplicate"] * 19 + ["queued"]
+    assert len({a["lead_id"] for a in answers}) == 1
+    assert counts(db_bot.services.engine) == {
+        "leads": 1, "activities": 3, "lead_events": 1, "outbox": 1,
+    }
+
+
+def test_unknown_fields_are_kept_and_unknown_activity_types_accepted(
+    sqlite_bot: BotServer,
+) -> None:
+    body = lead(
+        utm={"campaign": "autumn", "medium": "email"},
+        lifecycle_stage="marketingqualifiedlead",
+        contact={**EXAMPLE["contact"], "linkedin": "in/sato"},
+        company={**EXAMPLE["company"], "country": "JP"},
+        activities=[
+            *EXAMPLE["activities"],
+            {"type": "trade_show", "at": "2026-11-23T11:00:00+09:00", "booth": "A-12"},
+        ],
+    )
+
+    response = post(sqlite_bot, body)
+
+    assert response.status == 202, response.body
+    with sqlite_bot.services.unit_of_work() as uow:
+        stored = uow.leads.get(response.json()["lead_id"])
+        assert stored is not None
+        assert stored.extra == {
+            "utm": {"campaign": "autumn", "medium": "email"},
+            "lifecycle_stage": "marketingqualifiedlead",
+            "contact": {"linkedin": "in/sato"},
+            "company": {"country": "JP"},
+        }
+        show = next(a for a in stored.activities if a.type == "trade_show")
+        assert (show.detail, show.extra) == (None, {"booth": "A-12"})
+
+
+def test_charset_parameter_and_lowercase_scheme_are_accepted(sqlite_bot: BotServer) -> None:
+    response = post(
+        sqlite_bot,
+        EXAMPLE,
+        token=None,
+        content_type="application/json; charset=UTF-8",
+        headers={"Authorization": f"bearer {TOKEN}"},
+    )
+
+    assert response.status == 202, response.body
+
+
+# --- refused requests: the right status, the bad field named, nothing written ---------------
+
+
+@pytest.fixture
+def sqlite_bot(
+    fake_slack: FakeSlack, sqlite_db: Database, policy: Policy, clock: ManualClock
+) -> Iterator[BotServer]:
+    server = start_bot(make_services(fake_slack, sqlite_db, policy, clock))
+    yield server
+    server.stop()
+
+
+def without(path: str) -> dict[str, Any]:
+    body = lead()
+    *parents, name = path.split(".")
+    target = body
+    for parent in parents:
+        target = target[parent]
+    del target[name]
+    return body
+
+
+def with_activity(index: int, **changes: Any) -> dict[str, Any]:
+    body = lead()
+    body["activities"][index].update(changes)
+    return body
+
+
+def without_activity_type() -> dict[str, Any]:
+    body = lead()
+    del body["activities"][0]["type"]
+    return body
+
+
+def contact(**changes: Any) -> dict[str, Any]:
+    return lead(contact={**EXAMPLE["contact"], **changes})
+
+
+def company(**changes: Any) -> dict[str, Any]:
+    return lead(company={**EXAMPLE["company"], **changes})
+
+
+ONE_ACTIVITY = EXAMPLE["activities"][0]
+OVER_LIMIT = json.dumps(lead(padding="x" * MIB))
+
+# (id, body, token, content type, status, the field the error must name)
+Case = tuple[str, Any, str | None, str | None, int, str | None]
+JSON = "application/json"
+BAD_REQUESTS: list[Case] = [
+    ("missing external_id", without("external_id"), TOKEN, JSON, 400, "external_id"),
+    ("missing source", without("source"), TOKEN, JSON, 400, "source"),
+    ("missing qualified_at", without("qualified_at"), TOKEN, JSON, 400, "qualified_at"),
+    ("missing contact", without("contact"), TOKEN, JSON, 400, "contact"),
+    ("missing contact.name", without("contact.name"), TOKEN, JSON, 400, "contact.name"),
+    ("contact null", lead(contact=None), TOKEN, JSON, 400, "contact"),
+    ("score as a string", lead(score="72"), TOKEN, JSON, 400, "score"),
+    ("score true", lead(score=True), TOKEN, JSON, 400, "score"),
+    ("score 7.5", lead(score=7.5), TOKEN, JSON, 400, "score"),
+    ("employees -1", company(employees=-1), TOKEN, JSON, 400, "company.employees"),
+    ("employees 'many'", company(employees="many"), TOKEN, JSON, 400, "company.employees"),
+    ("name a number", contact(name=123), TOKEN, JSON, 400, "contact.name"),
+    ("activities not a list", lead(activities="page_view"), TOKEN, JSON, 400, "activities"),
+    ("activity without type", without_activity_type(), TOKEN, JSON, 400, "activities.0.type"),
+    ("activity at not a time", with_activity(1, at="yesterday"), TOKEN, JSON, 400,
+     "activities.1.at"),
+    ("qualified_at without offset", lead(qualified_at="2026-11-24T09:12:00"), TOKEN, JSON, 400,
+     "qualified_at"),
+    ("activity at without offset", with_activity(2, at="2026-11-22T14:00:00"), TOKEN, JSON,
+     400, "activities.2.at"),
+    ("empty external_id", lead(external_id=""), TOKEN, JSON, 400, "external_id"),
+    ("blank source", lead(source="   "), TOKEN, JSON, 400, "source"),
+    ("empty contact.name", contact(name=""), TOKEN, JSON, 400, "contact.name"),
+    ("external_id 201 chars", lead(external_id="x" * 201), TOKEN, JSON, 400, "external_id"),
+    ("name 301 chars", contact(name="n" * 301), TOKEN, JSON, 400, "contact.name"),
+    ("1001 activities", lead(activities=[ONE_ACTIVITY] * 1001), TOKEN, JSON, 400,
+     "activities"),
+    ("JSON array", [EXAMPLE], TOKEN, JSON, 400, "(body)"),
+    ("JSON string", '"hubspot-20391"', TOKEN, JSON, 400, "(body)"),
+    ("malformed JSON", SPEC_EXAMPLE[:-2], TOKEN, JSON, 400, "(body)"),
+    ("empty body", b"", TOKEN, JSON, 400, "(body)"),
+    ("Shift_JIS body", SPEC_EXAMPLE.encode("shift_jis"), TOKEN, JSON, 400, "(body)"),
+    ("invalid UTF-8 bytes", b'{"external_id": "\xff\xfe"}', TOKEN, JSON, 400, "(body)"),
+    ("text/plain", SPEC_EXAMPLE, TOKEN, "text/plain", 415, None),
+    ("form", "external_id=hubspot-20391", TOKEN, "application/x-www-form-urlencoded", 415,
+     None),
+    ("no content type", SPEC_EXAMPLE, TOKEN, None, 415, None),
+    ("JSON look-alike type", SPEC_EXAMPLE, TOKEN, "application/jsonp", 415, None),
+    ("no token", SPEC_EXAMPLE, None, JSON, 401, None),
+    ("wrong token", SPEC_EXAMPLE, "test-intake-token-2", JSON, 401, None),
+    ("empty token", SPEC_EXAMPLE, "", JSON, 401, None),
+    ("no token, bad body", b"\xff", None, "text/plain", 401, None),
+    ("over 1 MiB", OVER_LIMIT, TOKEN, JSON, 413, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "token", "content_type", "status", "bad_field"),
+    [case[1:] for case in BAD_REQUESTS],
+    ids=[case[0] for case in BAD_REQUESTS],
+)
+def test_bad_request_is_refused_and_writes_nothing(
+    sqlite_bot: BotServer,
+    body: Any,
+    token: str | None,
+    content_type: str | None,
+    status: int,
+    bad_field: str | None,
+) -> None:
+    response = post(sqlite_bot, body, token=token, content_type=content_type)
+
+    assert response.status == status, response.body
+    answer = response.json()
+    expected_error = {
+        400: "invalid_request",
+        401: "unauthorized",
+        413: "body_too_large",
+        415: "unsupported_media_type",
+    }[status]
+    assert answer["error"] == expected_error
+    if bad_field is not None:
+        fields = [e["field"] for e in answer["errors"]]
+        assert bad_field in fields
+        assert all(e["message"] for e in answer["errors"])
+    if status == 401:
+        assert response.headers["www-authenticate"].startswith("Bearer")
+    assert counts(sqlite_bot.services.engine) == NOTHING
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "Basic dGVzdDp0ZXN0LWludGFrZS10b2tlbg==",
+        f"Basic {TOKEN}",
+        TOKEN,
+        "Bearer",
+        f"Bearer {TOKEN}x",
+        f"Token {TOKEN}",
+        "Bearer テスト",
+    ],
+)
+def test_other_authorization_headers_are_refused(
+    sqlite_bot: BotServer, authorization: str
+) -> None:
+    response = post(
+        sqlite_bot, EXAMPLE, token=None,
+        headers={"Authorization": authorization.encode().decode("latin-1")},
+    )
+
+    assert response.status == 401, response.body
+    assert response.json()["error"] == "unauthorized"
+    assert counts(sqlite_bot.services.engine) == NOTHING
+
+
+def test_every_bad_field_is_listed(sqlite_bot: BotServer) -> None:
+    body = lead(score="72", qualified_at="2026-11-24T09:12:00", contact={"email": "a@b.c"})
+    del body["source"]
+
+    response = post(sqlite_bot, body)
+
+    assert response.status == 400
+    assert sorted(e["field"] for e in response.json()["errors"]) == [
+        "contact.name", "qualified_at", "score", "source",
+    ]
+    message = {e["field"]: e["message"] for e in response.json()["errors"]}
+    assert message["source"] == message["contact.name"] == "required"
+    assert "offset" in message["qualified_at"]
+
+
+def chunked_post(bot: BotServer, size: int, headers: dict[str, str]) -> tuple[int, bytes]:
+    """POST ``size`` bytes with Transfer-Encoding: chunked (no Content-Length)."""
+    url = urlsplit(bot.url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"padding": "'
+        for _ in range(size // (64 * 1024)):
+            yield b"x" * (64 * 1024)
+        yield b'"}'
+
+    try:
+        # The server may answer before it read everything; its answer is still there to read.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            connection.request("POST", PATH, body=chunks(), headers=headers, encode_chunked=True)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_chunked_body_over_1_mib_is_refused(sqlite_bot: BotServer) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+
+    status, body = chunked_post(sqlite_bot, MIB + 64 * 1024, headers)
+
+    assert status == 413
+    assert json.loads(body)["error"] == "body_too_large"
+    assert counts(sqlite_bot.services.engine) == NOTHING
+
+
+def test_chunked_body_without_a_token_is_refused_before_it_is_read(
+    sqlite_bot: BotServer,
+) -> None:
+    status, body = chunked_post(sqlite_bot, 2 * MIB, {"Content-Type": "application/json"})
+
+    assert status == 401
+    assert json.loads(body)["error"] == "unauthorized"
+
+
+def test_chunked_body_under_the_limit_is_read(sqlite_bot: BotServer) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+
+    status, body = chunked_post(sqlite_bot, 128 * 1024, headers)
+
+    assert status == 400  # read in full and parsed: the padding is not a lead
+    assert "external_id" in [e["field"] for e in json.loads(body)["errors"]]
+
+
+def test_without_intake_token_the_webhook_is_disabled(
+    fake_slack: FakeSlack, sqlite_db: Database, policy: Policy, clock: ManualClock
+) -> None:
+    settings = make_settings(fake_slack, sqlite_db.url, intake_token=None)
+    server = start_bot(build_services(settings, policy, clock, engine=sqlite_db.engine))
+    try:
+        for token in (None, "", "None", TOKEN):
+            response = post(server, EXAMPLE, token=token)
+            assert response.status == 503, response.body
+            assert response.json()["error"] == "intake_disabled"
+            assert "INTAKE_TOKEN" in response.json()["message"]
+        assert counts(sqlite_db.engine) == NOTHING
+    finally:
+        server.stop()
+
+
+# --- failures and logs -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG)
+    for name in ("sla_bot", "bot", "handlers"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    return caplog
+
+
+def assert_no_personal_data(text: str) -> None:
+    leaked = [value for value in PERSONAL if value in text]
+    assert leaked == [], f"personal data in the log: {leaked}\n{text}"
+
+
+def test_log_has_one_line_per_request_and_no_personal_data(
+    sqlite_bot: BotServer, logs: pytest.LogCaptureFixture
+) -> None:
+    queued = post(sqlite_bot, EXAMPLE).json()
+    post(sqlite_bot, EXAMPLE)
+    post(sqlite_bot, contact(name="Sato Hanako " * 30))
+    post(sqlite_bot, EXAMPLE, token="hanako@example.co.jp")
+
+    request_lines = [r.getMessage() for r in logs.records if r.name == "sla_bot.webhooks"]
+    assert len(request_lines) == 4
+    assert f"202 lead={queued['lead_id']} outcome=queued" in request_lines[0]
+    assert f"202 lead={queued['lead_id']} outcome=duplicate" in request_lines[1]
+    assert "400 lead=- outcome=invalid(contact.name)" in request_lines[2]
+    assert "401 lead=- outcome=unauthorized" in request_lines[3]
+    assert_no_personal_data(logs.text)
+
+
+def test_unexpected_error_is_500_with_an_id_logged_without_personal_data(
+    sqlite_bot: BotServer, logs: pytest.LogCaptureFixture
+) -> None:
+    engine = sqlite_bot.services.engine
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE outbox"))  # the handoff cannot be queued
+
+    response = post(sqlite_bot, EXAMPLE)
+
+    assert response.status == 500
+    answer = response.json()
+    assert answer == {"error": "internal_error", "error_id": answer["error_id"]}
+    errors = [r for r in logs.records if r.levelno >= logging.ERROR]
+    assert [answer["error_id"] in r.getMessage() for r in errors] == [True]
+    assert "OperationalError" in errors[0].getMessage()
+    assert_no_personal_data(logs.text)
+    with engine.connect() as connection:  # the lead went with the failed transaction
+        assert connection.scalar(text("SELECT count(*) FROM leads")) == 0
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_other_methods_are_not_allowed(sqlite_bot: BotServer, method: str) -> None:
+    url = urlsplit(sqlite_bot.url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
+    try:
+        connection.request(method, PATH)
+        response = connection.getresponse()
+        assert response.status == 405
+        assert json.loads(response.read())["error"] == "method_not_allowed"
+    finally:
+        connection.close()
