@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from slack_sdk import WebClient
 from sqlalchemy import Engine
@@ -15,6 +16,7 @@ from sqlalchemy import Engine
 from bot.clock import Clock
 from bot.i18n import Translator
 from bot.policy import Policy
+from bot.roles import Directory
 from bot.settings import Settings
 from storage.db import make_engine, make_session_factory
 from storage.unit_of_work import UnitOfWork, UnitOfWorkFactory, unit_of_work_factory
@@ -37,6 +39,11 @@ class Services:
 
     def unit_of_work(self) -> UnitOfWork:
         return self.uow()
+
+    @cached_property
+    def directory(self) -> Directory:
+        """Who holds which role; one per process so user-group lookups are cached."""
+        return Directory(self.policy, self.slack, self.clock)
 
     def close(self) -> None:
         self.engine.dispose()

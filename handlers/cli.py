@@ -1,4 +1,4 @@
-"""The ``sla-bot`` command line: run, migrate, check-config (and, later, import, sweep, reports)."""
+"""The ``sla-bot`` command line: run, migrate, import, check-config (and, later, sweep, reports)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import tomli_w
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import csv_import
 from bot.clock import SystemClock
 from bot.policy import Policy, PolicyError, load_policy
 from bot.services import build_services
@@ -102,6 +104,73 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """Import leads from a CSV file; per-row problems and a summary on stdout.
+
+    Exit 0: no row rejected; 1: some rows rejected; 2: nothing could be imported (unreadable
+    file, missing columns, schema not current, database down).
+    """
+    settings, policy = _load(args)
+    try:
+        table = csv_import.read_csv(args.file)
+    except csv_import.CsvFileError as exc:
+        print(f"cannot import {args.file}: {exc}", file=sys.stderr)
+        return 2
+    services = build_services(settings, policy, SystemClock())
+    progress = _ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
+    try:
+        if migrate.pending(services.engine):
+            if args.dry_run or not settings.migrate_on_start:
+                why = " (a dry run changes nothing, not even the schema)" if args.dry_run else ""
+                print(
+                    f"the database schema is not current: run `sla-bot migrate` first{why}",
+                    file=sys.stderr,
+                )
+                return 2
+            migrate.upgrade(services.engine)
+        report = csv_import.import_table(
+            services, table, dry_run=args.dry_run, progress=progress
+        )
+    except csv_import.ImportInterrupted as exc:
+        progress.close()
+        for line in exc.report.lines():
+            print(line)
+        print(f"import stopped: {exc}; re-run the same file to finish it", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as exc:  # its text may quote row values: name the type only
+        print(f"database error: {type(exc).__name__}", file=sys.stderr)
+        return 2
+    finally:
+        progress.close()
+        services.close()
+    for line in report.lines():
+        print(line)
+    return report.exit_code
+
+
+class _ProgressBar:
+    """tqdm on stderr, created on the first call, when the total is known."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self._enabled = enabled
+        self._bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self._enabled:
+            return
+        if self._bar is None:
+            from tqdm import tqdm
+
+            # delay: a small file is done before any bar is drawn
+            self._bar = tqdm(total=total, unit="row", file=sys.stderr, delay=0.5, leave=False)
+        self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
 def _database_state(settings: Settings) -> str:
     engine = make_engine(settings.database_url)
     try:
@@ -164,6 +233,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check = sub.add_parser("check-config", help="validate env and policy; print the policy")
     check.set_defaults(func=cmd_check_config)
+
+    imp = sub.add_parser("import", help="import leads from a CSV file (see samples/leads.csv)")
+    imp.add_argument("file", help="UTF-8 CSV with a header row (Excel's CSV UTF-8 works)")
+    imp.add_argument(
+        "--dry-run", action="store_true", help="validate and evaluate every row; write nothing"
+    )
+    imp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    imp.set_defaults(func=cmd_import)
 
     make = sub.add_parser("makemigration", help="(developers) autogenerate a migration")
     make.add_argument("-m", "--message", required=True)

@@ -21,6 +21,8 @@ from handlers.app import LISTENER_THREADS, create_app
 from handlers.web import create_web_app
 
 HTTP_THREADS = 16
+#: listen() backlog: cheroot's default of 5 resets connections when an MA tool sends a burst
+ACCEPT_BACKLOG = 128
 SHUTDOWN_TIMEOUT_S = 10
 log = logging.getLogger("sla_bot.server")
 
@@ -50,6 +52,7 @@ class BotServer:
             numthreads=HTTP_THREADS,
             shutdown_timeout=SHUTDOWN_TIMEOUT_S,
             server_name="sla-bot",
+            request_queue_size=ACCEPT_BACKLOG,
         )
         # How often the accept loop checks for a stop; tests shorten it to stop quickly.
         self.http.expiration_interval = poll_interval

@@ -20,7 +20,6 @@ import logging
 import time
 import traceback
 import uuid
-from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import StatementError
@@ -152,5 +151,5 @@ def _log_internal_error(error_id: str, exc: Exception) -> None:
     detail = type(exc).__name__
     if isinstance(exc, StatementError) and exc.orig is not None:
         detail += f" ({type(exc.orig).__name__}) in: {exc.statement}"
-    stack: list[Any] = traceback.format_tb(exc.__traceback__)
+    stack = traceback.format_tb(exc.__traceback__)
     log.error("internal error %s: %s\n%s", error_id, detail, "".join(stack).rstrip())

@@ -1,0 +1,484 @@
+"""``sla-bot import leads.csv``: many leads from a spreadsheet, through the webhook's own path.
+
+Each row becomes the canonical intake payload of SPEC section 3 and goes through
+``bot.intake.parse_data`` and ``bot.intake.accept`` exactly like a webhook delivery, so a lead
+imported from a CSV is stored, qualified, de-duplicated and handed off exactly like one that was
+posted. Every row is its own transaction: a bad row is reported with its line number and never
+stops the others, and re-importing the same file changes nothing (``external_id`` repeats are
+duplicates).
+
+The whole file is decoded and split into records before the first row is written, so a file
+that cannot be read (not UTF-8, broken quoting, missing required columns) is refused as a whole
+with nothing written, instead of half-imported.
+
+Rows carry personal data, so nothing here prints or logs an email, a phone or a name: a row is
+reported by its line number and ``external_id``, with field errors that name columns, not
+values.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TextIO
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.definition import evaluate
+from bot.intake import FieldError, InvalidLead, MqlIn, accept, build_lead, parse_data
+from bot.lifecycle import Surface
+from bot.services import Services
+
+__all__ = [
+    "CsvFileError",
+    "CsvTable",
+    "ImportInterrupted",
+    "ImportReport",
+    "Outcome",
+    "RowResult",
+    "import_csv",
+    "import_table",
+    "read_csv",
+]
+
+DEFAULT_SOURCE = "csv"
+REQUIRED_COLUMNS = ("external_id", "qualified_at", "contact_name")
+#: Flat CSV column → (nested object or None, key) in the canonical payload.
+SCALAR_COLUMNS: dict[str, tuple[str | None, str]] = {
+    "external_id": (None, "external_id"),
+    "source": (None, "source"),
+    "qualified_at": (None, "qualified_at"),
+    "score": (None, "score"),
+    "contact_name": ("contact", "name"),
+    "contact_email": ("contact", "email"),
+    "contact_title": ("contact", "title"),
+    "contact_phone": ("contact", "phone"),
+    "company_name": ("company", "name"),
+    "company_industry": ("company", "industry"),
+    "company_employees": ("company", "employees"),
+    "company_domain": ("company", "domain"),
+}
+INTEGER_COLUMNS = frozenset({"score", "company_employees"})
+ACTIVITIES_COLUMN = "activities"
+#: Payload keys an extra column must not overwrite.
+RESERVED_COLUMNS = frozenset({"contact", "company"})
+_ACTIVITY_GROUP = re.compile(r"activity_(\d+)_(\w+)")
+_INTEGER = re.compile(r"[+-]?\d{1,30}")
+#: A cell may be as large as a whole webhook body (SPEC: 1 MiB); csv's default is 128 KiB.
+MAX_CELL_CHARS = 1024 * 1024
+_SHOWN_ID_CHARS = 80
+
+#: ``progress(rows_done, rows_total)``, called before the first row and after each one.
+Progress = Callable[[int, int], None]
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"  # stored and queued for handoff
+    DUPLICATE = "duplicate"  # its external_id was already stored; nothing changed
+    NOT_QUALIFIED = "not_qualified"  # stored, but does not meet the MQL definition
+    REJECTED = "rejected"  # does not follow the intake contract; nothing stored
+
+
+class CsvFileError(ValueError):
+    """The file as a whole cannot be imported; nothing was written."""
+
+
+@dataclass(frozen=True)
+class RowResult:
+    line: int
+    external_id: str | None
+    outcome: Outcome
+    detail: str = ""
+    lead_id: int | None = None
+
+    def describe(self) -> str:
+        """One line for the operator: line number, external_id, outcome — no personal data."""
+        shown = _shown(self.external_id) if self.external_id else "no external_id"
+        head = f"line {self.line} ({shown}): {self.outcome.replace('_', ' ')}"
+        return f"{head}: {self.detail}" if self.detail else head
+
+
+@dataclass
+class ImportReport:
+    rows: list[RowResult] = field(default_factory=list)
+    dry_run: bool = False
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for row in self.rows if row.outcome == outcome)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every row was taken (accepted, duplicate or not qualified), 1 otherwise."""
+        return 1 if self.count(Outcome.REJECTED) else 0
+
+    def summary(self) -> str:
+        total = len(self.rows)
+        text = (
+            f"{total} row{'' if total == 1 else 's'}: "
+            f"{self.count(Outcome.ACCEPTED)} accepted, "
+            f"{self.count(Outcome.DUPLICATE)} duplicate, "
+            f"{self.count(Outcome.NOT_QUALIFIED)} not qualified, "
+            f"{self.count(Outcome.REJECTED)} rejected"
+        )
+        return text + (" (dry run: nothing was written)" if self.dry_run else "")
+
+    def lines(self) -> list[str]:
+        """What the CLI prints: every row that was not simply accepted, then the summary."""
+        shown = [row.describe() for row in self.rows if row.outcome != Outcome.ACCEPTED]
+        return [*shown, self.summary()]
+
+
+class ImportInterrupted(RuntimeError):
+    """The database failed mid-import; rows before ``report`` ends are done, the rest are not.
+
+    Re-running the same file is safe: rows already stored come back as duplicates.
+    """
+
+    def __init__(self, line: int, report: ImportReport, cause: BaseException) -> None:
+        super().__init__(
+            f"the database failed at line {line} ({type(cause).__name__}); "
+            f"{len(report.rows)} earlier row(s) were processed"
+        )
+        self.line = line
+        self.report = report
+
+
+@dataclass(frozen=True)
+class _Column:
+    index: int
+    name: str  # as in the header (stripped), kept as the key for extra fields
+    key: str  # lower-cased, for matching the known columns
+
+
+@dataclass(frozen=True)
+class CsvTable:
+    """A decoded, split file: the header's meaning and each record with its first line."""
+
+    columns: list[_Column]
+    width: int  # cells in the header row, named or not
+    records: list[tuple[int, list[str]]]
+    activity_groups: dict[int, dict[str, int]]  # N → field → cell index
+
+    def index(self, key: str) -> int | None:
+        return next((c.index for c in self.columns if c.key == key), None)
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def read_csv(source: str | os.PathLike[str] | TextIO) -> CsvTable:
+    """Decode and split the whole file and check its header; ``CsvFileError`` if it can't be used.
+
+    Accepts UTF-8 with or without a byte-order mark (Excel's "CSV UTF-8") and any line endings.
+    """
+    text = _read_text(source)
+    if "\x00" in text:
+        raise CsvFileError(
+            "it contains NUL characters: is it UTF-16 or a binary file? Save it as CSV UTF-8"
+        )
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, MAX_CELL_CHARS))
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+        records: list[tuple[int, list[str]]] = []
+        previous_end = 0
+        for cells in reader:
+            # line_num is the *last* physical line of the record (quoted cells may hold line
+            # breaks); the operator looks for where the record starts.
+            records.append((previous_end + 1, cells))
+            previous_end = reader.line_num
+    except csv.Error as exc:
+        raise CsvFileError(f"line {reader.line_num}: {exc}") from None
+    finally:
+        csv.field_size_limit(limit)
+    records = [(line, cells) for line, cells in records if any(c.strip() for c in cells)]
+    if not records:
+        raise CsvFileError("the file is empty: a header row naming the columns is required")
+    (_, header), *rows = records
+    columns, groups = _read_header(header)
+    return CsvTable(columns=columns, width=len(header), records=rows, activity_groups=groups)
+
+
+def _read_text(source: str | os.PathLike[str] | TextIO) -> str:
+    if isinstance(source, str | os.PathLike):
+        try:
+            with open(source, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise CsvFileError(f"cannot read it: {exc.strerror or type(exc).__name__}") from None
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise CsvFileError("it is UTF-16 text: save it as CSV UTF-8")
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise CsvFileError(
+                f"it is not UTF-8 (byte {exc.start}): save it as CSV UTF-8 "
+                "(Excel: 'CSV UTF-8 (Comma delimited)'), not Shift_JIS or another code page"
+            ) from None
+    try:
+        text = source.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CsvFileError(f"cannot read it: {type(exc).__name__}") from None
+    return text.removeprefix("\ufeff")
+
+
+def _read_header(header: list[str]) -> tuple[list[_Column], dict[int, dict[str, int]]]:
+    columns: list[_Column] = []
+    problems: list[str] = []
+    for index, raw in enumerate(header):
+        name = raw.strip()
+        if name:  # Excel leaves unnamed trailing columns ("a,b,,"): nothing to import there
+            columns.append(_Column(index, name, name.lower()))
+    counts = Counter(c.key for c in columns)
+    repeated = sorted(key for key, n in counts.items() if n > 1)
+    if repeated:
+        problems.append("repeated columns: " + ", ".join(repeated))
+    keys = set(counts)
+    missing = [key for key in REQUIRED_COLUMNS if key not in keys]
+    if missing:
+        problems.append("missing required columns: " + ", ".join(missing))
+    reserved = sorted(keys & RESERVED_COLUMNS)
+    if reserved:
+        problems.append(
+            "reserved column names: " + ", ".join(reserved)
+            + " (use contact_name, company_name, ... instead)"
+        )
+    if problems:
+        raise CsvFileError("; ".join(problems))
+    groups: dict[int, dict[str, int]] = {}
+    for column in columns:
+        match = _ACTIVITY_GROUP.fullmatch(column.key)
+        if match:
+            groups.setdefault(int(match[1]), {})[match[2]] = column.index
+    return columns, dict(sorted(groups.items()))
+
+
+# --- importing ----------------------------------------------------------------------------------
+
+
+def import_csv(
+    services: Services,
+    source: str | os.PathLike[str] | TextIO,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Read ``source`` and import every row; ``CsvFileError`` if the file can't be used at all."""
+    return import_table(services, read_csv(source), dry_run=dry_run, progress=progress)
+
+
+def import_table(
+    services: Services,
+    table: CsvTable,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import the rows of a file already read; with ``dry_run``, say what would happen only."""
+    report = ImportReport(dry_run=dry_run)
+    seen: dict[str, int] = {}  # dry run: external_id → line that would have stored it
+    total = len(table.records)
+    if progress:
+        progress(0, total)
+    for done, (line, cells) in enumerate(table.records, start=1):
+        try:
+            report.rows.append(_import_row(services, table, line, cells, dry_run, seen))
+        except SQLAlchemyError as exc:
+            raise ImportInterrupted(line, report, exc) from exc
+        if progress:
+            progress(done, total)
+    return report
+
+
+def _import_row(
+    services: Services,
+    table: CsvTable,
+    line: int,
+    cells: list[str],
+    dry_run: bool,
+    seen: dict[str, int],
+) -> RowResult:
+    external_id = _cell(cells, table.index("external_id"))
+    external_id = external_id.strip() if external_id else None
+    try:
+        mql = _parse_row(table, cells)
+    except InvalidLead as exc:
+        detail = "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
+        return RowResult(line, external_id, Outcome.REJECTED, detail)
+    if dry_run:
+        return _evaluate_only(services, line, mql, seen)
+    result = accept(services, mql, surface=Surface.CSV, actor=None)
+    if result.status == "queued":
+        return RowResult(line, mql.external_id, Outcome.ACCEPTED, lead_id=result.lead_id)
+    if result.status == "duplicate":
+        detail = f"already stored as lead {result.lead_id}; nothing changed"
+        return RowResult(line, mql.external_id, Outcome.DUPLICATE, detail, result.lead_id)
+    detail = "; ".join(result.reasons)
+    return RowResult(line, mql.external_id, Outcome.NOT_QUALIFIED, detail, result.lead_id)
+
+
+def _evaluate_only(
+    services: Services, line: int, mql: MqlIn, seen: dict[str, int]
+) -> RowResult:
+    """What ``accept`` would answer, judged on an in-memory lead; nothing is written."""
+    with services.unit_of_work() as uow:
+        existing = uow.leads.by_external_id(mql.external_id)
+        existing_id = existing.id if existing is not None else None
+    if existing_id is not None:
+        detail = f"already stored as lead {existing_id}; nothing would change"
+        return RowResult(line, mql.external_id, Outcome.DUPLICATE, detail, existing_id)
+    if mql.external_id in seen:
+        detail = f"same external_id as line {seen[mql.external_id]}; nothing would change"
+        return RowResult(line, mql.external_id, Outcome.DUPLICATE, detail)
+    seen[mql.external_id] = line
+    now = services.clock.now()
+    qualification = evaluate(build_lead(mql, now), services.policy, now)
+    if qualification.qualified:
+        return RowResult(line, mql.external_id, Outcome.ACCEPTED)
+    detail = "; ".join(qualification.reasons)
+    return RowResult(line, mql.external_id, Outcome.NOT_QUALIFIED, detail)
+
+
+# --- one row → the canonical payload ------------------------------------------------------------
+
+
+def _cell(cells: list[str], index: int | None) -> str | None:
+    """The cell's text, or None when the column is absent or the cell is blank ("not given")."""
+    if index is None or index >= len(cells):
+        return None
+    value = cells[index]
+    return value if value.strip() else None
+
+
+def _parse_row(table: CsvTable, cells: list[str]) -> MqlIn:
+    """Build the canonical dict from one record and validate it; errors name CSV columns."""
+    if any(c.strip() for c in cells[table.width :]):
+        raise InvalidLead(
+            [FieldError("(row)", f"has {len(cells)} cells but the header has {table.width}")]
+        )
+    errors: list[FieldError] = []
+    data: dict[str, Any] = {}
+    contact: dict[str, Any] = {}
+    company: dict[str, Any] = {}
+    nested = {"contact": contact, "company": company}
+    grouped = {i for fields in table.activity_groups.values() for i in fields.values()}
+
+    for column in table.columns:
+        value = _cell(cells, column.index)
+        if value is None or column.index in grouped or column.key == ACTIVITIES_COLUMN:
+            continue
+        target = SCALAR_COLUMNS.get(column.key)
+        if target is None:
+            data[column.name] = value  # an extra field, kept like the webhook keeps them
+            continue
+        parent, key = target
+        if column.key in INTEGER_COLUMNS:
+            number = _integer(value)
+            if number is None:
+                errors.append(FieldError(column.key, "must be a whole number, e.g. 250"))
+                continue
+            converted: Any = number
+        else:
+            converted = value
+        (nested[parent] if parent else data)[key] = converted
+
+    data.setdefault("source", DEFAULT_SOURCE)
+    data["contact"] = contact  # always present, so a missing name reads "contact_name: required"
+    if company:
+        data["company"] = company
+
+    activities, group_numbers = _activities(table, cells, errors)
+    if activities is not None:
+        data["activities"] = activities
+
+    try:
+        mql = parse_data(data)
+    except InvalidLead as exc:
+        errors += [_in_column_terms(e, group_numbers) for e in exc.errors]
+    if errors:
+        raise InvalidLead(_in_column_order(errors, table))
+    return mql
+
+
+def _integer(value: str) -> int | None:
+    text = value.strip()
+    if not _INTEGER.fullmatch(text):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def _activities(
+    table: CsvTable, cells: list[str], errors: list[FieldError]
+) -> tuple[list[Any] | None, list[int] | None]:
+    """The row's activities from the JSON column or the activity_N_* groups (not both).
+
+    Returns the list (None when the row gives none) and, for groups, the N of each item, so a
+    field error on item i can name ``activity_N_field``.
+    """
+    from_json = _cell(cells, table.index(ACTIVITIES_COLUMN))
+    groups: list[tuple[int, dict[str, str]]] = []
+    for number, fields in table.activity_groups.items():
+        values = {name: _cell(cells, index) for name, index in fields.items()}
+        given = {name: value for name, value in values.items() if value is not None}
+        if given:  # an all-empty group is no activity
+            groups.append((number, given))
+    if from_json is not None and groups:
+        errors.append(
+            FieldError(
+                ACTIVITIES_COLUMN,
+                "give activities either in this column or in activity_N_* columns, not both",
+            )
+        )
+        return None, None
+    if groups:
+        return [given for _, given in groups], [number for number, _ in groups]
+    if from_json is None:
+        return None, None
+    try:
+        parsed = json.loads(from_json)
+    except (ValueError, RecursionError):
+        errors.append(FieldError(ACTIVITIES_COLUMN, "not valid JSON"))
+        return None, None
+    if not isinstance(parsed, list):
+        errors.append(
+            FieldError(ACTIVITIES_COLUMN, "must be a JSON array of {type, at, detail} objects")
+        )
+        return None, None
+    return parsed, None
+
+
+def _in_column_terms(error: FieldError, group_numbers: list[int] | None) -> FieldError:
+    """``contact.name`` → ``contact_name``; ``activities.0.at`` → ``activity_1_at`` or item 1."""
+    parts = error.field.split(".")
+    if parts[0] in ("contact", "company") and len(parts) > 1:
+        return FieldError(f"{parts[0]}_{'.'.join(parts[1:])}", error.message)
+    if parts[0] == ACTIVITIES_COLUMN and len(parts) > 1 and parts[1].isdigit():
+        item, rest = int(parts[1]), ".".join(parts[2:])
+        if group_numbers is not None and item < len(group_numbers):
+            name = f"activity_{group_numbers[item]}" + (f"_{rest}" if rest else "")
+            return FieldError(name, error.message)
+        where = f"item {item + 1}" + (f", {rest}" if rest else "")
+        return FieldError(f"{ACTIVITIES_COLUMN} ({where})", error.message)
+    return error
+
+
+def _in_column_order(errors: Iterable[FieldError], table: CsvTable) -> list[FieldError]:
+    """Errors in the order of the header, so they read left to right like the spreadsheet."""
+    position = {column.key: column.index for column in table.columns}
+    return sorted(errors, key=lambda e: position.get(e.field.split(" ")[0], table.width))
+
+
+def _shown(text: str) -> str:
+    """An external_id made safe for a terminal: printable characters only, and short."""
+    clean = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return clean if len(clean) <= _SHOWN_ID_CHARS else clean[: _SHOWN_ID_CHARS - 1] + "…"

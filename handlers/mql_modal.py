@@ -1,0 +1,136 @@
+"""``/mql`` and the "Hand off an MQL" shortcut: a marketer hands off a lead by hand (SPEC 3).
+
+Both open the same modal; submitting it goes through the shared intake path, so a typed lead
+is judged and handed off like any other. Who may do this is checked on every step on the
+server — the modal a client submits proves nothing. ``trigger_id`` expires 3 s after Slack
+sends it, so listeners ack at once and open the modal before anything slow.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.ids import Callback, Command, Shortcut
+from bot.intake import InvalidLead, MqlIn, parse_data
+from bot.intake import accept as accept_lead
+from bot.lifecycle import Surface
+from bot.roles import Role
+from bot.services import Services
+from bot.views.mql_modal import mql_modal, outcome_message, read_form, refusal_modal
+
+log = logging.getLogger(__name__)
+
+#: who may hand off a lead by hand
+MAY_HAND_OFF: tuple[Role, ...] = ("marketers", "managers")
+DM_KIND = "message"
+
+
+def register(app: App) -> None:
+    app.command(Command.MQL.value)(open_from_command)
+    app.shortcut(Shortcut.MQL_HANDOFF.value)(open_from_shortcut)
+    app.view(Callback.MQL_MODAL.value)(submit)
+
+
+def open_from_command(
+    ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, services: Services
+) -> None:
+    ack()
+    user_id = body["user_id"]
+    if not services.directory.has_role(user_id, *MAY_HAND_OFF):
+        respond(response_type="ephemeral", text=services.t("mql_modal.not_allowed"))
+        return
+    if not _open(client, body["trigger_id"], mql_modal(services.policy, services.t)):
+        respond(response_type="ephemeral", text=services.t("mql_modal.expired"))
+
+
+def open_from_shortcut(
+    ack: Ack, body: dict[str, Any], client: WebClient, services: Services
+) -> None:
+    """A global shortcut has no channel to answer in, so a refusal is a modal too."""
+    ack()
+    user_id = body["user"]["id"]
+    allowed = services.directory.has_role(user_id, *MAY_HAND_OFF)
+    view = mql_modal(services.policy, services.t) if allowed else refusal_modal(services.t)
+    if not _open(client, body["trigger_id"], view):
+        text = services.t("mql_modal.expired")
+        _queue_dm(services, f"mql-expired:{body['trigger_id']}", user_id, {"text": text})
+
+
+def _open(client: WebClient, trigger_id: str, view: dict[str, Any]) -> bool:
+    """Open ``view``; False when Slack says the trigger expired (the user can simply retry)."""
+    try:
+        client.views_open(trigger_id=trigger_id, view=view)
+    except SlackApiError as exc:
+        if exc.response.get("error") == "expired_trigger_id":
+            log.info("views.open: the trigger expired before the modal could open")
+            return False
+        raise
+    return True
+
+
+def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], services: Services) -> None:
+    """Validate, answer Slack (errors keep the modal open), then take the lead in."""
+    t = services.t
+    user_id = body["user"]["id"]
+    if not services.directory.has_role(user_id, *MAY_HAND_OFF):
+        log.warning("refused an MQL modal submission from %s: not a marketer or manager", user_id)
+        ack(response_action="update", view=refusal_modal(t))
+        return
+    form = read_form(
+        view["state"]["values"],
+        view_id=view["id"],
+        user_id=user_id,
+        policy=services.policy,
+        now=services.clock.now(),
+        t=t,
+    )
+    errors = dict(form.problems)
+    mql: MqlIn | None = None
+    try:
+        mql = parse_data(form.data)
+    except InvalidLead as exc:
+        for block_id, message in form.errors_for(exc.errors, t).items():
+            errors.setdefault(block_id, message)
+    if errors or mql is None:
+        ack(response_action="errors", errors=errors)
+        return
+    ack()
+
+    result = accept_lead(services, mql, surface=Surface.MODAL, actor=user_id)
+    message = outcome_message(
+        status=result.status,
+        lead_id=result.lead_id,
+        reasons=result.reasons,
+        name=mql.contact.name,
+        company=mql.company.name if mql.company else None,
+        channel=services.policy.channels.handoff,
+        t=t,
+    )
+    _queue_dm(services, f"mql-modal:{view['id']}", user_id, message, lead_id=result.lead_id)
+
+
+def _queue_dm(
+    services: Services,
+    key: str,
+    user_id: str,
+    message: dict[str, Any],
+    *,
+    lead_id: int | None = None,
+) -> None:
+    """A DM the bot owes the user goes through the outbox: sent once, even if Slack is down."""
+    with services.unit_of_work() as uow:
+        uow.outbox.enqueue(
+            key=key,
+            kind=DM_KIND,
+            now=services.clock.now(),
+            lead_id=lead_id,
+            channel=user_id,
+            payload={"method": "chat.postMessage", "args": {"channel": user_id, **message}},
+        )
+        uow.commit()
+    services.outbox_ready.set()
