@@ -8,10 +8,11 @@ can race each other like bot processes do.
 from __future__ import annotations
 
 import os
+import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine, text
 
 from bot.clock import ManualClock
+from bot.outbox import OutboxWorker
 from bot.policy import Policy, load_policy
 from bot.services import Services, build_services
 from bot.settings import Settings
@@ -143,6 +145,20 @@ def make_services(
     settings = make_settings(fake_slack, database.url)
     slack = WebClient(token=BOT_TOKEN, base_url=fake_slack.base_url, timeout=5)
     return build_services(settings, policy, clock, engine=database.engine, slack=slack)
+
+
+def make_worker(
+    services: Services, clock: ManualClock, fake: FakeSlack, timeout: float = 5
+) -> OutboxWorker:
+    """The real outbox worker; its pacing waits move the injected clock instead of sleeping."""
+    client = WebClient(token=BOT_TOKEN, base_url=fake.base_url, timeout=timeout,
+                       retry_handlers=[])
+    return OutboxWorker(
+        services,
+        client=client,
+        sleep=lambda seconds: clock.advance(timedelta(seconds=seconds)),
+        rng=random.Random(7),
+    )
 
 
 @pytest.fixture

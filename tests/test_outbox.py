@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -15,7 +14,6 @@ from pathlib import Path
 from threading import Barrier, Thread
 
 import pytest
-from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot.clock import ManualClock
@@ -25,7 +23,15 @@ from bot.outbox import EVENT_TYPE, OutboxWorker, outbox_health
 from bot.policy import Policy
 from bot.services import Services
 from storage.models import Lead, LeadEvent, LeadStatus, OutboxMessage, OutboxStatus
-from tests.conftest import BOT_TOKEN, EXAMPLE_POLICY, ROOT, SIGNING_SECRET, Database, make_services
+from tests.conftest import (
+    BOT_TOKEN,
+    EXAMPLE_POLICY,
+    ROOT,
+    SIGNING_SECRET,
+    Database,
+    make_services,
+    make_worker,
+)
 from tests.harness import FakeSlack
 
 CHANNEL = "C0000SALES"
@@ -57,18 +63,6 @@ def queue(services: Services, external_id: str = "hubspot-20391", **changes: obj
                     surface=Surface.WEBHOOK)
     assert result.status == "queued", result
     return result.lead_id
-
-
-def make_worker(services: Services, clock: ManualClock, fake: FakeSlack,
-                timeout: float = 5) -> OutboxWorker:
-    client = WebClient(token=BOT_TOKEN, base_url=fake.base_url, timeout=timeout,
-                       retry_handlers=[])
-    return OutboxWorker(
-        services,
-        client=client,
-        sleep=lambda seconds: clock.advance(timedelta(seconds=seconds)),
-        rng=random.Random(7),
-    )
 
 
 def lead_row(services: Services, lead_id: int) -> Lead:

@@ -27,7 +27,13 @@ from handlers.server import BotServer
 from storage import migrate
 from storage.db import make_engine
 from storage.models import Activity, Lead, LeadEvent, OutboxMessage
-from tests.conftest import EXAMPLE_POLICY, Database, make_services, make_settings
+from tests.conftest import (
+    EXAMPLE_POLICY,
+    Database,
+    make_services,
+    make_settings,
+    make_worker,
+)
 from tests.harness import FakeSlack, HttpResponse, http_post
 
 TOKEN = "test-intake-token"
@@ -217,7 +223,9 @@ def test_not_qualified_repeat_is_a_duplicate_with_the_same_reasons(
     assert again == {**first, "status": "duplicate"}
 
 
-def test_concurrent_deliveries_of_one_lead_store_it_once(db_bot: BotServer) -> None:
+def test_concurrent_deliveries_of_one_lead_store_it_once(
+    db_bot: BotServer, fake_slack: FakeSlack, clock: ManualClock
+) -> None:
     deliveries = 20
     barrier = threading.Barrier(deliveries)
     results: list[HttpResponse] = []
@@ -243,6 +251,12 @@ def test_concurrent_deliveries_of_one_lead_store_it_once(db_bot: BotServer) -> N
     assert counts(db_bot.services.engine) == {
         "leads": 1, "activities": 3, "lead_events": 1, "outbox": 1,
     }
+    # And the sales channel sees it once: the real worker delivers what was committed.
+    worker = make_worker(db_bot.services, clock, fake_slack)
+    while worker.run_once():
+        pass
+    (message,) = fake_slack.messages("C0000SALES")
+    assert message["metadata"]["event_payload"]["key"] == f"handoff:{answers[0]['lead_id']}"
 
 
 def test_unknown_fields_are_kept_and_unknown_activity_types_accepted(
