@@ -168,8 +168,7 @@ def services(
     return make_services(fake_slack, sqlite_db, policy, clock)
 
 
-@pytest.fixture
-def bot(services: Services) -> Iterator[BotServer]:
+def start_bot(services: Services) -> BotServer:
     """The real bot serving HTTP on 127.0.0.1 (a free port).
 
     Scheduler and outbox worker are off: tests run them by hand with the injected clock.
@@ -182,9 +181,26 @@ def bot(services: Services) -> Iterator[BotServer]:
         start_worker=False,
         poll_interval=0.02,
     )
-    server.start()
+    return server.start()
+
+
+@pytest.fixture
+def bot(services: Services) -> Iterator[BotServer]:
+    server = start_bot(services)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def operator_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """For CLI tests: a clean working directory, a valid environment, a SQLite file."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("SLACK_APP_TOKEN", "SLA_CONFIG", "PORT", "MIGRATE_ON_START", "SLACK_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret-token-value")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "signing-secret-value")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
+    return tmp_path
 
 
 @pytest.fixture

@@ -12,18 +12,6 @@ from storage.db import make_engine
 from tests.conftest import EXAMPLE_POLICY
 
 
-@pytest.fixture
-def operator_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """A clean working directory with a valid environment and no stray .env."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("SLACK_APP_TOKEN", "SLA_CONFIG", "PORT", "MIGRATE_ON_START", "SLACK_API_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret-token-value")
-    monkeypatch.setenv("SLACK_SIGNING_SECRET", "signing-secret-value")
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
-    return tmp_path
-
-
 def test_check_config_prints_the_effective_policy(
     operator_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

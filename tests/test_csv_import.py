@@ -413,32 +413,26 @@ def test_a_file_that_cannot_be_read_is_refused_whole(
 
 
 @pytest.fixture
-def operator_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """As in test_cli: a clean working directory, a valid environment, a SQLite file.
+def cli_env(operator_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The CLI environment, with the CLI's clock pinned to the test clock's instant.
 
-    The CLI's clock is pinned to the test clock's instant, so the sample's activities (dated
-    around 24 Nov 2026) stay inside the 90-day behaviour window whenever the suite runs.
+    The sample's activities are dated around 24 Nov 2026; pinning keeps them inside the 90-day
+    behaviour window whenever the suite runs.
     """
-    monkeypatch.chdir(tmp_path)
-    for name in ("SLACK_APP_TOKEN", "SLA_CONFIG", "PORT", "MIGRATE_ON_START", "SLACK_API_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret-token-value")
-    monkeypatch.setenv("SLACK_SIGNING_SECRET", "signing-secret-value")
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
     monkeypatch.setattr(
         cli, "SystemClock", lambda: ManualClock(datetime(2026, 11, 24, 1, 0, tzinfo=UTC))
     )
-    return tmp_path
+    return operator_env
 
 
 def run_import(*args: str) -> int:
     return main(["--config", str(EXAMPLE_POLICY), "import", *args])
 
 
-def cli_leads(operator_env: Path) -> int:
+def cli_leads(cli_env: Path) -> int:
     from storage.db import make_engine
 
-    engine = make_engine(f"sqlite:///{operator_env}/cli.db")
+    engine = make_engine(f"sqlite:///{cli_env}/cli.db")
     try:
         with engine.connect() as connection:
             return connection.execute(text("SELECT count(*) FROM leads")).scalar_one()
@@ -447,7 +441,7 @@ def cli_leads(operator_env: Path) -> int:
 
 
 def test_cli_imports_the_sample_and_prints_no_personal_data(
-    operator_env: Path, capsys: pytest.CaptureFixture[str]
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run_import(str(SAMPLE)) == 1  # the sample has rejected rows
     captured = capsys.readouterr()
@@ -462,19 +456,19 @@ def test_cli_imports_the_sample_and_prints_no_personal_data(
     for private in ("@example", "+81-", "+1-555", "+44-", "佐藤", "Jane Doe", "Maria Garcia"):
         assert private in sample
         assert private not in captured.out and private not in captured.err
-    assert cli_leads(operator_env) == 5
+    assert cli_leads(cli_env) == 5
 
     assert run_import("--quiet", str(SAMPLE)) == 1
     assert capsys.readouterr().out.splitlines()[-1] == (
         "8 rows: 0 accepted, 6 duplicate, 0 not qualified, 2 rejected"
     )
-    assert cli_leads(operator_env) == 5
+    assert cli_leads(cli_env) == 5
 
 
 def test_cli_exit_codes(
-    operator_env: Path, capsys: pytest.CaptureFixture[str]
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    good = write(operator_env / "good.csv", [
+    good = write(cli_env / "good.csv", [
         HEADER + ",activities",
         f"ok-1,hubspot,{GOOD_CELLS},{ACTIVITIES_JSON}",
         "ok-2,hubspot,2026-11-24T09:12:00+09:00,Suzuki,,,,,,,,",
@@ -485,24 +479,24 @@ def test_cli_exit_codes(
     )
     assert run_import(str(good)) == 0  # duplicates are not failures
 
-    bad = write(operator_env / "bad.csv", [
+    bad = write(cli_env / "bad.csv", [
         HEADER + ",activities",
         f"bad-1,hubspot,{GOOD_CELLS},[oops",
     ])
     assert run_import(str(bad)) == 1
     assert "line 2 (bad-1): rejected: activities: not valid JSON" in capsys.readouterr().out
 
-    headless = write(operator_env / "headless.csv", ["external_id,source,contact_name", "a,b,c"])
+    headless = write(cli_env / "headless.csv", ["external_id,source,contact_name", "a,b,c"])
     assert run_import(str(headless)) == 2
     err = capsys.readouterr().err
     assert "headless.csv" in err and "missing required columns: qualified_at" in err
 
-    assert run_import(str(operator_env / "nowhere.csv")) == 2
+    assert run_import(str(cli_env / "nowhere.csv")) == 2
     assert "cannot read it" in capsys.readouterr().err
 
 
 def test_cli_dry_run_writes_nothing_and_needs_a_current_schema(
-    operator_env: Path, capsys: pytest.CaptureFixture[str]
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run_import("--dry-run", str(SAMPLE)) == 2  # a dry run does not migrate either
     assert "run `sla-bot migrate`" in capsys.readouterr().err
@@ -513,11 +507,11 @@ def test_cli_dry_run_writes_nothing_and_needs_a_current_schema(
     assert capsys.readouterr().out.splitlines()[-1] == (
         SAMPLE_SUMMARY + " (dry run: nothing was written)"
     )
-    assert cli_leads(operator_env) == 0
+    assert cli_leads(cli_env) == 0
 
 
 def test_cli_refuses_to_touch_an_old_schema_when_migrating_on_start_is_off(
-    operator_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("MIGRATE_ON_START", "false")
     assert run_import(str(SAMPLE)) == 2

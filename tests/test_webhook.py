@@ -33,6 +33,7 @@ from tests.conftest import (
     make_services,
     make_settings,
     make_worker,
+    start_bot,
 )
 from tests.harness import FakeSlack, HttpResponse, http_post
 
@@ -97,18 +98,6 @@ def counts(engine: Engine) -> dict[str, int]:
 
 
 NOTHING = {"leads": 0, "activities": 0, "lead_events": 0, "outbox": 0}
-
-
-def start_bot(services: Any) -> BotServer:
-    server = BotServer(
-        services,
-        host="127.0.0.1",
-        port=0,
-        start_scheduler=False,
-        start_worker=False,
-        poll_interval=0.02,
-    )
-    return server.start()
 
 
 @pytest.fixture
