@@ -257,10 +257,11 @@ class OutboxWorker:
     def _find_posted(self, job: _Job) -> dict[str, Any] | None:
         """Look for an earlier attempt of this job in the channel's recent history."""
         cursor: str | None = None
+        channel = self._conversation(job.channel)
         for _ in range(HISTORY_PAGES):
             try:
                 response = self.client.conversations_history(
-                    channel=job.channel, limit=200, include_all_metadata=True, cursor=cursor
+                    channel=channel, limit=200, include_all_metadata=True, cursor=cursor
                 )
             except SlackApiError as exc:
                 raise self._classify(exc) from None
@@ -279,6 +280,18 @@ class OutboxWorker:
             if not cursor:
                 break
         return None
+
+    def _conversation(self, channel: str) -> str:
+        """A DM posted to a user id lives in a conversation of its own: find its id."""
+        if not channel.startswith(("U", "W")):
+            return channel
+        try:
+            response = self.client.conversations_open(users=channel)
+        except SlackApiError as exc:
+            raise self._classify(exc) from None
+        except (SlackClientError, OSError, TimeoutError) as exc:
+            raise _Retry(f"conversations.open: {type(exc).__name__}", uncertain=True) from None
+        return str((response.get("channel") or {}).get("id") or channel)
 
     # ------------------------------------------------------------------ recording
 

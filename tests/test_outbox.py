@@ -285,3 +285,23 @@ def test_a_crash_after_slack_posted_but_before_the_commit_does_not_post_twice(
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
     lead = lead_row(services, lead_id)
     assert lead.status == LeadStatus.POSTED and lead.message_ts == message["ts"]
+
+
+def test_a_dm_whose_answer_was_lost_is_found_in_the_dm_and_not_sent_again(
+    services: Services, worker: OutboxWorker, fake_slack: FakeSlack, clock: ManualClock
+) -> None:
+    with services.unit_of_work() as uow:
+        uow.outbox.enqueue(
+            key="dm:1", kind="message", now=clock.now(), channel="U0000MKT1",
+            payload={"method": "chat.postMessage",
+                     "args": {"channel": "U0000MKT1", "text": "Your lead was queued"}},
+        )
+        uow.commit()
+    fake_slack.fail("chat.postMessage", after_effect=True, drop=True)
+    worker.run_once()
+    clock.advance(timedelta(minutes=5))
+    worker.run_once()
+    assert [m["text"] for m in fake_slack.dms("U0000MKT1")] == ["Your lead was queued"]
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+    with services.unit_of_work() as uow:
+        assert uow.outbox.by_key("dm:1").status == OutboxStatus.SENT  # type: ignore[union-attr]
