@@ -28,3 +28,15 @@ class NotAllowed(DomainError):
 
 class NotFound(DomainError):
     message_key = "error.not_found"
+
+
+class NotARep(NotAllowed):
+    """Only reps and managers may take leads."""
+
+    message_key = "error.not_a_rep"
+
+
+class OpenLeadLimit(DomainError):
+    """The rep already owns as many open leads as the agreement allows."""
+
+    message_key = "error.open_lead_limit"

@@ -18,6 +18,11 @@ class Action(StrEnum):
     """``action_id`` of interactive elements; the listener for each is registered by value."""
 
     CLAIM = "lead.claim"
+    RELEASE = "lead.release"
+    # The owner's other actions (SPEC 4); views show them only once their listeners exist.
+    LOG_TOUCH = "lead.log_touch"
+    CONVERT = "lead.convert"
+    RECYCLE = "lead.recycle"
 
 
 class Block(StrEnum):

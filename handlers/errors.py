@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from slack_bolt import BoltResponse
@@ -44,3 +46,18 @@ def handle_error(
         except Exception:  # the error message itself must never raise
             log.warning("could not tell the user about an error", exc_info=True)
     return None
+
+
+@contextmanager
+def reported(body: dict[str, Any], context: dict[str, Any]) -> Iterator[None]:
+    """Hand an error raised *after* ``ack()`` to ``handle_error`` inside the listener.
+
+    Letting it escape to Bolt instead races Bolt's own bookkeeping: an asynchronous listener
+    that fails within a few milliseconds of acking can have its ack forgotten, so the HTTP
+    request waits out the 3 s ack timeout and is answered 404 (slack_bolt 1.x
+    ``listener/thread_runner.py`` resets ``ack.response`` to None after a failure).
+    """
+    try:
+        yield
+    except Exception as error:
+        handle_error(error, body, context, log)

@@ -1,10 +1,12 @@
 """The handoff message: what a rep sees in the sales channel when an MQL arrives (SPEC 4).
 
 A pure function from the lead, the policy and ``now`` to a ``chat.postMessage`` payload, so it
-can be rendered again for ``chat.update`` and tested without Slack. Everything in it comes from
-outside (MA tools, CSV files, marketers typing), so every piece of user text is escaped for
-mrkdwn and cut to a budget *before* it is assembled: Slack rejects the whole message when one
-block is over its limit, and a lead that cannot be posted is a broken promise.
+can be rendered again for ``chat.update`` (when the lead is claimed or released) and tested
+without Slack. Who owns the lead, and so which buttons it offers, is read from the lead itself.
+Everything in it comes from outside (MA tools, CSV files, marketers typing), so every piece of
+user text is escaped for mrkdwn and cut to a budget *before* it is assembled: Slack rejects the
+whole message when one block is over its limit, and a lead that cannot be posted is a broken
+promise.
 
 Lengths are counted in UTF-16 code units, which is never less than Python's code-point count,
 so emoji- or CJK-heavy text stays within Slack's limits however Slack counts.
@@ -19,9 +21,10 @@ from typing import Any
 from bot.deadlines import decision_due_from, first_contact_due_from, first_contact_target_hours
 from bot.i18n import Translator, format_datetime, format_number
 from bot.ids import Action, Block
+from bot.lifecycle import OWNED
 from bot.mrkdwn import escape, truncate
 from bot.policy import Policy
-from storage.models import Activity, Lead
+from storage.models import Activity, Lead, LeadStatus
 
 __all__ = ["handoff_message"]
 
@@ -39,6 +42,9 @@ COMPANY_BUDGET = 55
 FIELD_VALUE_BUDGET = 300
 ACTIVITY_TYPE_BUDGET = 60
 ACTIVITY_DETAIL_BUDGET = 160
+REASON_BUDGET = 300
+#: states in which the message offers the Claim button
+CLAIMABLE = frozenset({LeadStatus.QUEUED, LeadStatus.POSTED})
 FALLBACK_PART_BUDGET = 200
 
 
@@ -83,21 +89,92 @@ def handoff_message(lead: Lead, policy: Policy, now: datetime, t: Translator) ->
                 fit_plain(_deadlines(lead, policy, posted_at, first_contact, t), SECTION_LIMIT)
             ),
         },
-        {
-            "type": "actions",
-            "block_id": Block.HANDOFF_ACTIONS.value,
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": Action.CLAIM.value,
-                    "style": "primary",
-                    "text": _plain(fit_plain(t("handoff.claim"), BUTTON_TEXT_LIMIT)),
-                    "value": fit_plain("" if lead.id is None else str(lead.id), BUTTON_VALUE_LIMIT),
-                }
-            ],
-        },
+        *_owner_blocks(lead, policy, posted_at, first_contact, t),
     ]
     return {"text": fit_plain(fallback, FALLBACK_LIMIT), "blocks": blocks}
+
+
+# ------------------------------------------------------------------------ owner state
+
+
+def _owner_blocks(
+    lead: Lead, policy: Policy, posted_at: datetime, first_contact: datetime, t: Translator
+) -> list[dict[str, Any]]:
+    """Who has the lead and what can be done next: Claim while open, the owner's actions after.
+
+    Only buttons with a listener are shown (Log touch, Convert and Recycle come later); a lead
+    that is decided offers none.
+    """
+    status = LeadStatus(lead.status) if lead.status else None
+    if lead.owner_id and status in OWNED:
+        return [
+            {"type": "section", "text": _mrkdwn(_owner_text(lead, policy, posted_at,
+                                                            first_contact, t))},
+            _actions([_button(lead, Action.RELEASE, t("handoff.release"))]),
+        ]
+    if status is not None and status not in CLAIMABLE:
+        return []
+    blocks: list[dict[str, Any]] = []
+    released = _last_release(lead) if status == LeadStatus.POSTED else None
+    if released is not None:
+        blocks.append({"type": "context", "elements": [_mrkdwn(released_text(released, t))]})
+    blocks.append(_actions([_button(lead, Action.CLAIM, t("handoff.claim"), style="primary")]))
+    return blocks
+
+
+def _owner_text(
+    lead: Lead, policy: Policy, posted_at: datetime, first_contact: datetime, t: Translator
+) -> str:
+    claimed_at = lead.claimed_at or posted_at
+    owner = t(
+        "handoff.owner",
+        owner=f"<@{escape(lead.owner_id or '')}>",
+        at=format_datetime(claimed_at, t.language, policy.tz),
+    )
+    if lead.first_touch_at is None:
+        upcoming = t("handoff.next_first_contact",
+                     due=format_datetime(first_contact, t.language, policy.tz))
+    else:
+        decision = decision_due_from(posted_at, policy)
+        upcoming = t("handoff.next_decision", due=format_datetime(decision, t.language, policy.tz))
+    return fit_plain(f"{owner}\n{upcoming}", SECTION_LIMIT)
+
+
+def _last_release(lead: Lead) -> dict[str, Any] | None:
+    """The release that made this posted lead claimable again, if that is how it got here."""
+    for event in reversed(lead.events or []):
+        if event.to_status is None:
+            continue  # a fact, not a state change
+        if event.kind == "release":
+            return {"actor": event.actor, **(event.data or {})}
+        return None
+    return None
+
+
+def released_text(release: dict[str, Any], t: Translator) -> str:
+    """"Released by @rep (reason)"; the reason is user text, so escaped and budgeted."""
+    user = f"<@{escape(str(release.get('actor') or ''))}>"
+    reason = " ".join(str(release.get("reason") or "").split())
+    if reason:
+        return t("handoff.released_reason", user=user, reason=fit_mrkdwn(reason, REASON_BUDGET))
+    return t("handoff.released", user=user)
+
+
+def _actions(elements: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "actions", "block_id": Block.HANDOFF_ACTIONS.value, "elements": elements}
+
+
+def _button(lead: Lead, action: Action, text: str, style: str | None = None) -> dict[str, Any]:
+    """A button whose value names the lead (a hint only: handlers re-check the database)."""
+    button: dict[str, Any] = {
+        "type": "button",
+        "action_id": action.value,
+        "text": _plain(fit_plain(text, BUTTON_TEXT_LIMIT)),
+        "value": fit_plain("" if lead.id is None else str(lead.id), BUTTON_VALUE_LIMIT),
+    }
+    if style:
+        button["style"] = style
+    return button
 
 
 # ------------------------------------------------------------------------- text budgets
