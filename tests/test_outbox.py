@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -256,18 +255,15 @@ def test_a_crash_after_slack_posted_but_before_the_commit_does_not_post_twice(
 ) -> None:
     """A real process is killed (SIGKILL) while its commit waits, after Slack took the post."""
     lead_id = queue(services)
-    fake_slack.fail("chat.postMessage", delay=0.5)  # time for us to block the database
+    fake_slack.fail("chat.postMessage", delay=2.0)  # Slack is busy with it: we block the db
     env = {**os.environ, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
            "SLACK_API_URL": fake_slack.base_url, "DATABASE_URL": sqlite_db.url}
     process = subprocess.Popen([sys.executable, "-c", WORKER_SCRIPT, str(EXAMPLE_POLICY)],
                                cwd=ROOT, env=env)
     blocker = sqlite_db.engine.raw_connection()
     try:
-        deadline = time.monotonic() + 20
-        while outbox_row(services, lead_id).status != OutboxStatus.SENDING:
-            assert time.monotonic() < deadline, "the worker never claimed the row"
-            time.sleep(0.01)
-        blocker.cursor().execute("BEGIN IMMEDIATE")  # the worker's commit will have to wait
+        fake_slack.wait_for_arrival("chat.postMessage", timeout=30)  # the post is in flight
+        blocker.cursor().execute("BEGIN IMMEDIATE")  # so the worker's commit will have to wait
         fake_slack.wait_for("chat.postMessage", timeout=10)  # Slack posted and answered
         process.send_signal(signal.SIGKILL)
         process.wait(10)

@@ -237,6 +237,7 @@ class FakeSlack:
         # Slack-side state
         self._scripts: list[_Script] = []
         self._limits: dict[str, tuple[float, float]] = {}
+        self._arrivals: list[str] = []  # methods in the order requests arrived
         self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
         self._messages: dict[str, list[dict[str, Any]]] = {}
         self.ephemerals: list[dict[str, Any]] = []
@@ -382,6 +383,7 @@ class FakeSlack:
             self.calls.clear()
             self.errors.clear()
             self._scripts.clear()
+            self._arrivals.clear()
             self._limits.clear()
             self._buckets.clear()
             self._messages.clear()
@@ -418,6 +420,17 @@ class FakeSlack:
         with self._lock:
             ch = self._resolve_channel(channel)
             return [m for m in self._messages.get(ch, []) if self._is_top_level(m)]
+
+    def wait_for_arrival(self, method: str, count: int = 1, timeout: float = 5.0) -> None:
+        """Block until ``count`` requests to ``method`` have *arrived* (answered or not yet).
+
+        With a scripted ``delay`` this is the moment Slack "is working on it": a test can act
+        in the window between the request and its answer.
+        """
+        with self._changed:
+            done = self._changed.wait_for(lambda: self._arrivals.count(method) >= count, timeout)
+        if not done:
+            raise AssertionError(f"expected {count} request(s) to {method} within {timeout}s")
 
     def wait_for_messages(
         self, channel: str, count: int, timeout: float = 5.0
@@ -570,10 +583,12 @@ class FakeSlack:
         So with ``delay`` nothing is visible (no state change, no Call) until the fake answers,
         and a Call is always recorded before its response is written to the client.
         """
-        with self._lock:
+        with self._changed:
             script = self._take_script(method)
             if script is None:
                 script = self._rate_limited(method, args)
+            self._arrivals.append(method)
+            self._changed.notify_all()
 
         def complete() -> _Answer:
             with self._changed:
