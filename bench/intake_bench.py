@@ -3,15 +3,21 @@
     python bench/intake_bench.py speed --leads 500     # webhook → chat.postMessage latency
     python bench/intake_bench.py burst --leads 1000    # answers/s and time until all posted
 
-The real bot runs in-process (HTTP server, outbox worker, SQLite file or $DATABASE_URL);
-the fake Slack records when each post arrives. Results are printed as a Markdown table row.
+The real bot runs as its own process (`sla-bot run`: HTTP server, outbox worker; a SQLite file
+or --database-url), so the load generator does not share its interpreter; the fake Slack in this
+process records when each post arrives. Results are printed as a Markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
+import os
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,13 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.clock import SystemClock  # noqa: E402
-from bot.policy import load_policy  # noqa: E402
-from bot.services import build_services  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from handlers.server import BotServer  # noqa: E402
-from storage import migrate  # noqa: E402
-from tests.harness import FakeSlack, http_post  # noqa: E402
+from tests.harness import FakeSlack, http_get, http_post  # noqa: E402
 
 TOKEN = "bench-intake-token"
 CHANNEL = "C0000SALES"
@@ -48,19 +48,43 @@ def lead(n: int) -> bytes:
     }).encode()
 
 
-def start(fake: FakeSlack, database_url: str | None, workdir: Path) -> BotServer:
-    settings = Settings(
-        slack_bot_token="xoxb-bench",
-        slack_signing_secret="bench",
-        intake_token=TOKEN,
-        database_url=database_url or f"sqlite:///{workdir}/bench.db",
-        slack_api_url=fake.base_url,
-        host="127.0.0.1",
-        port=0,
-    )
-    services = build_services(settings, load_policy(ROOT / "sla.example.toml"), SystemClock())
-    migrate.upgrade(services.engine)
-    return BotServer(services, start_scheduler=False).start()
+class Bot:
+    """``sla-bot run`` in a child process, pointed at the fake Slack."""
+
+    def __init__(self, fake: FakeSlack, database_url: str | None, workdir: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        env = {
+            **os.environ,
+            "SLACK_BOT_TOKEN": "xoxb-bench",
+            "SLACK_SIGNING_SECRET": "bench",
+            "INTAKE_TOKEN": TOKEN,
+            "DATABASE_URL": database_url or f"sqlite:///{workdir}/bench.db",
+            "SLACK_API_URL": fake.base_url,
+            "SLA_CONFIG": str(ROOT / "sla.example.toml"),
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "LOG_LEVEL": "WARNING",
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "handlers.cli", "run", "--migrate"], cwd=ROOT, env=env
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if http_get(f"{self.url}/healthz", timeout=1).status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise SystemExit("the bot did not start")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(30)
 
 
 def post(url: str, n: int) -> tuple[int, float]:
@@ -74,7 +98,7 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def speed(args: argparse.Namespace, fake: FakeSlack, server: BotServer) -> None:
+def speed(args: argparse.Namespace, fake: FakeSlack, server: Bot) -> None:
     """One lead at a time, spaced beyond the per-channel pacing, as leads arrive in real life."""
     url = f"{server.url}/webhooks/mql"
     from_request, from_answer = [], []
@@ -94,15 +118,33 @@ def speed(args: argparse.Namespace, fake: FakeSlack, server: BotServer) -> None:
               f"| {percentile(values, 99):.1f} | {max(values):.1f} |")
 
 
-def burst(args: argparse.Namespace, fake: FakeSlack, server: BotServer) -> None:
+def burst(args: argparse.Namespace, fake: FakeSlack, server: Bot) -> None:
     """Many deliveries at once from concurrent clients; Slack allows ~1 post/s per channel."""
     fake.rate_limit("chat.postMessage", per_second=1.0, burst=args.slack_burst)
-    url = f"{server.url}/webhooks/mql"
+    port = int(server.url.rsplit(":", 1)[1])
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
+
+    def client(first: int) -> list[int]:
+        """One sender with a kept-alive connection, as an MA tool's HTTP client would."""
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        statuses = []
+        for n in range(first, args.leads, args.clients):
+            connection.request("POST", "/webhooks/mql", body=lead(n), headers=headers)
+            response = connection.getresponse()
+            response.read()
+            statuses.append(response.status)
+        connection.close()
+        return statuses
+
     started = time.monotonic()
     with ThreadPoolExecutor(args.clients) as pool:
-        results = list(pool.map(lambda n: post(url, n), range(args.leads)))
+        results = [s for batch in pool.map(client, range(args.clients)) for s in batch]
     answered = time.monotonic() - started
-    assert all(status == 202 for status, _ in results), {s for s, _ in results}
+    assert results == [202] * args.leads, {s for s in results}
+    print(f"answered {args.leads} deliveries in {answered:.2f} s", file=sys.stderr)
+    if args.answers_only:
+        print(f"| {args.leads} | {args.clients} | {args.leads / answered:.0f} answers/s |")
+        return
     posts = fake.wait_for_messages(CHANNEL, args.leads, timeout=args.leads * 3 + 60)
     all_posted = max(c.at for c in fake.calls_to("chat.postMessage")) - started
     keys = [m["metadata"]["event_payload"]["key"] for m in posts]
@@ -125,10 +167,12 @@ def main() -> None:
     parser.add_argument("--spacing", type=float, default=1.05, help="speed: seconds between leads")
     parser.add_argument("--slack-burst", type=int, default=3, help="burst: Slack's bucket size")
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    parser.add_argument("--answers-only", action="store_true",
+                        help="burst: stop after the answers, do not wait for the posts")
     args = parser.parse_args()
     args.leads = args.leads or (500 if args.mode == "speed" else 1000)
     with tempfile.TemporaryDirectory() as workdir, FakeSlack() as fake:
-        server = start(fake, args.database_url, Path(workdir))
+        server = Bot(fake, args.database_url, Path(workdir))
         try:
             (speed if args.mode == "speed" else burst)(args, fake, server)
         finally:

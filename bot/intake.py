@@ -189,14 +189,14 @@ def accept(
     except IntegrityError:
         # Another delivery of the same external_id committed first: answer as a duplicate.
         with services.unit_of_work() as uow:
-            existing = uow.leads.by_external_id(mql.external_id)
+            existing = uow.leads.find_external(mql.external_id)
             if existing is None:
                 raise
-            return _duplicate(existing)
+            return _duplicate(*existing)
 
 
-def _duplicate(lead: Lead) -> IntakeResult:
-    return IntakeResult(lead.id, "duplicate", list(lead.qualification.get("reasons", [])))
+def _duplicate(lead_id: int, qualification: dict[str, Any]) -> IntakeResult:
+    return IntakeResult(lead_id, "duplicate", list(qualification.get("reasons", [])))
 
 
 def _accept(
@@ -209,9 +209,9 @@ def _accept(
     policy = services.policy
     now = services.clock.now()
     with services.unit_of_work() as uow:
-        existing = uow.leads.by_external_id(mql.external_id)
+        existing = uow.leads.find_external(mql.external_id)
         if existing is not None:
-            return _duplicate(existing)
+            return _duplicate(*existing)
         lead = build_lead(mql, now)
         qualification = evaluate(lead, policy, now)
         lead.definition_version = qualification.version
@@ -226,19 +226,17 @@ def _accept(
             actor=actor,
             data={"version": qualification.version, "tier": qualification.tier},
         )
-        uow.leads.add(lead)
-        uow.session.flush()
+        lead_id = uow.leads.insert_new(lead)
         if qualification.qualified:
-            uow.outbox.enqueue(
-                key=f"{HANDOFF_KIND}:{lead.id}",
+            uow.outbox.insert_new(
+                key=f"{HANDOFF_KIND}:{lead_id}",
                 kind=HANDOFF_KIND,
                 now=now,
-                lead_id=lead.id,
+                lead_id=lead_id,
                 channel=policy.channels.handoff,
                 payload={},
             )
         uow.commit()
-        lead_id = lead.id
     log.info("lead %s accepted from %s via %s: %s", lead_id, mql.source, surface.value,
              "queued" if qualification.qualified else "not qualified")
     if qualification.qualified:

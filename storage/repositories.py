@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storage.models import Lead, OutboxMessage, OutboxStatus
+from storage.models import Activity, Lead, LeadEvent, OutboxMessage, OutboxStatus
+
+_INSERT_LEAD = insert(Lead.__table__).returning(Lead.__table__.c.id)
 
 
 class LeadRepository:
@@ -19,6 +21,40 @@ class LeadRepository:
     def add(self, lead: Lead) -> Lead:
         self.session.add(lead)
         return lead
+
+    def insert_new(self, lead: Lead) -> int:
+        """Insert a new (transient) lead with its activities and events; return its id.
+
+        Intake is the hot path — a marketing tool may send a burst — and for a fresh object
+        graph the ORM's unit-of-work bookkeeping costs more than the database does, so the rows
+        are written with a few Core inserts. ``lead`` itself stays transient.
+        """
+        table = Lead.__table__
+        values = {c.key: getattr(lead, c.key) for c in table.columns if c.key != "id"}
+        lead_id = int(self.session.execute(_INSERT_LEAD, values).scalar_one())
+        activities = [
+            {"lead_id": lead_id, "type": a.type, "at": a.at, "detail": a.detail,
+             "extra": a.extra or {}}
+            for a in lead.activities
+        ]
+        if activities:
+            self.session.execute(insert(Activity.__table__), activities)
+        events = [
+            {"lead_id": lead_id, "at": e.at, "kind": e.kind, "from_status": e.from_status,
+             "to_status": e.to_status, "actor": e.actor, "surface": e.surface,
+             "data": e.data or {}}
+            for e in lead.events
+        ]
+        if events:
+            self.session.execute(insert(LeadEvent.__table__), events)
+        return lead_id
+
+    def find_external(self, external_id: str) -> tuple[int, dict[str, Any]] | None:
+        """The id and qualification of the lead with this external id, if there is one."""
+        row = self.session.execute(
+            select(Lead.id, Lead.qualification).where(Lead.external_id == external_id)
+        ).first()
+        return (row[0], row[1]) if row else None
 
     def get(self, lead_id: int) -> Lead | None:
         return self.session.get(Lead, lead_id)
@@ -76,6 +112,27 @@ class OutboxRepository:
         except IntegrityError:
             return None
         return message
+
+    def insert_new(
+        self,
+        *,
+        key: str,
+        kind: str,
+        now: datetime,
+        payload: dict[str, Any],
+        channel: str | None = None,
+        lead_id: int | None = None,
+    ) -> None:
+        """Queue a message whose key cannot exist yet (it names a row created in this
+        transaction): no savepoint, one statement."""
+        self.session.execute(
+            insert(OutboxMessage.__table__),
+            {
+                "idempotency_key": key, "kind": kind, "lead_id": lead_id, "channel": channel,
+                "payload": payload, "status": OutboxStatus.PENDING.value, "attempts": 0,
+                "needs_check": False, "not_before": now, "created_at": now,
+            },
+        )
 
     def by_key(self, key: str) -> OutboxMessage | None:
         return self.session.scalars(

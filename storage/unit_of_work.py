@@ -6,7 +6,9 @@ use case leaves no half-written rows.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from types import TracebackType
 from typing import Self
 
@@ -20,10 +22,16 @@ class UnitOfWork:
     leads: LeadRepository
     outbox: OutboxRepository
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        writer_lock: AbstractContextManager[object] | None = None,
+    ) -> None:
         self._session_factory = session_factory
+        self._writer_lock = writer_lock or nullcontext()
 
     def __enter__(self) -> Self:
+        self._writer_lock.__enter__()
         self.session = self._session_factory()
         self.leads = LeadRepository(self.session)
         self.outbox = OutboxRepository(self.session)
@@ -39,6 +47,7 @@ class UnitOfWork:
             self.session.rollback()  # a no-op after commit(); undoes anything uncommitted
         finally:
             self.session.close()
+            self._writer_lock.__exit__(None, None, None)
 
     def commit(self) -> None:
         self.session.commit()
@@ -51,4 +60,15 @@ UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 
 def unit_of_work_factory(session_factory: sessionmaker[Session]) -> UnitOfWorkFactory:
+    """Units of work for one engine.
+
+    SQLite has one writer at a time and every transaction here begins IMMEDIATE, so threads of
+    one process queue on a lock instead of in SQLite's busy handler, which sleeps in growing
+    steps (1, 2, 5, 10… ms) and turns contention into idle time. Other processes still wait
+    through the busy timeout. PostgreSQL needs no such lock.
+    """
+    bind = session_factory.kw.get("bind")
+    if bind is not None and bind.dialect.name == "sqlite":
+        lock = threading.RLock()
+        return lambda: UnitOfWork(session_factory, lock)
     return lambda: UnitOfWork(session_factory)
