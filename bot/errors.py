@@ -40,3 +40,9 @@ class OpenLeadLimit(DomainError):
     """The rep already owns as many open leads as the agreement allows."""
 
     message_key = "error.open_lead_limit"
+
+
+class InvalidTouch(DomainError):
+    """A touch with an unknown kind or outcome, or a note that is too long."""
+
+    message_key = "error.invalid_touch"

@@ -19,8 +19,8 @@ class Action(StrEnum):
 
     CLAIM = "lead.claim"
     RELEASE = "lead.release"
-    # The owner's other actions (SPEC 4); views show them only once their listeners exist.
     LOG_TOUCH = "lead.log_touch"
+    # The owner's other actions (SPEC 4); views show them only once their listeners exist.
     CONVERT = "lead.convert"
     RECYCLE = "lead.recycle"
 
@@ -42,6 +42,7 @@ class Callback(StrEnum):
 
     MQL_MODAL = "mql.modal"
     MQL_REFUSED = "mql.refused"
+    TOUCH_MODAL = "touch.modal"
 
 
 class MqlBlock(StrEnum):
@@ -63,6 +64,14 @@ class MqlBlock(StrEnum):
     ACTIVITY_DATE = "mql.activity.date"
     ACTIVITY_DETAIL = "mql.activity.detail"
     NOTE = "mql.note"
+
+
+class TouchBlock(StrEnum):
+    """``block_id`` of the Log touch modal's inputs; each input's ``action_id`` is the same."""
+
+    KIND = "touch.kind"
+    OUTCOME = "touch.outcome"
+    NOTE = "touch.note"
 
 
 def row(block: StrEnum, index: int) -> str:

@@ -1,4 +1,4 @@
-"""The rep's workflow on a handed-off lead: Claim and Release (SPEC sections 2 and 4).
+"""The rep's workflow on a handed-off lead: Claim, Release and Log touch (SPEC sections 2 and 4).
 
 Each use case is one unit of work that changes the lead, writes its lifecycle event and queues
 the Slack messages it owes (outbox), so the channel, the thread and the DMs follow the database
@@ -22,15 +22,25 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from bot.deadlines import first_contact_due
-from bot.errors import NotAllowed, NotARep, NotFound, OpenLeadLimit
+from bot.errors import InvalidTouch, NotAllowed, NotARep, NotFound, OpenLeadLimit
 from bot.i18n import format_datetime
-from bot.lifecycle import OWNED, Action, Surface, allowed, apply
+from bot.lifecycle import OWNED, Action, Surface, allowed, apply, next_status
 from bot.services import Services
 from bot.views.handoff import fit_mrkdwn, handoff_message
-from storage.models import Lead, LeadEvent, LeadStatus
+from bot.views.touch_modal import NOTE_MAX, TOUCH_KINDS, TOUCH_OUTCOMES
+from storage.models import Lead, LeadEvent, LeadStatus, Touch
 from storage.unit_of_work import UnitOfWork
 
-__all__ = ["ClaimOutcome", "ClaimResult", "ReleaseResult", "claim", "release"]
+__all__ = [
+    "ClaimOutcome",
+    "ClaimResult",
+    "ReleaseResult",
+    "TouchResult",
+    "check_touch",
+    "claim",
+    "log_touch",
+    "release",
+]
 
 #: outbox ``kind`` of the Slack calls queued here
 MESSAGE_KIND = "message"
@@ -59,6 +69,14 @@ class ReleaseResult:
     lead_id: int
     previous_owner: str | None
     event_id: int
+
+
+@dataclass(frozen=True)
+class TouchResult:
+    lead_id: int
+    touch_id: int
+    event_id: int
+    touch_count: int
 
 
 def claim(services: Services, lead_id: int, user_id: str, *, surface: Surface) -> ClaimResult:
@@ -133,7 +151,70 @@ def release(
     return result
 
 
+def check_touch(services: Services, lead_id: int, user_id: str) -> None:
+    """Raise what ``log_touch`` would refuse with, without changing anything.
+
+    Lets a modal submission answer a refusal while it can still keep the modal open;
+    ``log_touch`` checks again under the row lock.
+    """
+    is_manager = services.directory.has_role(user_id, "managers")
+    with services.unit_of_work() as uow:
+        lead = uow.leads.get(lead_id)
+        if lead is None:
+            raise NotFound(f"lead {lead_id}")
+        _check_touch_allowed(lead, user_id, is_manager)
+        next_status(LeadStatus(lead.status), Action.TOUCH)  # IllegalTransition when not owned
+
+
+def log_touch(
+    services: Services,
+    lead_id: int,
+    user_id: str,
+    *,
+    kind: str,
+    outcome: str,
+    note: str | None,
+) -> TouchResult:
+    """Record a contact attempt on an owned lead; only its owner or a manager may.
+
+    ``InvalidTouch`` for an unknown kind or outcome or a note over ``NOTE_MAX``,
+    ``NotAllowed`` for anyone else, ``IllegalTransition`` when the lead is not owned.
+    """
+    note = (note or "").strip() or None
+    if kind not in TOUCH_KINDS or outcome not in TOUCH_OUTCOMES:
+        raise InvalidTouch(f"kind={kind[:20]!r} outcome={outcome[:20]!r}")
+    if note is not None and len(note) > NOTE_MAX:
+        raise InvalidTouch(f"note of {len(note)} characters")
+    is_manager = services.directory.has_role(user_id, "managers")  # may ask Slack: before locks
+    now = services.clock.now()
+    with services.unit_of_work() as uow:
+        lead = uow.leads.get_for_update(lead_id)
+        if lead is None:
+            raise NotFound(f"lead {lead_id}")
+        _check_touch_allowed(lead, user_id, is_manager)
+        touch = Touch(lead_id=lead.id, rep_id=user_id, kind=kind, outcome=outcome, note=note,
+                      at=now)
+        uow.session.add(touch)
+        uow.session.flush()
+        event = apply(lead, Action.TOUCH, at=now, surface=Surface.MODAL, actor=user_id,
+                      data={"touch_id": touch.id, "kind": kind, "outcome": outcome})
+        lead.touch_count = (lead.touch_count or 0) + 1
+        if lead.first_touch_at is None:
+            lead.first_touch_at = now
+        uow.session.flush()
+        _queue_touch_messages(services, uow, lead, event, kind, outcome)
+        result = TouchResult(lead.id, touch.id, event.id, lead.touch_count)
+        uow.commit()
+    services.outbox_ready.set()
+    return result
+
+
 # ------------------------------------------------------------------------------ helpers
+
+
+def _check_touch_allowed(lead: Lead, user_id: str, is_manager: bool) -> None:
+    if lead.owner_id != user_id and not is_manager:
+        raise NotAllowed(f"{user_id} may not log a touch on lead {lead.id}")
 
 
 def _not_won(lead: Lead, user_id: str) -> ClaimResult:
@@ -224,4 +305,15 @@ def _queue_release_messages(
         text = t("release.thread_reason", user=user, reason=fit_mrkdwn(reason, 300))
     else:
         text = t("release.thread", user=user)
+    _reply_in_thread(services, uow, lead, f"{prefix}:thread", text)
+
+
+def _queue_touch_messages(
+    services: Services, uow: UnitOfWork, lead: Lead, event: LeadEvent, kind: str, outcome: str
+) -> None:
+    t = services.t
+    prefix = f"touch:{lead.id}:{event.id}"
+    _update_channel_message(services, uow, lead, f"{prefix}:update")
+    text = t("touch.thread", user=f"<@{event.actor}>", kind=t(f"touch_kind.{kind}"),
+             outcome=t(f"touch_outcome.{outcome}"))
     _reply_in_thread(services, uow, lead, f"{prefix}:thread", text)

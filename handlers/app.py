@@ -10,7 +10,7 @@ from typing import Any
 from slack_bolt import App, BoltContext
 
 from bot.services import Services
-from handlers import claim, errors, mql_modal, status
+from handlers import claim, errors, mql_modal, status, touch
 
 LISTENER_THREADS = 16
 log = logging.getLogger(__name__)
@@ -38,6 +38,6 @@ def create_app(services: Services, *, listener_executor: ThreadPoolExecutor | No
 
     app.use(inject_services)
     app.error(errors.handle_error)
-    for module in (status, mql_modal, claim):
+    for module in (status, mql_modal, claim, touch):
         module.register(app)
     return app

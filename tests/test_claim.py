@@ -164,7 +164,7 @@ def test_claim_updates_the_message_in_place_replies_in_thread_and_dms_the_rep(en
     (message,) = env.fake.messages(CHANNEL)  # updated, not posted again
     assert message["ts"] == ts and "edited" in message
     assert f"<@{REP1}>" in shown(message)
-    assert action_ids(message) == [Action.RELEASE.value]
+    assert action_ids(message) == [Action.RELEASE.value, Action.LOG_TOUCH.value]
     assert len(env.fake.calls_to("chat.update")) == 1
     (reply,) = env.fake.thread(CHANNEL, ts)
     assert reply["text"] == env.services.t("claim.thread", owner=f"<@{REP1}>")
@@ -266,7 +266,9 @@ def test_the_owner_releases_and_the_claim_button_returns(env: Env) -> None:
 
     claim_by(env, lead_id, ts, REP2)  # claimable again, by anyone
     assert env.lead(lead_id).owner_id == REP2
-    assert action_ids(env.fake.messages(CHANNEL)[0]) == [Action.RELEASE.value]
+    assert action_ids(env.fake.messages(CHANNEL)[0]) == [
+        Action.RELEASE.value, Action.LOG_TOUCH.value
+    ]
 
 
 def test_another_rep_may_not_release_but_a_manager_may(env: Env) -> None:

@@ -102,15 +102,18 @@ def _owner_blocks(
 ) -> list[dict[str, Any]]:
     """Who has the lead and what can be done next: Claim while open, the owner's actions after.
 
-    Only buttons with a listener are shown (Log touch, Convert and Recycle come later); a lead
-    that is decided offers none.
+    Only buttons with a listener are shown (Convert and Recycle come later); a lead that is
+    decided offers none.
     """
     status = LeadStatus(lead.status) if lead.status else None
     if lead.owner_id and status in OWNED:
         return [
             {"type": "section", "text": _mrkdwn(_owner_text(lead, policy, posted_at,
                                                             first_contact, t))},
-            _actions([_button(lead, Action.RELEASE, t("handoff.release"))]),
+            _actions([
+                _button(lead, Action.RELEASE, t("handoff.release")),
+                _button(lead, Action.LOG_TOUCH, t("handoff.log_touch")),
+            ]),
         ]
     if status is not None and status not in CLAIMABLE:
         return []
@@ -137,7 +140,8 @@ def _owner_text(
     else:
         decision = decision_due_from(posted_at, policy)
         upcoming = t("handoff.next_decision", due=format_datetime(decision, t.language, policy.tz))
-    return fit_plain(f"{owner}\n{upcoming}", SECTION_LIMIT)
+    touches = t("handoff.touches", count=format_number(lead.touch_count or 0, t.language))
+    return fit_plain(f"{owner}\n{touches}\n{upcoming}", SECTION_LIMIT)
 
 
 def _last_release(lead: Lead) -> dict[str, Any] | None:
