@@ -12,12 +12,12 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 
-from bot.errors import NotFound
 from bot.ids import Action
 from bot.lifecycle import Surface
 from bot.services import Services
 from bot.workflow import ClaimOutcome, ClaimResult, claim, release
 from handlers.errors import reported
+from handlers.payloads import lead_id
 
 
 def register(app: App) -> None:
@@ -35,7 +35,8 @@ def on_claim(
 ) -> None:
     ack()
     with reported(body, context):
-        result = claim(services, _lead_id(action), body["user"]["id"], surface=Surface.BUTTON)
+        lead = lead_id(action.get("value"))
+        result = claim(services, lead, body["user"]["id"], surface=Surface.BUTTON)
         _answer(result, respond, services)
 
 
@@ -62,12 +63,4 @@ def on_release(
 ) -> None:
     ack()
     with reported(body, context):
-        release(services, _lead_id(action), body["user"]["id"], reason=None)
-
-
-def _lead_id(action: dict[str, Any]) -> int:
-    """The lead a button names; anything that is not an id is treated as a vanished lead."""
-    value = str(action.get("value") or "")
-    if not value.isdigit():
-        raise NotFound(f"bad lead id in button value: {value[:40]!r}")
-    return int(value)
+        release(services, lead_id(action.get("value")), body["user"]["id"], reason=None)

@@ -15,13 +15,13 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from bot.errors import DomainError, NotFound
+from bot.errors import DomainError
 from bot.ids import Action, Callback, TouchBlock
 from bot.services import Services
 from bot.views.touch_modal import read_touch_form, touch_modal
 from bot.workflow import check_touch, log_touch
-from handlers.claim import _lead_id
 from handlers.errors import reported
+from handlers.payloads import lead_id as parse_lead_id
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def open_modal(
 ) -> None:
     ack()
     with reported(body, context):
-        lead_id = _lead_id(action)
+        lead_id = parse_lead_id(action.get("value"))
         client.views_open(trigger_id=body["trigger_id"], view=touch_modal(lead_id, services.t))
 
 
@@ -56,11 +56,8 @@ def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], services: Servi
     if form.problems:
         ack(response_action="errors", errors=form.problems)
         return
-    metadata = str(view.get("private_metadata") or "")
     try:
-        if not metadata.isdigit():
-            raise NotFound(f"bad lead id in private_metadata: {metadata[:40]!r}")
-        lead_id = int(metadata)
+        lead_id = parse_lead_id(view.get("private_metadata"), "private_metadata")
         check_touch(services, lead_id, user_id)
     except DomainError as error:
         log.info("refused a touch by %s: %s", user_id, error)

@@ -96,15 +96,7 @@ class OutboxRepository:
         A savepoint keeps a duplicate from spoiling the caller's transaction.
         """
         message = OutboxMessage(
-            idempotency_key=key,
-            kind=kind,
-            lead_id=lead_id,
-            channel=channel,
-            payload=payload,
-            status=OutboxStatus.PENDING,
-            attempts=0,
-            not_before=not_before or now,
-            created_at=now,
+            **_new_outbox_row(key, kind, now, payload, channel, lead_id, not_before)
         )
         try:
             with self.session.begin_nested():
@@ -127,14 +119,34 @@ class OutboxRepository:
         transaction): no savepoint, one statement."""
         self.session.execute(
             insert(OutboxMessage.__table__),
-            {
-                "idempotency_key": key, "kind": kind, "lead_id": lead_id, "channel": channel,
-                "payload": payload, "status": OutboxStatus.PENDING.value, "attempts": 0,
-                "needs_check": False, "not_before": now, "created_at": now,
-            },
+            _new_outbox_row(key, kind, now, payload, channel, lead_id, None),
         )
 
     def by_key(self, key: str) -> OutboxMessage | None:
         return self.session.scalars(
             select(OutboxMessage).where(OutboxMessage.idempotency_key == key)
         ).one_or_none()
+
+
+def _new_outbox_row(
+    key: str,
+    kind: str,
+    now: datetime,
+    payload: dict[str, Any],
+    channel: str | None,
+    lead_id: int | None,
+    not_before: datetime | None,
+) -> dict[str, Any]:
+    """The column values of a freshly queued outbox message."""
+    return {
+        "idempotency_key": key,
+        "kind": kind,
+        "lead_id": lead_id,
+        "channel": channel,
+        "payload": payload,
+        "status": OutboxStatus.PENDING.value,
+        "attempts": 0,
+        "needs_check": False,
+        "not_before": not_before or now,
+        "created_at": now,
+    }
