@@ -20,9 +20,10 @@ class Action(StrEnum):
     CLAIM = "lead.claim"
     RELEASE = "lead.release"
     LOG_TOUCH = "lead.log_touch"
-    # The owner's other actions (SPEC 4); views show them only once their listeners exist.
     CONVERT = "lead.convert"
     RECYCLE = "lead.recycle"
+    REASSIGN = "lead.reassign"  # managers only
+    DETAILS = "lead.details"  # anyone: the whole history, read-only
 
 
 class Block(StrEnum):
@@ -43,6 +44,10 @@ class Callback(StrEnum):
     MQL_MODAL = "mql.modal"
     MQL_REFUSED = "mql.refused"
     TOUCH_MODAL = "touch.modal"
+    CONVERT_MODAL = "convert.modal"
+    RECYCLE_MODAL = "recycle.modal"
+    REASSIGN_MODAL = "reassign.modal"
+    DETAILS_MODAL = "details.modal"
 
 
 class MqlBlock(StrEnum):
@@ -72,6 +77,29 @@ class TouchBlock(StrEnum):
     KIND = "touch.kind"
     OUTCOME = "touch.outcome"
     NOTE = "touch.note"
+
+
+class ConvertBlock(StrEnum):
+    """``block_id`` of the Convert to SQL modal's inputs; each input's ``action_id`` is the same."""
+
+    BANT = "convert.bant"
+    AMOUNT = "convert.amount"
+    NOTE = "convert.note"
+
+
+class RecycleBlock(StrEnum):
+    """``block_id`` of the Recycle modal's inputs; each input's ``action_id`` is the same."""
+
+    REASON = "recycle.reason"
+    NOTE = "recycle.note"
+    FEWER_TOUCHES = "recycle.fewer_touches"
+
+
+class ReassignBlock(StrEnum):
+    """``block_id`` of the Reassign modal's inputs; each input's ``action_id`` is the same."""
+
+    REP = "reassign.rep"
+    REASON = "reassign.reason"
 
 
 def row(block: StrEnum, index: int) -> str:

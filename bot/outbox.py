@@ -28,7 +28,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import func, or_, select
 
 from bot.deadlines import handoff_lateness
+from bot.home import home_publish_args
 from bot.lifecycle import Action, Surface, apply, record
+from bot.notify import HOME_KIND
 from bot.services import Services
 from bot.views.handoff import handoff_message
 from storage.models import Lead, LeadStatus, OutboxMessage, OutboxStatus
@@ -181,6 +183,9 @@ class OutboxWorker:
                     return None
                 payload = handoff_message(lead, self.services.policy, now, self.services.t)
                 method, args = "chat.postMessage", {"channel": row.channel, **payload}
+            elif row.kind == HOME_KIND:
+                user_id = str(row.payload.get("user_id") or row.channel)
+                method, args = "views.publish", home_publish_args(self.services, uow, user_id)
             else:
                 method = str(row.payload.get("method", "chat.postMessage"))
                 args = dict(row.payload.get("args", {}))

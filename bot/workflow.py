@@ -25,6 +25,7 @@ from bot.deadlines import first_contact_due
 from bot.errors import InvalidTouch, NotAllowed, NotARep, NotFound, OpenLeadLimit
 from bot.i18n import format_datetime
 from bot.lifecycle import OWNED, Action, Surface, allowed, apply, next_status
+from bot.notify import queue_call, refresh_homes, reply_in_thread, update_channel_message
 from bot.services import Services
 from bot.views.handoff import fit_mrkdwn, handoff_message
 from bot.views.touch_modal import NOTE_MAX, TOUCH_KINDS, TOUCH_OUTCOMES
@@ -42,8 +43,6 @@ __all__ = [
     "release",
 ]
 
-#: outbox ``kind`` of the Slack calls queued here
-MESSAGE_KIND = "message"
 #: how much of a release reason is kept (it is also budgeted again where it is shown)
 REASON_LIMIT = 500
 
@@ -244,46 +243,13 @@ def _check_open_limit(services: Services, uow: UnitOfWork, user_id: str) -> None
         raise OpenLeadLimit(f"{user_id} owns {count} open leads", count=count, limit=limit)
 
 
-def _enqueue(
-    services: Services, uow: UnitOfWork, lead: Lead, key: str, method: str, args: dict[str, Any]
-) -> None:
-    uow.outbox.enqueue(
-        key=key,
-        kind=MESSAGE_KIND,
-        now=services.clock.now(),
-        lead_id=lead.id,
-        channel=str(args["channel"]),
-        payload={"method": method, "args": args},
-    )
-
-
-def _update_channel_message(
-    services: Services, uow: UnitOfWork, lead: Lead, key: str
-) -> None:
-    """Re-render the handoff message in place, so everyone sees the lead's current owner."""
-    if not (lead.channel_id and lead.message_ts):
-        return
-    view = handoff_message(lead, services.policy, services.clock.now(), services.t)
-    args = {"channel": lead.channel_id, "ts": lead.message_ts, **view}
-    _enqueue(services, uow, lead, key, "chat.update", args)
-
-
-def _reply_in_thread(
-    services: Services, uow: UnitOfWork, lead: Lead, key: str, text: str
-) -> None:
-    if not (lead.channel_id and lead.message_ts):
-        return
-    args = {"channel": lead.channel_id, "thread_ts": lead.message_ts, "text": text}
-    _enqueue(services, uow, lead, key, "chat.postMessage", args)
-
-
 def _queue_claim_messages(
     services: Services, uow: UnitOfWork, lead: Lead, event: LeadEvent
 ) -> None:
     t, owner = services.t, f"<@{lead.owner_id}>"
     prefix = f"claim:{lead.id}:{event.id}"
-    _update_channel_message(services, uow, lead, f"{prefix}:update")
-    _reply_in_thread(services, uow, lead, f"{prefix}:thread", t("claim.thread", owner=owner))
+    update_channel_message(services, uow, lead, f"{prefix}:update")
+    reply_in_thread(services, uow, lead, f"{prefix}:thread", t("claim.thread", owner=owner))
     view = handoff_message(lead, services.policy, services.clock.now(), t)
     due_at = first_contact_due(lead, services.policy)
     due = format_datetime(due_at, t.language, services.policy.tz) if due_at else "—"
@@ -292,7 +258,8 @@ def _queue_claim_messages(
                                            "text": t("claim.dm_heading", due=due)}}
     dm = {"channel": lead.owner_id, "text": t("claim.dm", name=name, due=due),
           "blocks": [heading, *view["blocks"]]}
-    _enqueue(services, uow, lead, f"{prefix}:dm", "chat.postMessage", dm)
+    queue_call(services, uow, lead, f"{prefix}:dm", "chat.postMessage", dm)
+    refresh_homes(services, uow, prefix, [lead.owner_id])
 
 
 def _queue_release_messages(
@@ -300,12 +267,13 @@ def _queue_release_messages(
 ) -> None:
     t, user = services.t, f"<@{event.actor}>"
     prefix = f"release:{lead.id}:{event.id}"
-    _update_channel_message(services, uow, lead, f"{prefix}:update")
+    update_channel_message(services, uow, lead, f"{prefix}:update")
     if reason:
         text = t("release.thread_reason", user=user, reason=fit_mrkdwn(reason, 300))
     else:
         text = t("release.thread", user=user)
-    _reply_in_thread(services, uow, lead, f"{prefix}:thread", text)
+    reply_in_thread(services, uow, lead, f"{prefix}:thread", text)
+    refresh_homes(services, uow, prefix, [str(event.data.get("previous_owner") or "")])
 
 
 def _queue_touch_messages(
@@ -313,7 +281,8 @@ def _queue_touch_messages(
 ) -> None:
     t = services.t
     prefix = f"touch:{lead.id}:{event.id}"
-    _update_channel_message(services, uow, lead, f"{prefix}:update")
+    update_channel_message(services, uow, lead, f"{prefix}:update")
     text = t("touch.thread", user=f"<@{event.actor}>", kind=t(f"touch_kind.{kind}"),
              outcome=t(f"touch_outcome.{outcome}"))
-    _reply_in_thread(services, uow, lead, f"{prefix}:thread", text)
+    reply_in_thread(services, uow, lead, f"{prefix}:thread", text)
+    refresh_homes(services, uow, prefix, [lead.owner_id])

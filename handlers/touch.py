@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.errors import DomainError
@@ -21,6 +21,7 @@ from bot.services import Services
 from bot.views.touch_modal import read_touch_form, touch_modal
 from bot.workflow import check_touch, log_touch
 from handlers.errors import reported
+from handlers.modals import open_or_offer_retry
 from handlers.payloads import lead_id as parse_lead_id
 
 log = logging.getLogger(__name__)
@@ -39,13 +40,15 @@ def open_modal(
     body: dict[str, Any],
     action: dict[str, Any],
     client: WebClient,
+    respond: Respond,
     context: BoltContext,
     services: Services,
 ) -> None:
     ack()
     with reported(body, context):
         lead_id = parse_lead_id(action.get("value"))
-        client.views_open(trigger_id=body["trigger_id"], view=touch_modal(lead_id, services.t))
+        view = touch_modal(lead_id, services.t)
+        open_or_offer_retry(client, body, action, view, respond, services.t)
 
 
 def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], services: Services) -> None:

@@ -34,6 +34,10 @@ RACERS = [f"U0000RACE{i}" for i in range(10)]
 ROUNDS = 50
 
 
+#: the buttons of an owned lead, in the order the message shows them
+OWNER_ACTIONS = [a.value for a in (Action.LOG_TOUCH, Action.CONVERT, Action.RECYCLE,
+                                   Action.RELEASE, Action.REASSIGN, Action.DETAILS)]
+
 def with_roles(policy: Policy, *, reps: list[str] | None = None,
                max_open: int | None = None) -> Policy:
     """The example policy with more reps or an open-lead cap."""
@@ -164,7 +168,7 @@ def test_claim_updates_the_message_in_place_replies_in_thread_and_dms_the_rep(en
     (message,) = env.fake.messages(CHANNEL)  # updated, not posted again
     assert message["ts"] == ts and "edited" in message
     assert f"<@{REP1}>" in shown(message)
-    assert action_ids(message) == [Action.RELEASE.value, Action.LOG_TOUCH.value]
+    assert action_ids(message) == OWNER_ACTIONS
     assert len(env.fake.calls_to("chat.update")) == 1
     (reply,) = env.fake.thread(CHANNEL, ts)
     assert reply["text"] == env.services.t("claim.thread", owner=f"<@{REP1}>")
@@ -255,7 +259,7 @@ def test_the_owner_releases_and_the_claim_button_returns(env: Env) -> None:
     env.drain()
 
     (message,) = env.fake.messages(CHANNEL)
-    assert action_ids(message) == [Action.CLAIM.value]
+    assert action_ids(message) == [Action.CLAIM.value, Action.DETAILS.value]
     assert env.services.t("handoff.released", user=f"<@{REP1}>") in shown(message)
     replies = [r["text"] for r in env.fake.thread(CHANNEL, ts)]
     assert replies[-1] == env.services.t("release.thread", user=f"<@{REP1}>")
@@ -266,9 +270,7 @@ def test_the_owner_releases_and_the_claim_button_returns(env: Env) -> None:
 
     claim_by(env, lead_id, ts, REP2)  # claimable again, by anyone
     assert env.lead(lead_id).owner_id == REP2
-    assert action_ids(env.fake.messages(CHANNEL)[0]) == [
-        Action.RELEASE.value, Action.LOG_TOUCH.value
-    ]
+    assert action_ids(env.fake.messages(CHANNEL)[0]) == OWNER_ACTIONS
 
 
 def test_another_rep_may_not_release_but_a_manager_may(env: Env) -> None:

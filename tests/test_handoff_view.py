@@ -94,8 +94,9 @@ def section_texts(message: dict[str, Any]) -> list[str]:
 def claim_button(message: dict[str, Any]) -> dict[str, Any]:
     (actions,) = blocks_of(message, "actions")
     assert actions["block_id"] == Block.HANDOFF_ACTIONS
-    (button,) = actions["elements"]
-    return button
+    claim, details = actions["elements"]
+    assert details["action_id"] == Action.DETAILS and details["value"] == claim["value"]
+    return claim
 
 
 def text_objects(node: Any) -> Iterator[dict[str, Any]]:

@@ -102,8 +102,8 @@ def _owner_blocks(
 ) -> list[dict[str, Any]]:
     """Who has the lead and what can be done next: Claim while open, the owner's actions after.
 
-    Only buttons with a listener are shown (Convert and Recycle come later); a lead that is
-    decided offers none.
+    Everyone sees every button of the state; who may press which is checked by the service
+    (only the owner or a manager may act; only managers may reassign). Details is always there.
     """
     status = LeadStatus(lead.status) if lead.status else None
     if lead.owner_id and status in OWNED:
@@ -111,17 +111,24 @@ def _owner_blocks(
             {"type": "section", "text": _mrkdwn(_owner_text(lead, policy, posted_at,
                                                             first_contact, t))},
             _actions([
+                _button(lead, Action.LOG_TOUCH, t("handoff.log_touch"), style="primary"),
+                _button(lead, Action.CONVERT, t("handoff.convert")),
+                _button(lead, Action.RECYCLE, t("handoff.recycle")),
                 _button(lead, Action.RELEASE, t("handoff.release")),
-                _button(lead, Action.LOG_TOUCH, t("handoff.log_touch")),
+                _button(lead, Action.REASSIGN, t("handoff.reassign")),
+                _button(lead, Action.DETAILS, t("handoff.details")),
             ]),
         ]
     if status is not None and status not in CLAIMABLE:
-        return []
+        return [_actions([_button(lead, Action.DETAILS, t("handoff.details"))])]
     blocks: list[dict[str, Any]] = []
     released = _last_release(lead) if status == LeadStatus.POSTED else None
     if released is not None:
         blocks.append({"type": "context", "elements": [_mrkdwn(released_text(released, t))]})
-    blocks.append(_actions([_button(lead, Action.CLAIM, t("handoff.claim"), style="primary")]))
+    blocks.append(_actions([
+        _button(lead, Action.CLAIM, t("handoff.claim"), style="primary"),
+        _button(lead, Action.DETAILS, t("handoff.details")),
+    ]))
     return blocks
 
 
