@@ -10,6 +10,7 @@ Results are in the policy's time zone, ready to show.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from bot.policy import Policy
 from storage.models import Lead
@@ -39,7 +40,14 @@ def handoff_lateness(lead: Lead, policy: Policy) -> timedelta | None:
     return late if late > timedelta(0) else None
 
 
-def first_contact_target_hours(lead: Lead, policy: Policy) -> float:
+class Tiered(Protocol):
+    """Anything that knows its priority tier: a ``Lead``, or a lead's clock snapshot."""
+
+    @property
+    def tier(self) -> str | None: ...
+
+
+def first_contact_target_hours(lead: Tiered, policy: Policy) -> float:
     """The lead's tier target while that tier is still configured, else the agreement's.
 
     Looked up by name at every use: a tier removed from the policy must not keep
@@ -52,7 +60,7 @@ def first_contact_target_hours(lead: Lead, policy: Policy) -> float:
     return policy.agreement.first_contact_business_hours
 
 
-def first_contact_due_from(posted_at: datetime, lead: Lead, policy: Policy) -> datetime:
+def first_contact_due_from(posted_at: datetime, lead: Tiered, policy: Policy) -> datetime:
     """First-contact deadline if the lead was (or will be) handed off at ``posted_at``."""
     hours = first_contact_target_hours(lead, policy)
     return policy.business_calendar.add(posted_at, timedelta(hours=hours))
