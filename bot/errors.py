@@ -46,3 +46,13 @@ class InvalidTouch(DomainError):
     """A touch with an unknown kind or outcome, or a note that is too long."""
 
     message_key = "error.invalid_touch"
+
+
+class SnoozeRefused(DomainError):
+    """A reminder cannot be snoozed past its own deadline, or there is nothing left to snooze."""
+
+    message_key = "notice.snooze_past_deadline"
+
+
+class NothingToSnooze(DomainError):
+    message_key = "notice.more.nothing_to_snooze"

@@ -9,7 +9,7 @@ Values are ``str.format`` templates; callers escape user text before passing it 
 from __future__ import annotations
 
 import tomllib
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
 from typing import Any, Literal, get_args
@@ -73,3 +73,17 @@ def format_datetime(at: datetime, language: str, tz: ZoneInfo) -> str:
 def format_number(value: float, language: str, digits: int = 0) -> str:
     """Group thousands; both languages use ``1,234.5``."""
     return f"{value:,.{digits}f}"
+
+
+def format_duration(delta: timedelta, language: str) -> str:
+    """A duration as people say it, to the minute: ``2 h 5 min``, ``3 d 4 h`` / ``2時間5分``."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if language == "ja":
+        parts = [f"{days}日" if days else "", f"{hours}時間" if hours else "",
+                 f"{mins}分" if mins and not days else ""]
+        return "".join(parts) or "0分"
+    out = [f"{days} d" if days else "", f"{hours} h" if hours else "",
+           f"{mins} min" if mins and not days else ""]
+    return " ".join(p for p in out if p) or "0 min"

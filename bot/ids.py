@@ -24,6 +24,7 @@ class Action(StrEnum):
     RECYCLE = "lead.recycle"
     REASSIGN = "lead.reassign"  # managers only
     DETAILS = "lead.details"  # anyone: the whole history, read-only
+    SNOOZE = "notice.snooze"  # on a reminder DM: remind me again later (not past the deadline)
 
 
 class Block(StrEnum):

@@ -87,11 +87,18 @@ def apply(
     actor: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> LeadEvent:
-    """Move ``lead`` along its lifecycle and record the event (added to ``lead.events``)."""
+    """Move ``lead`` along its lifecycle and record the event (added to ``lead.events``).
+
+    Every transition can change which reminders the lead owes, so it also asks the reminder
+    sweep to look at the lead again (``next_due_at``).
+    """
     before = LeadStatus(lead.status)
     after = next_status(before, action)
     lead.status = after
     lead.updated_at = at
+    if action == Action.TOUCH:
+        lead.last_touch_at = at  # the follow-up cadence counts from here
+    lead.next_due_at = at  # what the lead owes may have changed: the next sweep re-plans it
     event = LeadEvent(
         at=at,
         kind=action.value,

@@ -42,15 +42,21 @@ def queue_call(
     key: str,
     method: str,
     args: dict[str, Any],
+    *,
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    """Queue one Slack Web API call (``chat.postMessage``, ``chat.update``...) under ``key``."""
+    """Queue one Slack Web API call (``chat.postMessage``, ``chat.update``...) under ``key``.
+
+    ``extra`` travels with the call for the worker (e.g. the reminder it belongs to, so a
+    reminder that became moot before it was sent is dropped).
+    """
     uow.outbox.enqueue(
         key=key,
         kind=MESSAGE_KIND,
         now=services.clock.now(),
         lead_id=lead.id if lead is not None else None,
         channel=str(args["channel"]),
-        payload={"method": method, "args": args},
+        payload={"method": method, "args": args, **(extra or {})},
     )
 
 

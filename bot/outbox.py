@@ -9,6 +9,11 @@ holding a transaction, and records the outcome.
 outbox key. When an earlier attempt's outcome is unknown (the process died, the answer was lost,
 the call timed out) the worker first looks for that key in the channel's recent history and
 adopts the message it finds instead of posting a second one.
+
+Outbound webhooks (kind ``webhook``, see ``bot.outbound``) ride the same rows, claims, leases and
+backoff, but are not Slack calls: they are POSTed to the policy's URL, never paced as a channel
+and never looked up in history. Their receivers dedupe on the delivery id instead, since a crash
+between the POST and its commit sends again (at least once).
 """
 
 from __future__ import annotations
@@ -27,10 +32,18 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import func, or_, select
 
-from bot.deadlines import handoff_lateness
 from bot.home import home_publish_args
-from bot.lifecycle import Action, Surface, apply, record
+from bot.lifecycle import Action, Surface, apply
+from bot.notices import still_owed
 from bot.notify import HOME_KIND
+from bot.outbound import (
+    LANE,
+    WEBHOOK_KIND,
+    DeliveryRefused,
+    DeliveryRetry,
+    check_config,
+    deliver,
+)
 from bot.services import Services
 from bot.views.handoff import handoff_message
 from storage.models import Lead, LeadStatus, OutboxMessage, OutboxStatus
@@ -48,6 +61,9 @@ HISTORY_PAGES = 3
 #: after an attempt whose outcome is unknown, wait at least this long before looking for it in
 #: the channel: a post that timed out on our side may still be completing on Slack's
 UNCERTAIN_RECHECK_S = 30.0
+#: a webhook receiver may be down for a maintenance window: keep retrying (at the backoff cap)
+#: this long after the outcome was queued before giving up, rather than ``MAX_ATTEMPTS``
+WEBHOOK_RETRY_FOR = timedelta(hours=24)
 PERMANENT_ERRORS = frozenset({
     "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed",
     "account_inactive", "token_revoked", "token_expired", "no_permission", "missing_scope",
@@ -57,11 +73,20 @@ PERMANENT_ERRORS = frozenset({
 
 
 class _Retry(Exception):
-    def __init__(self, reason: str, after_s: float | None = None, uncertain: bool = False) -> None:
+    def __init__(
+        self,
+        reason: str,
+        after_s: float | None = None,
+        uncertain: bool = False,
+        hold_lane: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.after_s = after_s
         self.uncertain = uncertain  # the call may have reached Slack
+        #: the destination as a whole is unreachable: hold back the rest of its lane until this
+        #: row's retry, instead of waiting out a timeout for each of them
+        self.hold_lane = hold_lane
 
 
 class _Permanent(Exception):
@@ -102,6 +127,7 @@ class OutboxWorker:
         lease: timedelta = LEASE,
         channel_interval: timedelta = CHANNEL_INTERVAL,
     ) -> None:
+        check_config(services.settings, services.policy)  # never send a webhook unsigned
         self.services = services
         self.client = client or worker_client(services)
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
@@ -127,14 +153,17 @@ class OutboxWorker:
 
     def run_once(self, limit: int = 20) -> int:
         """Claim what is due and deliver it; returns how many rows were handled."""
-        jobs = self._claim(limit)
+        # Slack first: a slow or unreachable webhook receiver must not delay a handoff claimed
+        # in the same pass (sorting is stable, so each lane keeps its order)
+        jobs = sorted(self._claim(limit), key=lambda job: job.kind == WEBHOOK_KIND)
         blocked: dict[str, datetime] = {}
         for job in jobs:
             until = blocked.get(job.channel)
             if until is not None:
                 self._release(job, until)
                 continue
-            self._pace(job.channel)
+            if job.kind != WEBHOOK_KIND:  # a receiver is not a Slack channel
+                self._pace(job.channel)
             outcome = self._deliver(job)
             if outcome is not None:
                 blocked[job.channel] = outcome
@@ -186,7 +215,23 @@ class OutboxWorker:
             elif row.kind == HOME_KIND:
                 user_id = str(row.payload.get("user_id") or row.channel)
                 method, args = "views.publish", home_publish_args(self.services, uow, user_id)
+            elif row.kind == WEBHOOK_KIND:
+                config = self.services.policy.outbound_webhook
+                if config is None:  # the operator turned the webhook off since it was queued
+                    self._finish(uow, row, OutboxStatus.SKIPPED, error="webhook not configured")
+                    uow.commit()
+                    return None
+                method = "POST"
+                args = {"url": config.url, "timeout": config.timeout_seconds,
+                        "body": str(row.payload.get("body", ""))}
             else:
+                notice = row.payload.get("notice")
+                if isinstance(notice, dict) and not still_owed(
+                    self.services, uow, int(notice.get("lead_id", 0)), str(notice.get("key"))
+                ):  # e.g. the touch was logged after the reminder was queued
+                    self._finish(uow, row, OutboxStatus.SKIPPED, error="reminder became moot")
+                    uow.commit()
+                    return None
                 method = str(row.payload.get("method", "chat.postMessage"))
                 args = dict(row.payload.get("args", {}))
             if method == "chat.postMessage":
@@ -230,9 +275,12 @@ class OutboxWorker:
 
     @staticmethod
     def _checkable(job: _Job) -> bool:
-        return job.method == "chat.postMessage"
+        """Only a post can be found again in a channel's history; never a webhook."""
+        return job.kind != WEBHOOK_KIND and job.method == "chat.postMessage"
 
     def _call(self, job: _Job) -> dict[str, Any]:
+        if job.kind == WEBHOOK_KIND:
+            return self._post_webhook(job)
         try:
             response = self.client.api_call(job.method, json=job.args)
             return dict(response.data) if isinstance(response.data, dict) else {}
@@ -258,6 +306,27 @@ class OutboxWorker:
         if error in PERMANENT_ERRORS:
             return _Permanent(error)
         return _Retry(error or f"http {status}", uncertain=error in {"", "request_timeout"})
+
+    def _post_webhook(self, job: _Job) -> dict[str, Any]:
+        """POST a signed delivery; failures map onto the worker's retry and failure paths."""
+        secret = self.services.settings.outbound_webhook_secret
+        if not secret:  # guarded at start; a row is never sent unsigned
+            raise _Permanent("OUTBOUND_WEBHOOK_SECRET not set")
+        try:
+            status = deliver(
+                str(job.args["url"]),
+                str(job.args["body"]).encode("utf-8"),
+                delivery_id=job.key,
+                secret=secret,
+                now=self.services.clock.now(),
+                timeout=float(job.args["timeout"]),
+            )
+        except DeliveryRetry as retry:
+            # a receiver dedupes on the delivery id, so no "uncertain" re-check delay is owed
+            raise _Retry(retry.reason, after_s=retry.after_s, hold_lane=retry.unreachable) from None
+        except DeliveryRefused as refused:
+            raise _Permanent(str(refused)) from None
+        return {"ok": True, "channel": LANE, "status": status}
 
     def _find_posted(self, job: _Job) -> dict[str, Any] | None:
         """Look for an earlier attempt of this job in the channel's recent history."""
@@ -319,16 +388,8 @@ class OutboxWorker:
 
     def _mark_posted(self, lead: Lead, channel: str, ts: str, now: datetime) -> None:
         lead.channel_id, lead.message_ts, lead.posted_at = channel, ts, now
+        # A late hand-off is recorded (at its true instant) and told by the reminder sweep.
         apply(lead, Action.POST, at=now, surface=Surface.OUTBOX, data={"ts": ts})
-        lateness = handoff_lateness(lead, self.services.policy)
-        if lateness is not None:
-            record(
-                lead,
-                "breach",
-                at=now,
-                surface=Surface.OUTBOX,
-                data={"promise": "handoff", "lateness_seconds": int(lateness.total_seconds())},
-            )
 
     def _reschedule(self, job: _Job, retry: _Retry) -> datetime | None:
         now = self.services.clock.now()
@@ -348,7 +409,11 @@ class OutboxWorker:
             row.attempts = attempts
             row.last_error = retry.reason
             row.needs_check = row.needs_check or retry.uncertain
-            if attempts >= MAX_ATTEMPTS and not retry.after_s:
+            if job.kind == WEBHOOK_KIND:
+                give_up = now - row.created_at >= WEBHOOK_RETRY_FOR
+            else:
+                give_up = attempts >= MAX_ATTEMPTS
+            if give_up and not retry.after_s:
                 self._finish(uow, row, OutboxStatus.FAILED, error=f"gave up: {retry.reason}")
                 log.error("outbox %s (%s) failed after %s attempts: %s", job.id, job.kind,
                           attempts, retry.reason)
@@ -359,7 +424,7 @@ class OutboxWorker:
                 log.warning("outbox %s (%s) retry in %.1fs: %s", job.id, job.kind, delay,
                             retry.reason)
             uow.commit()
-        return not_before if retry.after_s is not None else None
+        return not_before if retry.after_s is not None or retry.hold_lane else None
 
     def _fail(self, job: _Job, error: str) -> None:
         with self.services.unit_of_work() as uow:

@@ -15,6 +15,7 @@ from datetime import date, time
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holidays_lib
@@ -33,6 +34,9 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+#: hosts a webhook may be sent to over plain http: the machine itself, for tests and development
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+OUTCOME_EVENTS = ("converted", "recycled")
 DEFAULT_RECYCLE_REASONS = (
     "no_budget",
     "not_decision_maker",
@@ -304,6 +308,66 @@ class Recycle(_Section):
         return value
 
 
+class AutoAssign(_Section):
+    """Optional: a lead still unclaimed part-way into its first-contact window is assigned.
+
+    Round-robin by weight among reps who are not away and under their open-lead cap; off by
+    default, so the Claim button stays the normal path.
+    """
+
+    enabled: bool = False
+    #: when, as a fraction of the first-contact window (in business time) after hand-off
+    after_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    #: relative share per rep (Slack user id); reps not listed weigh 1, 0 excludes a rep
+    weights: dict[str, NonNegativeInt] = Field(default_factory=dict)
+
+
+class OutboundWebhook(_Section):
+    """Where the CRM / MA tool hears about outcomes (SPEC section 6); off when absent.
+
+    The signing secret is not here: it is a secret, so it lives in the environment
+    (``OUTBOUND_WEBHOOK_SECRET``, see ``bot.settings``).
+    """
+
+    url: str
+    events: tuple[Literal["converted", "recycled"], ...] = OUTCOME_EVENTS
+    #: per request; kept well below the outbox lease (60 s) so a slow receiver never lets a
+    #: second worker take the same row while the first is still waiting for an answer
+    timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 10
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        try:
+            parts = urlsplit(value.strip())
+            host = parts.hostname
+            parts.port  # noqa: B018 - raises on a malformed port
+        except ValueError:
+            raise ValueError(f"expected an https:// URL, got {value!r}") from None
+        if parts.scheme not in {"https", "http"} or not host:
+            raise ValueError(f"expected an https:// URL, got {value!r}")
+        if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+            raise ValueError(
+                f"expected https:// (plain http only for localhost / 127.0.0.1), got {value!r}"
+            )
+        if parts.username or parts.password:
+            # "got" without the URL: the formatter would otherwise echo the password
+            raise ValueError(
+                "got a URL with a user name or password; credentials do not belong in the "
+                "policy file (receivers verify X-SLA-Signature, keyed by OUTBOUND_WEBHOOK_SECRET)"
+            )
+        return value.strip()
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError(
+                'at least one of "converted", "recycled" is needed (or remove the section)'
+            )
+        return tuple(dict.fromkeys(value))
+
+
 class Policy(_Section):
     """The whole agreement as the bot enforces it."""
 
@@ -318,6 +382,8 @@ class Policy(_Section):
     digest: Digest = Digest()
     review: Review = Review()
     recycle: Recycle = Recycle()
+    outbound_webhook: OutboundWebhook | None = None
+    auto_assign: AutoAssign = AutoAssign()
 
     @cached_property
     def business_calendar(self) -> BusinessCalendar:

@@ -49,6 +49,7 @@ class Clock(StrEnum):
 class NoticeKind(StrEnum):
     REMINDER = "reminder"  # before a deadline: the owner can still keep the promise
     BREACH = "breach"  # the deadline lapsed: recorded once, owner and manager told once
+    ASSIGN = "assign"  # still unclaimed part-way through the window: assign a rep (optional)
 
 
 class Audience(StrEnum):
@@ -121,17 +122,20 @@ def due_now(
 ) -> tuple[list[Notice], list[Notice]]:
     """What to send now and what to skip: per clock only the latest due reminder is sent.
 
-    After downtime several reminders of one clock can be due at once; the latest supersedes
-    the earlier ones (recorded as skipped). Breach notices are never superseded.
+    After downtime several notices of one clock can be due at once. The latest reminder
+    supersedes earlier ones, and a due breach supersedes every reminder of its clock (warning
+    about a deadline that already lapsed helps nobody); the superseded are returned to be
+    recorded as skipped. Breach notices and assignments are never skipped.
     """
     due = [n for n in notices if n.send_at <= now and n.key not in handled]
+    breached = {n.clock for n in due if n.kind == NoticeKind.BREACH}
     latest: dict[Clock, Notice] = {}
     for notice in due:
-        if notice.kind == NoticeKind.REMINDER:
+        if notice.kind == NoticeKind.REMINDER and notice.clock not in breached:
             best = latest.get(notice.clock)
             if best is None or (notice.send_at, notice.deadline) >= (best.send_at, best.deadline):
                 latest[notice.clock] = notice
-    send = [n for n in due if n.kind == NoticeKind.BREACH or latest.get(n.clock) is n]
+    send = [n for n in due if n.kind != NoticeKind.REMINDER or latest.get(n.clock) is n]
     skip = [n for n in due if n.kind == NoticeKind.REMINDER and latest.get(n.clock) is not n]
     return send, skip
 
@@ -160,10 +164,14 @@ def _claim(lead: LeadClocks, policy: Policy, cal: BusinessCalendar) -> list[Noti
     wait = timedelta(minutes=policy.reminders.unclaimed_after_business_minutes)
     at = cal.add(lead.posted_at, wait)
     deadline = first_contact_due_from(lead.posted_at, lead, policy)
-    if at >= deadline:
-        return []
-    return [Notice(Clock.CLAIM, NoticeKind.REMINDER, deadline, at, "unclaimed",
-                   (Audience.CHANNEL,))]
+    notices = [] if at >= deadline else [
+        Notice(Clock.CLAIM, NoticeKind.REMINDER, deadline, at, "unclaimed", (Audience.CHANNEL,))
+    ]
+    if policy.auto_assign.enabled:
+        window = cal.between(lead.posted_at, deadline)
+        assign_at = cal.add(lead.posted_at, window * policy.auto_assign.after_fraction)
+        notices.append(Notice(Clock.CLAIM, NoticeKind.ASSIGN, deadline, assign_at, "assign", ()))
+    return notices
 
 
 def _first_contact(lead: LeadClocks, policy: Policy, cal: BusinessCalendar) -> list[Notice]:

@@ -62,6 +62,7 @@ class Directory:
         self._entries: dict[str, _Entry] = {}
         self._known: dict[str, frozenset[str]] = {}  # last members Slack gave, kept on errors
         self._lock = threading.Lock()
+        self._away: dict[str, tuple[bool, datetime]] = {}  # user -> (away, look again at)
         # One lock per group: concurrent requests wait for one lookup instead of each calling.
         self._group_locks: dict[str, threading.Lock] = {}
 
@@ -76,6 +77,42 @@ class Directory:
         """True when ``user_id`` holds any of ``roles``; listed roles are checked before groups."""
         ordered = sorted(roles, key=lambda role: isinstance(self._people(role), str))
         return any(user_id in self.members(role) for role in ordered)
+
+    def is_away(self, user_id: str, *, cached_only: bool = False) -> bool:
+        """Whether reminders should skip ``user_id``: listed as away in the policy, or their
+        Slack status says they are out of office (an OOO emoji or words, not yet expired).
+
+        The status is looked up at most every ``cache_for``; ``cached_only`` never calls Slack
+        (for callers holding database locks, after a ``refresh_away`` outside them). A failed
+        lookup counts as present: a reminder too many beats a breach nobody heard about.
+        """
+        if user_id in self.policy.roles.away:
+            return True
+        with self._lock:
+            entry = self._away.get(user_id)
+        if entry is not None and (cached_only or self.clock.now() < entry[1]):
+            return entry[0]
+        if cached_only:
+            return False
+        return self._look_up_away(user_id)
+
+    def refresh_away(self, user_ids: set[str]) -> None:
+        """Warm the out-of-office cache for ``user_ids`` (call before taking locks)."""
+        for user_id in sorted(user_ids):
+            self.is_away(user_id)
+
+    def _look_up_away(self, user_id: str) -> bool:
+        away = False
+        try:
+            profile = self.client.users_profile_get(user=user_id).get("profile") or {}
+            away = status_says_away(profile, self.clock.now())
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            error = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
+            log.warning("could not read the status of %s (%s); counting them present",
+                        user_id, error)
+        with self._lock:
+            self._away[user_id] = (away, self.clock.now() + self.cache_for)
+        return away
 
     def _people(self, role: Role) -> tuple[str, ...] | str:
         if role not in ROLES:
@@ -124,3 +161,21 @@ class Directory:
             self._known[group_id] = members
             self._entries[group_id] = _Entry(members, self.clock.now() + self.cache_for)
         return members
+
+
+#: status emoji that mean "out of office" (Slack's own suggestions and common ones)
+AWAY_EMOJI = frozenset({":palm_tree:", ":airplane:", ":face_with_thermometer:", ":sick:",
+                        ":beach_with_umbrella:", ":house_with_garden:", ":no_entry:"})
+#: words in a status text that mean "out of office", in English and Japanese
+AWAY_WORDS = ("out of office", "ooo", "vacation", "holiday", "on leave", "sick",
+              "休暇", "休み", "不在", "有給", "出張")
+
+
+def status_says_away(profile: dict[str, object], now: datetime) -> bool:
+    """Whether a Slack profile's current status reads as out of office."""
+    expiration = profile.get("status_expiration")
+    if isinstance(expiration, int) and expiration and expiration <= now.timestamp():
+        return False
+    emoji = str(profile.get("status_emoji") or "")
+    text = str(profile.get("status_text") or "").lower()
+    return emoji in AWAY_EMOJI or any(word in text for word in AWAY_WORDS)

@@ -21,6 +21,14 @@ log = logging.getLogger(__name__)
 SweepStep = Callable[[Services, datetime], object]
 
 
+def default_steps() -> list[SweepStep]:
+    """What every sweep does: send due reminders and breach notices, forget old event ids."""
+    from bot.feedback import prune_processed_events
+    from bot.notices import sweep_notices
+
+    return [sweep_notices, prune_processed_events]
+
+
 def sweep(services: Services, steps: list[SweepStep]) -> None:
     """One pass: every step sees the same ``now``; one failing step does not stop the rest."""
     now = services.clock.now()

@@ -15,6 +15,7 @@ from dotenv import find_dotenv, load_dotenv
 
 DEFAULT_DATABASE_URL = "sqlite:///sla-bot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+MIN_WEBHOOK_SECRET_LENGTH = 16
 
 
 class SettingsError(ValueError):
@@ -38,6 +39,8 @@ class Settings:
     host: str = "0.0.0.0"
     auto_migrate: bool | None = None  # None: on for SQLite, off for PostgreSQL
     log_level: str = "INFO"
+    #: signs outbound webhooks (``X-SLA-Signature``); required when the policy sets a webhook
+    outbound_webhook_secret: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -65,6 +68,7 @@ class Settings:
                 " (Socket Mode)" if self.socket_mode else " (HTTP mode)"
             ),
             "INTAKE_TOKEN": secret(self.intake_token),
+            "OUTBOUND_WEBHOOK_SECRET": secret(self.outbound_webhook_secret),
             "DATABASE_URL": _redact_url(self.database_url),
             "SLACK_API_URL": self.slack_api_url,
             "SLA_CONFIG": str(self.sla_config),
@@ -142,6 +146,13 @@ def load_settings(
     if not database_url.startswith(("sqlite", "postgresql")):
         problems.append("DATABASE_URL: expected a sqlite:/// or postgresql:// URL")
 
+    webhook_secret = environ.get("OUTBOUND_WEBHOOK_SECRET", "").strip() or None
+    if webhook_secret is not None and len(webhook_secret) < MIN_WEBHOOK_SECRET_LENGTH:
+        problems.append(
+            f"OUTBOUND_WEBHOOK_SECRET: too short to sign with (at least "
+            f"{MIN_WEBHOOK_SECRET_LENGTH} characters; e.g. `openssl rand -hex 32`)"
+        )
+
     auto_migrate = None
     if raw := environ.get("MIGRATE_ON_START", "").strip():
         auto_migrate = _bool("MIGRATE_ON_START", raw, problems)
@@ -160,4 +171,5 @@ def load_settings(
         host=environ.get("HOST", "").strip() or "0.0.0.0",
         auto_migrate=auto_migrate,
         log_level=(environ.get("LOG_LEVEL", "").strip() or "INFO").upper(),
+        outbound_webhook_secret=webhook_secret,
     )

@@ -1,4 +1,5 @@
-"""The rep's workflow on a handed-off lead: Claim, Release and Log touch (SPEC sections 2 and 4).
+"""The rep's workflow on a handed-off lead: Claim, Release, Log touch, Reassign and Details
+(SPEC sections 2 and 4).
 
 Each use case is one unit of work that changes the lead, writes its lifecycle event and queues
 the Slack messages it owes (outbox), so the channel, the thread and the DMs follow the database
@@ -11,40 +12,102 @@ PostgreSQL re-checks that condition after waiting for a concurrent winner's row 
 SQLite's ``BEGIN IMMEDIATE`` lets one writer in at a time, so the losers' updates match nothing.
 Only the winner then moves the lead with ``bot.lifecycle.apply``, which keeps the transition
 table the single source of truth and writes the event.
+
+Modal submissions check first (``check_touch``, ``check_reassign``) so a refusal can still be
+shown in the open modal, then act; when the lead changed in between, the act refuses under the
+row lock and the person is told by DM (``tell_refused``): a submission has nobody else to
+answer once it was acknowledged.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import selectinload
 
-from bot.deadlines import first_contact_due
-from bot.errors import InvalidTouch, NotAllowed, NotARep, NotFound, OpenLeadLimit
-from bot.i18n import format_datetime
-from bot.lifecycle import OWNED, Action, Surface, allowed, apply, next_status
-from bot.notify import queue_call, refresh_homes, reply_in_thread, update_channel_message
+from bot.deadlines import decision_due_from, first_contact_due, first_contact_due_from
+from bot.errors import (
+    DomainError,
+    IllegalTransition,
+    InvalidTouch,
+    NotAllowed,
+    NotARep,
+    NotFound,
+    OpenLeadLimit,
+)
+from bot.i18n import Translator, format_datetime
+from bot.lifecycle import OWNED, TERMINAL, Action, Surface, allowed, apply, next_status
+from bot.notify import refresh_homes, reply_in_thread, send_dm, update_channel_message
+from bot.roles import Role
 from bot.services import Services
 from bot.views.handoff import fit_mrkdwn, handoff_message
 from bot.views.touch_modal import NOTE_MAX, TOUCH_KINDS, TOUCH_OUTCOMES
-from storage.models import Lead, LeadEvent, LeadStatus, Touch
+from storage.models import Feedback, Lead, LeadEvent, LeadStatus, Touch
 from storage.unit_of_work import UnitOfWork
 
 __all__ = [
+    "AssigneeAtLimit",
     "ClaimOutcome",
     "ClaimResult",
+    "DetailsNotAllowed",
+    "LeadDetails",
+    "NotAManager",
+    "NotAnAssignee",
+    "ReassignResult",
+    "ReassignTarget",
     "ReleaseResult",
+    "SameOwner",
     "TouchResult",
+    "check_reassign",
     "check_touch",
     "claim",
+    "lead_details",
     "log_touch",
+    "reassign",
+    "reassign_refusal",
     "release",
+    "tell_refused",
+    "touch_refusal",
 ]
 
-#: how much of a release reason is kept (it is also budgeted again where it is shown)
+#: how much of a release or reassign reason is kept (it is also budgeted again where shown)
 REASON_LIMIT = 500
+#: who may read a lead's whole record, personal data included (SPEC 4: Details)
+DETAILS_ROLES: tuple[Role, ...] = ("reps", "managers", "marketers")
+
+
+class NotAManager(NotAllowed):
+    """Only managers may reassign a lead."""
+
+    message_key = "reassign.not_manager"
+
+
+class NotAnAssignee(DomainError):
+    """The chosen person is neither a rep nor a manager, so cannot own leads."""
+
+    message_key = "reassign.error.not_assignee"
+
+
+class SameOwner(DomainError):
+    """The chosen person already owns the lead."""
+
+    message_key = "reassign.error.same_owner"
+
+
+class AssigneeAtLimit(OpenLeadLimit):
+    """The chosen person already owns as many open leads as the agreement allows."""
+
+    message_key = "reassign.error.open_lead_limit"
+
+
+class DetailsNotAllowed(NotAllowed):
+    """The lead's record holds personal data: only reps, managers and marketers may read it."""
+
+    message_key = "details.not_allowed"
 
 
 class ClaimOutcome(StrEnum):
@@ -76,6 +139,31 @@ class TouchResult:
     touch_id: int
     event_id: int
     touch_count: int
+
+
+@dataclass(frozen=True)
+class ReassignTarget:
+    """What the Reassign modal shows about the lead: whose it is now."""
+
+    lead_id: int
+    owner_id: str | None
+    contact_name: str
+
+
+@dataclass(frozen=True)
+class ReassignResult:
+    lead_id: int
+    previous_owner: str | None
+    new_owner: str
+    event_id: int
+
+
+@dataclass(frozen=True)
+class LeadDetails:
+    """A lead detached from its session with everything the Details modal shows loaded."""
+
+    lead: Lead
+    feedback: tuple[Feedback, ...]
 
 
 def claim(services: Services, lead_id: int, user_id: str, *, surface: Surface) -> ClaimResult:
@@ -118,6 +206,38 @@ def claim(services: Services, lead_id: int, user_id: str, *, surface: Surface) -
     return result
 
 
+def assign_automatically(
+    services: Services, uow: UnitOfWork, lead: Lead, assignee: str, now: datetime
+) -> bool:
+    """Make ``assignee`` the owner of a still unclaimed lead, in the sweep's unit of work.
+
+    The same conditional update as a claim, so a rep pressing Claim at the same instant wins
+    or loses cleanly against the scheduler. False when somebody claimed it meanwhile.
+    """
+    won = uow.session.execute(
+        update(Lead)
+        .where(Lead.id == lead.id, Lead.status == LeadStatus.POSTED, Lead.owner_id.is_(None))
+        .values(owner_id=assignee, claimed_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    uow.session.refresh(lead)
+    if won != 1:
+        return False
+    event = apply(lead, Action.CLAIM, at=now, surface=Surface.SCHEDULER, actor=assignee,
+                  data={"auto": True})
+    uow.session.flush()
+    t, owner = services.t, f"<@{assignee}>"
+    prefix = f"claim:{lead.id}:{event.id}"
+    update_channel_message(services, uow, lead, f"{prefix}:update")
+    reply_in_thread(services, uow, lead, f"{prefix}:thread", t("auto_assign.thread", owner=owner))
+    due_at = first_contact_due(lead, services.policy)
+    due = format_datetime(due_at, t.language, services.policy.tz) if due_at else "—"
+    _queue_owner_dm(services, uow, lead, f"{prefix}:dm", t("auto_assign.dm_heading", due=due),
+                    t("auto_assign.dm", name=_lead_name(lead, t), due=due))
+    refresh_homes(services, uow, prefix, [assignee])
+    return True
+
+
 def release(
     services: Services, lead_id: int, user_id: str, reason: str | None = None
 ) -> ReleaseResult:
@@ -153,16 +273,16 @@ def release(
 def check_touch(services: Services, lead_id: int, user_id: str) -> None:
     """Raise what ``log_touch`` would refuse with, without changing anything.
 
-    Lets a modal submission answer a refusal while it can still keep the modal open;
-    ``log_touch`` checks again under the row lock.
+    Lets the Log touch button refuse before opening a modal nobody could submit, and a
+    submission answer a refusal while it can still keep the modal open; ``log_touch`` checks
+    again under the row lock.
     """
     is_manager = services.directory.has_role(user_id, "managers")
     with services.unit_of_work() as uow:
         lead = uow.leads.get(lead_id)
         if lead is None:
             raise NotFound(f"lead {lead_id}")
-        _check_touch_allowed(lead, user_id, is_manager)
-        next_status(LeadStatus(lead.status), Action.TOUCH)  # IllegalTransition when not owned
+        _check_touchable(lead, user_id, is_manager)
 
 
 def log_touch(
@@ -190,7 +310,7 @@ def log_touch(
         lead = uow.leads.get_for_update(lead_id)
         if lead is None:
             raise NotFound(f"lead {lead_id}")
-        _check_touch_allowed(lead, user_id, is_manager)
+        _check_touchable(lead, user_id, is_manager)
         touch = Touch(lead_id=lead.id, rep_id=user_id, kind=kind, outcome=outcome, note=note,
                       at=now)
         uow.session.add(touch)
@@ -208,10 +328,193 @@ def log_touch(
     return result
 
 
+def check_reassign(
+    services: Services, lead_id: int, user_id: str, new_owner: str | None = None
+) -> ReassignTarget:
+    """Raise what ``reassign`` would refuse with, without changing anything.
+
+    Without ``new_owner`` it answers whether ``user_id`` may reassign this lead at all, so the
+    button can refuse before a modal opens; with it, whether that choice would be accepted, so
+    the submission can answer in the modal. ``reassign`` checks again under the row lock.
+    """
+    _require_manager(services, user_id, lead_id)
+    assignee = new_owner is None or services.directory.has_role(new_owner, "reps", "managers")
+    with services.unit_of_work() as uow:
+        lead = uow.leads.get(lead_id)
+        if lead is None:
+            raise NotFound(f"lead {lead_id}")
+        _check_reassignable(services, uow, lead, new_owner, assignee)
+        return ReassignTarget(lead.id, lead.owner_id, lead.contact_name or "")
+
+
+def reassign(
+    services: Services,
+    lead_id: int,
+    user_id: str,
+    new_owner: str,
+    reason: str | None = None,
+) -> ReassignResult:
+    """A manager gives an owned lead to another rep (or manager); its status does not change.
+
+    The new owner's ``claimed_at`` starts now (their clock for claim-related display); the
+    first-contact and decision deadlines stay measured from the hand-off, so a reassignment
+    never buys the team time. ``NotAManager``, ``NotAnAssignee``, ``SameOwner``,
+    ``AssigneeAtLimit``, ``NotFound`` or ``IllegalTransition`` (not owned) otherwise.
+    """
+    _require_manager(services, user_id, lead_id)  # may ask Slack: before locks
+    assignee = services.directory.has_role(new_owner, "reps", "managers")
+    reason = " ".join((reason or "").split())[:REASON_LIMIT] or None
+    now = services.clock.now()
+    with services.unit_of_work() as uow:
+        lead = uow.leads.get_for_update(lead_id)
+        if lead is None:
+            raise NotFound(f"lead {lead_id}")
+        _check_reassignable(services, uow, lead, new_owner, assignee)
+        previous = lead.owner_id
+        event = apply(lead, Action.REASSIGN, at=now, surface=Surface.MODAL, actor=user_id,
+                      data={"previous_owner": previous, "new_owner": new_owner,
+                            "reason": reason})
+        lead.owner_id = new_owner
+        lead.claimed_at = now
+        uow.session.flush()
+        _queue_reassign_messages(services, uow, lead, event, previous, reason)
+        result = ReassignResult(lead.id, previous, new_owner, event.id)
+        uow.commit()
+    services.outbox_ready.set()
+    return result
+
+
+def lead_details(services: Services, lead_id: int, user_id: str) -> LeadDetails:
+    """Everything about one lead for the Details modal, read in one short transaction.
+
+    The record carries personal data (email, phone), so only reps, managers and marketers may
+    read it (``DetailsNotAllowed``). It is read while a 3-second ``trigger_id`` is running out:
+    one SELECT per table (the lead, then its activities, touches, events and feedback by
+    ``lead_id``), never one per row, and detached so the view is built outside the session.
+    """
+    if not services.directory.has_role(user_id, *DETAILS_ROLES):
+        raise DetailsNotAllowed(f"{user_id} may not read lead {lead_id}")
+    with services.unit_of_work() as uow:
+        lead = uow.session.scalars(
+            select(Lead)
+            .where(Lead.id == lead_id)
+            .options(
+                selectinload(Lead.activities),
+                selectinload(Lead.touches),
+                selectinload(Lead.events),
+            )
+        ).one_or_none()
+        if lead is None:
+            raise NotFound(f"lead {lead_id}")
+        feedback = tuple(uow.session.scalars(
+            select(Feedback)
+            .where(Feedback.lead_id == lead_id)
+            .order_by(Feedback.at.desc(), Feedback.id.desc())
+        ))
+        uow.session.expunge_all()
+    return LeadDetails(lead, feedback)
+
+
+def touch_refusal(error: DomainError, t: Translator) -> str:
+    """Why a Log touch was refused, in words about the lead ("it was converted")."""
+    if isinstance(error, IllegalTransition):
+        status = str(error.params.get("status") or "")
+        label = t(f"lead_status.{status}")
+        if status in {s.value for s in TERMINAL}:
+            return t("touch_guard.decided", status=label)
+        return t("touch_guard.not_owned", status=label)
+    return t(error.message_key, **error.params)
+
+
+def reassign_refusal(error: DomainError, t: Translator) -> str:
+    """Why a reassignment was refused; plain words, fit for a modal's inline error."""
+    if isinstance(error, IllegalTransition):
+        status = str(error.params.get("status") or "")
+        return t("reassign.error.not_owned", status=t(f"lead_status.{status}"))
+    return t(error.message_key, **error.params)
+
+
+def tell_refused(
+    services: Services,
+    lead_id: int,
+    user_id: str,
+    *,
+    message_key: str,
+    reason: str,
+    submission: str,
+    note: str | None = None,
+) -> None:
+    """DM ``user_id`` that what they submitted was not done, and why.
+
+    For a modal submission refused *after* it was acknowledged (the lead changed in between):
+    the modal is closed and a submission has no ``response_url``, so a DM is the one way to
+    reach the person, and through the outbox it survives a Slack outage like every other
+    message. ``submission`` names the submission (its view id), so telling twice queues once.
+    ``note`` is what they wrote, given back so it is not lost.
+    """
+    t = services.t
+    with services.unit_of_work() as uow:
+        lead = uow.leads.get(lead_id)
+        name = _lead_name(lead, t) if lead is not None else t("handoff.unnamed")
+        text = t(message_key, name=name, reason=reason)
+        blocks: list[dict[str, Any]] = [_section(text)]
+        if note:
+            blocks.append(_section(t("touch_guard.your_note", note=fit_mrkdwn(note, 2800))))
+        key = f"refused:{lead_id}:{user_id}:{submission or services.clock.now().isoformat()}"
+        send_dm(services, uow, lead, key[:255], user_id, text, blocks)
+        uow.commit()
+    services.outbox_ready.set()
+
+
 # ------------------------------------------------------------------------------ helpers
 
 
-def _check_touch_allowed(lead: Lead, user_id: str, is_manager: bool) -> None:
+def _require_manager(services: Services, user_id: str, lead_id: int) -> None:
+    if not services.directory.has_role(user_id, "managers"):
+        raise NotAManager(f"{user_id} may not reassign lead {lead_id}")
+
+
+def _check_reassignable(
+    services: Services, uow: UnitOfWork, lead: Lead, new_owner: str | None, assignee: bool
+) -> None:
+    """The lead is owned; and, when a choice was made, it is someone who can take it."""
+    next_status(LeadStatus(lead.status), Action.REASSIGN)  # IllegalTransition when not owned
+    if new_owner is None:
+        return
+    if not assignee:
+        raise NotAnAssignee(f"{new_owner} is neither rep nor manager")
+    if new_owner == lead.owner_id:
+        raise SameOwner(f"{new_owner} already owns lead {lead.id}")
+    try:
+        _check_open_limit(services, uow, new_owner)
+    except OpenLeadLimit as error:
+        raise AssigneeAtLimit(str(error), **error.params) from None
+
+
+def _lead_name(lead: Lead, t: Translator) -> str:
+    """The contact's name, escaped and short enough for a one-line DM."""
+    return fit_mrkdwn((lead.contact_name or "").strip() or t("handoff.unnamed"), 200)
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _next_deadline(services: Services, lead: Lead) -> str:
+    """"Next: first contact by …" until the first touch, then the decision deadline."""
+    t, policy = services.t, services.policy
+    posted_at = lead.posted_at or services.clock.now()
+    if lead.first_touch_at is None:
+        due = first_contact_due_from(posted_at, lead, policy)
+        return t("handoff.next_first_contact",
+                 due=format_datetime(due, t.language, policy.tz))
+    due = decision_due_from(posted_at, policy)
+    return t("handoff.next_decision", due=format_datetime(due, t.language, policy.tz))
+
+
+def _check_touchable(lead: Lead, user_id: str, is_manager: bool) -> None:
+    """The lead's state first: "it was converted" tells anyone more than "not yours"."""
+    next_status(LeadStatus(lead.status), Action.TOUCH)  # IllegalTransition when not owned
     if lead.owner_id != user_id and not is_manager:
         raise NotAllowed(f"{user_id} may not log a touch on lead {lead.id}")
 
@@ -250,16 +553,62 @@ def _queue_claim_messages(
     prefix = f"claim:{lead.id}:{event.id}"
     update_channel_message(services, uow, lead, f"{prefix}:update")
     reply_in_thread(services, uow, lead, f"{prefix}:thread", t("claim.thread", owner=owner))
-    view = handoff_message(lead, services.policy, services.clock.now(), t)
     due_at = first_contact_due(lead, services.policy)
     due = format_datetime(due_at, t.language, services.policy.tz) if due_at else "—"
-    name = fit_mrkdwn((lead.contact_name or "").strip() or t("handoff.unnamed"), 200)
-    heading = {"type": "section", "text": {"type": "mrkdwn",
-                                           "text": t("claim.dm_heading", due=due)}}
-    dm = {"channel": lead.owner_id, "text": t("claim.dm", name=name, due=due),
-          "blocks": [heading, *view["blocks"]]}
-    queue_call(services, uow, lead, f"{prefix}:dm", "chat.postMessage", dm)
+    _queue_owner_dm(services, uow, lead, f"{prefix}:dm", t("claim.dm_heading", due=due),
+                    t("claim.dm", name=_lead_name(lead, t), due=due))
     refresh_homes(services, uow, prefix, [lead.owner_id])
+
+
+def _queue_owner_dm(
+    services: Services, uow: UnitOfWork, lead: Lead, key: str, heading: str, text: str
+) -> None:
+    """DM the lead's owner its card with the owner's actions, under a line saying why.
+
+    The owner can work the lead from the DM (the buttons are the channel message's, checked
+    again by the services), which is how a claim and a reassignment both hand it over.
+    """
+    view = handoff_message(lead, services.policy, services.clock.now(), services.t)
+    send_dm(services, uow, lead, key, str(lead.owner_id), text,
+            [_section(heading), *view["blocks"]])
+
+
+def _queue_reassign_messages(
+    services: Services,
+    uow: UnitOfWork,
+    lead: Lead,
+    event: LeadEvent,
+    previous: str | None,
+    reason: str | None,
+) -> None:
+    """The message shows the new owner; the thread, the new and the previous owner are told."""
+    t = services.t
+    manager, owner = f"<@{event.actor}>", f"<@{lead.owner_id}>"
+    before = f"<@{previous}>" if previous else "—"
+    why = fit_mrkdwn(reason, 300) if reason else None
+    name = _lead_name(lead, t)
+    prefix = f"reassign:{lead.id}:{event.id}"
+    update_channel_message(services, uow, lead, f"{prefix}:update")
+    if why:
+        thread = t("reassign.thread_reason", manager=manager, previous=before, owner=owner,
+                   reason=why)
+    else:
+        thread = t("reassign.thread", manager=manager, previous=before, owner=owner)
+    reply_in_thread(services, uow, lead, f"{prefix}:thread", thread)
+    upcoming = _next_deadline(services, lead)
+    heading = t("reassign.dm_heading", manager=manager, previous=before, next=upcoming)
+    if why:
+        heading = f"{heading}\n{t('reassign.dm_reason', reason=why)}"
+    _queue_owner_dm(services, uow, lead, f"{prefix}:dm", heading,
+                    t("reassign.dm", manager=manager, name=name, next=upcoming))
+    if previous:
+        if why:
+            text = t("reassign.dm_previous_reason", manager=manager, name=name, owner=owner,
+                     reason=why)
+        else:
+            text = t("reassign.dm_previous", manager=manager, name=name, owner=owner)
+        send_dm(services, uow, lead, f"{prefix}:dm-previous", previous, text)
+    refresh_homes(services, uow, prefix, [previous, lead.owner_id])
 
 
 def _queue_release_messages(

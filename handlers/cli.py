@@ -1,4 +1,4 @@
-"""The ``sla-bot`` command line: run, migrate, import, check-config (and, later, sweep, reports)."""
+"""The ``sla-bot`` command line: run, migrate, import, sweep, check-config."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import csv_import
 from bot.clock import SystemClock
+from bot.outbound import check_config, config_problems
 from bot.policy import Policy, PolicyError, load_policy
 from bot.services import build_services
 from bot.settings import Settings, SettingsError, load_settings
@@ -32,6 +33,7 @@ def _configure_logging(level: str) -> None:
 def _load(args: argparse.Namespace) -> tuple[Settings, Policy]:
     settings = load_settings()
     policy = load_policy(args.config or settings.sla_config)
+    check_config(settings, policy)  # e.g. a webhook url without its signing secret
     return settings, policy
 
 
@@ -46,7 +48,38 @@ def cmd_run(args: argparse.Namespace) -> int:
     elif migrate.pending(services.engine):
         log.error("the database schema is not current: run `sla-bot migrate` (or pass --migrate)")
         return 1
-    run_until_signalled(BotServer(services, port=args.port))
+    from bot.notices import recompute_all
+    from bot.scheduler import default_steps
+
+    changed = recompute_all(services)  # the policy or calendar may have changed since last run
+    log.info("reminder plan applied: %d lead(s) got a new next instant", changed)
+    run_until_signalled(BotServer(services, port=args.port, sweep_steps=default_steps()))
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """One reminder pass and the deliveries it queued, for cron-style deployments."""
+    from bot.notices import recompute_all, sweep_notices
+    from bot.outbox import OutboxWorker
+
+    settings, policy = _load(args)
+    _configure_logging(settings.log_level)
+    services = build_services(settings, policy, SystemClock())
+    try:
+        changed = recompute_all(services)
+        result = sweep_notices(services)
+        worker = OutboxWorker(services)
+        delivered = 0
+        for _ in range(args.max_passes):
+            handled = worker.run_once()
+            delivered += handled
+            if handled == 0:
+                break
+    finally:
+        services.close()
+    print(f"swept {result.leads} lead(s): {result.sent} reminder(s), {result.breaches} "
+          f"breach notice(s), {result.skipped} skipped; {delivered} outbox item(s) handled; "
+          f"{changed} lead(s) re-planned")
     return 0
 
 
@@ -89,6 +122,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         policy = load_policy(config_path)
     except PolicyError as exc:
         problems += [f"{exc.source}: {p}" for p in exc.problems]
+    if settings is not None and policy is not None:
+        problems += [f"environment: {p}" for p in config_problems(settings, policy)]
     if problems:
         print("The configuration has problems:", file=sys.stderr)
         for problem in problems:
@@ -242,6 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     imp.set_defaults(func=cmd_import)
 
+    swp = sub.add_parser("sweep", help="one reminder pass (for cron), then deliver what it queued")
+    swp.add_argument("--max-passes", type=int, default=50,
+                     help="outbox passes (20 items each) before giving up until the next run")
+    swp.set_defaults(func=cmd_sweep)
     make = sub.add_parser("makemigration", help="(developers) autogenerate a migration")
     make.add_argument("-m", "--message", required=True)
     make.set_defaults(func=cmd_makemigration)

@@ -1,10 +1,15 @@
 """The Log touch button and its modal (SPEC 4).
 
-The button only opens the modal (``trigger_id`` expires 3 s after Slack sends it, so at once);
-the lead it names is a hint. The submission's ``private_metadata`` is a hint too: who may log a
-touch and whether the lead is still owned are decided by ``bot.workflow`` from the database.
-A submission has no ``response_url``, so every refusal is answered as a
-``response_action: errors`` message that keeps the modal open.
+The button first asks ``bot.workflow`` whether the presser may log a touch on the lead (its
+owner or a manager, while it is owned): anyone else, or anyone pressing on a lead that was
+decided meanwhile, gets an ephemeral answer instead of a modal they could not submit. That
+check is one quick read, then the modal opens (``trigger_id`` expires 3 s after the click).
+The lead the button names is a hint, and so is the submission's ``private_metadata``: the
+submission is checked again from the database and answered in the modal
+(``response_action: errors``) while it is still open. If the lead changes between that check
+and the write, the modal is already closed and a submission has no ``response_url``, so the
+rep is told by DM through the outbox (durable, and it reaches them wherever they opened the
+modal from) with the note they wrote, so it is not lost.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from bot.errors import DomainError
 from bot.ids import Action, Callback, TouchBlock
 from bot.services import Services
 from bot.views.touch_modal import read_touch_form, touch_modal
-from bot.workflow import check_touch, log_touch
+from bot.workflow import check_touch, log_touch, tell_refused, touch_refusal
 from handlers.errors import reported
 from handlers.modals import open_or_offer_retry
 from handlers.payloads import lead_id as parse_lead_id
@@ -47,11 +52,24 @@ def open_modal(
     ack()
     with reported(body, context):
         lead_id = parse_lead_id(action.get("value"))
+        try:
+            check_touch(services, lead_id, body["user"]["id"])
+        except DomainError as error:
+            log.info("refused to open Log touch for %s: %s", body["user"]["id"], error)
+            respond(response_type="ephemeral", replace_original=False,
+                    text=touch_refusal(error, services.t))
+            return
         view = touch_modal(lead_id, services.t)
         open_or_offer_retry(client, body, action, view, respond, services.t)
 
 
-def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], services: Services) -> None:
+def submit(
+    ack: Ack,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    context: BoltContext,
+    services: Services,
+) -> None:
     """Validate the inputs, re-check the lead from the database, then log the touch."""
     t = services.t
     user_id = body["user"]["id"]
@@ -68,8 +86,12 @@ def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], services: Servi
         return
     ack()
     assert form.kind is not None and form.outcome is not None  # read_touch_form checked them
-    try:
-        log_touch(services, lead_id, user_id, kind=form.kind, outcome=form.outcome,
-                  note=form.note)
-    except DomainError as error:  # lost a race since the check: nobody to answer any more
-        log.info("touch by %s refused after the check: %s", user_id, error)
+    with reported(body, context):
+        try:
+            log_touch(services, lead_id, user_id, kind=form.kind, outcome=form.outcome,
+                      note=form.note)
+        except DomainError as error:  # the lead changed since the check: the modal is gone
+            log.info("touch by %s refused after the check: %s", user_id, error)
+            tell_refused(services, lead_id, user_id, message_key="touch_guard.dm",
+                         reason=touch_refusal(error, t), submission=str(view.get("id") or ""),
+                         note=form.note)

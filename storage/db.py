@@ -13,17 +13,22 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine tuned for our access pattern.
 
+    Statement parameters are hidden from error messages: they carry contact data and notes,
+    which must never reach a log line.
+
     SQLite gets WAL (readers never block the writer) and a busy timeout, so concurrent writers
     wait instead of failing with "database is locked"; it also gets real foreign keys.
     """
     if url.startswith("sqlite"):
         connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
         connect_args.update(kwargs.pop("connect_args", {}))
+        kwargs.setdefault("hide_parameters", True)
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("hide_parameters", True)
     return create_engine(url, **kwargs)
 
 

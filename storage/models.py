@@ -98,6 +98,11 @@ class Lead(Base):
     decided_at: Mapped[datetime | None]
     decision_reason: Mapped[str | None] = mapped_column(String(100))
     updated_at: Mapped[datetime]
+    #: when the last touch was logged: the follow-up cadence counts from it
+    last_touch_at: Mapped[datetime | None]
+    #: the next instant the reminder sweep must look at this lead (None: nothing pending);
+    #: "what is due now" is one range scan of this index, however many leads are stored
+    next_due_at: Mapped[datetime | None] = mapped_column(index=True)
 
     activities: Mapped[list[Activity]] = relationship(
         back_populates="lead", cascade="all, delete-orphan", order_by="Activity.at.desc()"
@@ -193,11 +198,22 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
 
-    __table_args__ = (Index(None, "status", "not_before"),)
+    #: ``(result_channel, result_ts)`` finds the lead a bot post was about when someone
+    #: replies under it (e.g. a recycle notice in the marketing feedback channel)
+    __table_args__ = (
+        Index(None, "status", "not_before"),
+        Index(None, "result_channel", "result_ts"),
+    )
 
 
 class Feedback(Base):
-    """A marketer's (or anyone's) reply in a lead's thread, kept as feedback on the lead."""
+    """A person's reply in a lead's thread, kept as feedback on the lead.
+
+    ``(channel_id, ts)`` is the Slack message, so a redelivered event cannot store it twice.
+    An edit replaces ``text`` and sets ``edited_at``; a delete clears ``text`` and sets
+    ``deleted_at`` — the row stays as a tombstone so a late redelivery cannot bring the text
+    back, but the person's words do not.
+    """
 
     __tablename__ = "feedback"
 
@@ -207,6 +223,51 @@ class Feedback(Base):
     text: Mapped[str] = mapped_column(Text)
     channel_id: Mapped[str] = mapped_column(String(32))
     ts: Mapped[str] = mapped_column(String(32))
+    #: the message replied under: the handoff message or a bot post about the lead
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
     at: Mapped[datetime]
+    edited_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
 
     __table_args__ = (UniqueConstraint("channel_id", "ts"),)
+
+
+class ProcessedEvent(Base):
+    """A Slack Events API delivery already acted on, by ``event_id``.
+
+    Slack redelivers an event it thinks was not acknowledged (``X-Slack-Retry-Num`` 1–3, same
+    ``event_id``); inserting the id in the transaction that acts on the event makes every
+    redelivery a no-op, even when several arrive at once. Old ids are pruned
+    (``bot.feedback.prune_processed_events``): Slack stops retrying within the hour.
+    """
+
+    __tablename__ = "processed_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LeadNotice(Base):
+    """One notice of the reminder plan that was handled: sent, or skipped as superseded.
+
+    The unique (lead, key) pair is what makes each reminder and breach notice go out once,
+    whatever the number of sweeping processes; the planned instant and the lateness are kept
+    for the reports.
+    """
+
+    __tablename__ = "lead_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(120))
+    clock: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20))
+    deadline: Mapped[datetime]
+    planned_at: Mapped[datetime]
+    handled_at: Mapped[datetime]
+    #: "sent" or "skipped" (a later reminder of the same clock superseded it)
+    outcome: Mapped[str] = mapped_column(String(20))
+    #: handled later than planned (the bot was down, or the sweep fell behind)
+    late: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+    __table_args__ = (UniqueConstraint("lead_id", "key"),)

@@ -5,11 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storage.models import Activity, Lead, LeadEvent, OutboxMessage, OutboxStatus
+from storage.models import (
+    Activity,
+    Feedback,
+    Lead,
+    LeadEvent,
+    OutboxMessage,
+    OutboxStatus,
+    ProcessedEvent,
+)
 
 _INSERT_LEAD = insert(Lead.__table__).returning(Lead.__table__.c.id)
 
@@ -126,6 +134,89 @@ class OutboxRepository:
         return self.session.scalars(
             select(OutboxMessage).where(OutboxMessage.idempotency_key == key)
         ).one_or_none()
+
+
+class FeedbackRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def lead_for_thread(self, channel_id: str, thread_ts: str) -> int | None:
+        """The lead whose thread this is: its handoff message, or a bot post about it.
+
+        Bot posts about a lead (a recycle notice in the marketing channel, a conversion...)
+        are outbox rows with a ``lead_id``; once sent they know where they landed.
+        """
+        lead_id = self.session.scalar(
+            select(Lead.id).where(Lead.channel_id == channel_id, Lead.message_ts == thread_ts)
+        )
+        if lead_id is not None:
+            return int(lead_id)
+        lead_id = self.session.scalar(
+            select(OutboxMessage.lead_id)
+            .where(
+                OutboxMessage.result_channel == channel_id,
+                OutboxMessage.result_ts == thread_ts,
+                OutboxMessage.lead_id.is_not(None),
+            )
+            .limit(1)
+        )
+        return int(lead_id) if lead_id is not None else None
+
+    def add(self, feedback: Feedback) -> bool:
+        """Store a new reply; False (and nothing changed) when that message is already stored.
+
+        A savepoint keeps the duplicate from spoiling the caller's transaction.
+        """
+        try:
+            with self.session.begin_nested():
+                self.session.add(feedback)
+        except IntegrityError:
+            return False
+        return True
+
+    def by_message_for_update(self, channel_id: str, ts: str) -> Feedback | None:
+        """The stored reply for a Slack message, locked (PostgreSQL) so an edit racing a
+        delete cannot write the deleted text back."""
+        return self.session.scalars(
+            select(Feedback)
+            .where(Feedback.channel_id == channel_id, Feedback.ts == ts)
+            .with_for_update()
+        ).one_or_none()
+
+    def for_lead(self, lead_id: int) -> list[Feedback]:
+        return list(
+            self.session.scalars(
+                select(Feedback).where(Feedback.lead_id == lead_id).order_by(Feedback.ts)
+            )
+        )
+
+
+class ProcessedEventRepository:
+    """Slack event ids already acted on, so a redelivery is a no-op."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def claim(self, event_id: str, now: datetime) -> bool:
+        """Record ``event_id``; False when it was recorded before (or by a concurrent delivery,
+        whose transaction this waits for on PostgreSQL)."""
+        try:
+            with self.session.begin_nested():
+                self.session.execute(
+                    insert(ProcessedEvent.__table__), {"event_id": event_id, "at": now}
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def prune(self, before: datetime) -> int:
+        """Forget ids recorded before ``before``; returns how many."""
+        result = self.session.execute(
+            delete(ProcessedEvent)
+            .where(ProcessedEvent.at < before)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount or 0)
 
 
 def _new_outbox_row(

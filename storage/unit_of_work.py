@@ -14,13 +14,20 @@ from typing import Self
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.repositories import LeadRepository, OutboxRepository
+from storage.repositories import (
+    FeedbackRepository,
+    LeadRepository,
+    OutboxRepository,
+    ProcessedEventRepository,
+)
 
 
 class UnitOfWork:
     session: Session
     leads: LeadRepository
     outbox: OutboxRepository
+    feedback: FeedbackRepository
+    processed_events: ProcessedEventRepository
 
     def __init__(
         self,
@@ -35,6 +42,8 @@ class UnitOfWork:
         self.session = self._session_factory()
         self.leads = LeadRepository(self.session)
         self.outbox = OutboxRepository(self.session)
+        self.feedback = FeedbackRepository(self.session)
+        self.processed_events = ProcessedEventRepository(self.session)
         return self
 
     def __exit__(

@@ -91,3 +91,29 @@ def test_check_config_surfaces_messages_slack_refused_for_good(
     out = capsys.readouterr().out
     assert "outbox: 0 pending, 1 failed" in out
     assert "handoff to C0SALES" in out and "not_in_channel" in out
+
+
+def test_sweep_runs_one_reminder_pass_for_cron(
+    operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["migrate"]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(EXAMPLE_POLICY), "sweep"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("swept 0 lead(s): 0 reminder(s), 0 breach notice(s), 0 skipped")
+
+
+def test_check_config_refuses_a_webhook_without_its_secret(
+    operator_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = operator_env / "sla.toml"
+    policy.write_text(EXAMPLE_POLICY.read_text(encoding="utf-8")
+                      + '\n[outbound_webhook]\nurl = "https://ma.example.com/hooks/sla"\n',
+                      encoding="utf-8")
+    monkeypatch.delenv("OUTBOUND_WEBHOOK_SECRET", raising=False)
+    assert main(["--config", str(policy), "check-config"]) == 2
+    assert "environment: OUTBOUND_WEBHOOK_SECRET: required" in capsys.readouterr().err
+    monkeypatch.setenv("OUTBOUND_WEBHOOK_SECRET", "0123456789abcdef0123")
+    assert main(["--config", str(policy), "check-config"]) == 0
+    out = capsys.readouterr().out
+    assert "OUTBOUND_WEBHOOK_SECRET = set" in out and "0123456789abcdef0123" not in out

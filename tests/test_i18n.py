@@ -37,3 +37,15 @@ def test_dates_read_naturally_in_each_language() -> None:
     tokyo = ZoneInfo("Asia/Tokyo")
     assert format_datetime(at, "en", tokyo) == "Tue 24 Nov 10:30"
     assert format_datetime(at, "ja", tokyo) == "11/24(火) 10:30"
+
+
+def test_durations_read_naturally_in_each_language() -> None:
+    from datetime import timedelta
+
+    from bot.i18n import format_duration
+
+    assert format_duration(timedelta(hours=2, minutes=5), "en") == "2 h 5 min"
+    assert format_duration(timedelta(days=3, hours=4, minutes=7), "en") == "3 d 4 h"
+    assert format_duration(timedelta(seconds=59), "en") == "0 min"
+    assert format_duration(timedelta(hours=2, minutes=5), "ja") == "2時間5分"
+    assert format_duration(timedelta(days=1), "ja") == "1日"

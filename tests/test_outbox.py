@@ -18,6 +18,7 @@ from sqlalchemy import select
 from bot.clock import ManualClock
 from bot.intake import accept, parse_data
 from bot.lifecycle import Surface
+from bot.notices import sweep_notices
 from bot.outbox import EVENT_TYPE, OutboxWorker, outbox_health
 from bot.policy import Policy
 from bot.services import Services
@@ -199,6 +200,7 @@ def test_a_late_handoff_is_recorded_as_a_marketing_breach(
     qualified = clock.now() - timedelta(hours=27)
     lead_id = queue(services, qualified_at=qualified.isoformat())
     worker.run_once()
+    sweep_notices(services)  # the reminder sweep records it, at the promise's own instant
     with services.unit_of_work() as uow:
         breaches = uow.session.scalars(
             select(LeadEvent).where(LeadEvent.lead_id == lead_id, LeadEvent.kind == "breach")
@@ -206,6 +208,7 @@ def test_a_late_handoff_is_recorded_as_a_marketing_breach(
         assert [(b.data["promise"], b.data["lateness_seconds"]) for b in breaches] == [
             ("handoff", 3 * 3600)
         ]
+        assert breaches[0].at == qualified + timedelta(hours=24)
 
 
 def test_two_workers_on_one_database_post_each_lead_once(

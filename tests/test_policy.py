@@ -126,3 +126,19 @@ def test_settings_normalise_urls_and_hide_secrets() -> None:
     shown = settings.redacted()
     assert "hunter2" not in str(shown)
     assert "xoxb-1" not in str(shown) and "xapp-1" not in str(shown)
+
+
+def test_the_outbound_webhook_secret_comes_from_the_environment_and_is_never_shown() -> None:
+    base = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
+    assert load_settings(base).outbound_webhook_secret is None
+    assert load_settings(base).redacted()["OUTBOUND_WEBHOOK_SECRET"] == "not set"
+    secret = "0123456789abcdef0123"
+    settings = load_settings({**base, "OUTBOUND_WEBHOOK_SECRET": f" {secret} "})
+    assert settings.outbound_webhook_secret == secret
+    assert settings.redacted()["OUTBOUND_WEBHOOK_SECRET"] == "set"
+    assert secret not in str(settings.redacted())
+    with pytest.raises(SettingsError) as info:
+        load_settings({**base, "OUTBOUND_WEBHOOK_SECRET": "short"})
+    (problem,) = info.value.problems
+    assert problem.startswith("OUTBOUND_WEBHOOK_SECRET: too short")
+    assert "short'" not in problem

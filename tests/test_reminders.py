@@ -187,12 +187,13 @@ def test_after_downtime_only_the_latest_reminder_per_clock_goes_and_breaches_all
         "reminders": policy.reminders.model_copy(update={"first_contact_before_minutes": (60, 30)})
     })
     notices = plan(lead(status=LeadStatus.CLAIMED, owner_id="U1"), ladder)
-    send, skip = due_now(notices, jst(24, 12, 5), handled=set())
-    assert [(n.clock, n.kind, n.step) for n in send] == [
-        (Clock.FIRST_CONTACT, NoticeKind.REMINDER, "30m"),
-        (Clock.FIRST_CONTACT, NoticeKind.BREACH, "due"),
-    ]
+    send, skip = due_now(notices, jst(24, 11, 45), handled=set())
+    assert [(n.clock, n.step) for n in send] == [(Clock.FIRST_CONTACT, "30m")]
     assert [n.step for n in skip] == ["60m"]
+    # Once the deadline lapsed too, the breach supersedes every reminder of its clock.
+    send, skip = due_now(notices, jst(24, 12, 5), handled=set())
+    assert [(n.clock, n.kind) for n in send] == [(Clock.FIRST_CONTACT, NoticeKind.BREACH)]
+    assert [n.step for n in skip] == ["60m", "30m"]
     # What was handled is not due again; nothing is due before its time.
     handled = {n.key for n in send + skip}
     assert due_now(notices, jst(24, 12, 5), handled) == ([], [])

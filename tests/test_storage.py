@@ -186,3 +186,71 @@ def test_sqlite_uses_wal_and_waits_instead_of_failing(sqlite_db: Database) -> No
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_processed_event_ids_are_claimed_once_and_pruned_by_age(db: Database) -> None:
+    from storage.models import ProcessedEvent
+
+    factory = make_session_factory(db.engine)
+    now = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+    with UnitOfWork(factory) as uow:
+        assert uow.processed_events.claim("Ev1", now - timedelta(days=4))
+        assert not uow.processed_events.claim("Ev1", now)  # the transaction survives this
+        assert uow.processed_events.claim("Ev2", now)
+        uow.commit()
+    with UnitOfWork(factory) as uow:
+        assert not uow.processed_events.claim("Ev2", now)
+        assert uow.processed_events.prune(now - timedelta(days=3)) == 1
+        uow.commit()
+    with UnitOfWork(factory) as uow:
+        assert uow.session.scalars(select(ProcessedEvent.event_id)).all() == ["Ev2"]
+
+
+def test_concurrent_claims_of_one_event_id_let_one_through(db: Database) -> None:
+    """Several deliveries of one Slack event race; exactly one may act on it, none fails."""
+    factory = make_session_factory(db.engine)
+    now = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+    writers = 8
+    barrier = Barrier(writers)
+    results: list[bool] = []
+    errors: list[BaseException] = []
+
+    def claim() -> None:
+        try:
+            barrier.wait()
+            with UnitOfWork(factory) as uow:
+                won = uow.processed_events.claim("Ev-same", now)
+                uow.commit()
+                results.append(won)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [Thread(target=claim) for _ in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert sorted(results) == [False] * (writers - 1) + [True]
+
+
+def test_a_thread_is_found_by_its_handoff_message_or_a_sent_bot_post(db: Database) -> None:
+    factory = make_session_factory(db.engine)
+    now = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+    with UnitOfWork(factory) as uow:
+        lead = uow.leads.add(new_lead(channel_id="C0000SALES", message_ts="100.000100"))
+        uow.session.flush()
+        sent = uow.outbox.enqueue(key="recycle:1", kind="message", now=now, payload={},
+                                  channel="C0000MKTG", lead_id=lead.id)
+        assert sent is not None
+        sent.result_channel, sent.result_ts = "C0000MKTG", "200.000100"
+        uow.outbox.enqueue(key="unsent:1", kind="message", now=now, payload={},
+                           channel="C0000MKTG", lead_id=lead.id)
+        uow.commit()
+        lead_id = lead.id
+    with UnitOfWork(factory) as uow:
+        found = uow.feedback.lead_for_thread
+        assert found("C0000SALES", "100.000100") == lead_id
+        assert found("C0000MKTG", "200.000100") == lead_id
+        assert found("C0000SALES", "200.000100") is None
+        assert found("C0000MKTG", "300.000100") is None

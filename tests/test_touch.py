@@ -3,12 +3,25 @@ against the database, and the channel message and thread follow through the outb
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
+from bot.clock import ManualClock
 from bot.ids import Action, Callback, TouchBlock
-from storage.models import LeadStatus, Touch
+from bot.lifecycle import Action as Transition
+from bot.lifecycle import Surface, apply
+from bot.policy import Policy
+from bot.roles import Directory
+from bot.services import Services
+from bot.workflow import release
+from storage.models import LeadStatus, OutboxMessage, Touch
+from tests.conftest import Database
+from tests.harness import FakeSlack
 from tests.harness.slack_requests import (
     HttpResponse,
     plain_text_input,
@@ -17,6 +30,7 @@ from tests.harness.slack_requests import (
 )
 from tests.test_claim import (
     MANAGER,
+    MARKETER,
     REP1,
     REP2,
     Env,
@@ -25,6 +39,7 @@ from tests.test_claim import (
     env,
     eventually,
     shown,
+    start,
 )
 from tests.test_outbox import CHANNEL
 
@@ -155,3 +170,160 @@ def test_a_manager_may_log_a_touch(env: Env) -> None:
     assert (touch.rep_id, touch.kind, touch.note) == (MANAGER, "meeting", None)
     lead = env.lead(lead_id)
     assert (lead.status, lead.owner_id, lead.touch_count) == (LeadStatus.WORKING, REP1, 1)
+
+
+# ------------------------------------------------------------------ pressing Log touch
+
+
+MANAGERS_GROUP = "S0MANAGERS"
+
+
+@pytest.fixture
+def any_env(
+    fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock
+) -> Iterator[Env]:
+    """The bot on each kind of database."""
+    running = start(fake_slack, db, policy, clock)
+    yield running
+    running.bot.stop()
+
+
+def decide(env: Env, lead_id: int) -> None:
+    """The lead is converted (as the Convert modal would), through the lifecycle."""
+    with env.services.unit_of_work() as uow:
+        lead = uow.leads.get_for_update(lead_id)
+        assert lead is not None
+        apply(lead, Transition.CONVERT, at=env.clock.now(), surface=Surface.MODAL, actor=REP1)
+        lead.decided_at = env.clock.now()
+        uow.commit()
+
+
+def pressed(env: Env, lead_id: int, ts: str, user: str, name: str) -> list[str]:
+    """Press Log touch; what the presser was told (the listener answers after the ack)."""
+    assert env.press(Action.LOG_TOUCH, lead_id, ts, user, name).status == 200
+    eventually(lambda: len(env.answers(name)) == 1)
+    assert env.fake.ephemerals[-1]["user"] == user
+    return env.answers(name)
+
+
+@pytest.mark.parametrize("presser", [REP2, MARKETER])
+def test_log_touch_refuses_anyone_but_the_owner_or_a_manager_at_the_press(
+    any_env: Env, presser: str
+) -> None:
+    env = any_env
+    lead_id, ts = claimed(env)
+    assert pressed(env, lead_id, ts, presser, "stranger") == [env.services.t("error.not_allowed")]
+    assert env.fake.calls_to("views.open") == []
+
+    assert env.press(Action.LOG_TOUCH, lead_id, ts, MANAGER, "manager").status == 200
+    (call,) = env.fake.wait_for("views.open")
+    assert call.args["view"]["callback_id"] == Callback.TOUCH_MODAL.value
+    assert env.answers("manager") == []
+
+
+def test_log_touch_on_a_decided_or_released_lead_says_why(any_env: Env) -> None:
+    env, t = any_env, any_env.services.t
+    lead_id, ts = claimed(env)
+    decide(env, lead_id)
+    decided = t("touch_guard.decided", status=t("lead_status.converted"))
+    assert pressed(env, lead_id, ts, REP1, "owner") == [decided]
+    assert pressed(env, lead_id, ts, REP2, "other") == [decided]  # not "not yours"
+
+    other, other_ts = env.posted("released-lead")
+    claim_by(env, other, other_ts, REP1)
+    release(env.services, other, REP1)
+    assert pressed(env, other, other_ts, REP1, "released") == [
+        t("touch_guard.not_owned", status=t("lead_status.posted"))
+    ]
+    assert env.fake.calls_to("views.open") == []
+    assert touches(env, lead_id) == [] and touches(env, other) == []
+
+
+def refusal_keys(env: Env) -> list[str]:
+    with env.services.unit_of_work() as uow:
+        return list(uow.session.scalars(
+            select(OutboxMessage.idempotency_key)
+            .where(OutboxMessage.idempotency_key.like("refused:%"))
+        ))
+
+
+def hold_the_second_role_lookup(env: Env, seconds: float = 3.0) -> int:
+    """Make the service's own role check (after the submission's check) wait on Slack.
+
+    Managers are a user group looked up on every check (no cache), so the submission's
+    check is answered at once and the write's check is held by the fake Slack: a window
+    between the two in which the test changes the lead. Returns the lookups so far.
+    """
+    env.fake.set_usergroup(MANAGERS_GROUP, [MANAGER])
+    env.services.directory = Directory(env.services.policy, env.services.slack, env.clock,
+                                       cache_for=timedelta(0))
+    before = len(env.fake.calls_to("usergroups.users.list"))
+    env.fake.fail("usergroups.users.list", delay=0.0)  # the check: answered normally
+    env.fake.fail("usergroups.users.list", delay=seconds)  # the write: held
+    return before
+
+
+def another_process(env: Env) -> Services:
+    """The same bot's services as another process has them: its own role directory (the held
+    lookup's per-group lock is this process's), the same database and Slack."""
+    return dataclasses.replace(env.services)
+
+
+@pytest.fixture
+def group_env(
+    fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock
+) -> Iterator[Env]:
+    """The bot on each kind of database, its managers a Slack user group."""
+    roles = policy.roles.model_copy(update={"managers": MANAGERS_GROUP})
+    fake_slack.set_usergroup(MANAGERS_GROUP, [MANAGER])
+    running = start(fake_slack, db, policy.model_copy(update={"roles": roles}), clock)
+    yield running
+    running.bot.stop()
+
+
+def test_a_touch_refused_after_the_check_is_told_to_the_rep_by_dm(group_env: Env) -> None:
+    env, t = group_env, group_env.services.t
+    lead_id, _ = claimed(env)
+    lookups = hold_the_second_role_lookup(env)
+
+    response = submit(env, lead_id, REP1, form(note="Call went well, send the deck"))
+    assert response.status == 200 and "errors" not in response.body  # the check passed
+    env.fake.wait_for_arrival("usergroups.users.list", lookups + 2)
+    release(another_process(env), lead_id, REP1)  # meanwhile, the lead is released
+    eventually(lambda: len(refusal_keys(env)) == 1, timeout=10)
+    env.drain()
+
+    assert touches(env, lead_id) == []
+    lead = env.lead(lead_id)
+    assert (lead.status, lead.touch_count, lead.owner_id) == (LeadStatus.POSTED, 0, None)
+    assert env.events(lead_id, "touch") == []
+    dm = env.fake.dms(REP1)[-1]
+    reason = t("touch_guard.not_owned", status=t("lead_status.posted"))
+    assert dm["text"] == t("touch_guard.dm", name="Sato Hanako", reason=reason)
+    assert "Call went well, send the deck" in shown(dm)  # the note is not lost
+
+
+def test_an_expired_trigger_offers_a_retry_that_opens_the_modal(any_env: Env) -> None:
+    env, t = any_env, any_env.services.t
+    lead_id, ts = claimed(env)
+    env.fake.fail("views.open", error="expired_trigger_id")
+    assert env.press(Action.LOG_TOUCH, lead_id, ts, REP1, "slow").status == 200
+    eventually(lambda: len(env.answers("slow")) == 1)
+    assert env.answers("slow") == [t("modal.expired")]
+    (offer,) = [e for e in env.fake.ephemerals if e.get("_name") == "slow"]
+    assert offer["user"] == REP1
+    (button,) = [e for b in offer["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert (button["action_id"], button["value"]) == (Action.LOG_TOUCH.value, str(lead_id))
+    (failed,) = env.fake.calls_to("views.open")
+    assert failed.response == {"ok": False, "error": "expired_trigger_id"}
+
+    env.slack.block_action(button["action_id"], button["value"], user_id=REP1,
+                           channel_id=CHANNEL, message_ts=offer["message_ts"],
+                           response_url=env.fake.response_url("retry", user=REP1))
+    calls = env.fake.wait_for("views.open", 2)
+    view = calls[1].args["view"]
+    assert (view["callback_id"], view["private_metadata"]) == (
+        Callback.TOUCH_MODAL.value, str(lead_id)
+    )
+    assert calls[1].response is not None and calls[1].response["ok"] is True
+    assert env.answers("retry") == []

@@ -21,12 +21,12 @@ from typing import Any
 from bot.deadlines import decision_due_from, first_contact_due_from, first_contact_target_hours
 from bot.i18n import Translator, format_datetime, format_number
 from bot.ids import Action, Block
-from bot.lifecycle import OWNED
+from bot.lifecycle import OWNED, TERMINAL
 from bot.mrkdwn import escape, truncate
 from bot.policy import Policy
 from storage.models import Activity, Lead, LeadStatus
 
-__all__ = ["handoff_message"]
+__all__ = ["decided_text", "handoff_message", "reason_label", "thread_link"]
 
 # Slack's limits (Block Kit reference) ...
 HEADER_LIMIT = 150
@@ -120,7 +120,12 @@ def _owner_blocks(
             ]),
         ]
     if status is not None and status not in CLAIMABLE:
-        return [_actions([_button(lead, Action.DETAILS, t("handoff.details"))])]
+        blocks = []
+        decision = _last_decision(lead) if status in TERMINAL else None
+        if decision is not None:
+            text = decided_text(decision, policy, t)
+            blocks.append({"type": "context", "elements": [_mrkdwn(text)]})
+        return [*blocks, _actions([_button(lead, Action.DETAILS, t("handoff.details"))])]
     blocks: list[dict[str, Any]] = []
     released = _last_release(lead) if status == LeadStatus.POSTED else None
     if released is not None:
@@ -160,6 +165,50 @@ def _last_release(lead: Lead) -> dict[str, Any] | None:
             return {"actor": event.actor, **(event.data or {})}
         return None
     return None
+
+
+def _last_decision(lead: Lead) -> dict[str, Any] | None:
+    """The convert or recycle event that decided this lead (actor, date, reason)."""
+    for event in reversed(lead.events or []):
+        if event.kind in ("convert", "recycle") and event.to_status is not None:
+            return {"kind": event.kind, "actor": event.actor, "at": event.at,
+                    "reason": (event.data or {}).get("reason") or lead.decision_reason}
+    return None
+
+
+def decided_text(decision: dict[str, Any], policy: Policy, t: Translator) -> str:
+    """"Converted to SQL by @rep · date" or "Recycled by @rep (reason) · date".
+
+    The reason is a configured code shown by its translation when the catalog has one; it is
+    escaped and budgeted all the same, since operators write their own codes.
+    """
+    user = f"<@{escape(str(decision.get('actor') or ''))}>"
+    at = decision.get("at")
+    when = format_datetime(at, t.language, policy.tz) if isinstance(at, datetime) else "—"
+    if decision.get("kind") == "convert":
+        return t("decide.converted_line", user=user, at=when)
+    code = str(decision.get("reason") or "")
+    label = reason_label(code, t) if code else "—"
+    return t("decide.recycled_line", user=user, at=when,
+             reason=fit_mrkdwn(label, REASON_BUDGET))
+
+
+def reason_label(code: str, t: Translator) -> str:
+    """A recycle reason as people read it: its translation when the catalog has one, else the
+    code as configured (operators may add their own reasons without touching the catalog)."""
+    key = f"recycle_reason.{code}"
+    text = t(key)
+    return code if text == key else text
+
+
+def thread_link(channel_id: str | None, message_ts: str | None) -> str | None:
+    """A link to a message (and so its thread): ``https://slack.com/archives/C…/p<ts>``.
+
+    Slack redirects this form to the workspace, so no workspace domain is needed.
+    """
+    if not (channel_id and message_ts):
+        return None
+    return f"https://slack.com/archives/{channel_id}/p{message_ts.replace('.', '')}"
 
 
 def released_text(release: dict[str, Any], t: Translator) -> str:

@@ -1,0 +1,376 @@
+"""The reminder sweep: send what the reminder plan says is due, once (SPEC 5).
+
+Each lead stores the next instant it needs attention (``next_due_at``, indexed); every
+transition sets it to "now" (``bot.lifecycle.apply``), so "what is due" is one range scan
+however many leads are stored. A pass claims due leads (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, so several processes never handle one lead together; SQLite has one writer),
+derives the lead's notices from its state (``bot.reminders.plan``), records each handled one in
+``lead_notices`` (unique per lead and key: the exactly-once guarantee), queues the messages in
+the outbox in the same transaction, and stores the lead's next instant.
+
+A notice queued and then made moot before Slack took it (the rep logged the touch meanwhile)
+is dropped by the outbox worker, which asks ``still_owed`` right before sending.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.autoassign import pick_assignee
+from bot.errors import NotAllowed, NotFound, NothingToSnooze, SnoozeRefused
+from bot.i18n import format_datetime
+from bot.lifecycle import Surface, record
+from bot.notify import queue_call
+from bot.reminders import Audience, Clock, LeadClocks, Notice, NoticeKind, Snooze, due_now, plan
+from bot.services import Services
+from bot.views.notice import (
+    breach_message,
+    late_handoff_message,
+    reminder_message,
+    unclaimed_nudge,
+)
+from bot.workflow import assign_automatically
+from storage.models import Lead, LeadEvent, LeadNotice, LeadStatus
+from storage.unit_of_work import UnitOfWork
+
+__all__ = [
+    "SweepResult",
+    "clocks_of",
+    "recompute_all",
+    "snooze",
+    "still_owed",
+    "sweep_notices",
+]
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+#: a notice handled this long after its planned instant is marked late (the bot was down)
+LATE_AFTER = timedelta(minutes=2)
+
+
+@dataclass
+class SweepResult:
+    leads: int = 0
+    sent: int = 0
+    skipped: int = 0
+    breaches: int = 0
+    assigned: int = 0
+
+
+def clocks_of(lead: Lead, snoozes: tuple[Snooze, ...] = ()) -> LeadClocks:
+    return LeadClocks(
+        status=LeadStatus(lead.status),
+        qualified_at=lead.qualified_at,
+        posted_at=lead.posted_at,
+        owner_id=lead.owner_id,
+        first_touch_at=lead.first_touch_at,
+        last_touch_at=lead.last_touch_at or lead.first_touch_at,
+        touch_count=lead.touch_count or 0,
+        decided_at=lead.decided_at,
+        tier=lead.tier,
+        snoozes=snoozes,
+    )
+
+
+def sweep_notices(services: Services, now: datetime | None = None) -> SweepResult:
+    """One pass over every lead that is due at ``now``; safe to run in several processes."""
+    now = now or services.clock.now()
+    result = SweepResult()
+    while True:
+        _warm_away_cache(services, now)
+        with services.unit_of_work() as uow:
+            query = (
+                select(Lead)
+                .where(Lead.next_due_at.is_not(None), Lead.next_due_at <= now)
+                .order_by(Lead.next_due_at)
+                .limit(BATCH)
+            )
+            if _is_postgresql(uow):
+                query = query.with_for_update(skip_locked=True, of=Lead)
+            leads = list(uow.session.scalars(query))
+            if not leads:
+                break
+            ids = [lead.id for lead in leads]
+            handled = _handled(uow, ids)
+            snoozes = _snoozes(uow, ids)
+            for lead in leads:
+                _handle(services, uow, lead, now, handled.get(lead.id, set()),
+                        snoozes.get(lead.id, ()), result)
+            result.leads += len(leads)
+            uow.commit()
+        if result.sent or result.breaches or result.assigned:
+            services.outbox_ready.set()
+        if len(leads) < BATCH:
+            break
+    return result
+
+
+def still_owed(services: Services, uow: UnitOfWork, lead_id: int, key: str) -> bool:
+    """Whether notice ``key`` is still in the lead's plan (asked right before sending it)."""
+    lead = uow.leads.get(lead_id)
+    if lead is None:
+        return False
+    snoozes = _snoozes(uow, [lead_id]).get(lead_id, ())
+    return any(n.key == key for n in plan(clocks_of(lead, snoozes), services.policy))
+
+
+def snooze(
+    services: Services, lead_id: int, user_id: str, clock: Clock, minutes: int
+) -> datetime:
+    """Remind the owner about ``clock`` again in ``minutes``; never at or past its deadline.
+
+    Only the owner or a manager may; the snooze is an event, so the plan (and so the sweep)
+    sees it like any other fact about the lead. Returns the new reminder instant.
+    """
+    is_manager = services.directory.has_role(user_id, "managers")  # may ask Slack: before locks
+    now = services.clock.now()
+    with services.unit_of_work() as uow:
+        lead = uow.leads.get_for_update(lead_id)
+        if lead is None:
+            raise NotFound(f"lead {lead_id}")
+        if lead.owner_id != user_id and not is_manager:
+            raise NotAllowed(f"{user_id} may not snooze reminders of lead {lead_id}")
+        notices = plan(clocks_of(lead, _snoozes(uow, [lead_id]).get(lead_id, ())),
+                       services.policy)
+        deadlines = [n.deadline for n in notices
+                     if n.clock == clock and n.kind == NoticeKind.REMINDER and n.deadline > now]
+        if not deadlines:
+            raise NothingToSnooze(f"lead {lead_id} has no pending {clock.value} deadline")
+        deadline = min(deadlines)
+        until = now + timedelta(minutes=minutes)
+        if until >= deadline:
+            due = format_datetime(deadline, services.t.language, services.policy.tz)
+            raise SnoozeRefused(f"{clock.value} is due before the snooze ends", due=due)
+        record(lead, "snooze", at=now, surface=Surface.BUTTON, actor=user_id,
+               data={"clock": clock.value, "until": until.isoformat()})
+        if lead.next_due_at is None or until < lead.next_due_at:
+            lead.next_due_at = until
+        uow.commit()
+    return until
+
+
+def recompute_all(services: Services) -> int:
+    """Re-derive ``next_due_at`` of every lead that may owe something, e.g. after a policy or
+    calendar change; returns how many leads' next instant changed."""
+    changed = 0
+    with services.unit_of_work() as uow:
+        leads = uow.session.scalars(
+            select(Lead).where(
+                Lead.status.in_([LeadStatus.QUEUED, LeadStatus.POSTED, LeadStatus.CLAIMED,
+                                 LeadStatus.WORKING])
+                | Lead.next_due_at.is_not(None)
+            )
+        ).all()
+        ids = [lead.id for lead in leads]
+        handled = _handled(uow, ids)
+        snoozes = _snoozes(uow, ids)
+        for lead in leads:
+            notices = plan(clocks_of(lead, snoozes.get(lead.id, ())), services.policy)
+            due = _next_instant(notices, handled.get(lead.id, set()))
+            if due != lead.next_due_at:
+                lead.next_due_at = due
+                changed += 1
+        uow.commit()
+    return changed
+
+
+# ------------------------------------------------------------------------------ one lead
+
+
+def _handle(
+    services: Services,
+    uow: UnitOfWork,
+    lead: Lead,
+    now: datetime,
+    handled: set[str],
+    snoozes: tuple[Snooze, ...],
+    result: SweepResult,
+) -> None:
+    notices = plan(clocks_of(lead, snoozes), services.policy)
+    send, skip = due_now(notices, now, handled)
+    for notice in skip:
+        _mark(uow, lead, notice, now, "skipped")
+        handled.add(notice.key)
+        result.skipped += 1
+    for notice in send:
+        if notice.kind == NoticeKind.ASSIGN:
+            _mark(uow, lead, notice, now, "sent", late=now - notice.send_at > LATE_AFTER)
+            handled.add(notice.key)
+            assignee = pick_assignee(services, uow, now)
+            if assignee is None:
+                log.warning("lead %s: nobody can be assigned (all away or at their cap)", lead.id)
+            elif assign_automatically(services, uow, lead, assignee, now):
+                result.assigned += 1
+                lead.next_due_at = now  # re-planned with its owner by the next pass
+                return
+            continue
+        late = now - notice.send_at > LATE_AFTER
+        _mark(uow, lead, notice, now, "sent", late=late)
+        handled.add(notice.key)
+        if notice.kind == NoticeKind.BREACH:
+            record(lead, "breach", at=notice.deadline, surface=Surface.SCHEDULER, data={
+                "promise": notice.clock.value,
+                "deadline": notice.deadline.isoformat(),
+                "lateness_seconds": _lateness(lead, notice, now),
+            })
+            result.breaches += 1
+        else:
+            result.sent += 1
+        _deliver(services, uow, lead, notice, now, late)
+    lead.next_due_at = _next_instant(notices, handled)
+
+
+def _lateness(lead: Lead, notice: Notice, now: datetime) -> int:
+    """How late the promise was kept, or, while it is still not kept, how late it is now."""
+    kept = {
+        Clock.HANDOFF: lead.posted_at,
+        Clock.FIRST_CONTACT: lead.first_touch_at or lead.decided_at,
+        Clock.DECISION: lead.decided_at,
+    }.get(notice.clock)
+    return int(((kept or now) - notice.deadline).total_seconds())
+
+
+def _next_instant(notices: list[Notice], handled: set[str]) -> datetime | None:
+    pending = [n.send_at for n in notices if n.key not in handled]
+    return min(pending) if pending else None
+
+
+def _mark(
+    uow: UnitOfWork, lead: Lead, notice: Notice, now: datetime, outcome: str, late: bool = True
+) -> None:
+    uow.session.add(LeadNotice(
+        lead_id=lead.id, key=notice.key, clock=notice.clock.value, kind=notice.kind.value,
+        deadline=notice.deadline, planned_at=notice.send_at, handled_at=now, outcome=outcome,
+        late=late,
+    ))
+
+
+def _deliver(
+    services: Services, uow: UnitOfWork, lead: Lead, notice: Notice, now: datetime, late: bool
+) -> None:
+    """Queue the notice for each of its audiences, keyed by (lead, notice, audience)."""
+    t, policy = services.t, services.policy
+    prefix = f"notice:{lead.id}:{notice.key}"
+    marker = {"notice": {"lead_id": lead.id, "key": notice.key}}
+    owner = lead.owner_id if lead.status in (LeadStatus.CLAIMED, LeadStatus.WORKING) else None
+    owner_away = owner is not None and services.directory.is_away(owner, cached_only=True)
+    for audience in notice.audiences:
+        if audience == Audience.MARKETING:
+            view = late_handoff_message(notice, lead, policy, now, t)
+            args = {"channel": policy.channels.marketing_feedback, **view}
+            _queue(services, uow, lead, f"{prefix}:marketing", "chat.postMessage", args, marker)
+        elif audience == Audience.MANAGERS:
+            view = breach_message(notice, lead, policy, now, t, for_manager=True)
+            for manager in sorted(services.directory.members("managers")):
+                args = {"channel": manager, **view}
+                _queue(services, uow, lead, f"{prefix}:manager:{manager}", "chat.postMessage",
+                       args, marker)
+        elif audience == Audience.OWNER and owner and not owner_away:
+            if notice.kind == NoticeKind.BREACH:
+                view = breach_message(notice, lead, policy, now, t, for_manager=False)
+            else:
+                view = reminder_message(notice, lead, policy, now, t, late=late)
+            args = {"channel": owner, **view}
+            _queue(services, uow, lead, f"{prefix}:owner", "chat.postMessage", args, marker)
+    _thread_note(services, uow, lead, notice, now, late, owner, owner_away, prefix)
+
+
+def _thread_note(
+    services: Services,
+    uow: UnitOfWork,
+    lead: Lead,
+    notice: Notice,
+    now: datetime,
+    late: bool,
+    owner: str | None,
+    owner_away: bool,
+    prefix: str,
+) -> None:
+    """Every reminder and breach is also a short reply in the lead's thread (the lead's story);
+    while nobody (present) owns the lead, the thread is where the reminder itself goes."""
+    t, policy = services.t, services.policy
+    if not (lead.channel_id and lead.message_ts) or notice.clock == Clock.HANDOFF:
+        return
+    if notice.kind == NoticeKind.BREACH:
+        text = breach_message(notice, lead, policy, now, t, for_manager=False)["text"]
+    elif notice.clock == Clock.CLAIM:
+        text = unclaimed_nudge(notice, lead, policy, t)
+    elif owner and not owner_away:
+        text = t("notice.extra.sent_to_owner", owner=f"<@{owner}>",
+                 what=t(f"notice.clock.{notice.clock.value}"),
+                 due=format_datetime(notice.deadline, t.language, policy.tz))
+    else:
+        text = reminder_message(notice, lead, policy, now, t, late=late)["text"]
+    args: dict[str, Any] = {"channel": lead.channel_id, "thread_ts": lead.message_ts,
+                            "text": text}
+    _queue(services, uow, lead, f"{prefix}:thread", "chat.postMessage", args,
+           {"notice": {"lead_id": lead.id, "key": notice.key}})
+
+
+def _queue(
+    services: Services,
+    uow: UnitOfWork,
+    lead: Lead,
+    key: str,
+    method: str,
+    args: dict[str, Any],
+    marker: dict[str, Any],
+) -> None:
+    queue_call(services, uow, lead, key, method, args, extra=marker)
+
+
+# ------------------------------------------------------------------------------ loading
+
+
+def _handled(uow: UnitOfWork, ids: list[int]) -> dict[int, set[str]]:
+    found: dict[int, set[str]] = {}
+    if not ids:
+        return found
+    rows = uow.session.execute(
+        select(LeadNotice.lead_id, LeadNotice.key).where(LeadNotice.lead_id.in_(ids))
+    )
+    for lead_id, key in rows:
+        found.setdefault(lead_id, set()).add(key)
+    return found
+
+
+def _snoozes(uow: UnitOfWork, ids: list[int]) -> dict[int, tuple[Snooze, ...]]:
+    found: dict[int, list[Snooze]] = {}
+    if not ids:
+        return {}
+    rows = uow.session.scalars(
+        select(LeadEvent).where(LeadEvent.lead_id.in_(ids), LeadEvent.kind == "snooze")
+    )
+    for event in rows:
+        try:
+            snooze = Snooze(Clock(event.data["clock"]), datetime.fromisoformat(event.data["until"]))
+        except (KeyError, ValueError, TypeError):
+            continue
+        found.setdefault(event.lead_id, []).append(snooze)
+    return {lead_id: tuple(items) for lead_id, items in found.items()}
+
+
+def _warm_away_cache(services: Services, now: datetime) -> None:
+    """Look up whether the owners of due leads are out of office *before* any row lock: it may
+    ask Slack, and a lock held across a network call stalls every other writer."""
+    with services.unit_of_work() as uow:
+        owners = set(uow.session.scalars(
+            select(Lead.owner_id).where(Lead.next_due_at.is_not(None), Lead.next_due_at <= now,
+                                        Lead.owner_id.is_not(None)).distinct().limit(BATCH)
+        ))
+        uow.rollback()
+    people = {o for o in owners if o}
+    if services.policy.auto_assign.enabled:
+        people |= services.directory.members("reps")
+    services.directory.refresh_away(people)
+
+
+def _is_postgresql(uow: UnitOfWork) -> bool:
+    bind = uow.session.bind
+    return bind is not None and bind.dialect.name == "postgresql"

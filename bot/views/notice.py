@@ -1,0 +1,160 @@
+"""What a reminder, a breach notice and a channel nudge look like (SPEC 5).
+
+Pure functions from a notice, the lead and ``now``. Reminders and breach notices look
+different on purpose (an alarm clock vs. a siren, a plain section vs. a header), so a rep
+skimming DMs can tell "still time" from "already late". Each carries the lead's actions, so
+the rep can act from the DM; a reminder also offers a snooze that never passes the deadline.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.i18n import Translator, format_datetime, format_duration
+from bot.ids import Action
+from bot.policy import Policy
+from bot.reminders import Clock, Notice
+from bot.views.handoff import fit_mrkdwn, fit_plain, thread_link
+from storage.models import Lead
+
+__all__ = [
+    "SNOOZE_OPTIONS",
+    "breach_message",
+    "late_handoff_message",
+    "reminder_message",
+    "snooze_value",
+    "unclaimed_nudge",
+]
+
+#: how long a snooze lasts, in minutes, offered on each reminder
+SNOOZE_OPTIONS = (30, 60)
+NAME_BUDGET = 120
+SECTION_LIMIT = 3000
+
+
+def _who(lead: Lead, t: Translator) -> str:
+    name = fit_mrkdwn((lead.contact_name or "").strip() or t("handoff.unnamed"), NAME_BUDGET)
+    company = (lead.company_name or "").strip()
+    if company:
+        return t("notice.who", name=name, company=fit_mrkdwn(company, NAME_BUDGET))
+    return name
+
+
+def _link(lead: Lead) -> str | None:
+    return thread_link(lead.channel_id, lead.message_ts)
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": fit_plain(text, SECTION_LIMIT)}
+
+
+def _button(action: Action, text: str, value: str, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "action_id": action.value,
+        "text": {"type": "plain_text", "text": fit_plain(text, 75)},
+        "value": value[:2000],
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def snooze_value(lead_id: int, clock: Clock, minutes: int) -> str:
+    """``lead:clock:minutes``: a hint only; the service re-checks the lead and the deadline."""
+    return f"{lead_id}:{clock.value}:{minutes}"
+
+
+def _lead_actions(lead: Lead, t: Translator, *, decision: bool) -> list[dict[str, Any]]:
+    value = str(lead.id)
+    buttons = [_button(Action.LOG_TOUCH, t("handoff.log_touch"), value, "primary")]
+    if decision:
+        buttons += [
+            _button(Action.CONVERT, t("handoff.convert"), value),
+            _button(Action.RECYCLE, t("handoff.recycle"), value),
+        ]
+    buttons.append(_button(Action.DETAILS, t("handoff.details"), value))
+    return buttons
+
+
+def reminder_message(
+    notice: Notice, lead: Lead, policy: Policy, now: datetime, t: Translator, *, late: bool
+) -> dict[str, Any]:
+    """A DM to the owner before a deadline: what is due, by when, and the buttons to act."""
+    due = format_datetime(notice.deadline, t.language, policy.tz)
+    left = format_duration(max(notice.deadline - now, timedelta(0)), t.language)
+    text = t(f"notice.reminder.{notice.clock.value}", who=_who(lead, t), due=due, left=left,
+             touches=(lead.touch_count or 0) + 1, target=policy.agreement.min_touches)
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": _mrkdwn(text)}]
+    context = []
+    if late:
+        planned = format_datetime(notice.send_at, t.language, policy.tz)
+        context.append(t("notice.late", planned=planned))
+    link = _link(lead)
+    if link:
+        context.append(t("notice.thread", link=link))
+    if context:
+        blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(context))]})
+    buttons = _lead_actions(lead, t, decision=notice.clock == Clock.DECISION)
+    for minutes in SNOOZE_OPTIONS:
+        if now + timedelta(minutes=minutes) < notice.deadline:
+            buttons.append(_button(Action.SNOOZE, t("notice.snooze", minutes=minutes),
+                                   snooze_value(lead.id, notice.clock, minutes)))
+    blocks.append({"type": "actions", "block_id": f"notice.{notice.clock.value}",
+                   "elements": buttons[:25]})
+    return {"text": fit_plain(text, SECTION_LIMIT), "blocks": blocks}
+
+
+def breach_message(
+    notice: Notice, lead: Lead, policy: Policy, now: datetime, t: Translator,
+    *, for_manager: bool,
+) -> dict[str, Any]:
+    """A breach notice: a header that reads as an alarm, the lateness, who owns the lead."""
+    due = format_datetime(notice.deadline, t.language, policy.tz)
+    late_by = format_duration(now - notice.deadline, t.language)
+    owner = f"<@{lead.owner_id}>" if lead.owner_id else t("notice.nobody")
+    heading = t(f"notice.breach.{notice.clock.value}.title")
+    text = t("notice.breach.body", who=_who(lead, t), due=due, late=late_by, owner=owner)
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": fit_plain(heading, 150)}},
+        {"type": "section", "text": _mrkdwn(text)},
+    ]
+    link = _link(lead)
+    if link:
+        blocks.append({"type": "context", "elements": [_mrkdwn(t("notice.thread", link=link))]})
+    buttons = _lead_actions(lead, t, decision=notice.clock == Clock.DECISION)
+    if for_manager:
+        buttons.insert(0, _button(Action.REASSIGN, t("handoff.reassign"), str(lead.id)))
+    blocks.append({"type": "actions", "block_id": f"breach.{notice.clock.value}",
+                   "elements": buttons})
+    fallback = f"{heading}: {text}"
+    return {"text": fit_plain(fallback, SECTION_LIMIT), "blocks": blocks}
+
+
+def unclaimed_nudge(notice: Notice, lead: Lead, policy: Policy, t: Translator) -> str:
+    """The thread reply when nobody has claimed the lead yet."""
+    due = format_datetime(notice.deadline, t.language, policy.tz)
+    return t("notice.unclaimed", minutes=policy.reminders.unclaimed_after_business_minutes,
+             due=due)
+
+
+def late_handoff_message(
+    notice: Notice, lead: Lead, policy: Policy, now: datetime, t: Translator
+) -> dict[str, Any]:
+    """To marketing: this lead reached sales later than the agreed hours after qualifying."""
+    handed = lead.posted_at or now
+    text = t(
+        "notice.late_handoff",
+        who=_who(lead, t),
+        hours=policy.agreement.handoff_within_hours,
+        qualified=format_datetime(lead.qualified_at, t.language, policy.tz),
+        handed=format_datetime(handed, t.language, policy.tz) if lead.posted_at else
+        t("notice.not_yet"),
+        late=format_duration(handed - notice.deadline, t.language),
+    )
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": _mrkdwn(text)}]
+    link = _link(lead)
+    if link:
+        blocks.append({"type": "context", "elements": [_mrkdwn(t("notice.thread", link=link))]})
+    return {"text": fit_plain(text, SECTION_LIMIT), "blocks": blocks}
