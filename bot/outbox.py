@@ -14,14 +14,25 @@ Outbound webhooks (kind ``webhook``, see ``bot.outbound``) ride the same rows, c
 backoff, but are not Slack calls: they are POSTed to the policy's URL, never paced as a channel
 and never looked up in history. Their receivers dedupe on the delivery id instead, since a crash
 between the POST and its commit sends again (at least once).
+
+File uploads (kind ``file``, e.g. the weekly digest's chart) use Slack's current three-step
+API: ``files.getUploadURLExternal`` creates a private file, the bytes are POSTed to its
+``upload_url``, and ``files.completeUploadExternal`` shares it in the channel. Only the last
+step is visible to people, so redoing a failed attempt from the start is harmless until a
+``complete`` may have succeeded. Each created file id is remembered on the row before it is
+shared; after an attempt whose outcome is unknown the worker looks for any of those ids in the
+channel's recent history and adopts the share it finds instead of uploading again.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import random
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,6 +63,10 @@ from storage.unit_of_work import UnitOfWorkFactory
 log = logging.getLogger(__name__)
 
 EVENT_TYPE = "sla_outbox"
+#: outbox ``kind`` of a file upload; payload: ``{"filename", "title", "content_b64",
+#: "initial_comment"?, "thread_ts"?}`` plus ``file_ids`` the worker adds (files it created)
+FILE_KIND = "file"
+UPLOAD_METHOD = "files.completeUploadExternal"
 LEASE = timedelta(seconds=60)
 CHANNEL_INTERVAL = timedelta(seconds=1)  # Slack allows about one message per second per channel
 BACKOFF_BASE_S = 2.0
@@ -152,10 +167,17 @@ class OutboxWorker:
                 self.services.outbox_ready.clear()
 
     def run_once(self, limit: int = 20) -> int:
-        """Claim what is due and deliver it; returns how many rows were handled."""
+        """Claim what is due and deliver it; returns how many rows were handled.
+
+        Pacing never blocks other channels: rows of a channel whose next slot is still ahead are
+        not claimed (or, claimed in this pass behind another row of the same channel, are put
+        back untouched, so each channel keeps its order). Only when paced rows are all that is
+        left does the worker wait for the first slot.
+        """
+        busy = self._busy_channels()
         # Slack first: a slow or unreachable webhook receiver must not delay a handoff claimed
         # in the same pass (sorting is stable, so each lane keeps its order)
-        jobs = sorted(self._claim(limit), key=lambda job: job.kind == WEBHOOK_KIND)
+        jobs = sorted(self._claim(limit, busy), key=lambda job: job.kind == WEBHOOK_KIND)
         blocked: dict[str, datetime] = {}
         for job in jobs:
             until = blocked.get(job.channel)
@@ -163,15 +185,48 @@ class OutboxWorker:
                 self._release(job, until)
                 continue
             if job.kind != WEBHOOK_KIND:  # a receiver is not a Slack channel
-                self._pace(job.channel)
+                if job.channel in self._busy_channels():
+                    self._release(job, None)
+                    continue
+                self._take_slot(job.channel)
             outcome = self._deliver(job)
             if outcome is not None:
                 blocked[job.channel] = outcome
+        if not jobs and busy and self._pending_on(busy):
+            self._wait_for_a_slot()
+            return 1
         return len(jobs)
+
+    def _busy_channels(self) -> set[str]:
+        now = self.services.clock.now()
+        return {channel for channel, slot in self._next_slot.items() if slot > now}
+
+    def _take_slot(self, channel: str) -> None:
+        """Keep to about one message per second per channel, so 429s stay rare."""
+        self._next_slot[channel] = self.services.clock.now() + self.channel_interval
+
+    def _pending_on(self, channels: set[str]) -> bool:
+        now = self.services.clock.now()
+        with self.services.unit_of_work() as uow:
+            found = uow.session.scalar(
+                select(OutboxMessage.id).where(
+                    OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+                    OutboxMessage.not_before <= now,
+                    OutboxMessage.channel.in_(sorted(channels)),
+                ).limit(1)
+            )
+            uow.rollback()
+        return found is not None
+
+    def _wait_for_a_slot(self) -> None:
+        now = self.services.clock.now()
+        slots = [slot for slot in self._next_slot.values() if slot > now]
+        if slots:
+            self.sleep((min(slots) - now).total_seconds())
 
     # ------------------------------------------------------------------ claiming
 
-    def _claim(self, limit: int) -> list[_Job]:
+    def _claim(self, limit: int, busy: set[str] | None = None) -> list[_Job]:
         now = self.services.clock.now()
         claimed: list[int] = []
         with self.services.unit_of_work() as uow:
@@ -181,6 +236,8 @@ class OutboxWorker:
                     OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
                     OutboxMessage.not_before <= now,
                     or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until <= now),
+                    or_(OutboxMessage.channel.is_(None),
+                        OutboxMessage.channel.not_in(sorted(busy or ()))),
                 )
                 .order_by(OutboxMessage.not_before, OutboxMessage.id)
                 .limit(limit)
@@ -224,6 +281,8 @@ class OutboxWorker:
                 method = "POST"
                 args = {"url": config.url, "timeout": config.timeout_seconds,
                         "body": str(row.payload.get("body", ""))}
+            elif row.kind == FILE_KIND:
+                method, args = UPLOAD_METHOD, {"channel": row.channel, **row.payload}
             else:
                 notice = row.payload.get("notice")
                 if isinstance(notice, dict) and not still_owed(
@@ -252,14 +311,6 @@ class OutboxWorker:
 
     # ------------------------------------------------------------------ delivering
 
-    def _pace(self, channel: str) -> None:
-        """Keep to about one message per second per channel, so 429s stay rare."""
-        now = self.services.clock.now()
-        slot = self._next_slot.get(channel)
-        if slot is not None and slot > now:
-            self.sleep((slot - now).total_seconds())
-        self._next_slot[channel] = max(slot or now, now) + self.channel_interval
-
     def _deliver(self, job: _Job) -> datetime | None:
         """Send one job and record the outcome; returns an instant the channel is blocked until."""
         try:
@@ -275,12 +326,16 @@ class OutboxWorker:
 
     @staticmethod
     def _checkable(job: _Job) -> bool:
-        """Only a post can be found again in a channel's history; never a webhook."""
+        """Only a post or a shared file can be found again in a channel's history."""
+        if job.kind == FILE_KIND:
+            return bool(job.args.get("file_ids"))
         return job.kind != WEBHOOK_KIND and job.method == "chat.postMessage"
 
     def _call(self, job: _Job) -> dict[str, Any]:
         if job.kind == WEBHOOK_KIND:
             return self._post_webhook(job)
+        if job.kind == FILE_KIND:
+            return self._upload_file(job)
         try:
             response = self.client.api_call(job.method, json=job.args)
             return dict(response.data) if isinstance(response.data, dict) else {}
@@ -328,8 +383,79 @@ class OutboxWorker:
             raise _Permanent(str(refused)) from None
         return {"ok": True, "channel": LANE, "status": status}
 
+    def _upload_file(self, job: _Job) -> dict[str, Any]:
+        """Create the file, upload its bytes, then share it: only the share is seen by people.
+
+        A failure before ``complete`` leaves at most an unshared private file (Slack discards
+        those), so it is retried from scratch; a ``complete`` whose outcome is unknown marks the
+        row for a history check (``_find_posted``) before any new attempt.
+        """
+        content = base64.b64decode(str(job.args.get("content_b64", "")))
+        filename = str(job.args.get("filename") or "file.png")
+        try:
+            created = self.client.files_getUploadURLExternal(filename=filename,
+                                                             length=len(content))
+        except SlackApiError as exc:
+            raise self._known_not_shared(self._classify(exc)) from None
+        except (SlackClientError, OSError, TimeoutError) as exc:
+            raise _Retry(f"files.getUploadURLExternal: {type(exc).__name__}") from None
+        file_id, upload_url = str(created.get("file_id")), str(created.get("upload_url"))
+        self._remember_file(job, file_id)
+        self._post_bytes(upload_url, content)
+        share: dict[str, Any] = {
+            "files": [{"id": file_id, "title": str(job.args.get("title") or filename)}],
+            "channel_id": job.channel,
+        }
+        for optional in ("initial_comment", "thread_ts"):
+            if job.args.get(optional):
+                share[optional] = str(job.args[optional])
+        try:
+            response = self.client.files_completeUploadExternal(**share)
+        except SlackApiError as exc:
+            raise self._classify(exc) from None
+        except (SlackClientError, OSError, TimeoutError) as exc:
+            raise _Retry(f"{UPLOAD_METHOD}: {type(exc).__name__}", uncertain=True) from None
+        data = dict(response.data) if isinstance(response.data, dict) else {}
+        return {**data, "channel": job.channel}
+
+    @staticmethod
+    def _known_not_shared(error: Exception) -> Exception:
+        """Before ``complete`` nothing reached the channel: never an uncertain outcome."""
+        if isinstance(error, _Retry):
+            error.uncertain = False
+        return error
+
+    def _post_bytes(self, url: str, content: bytes) -> None:
+        if not url.startswith(("https://", "http://")):
+            raise _Permanent("files.getUploadURLExternal returned no upload URL")
+        request = urllib.request.Request(
+            url, data=content, method="POST",
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.client.timeout) as answer:
+                answer.read()
+        except urllib.error.HTTPError as exc:
+            if exc.code == 429 or exc.code >= 500:
+                raise _Retry(f"upload: http {exc.code}") from None
+            raise _Permanent(f"upload: http {exc.code}") from None
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            raise _Retry(f"upload: {type(exc).__name__}") from None
+
+    def _remember_file(self, job: _Job, file_id: str) -> None:
+        """Record a created file on the row before it can be shared, so a later check can
+        recognise the share in the channel whichever attempt made it."""
+        ids = [str(i) for i in job.args.get("file_ids") or []] + [file_id]
+        job.args["file_ids"] = ids
+        with self.services.unit_of_work() as uow:
+            row = uow.session.get(OutboxMessage, job.id)
+            if row is not None:
+                row.payload = {**row.payload, "file_ids": ids}
+                uow.commit()
+
     def _find_posted(self, job: _Job) -> dict[str, Any] | None:
         """Look for an earlier attempt of this job in the channel's recent history."""
+        file_ids = {str(i) for i in job.args.get("file_ids") or []}
         cursor: str | None = None
         channel = self._conversation(job.channel)
         for _ in range(HISTORY_PAGES):
@@ -342,6 +468,12 @@ class OutboxWorker:
             except (SlackClientError, OSError, TimeoutError) as exc:
                 raise _Retry(f"history: {type(exc).__name__}", uncertain=True) from None
             for message in response.get("messages", []):
+                shared = {str(f.get("id")) for f in message.get("files") or []
+                          if isinstance(f, dict)}
+                if file_ids & shared:
+                    log.info("outbox %s: the file was shared by an earlier attempt (%s); "
+                             "adopting it", job.id, message.get("ts"))
+                    return {"ok": True, "channel": job.channel, "ts": message.get("ts")}
                 metadata = message.get("metadata") or {}
                 if (
                     metadata.get("event_type") == EVENT_TYPE
@@ -436,12 +568,14 @@ class OutboxWorker:
         log.error("outbox %s (%s to %s) failed permanently: %s", job.id, job.kind, job.channel,
                   error)
 
-    def _release(self, job: _Job, not_before: datetime) -> None:
+    def _release(self, job: _Job, not_before: datetime | None) -> None:
+        """Put a claimed row back; ``not_before`` None keeps its place in the queue."""
         with self.services.unit_of_work() as uow:
             row = uow.session.get(OutboxMessage, job.id)
             if row is not None and row.locked_by == self.worker_id:
                 row.status = OutboxStatus.PENDING
-                row.not_before = max(row.not_before, not_before)
+                if not_before is not None:
+                    row.not_before = max(row.not_before, not_before)
                 row.locked_by = row.locked_until = None
                 uow.commit()
 

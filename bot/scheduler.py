@@ -22,11 +22,13 @@ SweepStep = Callable[[Services, datetime], object]
 
 
 def default_steps() -> list[SweepStep]:
-    """What every sweep does: send due reminders and breach notices, forget old event ids."""
+    """What every sweep does: send due reminders and breach notices, post the weekly digest
+    when it falls due (once across processes), forget old event ids."""
+    from bot.digest import digest_step
     from bot.feedback import prune_processed_events
     from bot.notices import sweep_notices
 
-    return [sweep_notices, prune_processed_events]
+    return [sweep_notices, digest_step, prune_processed_events]
 
 
 def sweep(services: Services, steps: list[SweepStep]) -> None:

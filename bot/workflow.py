@@ -531,12 +531,16 @@ def _not_won(lead: Lead, user_id: str) -> ClaimResult:
 def _check_open_limit(services: Services, uow: UnitOfWork, user_id: str) -> None:
     """Refuse a claim beyond the agreed number of open leads per rep.
 
-    Checked before the conditional update: on PostgreSQL two claims of *different* leads by
-    the same rep at the same instant can still both pass, exceeding the cap by one at most.
+    Two claims of *different* leads by the same rep at the same instant would both count the
+    same open leads; on PostgreSQL a transaction-scoped advisory lock on the rep serializes
+    them (SQLite's writers are serialized already), so the cap holds exactly.
     """
     limit = services.policy.agreement.max_open_leads_per_rep
     if limit is None:
         return
+    bind = uow.session.get_bind()
+    if bind.dialect.name == "postgresql":
+        uow.session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"rep:{user_id}"))))
     count = uow.session.scalar(
         select(func.count()).select_from(Lead).where(
             Lead.owner_id == user_id, Lead.status.in_([s.value for s in OWNED])

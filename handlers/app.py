@@ -7,7 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App, BoltContext, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 
 from bot.services import Services
@@ -20,6 +20,7 @@ from handlers import (
     home,
     mql_modal,
     reassign,
+    snooze,
     status,
     touch,
 )
@@ -77,24 +78,36 @@ def create_app(services: Services, *, listener_executor: ThreadPoolExecutor | No
     app.use(inject_services)
     app.use(ack_at_once)
     app.error(errors.handle_error)
-    for module in (status, mql_modal, claim, touch, decide, reassign, details, feedback, home):
+    for module in (status, mql_modal, claim, touch, decide, reassign, details, feedback, home,
+                   snooze):
         module.register(app)
     return app
 
 
 #: request types acknowledged before their listener runs (they never answer in the ack)
-EARLY_ACK_TYPES = frozenset({"block_actions", "shortcut", "message_action"})
+EARLY_ACK_TYPES = frozenset({"block_actions", "shortcut", "message_action", "event_callback"})
 
 
-def ack_at_once(body: dict[str, Any], ack: Ack, next: Callable[[], Any]) -> Any:
-    """Acknowledge clicks, shortcuts and slash commands in the request thread, before listeners.
+def acks_at_once(body: dict[str, Any]) -> bool:
+    """Clicks, shortcuts, slash commands and Events API deliveries: nothing to say in the ack."""
+    return body.get("type") in EARLY_ACK_TYPES or "command" in body
+
+
+def ack_at_once(body: dict[str, Any], ack: Ack, next: Callable[[], Any]) -> BoltResponse | None:
+    """Acknowledge clicks, shortcuts, slash commands and events in the request thread.
 
     Bolt runs listeners on a thread pool and answers Slack when a listener calls ``ack()``; when
     every listener thread is busy (a slow database, a slow Slack), the answer would wait for a
     free thread and Slack would show the person an error after 3 s. None of these requests
     answers with content in its ack, so it is given here; the listener's own ``ack()`` is then
     a no-op. Modal submissions are not acked here: they may answer ``response_action``.
+
+    The ack is also the answer when no listener matches: Bolt would say 404 after acking, and
+    Slack retries an event it was refused (then disables the subscription if that goes on), for
+    instance every channel message the bot sees but does not record.
     """
-    if body.get("type") in EARLY_ACK_TYPES or "command" in body:
-        ack()
-    return next()
+    if not acks_at_once(body):
+        return next()
+    ack()
+    next()
+    return ack.response

@@ -1,4 +1,4 @@
-"""The ``sla-bot`` command line: run, migrate, import, sweep, check-config."""
+"""The ``sla-bot`` command line: run, migrate, import, sweep, digest, check-config."""
 
 from __future__ import annotations
 
@@ -80,6 +80,51 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print(f"swept {result.leads} lead(s): {result.sent} reminder(s), {result.breaches} "
           f"breach notice(s), {result.skipped} skipped; {delivered} outbox item(s) handled; "
           f"{changed} lead(s) re-planned")
+    return 0
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    """Print (``--dry-run``) or post the weekly digest of a week (default: the latest due).
+
+    Posting queues it under the same key the scheduler uses, so a week is never posted twice
+    whoever posts it first; then the outbox delivers it (message and chart).
+    """
+    from bot.digest import BadWeek, build_digest, due_week, parse_week, queue_digest
+    from bot.outbox import OutboxWorker
+
+    settings, policy = _load(args)
+    _configure_logging(settings.log_level)
+    services = build_services(settings, policy, SystemClock())
+    try:
+        now = services.clock.now()
+        try:
+            period = parse_week(args.week, services) if args.week else due_week(services, now)
+        except BadWeek as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        if args.dry_run:
+            print(build_digest(services, period).as_text(), end="")
+            return 0
+        if now < period.end:
+            print(f"week {period.label} has not ended yet; use --dry-run to preview it",
+                  file=sys.stderr)
+            return 2
+        if migrate.pending(services.engine):
+            print("the database schema is not current: run `sla-bot migrate` first",
+                  file=sys.stderr)
+            return 2
+        queued = queue_digest(services, period, now)
+        worker = OutboxWorker(services)  # also finishes an earlier run's delivery, if any
+        for _ in range(args.max_passes):
+            if worker.run_once() == 0:
+                break
+        if queued:
+            print(f"digest {period.label} posted to {policy.channels.digest_channel} (what "
+                  "Slack refused, if anything, is listed by `sla-bot check-config`)")
+        else:
+            print(f"the digest of {period.label} was already posted or queued; nothing to do")
+    finally:
+        services.close()
     return 0
 
 
@@ -281,6 +326,13 @@ def build_parser() -> argparse.ArgumentParser:
     swp.add_argument("--max-passes", type=int, default=50,
                      help="outbox passes (20 items each) before giving up until the next run")
     swp.set_defaults(func=cmd_sweep)
+    dig = sub.add_parser("digest", help="post the weekly digest now (or print it: --dry-run)")
+    dig.add_argument("--week", default=None, metavar="YYYY-Www",
+                     help="ISO week, e.g. 2026-W48 (default: the latest week whose digest is due)")
+    dig.add_argument("--dry-run", action="store_true",
+                     help="print the digest as text; queue and send nothing")
+    dig.add_argument("--max-passes", type=int, default=50, help=argparse.SUPPRESS)
+    dig.set_defaults(func=cmd_digest)
     make = sub.add_parser("makemigration", help="(developers) autogenerate a migration")
     make.add_argument("-m", "--message", required=True)
     make.set_defaults(func=cmd_makemigration)

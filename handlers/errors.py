@@ -40,12 +40,36 @@ def handle_error(
             exc_info=error,
         )
         text = t(language, "error.generic", error_id=error_id)
-    if respond is not None:
-        try:
+    try:
+        if respond is not None and body.get("response_url"):
             respond(text=text, response_type="ephemeral", replace_original=False)
-        except Exception:  # the error message itself must never raise
-            log.warning("could not tell the user about an error", exc_info=True)
+        elif services is not None and _user_id(body):
+            _tell_by_dm(services, body, text)
+    except Exception:  # the error message itself must never raise
+        log.warning("could not tell the user about an error", exc_info=True)
     return None
+
+
+def _user_id(body: dict[str, Any]) -> str | None:
+    user = body.get("user")
+    if isinstance(user, dict):
+        return str(user.get("id") or "") or None
+    return str(body.get("user_id") or "") or None
+
+
+def _tell_by_dm(services: Services, body: dict[str, Any], text: str) -> None:
+    """A click on the App Home (or in a modal) has no ``response_url``: answer by DM instead,
+    through the outbox, keyed by the click so a retried request is answered once."""
+    from bot.notify import send_dm
+
+    user_id = _user_id(body)
+    assert user_id is not None
+    click = str(body.get("trigger_id") or (body.get("container") or {}).get("view_id") or "")
+    key = f"refusal:{user_id}:{click or uuid.uuid4().hex}"
+    with services.unit_of_work() as uow:
+        send_dm(services, uow, None, key, user_id, text)
+        uow.commit()
+    services.outbox_ready.set()
 
 
 @contextmanager

@@ -29,6 +29,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("hide_parameters", True)
+    # listeners (16), webhook requests (up to 32), the outbox worker and the sweep may all want
+    # a connection at once; PostgreSQL's default max_connections (100) leaves room for 2 such
+    # processes — raise it, or put PgBouncer in front, to run more
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 40)
     return create_engine(url, **kwargs)
 
 

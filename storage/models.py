@@ -90,12 +90,12 @@ class Lead(Base):
     qualification: Mapped[dict[str, Any]] = mapped_column(default=dict)
     channel_id: Mapped[str | None] = mapped_column(String(32))
     message_ts: Mapped[str | None] = mapped_column(String(32))
-    posted_at: Mapped[datetime | None]
+    posted_at: Mapped[datetime | None] = mapped_column(index=True)  # reports: handed off when
     owner_id: Mapped[str | None] = mapped_column(String(32), index=True)
     claimed_at: Mapped[datetime | None]
     first_touch_at: Mapped[datetime | None]
     touch_count: Mapped[int] = mapped_column(default=0)
-    decided_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None] = mapped_column(index=True)  # reports: decided when
     decision_reason: Mapped[str | None] = mapped_column(String(100))
     updated_at: Mapped[datetime]
     #: when the last touch was logged: the follow-up cadence counts from it

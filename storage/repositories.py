@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -112,6 +114,28 @@ class OutboxRepository:
         except IntegrityError:
             return None
         return message
+
+    def enqueue_many(self, rows: list[dict[str, Any]], now: datetime) -> None:
+        """Queue many calls in one statement; a key already queued is skipped (no savepoints).
+
+        ``rows`` hold ``key``, ``kind``, ``payload`` and optionally ``channel``, ``lead_id``,
+        ``not_before``. For sweeps that queue hundreds of messages at once.
+        """
+        if not rows:
+            return
+        values = [
+            _new_outbox_row(r["key"], r["kind"], now, r["payload"], r.get("channel"),
+                            r.get("lead_id"), r.get("not_before"))
+            for r in rows
+        ]
+        dialect = self.session.get_bind().dialect.name
+        if dialect == "postgresql":
+            stmt: Any = pg_insert(OutboxMessage.__table__).on_conflict_do_nothing(
+                index_elements=["idempotency_key"])
+        else:
+            stmt = sqlite_insert(OutboxMessage.__table__).on_conflict_do_nothing(
+                index_elements=["idempotency_key"])
+        self.session.execute(stmt, values)
 
     def insert_new(
         self,

@@ -341,3 +341,55 @@ def test_ten_reps_pressing_at_once_make_exactly_one_owner(race_env: Env) -> None
         assert len(env.fake.calls_to("chat.update")) - updates_before == 1
         assert len(env.fake.thread(CHANNEL, ts)) == 1
     assert time.monotonic() - started < 60
+
+
+def test_the_open_lead_cap_holds_when_one_rep_claims_many_leads_at_once(
+    fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock
+) -> None:
+    from bot.errors import OpenLeadLimit
+    from bot.lifecycle import Surface
+    from bot.workflow import ClaimOutcome, claim
+
+    services = make_services(fake_slack, db, with_roles(policy, max_open=3), clock)
+    worker = make_worker(services, clock, fake_slack)
+    leads = [queue(services, f"many-{i}") for i in range(10)]
+    while worker.run_once():
+        pass
+    barrier = Barrier(len(leads))
+    won: list[int] = []
+    refused: list[int] = []
+
+    def press(lead_id: int) -> None:
+        barrier.wait()
+        try:
+            if claim(services, lead_id, REP1, surface=Surface.BUTTON).outcome == ClaimOutcome.WON:
+                won.append(lead_id)
+        except OpenLeadLimit:
+            refused.append(lead_id)
+
+    threads = [Thread(target=press, args=(lead_id,)) for lead_id in leads]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert (len(won), len(refused)) == (3, 7)
+    with services.unit_of_work() as uow:
+        owned = uow.session.scalar(select(func.count()).select_from(Lead).where(
+            Lead.owner_id == REP1))
+    assert owned == 3
+
+
+def test_a_refusal_on_the_app_home_is_told_by_dm(env: Env) -> None:
+    """A click on the Home tab has no response_url: the refusal comes as a DM instead."""
+    lead_id, ts = env.posted()
+    claim_by(env, lead_id, ts, REP1)
+    answer = env.slack.block_action(Action.CONVERT.value, str(lead_id), user_id=REP2,
+                                    container_type="view", view={"type": "home"})
+    assert answer.status == 200
+    eventually(lambda: bool(_drained_dms(env, REP2)))
+    assert _drained_dms(env, REP2)[-1]["text"] == env.services.t("error.not_allowed")
+
+
+def _drained_dms(env: Env, user: str) -> list[dict[str, Any]]:
+    env.drain()
+    return env.fake.dms(user)

@@ -204,11 +204,14 @@ def reason_label(code: str, t: Translator) -> str:
 def thread_link(channel_id: str | None, message_ts: str | None) -> str | None:
     """A link to a message (and so its thread): ``https://slack.com/archives/C…/p<ts>``.
 
-    Slack redirects this form to the workspace, so no workspace domain is needed.
+    Slack redirects this form to the reader's workspace, so no workspace domain is needed and
+    no ``chat.getPermalink`` call per lead. Only id characters survive: the link goes into mrkdwn.
     """
-    if not (channel_id and message_ts):
+    channel = "".join(c for c in channel_id or "" if c.isalnum())
+    ts = "".join(c for c in message_ts or "" if c.isdigit())
+    if not channel or not ts:
         return None
-    return f"https://slack.com/archives/{channel_id}/p{message_ts.replace('.', '')}"
+    return f"https://slack.com/archives/{channel}/p{ts}"
 
 
 def released_text(release: dict[str, Any], t: Translator) -> str:

@@ -24,6 +24,7 @@ from bot.views.handoff import (
     SECTION_LIMIT,
     fit_mrkdwn,
     fit_plain,
+    thread_link,
     utf16_len,
 )
 
@@ -36,7 +37,6 @@ __all__ = [
     "home_view",
     "lead_block_id",
     "overdue_by",
-    "thread_url",
     "urgency",
 ]
 
@@ -149,7 +149,7 @@ def _lead_text(lead: HomeLead, now: datetime, tz: ZoneInfo, t: Translator) -> st
         _touches(lead.touch_count, t),
         _deadline_text(lead.deadline, now, tz, t),
     ]
-    url = thread_url(lead.channel_id, lead.message_ts)
+    url = thread_link(lead.channel_id, lead.message_ts)
     if url:
         details.append(f"<{url}|{t('home.thread')}>")
     text = f"*{_title(lead, t, NAME_BUDGET, COMPANY_BUDGET)}*\n" + " · ".join(details)
@@ -330,21 +330,8 @@ def _title(lead: HomeLead, t: Translator, name_budget: int, company_budget: int)
 def _linked_title(lead: HomeLead, t: Translator) -> str:
     """The lead's title linking to its handoff message, whose thread tells its story."""
     title = _title(lead, t, LINE_NAME_BUDGET, LINE_COMPANY_BUDGET)
-    url = thread_url(lead.channel_id, lead.message_ts)
+    url = thread_link(lead.channel_id, lead.message_ts)
     return f"<{url}|{title}>" if url else title
-
-
-def thread_url(channel_id: str | None, message_ts: str | None) -> str | None:
-    """A link to the handoff message (its thread holds the lead's story), or None.
-
-    Built without asking Slack (``chat.getPermalink`` per lead would cost a call each): Slack
-    resolves ``slack.com/archives/<channel>/p<ts without the dot>`` to the reader's workspace.
-    """
-    channel = "".join(c for c in channel_id or "" if c.isalnum())
-    ts = "".join(c for c in message_ts or "" if c.isdigit())
-    if not channel or not ts:
-        return None
-    return f"https://slack.com/archives/{channel}/p{ts}"
 
 
 def _channel(channel_id: str) -> str:

@@ -1,4 +1,4 @@
-"""reminder sweep: next due instant and handled notices
+"""reminder sweep: next due instant and handled notices; report indexes
 
 Revision ID: 0004
 Revises: 0003
@@ -44,10 +44,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("last_touch_at", UTC_DATETIME, nullable=True))
         batch_op.add_column(sa.Column("next_due_at", UTC_DATETIME, nullable=True))
         batch_op.create_index(batch_op.f("ix_leads_next_due_at"), ["next_due_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_leads_posted_at"), ["posted_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_leads_decided_at"), ["decided_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("leads", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_leads_decided_at"))
+        batch_op.drop_index(batch_op.f("ix_leads_posted_at"))
         batch_op.drop_index(batch_op.f("ix_leads_next_due_at"))
         batch_op.drop_column("next_due_at")
         batch_op.drop_column("last_touch_at")

@@ -1,0 +1,409 @@
+"""Button press → HTTP 200 (the ack) under 20 concurrent presses (SPEC section 7).
+
+    python bench/button_bench.py                         # 2,000 Claim presses from 20 clients
+    python bench/button_bench.py --database-url postgresql+psycopg://...
+
+Every server runs as its own process, so the load generator shares an interpreter with none:
+the real bot (`sla-bot run`: HTTP server, outbox worker, scheduler) on a database prepared
+with posted leads; a bare Bolt app whose only listener acks Claim, served the same way
+(cheroot with the bot's thread count and GC settings, Flask and Bolt's Flask adapter); and the
+fake Slack Web API both talk to. Both get the same correctly signed `block_actions` Claim
+payloads from the same client, 20 threads with kept-alive connections, one server after the
+other in the same run. Each lead is pressed by two reps at about the same moment, so half the
+presses claim (a write, outbox rows the worker then posts) and half are told who has it (an
+ephemeral through the response URL). Results are printed as a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import platform
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from types import FrameType
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.ids import Action  # noqa: E402
+from tests.harness import FakeSlack, SlackRequests, slack_signature_headers  # noqa: E402
+
+TOKEN = "xoxb-bench"
+SECRET = "bench-signing-secret"
+FORM = "application/x-www-form-urlencoded"
+EVENTS_PATH = "/slack/events"
+
+
+def lead(run: str, n: int) -> dict[str, object]:
+    """A lead that qualifies under the example policy."""
+    return {
+        "external_id": f"button-bench-{run}-{n}",
+        "source": "bench",
+        "qualified_at": "2026-11-24T09:12:00+09:00",
+        "contact": {"name": f"Lead {n}", "title": "営業部長"},
+        "company": {"name": "Example KK", "industry": "manufacturing", "employees": 250},
+        "score": 72,
+        "activities": [
+            {"type": "page_view", "at": "2026-11-20T10:01:00+09:00", "detail": "/pricing"},
+            {"type": "webinar", "at": "2026-11-22T14:00:00+09:00", "detail": "Alignment"},
+        ],
+    }
+
+
+def bench_policy(workdir: Path, reps: list[str]) -> Path:
+    """The example policy with one rep per client thread (and no open-lead cap)."""
+    text = (ROOT / "sla.example.toml").read_text(encoding="utf-8")
+    listed = ", ".join(f'"{rep}"' for rep in reps)
+    text, count = re.subn(r"(?m)^reps = .*$", f"reps = [{listed}]", text)
+    if count != 1:
+        raise SystemExit("could not set the reps of the example policy")
+    path = workdir / "sla.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def prepare(database_url: str, policy_path: Path, fake: FakeSlackProcess, leads: int) -> list[
+        tuple[int, str]]:
+    """Hand off ``leads`` leads with the project's own intake and outbox: (lead id, message ts)."""
+    from slack_sdk import WebClient
+    from sqlalchemy import select
+
+    from bot.clock import SystemClock
+    from bot.intake import accept, parse_data
+    from bot.lifecycle import Surface
+    from bot.outbox import OutboxWorker
+    from bot.policy import load_policy
+    from bot.services import build_services
+    from bot.settings import Settings
+    from storage import migrate
+    from storage.db import make_engine
+    from storage.models import Lead, LeadStatus
+
+    settings = Settings(slack_bot_token=TOKEN, slack_signing_secret=SECRET,
+                        database_url=database_url, slack_api_url=fake.base_url)
+    engine = make_engine(database_url)
+    migrate.upgrade(engine)
+    services = build_services(settings, load_policy(policy_path), SystemClock(), engine=engine,
+                              slack=WebClient(token=TOKEN, base_url=fake.base_url))
+    run = uuid.uuid4().hex[:8]
+    ids = []
+    for n in range(leads):
+        result = accept(services, parse_data(lead(run, n)), surface=Surface.WEBHOOK)
+        assert result.status == "queued", result
+        ids.append(result.lead_id)
+    worker = OutboxWorker(services, channel_interval=timedelta(0))
+    while worker.run_once(limit=200):
+        pass
+    with services.unit_of_work() as uow:
+        rows = uow.session.execute(
+            select(Lead.id, Lead.message_ts)
+            .where(Lead.id.in_(ids), Lead.status == LeadStatus.POSTED).order_by(Lead.id)
+        ).all()
+    services.close()
+    if len(rows) != leads:
+        raise SystemExit(f"only {len(rows)} of {leads} leads were posted")
+    return [(lead_id, str(ts)) for lead_id, ts in rows]
+
+
+class FakeSlackProcess:
+    """The fake Slack Web API in a child process: the bot's calls to it (ephemerals, posts)
+    must not compete with the load generator for this interpreter."""
+
+    def __init__(self) -> None:
+        args = [sys.executable, str(Path(__file__).resolve()), "--serve-fake"]
+        self.process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        self.base_url = self.process.stdout.readline().strip()
+        if not self.base_url:
+            raise SystemExit("the fake Slack did not start")
+        self.url = self.base_url.removesuffix("/api/")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(30)
+
+
+def serve_fake() -> None:
+    fake = FakeSlack().start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    print(fake.base_url, flush=True)
+    stop.wait()
+    fake.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Server:
+    """A child process serving ``/slack/events`` on a port of its own."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], port: int) -> None:
+        self.name = name
+        self.port = port
+        self.process = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"{name} exited with {self.process.returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise SystemExit(f"{name} did not start")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_bot(fake: FakeSlackProcess, database_url: str, policy_path: Path) -> Server:
+    port = free_port()
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "INTAKE_TOKEN": "bench-intake-token",
+        "DATABASE_URL": database_url,
+        "SLACK_API_URL": fake.base_url,
+        "SLA_CONFIG": str(policy_path),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+    }
+    return Server("sla-bot", ["-m", "handlers.cli", "run"], env, port)
+
+
+def start_bare(fake: FakeSlackProcess) -> Server:
+    port = free_port()
+    args = [str(Path(__file__).resolve()), "--serve-bare", str(port), "--slack-url", fake.base_url]
+    return Server("bare Bolt app", args, dict(os.environ), port)
+
+
+def serve_bare(port: int, slack_url: str) -> None:
+    """The baseline: Bolt with one no-op listener, on the bot's HTTP server settings."""
+    import logging
+
+    from cheroot.wsgi import Server as WSGIServer
+    from flask import Flask, Response, request
+    from slack_bolt import Ack, App
+    from slack_bolt.adapter.flask import SlackRequestHandler
+    from slack_sdk import WebClient
+
+    from handlers.server import ACCEPT_BACKLOG, HTTP_THREADS, SHUTDOWN_TIMEOUT_S, tune_gc
+
+    logging.basicConfig(level=logging.WARNING)
+    bolt = App(signing_secret=SECRET, client=WebClient(token=TOKEN, base_url=slack_url))
+
+    @bolt.action(Action.CLAIM.value)
+    def claim(ack: Ack) -> None:
+        ack()
+
+    web = Flask("bare")
+    adapter = SlackRequestHandler(bolt)
+
+    @web.post(EVENTS_PATH)
+    def events() -> Response:
+        return adapter.handle(request)
+
+    http = WSGIServer(("127.0.0.1", port), web, numthreads=HTTP_THREADS,
+                      shutdown_timeout=SHUTDOWN_TIMEOUT_S, request_queue_size=ACCEPT_BACKLOG)
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    tune_gc()
+    http.prepare()
+    threading.Thread(target=http.serve, daemon=True).start()
+    stop.wait()
+    http.stop()
+
+
+@dataclass
+class Result:
+    name: str
+    latencies_ms: list[float]
+    statuses: list[int]
+    seconds: float
+
+
+def press(port: int, bodies: list[list[str]], name: str) -> Result:
+    """Each client sends its bodies in order on one kept-alive connection, signed when sent."""
+    barrier = threading.Barrier(len(bodies))
+
+    def client(mine: list[str]) -> tuple[list[float], list[int]]:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        latencies, statuses = [], []
+        barrier.wait()
+        for body in mine:
+            headers = slack_signature_headers(body, SECRET, content_type=FORM)
+            sent = time.perf_counter()
+            connection.request("POST", EVENTS_PATH, body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            latencies.append((time.perf_counter() - sent) * 1000)
+            statuses.append(response.status)
+        connection.close()
+        return latencies, statuses
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        results = list(pool.map(client, bodies))
+    seconds = time.perf_counter() - started
+    return Result(name, [x for r in results for x in r[0]], [x for r in results for x in r[1]],
+                  seconds)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def claim_bodies(slack: SlackRequests, fake: FakeSlackProcess, channel: str,
+                 leads: list[tuple[int, str]], presses: int, per_lead: int, reps: list[str]
+                 ) -> list[list[str]]:
+    """Press ``i`` goes to client ``i % clients`` and names lead ``i // per_lead``: the reps
+    pressing one lead are different clients pressing at about the same moment."""
+    clients = len(reps)
+    response_url = f"{fake.url}/response_url/bench"  # answered ok, kept as an ephemeral
+    bodies: list[list[str]] = [[] for _ in range(clients)]
+    for i in range(presses):
+        lead_id, ts = leads[i // per_lead]
+        body, _ = slack.build_block_action(
+            Action.CLAIM.value, str(lead_id), user_id=reps[i % clients], channel_id=channel,
+            message_ts=ts, response_url=response_url, trigger_id=f"bench-{i}",
+        )
+        bodies[i % clients].append(body)
+    return bodies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--presses", type=int, default=2000, help="measured, per server")
+    parser.add_argument("--warmup", type=int, default=200, help="per server, not measured")
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--per-lead", type=int, default=2, help="reps pressing Claim per lead")
+    parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    parser.add_argument("--serve-bare", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--slack-url", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_bare is not None:
+        serve_bare(args.serve_bare, args.slack_url)
+        return
+    if args.serve_fake:
+        serve_fake()
+        return
+
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        os.environ.pop(name, None)  # every request here goes to 127.0.0.1
+    reps = [f"U0BENCH{n:04d}" for n in range(args.clients)]
+    fake = FakeSlackProcess()
+    try:
+        with tempfile.TemporaryDirectory() as workdir:
+            results = run(args, fake, Path(workdir), reps)
+    finally:
+        fake.stop()
+    report(results, args)
+
+
+def run(args: argparse.Namespace, fake: FakeSlackProcess, workdir: Path,
+        reps: list[str]) -> list[Result]:
+    """Prepare the leads, start both servers, press: the bare app first, then the bot."""
+    from bot.policy import load_policy
+
+    total = args.warmup + args.presses
+    database_url = args.database_url or f"sqlite:///{workdir}/bench.db"
+    policy_path = bench_policy(workdir, reps)
+    started = time.monotonic()
+    leads = prepare(database_url, policy_path, fake, -(-total // args.per_lead))
+    print(f"prepared {len(leads)} posted leads in {time.monotonic() - started:.1f} s",
+          file=sys.stderr)
+    channel = load_policy(policy_path).channels.handoff
+    bodies = claim_bodies(SlackRequests("unused", SECRET), fake, channel, leads, total,
+                          args.per_lead, reps)
+    warm = [b[: args.warmup // args.clients] for b in bodies]
+    measured = [b[args.warmup // args.clients:] for b in bodies]
+    results = []
+    bare = start_bare(fake)
+    try:
+        press(bare.port, warm, "warm-up")
+        results.append(press(bare.port, measured, "bare Bolt app, no-op listener"))
+    finally:
+        bare.stop()
+    bot = start_bot(fake, database_url, policy_path)
+    try:
+        press(bot.port, warm, "warm-up")
+        results.append(press(bot.port, measured, "sla-bot, real Claim listener"))
+        owned = claimed(database_url, [lead_id for lead_id, _ in leads])
+        print(f"when the last press was answered, {owned} of {len(leads)} leads had an owner "
+              "(the rest were still queued for a listener thread)", file=sys.stderr)
+    finally:
+        bot.stop()
+    return results
+
+
+def claimed(database_url: str, ids: list[int]) -> int:
+    """How many of the bench's leads the bot's listeners have claimed so far."""
+    from sqlalchemy import func, select
+
+    from storage.db import make_engine
+    from storage.models import Lead
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.scalar(
+                select(func.count()).select_from(Lead)
+                .where(Lead.id.in_(ids), Lead.owner_id.is_not(None))
+            ) or 0)
+    finally:
+        engine.dispose()
+
+
+def report(results: list[Result], args: argparse.Namespace) -> None:
+    print(f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"{args.clients} clients, {args.per_lead} presses per lead", file=sys.stderr)
+    print("| server | presses | p50 ms | p99 ms | max ms | presses/s | not 200 |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r.name} | {len(r.latencies_ms)} | {statistics.median(r.latencies_ms):.1f} "
+              f"| {percentile(r.latencies_ms, 99):.1f} | {max(r.latencies_ms):.1f} "
+              f"| {len(r.latencies_ms) / r.seconds:.0f} "
+              f"| {sum(1 for s in r.statuses if s != 200)} |")
+    bare, bot = results
+    p50 = statistics.median(bot.latencies_ms) / statistics.median(bare.latencies_ms)
+    p99 = percentile(bot.latencies_ms, 99) / percentile(bare.latencies_ms, 99)
+    print(f"| ratio sla-bot / bare | | {p50:.2f}× | {p99:.2f}× | | | |")
+
+
+if __name__ == "__main__":
+    main()

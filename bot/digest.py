@@ -1,0 +1,320 @@
+"""The weekly digest (SPEC 4): due-ness from the database, posted once, with a chart.
+
+When: the digest of ISO week W (Monday to Sunday, local) is due at ``[digest] day``/``hour``
+(default Monday 09:00 in the policy's time zone) after W ends. Every scheduler sweep runs
+``digest_step``: it works out the *latest* week whose digest is due at ``now`` and posts it
+unless it was already queued. So a bot that was down at 09:00 and is up again at 11:00 posts
+one catch-up digest; a bot down for three weeks posts only the latest week's digest (old
+weeks are not back-filled: three stale digests at once help nobody; an operator can still
+post one with ``sla-bot digest --week YYYY-Www``). ``enabled = false`` stops the scheduled
+digest (the CLI still works on request).
+
+Exactly once: the digest is an outbox row keyed ``digest:<week>`` (its chart:
+``digest:<week>:chart``), inserted in one transaction. The unique key IS the guarantee: two
+processes sweeping at once both build the digest, one insert wins, the other finds the key
+taken and drops its copy. The manual ``sla-bot digest`` uses the same key, so a manual run and
+the scheduler never both post one week. The outbox then delivers it durably (the message with
+its metadata key; the chart as a ``file`` row, see ``bot.outbox``).
+
+Figures come from ``bot.metrics`` (one definition for ``/sla-status``, the digest and the
+review). What it does not offer is computed here, each with a note: breaches *recorded in the
+week* (``open_breaches`` lists open leads whatever the period), marketer feedback, and the
+per-day series for the chart (a ``scorecard`` per day).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot import metrics
+from bot.chart import ChartDay, render_week_chart
+from bot.periods import Period, week_of
+from bot.services import Services
+from bot.views.digest import (
+    MAX_BREACHES,
+    MAX_FEEDBACK,
+    BreachLine,
+    DigestFigures,
+    FeedbackLine,
+    PromiseFigure,
+    RepLine,
+    blocks_as_text,
+    chart_comment,
+    digest_message,
+)
+from bot.views.handoff import thread_link
+from storage.models import Feedback, Lead, LeadEvent, OutboxMessage
+
+__all__ = [
+    "CHART_KIND",
+    "BadWeek",
+    "Digest",
+    "build_digest",
+    "digest_key",
+    "digest_step",
+    "due_week",
+    "is_recorded",
+    "parse_week",
+    "queue_digest",
+]
+
+log = logging.getLogger(__name__)
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+CHART_KIND = "file"  # ``bot.outbox.FILE_KIND``; not imported: the outbox imports services
+
+
+class BadWeek(ValueError):
+    """``--week`` that is not ``YYYY-Www`` (an ISO week)."""
+
+
+@dataclass(frozen=True)
+class Digest:
+    period: Period
+    figures: DigestFigures
+    message: dict[str, Any]  # {"text", "blocks"}
+    chart_png: bytes | None  # None for a quiet week: an empty chart says nothing
+    chart_comment: str
+
+    def as_text(self) -> str:
+        text = blocks_as_text(self.message)
+        if self.chart_png is not None:
+            text += f"\n[chart {self.period.label}.png, {len(self.chart_png)} bytes] "
+            text += self.chart_comment + "\n"
+        return text
+
+
+# ------------------------------------------------------------------------------ when
+
+
+def parse_week(label: str, services: Services) -> Period:
+    """``2026-W48`` → that ISO week in the policy's time zone."""
+    match = _WEEK.match(label.strip())
+    if match is None:
+        raise BadWeek(f"expected an ISO week like 2026-W48, got {label!r}")
+    try:
+        monday = date.fromisocalendar(int(match[1]), int(match[2]), 1)
+    except ValueError:
+        raise BadWeek(f"there is no week {label}") from None
+    return week_of(monday, services.policy.tz)
+
+
+def due_week(services: Services, now: datetime) -> Period:
+    """The latest ISO week whose digest is due at ``now`` (due at day/hour after it ends)."""
+    tz = services.policy.tz
+    local = now.astimezone(tz)
+    offset = _DAYS.index(services.policy.digest.day)
+    monday = local.date() - timedelta(days=local.weekday())
+    moment = datetime.combine(monday + timedelta(days=offset),
+                              time(services.policy.digest.hour), tzinfo=tz)
+    if moment > local:
+        moment -= timedelta(days=7)
+    # the posting moment lies in the week after the digest's week
+    return week_of(moment.date() - timedelta(days=7), tz)
+
+
+def due_at(services: Services, period: Period) -> datetime:
+    """When the digest of ``period`` falls due (the configured day and hour after it ends)."""
+    tz = services.policy.tz
+    following_monday = period.end.astimezone(tz).date()
+    day = following_monday + timedelta(days=_DAYS.index(services.policy.digest.day))
+    return datetime.combine(day, time(services.policy.digest.hour), tzinfo=tz)
+
+
+def digest_key(period: Period) -> str:
+    return f"digest:{period.label}"
+
+
+def is_recorded(services: Services, period: Period) -> bool:
+    """Whether this week's digest was queued already (by a sweep or by hand)."""
+    with services.unit_of_work() as uow:
+        found = uow.session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.idempotency_key == digest_key(period))
+        )
+        uow.rollback()
+    return found is not None
+
+
+def digest_step(services: Services, now: datetime) -> bool:
+    """Sweep step: queue the latest due week's digest once; True when this call queued it."""
+    if not services.policy.digest.enabled:
+        return False
+    period = due_week(services, now)
+    if is_recorded(services, period):  # the usual case: one indexed lookup per sweep
+        return False
+    late = now - due_at(services, period)
+    queued = queue_digest(services, period, now)
+    if queued:
+        log.info("weekly digest %s queued%s", period.label,
+                 f" (catch-up, {late} late)" if late > timedelta(minutes=2) else "")
+    return queued
+
+
+# ------------------------------------------------------------------------------ queueing
+
+
+def queue_digest(services: Services, period: Period, now: datetime) -> bool:
+    """Build the digest and queue it (message, then chart) under the week's key.
+
+    Figures are read before the writing transaction, so no lock is held while they are
+    computed. Returns False when the key was taken (by another process or an earlier run).
+    """
+    digest = build_digest(services, period)
+    channel = services.policy.channels.digest_channel
+    key = digest_key(period)
+    with services.unit_of_work() as uow:
+        row = uow.outbox.enqueue(
+            key=key, kind="message", now=now, channel=channel,
+            payload={"method": "chat.postMessage", "args": {"channel": channel,
+                                                            **digest.message}},
+        )
+        if row is None:
+            uow.rollback()
+            return False
+        if digest.chart_png is not None:
+            uow.outbox.enqueue(
+                key=f"{key}:chart", kind=CHART_KIND, now=now, channel=channel,
+                payload={
+                    "filename": f"sla-digest-{period.label}.png",
+                    "title": digest.message["text"][:200],
+                    # the bytes travel with the row: the chart always matches the message
+                    # posted with it, whatever changes before the worker sends it
+                    "content_b64": base64.b64encode(digest.chart_png).decode("ascii"),
+                    "initial_comment": digest.chart_comment,
+                },
+            )
+        uow.commit()
+    services.outbox_ready.set()
+    return True
+
+
+# ------------------------------------------------------------------------------ content
+
+
+def build_digest(services: Services, period: Period) -> Digest:
+    """Figures for ``period`` and the week before, rendered (pure views) and charted."""
+    figures = digest_figures(services, period)
+    message = digest_message(figures, services.t, services.policy.tz)
+    chart = render_week_chart(_chart_days(services, period)) if figures.handoffs else None
+    return Digest(period, figures, message, chart, chart_comment(figures, services.t))
+
+
+def digest_figures(services: Services, period: Period) -> DigestFigures:
+    policy = services.policy
+    previous = week_of(period.start.astimezone(policy.tz).date() - timedelta(days=7), policy.tz)
+    card = metrics.scorecard(services, policy, period)
+    before = metrics.scorecard(services, policy, previous)
+    promises = [
+        PromiseFigure("handoff", card.handoff_rate, before.handoff_rate),
+        PromiseFigure("first_contact", card.first_contact_rate, before.first_contact_rate),
+        PromiseFigure("decision", card.decision_rate, before.decision_rate),
+        PromiseFigure("mql_to_sql", card.sql_rate, before.sql_rate),
+    ]
+    breaches, breach_total, per_rep_breaches = _week_breaches(services, period)
+    feedback_count, feedback = _feedback(services, period)
+    reps = [
+        RepLine(rep, c.handed_off, c.first_contact_rate, c.converted, c.recycled,
+                per_rep_breaches.get(rep, 0))
+        for rep, c in metrics.per_rep(services, policy, period).items()
+    ]
+    return DigestFigures(
+        week_label=period.label, start=period.start, end=period.end,
+        handoffs=card.handed_off, previous_handoffs=before.handed_off,
+        promises=promises, breaches=breaches, breach_total=breach_total,
+        recycle_reasons=metrics.recycle_reasons(services, policy, period),
+        feedback_count=feedback_count, feedback=feedback, reps=reps,
+    )
+
+
+def _label(lead: Lead) -> str:
+    return lead.company_name or lead.contact_name
+
+
+def _week_breaches(
+    services: Services, period: Period
+) -> tuple[list[BreachLine], int, dict[str, int]]:
+    """Breaches recorded in the week (a breach event's ``at`` is the missed deadline).
+
+    Computed here: ``metrics.open_breaches`` lists open leads with a breach whatever the
+    period, while the digest reports what went wrong *in the week*, closed leads included.
+    """
+    in_week = (LeadEvent.kind == "breach", LeadEvent.at >= period.start,
+               LeadEvent.at < period.end)
+    with services.unit_of_work() as uow:
+        total = uow.session.scalar(select(func.count()).select_from(LeadEvent).where(*in_week))
+        by_owner = dict(uow.session.execute(
+            select(Lead.owner_id, func.count()).select_from(LeadEvent)
+            .join(Lead, Lead.id == LeadEvent.lead_id)
+            .where(*in_week, Lead.owner_id.is_not(None)).group_by(Lead.owner_id)
+        ).all())
+        rows = uow.session.execute(
+            select(LeadEvent, Lead).join(Lead, Lead.id == LeadEvent.lead_id)
+            .where(*in_week).order_by(LeadEvent.at, LeadEvent.id).limit(MAX_BREACHES)
+        ).all()
+        lines = [
+            BreachLine(_label(lead), str(event.data.get("promise") or "first_contact"),
+                       lead.owner_id, thread_link(lead.channel_id, lead.message_ts))
+            for event, lead in rows
+        ]
+        uow.rollback()
+    return lines, int(total or 0), {str(k): int(v) for k, v in by_owner.items()}
+
+
+def _feedback(services: Services, period: Period) -> tuple[int, list[FeedbackLine]]:
+    """Marketers' replies in lead threads during the week, and the latest threads.
+
+    Computed here (``bot.metrics`` has no feedback figures). Replies by the configured
+    marketers count; with no marketers configured, every kept reply does. Deleted replies
+    (tombstones) never count.
+    """
+    marketers = services.directory.members("marketers")  # may ask Slack: before the read
+    where = [Feedback.at >= period.start, Feedback.at < period.end,
+             Feedback.deleted_at.is_(None)]
+    if marketers:
+        where.append(Feedback.author_id.in_(sorted(marketers)))
+    with services.unit_of_work() as uow:
+        count = uow.session.scalar(select(func.count()).select_from(Feedback).where(*where))
+        rows = uow.session.execute(
+            select(Feedback, Lead).join(Lead, Lead.id == Feedback.lead_id)
+            .where(*where).order_by(Feedback.at.desc(), Feedback.id.desc())
+            .limit(MAX_FEEDBACK * 4)
+        ).all()
+        seen: set[int] = set()
+        lines: list[FeedbackLine] = []
+        for item, lead in rows:
+            if lead.id in seen:
+                continue  # one line per thread, its latest reply
+            seen.add(lead.id)
+            link = thread_link(item.channel_id, item.thread_ts or lead.message_ts)
+            lines.append(FeedbackLine(_label(lead), item.author_id, link))
+            if len(lines) == MAX_FEEDBACK:
+                break
+        uow.rollback()
+    return int(count or 0), lines
+
+
+def _chart_days(services: Services, period: Period) -> list[ChartDay]:
+    """Per day of the week: leads handed off, and first contact on time among those settled.
+
+    Computed here from ``metrics.scorecard`` per day (seven short reads), so the chart uses
+    the very definitions the digest's figures use.
+    """
+    tz = services.policy.tz
+    first = period.start.astimezone(tz).date()
+    days: list[ChartDay] = []
+    for offset in range(7):
+        day = first + timedelta(days=offset)
+        start = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+        card = metrics.scorecard(services, services.policy,
+                                 Period(start, end, day.isoformat(), "day"))
+        days.append(ChartDay(day, card.handed_off, card.first_contact_rate))
+    return days

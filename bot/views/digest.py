@@ -1,0 +1,265 @@
+"""The weekly digest message (SPEC 4): pure functions from the week's figures to Block Kit.
+
+Last week against the week before (an arrow per promise), the week's breaches, top recycle
+reasons, marketer feedback with links to its threads, per-rep figures. A week without
+handoffs still gets a digest that says so: silence would read as "the bot is broken".
+Every list is capped and every section budgeted so the message stays inside Slack's limits
+(50 blocks, 3,000 characters per section text) whatever the data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.i18n import Translator
+from bot.views.handoff import fit_mrkdwn, fit_plain, utf16_len
+
+__all__ = [
+    "BreachLine",
+    "DigestFigures",
+    "FeedbackLine",
+    "PromiseFigure",
+    "RepLine",
+    "arrow",
+    "blocks_as_text",
+    "chart_comment",
+    "digest_message",
+]
+
+MAX_BLOCKS = 50
+SECTION_LIMIT = 3000
+MAX_BREACHES = 10
+MAX_REASONS = 5
+MAX_FEEDBACK = 5
+MAX_REPS = 20
+UP, DOWN, SAME = "▲", "▼", "＝"
+_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]*)>")
+
+
+@dataclass(frozen=True)
+class PromiseFigure:
+    """One promise's figure this week and the week before (a share 0..1, or a count)."""
+
+    key: str  # a locale key under ``digest.promise``
+    current: float | None
+    previous: float | None
+    percent: bool = True
+
+
+@dataclass(frozen=True)
+class BreachLine:
+    lead_label: str  # user text (company / contact): escaped when rendered
+    promise: str  # ``notice.clock`` key: handoff, first_contact, decision...
+    owner_id: str | None
+    link: str | None
+
+
+@dataclass(frozen=True)
+class FeedbackLine:
+    lead_label: str
+    author_id: str
+    link: str | None
+
+
+@dataclass(frozen=True)
+class RepLine:
+    rep_id: str
+    claimed: int
+    first_contact_rate: float | None
+    converted: int
+    recycled: int
+    breaches: int
+
+
+@dataclass(frozen=True)
+class DigestFigures:
+    week_label: str  # 2026-W48
+    start: datetime
+    end: datetime
+    handoffs: int
+    previous_handoffs: int
+    promises: Sequence[PromiseFigure] = ()
+    breaches: Sequence[BreachLine] = ()
+    breach_total: int = 0
+    recycle_reasons: Sequence[tuple[str, int]] = ()
+    feedback_count: int = 0
+    feedback: Sequence[FeedbackLine] = ()
+    reps: Sequence[RepLine] = field(default_factory=tuple)
+
+
+def arrow(current: float | None, previous: float | None) -> str:
+    """▲ up, ▼ down, ＝ unchanged against the week before; empty when either is unknown."""
+    if current is None or previous is None:
+        return ""
+    if round(current, 4) > round(previous, 4):
+        return UP
+    if round(current, 4) < round(previous, 4):
+        return DOWN
+    return SAME
+
+
+def digest_message(figures: DigestFigures, t: Translator, tz: ZoneInfo) -> dict[str, Any]:
+    """``{"text", "blocks"}`` for ``chat.postMessage``."""
+    days = _days(figures, t, tz)
+    title = t("digest.title", week=figures.week_label, days=days)
+    blocks: list[dict[str, Any]] = [_header(title)]
+    if figures.handoffs == 0:
+        blocks.append(_section(t("digest.quiet", previous=figures.previous_handoffs)))
+    else:
+        blocks.append(_section(_headline(figures, t)))
+    if figures.promises:
+        blocks.append(_section(_promises(figures, t)))
+    blocks.append(_section(_breaches(figures, t)))
+    if figures.recycle_reasons:
+        blocks.append(_section(_reasons(figures, t)))
+    blocks.append(_section(_feedback(figures, t)))
+    if figures.reps:
+        blocks.append(_section(_reps(figures, t)))
+    blocks.append({
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": t("digest.footer")}],
+    })
+    blocks = blocks[:MAX_BLOCKS]
+    fallback = title if figures.handoffs else f"{title} — {t('digest.quiet_short')}"
+    return {"text": fallback, "blocks": blocks}
+
+
+def chart_comment(figures: DigestFigures, t: Translator) -> str:
+    """The upload's comment: the chart's legend, in the reader's language."""
+    return t("digest.chart_comment", week=figures.week_label)
+
+
+def blocks_as_text(message: dict[str, Any]) -> str:
+    """A plain rendering of a message's blocks for a terminal (``sla-bot digest --dry-run``)."""
+    lines: list[str] = []
+    for block in message.get("blocks", []):
+        kind = block.get("type")
+        if kind == "header":
+            text = str(block["text"]["text"])
+            lines += [text, "=" * min(len(text) * 2, 72)]
+        elif kind == "section":
+            lines += [_LINK.sub(r"\2 (\1)", str(block["text"]["text"])), ""]
+        elif kind == "context":
+            lines += [str(e.get("text", "")) for e in block.get("elements", [])]
+        elif kind == "divider":
+            lines.append("-" * 40)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# ------------------------------------------------------------------------------ sections
+
+
+def _days(figures: DigestFigures, t: Translator, tz: ZoneInfo) -> str:
+    first = figures.start.astimezone(tz)
+    last = (figures.end - timedelta(seconds=1)).astimezone(tz)
+    if t.language == "ja":
+        return f"{first.month}/{first.day}–{last.month}/{last.day}"
+    return f"{first.day} {first:%b} – {last.day} {last:%b}"
+
+
+def _headline(figures: DigestFigures, t: Translator) -> str:
+    mark = arrow(figures.handoffs, figures.previous_handoffs)
+    return t("digest.headline", handoffs=figures.handoffs, arrow=mark,
+             previous=figures.previous_handoffs)
+
+
+def _value(value: float | None, percent: bool, t: Translator) -> str:
+    if value is None:
+        return t("digest.none")
+    return f"{value * 100:.0f}%" if percent else f"{value:g}"
+
+
+def _promises(figures: DigestFigures, t: Translator) -> str:
+    lines = [f"*{t('digest.promises')}*"]
+    for p in figures.promises:
+        line = t(
+            "digest.promise_line",
+            promise=t(f"digest.promise.{p.key}"),
+            value=_value(p.current, p.percent, t),
+            arrow=arrow(p.current, p.previous),
+            previous=_value(p.previous, p.percent, t),
+        )
+        lines.append(re.sub(r" {2,}", " ", line))  # no arrow without a week to compare
+    return _fit_lines(lines, t)
+
+
+def _breaches(figures: DigestFigures, t: Translator) -> str:
+    if not figures.breach_total:
+        return f"*{t('digest.breaches', count=0)}*\n{t('digest.no_breaches')}"
+    lines = [f"*{t('digest.breaches', count=figures.breach_total)}*"]
+    for b in figures.breaches[:MAX_BREACHES]:
+        lead = _linked(fit_mrkdwn(b.lead_label, 120), b.link)
+        owner = f"<@{_id(b.owner_id)}>" if b.owner_id else t("digest.unowned")
+        lines.append(t("digest.breach_line", lead=lead, promise=t(f"notice.clock.{b.promise}"),
+                       owner=owner))
+    hidden = figures.breach_total - min(len(figures.breaches), MAX_BREACHES)
+    return _fit_lines(lines, t, hidden)
+
+
+def _reasons(figures: DigestFigures, t: Translator) -> str:
+    lines = [f"*{t('digest.recycle_reasons')}*"]
+    for reason, count in list(figures.recycle_reasons)[:MAX_REASONS]:
+        label = t(f"recycle_reason.{reason}")
+        if label == f"recycle_reason.{reason}":  # a reason no longer in the catalog
+            label = fit_mrkdwn(reason, 100)
+        lines.append(t("digest.reason_line", reason=label, count=count))
+    return _fit_lines(lines, t)
+
+
+def _feedback(figures: DigestFigures, t: Translator) -> str:
+    lines = [f"*{t('digest.feedback', count=figures.feedback_count)}*"]
+    if not figures.feedback_count:
+        lines.append(t("digest.no_feedback"))
+    for f in figures.feedback[:MAX_FEEDBACK]:
+        lead = _linked(fit_mrkdwn(f.lead_label, 120), f.link)
+        lines.append(t("digest.feedback_line", lead=lead, author=f"<@{_id(f.author_id)}>"))
+    return _fit_lines(lines, t)
+
+
+def _reps(figures: DigestFigures, t: Translator) -> str:
+    lines = [f"*{t('digest.reps')}*"]
+    for r in list(figures.reps)[:MAX_REPS]:
+        lines.append(t(
+            "digest.rep_line", rep=f"<@{_id(r.rep_id)}>", claimed=r.claimed,
+            first_contact=_value(r.first_contact_rate, True, t), converted=r.converted,
+            recycled=r.recycled, breaches=r.breaches,
+        ))
+    return _fit_lines(lines, t, max(len(figures.reps) - MAX_REPS, 0))
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _fit_lines(lines: list[str], t: Translator, hidden: int = 0) -> str:
+    """Join lines, dropping whole lines from the end (told as "+N more") to fit a section."""
+    kept = list(lines)
+    while True:
+        more = [t("digest.more", count=hidden)] if hidden else []
+        text = "\n".join(kept + more)
+        if utf16_len(text) <= SECTION_LIMIT or len(kept) <= 1:
+            return text if utf16_len(text) <= SECTION_LIMIT else fit_plain(text, SECTION_LIMIT)
+        kept.pop()
+        hidden += 1
+
+
+def _linked(label: str, link: str | None) -> str:
+    # the label is escaped already; "|" and ">" cannot appear in it unescaped except "|"
+    return f"<{link}|{label.replace('|', '¦')}>" if link else label
+
+
+def _id(user_id: str | None) -> str:
+    return "".join(c for c in user_id or "" if c.isalnum())
+
+
+def _header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": {"type": "plain_text", "text": fit_plain(text, 150),
+                                       "emoji": True}}
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
