@@ -88,6 +88,8 @@ class Reminders(_Section):
 
     unclaimed_after_business_minutes: PositiveInt = 15
     first_contact_before_minutes: tuple[PositiveInt, ...] = (30,)
+    #: more rungs of the ladder, as a share of the first-contact window (e.g. [50] = half-way)
+    first_contact_at_percent: tuple[Annotated[int, Field(gt=0, lt=100)], ...] = ()
     decision_before_business_days: NonNegativeInt = 1
     follow_up_reminders: bool = True
     escalate_to_managers: bool = True

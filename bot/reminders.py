@@ -186,6 +186,11 @@ def _first_contact(lead: LeadClocks, policy: Policy, cal: BusinessCalendar) -> l
                 continue
             notices.append(_reminder(Clock.FIRST_CONTACT, deadline, at, f"{minutes}m", lead,
                                      policy, cal))
+        window = cal.between(lead.posted_at, deadline)
+        for percent in sorted(set(policy.reminders.first_contact_at_percent)):
+            at = cal.add(lead.posted_at, window * percent / 100)
+            notices.append(_reminder(Clock.FIRST_CONTACT, deadline, at, f"{percent}%", lead,
+                                     policy, cal))
         notices += _snoozed(Clock.FIRST_CONTACT, deadline, lead, policy, cal)
     ended = contacted or lead.decided_at
     if ended is None or ended > deadline:

@@ -207,3 +207,18 @@ def test_keys_are_stable_and_distinct(policy: Policy) -> None:
     assert len({n.key for n in first}) == len(first)
     moved = plan(lead(posted_at=jst(24, 10) + timedelta(minutes=1)), policy)
     assert {n.key for n in moved}.isdisjoint({n.key for n in first})
+
+
+def test_a_ladder_by_share_of_the_window(policy: Policy) -> None:
+    """"At 50 %, 30 min before, at breach": half of 2 business hours from Friday 17:30 is
+    Monday 09:30 (30 min on Friday, 30 on Monday)."""
+    ladder = policy.model_copy(update={
+        "reminders": policy.reminders.model_copy(update={"first_contact_at_percent": (50,)})
+    })
+    notices = plan(lead(posted_at=jst(27, 17, 30)), ladder)
+    fc = [(n.kind, n.step, n.send_at) for n in notices if n.clock == Clock.FIRST_CONTACT]
+    assert fc == [
+        (NoticeKind.REMINDER, "50%", jst(30, 9, 30)),
+        (NoticeKind.REMINDER, "30m", jst(30, 10)),
+        (NoticeKind.BREACH, "due", jst(30, 10, 30)),
+    ]
