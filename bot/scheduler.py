@@ -23,12 +23,14 @@ SweepStep = Callable[[Services, datetime], object]
 
 def default_steps() -> list[SweepStep]:
     """What every sweep does: send due reminders and breach notices, post the weekly digest
-    when it falls due (once across processes), forget old event ids."""
+    and the monthly review pack when they fall due (once across processes), forget old event
+    ids."""
     from bot.digest import digest_step
     from bot.feedback import prune_processed_events
     from bot.notices import sweep_notices
+    from bot.review import review_step
 
-    return [sweep_notices, digest_step, prune_processed_events]
+    return [sweep_notices, digest_step, review_step, prune_processed_events]
 
 
 def sweep(services: Services, steps: list[SweepStep]) -> None:

@@ -1,4 +1,4 @@
-"""The ``sla-bot`` command line: run, migrate, import, sweep, digest, check-config."""
+"""The ``sla-bot`` command line: run, migrate, import, sweep, digest, report, check-config."""
 
 from __future__ import annotations
 
@@ -58,9 +58,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    """One reminder pass and the deliveries it queued, for cron-style deployments."""
+    """One pass of everything the scheduler does (reminders, the digest and the review pack
+    when due, pruning) and the deliveries it queued, for cron-style deployments."""
     from bot.notices import recompute_all, sweep_notices
     from bot.outbox import OutboxWorker
+    from bot.scheduler import default_steps, sweep
 
     settings, policy = _load(args)
     _configure_logging(settings.log_level)
@@ -68,6 +70,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     try:
         changed = recompute_all(services)
         result = sweep_notices(services)
+        sweep(services, [step for step in default_steps() if step is not sweep_notices])
         worker = OutboxWorker(services)
         delivered = 0
         for _ in range(args.max_passes):
@@ -123,6 +126,60 @@ def cmd_digest(args: argparse.Namespace) -> int:
                   "Slack refused, if anything, is listed by `sla-bot check-config`)")
         else:
             print(f"the digest of {period.label} was already posted or queued; nothing to do")
+    finally:
+        services.close()
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Print the monthly review pack; ``--csv`` writes the month's leads, ``--post`` posts it.
+
+    Posting uses the scheduler's key (``review:YYYY-MM``), so a month is posted once whoever
+    posts it first; then the outbox delivers it.
+    """
+    from bot.outbox import OutboxWorker
+    from bot.review import BadMonth, build_review, due_month, parse_month, queue_review, write_csv
+
+    settings, policy = _load(args)
+    _configure_logging(settings.log_level)
+    services = build_services(settings, policy, SystemClock())
+    try:
+        now = services.clock.now()
+        try:
+            period = parse_month(args.month, services) if args.month else due_month(services, now)
+        except BadMonth as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        if migrate.pending(services.engine):
+            print("the database schema is not current: run `sla-bot migrate` first",
+                  file=sys.stderr)
+            return 2
+        if args.post and now < period.end:
+            print(f"month {period.label} has not ended yet; print it without --post to preview",
+                  file=sys.stderr)
+            return 2
+        review = build_review(services, period)
+        print(review.as_text(), end="")
+        if args.csv:
+            try:
+                with open(args.csv, "w", encoding="utf-8-sig", newline="") as out:
+                    rows = write_csv(services, period, out)  # utf-8-sig: Excel reads it right
+            except OSError as exc:
+                print(f"cannot write {args.csv}: {exc.strerror or exc}", file=sys.stderr)
+                return 2
+            print(f"\n{rows} lead(s) of {period.label} written to {args.csv}")
+        if args.post:
+            queued = queue_review(services, period, now, review)
+            worker = OutboxWorker(services)  # also finishes an earlier run's delivery, if any
+            for _ in range(args.max_passes):
+                if worker.run_once() == 0:
+                    break
+            if queued:
+                print(f"\nreview {period.label} posted to {policy.channels.digest_channel} (what "
+                      "Slack refused, if anything, is listed by `sla-bot check-config`)")
+            else:
+                print(f"\nthe review of {period.label} was already posted or queued; "
+                      "nothing to do")
     finally:
         services.close()
     return 0
@@ -322,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     imp.set_defaults(func=cmd_import)
 
-    swp = sub.add_parser("sweep", help="one reminder pass (for cron), then deliver what it queued")
+    swp = sub.add_parser("sweep", help="one scheduler pass (for cron), then deliver what it queued")
     swp.add_argument("--max-passes", type=int, default=50,
                      help="outbox passes (20 items each) before giving up until the next run")
     swp.set_defaults(func=cmd_sweep)
@@ -333,6 +390,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print the digest as text; queue and send nothing")
     dig.add_argument("--max-passes", type=int, default=50, help=argparse.SUPPRESS)
     dig.set_defaults(func=cmd_digest)
+    rep = sub.add_parser("report", help="the monthly review pack: print, --csv, --post")
+    rep.add_argument("--month", default=None, metavar="YYYY-MM",
+                     help="calendar month, e.g. 2026-11 (default: the latest month whose pack "
+                          "is due)")
+    rep.add_argument("--csv", default=None, metavar="FILE",
+                     help="also write the month's leads with their timings (no contact data)")
+    rep.add_argument("--post", action="store_true",
+                     help="post the pack to the digest channel (once per month, whoever posts)")
+    rep.add_argument("--max-passes", type=int, default=50, help=argparse.SUPPRESS)
+    rep.set_defaults(func=cmd_report)
     make = sub.add_parser("makemigration", help="(developers) autogenerate a migration")
     make.add_argument("-m", "--message", required=True)
     make.set_defaults(func=cmd_makemigration)

@@ -1,0 +1,643 @@
+"""The monthly review pack (SPEC 1 and 4): the month's figures, breakdowns, suggestions, CSV.
+
+Both sides meet once a month to review the agreement. The pack gives them, for one calendar
+month in the policy's time zone:
+
+- every promise against its target, with the month before (``bot.metrics.scorecard``: one
+  definition of each figure for ``/sla-status``, the digest and the review);
+- conversion (converted ÷ decided, leads *decided* in the month) and recycle reasons broken
+  down by MQL-definition criterion, by source and by behaviour type, and conversion by
+  definition version;
+- plain suggestions, each a pure rule over those figures (thresholds are named constants
+  below), or "All promises kept" when none fires;
+- a CSV of the month's leads with their timings and no personal data.
+
+How the breakdowns are computed: by source, by behaviour type and by definition version are
+SQL aggregates (grouped queries). By criterion is NOT: the criteria a lead matched live in the
+``Lead.qualification`` JSON (a list), and unnesting a JSON list portably (SQLite's
+``json_each`` vs PostgreSQL's ``jsonb_array_elements``) is awkward, so ONE query fetches
+``(qualification, status, reason)`` for the month's decided leads and Python counts them —
+bounded by the leads decided in the month. Likewise the first-contact breaches of the month
+are fetched as ``(posted_at)`` instants (one query, bounded by the month's breaches) to put them
+in local weekday / half-day slots, which needs the time zone.
+
+When it is posted: the pack of month M is due on ``[review] post_on_day`` of the month after,
+at the digest hour (``[digest] hour``, 09:00 by default). ``review_step`` runs in every sweep
+and posts the *latest* due month's pack unless it was queued already — so a bot that was down
+on the 1st posts it once when it comes back, and a bot down for months posts only the latest
+(an operator can post any month with ``sla-bot report --month YYYY-MM --post``).
+
+Exactly once: the pack is one outbox row keyed ``review:<YYYY-MM>``; the unique key is the
+guarantee (two sweepers race, one insert wins), and the CLI uses the same key.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import IO, Any
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session
+
+from bot import metrics
+from bot.metrics import Scorecard
+from bot.periods import Period, month
+from bot.services import Services
+from bot.views.digest import blocks_as_text
+from bot.views.review import review_message
+from storage.models import Activity, Lead, LeadEvent, LeadStatus, OutboxMessage
+
+__all__ = [
+    "CSV_COLUMNS",
+    "BadMonth",
+    "BreachSlot",
+    "Breakdown",
+    "ReviewFigures",
+    "Suggestion",
+    "build_review",
+    "due_month",
+    "parse_month",
+    "queue_review",
+    "review_figures",
+    "review_key",
+    "review_step",
+    "suggestions",
+    "write_csv",
+]
+
+log = logging.getLogger(__name__)
+
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_DECIDED = (LeadStatus.CONVERTED.value, LeadStatus.RECYCLED.value)
+
+# ------------------------------------------------------------------------------ thresholds
+
+#: a rate compared between months or groups needs at least this many decided leads behind it
+MIN_DECIDED_FOR_RATE = 5
+#: "the MQL→SQL rate fell": by at least this much (a share: 0.10 = 10 points)
+SQL_RATE_DROP = 0.10
+#: a breakdown group worth naming: at least this many decided leads...
+MIN_GROUP_DECIDED = 3
+#: ...converting at most this fraction of the team's rate
+WEAK_GROUP_FACTOR = 0.5
+#: the MQL volume promise counts as missed below this share of the target
+MQL_TARGET_SHARE = 1.0
+#: a weekday/half-day slot is a pattern when it holds at least this many breaches...
+HOTSPOT_MIN = 2
+#: ...and at least this share of the month's first-contact breaches
+HOTSPOT_SHARE = 0.5
+
+
+class BadMonth(ValueError):
+    """``--month`` that is not ``YYYY-MM``."""
+
+
+# ------------------------------------------------------------------------------ figures
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """One group of the month's decided leads (a criterion, a source, a behaviour type...)."""
+
+    key: str
+    decided: int
+    converted: int
+    #: recycle reasons in the group, most frequent first
+    reasons: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def recycled(self) -> int:
+        return self.decided - self.converted
+
+    @property
+    def rate(self) -> float | None:
+        return self.converted / self.decided if self.decided else None
+
+
+@dataclass(frozen=True)
+class BreachSlot:
+    """First-contact breaches of leads handed off in one local weekday / half-day."""
+
+    weekday: int  # 0 Monday .. 6 Sunday
+    afternoon: bool
+    count: int
+
+
+@dataclass(frozen=True)
+class ReviewFigures:
+    period: Period
+    previous: Period
+    card: Scorecard
+    before: Scorecard
+    min_touches: int
+    handoff_hours: int
+    decision_days: int
+    current_version: str
+    by_criterion: tuple[Breakdown, ...] = ()
+    by_source: tuple[Breakdown, ...] = ()
+    #: per activity type present on a lead (a lead counts once in each of its types)
+    by_behaviour: tuple[Breakdown, ...] = ()
+    #: leads whose history holds ONE activity type only ("download only"); "" = no history
+    by_single_behaviour: tuple[Breakdown, ...] = ()
+    #: by definition version, over every lead decided before the month's end, newest first
+    by_version: tuple[Breakdown, ...] = ()
+    first_contact_breaches: int = 0
+    breach_slots: tuple[BreachSlot, ...] = ()
+
+
+def review_figures(services: Services, period: Period) -> ReviewFigures:
+    """Every figure of the pack for ``period`` (short reads; nothing is written)."""
+    policy = services.policy
+    previous = _previous_month(period, services)
+    card = metrics.scorecard(services, policy, period)
+    before = metrics.scorecard(services, policy, previous)
+    with services.unit_of_work() as uow:
+        session = uow.session
+        criteria = _by_criterion(session, period)
+        sources = _grouped(session, period, Lead.source)
+        behaviour = _by_behaviour(session, period)
+        single = _by_single_behaviour(session, period)
+        versions = _by_version(session, period)
+        breaches, slots = _breach_slots(session, period, services)
+        uow.rollback()
+    agreement = policy.agreement
+    return ReviewFigures(
+        period=period, previous=previous, card=card, before=before,
+        min_touches=agreement.min_touches, handoff_hours=agreement.handoff_within_hours,
+        decision_days=agreement.decision_days,
+        current_version=policy.mql_definition.version,
+        by_criterion=criteria, by_source=sources, by_behaviour=behaviour,
+        by_single_behaviour=single, by_version=versions,
+        first_contact_breaches=breaches, breach_slots=slots,
+    )
+
+
+def _previous_month(period: Period, services: Services) -> Period:
+    local = (period.start - timedelta(days=1)).astimezone(services.policy.tz)
+    return month(local.year, local.month, services.policy.tz)
+
+
+def _decided_in(period: Period) -> Any:
+    return and_(Lead.decided_at >= period.start, Lead.decided_at < period.end,
+                Lead.status.in_(_DECIDED))
+
+
+def _converted() -> Any:
+    return func.coalesce(func.sum(case((Lead.status == LeadStatus.CONVERTED.value, 1),
+                                       else_=0)), 0)
+
+
+def _sorted(rows: Iterable[Breakdown]) -> tuple[Breakdown, ...]:
+    """Biggest groups first, then by name: the ones a meeting should look at lead."""
+    return tuple(sorted(rows, key=lambda b: (-b.decided, b.key)))
+
+
+def _with_reasons(
+    counts: dict[str, tuple[int, int]], reasons: dict[str, Counter[str]]
+) -> tuple[Breakdown, ...]:
+    return _sorted(
+        Breakdown(key, decided, converted,
+                  tuple(sorted(reasons.get(key, Counter()).items(),
+                               key=lambda kv: (-kv[1], kv[0]))))
+        for key, (decided, converted) in counts.items()
+    )
+
+
+def _grouped(session: Session, period: Period, column: Any) -> tuple[Breakdown, ...]:
+    """Decided / converted and recycle reasons per value of ``column``: two grouped queries."""
+    counts = {
+        str(key or ""): (int(decided), int(converted))
+        for key, decided, converted in session.execute(
+            select(column, func.count(), _converted()).where(_decided_in(period))
+            .group_by(column))
+    }
+    reasons: dict[str, Counter[str]] = defaultdict(Counter)
+    for key, reason, count in session.execute(
+        select(column, Lead.decision_reason, func.count())
+        .where(_decided_in(period), Lead.status == LeadStatus.RECYCLED.value)
+        .group_by(column, Lead.decision_reason)
+    ):
+        reasons[str(key or "")][reason or "other"] += int(count)
+    return _with_reasons(counts, reasons)
+
+
+def criterion_key(matched: str) -> str:
+    """A matched criterion as a group name: the lead's own number dropped.
+
+    ``employees: 250 ≥ 50`` and ``score: 72 ≥ 30`` would otherwise be one group per lead;
+    behaviour rules, industries and title keywords are kept as written.
+    """
+    name, _, rest = matched.partition(": ")
+    if name in {"employees", "score"} and rest:
+        _, _, bound = rest.partition(" ")
+        return f"{name}: {bound}" if bound else name
+    return matched
+
+
+def _by_criterion(session: Session, period: Period) -> tuple[Breakdown, ...]:
+    """Per matched MQL-definition criterion: ONE query of the month's decided leads' JSON.
+
+    Aggregated in Python (see module doc): bounded by the leads decided in the month.
+    """
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    reasons: dict[str, Counter[str]] = defaultdict(Counter)
+    for qualification, status, reason in session.execute(
+        select(Lead.qualification, Lead.status, Lead.decision_reason).where(_decided_in(period))
+    ):
+        matched = (qualification or {}).get("matched") or []
+        for key in dict.fromkeys(criterion_key(str(m)) for m in matched):
+            counts[key][0] += 1
+            if status == LeadStatus.CONVERTED.value:
+                counts[key][1] += 1
+            else:
+                reasons[key][reason or "other"] += 1
+    return _with_reasons({k: (v[0], v[1]) for k, v in counts.items()}, reasons)
+
+
+def _lead_types(period: Period) -> Any:
+    """Distinct (lead, activity type) pairs of the month's decided leads (a subquery)."""
+    return (
+        select(Activity.lead_id.label("lead_id"), func.lower(Activity.type).label("type"))
+        .join(Lead, Lead.id == Activity.lead_id)
+        .where(_decided_in(period))
+        .distinct()
+        .subquery()
+    )
+
+
+def _by_behaviour(session: Session, period: Period) -> tuple[Breakdown, ...]:
+    """Per activity type present on the lead: which behaviours predict SQLs (SQL aggregate)."""
+    pairs = _lead_types(period)
+    counts = {
+        str(kind): (int(decided), int(converted))
+        for kind, decided, converted in session.execute(
+            select(pairs.c.type, func.count(), _converted())
+            .join(Lead, Lead.id == pairs.c.lead_id).group_by(pairs.c.type))
+    }
+    reasons: dict[str, Counter[str]] = defaultdict(Counter)
+    for kind, reason, count in session.execute(
+        select(pairs.c.type, Lead.decision_reason, func.count())
+        .join(Lead, Lead.id == pairs.c.lead_id)
+        .where(Lead.status == LeadStatus.RECYCLED.value)
+        .group_by(pairs.c.type, Lead.decision_reason)
+    ):
+        reasons[str(kind)][reason or "other"] += int(count)
+    return _with_reasons(counts, reasons)
+
+
+def _by_single_behaviour(session: Session, period: Period) -> tuple[Breakdown, ...]:
+    """Leads with one activity type only ("download only"), and leads with no history ("")."""
+    pairs = _lead_types(period)
+    per_lead = (
+        select(pairs.c.lead_id, func.min(pairs.c.type).label("type"),
+               func.count().label("kinds"))
+        .group_by(pairs.c.lead_id).subquery()
+    )
+    counts = {
+        str(kind): (int(decided), int(converted))
+        for kind, decided, converted in session.execute(
+            select(per_lead.c.type, func.count(), _converted())
+            .join(Lead, Lead.id == per_lead.c.lead_id)
+            .where(per_lead.c.kinds == 1).group_by(per_lead.c.type))
+    }
+    none = session.execute(
+        select(func.count(), _converted()).where(
+            _decided_in(period), ~select(Activity.id).where(Activity.lead_id == Lead.id)
+            .exists())
+    ).one()
+    if none[0]:
+        counts[""] = (int(none[0]), int(none[1]))
+    return _with_reasons(counts, {})
+
+
+#: how many definition versions the pack compares (the current one and those before it)
+MAX_VERSIONS = 3
+
+
+def _by_version(session: Session, period: Period) -> tuple[Breakdown, ...]:
+    """Conversion per definition version, over every lead decided before the month's end.
+
+    Not only the month: a definition changes rarely, so the month alone usually holds one
+    version and nothing to compare. Newest version (latest qualified lead) first.
+    """
+    rows = session.execute(
+        select(Lead.definition_version, func.count(), _converted(),
+               func.max(Lead.qualified_at).label("latest"))
+        .where(Lead.decided_at < period.end, Lead.status.in_(_DECIDED))
+        .group_by(Lead.definition_version)
+        .order_by(func.max(Lead.qualified_at).desc())
+        .limit(MAX_VERSIONS)
+    ).all()
+    return tuple(Breakdown(str(version or ""), int(decided), int(converted))
+                 for version, decided, converted, _ in rows)
+
+
+def _breach_slots(
+    session: Session, period: Period, services: Services
+) -> tuple[int, tuple[BreachSlot, ...]]:
+    """First-contact breaches recorded in the month, by the lead's local hand-off slot.
+
+    The breach event's ``at`` is the missed deadline; what a team can change is how leads
+    handed off at a given time are covered, so the slot is the hand-off's (e.g. Friday
+    afternoon leads breach on Monday morning). One query, bounded by the month's breaches.
+    """
+    tz = services.policy.tz
+    slots: Counter[tuple[int, bool]] = Counter()
+    total = 0
+    for (posted_at,) in session.execute(
+        select(Lead.posted_at).join(LeadEvent, LeadEvent.lead_id == Lead.id)
+        .where(LeadEvent.kind == "breach", LeadEvent.at >= period.start,
+               LeadEvent.at < period.end)
+        .where(LeadEvent.data["promise"].as_string() == "first_contact")
+    ):
+        total += 1
+        if posted_at is not None:
+            local = posted_at.astimezone(tz)
+            slots[(local.weekday(), local.hour >= 12)] += 1
+    ordered = sorted(slots.items(), key=lambda kv: (-kv[1], kv[0]))
+    return total, tuple(BreachSlot(day, pm, count) for (day, pm), count in ordered)
+
+
+# ------------------------------------------------------------------------------ suggestions
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One plain suggestion: a locale key under ``review.suggest`` and its values.
+
+    Floats are shares (rendered as percentages), ints are counts, strings are labels (user or
+    configuration text: escaped when rendered).
+    """
+
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+Rule = Callable[[ReviewFigures], "Suggestion | None"]
+
+
+def _weakest(groups: Sequence[Breakdown], team_rate: float) -> Breakdown | None:
+    """The lowest-converting group big enough to name, when it is well below the team."""
+    candidates = [g for g in groups if g.decided >= MIN_GROUP_DECIDED and g.rate is not None
+                  and g.rate <= team_rate * WEAK_GROUP_FACTOR]
+    return min(candidates, key=lambda g: (g.rate or 0.0, -g.decided, g.key), default=None)
+
+
+def rule_definition(figures: ReviewFigures) -> Suggestion | None:
+    """MQL target met but MQL→SQL fell: the definition lets in leads that do not convert."""
+    card, before = figures.card, figures.before
+    if card.mql_rate is None or card.mql_rate < MQL_TARGET_SHARE:
+        return None
+    if card.decided < MIN_DECIDED_FOR_RATE or before.decided < MIN_DECIDED_FOR_RATE:
+        return None
+    now, then = card.sql_rate, before.sql_rate
+    if now is None or then is None or then - now < SQL_RATE_DROP - 1e-9:  # float noise
+        return None
+    weak = _weakest(figures.by_single_behaviour, then)
+    if weak is not None:
+        label = weak.key
+        return Suggestion("definition_only", {"before": then, "now": now, "behaviour": label,
+                                              "rate": weak.rate or 0.0})
+    crit = _weakest(figures.by_criterion, then)
+    if crit is not None:
+        return Suggestion("definition_criterion", {"before": then, "now": now,
+                                                   "criterion": crit.key,
+                                                   "rate": crit.rate or 0.0})
+    return Suggestion("definition", {"before": then, "now": now})
+
+
+def rule_volume(figures: ReviewFigures) -> Suggestion | None:
+    """Marketing handed off fewer MQLs than agreed."""
+    card = figures.card
+    if card.mql_rate is None or card.mql_rate >= MQL_TARGET_SHARE:
+        return None
+    return Suggestion("volume", {"actual": card.handed_off,
+                                 "target": round(card.mql_target or 0)})
+
+
+def rule_late_handoff(figures: ReviewFigures) -> Suggestion | None:
+    late = figures.card.handed_off - figures.card.handoff_on_time
+    return Suggestion("late_handoff", {"count": late, "hours": figures.handoff_hours}) \
+        if late > 0 else None
+
+
+def rule_history(figures: ReviewFigures) -> Suggestion | None:
+    missing = figures.card.handed_off - figures.card.with_history
+    return Suggestion("history", {"count": missing}) if missing > 0 else None
+
+
+def rule_first_contact(figures: ReviewFigures) -> Suggestion | None:
+    """First contact breached: name the hand-off slot when most breaches share it."""
+    total = figures.first_contact_breaches
+    if total <= 0:
+        return None
+    top = figures.breach_slots[0] if figures.breach_slots else None
+    if top is not None and top.count >= HOTSPOT_MIN and top.count >= total * HOTSPOT_SHARE:
+        return Suggestion("first_contact_slot", {"count": total, "slot_count": top.count,
+                                                 "weekday": top.weekday,
+                                                 "afternoon": top.afternoon})
+    return Suggestion("first_contact", {"count": total})
+
+
+def rule_touches(figures: ReviewFigures) -> Suggestion | None:
+    count = figures.card.recycled_under_min_touches
+    return Suggestion("touches", {"count": count, "touches": figures.min_touches}) \
+        if count > 0 else None
+
+
+def rule_decision(figures: ReviewFigures) -> Suggestion | None:
+    late = figures.card.decision_settled - figures.card.decision_on_time
+    return Suggestion("decision", {"count": late, "days": figures.decision_days}) \
+        if late > 0 else None
+
+
+#: every rule, in the order the pack lists what it finds (marketing's side first)
+RULES: tuple[Rule, ...] = (rule_volume, rule_definition, rule_late_handoff, rule_history,
+                           rule_first_contact, rule_touches, rule_decision)
+
+
+def suggestions(figures: ReviewFigures) -> list[Suggestion]:
+    """What the rules find; an empty list is a healthy month ("All promises kept")."""
+    return [s for rule in RULES if (s := rule(figures)) is not None]
+
+
+# ------------------------------------------------------------------------------ the pack
+
+
+@dataclass(frozen=True)
+class Review:
+    figures: ReviewFigures
+    suggestions: list[Suggestion]
+    message: dict[str, Any]  # {"text", "blocks"}
+
+    def as_text(self) -> str:
+        return blocks_as_text(self.message)
+
+
+def build_review(services: Services, period: Period) -> Review:
+    figures = review_figures(services, period)
+    found = suggestions(figures)
+    return Review(figures, found,
+                  review_message(figures, found, services.t, services.policy.tz))
+
+
+def parse_month(label: str, services: Services) -> Period:
+    """``2026-11`` → that calendar month in the policy's time zone."""
+    match = _MONTH.match(label.strip())
+    if match is None or not 1 <= int(match[2]) <= 12:
+        raise BadMonth(f"expected a month like 2026-11, got {label!r}")
+    return month(int(match[1]), int(match[2]), services.policy.tz)
+
+
+def due_at(services: Services, period: Period) -> datetime:
+    """When the pack of ``period`` falls due: ``post_on_day`` of the next month, digest hour."""
+    tz = services.policy.tz
+    following = period.end.astimezone(tz).date()
+    day = following.replace(day=services.policy.review.post_on_day)
+    return datetime.combine(day, time(services.policy.digest.hour), tzinfo=tz)
+
+
+def due_month(services: Services, now: datetime) -> Period:
+    """The latest month whose pack is due at ``now``."""
+    tz = services.policy.tz
+    local = now.astimezone(tz)
+    this = month(local.year, local.month, tz)
+    last = _previous_month(this, services)
+    if due_at(services, last) <= now:
+        return last
+    return _previous_month(last, services)
+
+
+def review_key(period: Period) -> str:
+    return f"review:{period.label}"
+
+
+def is_recorded(services: Services, period: Period) -> bool:
+    """Whether this month's pack was queued already (by a sweep or by hand)."""
+    with services.unit_of_work() as uow:
+        found = uow.session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.idempotency_key == review_key(period)))
+        uow.rollback()
+    return found is not None
+
+
+def review_step(services: Services, now: datetime) -> bool:
+    """Sweep step: queue the latest due month's pack once; True when this call queued it."""
+    if not services.policy.review.enabled:
+        return False
+    period = due_month(services, now)
+    if is_recorded(services, period):  # the usual case: one indexed lookup per sweep
+        return False
+    late = now - due_at(services, period)
+    queued = queue_review(services, period, now)
+    if queued:
+        log.info("monthly review %s queued%s", period.label,
+                 f" (catch-up, {late} late)" if late > timedelta(minutes=2) else "")
+    return queued
+
+
+def queue_review(services: Services, period: Period, now: datetime,
+                 review: Review | None = None) -> bool:
+    """Queue the pack under the month's key; False when the key was taken already.
+
+    Figures are read before the writing transaction, so no lock is held while computing.
+    """
+    review = review or build_review(services, period)
+    channel = services.policy.channels.digest_channel
+    with services.unit_of_work() as uow:
+        row = uow.outbox.enqueue(
+            key=review_key(period), kind="message", now=now, channel=channel,
+            payload={"method": "chat.postMessage", "args": {"channel": channel,
+                                                            **review.message}},
+        )
+        if row is None:
+            uow.rollback()
+            return False
+        uow.commit()
+    services.outbox_ready.set()
+    return True
+
+
+# ------------------------------------------------------------------------------ CSV
+
+CSV_COLUMNS = (
+    "external_id", "source", "status", "definition_version", "tier", "owner",
+    "qualified_at", "posted_at", "claimed_at", "first_touch_at", "decided_at",
+    "minutes_to_claim", "minutes_to_first_contact", "touches", "decision_reason",
+)
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str | None) -> str:
+    """Text as a spreadsheet reads it safely: a leading ``=`` would be run as a formula."""
+    text = value or ""
+    return "'" + text if text.startswith(_FORMULA) else text
+
+
+def csv_rows(services: Services, period: Period) -> Iterator[list[str]]:
+    """The month's leads (handed off or decided in it), oldest hand-off first; no contacts.
+
+    One query with the first claim as a correlated subquery (as ``bot.metrics`` counts time
+    to claim); business minutes are measured with the calendar in Python, row by row.
+    """
+    tz = services.policy.tz
+    cal = services.policy.business_calendar
+    first_claim = (
+        select(func.min(LeadEvent.at))
+        .where(LeadEvent.lead_id == Lead.id, LeadEvent.kind == "claim")
+        .correlate(Lead).scalar_subquery()
+    )
+    in_month = ((Lead.posted_at >= period.start) & (Lead.posted_at < period.end)) | (
+        (Lead.decided_at >= period.start) & (Lead.decided_at < period.end))
+    query = (
+        select(Lead.external_id, Lead.source, Lead.status, Lead.definition_version, Lead.tier,
+               Lead.owner_id, Lead.qualified_at, Lead.posted_at, first_claim,
+               Lead.first_touch_at, Lead.decided_at, Lead.touch_count, Lead.decision_reason)
+        .where(in_month).order_by(Lead.posted_at, Lead.id)
+    )
+
+    def instant(at: datetime | None) -> str:
+        return at.astimezone(tz).isoformat(timespec="seconds") if at else ""
+
+    def minutes(start: datetime | None, end: datetime | None) -> str:
+        if start is None or end is None:
+            return ""
+        return str(round(cal.between(start, max(start, end)).total_seconds() / 60))
+
+    with services.unit_of_work() as uow:
+        for (external_id, source, status, version, tier, owner, qualified, posted, claimed,
+             touched, decided, touches, reason) in uow.session.execute(query):
+            claimed = _aware(claimed)
+            yield [
+                _cell(external_id), _cell(source), str(status), _cell(version), _cell(tier),
+                owner or "", instant(qualified), instant(posted), instant(claimed),
+                instant(touched), instant(decided), minutes(posted, claimed),
+                minutes(posted, touched), str(touches or 0), _cell(reason),
+            ]
+        uow.rollback()
+
+
+def _aware(value: Any) -> datetime | None:
+    """A scalar subquery's value skips the column type: make SQLite's naive UTC aware."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def write_csv(services: Services, period: Period, out: IO[str]) -> int:
+    """Write the month's CSV (header + one row a lead) to ``out``; returns the row count."""
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    count = 0
+    for row in csv_rows(services, period):
+        writer.writerow(row)
+        count += 1
+    return count

@@ -1,0 +1,219 @@
+"""The monthly review pack message (SPEC 4): pure functions from the figures to Block Kit.
+
+What the meeting reads top to bottom: the suggestions (or "All promises kept"), every promise
+against its target with last month beside it, then where conversion and recycles come from —
+by MQL-definition criterion, source, behaviour and definition version. Every list is capped
+and every section budgeted, so the message stays inside Slack's limits (50 blocks, 3,000
+characters per section) whatever the data. The same blocks print as text for the CLI.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from bot.i18n import Translator, format_number
+from bot.views.digest import arrow
+from bot.views.handoff import fit_mrkdwn, fit_plain, reason_label, utf16_len
+
+if TYPE_CHECKING:
+    from bot.metrics import Scorecard
+    from bot.review import Breakdown, ReviewFigures, Suggestion
+
+__all__ = ["MAX_BLOCKS", "MAX_ROWS", "SECTION_LIMIT", "month_label", "percent",
+           "review_message"]
+
+MAX_BLOCKS = 50
+SECTION_LIMIT = 3000
+#: rows per breakdown section (the biggest groups); the rest are told as "+N more"
+MAX_ROWS = 12
+MAX_REASONS = 3
+LABEL_BUDGET = 120
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def percent(value: float | None, t: Translator) -> str:
+    """A share as people read it in the pack's language (``32 %``), or a dash."""
+    if value is None:
+        return t("review.na")
+    return f"{format_number(value * 100, t.language)} %"
+
+
+def month_label(figures_label: str, t: Translator) -> str:
+    """``2026-11`` → ``November 2026`` / ``2026年11月``."""
+    year, number = figures_label.split("-")
+    return t("review.month_name", year=year, month=t(f"review.months.m{int(number)}"))
+
+
+def review_message(
+    figures: ReviewFigures, found: Sequence[Suggestion], t: Translator, tz: ZoneInfo
+) -> dict[str, Any]:
+    """``{"text", "blocks"}`` for ``chat.postMessage`` (and ``blocks_as_text`` for the CLI)."""
+    title = t("review.title", month=month_label(figures.period.label, t))
+    blocks: list[dict[str, Any]] = [_header(title)]
+    blocks.append(_section(_suggestions(found, t)))
+    blocks.append(_section(_promises(figures, t)))
+    blocks.append(_section(_breakdown(t("review.by_criterion"), figures.by_criterion, t,
+                                      reasons=True, empty=t("review.no_decided"))))
+    blocks.append(_section(_breakdown(t("review.by_source"), figures.by_source, t,
+                                      reasons=True, empty=t("review.no_decided"))))
+    behaviour = list(figures.by_behaviour) + [_Only(b) for b in figures.by_single_behaviour]
+    blocks.append(_section(_breakdown(t("review.by_behaviour"), behaviour, t, reasons=False,
+                                      empty=t("review.no_decided"))))
+    blocks.append(_section(_versions(figures, t)))
+    blocks.append({"type": "context", "elements": [
+        {"type": "mrkdwn", "text": t("review.footer", month=figures.period.label)}]})
+    summary = (t("review.summary_kept") if not found
+               else t("review.summary", count=len(found)))
+    return {"text": fit_plain(f"{title} — {summary}", 3000), "blocks": blocks[:MAX_BLOCKS]}
+
+
+# ------------------------------------------------------------------------------ sections
+
+
+def _suggestions(found: Sequence[Suggestion], t: Translator) -> str:
+    if not found:
+        return f"*{t('review.suggestions')}*\n{t('review.all_kept')}"
+    lines = [f"*{t('review.suggestions')}*"]
+    lines += [f"• {_suggestion(s, t)}" for s in found]
+    return _fit_lines(lines, t)
+
+
+def _suggestion(s: Suggestion, t: Translator) -> str:
+    params: dict[str, str] = {}
+    for name, value in s.params.items():
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, float):
+            params[name] = percent(value, t)
+        elif isinstance(value, int):
+            params[name] = format_number(value, t.language)
+        else:
+            params[name] = fit_mrkdwn(str(value), LABEL_BUDGET)
+    if "behaviour" in s.params:
+        params["behaviour"] = _behaviour_label(str(s.params["behaviour"]), t, only=True)
+    if "weekday" in s.params:
+        half = "pm" if s.params.get("afternoon") else "am"
+        params["slot"] = t("review.slot", day=t(f"review.weekday.{_DAYS[s.params['weekday']]}"),
+                           half=t(f"review.half.{half}"))
+    return t(f"review.suggest.{s.key}", **params)
+
+
+def _promises(figures: ReviewFigures, t: Translator) -> str:
+    card, before = figures.card, figures.before
+    lang = t.language
+    mark = arrow(card.handed_off, before.handed_off)
+    lines = [
+        f"*{t('review.promises')}*",
+        t("review.promise.mql", actual=format_number(card.handed_off, lang),
+          target=format_number(card.mql_target or 0, lang), arrow=mark,
+          previous=format_number(before.handed_off, lang)),
+        _rate_line("handoff", card.handoff_rate, before.handoff_rate, t,
+                   hours=figures.handoff_hours),
+        _rate_line("history", card.history_rate, before.history_rate, t),
+        _rate_line("first_contact", card.first_contact_rate, before.first_contact_rate, t,
+                   median=_minutes(card, t)),
+        t("review.promise.touches", touches=figures.min_touches,
+          actual=format_number(card.recycled_under_min_touches, lang),
+          previous=format_number(before.recycled_under_min_touches, lang),
+          arrow=arrow(card.recycled_under_min_touches, before.recycled_under_min_touches)),
+        _rate_line("decision", card.decision_rate, before.decision_rate, t,
+                   days=figures.decision_days),
+        _rate_line("sql", card.sql_rate, before.sql_rate, t,
+                   converted=format_number(card.converted, lang),
+                   decided=format_number(card.decided, lang)),
+    ]
+    return _fit_lines([re.sub(r" {2,}", " ", line) for line in lines], t)  # no arrow: one space
+
+
+def _rate_line(key: str, now: float | None, then: float | None, t: Translator,
+               **extra: Any) -> str:
+    return t(f"review.promise.{key}", actual=percent(now, t), previous=percent(then, t),
+             arrow=arrow(now, then), **extra)
+
+
+def _minutes(card: Scorecard, t: Translator) -> str:
+    value = card.time_to_first_contact.median
+    if value is None:
+        return t("review.na")
+    return t("review.minutes", minutes=format_number(value, t.language))
+
+
+class _Only:
+    """A "one behaviour only" group shown among the behaviour rows."""
+
+    def __init__(self, group: Breakdown) -> None:
+        self.group = group
+        self.key, self.decided, self.converted = group.key, group.decided, group.converted
+        self.reasons = group.reasons
+        self.rate = group.rate
+
+
+def _behaviour_label(kind: str, t: Translator, *, only: bool) -> str:
+    if only and not kind:
+        return t("review.no_history")
+    label = fit_mrkdwn(kind, LABEL_BUDGET)
+    return t("review.only", behaviour=label) if only else label
+
+
+def _breakdown(heading: str, groups: Sequence[Any], t: Translator, *, reasons: bool,
+               empty: str) -> str:
+    lines = [f"*{heading}*"]
+    if not groups:
+        return "\n".join([*lines, empty])
+    for group in list(groups)[:MAX_ROWS]:
+        if isinstance(group, _Only):
+            label = _behaviour_label(group.key, t, only=True)
+        else:
+            label = fit_mrkdwn(group.key or t("review.unknown"), LABEL_BUDGET)
+        line = t("review.group_line", group=label, rate=percent(group.rate, t),
+                 converted=format_number(group.converted, t.language),
+                 decided=format_number(group.decided, t.language))
+        if reasons and group.reasons:
+            top = ", ".join(
+                t("review.reason_count", reason=fit_mrkdwn(reason_label(r, t), 80),
+                  count=format_number(c, t.language))
+                for r, c in group.reasons[:MAX_REASONS])
+            line += t("review.recycled_because", reasons=top)
+        lines.append(line)
+    return _fit_lines(lines, t, max(len(groups) - MAX_ROWS, 0))
+
+
+def _versions(figures: ReviewFigures, t: Translator) -> str:
+    lines = [f"*{t('review.by_version')}*"]
+    if not figures.by_version:
+        return "\n".join([*lines, t("review.no_decided")])
+    for group in figures.by_version:
+        label = fit_mrkdwn(group.key or t("review.unknown"), LABEL_BUDGET)
+        if group.key == figures.current_version:
+            label = t("review.current_version", version=label)
+        lines.append(t("review.group_line", group=label, rate=percent(group.rate, t),
+                       converted=format_number(group.converted, t.language),
+                       decided=format_number(group.decided, t.language)))
+    return _fit_lines(lines, t)
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _fit_lines(lines: list[str], t: Translator, hidden: int = 0) -> str:
+    """Join lines, dropping whole lines from the end (told as "+N more") to fit a section."""
+    kept = list(lines)
+    while True:
+        more = [t("review.more", count=hidden)] if hidden else []
+        text = "\n".join(kept + more)
+        if utf16_len(text) <= SECTION_LIMIT or len(kept) <= 1:
+            return text if utf16_len(text) <= SECTION_LIMIT else fit_plain(text, SECTION_LIMIT)
+        kept.pop()
+        hidden += 1
+
+
+def _header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": {"type": "plain_text", "text": fit_plain(text, 150),
+                                       "emoji": True}}
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
