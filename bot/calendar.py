@@ -10,6 +10,7 @@ Pure domain code: standard library plus the ``holidays`` package.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -361,3 +362,63 @@ def _to_utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"Naive datetime not allowed (needs a time zone): {value!r}")
     return value.astimezone(UTC)
+
+
+class BusinessTimeline:
+    """``between`` and ``add`` of one calendar over a fixed window, by binary search.
+
+    Reports measure business time for every lead of a month; walking the calendar's intervals
+    for each lead costs milliseconds apiece. Inside ``[start, end)`` this answers from cumulative
+    sums of the open intervals (two bisections); outside it defers to the calendar, so results
+    are always the calendar's own.
+    """
+
+    def __init__(self, calendar: BusinessCalendar, start: datetime, end: datetime) -> None:
+        self.calendar = calendar
+        self._lo, self._hi = _micros(start), _micros(end)
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        self._before: list[int] = []  # open microseconds before each interval
+        total = 0
+        for s, e in calendar.open_intervals(start, end):
+            self._starts.append(_micros(s))
+            self._ends.append(_micros(e))
+            self._before.append(total)
+            total += _micros(e) - _micros(s)
+        self._after = [b + (e - s) for b, s, e in zip(self._before, self._starts, self._ends,
+                                                      strict=True)]
+
+    def _covers(self, ts: int) -> bool:
+        return self._lo <= ts <= self._hi
+
+    def _open_before(self, ts: int) -> int:
+        i = bisect.bisect_right(self._starts, ts) - 1
+        if i < 0:
+            return 0
+        return self._before[i] + min(ts, self._ends[i]) - self._starts[i]
+
+    def between(self, start: datetime, end: datetime) -> timedelta:
+        a, b = _micros(start), _micros(end)
+        if not (self._covers(a) and self._covers(b)):
+            return self.calendar.between(start, end)
+        return timedelta(microseconds=self._open_before(b) - self._open_before(a))
+
+    def add(self, start: datetime, duration: timedelta) -> datetime:
+        a = _micros(start)
+        if duration <= _ZERO or not self._covers(a):
+            return self.calendar.add(start, duration)
+        target = self._open_before(a) + duration // _MICRO
+        j = bisect.bisect_left(self._after, target)
+        if j >= len(self._after):
+            return self.calendar.add(start, duration)
+        instant = self._starts[j] + (target - self._before[j])
+        return (_EPOCH + instant * _MICRO).astimezone(self.calendar.tz)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+
+def _micros(value: datetime) -> int:
+    """Exact microseconds since the epoch (float timestamps would round)."""
+    return (_to_utc(value) - _EPOCH) // _MICRO

@@ -62,7 +62,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from bot.deadlines import first_contact_due_from
+from bot.calendar import BusinessTimeline
+from bot.deadlines import first_contact_target_hours
 from bot.periods import Period, month
 from bot.policy import Policy
 from storage.models import Activity, Lead, LeadEvent, LeadStatus
@@ -88,6 +89,14 @@ OPEN_STATUSES = (LeadStatus.POSTED.value, LeadStatus.CLAIMED.value, LeadStatus.W
 
 
 # ------------------------------------------------------------------------------ figures
+
+
+#: how far past the period (or now) the timeline reaches: first-contact deadlines of the period's
+#: last leads, over holidays and the year-end closure (past it, the calendar itself answers)
+TIMELINE_MARGIN = timedelta(days=30)
+
+
+_Timings = tuple[list[float], list[float], int, int]
 
 
 def median(values: Sequence[float]) -> float | None:
@@ -246,6 +255,38 @@ def per_rep(
             if rep is not None}
 
 
+def team_and_reps(
+    source: Services | Session,
+    policy: Policy,
+    period: Period,
+    *,
+    now: datetime | None = None,
+) -> tuple[Scorecard, dict[str, Scorecard]]:
+    """``scorecard`` and ``per_rep`` together, from one pass: the team's figures are the sum of
+    every owner's (the unowned included), so a manager's answer reads the database once."""
+    with _reading(source) as (session, clock_now):
+        at = now or clock_now or period.end
+        counts, timings, reasons = _grouped(session, policy, period, at)
+    team_counts: dict[str, int] = defaultdict(int)
+    team_timings: _Timings = ([], [], 0, 0)
+    team_reasons: dict[str, int] = defaultdict(int)
+    for owner in set(counts) | set(timings) | set(reasons):
+        for name, value in counts.get(owner, {}).items():
+            team_counts[name] += value
+        claims, contacts, settled, on_time = timings.get(owner, ([], [], 0, 0))
+        team_timings = (team_timings[0] + claims, team_timings[1] + contacts,
+                        team_timings[2] + settled, team_timings[3] + on_time)
+        for reason, value in reasons.get(owner, {}).items():
+            team_reasons[reason] += value
+    team = _card(policy, period, at, None, dict(team_counts), team_timings, dict(team_reasons))
+    reps = {
+        owner: _card(policy, period, at, owner, counts.get(owner, {}),
+                     timings.get(owner, ([], [], 0, 0)), reasons.get(owner, {}))
+        for owner in sorted(o for o in set(counts) | set(timings) if o is not None)
+    }
+    return team, reps
+
+
 def recycle_reasons(
     source: Services | Session, policy: Policy, period: Period, rep: str | None = None
 ) -> list[tuple[str, int]]:
@@ -297,6 +338,20 @@ def _compute(
     by_rep: bool,
 ) -> dict[str | None, Scorecard]:
     """Every figure of the period, keyed by owner (``by_rep``) or under None (the total)."""
+    counts, timings, reasons = _grouped(session, policy, period, now, rep=rep, by_rep=by_rep)
+    return {
+        owner: _card(policy, period, now, rep if not by_rep else owner, counts.get(owner, {}),
+                     timings.get(owner, ([], [], 0, 0)), reasons.get(owner, {}))
+        for owner in set(counts) | set(timings)
+    }
+
+
+def _grouped(
+    session: Session, policy: Policy, period: Period, now: datetime, *, rep: str | None = None,
+    by_rep: bool = True,
+) -> tuple[dict[str | None, dict[str, int]], dict[str | None, _Timings],
+           dict[str | None, dict[str, int]]]:
+    """The raw figures (counts, duration lists, reasons) keyed by owner or under None."""
     agreement = policy.agreement
     posted = _in(Lead.posted_at, period)
     decided = _in(Lead.decided_at, period)
@@ -336,22 +391,23 @@ def _compute(
         counts[row["owner"] if by_rep else None] = {n: int(row[n]) for n in columns}
     timings = _timings(session, policy, period, now, rep, by_rep)
     reasons = _reasons(session, period, rep, by_rep)
-    cards: dict[str | None, Scorecard] = {}
-    for owner in set(counts) | set(timings):
-        figures = counts.get(owner, {})
-        claim_minutes, contact_minutes, settled, on_time = timings.get(owner, ([], [], 0, 0))
-        who = rep if not by_rep else owner
-        cards[owner] = Scorecard(
-            period=period, rep=who, now=now,
-            mql_target=_target(policy, period, now, who),
-            time_to_claim=Durations.of(claim_minutes),
-            time_to_first_contact=Durations.of(contact_minutes),
-            first_contact_settled=settled, first_contact_on_time=on_time,
-            recycle_reasons=tuple(sorted(reasons.get(owner, {}).items(),
-                                         key=lambda kv: (-kv[1], kv[0]))),
-            **figures,
-        )
-    return cards
+    return counts, timings, reasons
+
+
+def _card(
+    policy: Policy, period: Period, now: datetime, who: str | None, figures: dict[str, int],
+    timings: _Timings, reasons: dict[str, int],
+) -> Scorecard:
+    claim_minutes, contact_minutes, settled, on_time = timings
+    return Scorecard(
+        period=period, rep=who, now=now,
+        mql_target=_target(policy, period, now, who),
+        time_to_claim=Durations.of(claim_minutes),
+        time_to_first_contact=Durations.of(contact_minutes),
+        first_contact_settled=settled, first_contact_on_time=on_time,
+        recycle_reasons=tuple(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+        **figures,
+    )
 
 
 def _timings(
@@ -372,7 +428,10 @@ def _timings(
                    Lead.decided_at).where(_in(Lead.posted_at, period))
     if rep is not None:
         query = query.where(Lead.owner_id == rep)
-    cal = policy.business_calendar
+    # every lead's durations are measured on one timeline: bisections instead of a walk of the
+    # calendar per lead (a month of 100,000 leads took seconds the other way)
+    cal = BusinessTimeline(policy.business_calendar, period.start,
+                           max(now, period.end) + TIMELINE_MARGIN)
     out: dict[str | None, tuple[list[float], list[float], int, int]] = defaultdict(
         lambda: ([], [], 0, 0))
     for owner, tier, posted_at, claimed_at, touched_at, decided_at in session.execute(query):
@@ -382,7 +441,8 @@ def _timings(
             claims.append(_minutes(cal.between(posted_at, max(claimed_at, posted_at))))
         if touched_at is not None:
             contacts.append(_minutes(cal.between(posted_at, touched_at)))
-        due = first_contact_due_from(posted_at, _TierOf(tier), policy)
+        hours = first_contact_target_hours(_TierOf(tier), policy)
+        due = cal.add(posted_at, timedelta(hours=hours))
         kept = touched_at or decided_at
         if kept is not None or due <= now:
             settled += 1

@@ -8,7 +8,7 @@ from slack_bolt import Ack, App, Respond
 
 from bot.errors import NotAllowed
 from bot.ids import Command
-from bot.metrics import open_breaches, per_rep, scorecard
+from bot.metrics import Scorecard, open_breaches, scorecard, team_and_reps
 from bot.periods import parse_status_args
 from bot.services import Services
 from bot.views.status import StatusReport, status_blocks, status_text
@@ -45,9 +45,13 @@ def status_answer(services: Services, user_id: str, text: str) -> dict[str, Any]
     if asked_rep is not None and asked_rep != user_id and not is_manager:
         raise OtherRepRefused(f"{user_id} asked for another rep's figures")
     rep = asked_rep if is_manager else user_id
-    team = scorecard(services, policy, period, now=now)
-    mine = scorecard(services, policy, period, rep, now=now) if rep else None
-    reps = per_rep(services, policy, period, now=now) if is_manager and not asked_rep else None
+    if is_manager and not asked_rep:  # the team and every rep from one pass
+        team, reps = team_and_reps(services, policy, period, now=now)
+        mine: Scorecard | None = None
+    else:
+        team = scorecard(services, policy, period, now=now)
+        mine = scorecard(services, policy, period, rep, now=now) if rep else None
+        reps = None
     breaches = open_breaches(services, policy, None if is_manager and not asked_rep else rep)
     report = StatusReport(period=period, team=team, rep=mine, reps=reps, breaches=breaches,
                           language=services.t.language, tz=policy.tz)

@@ -561,3 +561,34 @@ def test_open_intervals_well_formed(cal: BusinessCalendar, a: datetime, b: datet
     assert all(e1 <= s2 for (_, e1), (s2, _) in pairwise(spans))
     assert sum((e - s for s, e in spans), timedelta(0)) == cal.between(a, b)
 
+
+
+def test_the_timeline_answers_exactly_as_the_calendar() -> None:
+    """Reports use ``BusinessTimeline`` for speed; it must never disagree with the calendar."""
+    import random
+
+    from bot.calendar import BusinessTimeline
+    from bot.policy import load_policy
+    from tests.conftest import EXAMPLE_POLICY
+
+    cal = load_policy(EXAMPLE_POLICY).business_calendar
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    end = datetime(2027, 1, 20, tzinfo=UTC)
+    timeline = BusinessTimeline(cal, start, end)
+    rng = random.Random(20261124)
+    span = int((end - start).total_seconds())
+    instants = [start + timedelta(seconds=rng.randrange(span), microseconds=rng.randrange(10**6))
+                for _ in range(400)]
+    # exact boundaries too: openings, closings, a holiday, the year-end closure
+    for day in (20, 23, 24, 27):
+        for hour in (9, 18):
+            instants.append(datetime(2026, 11, day, hour - 9, tzinfo=UTC))
+    instants.append(datetime(2026, 12, 28, 9, tzinfo=UTC))
+    for a, b in zip(instants, reversed(instants), strict=True):
+        lo, hi = min(a, b), max(a, b)
+        assert timeline.between(lo, hi) == cal.between(lo, hi), (lo, hi)
+    for a in instants:
+        for hours in (0.5, 1, 2, 9, 30):
+            assert timeline.add(a, timedelta(hours=hours)) == cal.add(a, timedelta(hours=hours)), a
+    outside = datetime(2027, 3, 1, tzinfo=UTC)
+    assert timeline.between(start, outside) == cal.between(start, outside)

@@ -279,3 +279,15 @@ def test_other_periods(november: Month) -> None:
     empty = scorecard(november.services, policy, month(2026, 12, TOKYO))
     assert empty.handed_off == 0 and empty.sql_rate is None and empty.mql_target == 0
     assert empty.time_to_claim == Durations()
+
+
+def test_the_team_and_every_rep_from_one_pass_match_the_separate_figures(
+    november: Month,
+) -> None:
+    from bot.metrics import team_and_reps
+
+    policy = november.services.policy
+    period = month(2026, 11, TOKYO)
+    team, reps = team_and_reps(november.services, policy, period)
+    assert team == scorecard(november.services, policy, period)
+    assert reps == per_rep(november.services, policy, period)
