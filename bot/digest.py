@@ -50,7 +50,7 @@ from bot.views.digest import (
     digest_message,
 )
 from bot.views.handoff import thread_link
-from storage.models import Feedback, Lead, LeadEvent, OutboxMessage
+from storage.models import Feedback, Lead, LeadEvent
 
 __all__ = [
     "CHART_KIND",
@@ -136,11 +136,7 @@ def digest_key(period: Period) -> str:
 def is_recorded(services: Services, period: Period) -> bool:
     """Whether this week's digest was queued already (by a sweep or by hand)."""
     with services.unit_of_work() as uow:
-        found = uow.session.scalar(
-            select(OutboxMessage.id).where(OutboxMessage.idempotency_key == digest_key(period))
-        )
-        uow.rollback()
-    return found is not None
+        return uow.outbox.by_key(digest_key(period)) is not None
 
 
 def digest_step(services: Services, now: datetime) -> bool:

@@ -51,7 +51,7 @@ from bot.periods import Period, month
 from bot.services import Services
 from bot.views.digest import blocks_as_text
 from bot.views.review import review_message
-from storage.models import Activity, Lead, LeadEvent, LeadStatus, OutboxMessage
+from storage.models import Activity, Lead, LeadEvent, LeadStatus
 
 __all__ = [
     "CSV_COLUMNS",
@@ -521,10 +521,7 @@ def review_key(period: Period) -> str:
 def is_recorded(services: Services, period: Period) -> bool:
     """Whether this month's pack was queued already (by a sweep or by hand)."""
     with services.unit_of_work() as uow:
-        found = uow.session.scalar(
-            select(OutboxMessage.id).where(OutboxMessage.idempotency_key == review_key(period)))
-        uow.rollback()
-    return found is not None
+        return uow.outbox.by_key(review_key(period)) is not None
 
 
 def review_step(services: Services, now: datetime) -> bool:
