@@ -24,7 +24,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from bot.errors import DomainError, IllegalTransition, NotAllowed, NotFound
+from bot.errors import (
+    AlreadyDecided,
+    FewerTouchesNoteMissing,
+    InvalidDecision,
+    NotAllowed,
+    NotClaimed,
+    NotFound,
+)
 from bot.i18n import format_datetime
 from bot.lifecycle import OWNED, TERMINAL, Action, Surface, apply
 from bot.notify import queue_call, refresh_homes, reply_in_thread, update_channel_message
@@ -61,30 +68,8 @@ log = logging.getLogger(__name__)
 REASON_BUDGET = 300
 
 
-class AlreadyDecided(IllegalTransition):
-    """The lead was converted or recycled already: says by whom and when."""
-
-    def __init__(self, detail: str, *, status: LeadStatus, user: str, at: str) -> None:
-        super().__init__(detail, user=user, at=at)
-        self.message_key = f"decide.error.{status.value}"
 
 
-class NotClaimed(IllegalTransition):
-    """Nobody owns the lead (posted, queued...): there is nothing to decide yet."""
-
-    message_key = "decide.error.not_claimed"
-
-
-class InvalidDecision(DomainError):
-    """A decision the agreement does not accept (missing BANT item, unknown reason...)."""
-
-    message_key = "decide.error.invalid"
-
-
-class FewerTouchesNoteMissing(DomainError):
-    """Recycling before the agreed number of touches needs the rep to say why."""
-
-    message_key = "recycle.error.fewer_touches"
 
 
 @dataclass(frozen=True)

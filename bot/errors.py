@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from storage.models import LeadStatus
+
 
 class DomainError(Exception):
     """A known failure that becomes a friendly message, never a stack trace."""
@@ -56,3 +58,65 @@ class SnoozeRefused(DomainError):
 
 class NothingToSnooze(DomainError):
     message_key = "notice.more.nothing_to_snooze"
+
+
+class NotAManager(NotAllowed):
+    """Only managers may reassign a lead."""
+
+    message_key = "reassign.not_manager"
+
+
+class NotAnAssignee(DomainError):
+    """The chosen person is neither a rep nor a manager, so cannot own leads."""
+
+    message_key = "reassign.error.not_assignee"
+
+
+class SameOwner(DomainError):
+    """The chosen person already owns the lead."""
+
+    message_key = "reassign.error.same_owner"
+
+
+class AssigneeAtLimit(OpenLeadLimit):
+    """The chosen person already owns as many open leads as the agreement allows."""
+
+    message_key = "reassign.error.open_lead_limit"
+
+
+class DetailsNotAllowed(NotAllowed):
+    """The lead's record holds personal data: only reps, managers and marketers may read it."""
+
+    message_key = "details.not_allowed"
+
+
+class AlreadyDecided(IllegalTransition):
+    """The lead was converted or recycled already: says by whom and when."""
+
+    def __init__(self, detail: str, *, status: LeadStatus, user: str, at: str) -> None:
+        super().__init__(detail, user=user, at=at)
+        self.message_key = f"decide.error.{status.value}"
+
+
+class NotClaimed(IllegalTransition):
+    """Nobody owns the lead (posted, queued...): there is nothing to decide yet."""
+
+    message_key = "decide.error.not_claimed"
+
+
+class InvalidDecision(DomainError):
+    """A decision the agreement does not accept (missing BANT item, unknown reason...)."""
+
+    message_key = "decide.error.invalid"
+
+
+class FewerTouchesNoteMissing(DomainError):
+    """Recycling before the agreed number of touches needs the rep to say why."""
+
+    message_key = "recycle.error.fewer_touches"
+
+
+class OtherRepRefused(NotAllowed):
+    """A rep asked for someone else's figures: only managers may."""
+
+    message_key = "status_report.not_allowed"

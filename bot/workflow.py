@@ -31,13 +31,18 @@ from sqlalchemy.orm import selectinload
 
 from bot.deadlines import decision_due_from, first_contact_due, first_contact_due_from
 from bot.errors import (
+    AssigneeAtLimit,
+    DetailsNotAllowed,
     DomainError,
     IllegalTransition,
     InvalidTouch,
     NotAllowed,
+    NotAManager,
+    NotAnAssignee,
     NotARep,
     NotFound,
     OpenLeadLimit,
+    SameOwner,
 )
 from bot.i18n import Translator, format_datetime
 from bot.lifecycle import OWNED, TERMINAL, Action, Surface, allowed, apply, next_status
@@ -80,34 +85,9 @@ REASON_LIMIT = 500
 DETAILS_ROLES: tuple[Role, ...] = ("reps", "managers", "marketers")
 
 
-class NotAManager(NotAllowed):
-    """Only managers may reassign a lead."""
-
-    message_key = "reassign.not_manager"
 
 
-class NotAnAssignee(DomainError):
-    """The chosen person is neither a rep nor a manager, so cannot own leads."""
 
-    message_key = "reassign.error.not_assignee"
-
-
-class SameOwner(DomainError):
-    """The chosen person already owns the lead."""
-
-    message_key = "reassign.error.same_owner"
-
-
-class AssigneeAtLimit(OpenLeadLimit):
-    """The chosen person already owns as many open leads as the agreement allows."""
-
-    message_key = "reassign.error.open_lead_limit"
-
-
-class DetailsNotAllowed(NotAllowed):
-    """The lead's record holds personal data: only reps, managers and marketers may read it."""
-
-    message_key = "details.not_allowed"
 
 
 class ClaimOutcome(StrEnum):

@@ -23,8 +23,8 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot.decisions import FewerTouchesNoteMissing, convert, gate, recycle
-from bot.errors import DomainError, NotAllowed
+from bot.decisions import convert, gate, recycle
+from bot.errors import DomainError, FewerTouchesNoteMissing, NotAllowed
 from bot.i18n import Translator
 from bot.ids import Action, Callback, ConvertBlock, RecycleBlock
 from bot.services import Services

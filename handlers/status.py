@@ -6,19 +6,13 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
-from bot.errors import NotAllowed
+from bot.errors import OtherRepRefused
 from bot.ids import Command
 from bot.metrics import Scorecard, open_breaches, scorecard, team_and_reps
 from bot.periods import parse_status_args
 from bot.services import Services
 from bot.views.status import StatusReport, status_blocks, status_text
 from handlers.errors import reported
-
-
-class OtherRepRefused(NotAllowed):
-    """A rep asked for someone else's figures: only managers may."""
-
-    message_key = "status_report.not_allowed"
 
 
 def register(app: App) -> None:
