@@ -50,6 +50,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 BATCH = 200
+#: leads re-planned per transaction at start (``recompute_all``)
+RECOMPUTE_BATCH = 1000
 #: a notice handled this long after its planned instant is marked late (the bot was down)
 LATE_AFTER = timedelta(minutes=2)
 
@@ -104,7 +106,7 @@ def sweep_notices(services: Services, now: datetime | None = None) -> SweepResul
     """One pass over every lead that is due at ``now``; safe to run in several processes."""
     now = now or services.clock.now()
     result = SweepResult()
-    while True:
+    while not services.stopping.is_set():  # a stopping process leaves the rest to the next
         _warm_away_cache(services, now)
         with services.unit_of_work() as uow:
             query = (
@@ -181,26 +183,44 @@ def snooze(
 
 def recompute_all(services: Services) -> int:
     """Re-derive ``next_due_at`` of every lead that may owe something, e.g. after a policy or
-    calendar change; returns how many leads' next instant changed."""
-    changed = 0
-    with services.unit_of_work() as uow:
-        leads = uow.session.scalars(
-            select(Lead).where(
-                Lead.status.in_([LeadStatus.QUEUED, LeadStatus.POSTED, LeadStatus.CLAIMED,
-                                 LeadStatus.WORKING])
-                | Lead.next_due_at.is_not(None)
+    calendar change; returns how many leads' next instant changed.
+
+    Runs at every start, over every open lead: it walks them in id order, ``RECOMPUTE_BATCH``
+    at a time, each batch its own short transaction, so memory stays flat however many leads
+    are stored and no lock is held for long. On PostgreSQL a batch's rows are locked while they
+    are re-planned, so a transition committed meanwhile in another process is never overwritten
+    by an instant planned from the state before it.
+    """
+    changed, after = 0, 0
+    may_owe = Lead.status.in_(
+        [LeadStatus.QUEUED, LeadStatus.POSTED, LeadStatus.CLAIMED, LeadStatus.WORKING]
+    ) | Lead.next_due_at.is_not(None)
+    while not services.stopping.is_set():
+        with services.unit_of_work() as uow:
+            query = (
+                select(Lead)
+                .where(may_owe, Lead.id > after)
+                .order_by(Lead.id)
+                .limit(RECOMPUTE_BATCH)
             )
-        ).all()
-        ids = [lead.id for lead in leads]
-        handled = _handled(uow, ids)
-        snoozes = _snoozes(uow, ids)
-        for lead in leads:
-            notices = plan(clocks_of(lead, snoozes.get(lead.id, ())), services.policy)
-            due = _next_instant(notices, handled.get(lead.id, set()))
-            if due != lead.next_due_at:
-                lead.next_due_at = due
-                changed += 1
-        uow.commit()
+            if _is_postgresql(uow):
+                query = query.with_for_update(of=Lead)
+            leads = list(uow.session.scalars(query))
+            if not leads:
+                break
+            ids = [lead.id for lead in leads]
+            handled = _handled(uow, ids)
+            snoozes = _snoozes(uow, ids)
+            for lead in leads:
+                notices = plan(clocks_of(lead, snoozes.get(lead.id, ())), services.policy)
+                due = _next_instant(notices, handled.get(lead.id, set()))
+                if due != lead.next_due_at:
+                    lead.next_due_at = due
+                    changed += 1
+            uow.commit()
+        after = ids[-1]
+        if len(leads) < RECOMPUTE_BATCH:
+            break
     return changed
 
 

@@ -32,6 +32,10 @@ class Services:
     slack: WebClient
     #: set when work was queued in the outbox, so this process's worker posts it at once
     outbox_ready: threading.Event = field(default_factory=threading.Event)
+    #: set when the process is shutting down, so long passes (a sweep catching up on
+    #: thousands of due leads, the start-up re-plan) stop between batches instead of
+    #: holding the shutdown up; what they leave is still due and the next pass takes it
+    stopping: threading.Event = field(default_factory=threading.Event)
     t: Translator = field(init=False)
 
     def __post_init__(self) -> None:

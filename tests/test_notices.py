@@ -188,6 +188,43 @@ def test_a_policy_change_recomputes_the_next_instants(world: World) -> None:
     assert recompute_all(world.services) == 0
 
 
+def test_the_start_up_re_plan_walks_the_leads_in_batches(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of 2 over 5 leads: every lead re-planned once, none skipped at a boundary."""
+    import bot.notices
+
+    monkeypatch.setattr(bot.notices, "RECOMPUTE_BATCH", 2)
+    ids = [world.posted(f"batch-{i}")[0] for i in range(5)]
+    world.at(jst(24, 10, 1))
+
+    def waits() -> set[timedelta]:  # posted one a second (the channel's pace): relative
+        return {lead.next_due_at - lead.posted_at for lead in map(world.lead, ids)}
+
+    assert waits() == {timedelta(minutes=15)}
+    reminders = world.services.policy.reminders
+    world.services.policy = world.services.policy.model_copy(update={
+        "reminders": reminders.model_copy(update={"unclaimed_after_business_minutes": 45})
+    })
+    assert recompute_all(world.services) == 5
+    assert waits() == {timedelta(minutes=45)}
+    assert recompute_all(world.services) == 0
+
+
+def test_a_stopping_process_leaves_due_leads_to_the_next_pass(world: World) -> None:
+    """Shutdown must not wait for a sweep catching up on thousands of due leads: the sweep
+    stops between batches and what it left is still due for the next process."""
+    lead_id, ts = world.posted()
+    world.clock.set(jst(24, 10, 16))
+    world.services.stopping.set()
+    assert sweep_notices(world.services).leads == 0
+    world.services.stopping.clear()
+    assert sweep_notices(world.services).leads == 1
+    world.drain()
+    assert len(world.thread(ts)) == 1  # the unclaimed nudge, once
+    assert world.lead(lead_id).next_due_at is not None
+
+
 def test_three_sweepers_send_each_notice_once(
     fake_slack: FakeSlack, db: Database, policy: Policy
 ) -> None:
