@@ -1,11 +1,12 @@
-# The two commands of the README:
+# The commands of the README:
+#   make demo   try it without Slack: the real bot plays a scripted day and week (no tokens)
 #   make run    start the bot (creates .venv, .env and sla.toml on first use)
 #   make test   run the whole test suite
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: run test lint install
+.PHONY: demo run test lint install
 
 $(BIN)/sla-bot: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +23,9 @@ install: $(BIN)/sla-bot
 sla.toml:
 	cp sla.example.toml sla.toml
 	@echo "Created sla.toml from sla.example.toml: adjust channels, people and numbers."
+
+demo: install
+	$(BIN)/sla-bot demo
 
 run: install .env sla.toml
 	$(BIN)/sla-bot run

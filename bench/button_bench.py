@@ -1,6 +1,7 @@
 """Button press → HTTP 200 (the ack) under 20 concurrent presses (SPEC section 7).
 
     python bench/button_bench.py                         # 2,000 Claim presses from 20 clients
+    python bench/button_bench.py --burst-every 200       # 20 presses at once, every 200 ms
     python bench/button_bench.py --database-url postgresql+psycopg://...
 
 Every server runs as its own process, so the load generator shares an interpreter with none:
@@ -12,6 +13,11 @@ payloads from the same client, 20 threads with kept-alive connections, one serve
 other in the same run. Each lead is pressed by two reps at about the same moment, so half the
 presses claim (a write, outbox rows the worker then posts) and half are told who has it (an
 ephemeral through the response URL). Results are printed as a Markdown table.
+
+By default each client presses again as soon as it is answered: a closed loop, far faster than
+people press, whose listener backlog grows for the whole run (the stress figure). With
+``--burst-every`` the 20 clients press together at fixed ticks instead: SPEC 7's "20 concurrent
+presses", repeated.
 """
 
 from __future__ import annotations
@@ -214,7 +220,13 @@ def serve_bare(port: int, slack_url: str) -> None:
     from slack_bolt.adapter.flask import SlackRequestHandler
     from slack_sdk import WebClient
 
-    from handlers.server import ACCEPT_BACKLOG, HTTP_THREADS, SHUTDOWN_TIMEOUT_S, tune_gc
+    from handlers.server import (
+        ACCEPT_BACKLOG,
+        HTTP_THREADS,
+        KEEP_ALIVE_LIMIT,
+        SHUTDOWN_TIMEOUT_S,
+        tune_gc,
+    )
 
     logging.basicConfig(level=logging.WARNING)
     bolt = App(signing_secret=SECRET, client=WebClient(token=TOKEN, base_url=slack_url))
@@ -232,6 +244,7 @@ def serve_bare(port: int, slack_url: str) -> None:
 
     http = WSGIServer(("127.0.0.1", port), web, numthreads=HTTP_THREADS,
                       shutdown_timeout=SHUTDOWN_TIMEOUT_S, request_queue_size=ACCEPT_BACKLOG)
+    http.keep_alive_conn_limit = KEEP_ALIVE_LIMIT
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -254,15 +267,25 @@ class Result:
     seconds: float
 
 
-def press(port: int, bodies: list[list[str]], name: str) -> Result:
-    """Each client sends its bodies in order on one kept-alive connection, signed when sent."""
+def press(port: int, bodies: list[list[str]], name: str, every_s: float | None = None) -> Result:
+    """Each client sends its bodies in order on one kept-alive connection, signed when sent.
+
+    Without ``every_s`` each client presses again as soon as it is answered (a closed loop).
+    With it, all clients press together at every tick of ``every_s`` seconds: bursts of
+    ``len(bodies)`` simultaneous presses; a client answered after the next tick presses at once.
+    """
     barrier = threading.Barrier(len(bodies))
+    start: list[float] = []
 
     def client(mine: list[str]) -> tuple[list[float], list[int]]:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         latencies, statuses = [], []
+        if barrier.wait() == 0:
+            start.append(time.perf_counter() + 0.05)
         barrier.wait()
-        for body in mine:
+        for n, body in enumerate(mine):
+            if every_s is not None:
+                time.sleep(max(0.0, start[0] + n * every_s - time.perf_counter()))
             headers = slack_signature_headers(body, SECRET, content_type=FORM)
             sent = time.perf_counter()
             connection.request("POST", EVENTS_PATH, body=body, headers=headers)
@@ -311,6 +334,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=200, help="per server, not measured")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--per-lead", type=int, default=2, help="reps pressing Claim per lead")
+    parser.add_argument("--burst-every", type=float, default=None, metavar="MS",
+                        help="bursts: all clients press together every MS milliseconds "
+                        "(default: a closed loop, each client presses again when answered)")
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
     parser.add_argument("--serve-bare", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
@@ -352,17 +378,18 @@ def run(args: argparse.Namespace, fake: FakeSlackProcess, workdir: Path,
                           args.per_lead, reps)
     warm = [b[: args.warmup // args.clients] for b in bodies]
     measured = [b[args.warmup // args.clients:] for b in bodies]
+    every = args.burst_every / 1000 if args.burst_every else None
     results = []
     bare = start_bare(fake)
     try:
-        press(bare.port, warm, "warm-up")
-        results.append(press(bare.port, measured, "bare Bolt app, no-op listener"))
+        press(bare.port, warm, "warm-up", every)
+        results.append(press(bare.port, measured, "bare Bolt app, no-op listener", every))
     finally:
         bare.stop()
     bot = start_bot(fake, database_url, policy_path)
     try:
-        press(bot.port, warm, "warm-up")
-        results.append(press(bot.port, measured, "sla-bot, real Claim listener"))
+        press(bot.port, warm, "warm-up", every)
+        results.append(press(bot.port, measured, "sla-bot, real Claim listener", every))
         owned = claimed(database_url, [lead_id for lead_id, _ in leads])
         print(f"when the last press was answered, {owned} of {len(leads)} leads had an owner "
               "(the rest were still queued for a listener thread)", file=sys.stderr)
@@ -390,8 +417,10 @@ def claimed(database_url: str, ids: list[int]) -> int:
 
 
 def report(results: list[Result], args: argparse.Namespace) -> None:
-    print(f"{os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"{args.clients} clients, {args.per_lead} presses per lead", file=sys.stderr)
+    load = (f"bursts of {args.clients} presses every {args.burst_every:g} ms"
+            if args.burst_every else f"{args.clients} clients in a closed loop")
+    print(f"{os.cpu_count()} cores, Python {platform.python_version()}, {load}, "
+          f"{args.per_lead} presses per lead", file=sys.stderr)
     print("| server | presses | p50 ms | p99 ms | max ms | presses/s | not 200 |")
     print("|---|---|---|---|---|---|---|")
     for r in results:

@@ -4,9 +4,10 @@
     python bench/report_bench.py --leads 20000 --runs 3
 
 Why: ``/sla-status`` answers a slash command (Slack waits 3 s for the ack; the answer follows
-through the response URL) and the monthly review reads the same figures. Counts are SQL
-aggregates; the business-time durations are measured in Python from one row per lead handed
-off in the period (``bot.metrics``), so the period's volume is what this bench scales.
+through the response URL) and the monthly review reads the same figures. On PostgreSQL every
+figure of a scorecard — counts, business-minute durations and their percentiles — is one SQL
+statement over the period's leads (``bot.metrics``), so the period's volume is what this bench
+scales.
 
 The bench creates its own database on the server (dropped at the end, as
 ``bench/sweep_bench.py`` does) and seeds it with set-based SQL: 100,000 leads handed off in
@@ -22,15 +23,19 @@ calendar's), ~20 owners, ~10 % of the "hot" tier:
 - the audit trail as the bot writes it: ``qualify``, ``post``, ``claim``, ``touch``,
   ``convert``/``recycle`` events, and a ``breach`` event at each lapsed first-contact and
   decision deadline;
-- 0–3 behaviour activities per lead (``with history`` reads them).
+- 0–3 behaviour activities per lead;
+- the facts the bot stores with a lead as they happen, as intake and the claim write them:
+  ``has_history`` (``with history`` reads it) and ``first_claimed_at`` (time to claim reads
+  it), checked against the trail after seeding.
 
 Timed in this process, median of ``--runs`` after one warm-up: the handler's own
 ``status_answer`` for a manager (team scorecard, per-rep table, open breaches, recycle
 reasons; the whole answer with its blocks) and for a rep; each metrics call alone; the view
 rendering alone (``status_blocks`` on figures read once); and, when ``bot.review`` exists, the
 monthly review pack. The SQL statements of one manager answer (count, time in the database
-driver) and a ``cProfile`` of it show where the time goes; ``EXPLAIN ANALYZE`` of the main
-aggregate query (team and per rep) and of the durations query close the report.
+driver) and a ``cProfile`` of it show where the time goes; ``EXPLAIN ANALYZE`` (with the
+report transaction's settings) of the figures statement (team and per rep) and of the open
+breaches close the report.
 """
 
 from __future__ import annotations
@@ -66,7 +71,14 @@ from bench.sweep_bench import (  # noqa: E402
     drop_database,
 )
 from bot.clock import ManualClock  # noqa: E402
-from bot.metrics import open_breaches, per_rep, recycle_reasons, scorecard  # noqa: E402
+from bot.metrics import (  # noqa: E402
+    REPORT_SETTINGS,
+    open_breaches,
+    per_rep,
+    recycle_reasons,
+    scorecard,
+    team_and_reps,
+)
 from bot.periods import Period, month  # noqa: E402
 from bot.policy import Policy, load_policy  # noqa: E402
 from bot.services import Services, build_services  # noqa: E402
@@ -98,6 +110,10 @@ CREATE FUNCTION pg_temp.at_minute(m double precision) RETURNS timestamptz
 LANGUAGE sql STABLE AS $$
     SELECT start + make_interval(secs => (m - cum) * 60) FROM bench_open
     WHERE cum <= m ORDER BY cum DESC LIMIT 1
+$$;
+-- how many behaviour activities the g-th handed-off lead arrives with (0–3)
+CREATE FUNCTION pg_temp.activities(g int) RETURNS int LANGUAGE sql IMMUTABLE AS $$
+    SELECT mod(g * 7, 4)
 $$;
 """
 
@@ -139,7 +155,7 @@ INSERT INTO leads (external_id, source, status, definition_version, tier, qualif
                    received_at, score, contact_name, company_name, extra, qualification,
                    channel_id, message_ts, posted_at, owner_id, claimed_at, first_touch_at,
                    touch_count, decided_at, decision_reason, updated_at, last_touch_at,
-                   next_due_at)
+                   next_due_at, first_claimed_at, has_history)
 SELECT 'report-bench-' || s.g, (ARRAY['hubspot', 'marketo', 'csv', 'modal'])[1 + s.g % 4],
        s.status, CAST(:version AS text), s.tier, q.qualified_at, q.qualified_at,
        60, 'Lead ' || s.g, 'Example KK ' || (s.g % 5000), '{}',
@@ -166,7 +182,8 @@ SELECT 'report-bench-' || s.g, (ARRAY['hubspot', 'marketo', 'csv', 'modal'])[1 +
             THEN (CAST(:reasons AS text[]))[1 + floor(s.r_reason * :n_reasons)::int] END,
        coalesce(i.decided_at, i.touched_at, i.claimed_at, i.posted_at),
        i.touched_at,
-       CASE WHEN s.status IN ('posted', 'claimed', 'working') THEN :now END
+       CASE WHEN s.status IN ('posted', 'claimed', 'working') THEN :now END,
+       i.claimed_at, pg_temp.activities(s.g) > 0
 FROM bench_state AS s
 CROSS JOIN LATERAL (
     SELECT pg_temp.at_minute(s.posted_m) AS posted_at,
@@ -228,8 +245,20 @@ SEED_ACTIVITIES = """
 INSERT INTO activities (lead_id, type, at, detail, extra)
 SELECT l.id, (ARRAY['page_view', 'download', 'webinar', 'demo_request'])[1 + (l.id + k) % 4],
        l.qualified_at - make_interval(days => k), '/pricing', '{}'
-FROM leads AS l CROSS JOIN LATERAL generate_series(1, (l.id * 7) % 4) AS k
+FROM leads AS l
+CROSS JOIN LATERAL generate_series(
+    1, pg_temp.activities(CAST(substring(l.external_id FROM '[0-9]+$') AS int))) AS k
 WHERE l.posted_at IS NOT NULL
+"""
+
+#: the facts the bot stores with each lead (intake's ``has_history``, the claim's
+#: ``first_claimed_at``) must agree with the trail seeded above, as the migration derives them
+CHECK_FACTS = """
+SELECT count(*) FILTER (WHERE l.has_history
+                        <> EXISTS (SELECT 1 FROM activities a WHERE a.lead_id = l.id)),
+       count(*) FILTER (WHERE l.first_claimed_at IS DISTINCT FROM (
+           SELECT min(e.at) FROM lead_events e WHERE e.lead_id = l.id AND e.kind = 'claim'))
+FROM leads AS l
 """
 
 
@@ -281,6 +310,8 @@ def seed(engine: Engine, policy: Policy, period: Period, leads: int) -> Seeded:
         run_script(connection, SEED_LEADS, params | {"reps": REPS, "reasons": reasons})
         run_script(connection, SEED_EVENTS, params)
         run_script(connection, SEED_ACTIVITIES, params)
+        wrong = connection.execute(text(CHECK_FACTS)).one()
+        assert tuple(wrong) == (0, 0), f"stored facts disagree with the trail: {wrong}"
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("VACUUM ANALYZE leads, lead_events, activities"))
     seconds = time.monotonic() - started
@@ -407,6 +438,7 @@ def explain(engine: Engine, selects: dict[str, Any],
     plans = []
     with engine.connect() as connection:
         for title, picks in wanted:
+            connection.exec_driver_sql(REPORT_SETTINGS)
             found = [(s, p) for s, p in selects.items() if picks(s)]
             if not found:
                 plans.append(f"-- {title}: statement not found")
@@ -480,6 +512,8 @@ def measure(services: Services, meter: StatementMeter, period: Period,
         timed("`scorecard` (team)", lambda: scorecard(services, policy, period, now=NOW),
               runs, meter),
         timed("`per_rep`", lambda: per_rep(services, policy, period, now=NOW), runs, meter),
+        timed("`team_and_reps`", lambda: team_and_reps(services, policy, period, now=NOW),
+              runs, meter),
         timed("`open_breaches`", lambda: open_breaches(services, policy), runs, meter),
         timed("`recycle_reasons` (team)",
               lambda: recycle_reasons(services, policy, period), runs, meter),
@@ -496,13 +530,10 @@ def measure(services: Services, meter: StatementMeter, period: Period,
     selects = dict(meter.selects)
     profiled = profile(lambda: status_answer(services, manager, ""), args.profile_top)
     plans = explain(services.engine, selects, [
-        ("main aggregate query, team (`scorecard`)",
-         lambda s: "handed_off" in s and "GROUP BY" not in s),
-        ("main aggregate query, per rep (`per_rep`)",
-         lambda s: "handed_off" in s and "GROUP BY" in s),
-        ("durations query (`_timings`: one row per lead handed off)",
-         lambda s: "min(lead_events.at)" in s and "lead_events.kind" in s
-         and "posted_at >=" in s and "GROUP BY" not in s),
+        ("figures statement, team and per rep (`team_and_reps`)",
+         lambda s: "width_bucket" in s and "GROUPING SETS" in s),
+        ("open breaches: page and total (`open_breaches`)",
+         lambda s: "OVER ()" in s and "lead_events.kind" in s),
     ])
     facts = {
         "blocks": len(answer["blocks"]),

@@ -19,7 +19,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
-__all__ = ["AnnualClosure", "BusinessCalendar", "Shift"]
+__all__ = [
+    "AnnualClosure",
+    "BusinessCalendar",
+    "BusinessTimeline",
+    "Shift",
+    "TimelineTable",
+    "micros",
+]
 
 _ONE_DAY = timedelta(days=1)
 _ZERO = timedelta(0)
@@ -375,18 +382,23 @@ class BusinessTimeline:
 
     def __init__(self, calendar: BusinessCalendar, start: datetime, end: datetime) -> None:
         self.calendar = calendar
-        self._lo, self._hi = _micros(start), _micros(end)
+        self._lo, self._hi = micros(start), micros(end)
         self._starts: list[int] = []
         self._ends: list[int] = []
         self._before: list[int] = []  # open microseconds before each interval
         total = 0
         for s, e in calendar.open_intervals(start, end):
-            self._starts.append(_micros(s))
-            self._ends.append(_micros(e))
+            self._starts.append(micros(s))
+            self._ends.append(micros(e))
             self._before.append(total)
-            total += _micros(e) - _micros(s)
+            total += micros(e) - micros(s)
         self._after = [b + (e - s) for b, s, e in zip(self._before, self._starts, self._ends,
                                                       strict=True)]
+
+    def table(self) -> TimelineTable:
+        """The precomputed intervals, for evaluating the same arithmetic in SQL (bot.metrics)."""
+        return TimelineTable(self._lo, self._hi, tuple(self._starts), tuple(self._ends),
+                             tuple(self._before), tuple(self._after))
 
     def _covers(self, ts: int) -> bool:
         return self._lo <= ts <= self._hi
@@ -398,13 +410,13 @@ class BusinessTimeline:
         return self._before[i] + min(ts, self._ends[i]) - self._starts[i]
 
     def between(self, start: datetime, end: datetime) -> timedelta:
-        a, b = _micros(start), _micros(end)
+        a, b = micros(start), micros(end)
         if not (self._covers(a) and self._covers(b)):
             return self.calendar.between(start, end)
         return timedelta(microseconds=self._open_before(b) - self._open_before(a))
 
     def add(self, start: datetime, duration: timedelta) -> datetime:
-        a = _micros(start)
+        a = micros(start)
         if duration <= _ZERO or not self._covers(a):
             return self.calendar.add(start, duration)
         target = self._open_before(a) + duration // _MICRO
@@ -415,10 +427,29 @@ class BusinessTimeline:
         return (_EPOCH + instant * _MICRO).astimezone(self.calendar.tz)
 
 
+@dataclass(frozen=True)
+class TimelineTable:
+    """A timeline's window and open intervals in microseconds since the epoch.
+
+    ``between(a, b)`` inside ``[lo, hi]`` is ``open_before(b) - open_before(a)`` where
+    ``open_before(ts)`` is, for the last ``starts[i] <= ts``, ``before[i] + min(ts, ends[i]) -
+    starts[i]`` (0 before the first); ``add(a, d)`` is the instant where ``open_before`` reaches
+    ``open_before(a) + d``: ``starts[j] + target - before[j]`` for the first ``after[j] >=
+    target``, or the calendar's own answer past the last interval.
+    """
+
+    lo: int
+    hi: int
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    before: tuple[int, ...]
+    after: tuple[int, ...]
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
 
 
-def _micros(value: datetime) -> int:
+def micros(value: datetime) -> int:
     """Exact microseconds since the epoch (float timestamps would round)."""
     return (_to_utc(value) - _EPOCH) // _MICRO

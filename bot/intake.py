@@ -8,7 +8,9 @@ never called here, so intake is fast and nothing accepted is lost when Slack is 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -23,10 +25,12 @@ from pydantic import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from bot.definition import evaluate
+from bot.definition import Qualification, evaluate
 from bot.lifecycle import Action, Surface, apply
+from bot.policy import Policy
 from bot.services import Services
 from storage.models import Activity, Lead, LeadStatus
+from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +177,7 @@ def build_lead(mql: MqlIn, now: Any) -> Lead:
             for a in mql.activities
         ],
         touch_count=0,
+        has_history=bool(mql.activities),  # the reports read this flag, not the rows
     )
 
 
@@ -206,40 +211,99 @@ def _accept(
     surface: Surface,
     actor: str | None,
 ) -> IntakeResult:
-    policy = services.policy
     now = services.clock.now()
+    # Built and judged before the unit of work: on SQLite it holds the process's one writer
+    # lock, which every other delivery of a burst is waiting for.
+    admission = prepare(services.policy, mql, now=now, surface=surface, actor=actor)
     with services.unit_of_work() as uow:
         existing = uow.leads.find_external(mql.external_id)
         if existing is not None:
             return _duplicate(*existing)
-        lead = build_lead(mql, now)
-        qualification = evaluate(lead, policy, now)
-        lead.definition_version = qualification.version
-        lead.tier = qualification.tier
-        lead.qualification = qualification.as_json()
-        action = Action.QUALIFY if qualification.qualified else Action.DISQUALIFY
-        apply(
-            lead,
-            action,
-            at=now,
-            surface=surface,
-            actor=actor,
-            data={"version": qualification.version, "tier": qualification.tier},
-        )
-        lead_id = uow.leads.insert_new(lead)
-        if qualification.qualified:
-            uow.outbox.insert_new(
-                key=f"{HANDOFF_KIND}:{lead_id}",
-                kind=HANDOFF_KIND,
-                now=now,
-                lead_id=lead_id,
-                channel=policy.channels.handoff,
-                payload={},
-            )
+        result = store(uow, services.policy, admission, now=now)
         uow.commit()
-    log.info("lead %s accepted from %s via %s: %s", lead_id, mql.source, surface.value,
-             "queued" if qualification.qualified else "not qualified")
-    if qualification.qualified:
+    log.info("lead %s accepted from %s via %s: %s", result.lead_id, mql.source, surface.value,
+             "queued" if result.status == "queued" else "not qualified")
+    if result.status == "queued":
         services.outbox_ready.set()  # this process's worker posts it without waiting to poll
+    return result
+
+
+def admit(
+    uow: UnitOfWork,
+    policy: Policy,
+    mql: MqlIn,
+    *,
+    now: datetime,
+    surface: Surface,
+    actor: str | None = None,
+    contact_key: str | None = None,
+    vetoes: Sequence[str] = (),
+    event: dict[str, Any] | None = None,
+) -> IntakeResult:
+    """Store a new lead in the caller's unit of work (not committed); queue its handoff when it
+    qualifies.
+
+    For the vendor adapters (``bot.adapters``): ``contact_key`` is the tool's id for the person,
+    ``vetoes`` are the tool's own reasons why this is not an MQL (e.g. a HubSpot lifecycle
+    stage), which keep the lead from qualifying whatever the definition says, and ``event``
+    names the vendor event in the lifecycle event's data. The caller commits, then sets
+    ``services.outbox_ready`` when the answer is ``queued``.
+    """
+    admission = prepare(policy, mql, now=now, surface=surface, actor=actor,
+                        contact_key=contact_key, vetoes=vetoes, event=event)
+    return store(uow, policy, admission, now=now)
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A new lead, judged and with its lifecycle event, not yet stored."""
+
+    lead: Lead
+    qualification: Qualification
+
+
+def prepare(
+    policy: Policy,
+    mql: MqlIn,
+    *,
+    now: datetime,
+    surface: Surface,
+    actor: str | None = None,
+    contact_key: str | None = None,
+    vetoes: Sequence[str] = (),
+    event: dict[str, Any] | None = None,
+) -> Admission:
+    """The part of ``admit`` that needs no database (see ``admit`` for the arguments)."""
+    lead = build_lead(mql, now)
+    lead.contact_key = contact_key
+    qualification = evaluate(lead, policy, now)
+    if vetoes:
+        qualification = replace(
+            qualification, qualified=False, reasons=(*vetoes, *qualification.reasons)
+        )
+    lead.definition_version = qualification.version
+    lead.tier = qualification.tier
+    lead.qualification = qualification.as_json()
+    action = Action.QUALIFY if qualification.qualified else Action.DISQUALIFY
+    data: dict[str, Any] = {"version": qualification.version, "tier": qualification.tier}
+    if event:
+        data["event"] = event
+    apply(lead, action, at=now, surface=surface, actor=actor, data=data)
+    return Admission(lead, qualification)
+
+
+def store(uow: UnitOfWork, policy: Policy, admission: Admission, *, now: datetime) -> IntakeResult:
+    """Insert a prepared lead in the caller's unit of work; queue its handoff if it qualifies."""
+    lead, qualification = admission.lead, admission.qualification
+    lead_id = uow.leads.insert_new(lead)
+    if qualification.qualified:
+        uow.outbox.insert_new(
+            key=f"{HANDOFF_KIND}:{lead_id}",
+            kind=HANDOFF_KIND,
+            now=now,
+            lead_id=lead_id,
+            channel=policy.channels.handoff,
+            payload={},
+        )
         return IntakeResult(lead_id, "queued", [])
     return IntakeResult(lead_id, "not_qualified", list(qualification.reasons))

@@ -1,11 +1,14 @@
 """How both sides are doing against the agreement, for any period and optionally one rep.
 
 Every figure is defined ONCE here and read by ``/sla-status``, the weekly digest and the
-monthly review. Counts and rates are SQL aggregates over ``leads`` (one grouped query, never
-every lead loaded into Python). The exception is business-time durations (time to claim, time
-to first contact): business minutes need the calendar (holidays, closures, DST), so the
-``(start, end)`` instants of the period's handed-off leads are fetched in ONE query — bounded
-by the leads handed off in the period — and measured in Python.
+monthly review. Never every lead loaded into Python: on PostgreSQL ONE statement computes all
+the figures of a period (team, per owner, or both through grouping sets), business-time
+durations included — the period's business calendar, precomputed as a timeline of open
+intervals (``bot.calendar.BusinessTimeline``), is sent as arrays and the same bisection
+arithmetic runs per lead in SQL; medians and p90 are ordered-set aggregates. On SQLite (and on
+PostgreSQL when an instant lies outside the timeline's window, so the calendar itself must
+answer) counts are one grouped query and durations are measured in Python from one row per lead
+handed off in the period. Both evaluations are compared to the microsecond by the tests.
 
 Definitions (``P`` is the period ``[start, end)``; "now" is the clock when the report is made):
 
@@ -13,9 +16,11 @@ Definitions (``P`` is the period ``[start, end)``; "now" is the clock when the r
 - MQL target: ``mql_monthly_target`` × the elapsed fraction of each month P covers (up to now).
 - not qualified: ``received_at`` in P and status ``not_qualified``.
 - handoff within N h: handed off in P with ``posted_at ≤ qualified_at + handoff_within_hours``.
-- behaviour history: handed off in P with ≥ 1 activity row.
-- time to claim: business minutes from ``posted_at`` to the lead's first ``claim`` event
-  (a button press or auto-assignment), for leads handed off in P that were ever claimed.
+- behaviour history: handed off in P with ≥ 1 activity row (``has_history``, stored when the
+  activities arrive).
+- time to claim: business minutes from ``posted_at`` to the lead's first claim ever — a button
+  press or auto-assignment; ``first_claimed_at``, stored at that claim and kept through release,
+  re-claim and reassignment — for leads handed off in P that were ever claimed.
 - time to first contact: business minutes from ``posted_at`` to ``first_touch_at``.
 - first contact within target: of the leads handed off in P whose first-contact clock is
   settled (touched, decided, or past the deadline now), those touched — or, untouched, decided —
@@ -39,6 +44,7 @@ API (stable; the digest and the review import it):
 - ``Durations`` — count, median and p90 of business minutes.
 - ``scorecard(source, policy, period, rep=None, *, now=None) -> Scorecard``
 - ``per_rep(source, policy, period, *, now=None) -> dict[str, Scorecard]`` (owners only)
+- ``team_and_reps(source, policy, period, *, now=None)`` — both, from one statement
 - ``recycle_reasons(source, policy, period, rep=None) -> list[tuple[str, int]]``
 - ``open_breaches(source, policy, rep=None, *, limit=50) -> BreachList``
 - ``OpenBreach``, ``BreachList``
@@ -59,14 +65,31 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Double,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import Grouping
 
-from bot.calendar import BusinessTimeline
+from bot.calendar import BusinessTimeline, micros
 from bot.deadlines import first_contact_target_hours
 from bot.periods import Period, month
 from bot.policy import Policy
-from storage.models import Activity, Lead, LeadEvent, LeadStatus
+from storage.models import Lead, LeadEvent, LeadStatus
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -83,6 +106,7 @@ __all__ = [
     "percentile",
     "recycle_reasons",
     "scorecard",
+    "team_and_reps",
 ]
 
 OPEN_STATUSES = (LeadStatus.POSTED.value, LeadStatus.CLAIMED.value, LeadStatus.WORKING.value)
@@ -235,9 +259,8 @@ def scorecard(
     """The figures of ``period`` for the team, or for the leads ``rep`` owns."""
     with _reading(source) as (session, clock_now):
         at = now or clock_now or period.end
-        cards = _compute(session, policy, period, at, rep=rep, by_rep=False)
-    return cards.get(None) or Scorecard(period, rep, at, mql_target=_target(policy, period, at,
-                                                                            rep))
+        raw = _figures(session, policy, period, at, rep=rep, team=True, reps=False)
+    return _card(policy, period, at, rep, raw[TEAM])
 
 
 def per_rep(
@@ -250,9 +273,10 @@ def per_rep(
     """One scorecard per current owner of leads handed off or decided in ``period``."""
     with _reading(source) as (session, clock_now):
         at = now or clock_now or period.end
-        cards = _compute(session, policy, period, at, rep=None, by_rep=True)
-    return {rep: card for rep, card in sorted(cards.items(), key=lambda kv: kv[0] or "")
-            if rep is not None}
+        raw = _figures(session, policy, period, at, rep=None, team=False, reps=True)
+    return {owner: _card(policy, period, at, owner, figures)
+            for owner, figures in sorted(raw.items(), key=lambda kv: str(kv[0]))
+            if isinstance(owner, str)}
 
 
 def team_and_reps(
@@ -262,28 +286,15 @@ def team_and_reps(
     *,
     now: datetime | None = None,
 ) -> tuple[Scorecard, dict[str, Scorecard]]:
-    """``scorecard`` and ``per_rep`` together, from one pass: the team's figures are the sum of
-    every owner's (the unowned included), so a manager's answer reads the database once."""
+    """``scorecard`` and ``per_rep`` together, from one pass: the team's figures and every
+    owner's (the unowned counted in the team only), so a manager's answer reads the leads once."""
     with _reading(source) as (session, clock_now):
         at = now or clock_now or period.end
-        counts, timings, reasons = _grouped(session, policy, period, at)
-    team_counts: dict[str, int] = defaultdict(int)
-    team_timings: _Timings = ([], [], 0, 0)
-    team_reasons: dict[str, int] = defaultdict(int)
-    for owner in set(counts) | set(timings) | set(reasons):
-        for name, value in counts.get(owner, {}).items():
-            team_counts[name] += value
-        claims, contacts, settled, on_time = timings.get(owner, ([], [], 0, 0))
-        team_timings = (team_timings[0] + claims, team_timings[1] + contacts,
-                        team_timings[2] + settled, team_timings[3] + on_time)
-        for reason, value in reasons.get(owner, {}).items():
-            team_reasons[reason] += value
-    team = _card(policy, period, at, None, dict(team_counts), team_timings, dict(team_reasons))
-    reps = {
-        owner: _card(policy, period, at, owner, counts.get(owner, {}),
-                     timings.get(owner, ([], [], 0, 0)), reasons.get(owner, {}))
-        for owner in sorted(o for o in set(counts) | set(timings) if o is not None)
-    }
+        raw = _figures(session, policy, period, at, rep=None, team=True, reps=True)
+    team = _card(policy, period, at, None, raw[TEAM])
+    reps = {owner: _card(policy, period, at, owner, figures)
+            for owner, figures in sorted(raw.items(), key=lambda kv: str(kv[0]))
+            if isinstance(owner, str)}
     return team, reps
 
 
@@ -314,7 +325,15 @@ def _reading(source: Services | Session) -> Iterator[tuple[Session, datetime | N
         yield source, None
         return
     with source.unit_of_work() as uow:
+        if uow.session.get_bind().dialect.name == "postgresql":
+            uow.session.execute(text(REPORT_SETTINGS))
         yield uow.session, source.clock.now()
+
+
+#: for a report's own read transaction on PostgreSQL: compiling its statements to machine
+#: code (JIT) costs more than it saves at these sizes (hundreds of ms measured), and its sorts
+#: (the per-owner grouping, the percentiles) fit in memory instead of spilling to disk
+REPORT_SETTINGS = "SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true)"
 
 
 def _in(column: Any, period: Period) -> ColumnElement[bool]:
@@ -322,120 +341,194 @@ def _in(column: Any, period: Period) -> ColumnElement[bool]:
 
 
 def _within(session: Session, start: Any, end: Any, limit: timedelta) -> ColumnElement[bool]:
-    """``end <= start + limit`` in SQL, on both databases (to the millisecond on SQLite)."""
+    """``end <= start + limit`` in SQL, on both databases (to the millisecond on SQLite).
+
+    On PostgreSQL as ``end - start <= limit``: a day is 24 h whatever the session's time zone
+    (adding a day to a ``timestamptz`` follows the zone's wall clock), and it is cheaper.
+    """
     if session.get_bind().dialect.name == "sqlite":
         days = limit.total_seconds() / 86400 + 1e-3 / 86400
         return func.julianday(end) <= func.julianday(start) + days
-    return end <= start + literal(limit)
+    return end - start <= literal(limit)
 
 
 def _total(condition: ColumnElement[bool], value: Any = 1) -> Any:
     return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
 
 
-def _compute(
-    session: Session, policy: Policy, period: Period, now: datetime, *, rep: str | None,
-    by_rep: bool,
-) -> dict[str | None, Scorecard]:
-    """Every figure of the period, keyed by owner (``by_rep``) or under None (the total)."""
-    counts, timings, reasons = _grouped(session, policy, period, now, rep=rep, by_rep=by_rep)
-    return {
-        owner: _card(policy, period, now, rep if not by_rep else owner, counts.get(owner, {}),
-                     timings.get(owner, ([], [], 0, 0)), reasons.get(owner, {}))
-        for owner in set(counts) | set(timings)
-    }
+class _Team:
+    """The key of the team's figures (every lead of the period, whoever owns it)."""
+
+    def __repr__(self) -> str:
+        return "TEAM"
 
 
-def _grouped(
-    session: Session, policy: Policy, period: Period, now: datetime, *, rep: str | None = None,
-    by_rep: bool = True,
-) -> tuple[dict[str | None, dict[str, int]], dict[str | None, _Timings],
-           dict[str | None, dict[str, int]]]:
-    """The raw figures (counts, duration lists, reasons) keyed by owner or under None."""
-    agreement = policy.agreement
-    posted = _in(Lead.posted_at, period)
-    decided = _in(Lead.decided_at, period)
-    received = _in(Lead.received_at, period)
-    converted = Lead.status == LeadStatus.CONVERTED.value
-    recycled = Lead.status == LeadStatus.RECYCLED.value
-    has_history = exists().where(Activity.lead_id == Lead.id)
-    decision_limit = timedelta(days=agreement.decision_days)
-    key = Lead.owner_id if by_rep else literal(None)
-    columns = {
-        "handed_off": _total(posted),
-        "not_qualified": _total(and_(received, Lead.status == LeadStatus.NOT_QUALIFIED.value)),
-        "handoff_on_time": _total(and_(posted, _within(
-            session, Lead.qualified_at, Lead.posted_at,
-            timedelta(hours=agreement.handoff_within_hours)))),
-        "with_history": _total(and_(posted, has_history)),
-        "decided": _total(decided),
-        "converted": _total(and_(decided, converted)),
-        "recycled": _total(and_(decided, recycled)),
-        "touches_on_decided": _total(decided, func.coalesce(Lead.touch_count, 0)),
-        "recycled_under_min_touches": _total(and_(
-            decided, recycled, func.coalesce(Lead.touch_count, 0) < agreement.min_touches)),
-        "decision_settled": _total(and_(posted, or_(
-            Lead.decided_at.is_not(None), Lead.posted_at <= now - decision_limit))),
-        "decision_on_time": _total(and_(posted, Lead.decided_at.is_not(None), _within(
-            session, Lead.posted_at, Lead.decided_at, decision_limit))),
-        "cohort_converted": _total(and_(posted, converted)),
-    }
-    query = select(key.label("owner"), *(c.label(n) for n, c in columns.items())).where(
-        or_(posted, decided, received))
-    if rep is not None:
-        query = query.where(Lead.owner_id == rep)
-    if by_rep:
-        query = query.group_by(Lead.owner_id)
-    counts: dict[str | None, dict[str, int]] = {}
-    for row in session.execute(query).mappings():
-        counts[row["owner"] if by_rep else None] = {n: int(row[n]) for n in columns}
-    timings = _timings(session, policy, period, now, rep, by_rep)
-    reasons = _reasons(session, period, rep, by_rep)
-    return counts, timings, reasons
+TEAM = _Team()
+_Key = str | None | _Team
 
 
-def _card(
-    policy: Policy, period: Period, now: datetime, who: str | None, figures: dict[str, int],
-    timings: _Timings, reasons: dict[str, int],
-) -> Scorecard:
-    claim_minutes, contact_minutes, settled, on_time = timings
+@dataclass(frozen=True)
+class _Raw:
+    """One owner's (or the team's) figures before they become a ``Scorecard``."""
+
+    counts: dict[str, int]
+    claim: Durations = field(default_factory=Durations)
+    contact: Durations = field(default_factory=Durations)
+    first_contact_settled: int = 0
+    first_contact_on_time: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def _card(policy: Policy, period: Period, now: datetime, who: str | None, raw: _Raw) -> Scorecard:
     return Scorecard(
         period=period, rep=who, now=now,
         mql_target=_target(policy, period, now, who),
-        time_to_claim=Durations.of(claim_minutes),
-        time_to_first_contact=Durations.of(contact_minutes),
-        first_contact_settled=settled, first_contact_on_time=on_time,
-        recycle_reasons=tuple(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
-        **figures,
+        time_to_claim=raw.claim, time_to_first_contact=raw.contact,
+        first_contact_settled=raw.first_contact_settled,
+        first_contact_on_time=raw.first_contact_on_time,
+        recycle_reasons=tuple(sorted(raw.reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+        **raw.counts,
     )
+
+
+def _figures(
+    session: Session, policy: Policy, period: Period, now: datetime, *, rep: str | None,
+    team: bool, reps: bool,
+) -> dict[_Key, _Raw]:
+    """The period's figures under ``TEAM`` (when ``team``) and per owner (when ``reps``).
+
+    Two evaluations of the same definitions. On PostgreSQL one statement computes everything,
+    business minutes included (``_sql_figures``: the timeline's intervals as arrays, the
+    percentiles as ordered-set aggregates). Elsewhere — and on PostgreSQL in the rare case an
+    instant falls outside the timeline's window, where the calendar itself must answer — the
+    counts are one grouped query and the durations are measured in Python (``_timings``).
+    Both give the same numbers to the microsecond (tests/test_metrics.py compares them).
+    """
+    reasons = _reasons(session, period, rep, by_rep=reps)
+    figures = None
+    if session.get_bind().dialect.name == "postgresql":
+        figures = _sql_figures(session, policy, period, now, rep=rep, team=team, reps=reps)
+    if figures is None:
+        figures = _python_figures(session, policy, period, now, rep=rep, team=team, reps=reps)
+    team_reasons: dict[str, int] = defaultdict(int)
+    for by_owner in reasons.values():
+        for reason, count in by_owner.items():
+            team_reasons[reason] += count
+    out: dict[_Key, _Raw] = {}
+    for key, raw in figures.items():
+        own = dict(team_reasons) if isinstance(key, _Team) else reasons.get(key, {})
+        out[key] = _Raw(raw.counts, raw.claim, raw.contact, raw.first_contact_settled,
+                        raw.first_contact_on_time, own)
+    return out
+
+
+def _atoms(session: Session, policy: Policy, period: Period,
+           now: datetime) -> dict[str, ColumnElement[Any]]:
+    """What a lead's counts are made of, as SQL over ``leads`` (see ``_counts``)."""
+    agreement = policy.agreement
+    decision_limit = timedelta(days=agreement.decision_days)
+    posted = _in(Lead.posted_at, period)
+    return {
+        "posted": posted,
+        "decided": _in(Lead.decided_at, period),
+        "received": _in(Lead.received_at, period),
+        "status": Lead.status,
+        "touches": func.coalesce(Lead.touch_count, 0),
+        "handoff_kept": _within(session, Lead.qualified_at, Lead.posted_at,
+                                timedelta(hours=agreement.handoff_within_hours)),
+        # stored with the lead when its activities arrive (intake, a vendor's later behaviour)
+        "history": and_(posted, Lead.has_history),
+        "decision_settled": or_(Lead.decided_at.is_not(None),
+                                Lead.posted_at <= now - decision_limit),
+        "decision_kept": and_(Lead.decided_at.is_not(None), _within(
+            session, Lead.posted_at, Lead.decided_at, decision_limit)),
+    }
+
+
+def _counts(atoms: dict[str, Any], policy: Policy) -> dict[str, ColumnElement[bool]]:
+    """Each lead count of the scorecard as the condition a lead meets to be counted (see the
+    module doc); ``touches_on_decided`` sums ``touches`` over its condition. ``atoms`` are
+    ``_atoms`` themselves or a subquery's columns holding them."""
+    posted, decided, status = atoms["posted"], atoms["decided"], atoms["status"]
+    converted = status == LeadStatus.CONVERTED.value
+    recycled = status == LeadStatus.RECYCLED.value
+    return {
+        "handed_off": posted,
+        "not_qualified": and_(atoms["received"], status == LeadStatus.NOT_QUALIFIED.value),
+        "handoff_on_time": and_(posted, atoms["handoff_kept"]),
+        "with_history": and_(posted, atoms["history"]),
+        "decided": decided,
+        "converted": and_(decided, converted),
+        "recycled": and_(decided, recycled),
+        "touches_on_decided": decided,
+        "recycled_under_min_touches": and_(
+            decided, recycled, atoms["touches"] < policy.agreement.min_touches),
+        "decision_settled": and_(posted, atoms["decision_settled"]),
+        "decision_on_time": and_(posted, atoms["decision_kept"]),
+        "cohort_converted": and_(posted, converted),
+    }
+
+
+def _scope(period: Period) -> ColumnElement[bool]:
+    """The leads any figure of the period counts: handed off, decided or received in it."""
+    return or_(_in(Lead.posted_at, period), _in(Lead.decided_at, period),
+               _in(Lead.received_at, period))
+
+
+def _python_figures(
+    session: Session, policy: Policy, period: Period, now: datetime, *, rep: str | None,
+    team: bool, reps: bool,
+) -> dict[_Key, _Raw]:
+    """Counts from one grouped query; business minutes measured in Python, lead by lead."""
+    atoms = _atoms(session, policy, period, now)
+    columns = _counts(atoms, policy)
+    values = {n: atoms["touches"] if n == "touches_on_decided" else 1 for n in columns}
+    query = select(Lead.owner_id, *(_total(c, values[n]).label(n) for n, c in columns.items())
+                   ).where(_scope(period)).group_by(Lead.owner_id)
+    if rep is not None:
+        query = query.where(Lead.owner_id == rep)
+    counts: dict[str | None, dict[str, int]] = {
+        row["owner_id"]: {n: int(row[n]) for n in columns}
+        for row in session.execute(query).mappings()
+    }
+    timings = _timings(session, policy, period, now, rep)
+    out: dict[_Key, _Raw] = {}
+    zero = dict.fromkeys(columns, 0)
+    if reps:
+        for owner in set(counts) | set(timings):
+            claims, contacts, settled, on_time = timings.get(owner, ([], [], 0, 0))
+            out[owner] = _Raw(counts.get(owner, zero), Durations.of(claims),
+                              Durations.of(contacts), settled, on_time)
+    if team:
+        total = dict(zero)
+        for by_owner in counts.values():
+            for name, value in by_owner.items():
+                total[name] += value
+        claims = [m for t in timings.values() for m in t[0]]
+        contacts = [m for t in timings.values() for m in t[1]]
+        out[TEAM] = _Raw(total, Durations.of(claims), Durations.of(contacts),
+                         sum(t[2] for t in timings.values()), sum(t[3] for t in timings.values()))
+    return out
 
 
 def _timings(
     session: Session, policy: Policy, period: Period, now: datetime, rep: str | None,
-    by_rep: bool,
-) -> dict[str | None, tuple[list[float], list[float], int, int]]:
-    """Business-minute durations, from ONE query of the period's handed-off leads' instants.
+) -> dict[str | None, _Timings]:
+    """Business-minute durations per owner, from ONE query of the period's handed-off leads.
 
     Bounded by the leads handed off in the period (the only per-lead read of this module).
     """
-    first_claim = (
-        select(func.min(LeadEvent.at))
-        .where(LeadEvent.lead_id == Lead.id, LeadEvent.kind == "claim")
-        .correlate(Lead)
-        .scalar_subquery()
-    )
-    query = select(Lead.owner_id, Lead.tier, Lead.posted_at, first_claim, Lead.first_touch_at,
+    query = select(Lead.owner_id, Lead.tier, Lead.posted_at, Lead.first_claimed_at,
+                   Lead.first_touch_at,
                    Lead.decided_at).where(_in(Lead.posted_at, period))
     if rep is not None:
         query = query.where(Lead.owner_id == rep)
     # every lead's durations are measured on one timeline: bisections instead of a walk of the
     # calendar per lead (a month of 100,000 leads took seconds the other way)
-    cal = BusinessTimeline(policy.business_calendar, period.start,
-                           max(now, period.end) + TIMELINE_MARGIN)
-    out: dict[str | None, tuple[list[float], list[float], int, int]] = defaultdict(
-        lambda: ([], [], 0, 0))
+    cal = _timeline(policy, period, now)
+    out: dict[str | None, _Timings] = defaultdict(lambda: ([], [], 0, 0))
     for owner, tier, posted_at, claimed_at, touched_at, decided_at in session.execute(query):
-        claims, contacts, settled, on_time = out[owner if by_rep else None]
+        claims, contacts, settled, on_time = out[owner]
         claimed_at = _aware(claimed_at)
         if claimed_at is not None:
             claims.append(_minutes(cal.between(posted_at, max(claimed_at, posted_at))))
@@ -447,8 +540,143 @@ def _timings(
         if kept is not None or due <= now:
             settled += 1
             on_time += int(kept is not None and kept <= due)
-        out[owner if by_rep else None] = (claims, contacts, settled, on_time)
+        out[owner] = (claims, contacts, settled, on_time)
     return dict(out)
+
+
+def _timeline(policy: Policy, period: Period, now: datetime) -> BusinessTimeline:
+    return BusinessTimeline(policy.business_calendar, period.start,
+                            max(now, period.end) + TIMELINE_MARGIN)
+
+
+#: the percentiles asked of PostgreSQL: nearest rank 0.5 (the lower middle), just above 0.5
+#: (the upper middle: rank ⌊n/2⌋ + 1 for any n below 10^11) and 0.9 (``percentile``)
+_FRACTIONS = (0.5, 0.5 + 1e-12, 0.9)
+
+
+def _sql_figures(
+    session: Session, policy: Policy, period: Period, now: datetime, *, rep: str | None,
+    team: bool, reps: bool,
+) -> dict[_Key, _Raw] | None:
+    """Every figure in ONE statement on PostgreSQL, or None when Python must measure.
+
+    Business time is the timeline's arithmetic (``TimelineTable``) on microseconds counted from
+    the period's start: ``width_bucket`` finds a lead's open interval by binary search over the
+    intervals' starts, as ``bisect`` does in Python. Durations are kept as whole microseconds,
+    so each figure equals Python's to the bit. Medians come from the two middle ranks
+    (``statistics.median``: their mean for an even count). None when an instant lies outside
+    the timeline's window or a deadline past its last interval (then the calendar answers).
+    """
+    table = _timeline(policy, period, now).table()
+    hours = {None: first_contact_target_hours(_TierOf(None), policy)}
+    for tier in policy.tiers:
+        if tier.name and tier.name not in hours:
+            hours[tier.name] = first_contact_target_hours(_TierOf(tier.name), policy)
+    targets = {name: timedelta(hours=h) // timedelta(microseconds=1) for name, h in hours.items()}
+    if not table.starts or min(targets.values()) <= 0:
+        return None
+    origin = micros(period.start)
+    shift = [v - origin for v in table.starts], [v - origin for v in table.ends]
+    starts, ends, before, after = (
+        Grouping(bindparam(f"tl_{name}", values, type_=ARRAY(BigInteger)))
+        for name, values in (("starts", shift[0]), ("ends", shift[1]),
+                             ("before", list(table.before)), ("after", list(table.after))))
+    since = bindparam("tl_origin", period.start, type_=DateTime(timezone=True))
+
+    def rel(column: Any) -> Any:
+        """Microseconds from the period's start (exact: the span is small for a double)."""
+        return cast(func.round(func.date_part("epoch", column - since) * 1_000_000), BigInteger)
+
+    atoms = _atoms(session, policy, period, now)
+    target = case(*((Lead.tier == name, us) for name, us in targets.items() if name),
+                  else_=targets[None])
+    # each step a fenced subquery (OFFSET 0): PostgreSQL would otherwise repeat every
+    # expression wherever a later step names it
+    leads = (
+        select(Lead.owner_id.label("owner"), *(c.label(n) for n, c in atoms.items()),
+               rel(Lead.posted_at).label("p"),
+               rel(Lead.first_claimed_at).label("first_claim"),
+               rel(Lead.first_touch_at).label("t"),
+               rel(func.coalesce(Lead.first_touch_at, Lead.decided_at)).label("k"),
+               target.label("h"))
+        .select_from(Lead)
+        .where(_scope(period))
+    )
+    if rep is not None:
+        leads = leads.where(Lead.owner_id == rep)
+    a = leads.offset(0).subquery("a")
+    # time to claim counts from the hand-off even if a claim was stamped before it (greatest()
+    # would skip a NULL: no claim stays NULL)
+    claim = case((a.c.first_claim.is_not(None), func.greatest(a.c.first_claim, a.c.p)))
+    passed = [col for col in a.c if col.name not in ("p", "first_claim", "t")]
+    b = select(*passed, a.c.p, claim.label("c"), a.c.t,
+               func.width_bucket(a.c.p, starts).label("ip"),
+               func.width_bucket(claim, starts).label("ic"),
+               func.width_bucket(a.c.t, starts).label("it")).offset(0).subquery("b")
+
+    def open_before(value: Any, i: Any) -> Any:
+        return case((i > 0, before[i] + func.least(value, ends[i]) - starts[i]),
+                    (i == 0, literal(0, BigInteger)))
+
+    kept = [col for col in b.c if col.name not in ("ip", "ic", "it")]
+    c = select(*kept, open_before(b.c.p, b.c.ip).label("op"),
+               open_before(b.c.c, b.c.ic).label("oc"),
+               open_before(b.c.t, b.c.it).label("ot")).offset(0).subquery("c")
+    due_at = c.c.op + c.c.h
+    d = select(*[col for col in c.c if col.name not in ("oc", "ot", "op", "h")],
+               case((c.c.posted, c.c.oc - c.c.op)).label("claim_us"),
+               case((c.c.posted, c.c.ot - c.c.op)).label("contact_us"),
+               due_at.label("target"),
+               (func.width_bucket(due_at - 1, after) + 1).label("j")).offset(0).subquery("d")
+    e = select(*[col for col in d.c if col.name not in ("target", "j")],
+               (starts[d.c.j] + (d.c.target - before[d.c.j])).label("due")).subquery("e")
+    lo, hi = table.lo - origin, table.hi - origin
+    fractions = bindparam("fractions", list(_FRACTIONS), type_=ARRAY(Double))
+    on = e.c.posted
+    counted = _counts({n: e.c[n] for n in atoms}, policy)
+    figures = [
+        *(func.count().filter(cond).label(n) for n, cond in counted.items()
+          if n != "touches_on_decided"),
+        func.coalesce(func.sum(e.c.touches).filter(counted["touches_on_decided"]), 0)
+        .label("touches_on_decided"),
+        func.count(e.c.claim_us).label("claim_n"),
+        func.percentile_disc(fractions).within_group(e.c.claim_us).label("claim_q"),
+        func.count(e.c.contact_us).label("contact_n"),
+        func.percentile_disc(fractions).within_group(e.c.contact_us).label("contact_q"),
+        func.count().filter(and_(on, or_(e.c.k.is_not(None), e.c.due <= micros(now) - origin)))
+        .label("fc_settled"),
+        func.count().filter(and_(on, e.c.k <= e.c.due)).label("fc_on_time"),
+        func.count().filter(and_(on, or_(
+            e.c.p < lo, e.c.p > hi, e.c.c > hi, e.c.t < lo, e.c.t > hi, e.c.due.is_(None))))
+        .label("outside"),
+    ]
+    if team and reps:
+        query = select(e.c.owner, func.grouping(e.c.owner).label("total"), *figures).group_by(
+            func.grouping_sets(tuple_(e.c.owner), tuple_()))
+    elif reps:
+        query = select(e.c.owner, literal(0).label("total"), *figures).group_by(e.c.owner)
+    else:
+        query = select(literal(None).label("owner"), literal(1).label("total"), *figures)
+    rows = session.execute(query).mappings().all()
+    if any(row["outside"] for row in rows):
+        return None
+    names = list(counted)
+    out: dict[_Key, _Raw] = {}
+    for row in rows:
+        key: _Key = TEAM if row["total"] else row["owner"]
+        out[key] = _Raw({n: int(row[n] or 0) for n in names},
+                        _durations(row["claim_n"], row["claim_q"]),
+                        _durations(row["contact_n"], row["contact_q"]),
+                        int(row["fc_settled"]), int(row["fc_on_time"]))
+    return out
+
+
+def _durations(count: int, ranks: Sequence[int] | None) -> Durations:
+    """``Durations.of`` from the count and the (lower middle, upper middle, p90) microseconds."""
+    if not count or not ranks:
+        return Durations()
+    low, high, p90 = (_minutes(timedelta(microseconds=v)) for v in ranks)
+    return Durations(int(count), low if count % 2 else (low + high) / 2, p90)
 
 
 @dataclass(frozen=True)
@@ -472,6 +700,7 @@ def _minutes(delta: timedelta) -> float:
 def _reasons(
     session: Session, period: Period, rep: str | None, by_rep: bool
 ) -> dict[str | None, dict[str, int]]:
+    """Recycle reasons of the leads decided in the period, per owner (``by_rep``) or in all."""
     key = Lead.owner_id if by_rep else literal(None)
     query = (
         select(key.label("owner"), Lead.decision_reason, func.count())
@@ -487,24 +716,29 @@ def _reasons(
 
 
 def _open_breaches(session: Session, rep: str | None, limit: int) -> BreachList:
-    """Open leads with a breach: one grouped query for the page, one count for "+N more"."""
+    """Open leads with a breach: the page and the total ("+N more") in one grouped query, then
+    the page's promises (at most ``limit`` leads, by index)."""
     breached = (
         select(LeadEvent.lead_id, func.min(LeadEvent.at).label("first_at"))
-        .join(Lead, Lead.id == LeadEvent.lead_id)
-        .where(LeadEvent.kind == "breach", Lead.status.in_(OPEN_STATUSES))
+        .where(LeadEvent.kind == "breach")
         .group_by(LeadEvent.lead_id)
+        .subquery()
+    )
+    query = (
+        select(Lead.id, Lead.owner_id, Lead.contact_name, Lead.company_name, Lead.channel_id,
+               Lead.message_ts, breached.c.first_at, func.count().over().label("total"))
+        .join(breached, breached.c.lead_id == Lead.id)
+        .where(Lead.status.in_(OPEN_STATUSES))
+        .order_by(breached.c.first_at, Lead.id)
+        .limit(limit)
     )
     if rep is not None:
-        breached = breached.where(Lead.owner_id == rep)
-    sub = breached.subquery()
-    total = session.scalar(select(func.count()).select_from(sub)) or 0
-    page = session.execute(
-        select(Lead.id, Lead.owner_id, Lead.contact_name, Lead.company_name, Lead.channel_id,
-               Lead.message_ts, sub.c.first_at)
-        .join(sub, sub.c.lead_id == Lead.id)
-        .order_by(sub.c.first_at, Lead.id)
-        .limit(limit)
-    ).all()
+        query = query.where(Lead.owner_id == rep)
+    page = session.execute(query).all()
+    total = int(page[0][-1]) if page else 0
+    if not page and limit <= 0:  # nothing to show, but the total is still asked for
+        total = session.scalar(select(func.count()).select_from(
+            query.limit(None).order_by(None).subquery())) or 0
     ids = [row[0] for row in page]
     promises: dict[int, list[str]] = defaultdict(list)
     if ids:
@@ -519,9 +753,9 @@ def _open_breaches(session: Session, rep: str | None, limit: int) -> BreachList:
     rows = tuple(
         OpenBreach(lead_id, owner, name, company, tuple(promises.get(lead_id, ())),
                    _aware(first_at) or first_at, channel, ts)
-        for lead_id, owner, name, company, channel, ts, first_at in page
+        for lead_id, owner, name, company, channel, ts, first_at, _ in page
     )
-    return BreachList(rows, int(total))
+    return BreachList(rows, total)
 
 
 # ------------------------------------------------------------------------------ targets

@@ -43,6 +43,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import func, or_, select
 
+from bot.adapters.hubspot_fetch import FETCH_KIND
+from bot.adapters.hubspot_fetch import run as run_fetch
 from bot.home import home_publish_args
 from bot.lifecycle import Action, Surface, apply
 from bot.notices import still_owed
@@ -79,6 +81,9 @@ UNCERTAIN_RECHECK_S = 30.0
 #: a webhook receiver may be down for a maintenance window: keep retrying (at the backoff cap)
 #: this long after the outcome was queued before giving up, rather than ``MAX_ATTEMPTS``
 WEBHOOK_RETRY_FOR = timedelta(hours=24)
+#: rows that call no Slack API (a webhook receiver, HubSpot's CRM API): after Slack's in a pass,
+#: retried for ``WEBHOOK_RETRY_FOR`` rather than ``MAX_ATTEMPTS``
+OFF_SLACK_KINDS = frozenset({WEBHOOK_KIND, FETCH_KIND})
 PERMANENT_ERRORS = frozenset({
     "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed",
     "account_inactive", "token_revoked", "token_expired", "no_permission", "missing_scope",
@@ -177,7 +182,7 @@ class OutboxWorker:
         busy = self._busy_channels()
         # Slack first: a slow or unreachable webhook receiver must not delay a handoff claimed
         # in the same pass (sorting is stable, so each lane keeps its order)
-        jobs = sorted(self._claim(limit, busy), key=lambda job: job.kind == WEBHOOK_KIND)
+        jobs = sorted(self._claim(limit, busy), key=lambda job: job.kind in OFF_SLACK_KINDS)
         blocked: dict[str, datetime] = {}
         for job in jobs:
             until = blocked.get(job.channel)
@@ -283,6 +288,8 @@ class OutboxWorker:
                         "body": str(row.payload.get("body", ""))}
             elif row.kind == FILE_KIND:
                 method, args = UPLOAD_METHOD, {"channel": row.channel, **row.payload}
+            elif row.kind == FETCH_KIND:  # a thin HubSpot event: read its contact, store it
+                method, args = "GET", dict(row.payload)
             else:
                 notice = row.payload.get("notice")
                 if isinstance(notice, dict) and not still_owed(
@@ -336,6 +343,8 @@ class OutboxWorker:
             return self._post_webhook(job)
         if job.kind == FILE_KIND:
             return self._upload_file(job)
+        if job.kind == FETCH_KIND:
+            return self._fetch(job)
         try:
             response = self.client.api_call(job.method, json=job.args)
             return dict(response.data) if isinstance(response.data, dict) else {}
@@ -382,6 +391,17 @@ class OutboxWorker:
         except DeliveryRefused as refused:
             raise _Permanent(str(refused)) from None
         return {"ok": True, "channel": LANE, "status": status}
+
+    def _fetch(self, job: _Job) -> dict[str, Any]:
+        """Fetch a thin HubSpot event's contact and receive it (``bot.adapters.hubspot_fetch``);
+        a 429 holds back the lane until HubSpot's ``Retry-After``."""
+        try:
+            return run_fetch(self.services, job.args)
+        except DeliveryRetry as retry:
+            raise _Retry(retry.reason, after_s=retry.after_s,
+                         hold_lane=retry.unreachable or retry.after_s is not None) from None
+        except DeliveryRefused as refused:
+            raise _Permanent(str(refused)) from None
 
     def _upload_file(self, job: _Job) -> dict[str, Any]:
         """Create the file, upload its bytes, then share it: only the share is seen by people.
@@ -541,7 +561,7 @@ class OutboxWorker:
             row.attempts = attempts
             row.last_error = retry.reason
             row.needs_check = row.needs_check or retry.uncertain
-            if job.kind == WEBHOOK_KIND:
+            if job.kind in OFF_SLACK_KINDS:
                 give_up = now - row.created_at >= WEBHOOK_RETRY_FOR
             else:
                 give_up = attempts >= MAX_ATTEMPTS

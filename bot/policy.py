@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holidays_lib
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -28,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.adapters import paths
 from bot.calendar import AnnualClosure, BusinessCalendar, Shift
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -370,6 +372,123 @@ class OutboundWebhook(_Section):
         return tuple(dict.fromkeys(value))
 
 
+def _zone(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"expected an IANA time zone like Asia/Tokyo, got {value!r}") from None
+    return value
+
+
+def _timestamp_format(value: str) -> str:
+    if value in TIMESTAMP_FORMATS or "%" in value:
+        return value
+    raise ValueError(
+        f"expected one of {', '.join(TIMESTAMP_FORMATS)} or a strptime pattern like "
+        f"%Y-%m-%d %H:%M:%S, got {value!r}"
+    )
+
+
+JsonPath = Annotated[str, AfterValidator(paths.check)]
+Zone = Annotated[str | None, AfterValidator(_zone)]
+TimestampFormat = Annotated[str, AfterValidator(_timestamp_format)]
+TIMESTAMP_FORMATS = ("auto", "iso", "epoch_ms", "epoch_s")
+#: what a mapping may fill; contact.first_name / last_name make contact.name when it is unset
+MappedField = Literal[
+    "contact.name", "contact.first_name", "contact.last_name", "contact.email",
+    "contact.title", "contact.phone", "company.name", "company.industry",
+    "company.employees", "company.domain", "score",
+]
+
+
+class HubSpotAdapter(_Section):
+    """``POST /webhooks/hubspot``: which lifecycle stage makes a contact an MQL."""
+
+    mql_stage: Annotated[str, Field(min_length=1)] = "marketingqualifiedlead"
+
+
+class MarketoAdapter(_Section):
+    """``POST /webhooks/marketo``: Marketo sends local times without a zone."""
+
+    #: the Marketo instance's time zone (Admin → Location); default: ``[calendar] timezone``
+    timezone: Zone = None
+
+
+class ActivityMapping(_Section):
+    """Activities from a list in the payload; ``type``/``at``/``detail`` are paths in an item."""
+
+    path: JsonPath
+    at: JsonPath
+    type: JsonPath | None = None
+    #: the type of every activity of the list, when the items do not say
+    type_value: Annotated[str, Field(min_length=1)] | None = None
+    detail: JsonPath | None = None
+
+    @model_validator(mode="after")
+    def _one_type(self) -> ActivityMapping:
+        if (self.type is None) == (self.type_value is None):
+            raise ValueError("set exactly one of type (a path) or type_value (a fixed type)")
+        return self
+
+
+class FieldMapping(_Section):
+    """A generic adapter: JSON paths in another tool's payload → the canonical intake.
+
+    ``POST /webhooks/map/<name>`` with ``Authorization: Bearer <INTAKE_TOKEN>``.
+    """
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+    #: the lead's ``source``; default: the mapping's name
+    source: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    #: where the records are when one POST carries several; default: the body is one record,
+    #: or a list of records
+    records: JsonPath | None = None
+    #: the record's id in the tool: with the mapping's name, the lead's ``external_id``
+    external_id: JsonPath
+    #: the tool's id for the person, when it sends several events per person
+    contact_id: JsonPath | None = None
+    #: default: when the bot received it
+    qualified_at: JsonPath | None = None
+    timestamp_format: TimestampFormat = "auto"
+    #: for timestamps without a zone; default: ``[calendar] timezone``
+    timezone: Zone = None
+    #: a wrapper key to look through: ``{"value": "..."}`` → ``"..."`` (empty: none)
+    unwrap: str = "value"
+    fields: dict[MappedField, JsonPath] = Field(default_factory=dict)
+    activities: tuple[ActivityMapping, ...] = ()
+
+    @model_validator(mode="after")
+    def _has_a_name(self) -> FieldMapping:
+        if not {"contact.name", "contact.first_name", "contact.last_name",
+                "contact.email"} & set(self.fields):
+            raise ValueError(
+                "fields needs contact.name (or contact.first_name / contact.last_name, or "
+                "contact.email to stand in for the name)"
+            )
+        return self
+
+
+class Adapters(_Section):
+    """The marketing-automation adapters' settings (their secrets are in the environment)."""
+
+    hubspot: HubSpotAdapter = HubSpotAdapter()
+    marketo: MarketoAdapter = MarketoAdapter()
+    mapping: tuple[FieldMapping, ...] = ()
+
+    @field_validator("mapping")
+    @classmethod
+    def _unique_names(cls, value: tuple[FieldMapping, ...]) -> tuple[FieldMapping, ...]:
+        names = [m.name for m in value]
+        if twice := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"mapping names must be unique, got {', '.join(twice)} twice")
+        return value
+
+    def find(self, name: str) -> FieldMapping | None:
+        return next((m for m in self.mapping if m.name == name), None)
+
+
 class Policy(_Section):
     """The whole agreement as the bot enforces it."""
 
@@ -386,6 +505,7 @@ class Policy(_Section):
     recycle: Recycle = Recycle()
     outbound_webhook: OutboundWebhook | None = None
     auto_assign: AutoAssign = AutoAssign()
+    adapters: Adapters = Adapters()
 
     @cached_property
     def business_calendar(self) -> BusinessCalendar:

@@ -241,16 +241,19 @@ def criterion_key(matched: str) -> str:
 
 
 def _by_criterion(session: Session, period: Period) -> tuple[Breakdown, ...]:
-    """Per matched MQL-definition criterion: ONE query of the month's decided leads' JSON.
+    """Per matched MQL-definition criterion: ONE query of the month's decided leads' lists.
 
     Aggregated in Python (see module doc): bounded by the leads decided in the month.
     """
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     reasons: dict[str, Counter[str]] = defaultdict(Counter)
-    for qualification, status, reason in session.execute(
-        select(Lead.qualification, Lead.status, Lead.decision_reason).where(_decided_in(period))
+    # only the "matched" list is read: decoding each lead's whole qualification took seconds
+    # for a month of 100,000 leads
+    for matched_json, status, reason in session.execute(
+        select(Lead.qualification["matched"], Lead.status, Lead.decision_reason)
+        .where(_decided_in(period))
     ):
-        matched = (qualification or {}).get("matched") or []
+        matched = matched_json or []
         for key in dict.fromkeys(criterion_key(str(m)) for m in matched):
             counts[key][0] += 1
             if status == LeadStatus.CONVERTED.value:
@@ -580,16 +583,12 @@ def _cell(value: str | None) -> str:
 def csv_rows(services: Services, period: Period) -> Iterator[list[str]]:
     """The month's leads (handed off or decided in it), oldest hand-off first; no contacts.
 
-    One query with the first claim as a correlated subquery (as ``bot.metrics`` counts time
-    to claim); business minutes are measured with the calendar in Python, row by row.
+    One query (the first claim is the lead's stored ``first_claimed_at``, as ``bot.metrics``
+    counts time to claim); business minutes are measured with the calendar in Python, row by row.
     """
     tz = services.policy.tz
     cal = services.policy.business_calendar
-    first_claim = (
-        select(func.min(LeadEvent.at))
-        .where(LeadEvent.lead_id == Lead.id, LeadEvent.kind == "claim")
-        .correlate(Lead).scalar_subquery()
-    )
+    first_claim = Lead.first_claimed_at  # stored at the first claim (as ``bot.metrics`` reads)
     in_month = ((Lead.posted_at >= period.start) & (Lead.posted_at < period.end)) | (
         (Lead.decided_at >= period.start) & (Lead.decided_at < period.end))
     query = (

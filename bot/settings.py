@@ -15,6 +15,7 @@ from dotenv import find_dotenv, load_dotenv
 
 DEFAULT_DATABASE_URL = "sqlite:///sla-bot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_HUBSPOT_API_URL = "https://api.hubapi.com"
 MIN_WEBHOOK_SECRET_LENGTH = 16
 
 
@@ -41,6 +42,16 @@ class Settings:
     log_level: str = "INFO"
     #: signs outbound webhooks (``X-SLA-Signature``); required when the policy sets a webhook
     outbound_webhook_secret: str | None = None
+    #: marketing-automation adapters (``bot.adapters``); each is off (404) while its secret is unset
+    mautic_webhook_secret: str | None = None
+    hubspot_client_secret: str | None = None
+    #: a HubSpot private app's token, to fetch contacts named by thin Webhooks-API events
+    hubspot_access_token: str | None = None
+    hubspot_api_url: str = DEFAULT_HUBSPOT_API_URL
+    marketo_webhook_token: str | None = None
+    #: the bot's public URL (``https://sla.example.com``) when a proxy changes the Host header:
+    #: HubSpot's v3 signature covers the full URL HubSpot called
+    public_base_url: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -69,6 +80,12 @@ class Settings:
             ),
             "INTAKE_TOKEN": secret(self.intake_token),
             "OUTBOUND_WEBHOOK_SECRET": secret(self.outbound_webhook_secret),
+            "MAUTIC_WEBHOOK_SECRET": secret(self.mautic_webhook_secret),
+            "HUBSPOT_CLIENT_SECRET": secret(self.hubspot_client_secret),
+            "HUBSPOT_ACCESS_TOKEN": secret(self.hubspot_access_token),
+            "HUBSPOT_API_URL": self.hubspot_api_url,
+            "MARKETO_WEBHOOK_TOKEN": secret(self.marketo_webhook_token),
+            "PUBLIC_BASE_URL": self.public_base_url or "not set",
             "DATABASE_URL": _redact_url(self.database_url),
             "SLACK_API_URL": self.slack_api_url,
             "SLA_CONFIG": str(self.sla_config),
@@ -153,6 +170,16 @@ def load_settings(
             f"{MIN_WEBHOOK_SECRET_LENGTH} characters; e.g. `openssl rand -hex 32`)"
         )
 
+    hubspot_api_url = (environ.get("HUBSPOT_API_URL", "").strip()
+                       or DEFAULT_HUBSPOT_API_URL).rstrip("/")
+    if not hubspot_api_url.startswith(("http://", "https://")):
+        problems.append(f"HUBSPOT_API_URL: expected an http(s) URL, got {hubspot_api_url!r}")
+    public_base_url = environ.get("PUBLIC_BASE_URL", "").strip().rstrip("/") or None
+    if public_base_url is not None and not public_base_url.startswith(("http://", "https://")):
+        problems.append(
+            f"PUBLIC_BASE_URL: expected the bot's public http(s) URL, got {public_base_url!r}"
+        )
+
     auto_migrate = None
     if raw := environ.get("MIGRATE_ON_START", "").strip():
         auto_migrate = _bool("MIGRATE_ON_START", raw, problems)
@@ -172,4 +199,10 @@ def load_settings(
         auto_migrate=auto_migrate,
         log_level=(environ.get("LOG_LEVEL", "").strip() or "INFO").upper(),
         outbound_webhook_secret=webhook_secret,
+        mautic_webhook_secret=environ.get("MAUTIC_WEBHOOK_SECRET", "").strip() or None,
+        hubspot_client_secret=environ.get("HUBSPOT_CLIENT_SECRET", "").strip() or None,
+        hubspot_access_token=environ.get("HUBSPOT_ACCESS_TOKEN", "").strip() or None,
+        hubspot_api_url=hubspot_api_url,
+        marketo_webhook_token=environ.get("MARKETO_WEBHOOK_TOKEN", "").strip() or None,
+        public_base_url=public_base_url,
     )

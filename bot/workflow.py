@@ -26,7 +26,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, case, func, literal, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from bot.deadlines import decision_due_from, first_contact_due, first_contact_due_from
@@ -52,6 +52,7 @@ from bot.services import Services
 from bot.views.handoff import fit_mrkdwn, handoff_message
 from bot.views.touch_modal import NOTE_MAX, TOUCH_KINDS, TOUCH_OUTCOMES
 from storage.models import Feedback, Lead, LeadEvent, LeadStatus, Touch
+from storage.types import UTCDateTime
 from storage.unit_of_work import UnitOfWork
 
 __all__ = [
@@ -169,7 +170,7 @@ def claim(services: Services, lead_id: int, user_id: str, *, surface: Surface) -
                 Lead.status == LeadStatus.POSTED,
                 Lead.owner_id.is_(None),
             )
-            .values(owner_id=user_id, claimed_at=now)
+            .values(owner_id=user_id, claimed_at=now, first_claimed_at=_first_claim(now))
             .execution_options(synchronize_session=False)
         ).rowcount
         lead = uow.session.get(Lead, lead_id, populate_existing=True)
@@ -197,7 +198,7 @@ def assign_automatically(
     won = uow.session.execute(
         update(Lead)
         .where(Lead.id == lead.id, Lead.status == LeadStatus.POSTED, Lead.owner_id.is_(None))
-        .values(owner_id=assignee, claimed_at=now)
+        .values(owner_id=assignee, claimed_at=now, first_claimed_at=_first_claim(now))
         .execution_options(synchronize_session=False)
     ).rowcount
     uow.session.refresh(lead)
@@ -216,6 +217,17 @@ def assign_automatically(
                     t("auto_assign.dm", name=_lead_name(lead, t), due=due))
     refresh_homes(services, uow, prefix, [assignee])
     return True
+
+
+def _first_claim(now: datetime) -> ColumnElement[Any]:
+    """The lead's first claim ever, kept through release, re-claim and reassignment.
+
+    The earliest claim instant (not merely the first written), so it equals the first ``claim``
+    event even if two processes' clocks disagree; the reports read it instead of the events.
+    """
+    at = literal(now, UTCDateTime())
+    return case((or_(Lead.first_claimed_at.is_(None), Lead.first_claimed_at > at), at),
+                else_=Lead.first_claimed_at)
 
 
 def release(

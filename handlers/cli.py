@@ -6,6 +6,8 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import tomli_w
@@ -182,6 +184,96 @@ def cmd_report(args: argparse.Namespace) -> int:
                       "nothing to do")
     finally:
         services.close()
+    return 0
+
+
+def _policy_file(args: argparse.Namespace, fallback: str = "sla.toml") -> str:
+    """``--policy``, else the global ``--config``, else ``fallback`` (or the shipped example
+    when that file does not exist: these commands work on a fresh clone, before any setup)."""
+    chosen = getattr(args, "policy", None) or args.config
+    if chosen:
+        return str(chosen)
+    return fallback if Path(fallback).exists() else _example_policy()
+
+
+def _example_policy() -> str:
+    here = Path("sla.example.toml")
+    return str(here if here.exists() else Path(__file__).resolve().parent.parent / here.name)
+
+
+def _instant(text: str, policy: Policy) -> datetime:
+    """ISO 8601; without a UTC offset it is read in the policy's time zone."""
+    at = datetime.fromisoformat(text)
+    return at if at.tzinfo is not None else at.replace(tzinfo=policy.tz)
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    """The deadlines and every reminder a lead arriving at ``--at`` would get; no database,
+    no Slack, no secrets needed."""
+    from bot.intake import InvalidLead
+    from bot.preview import build_preview, compare_lines
+
+    path = _policy_file(args)
+    policy = load_policy(path)
+    try:
+        at = _instant(args.at, policy) if args.at else SystemClock().now()
+    except ValueError:
+        print(f"--at: expected an ISO time like 2027-01-08T17:30 or 2027-01-08T17:30+09:00, "
+              f"got {args.at!r}", file=sys.stderr)
+        return 2
+    lead_json: bytes | None = None
+    if args.lead:
+        try:
+            lead_json = Path(args.lead).read_bytes()
+        except OSError as exc:
+            print(f"cannot read {args.lead}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+    try:
+        preview = build_preview(policy, at, lead_json=lead_json, source=Path(path).name)
+        if not args.compare:
+            print("\n".join(preview.lines()))
+            return 0
+        other = build_preview(load_policy(args.compare), at, lead_json=lead_json,
+                              source=Path(args.compare).name)
+    except InvalidLead as exc:
+        print(f"{args.lead}: not a valid lead:", file=sys.stderr)
+        for error in exc.errors:
+            print(f"  {error.field}: {error.message}", file=sys.stderr)
+        return 2
+    print("\n".join(compare_lines(preview, other)))
+    for each in (preview, other):
+        print("\n" + "\n".join(each.lines()))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """A scripted day and week of the real bot against a Slack stand-in on loopback: no
+    tokens, no network, a throwaway database; every Slack surface printed as people see it."""
+    from bot.outbox import OutboxWorker
+    from bot.sandbox.demo import DemoError, run_demo
+    from bot.services import Services
+    from handlers.app import LISTENER_THREADS
+    from handlers.server import BotServer
+
+    if args.speed < 0:
+        print("--speed must be 0 (no pauses) or more", file=sys.stderr)
+        return 2
+    path = args.policy or args.config or _example_policy()
+    policy = load_policy(path)
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+
+    def start_bot(services: Services, worker: OutboxWorker) -> BotServer:
+        server = BotServer(services, host="127.0.0.1", port=0, start_scheduler=False,
+                           poll_interval=0.05)
+        server.worker = worker  # paced on the demo's clock
+        return server.start()
+
+    try:
+        run_demo(policy, start_bot=start_bot, listener_threads=LISTENER_THREADS,
+                 language=args.language, speed=args.speed, source=Path(path).name)
+    except DemoError as exc:
+        print(f"the demo stopped: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -400,6 +492,28 @@ def build_parser() -> argparse.ArgumentParser:
                      help="post the pack to the digest channel (once per month, whoever posts)")
     rep.add_argument("--max-passes", type=int, default=50, help=argparse.SUPPRESS)
     rep.set_defaults(func=cmd_report)
+    demo = sub.add_parser(
+        "demo", help="try it without Slack: a scripted day and week of the real bot")
+    demo.add_argument("--policy", default=None, metavar="FILE",
+                      help="policy file (default: --config, else the shipped sla.example.toml)")
+    demo.add_argument("--language", choices=["en", "ja"], default=None,
+                      help="the bot's language (default: the policy's)")
+    demo.add_argument("--speed", type=float, default=3600.0,
+                      help="simulated seconds per real second (default 3600: an hour a "
+                           "second); 0 runs without pauses")
+    demo.set_defaults(func=cmd_demo)
+    pre = sub.add_parser(
+        "preview", help="deadlines and reminders a lead arriving at a given time would get")
+    pre.add_argument("--policy", default=None, metavar="FILE",
+                     help="policy file (default: --config, else sla.toml, else the example)")
+    pre.add_argument("--at", default=None, metavar="ISO-TIME",
+                     help="hand-off time, e.g. 2027-01-08T17:30 (policy time zone unless an "
+                          "offset is given; default: now)")
+    pre.add_argument("--lead", default=None, metavar="FILE.json",
+                     help="a lead in the webhook's JSON format: its tier and qualified_at apply")
+    pre.add_argument("--compare", default=None, metavar="OTHER.toml",
+                     help="show another policy side by side, and what changes")
+    pre.set_defaults(func=cmd_preview)
     make = sub.add_parser("makemigration", help="(developers) autogenerate a migration")
     make.add_argument("-m", "--message", required=True)
     make.set_defaults(func=cmd_makemigration)

@@ -18,7 +18,6 @@ import logging
 import signal
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
 from typing import Any
 
@@ -27,7 +26,7 @@ from cheroot.wsgi import Server as WSGIServer
 from bot.outbox import OutboxWorker
 from bot.scheduler import SweepStep, build_scheduler
 from bot.services import Services
-from handlers.app import LISTENER_THREADS, create_app
+from handlers.app import LISTENER_THREADS, AckFirst, AckFirstExecutor, create_app
 from handlers.web import DRAIN_LIMIT_BYTES, create_web_app
 
 SLACK_PATH = "/slack/events"
@@ -40,6 +39,10 @@ RETRY_AFTER_S = 1
 GC_THRESHOLDS = (10_000, 10, 10)
 #: listen() backlog: cheroot's default of 5 resets connections when an MA tool sends a burst
 ACCEPT_BACKLOG = 128
+#: idle kept-alive connections the server keeps open; beyond it each answer closes its connection
+#: and the client's next request pays a new TCP connection through cheroot's one accept thread.
+#: cheroot's default of 10 closed about one answer in four under 20 concurrent clients
+KEEP_ALIVE_LIMIT = 256
 SHUTDOWN_TIMEOUT_S = 10
 log = logging.getLogger("sla_bot.server")
 
@@ -59,18 +62,22 @@ class BotServer:
         poll_interval: float = 0.5,
     ) -> None:
         self.services = services
-        self.listeners = ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="listener")
-        self.bolt = create_app(services, listener_executor=self.listeners)
+        self.ack_first = AckFirst()
+        self.listeners = AckFirstExecutor(
+            self.ack_first, LISTENER_THREADS, thread_name_prefix="listener"
+        )
+        self.bolt = create_app(services, listener_executor=self.listeners, ack_first=self.ack_first)
         self.web = create_web_app(self.bolt, services)
         settings = services.settings
         self.http = WSGIServer(
             (host or settings.host, settings.port if port is None else port),
-            SlackFirst(self.web, OTHER_ROUTES_LIMIT),
+            SlackFirst(self.web, OTHER_ROUTES_LIMIT, self.ack_first),
             numthreads=HTTP_THREADS,
             shutdown_timeout=SHUTDOWN_TIMEOUT_S,
             server_name="sla-bot",
             request_queue_size=ACCEPT_BACKLOG,
         )
+        self.http.keep_alive_conn_limit = KEEP_ALIVE_LIMIT
         # How often the accept loop checks for a stop; tests shorten it to stop quickly.
         self.http.expiration_interval = poll_interval
         self.scheduler = build_scheduler(services, sweep_steps or []) if start_scheduler else None
@@ -113,6 +120,7 @@ class BotServer:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        self.services.stopping.set()  # long sweeps stop between batches
         log.info("stopping: finishing in-flight requests")
         if self._socket_mode is not None:
             self._socket_mode.close()
@@ -144,13 +152,17 @@ class SlackFirst:
     body is read first, as ``handlers.web.BodyLimit`` does, so the sender sees the answer.
     """
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], limit: int) -> None:
+    def __init__(
+        self, app: Callable[..., Iterable[bytes]], limit: int, ack_first: AckFirst | None = None
+    ) -> None:
         self.app = app
         self._slots = threading.BoundedSemaphore(limit)
+        self._ack_first = ack_first or AckFirst()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         if environ.get("PATH_INFO") == SLACK_PATH:
-            return self.app(environ, start_response)
+            with self._ack_first.answering():  # listeners behind early acks wait for this
+                return self.app(environ, start_response)
         if not self._slots.acquire(blocking=False):
             return _busy(environ, start_response)
         try:

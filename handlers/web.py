@@ -12,7 +12,7 @@ from slack_bolt.adapter.flask import SlackRequestHandler
 
 from bot.outbox import outbox_health
 from bot.services import Services
-from handlers import webhooks
+from handlers import vendor_webhooks, webhooks
 from storage.db import ping
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -81,6 +81,7 @@ def create_web_app(bolt_app: App, services: Services) -> Flask:
         return jsonify(body), 200
 
     webhooks.register(web, services)
+    vendor_webhooks.register(web, services)
 
     @web.errorhandler(404)
     def not_found(_error: Exception) -> tuple[Response, int]:

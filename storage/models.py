@@ -72,6 +72,9 @@ class Lead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str] = mapped_column(String(200), unique=True)
     source: Mapped[str] = mapped_column(String(64))
+    #: the marketing tool's id for the person (e.g. ``mautic:52``), when a vendor adapter
+    #: delivered the lead: later events about the same person find their lead by it
+    contact_key: Mapped[str | None] = mapped_column(String(200), index=True)
     status: Mapped[LeadStatus] = mapped_column(String(20), index=True)
     definition_version: Mapped[str | None] = mapped_column(String(64))
     tier: Mapped[str | None] = mapped_column(String(64))
@@ -103,6 +106,11 @@ class Lead(Base):
     #: the next instant the reminder sweep must look at this lead (None: nothing pending);
     #: "what is due now" is one range scan of this index, however many leads are stored
     next_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    #: facts the reports read instead of re-deriving them per lead, written in the transaction
+    #: that makes them true: the first claim ever (a button press or auto-assignment; release,
+    #: re-claim and reassignment leave it), and whether the lead has any behaviour history
+    first_claimed_at: Mapped[datetime | None]
+    has_history: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     activities: Mapped[list[Activity]] = relationship(
         back_populates="lead", cascade="all, delete-orphan", order_by="Activity.at.desc()"

@@ -196,3 +196,28 @@ def test_sla_bot_run_starts_migrates_serves_and_stops_on_sigterm(
 def test_webhook_path_for_unknown_methods_is_not_a_500(bot: BotServer) -> None:
     answer = http_post(f"{bot.url}/healthz", b"{}", {"Content-Type": "application/json"})
     assert answer.status == 405
+
+
+def test_twenty_kept_alive_clients_all_keep_their_connections(bot: BotServer) -> None:
+    """cheroot closed every answer beyond 10 idle kept-alive connections by default, so one
+    request in four from 20 steady clients (Slack, an MA tool's burst) paid a new connection."""
+    import http.client
+
+    from handlers.server import KEEP_ALIVE_LIMIT
+
+    clients = 20
+    assert clients < KEEP_ALIVE_LIMIT
+    connections = [http.client.HTTPConnection("127.0.0.1", bot.port, timeout=10)
+                   for _ in range(clients)]
+    try:
+        for _round in range(2):  # the first round leaves all of them idle in the server
+            for connection in connections:
+                connection.request("GET", "/healthz")
+                answer = connection.getresponse()
+                answer.read()
+                assert answer.status == 200
+                assert answer.getheader("Connection") != "close"
+        assert all(connection.sock is not None for connection in connections)
+    finally:
+        for connection in connections:
+            connection.close()

@@ -1,0 +1,98 @@
+"""Answers to Slack before the work behind them (``handlers.app.AckFirst``).
+
+The bot's threads share one interpreter lock, so a listener doing a claim's work while other
+requests are being answered makes those answers wait. The work behind an early ack therefore
+starts once no Slack request is in flight, but never later than the gate's bound, and a
+listener that answers in its own ack (a modal submission) never waits. A Slack request is held
+in flight here by sending its body only in part, over a raw socket to the running bot.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from bot.ids import Action
+from tests.conftest import SIGNING_SECRET
+from tests.harness import slack_signature_headers
+from tests.test_claim import REP1, REP2, Env, claim_by, env, eventually
+from tests.test_outbox import CHANNEL
+from tests.test_touch import form, submit, touches
+
+__all__ = ["env"]  # the fixture, re-used
+
+LONG_WAIT_S = 30.0  # far beyond every wait below: only an answer in flight can hold work back
+
+
+@contextmanager
+def in_flight(bot_env: Env, lead_id: int, ts: str) -> Iterator[Callable[[], int]]:
+    """A signed Details press whose body is only partly sent until the caller finishes it."""
+    body, content_type = bot_env.slack.build_block_action(
+        Action.DETAILS.value, str(lead_id), user_id=REP1, channel_id=CHANNEL, message_ts=ts,
+        response_url=bot_env.fake.response_url("held", channel=CHANNEL, message_ts=ts, user=REP1),
+    )
+    raw = body.encode()
+    headers = slack_signature_headers(body, SIGNING_SECRET, content_type=content_type)
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    connection = socket.create_connection(("127.0.0.1", bot_env.bot.port), timeout=30)
+    connection.sendall(
+        f"POST /slack/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(raw)}\r\n"
+        f"Connection: close\r\n{head}\r\n".encode() + raw[:10]
+    )
+    gate = bot_env.bot.ack_first
+    eventually(lambda: gate.in_flight == 1)  # the server is reading its body
+
+    def finish() -> int:
+        connection.sendall(raw[10:])
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+        return int(answer.split(b" ", 2)[1])
+
+    try:
+        yield finish
+    finally:
+        connection.close()
+
+
+def test_a_claims_work_waits_for_the_answer_in_flight_then_runs(env: Env) -> None:
+    gate = env.bot.ack_first
+    gate.max_wait_s = LONG_WAIT_S
+    held = env.posted("held")
+    lead_id, ts = env.posted("claimed")
+    with in_flight(env, *held) as finish:
+        assert env.press(Action.CLAIM, lead_id, ts, REP2, "claim").status == 200
+        eventually(lambda: gate.waiting == 1)  # acknowledged, its work holding back
+        assert env.lead(lead_id).owner_id is None
+        assert finish() == 200
+    eventually(lambda: env.lead(lead_id).owner_id == REP2)
+    assert gate.waiting == 0
+
+
+def test_the_work_waits_no_longer_than_the_bound(env: Env) -> None:
+    gate = env.bot.ack_first
+    gate.max_wait_s = 0.05
+    held = env.posted("held")
+    lead_id, ts = env.posted("claimed")
+    with in_flight(env, *held) as finish:
+        assert env.press(Action.CLAIM, lead_id, ts, REP2, "claim").status == 200
+        # still in flight, and the claim is carried out all the same
+        eventually(lambda: env.lead(lead_id).owner_id == REP2)
+        assert gate.in_flight == 1
+        assert finish() == 200
+
+
+def test_a_modal_submission_is_not_held_back_by_the_answers_in_flight(env: Env) -> None:
+    """Its listener answers in its ack: waiting would leave its own request unanswered."""
+    gate = env.bot.ack_first
+    gate.max_wait_s = LONG_WAIT_S
+    held = env.posted("held")
+    lead_id, ts = env.posted("owned")
+    claim_by(env, lead_id, ts, REP1)
+    with in_flight(env, *held) as finish:
+        answer = submit(env, lead_id, REP1, form())
+        assert answer.status == 200 and answer.body == ""
+        assert len(touches(env, lead_id)) == 1
+        assert gate.waiting == 0
+        assert finish() == 200

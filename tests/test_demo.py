@@ -1,0 +1,159 @@
+"""``sla-bot demo``: the real bot plays a scripted day and week against the Slack stand-in.
+
+The English run is the command a newcomer types, as a subprocess with its defaults (no
+environment, no tokens): it must exit 0 within a minute and its transcript must show every
+Slack surface and every scripted event. The Japanese run is in-process, without pauses.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.outbox import OutboxWorker
+from bot.policy import load_policy
+from bot.sandbox.demo import run_demo
+from bot.services import Services
+from handlers.app import LISTENER_THREADS
+from handlers.server import BotServer
+from tests.conftest import EXAMPLE_POLICY, ROOT
+
+SURFACES = ("channel", "thread", "DM", "ephemeral", "modal", "App Home")
+
+
+def headers(transcript: str, surface: str) -> list[str]:
+    """Header lines of one surface kind (``── <time> · <surface> …``)."""
+    return [line for line in transcript.splitlines()
+            if line.startswith("── ") and f" · {surface}" in line]
+
+
+def section(transcript: str, header_part: str) -> str:
+    """The body under the first surface header containing ``header_part``, its wrapped lines
+    joined (spaces collapsed) so assertions do not depend on the terminal width."""
+    lines = transcript.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("── ")
+                 and header_part in line)
+    body = []
+    for line in lines[start + 1:]:
+        if line.startswith(("── ", "▶ ")):
+            break
+        body.append(line)
+    return " ".join(" ".join(body).split())
+
+
+@pytest.fixture(scope="module")
+def english(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, str, float]:
+    """``sla-bot demo --language en`` as a newcomer runs it: empty directory, no environment."""
+    cwd = tmp_path_factory.mktemp("fresh")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SLACK_", "DATABASE_URL", "SLA_CONFIG", "INTAKE_TOKEN"))}
+    env["HTTP_PROXY"] = env["HTTPS_PROXY"] = "http://127.0.0.1:9"  # must not be used
+    began = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "handlers.cli", "--config", str(EXAMPLE_POLICY), "demo",
+         "--language", "en"],
+        cwd=cwd, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+        timeout=120, check=False,
+    )
+    return done.returncode, done.stdout, done.stderr, time.monotonic() - began
+
+
+def test_the_demo_exits_0_within_a_minute_leaving_nothing_behind(
+    english: tuple[int, str, str, float], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    code, out, err, seconds = english
+    assert code == 0, err
+    assert seconds < 60
+    assert "Traceback" not in err and "ERROR" not in err
+    assert out.rstrip().splitlines()[-1].startswith("Done. Surfaces shown:")
+
+
+def test_every_surface_is_shown(english: tuple[int, str, str, float]) -> None:
+    _, out, _, _ = english
+    for surface in SURFACES:
+        assert headers(out, surface), surface
+    # each header says whose surface it is and when (simulated local time)
+    assert re.search(r"^── Tue 24 Nov 09:58 · DM · @sato ─", out, re.M)
+    assert re.search(r"^── Tue 24 Nov 09:58 · ephemeral · only @suzuki sees it ─", out, re.M)
+    assert re.search(r"^── Tue 24 Nov 12:10 · App Home of @tanaka ─", out, re.M)
+    assert re.search(r"^── Tue 24 Nov 10:30 · modal “Log a touch” · @sato ─", out, re.M)
+
+
+def test_the_script_plays_every_event(english: tuple[int, str, str, float]) -> None:
+    _, out, _, _ = english
+    # three MQLs by webhook: hot (a tier of the policy), ordinary, not qualified
+    assert 'hot lead · Example KK: HTTP 202 {"lead_id": 1, "reasons": [], "status": "queued"}' \
+        in out
+    assert "ordinary lead · Acme Logistics: HTTP 202" in out
+    assert '"status": "not_qualified"' in out and "score 0 is below 30" in out
+    handoff = section(out, "Tue 24 Nov 09:50 · channel #sales")
+    assert "Tier 🔥 hot" in handoff and "[ Claim ]" in handoff
+    assert "First contact by Tue 24 Nov 10:50 (1 business hour)" in handoff
+    # a rep claims, another is refused
+    assert "Claimed by @sato." in section(out, "09:58 · thread of “Yamada Hanako — Example KK”")
+    assert "Already claimed by @sato." in section(out, "ephemeral · only @suzuki")
+    # the channel is nudged about the unclaimed lead
+    assert "Still unclaimed after 15 business minutes" in section(out, "10:05 · thread")
+    # touches logged through the modal
+    assert "@sato logged a call — connected" in out
+    assert "@suzuki logged a email — no answer" in out or "@suzuki logged an email" in out
+    # a reminder fires before the deadline, then the breach escalates to the manager
+    assert "⏰ Reminder: first contact with Kobayashi Ken (Acme Logistics) is due by Tue 24 " \
+        "Nov 11:50" in section(out, "11:20 · DM · @suzuki")
+    escalation = section(out, "11:50 · DM · @tanaka")
+    assert "SLA breach: first contact missed" in escalation and "[ Reassign ]" in escalation
+    # the manager's App Home shows the team, overdue first
+    assert "🔴 first contact overdue" in section(out, "App Home of @tanaka")
+    # converted with BANT; recycled with a reason; marketing hears both
+    marketing = "\n".join(section(out, h.removeprefix("── ").split(" ─")[0])
+                          for h in headers(out, "channel #marketing"))
+    assert "converted to SQL by @sato" in marketing and "1,200,000" in marketing
+    assert "Reason: no need right now" in marketing
+    assert "They signed a 2-year contract elsewhere last month." in marketing
+    # the marketer's thread reply is kept as feedback
+    assert "@kato: Thanks: we'll nurture them until the renewal window." in out
+    assert "as marketing feedback on the lead (1 kept)" in out
+    # /sla-status typed by the manager
+    status = section(out, "16:00 · ephemeral · only @tanaka")
+    assert "SLA status · 2026-11" in status and "MQL→SQL rate (converted / decided) · 50 %" \
+        in status
+    # the weekly digest on Monday, with its chart
+    digest = section(out, "Mon 30 Nov 09:00 · channel #sales")
+    assert "Weekly SLA digest · 2026-W48" in digest
+    assert "Marketer feedback in lead threads: 1" in digest
+    assert headers(out, "channel #sales (file)")
+
+
+def test_the_demo_in_japanese_and_without_pauses(tmp_path: Path) -> None:
+    out = io.StringIO()
+
+    def start_bot(services: Services, worker: OutboxWorker) -> BotServer:
+        server = BotServer(services, host="127.0.0.1", port=0, start_scheduler=False,
+                           poll_interval=0.02)
+        server.worker = worker
+        return server.start()
+
+    began = time.monotonic()
+    seen = run_demo(load_policy(EXAMPLE_POLICY), start_bot=start_bot,
+                    listener_threads=LISTENER_THREADS, language="ja", speed=0, out=out)
+    assert time.monotonic() - began < 30
+    text = out.getvalue()
+    assert set(seen) == set(SURFACES)
+    assert "@佐藤 が「株式会社サンプル」の [ 担当する ] を押します" in text
+    assert "すでに @佐藤 が担当しています。" in section(text, "ephemeral · only @鈴木")
+    assert "まで時間が進みます" in text and "@田中 が /sla-status と入力します" in text
+    assert "11/30(月) 09:00 · channel #sales" in text
+    assert "Claim" not in text and "Reminder" not in text  # the bot spoke Japanese throughout
+
+
+def test_a_bad_speed_is_refused() -> None:
+    from handlers.cli import main
+
+    assert main(["demo", "--speed", "-1"]) == 2

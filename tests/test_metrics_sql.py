@@ -1,0 +1,145 @@
+"""On PostgreSQL every figure is computed in one SQL statement, business minutes included; it
+must give exactly what the Python measurement gives (the reference, and SQLite's path).
+
+Random months of leads stored directly (hand-offs at night, on weekends and holidays; claims
+stamped a little before the hand-off; touches and decisions in any order; unknown tiers), under
+the example calendar (Tokyo, holidays, year-end closure) and a DST calendar with a lunch break,
+are reported both ways and compared to the microsecond (floats compared with ``==``).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy.orm import Session
+
+from bot import metrics
+from bot.periods import Period, month
+from bot.policy import CalendarConfig, Policy, Tier
+from storage.models import Activity, Lead, LeadEvent, LeadStatus
+from tests.conftest import Database
+
+REPS = ["U0000REP1", "U0000REP2", "U0000REP3", None]
+TIERS = [None, None, "hot", "vip", "gone"]
+
+
+def dst_policy(policy: Policy) -> Policy:
+    """New York hours with a lunch break (DST starts 8 Mar and ends 1 Nov 2026)."""
+    calendar = CalendarConfig(
+        timezone="America/New_York", working_hours=((time(9), time(12)), (time(13), time(17, 30))),
+        holidays="US", closed_dates=(datetime(2026, 3, 13).date(),),
+    )
+    tiers = (Tier(name="hot", first_contact_business_hours=0.5),
+             Tier(name="vip", first_contact_business_hours=3.25))
+    return policy.model_copy(update={"calendar": calendar, "tiers": tiers})
+
+
+def seed(session: Session, period: Period, rng: random.Random, leads: int) -> None:
+    """Leads handed off, decided or received in ``period`` with their claims and activities."""
+    span = (period.end - period.start).total_seconds()
+
+    def instant(base: datetime, hours: float) -> datetime:
+        # whole seconds plus odd microseconds: durations must match to the microsecond
+        return base + timedelta(hours=hours, microseconds=rng.randrange(1_000_000))
+
+    for i in range(leads):
+        posted = period.start + timedelta(seconds=rng.uniform(-0.2, 1.0) * span)
+        owner = rng.choice(REPS)
+        touched = instant(posted, rng.uniform(-0.5, 80)) if rng.random() < 0.6 else None
+        decided = instant(posted, rng.uniform(0, 300)) if rng.random() < 0.5 else None
+        status = (LeadStatus.CONVERTED if decided and rng.random() < 0.4 else
+                  LeadStatus.RECYCLED if decided else
+                  rng.choice([LeadStatus.POSTED, LeadStatus.CLAIMED, LeadStatus.WORKING]))
+        lead = Lead(
+            external_id=f"sql-{i}", source="test", status=status.value, tier=rng.choice(TIERS),
+            qualified_at=posted - timedelta(hours=rng.uniform(0, 40)),
+            received_at=posted - timedelta(minutes=5), contact_name=f"Lead {i}",
+            posted_at=posted, owner_id=owner, first_touch_at=touched,
+            touch_count=rng.randrange(0, 8), decided_at=decided,
+            decision_reason=rng.choice(["no_budget", "timing", None])
+            if status == LeadStatus.RECYCLED else None,
+            updated_at=posted,
+        )
+        if rng.random() < 0.5:
+            lead.activities.append(Activity(type="page_view", at=posted - timedelta(days=1)))
+            lead.has_history = True  # as intake stores it
+        claims = rng.choice([0, 1, 1, 2])
+        for _ in range(claims):
+            # a claim stamped a few minutes before the hand-off (clock skew) counts as 0
+            lead.events.append(LeadEvent(at=instant(posted, rng.uniform(-0.1, 50)), kind="claim",
+                                         surface="button"))
+        # the first claim ever, as the claim services store it
+        lead.first_claimed_at = min((e.at for e in lead.events), default=None)
+        session.add(lead)
+    for i in range(leads // 10):  # received in the period, not qualified
+        at = period.start + timedelta(seconds=rng.uniform(0, span))
+        session.add(Lead(external_id=f"nq-{i}", source="test",
+                         status=LeadStatus.NOT_QUALIFIED.value, qualified_at=at, received_at=at,
+                         contact_name="nq", updated_at=at))
+    session.commit()
+
+
+@pytest.fixture
+def pg(db: Database) -> Iterator[Session]:
+    if db.kind != "postgresql":
+        pytest.skip("the SQL evaluation of business time is PostgreSQL's")
+    with Session(db.engine) as session:
+        yield session
+
+
+@pytest.mark.parametrize(("calendar", "year_month", "now_days"), [
+    ("example", (2026, 11), 3),      # the month closed, two days later
+    ("example", (2026, 12), -12),    # mid-month, over the year-end closure
+    ("dst", (2026, 3), -10),         # DST starts on 8 March
+    ("dst", (2026, 11), 40),         # DST ends on 1 November; well after the month
+])
+def test_sql_figures_equal_python_figures(
+    pg: Session, policy: Policy, calendar: str, year_month: tuple[int, int], now_days: int,
+) -> None:
+    chosen = dst_policy(policy) if calendar == "dst" else policy
+    period = month(*year_month, ZoneInfo(chosen.calendar.timezone))
+    seed(pg, period, random.Random(f"{calendar}{year_month}"), 400)
+    now = period.end + timedelta(days=now_days)
+    for rep, team, reps in [(None, True, True), (None, False, True), (None, True, False),
+                            ("U0000REP2", True, False)]:
+        sql = metrics._sql_figures(pg, chosen, period, now, rep=rep, team=team, reps=reps)
+        python = metrics._python_figures(pg, chosen, period, now, rep=rep, team=team, reps=reps)
+        assert sql is not None, "the SQL evaluation fell back to Python"
+        assert sql == python
+    team = metrics._python_figures(pg, chosen, period, now, rep=None, team=True, reps=False)
+    # the data exercise every figure (a comparison of zeros would prove nothing)
+    raw = team[metrics.TEAM]
+    assert raw.claim.count > 100 and raw.contact.count > 100
+    assert 0 < raw.first_contact_on_time < raw.first_contact_settled
+    assert all(value > 0 for name, value in raw.counts.items()), raw.counts
+
+
+def test_an_instant_past_the_timeline_is_measured_by_the_calendar(
+    pg: Session, policy: Policy,
+) -> None:
+    """A first touch beyond the timeline's window: SQL declines, Python asks the calendar."""
+    period = month(2026, 11, policy.tz)
+    seed(pg, period, random.Random(7), 50)
+    now = period.end + timedelta(days=1)
+    lead = pg.query(Lead).filter(Lead.first_touch_at.is_not(None)).first()
+    assert lead is not None
+    lead.first_touch_at = now + metrics.TIMELINE_MARGIN + timedelta(days=5)
+    pg.commit()
+    assert metrics._sql_figures(pg, policy, period, now, rep=None, team=True, reps=True) is None
+    card = metrics.scorecard(pg, policy, period, now=now)
+    python = metrics._python_figures(pg, policy, period, now, rep=None, team=True, reps=False)
+    assert card.time_to_first_contact == python[metrics.TEAM].contact
+    assert card.time_to_first_contact.count > 0
+
+
+def test_median_of_an_even_count_is_the_mean_of_the_two_middle_ranks() -> None:
+    assert metrics._durations(4, (60_000_000, 120_000_000, 180_000_000)) == \
+        metrics.Durations.of([0.5, 1.0, 2.0, 3.0])
+    assert metrics._durations(3, (60_000_000, 60_000_000, 120_000_000)) == \
+        metrics.Durations.of([0.5, 1.0, 2.0])
+    assert metrics._durations(0, None) == metrics.Durations()
+

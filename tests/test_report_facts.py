@@ -1,0 +1,162 @@
+"""The per-lead facts the reports read (``leads.first_claimed_at``, ``leads.has_history``):
+written by the real services in the transaction that makes them true, backfilled by the
+migration that adds them, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import select
+
+from bot.clock import ManualClock
+from bot.ids import Action
+from bot.intake import accept, parse_data
+from bot.lifecycle import Surface
+from bot.metrics import scorecard
+from bot.periods import month
+from bot.policy import Policy
+from storage import migrate
+from storage.models import Lead, LeadEvent
+from storage.types import UTCDateTime
+from tests.adapters_support import BotFactory, leads, make_bot
+from tests.conftest import Database
+from tests.harness import FakeSlack
+from tests.test_adapters_mautic import envelope, send
+from tests.test_claim import REP1, REP2, Env, claim_by, eventually, start
+from tests.test_notices import World, jst, with_auto_assign
+from tests.test_outbox import spec_lead
+
+__all__ = ["make_bot"]
+
+
+@pytest.fixture
+def env(fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock) -> Iterator[Env]:
+    running = start(fake_slack, db, policy, clock)
+    yield running
+    running.bot.stop()
+
+
+def test_release_and_reclaim_keep_the_first_claim_and_time_to_claim_counts_from_it(
+    env: Env, policy: Policy
+) -> None:
+    lead_id, ts = env.posted()
+    assert env.lead(lead_id).first_claimed_at is None
+    env.clock.advance(timedelta(minutes=20))
+    claim_by(env, lead_id, ts, REP1)
+    first = env.lead(lead_id).first_claimed_at
+    assert first is not None and first == env.events(lead_id, "claim")[0].at
+
+    env.clock.advance(timedelta(hours=1))
+    env.press(Action.RELEASE, lead_id, ts, REP1, "release")
+    eventually(lambda: env.lead(lead_id).owner_id is None)
+    env.drain()
+    assert env.lead(lead_id).first_claimed_at == first
+    env.clock.advance(timedelta(hours=1))
+    claim_by(env, lead_id, ts, REP2)
+
+    lead = env.lead(lead_id)
+    assert lead.owner_id == REP2 and lead.claimed_at is not None and lead.claimed_at > first
+    assert lead.first_claimed_at == first == min(e.at for e in env.events(lead_id, "claim"))
+    # the report measures from the stored first claim, not the latest one
+    assert lead.posted_at is not None
+    card = scorecard(env.services, policy, month(2026, 11, policy.tz))
+    expected = policy.business_calendar.between(lead.posted_at, first).total_seconds() / 60
+    assert (card.time_to_claim.count, card.time_to_claim.median) == (1, expected)
+    assert card.with_history == 1
+
+
+@pytest.fixture
+def world(fake_slack: FakeSlack, db: Database, policy: Policy) -> World:
+    from tests.conftest import make_services
+
+    clock = ManualClock(jst(24, 10))
+    return World(make_services(fake_slack, db, policy, clock), clock, fake_slack)
+
+
+def test_auto_assignment_stores_the_first_claim(world: World) -> None:
+    world.services.policy = with_auto_assign(world.services.policy)
+    lead_id, _ = world.posted("auto-1")
+    world.at(jst(24, 10, 59))
+    assert world.lead(lead_id).first_claimed_at is None
+    world.at(jst(24, 11, 1))
+    lead = world.lead(lead_id)
+    with world.services.unit_of_work() as uow:
+        (event,) = uow.session.scalars(select(LeadEvent).where(
+            LeadEvent.lead_id == lead_id, LeadEvent.kind == "claim"))
+        assert event.data == {"auto": True}
+        assert lead.owner_id is not None and lead.first_claimed_at == event.at
+
+
+def test_intake_stores_whether_the_lead_has_history(env: Env) -> None:
+    services = env.services
+    with_history = accept(services, parse_data(spec_lead("with")), surface=Surface.WEBHOOK)
+    without = accept(services, parse_data(spec_lead("without", activities=[])),
+                     surface=Surface.WEBHOOK)
+    assert env.lead(with_history.lead_id).has_history is True
+    assert env.lead(without.lead_id).has_history is False
+
+
+def test_behaviour_added_by_a_vendor_event_sets_the_flag(make_bot: BotFactory) -> None:
+    bot = make_bot()
+    created = send(bot, envelope("mautic.lead_post_save_new"))
+    assert created.json()["results"][0]["status"] == "not_qualified", created.body
+    (lead,) = leads(bot.services)
+    assert (lead.activities, lead.has_history) == ([], False)
+
+    points = envelope("mautic.lead_points_change")
+    event = points["mautic.lead_points_change"][0]
+    event["contact"]["id"] = 52  # the person created above
+    event["timestamp"] = "2026-11-24T00:40:00+00:00"
+    event["points"] = {"old_points": 0, "new_points": 5}
+    assert send(bot, points).json()["results"][0]["status"] == "not_qualified"
+    (lead,) = leads(bot.services)
+    assert [a.type for a in lead.activities] == ["points_change"] and lead.has_history is True
+
+
+# ---------------------------------------------------------------------------- migration
+
+T0 = datetime(2026, 11, 2, 1, 0, 30, 123456, tzinfo=UTC)
+LEADS = sa.table(
+    "leads", *(sa.column(n) for n in ("id", "external_id", "source", "status",
+                                      "contact_name", "touch_count")),
+    *(sa.column(n, UTCDateTime()) for n in ("qualified_at", "received_at", "updated_at")),
+    *(sa.column(n, sa.JSON()) for n in ("extra", "qualification")),
+)
+EVENTS = sa.table("lead_events", sa.column("lead_id"), sa.column("at", UTCDateTime()),
+                  sa.column("kind"), sa.column("surface"), sa.column("data", sa.JSON()))
+ACTIVITIES = sa.table("activities", sa.column("lead_id"), sa.column("type"),
+                      sa.column("at", UTCDateTime()), sa.column("extra", sa.JSON()))
+
+
+def test_the_migration_backfills_the_facts_from_the_audit_trail(empty_db: Database) -> None:
+    engine = empty_db.engine
+    migrate.upgrade(engine, "0005")
+    with engine.begin() as connection:
+        connection.execute(sa.insert(LEADS), [
+            {"id": i, "external_id": f"old-{i}", "source": "test", "status": "claimed",
+             "contact_name": "x", "touch_count": 0, "qualified_at": T0, "received_at": T0,
+             "updated_at": T0, "extra": {}, "qualification": {}} for i in (1, 2, 3)])
+        connection.execute(sa.insert(EVENTS), [
+            {"lead_id": lead_id, "at": T0 + timedelta(minutes=m), "kind": kind,
+             "surface": "button", "data": {}}
+            for lead_id, m, kind in [(1, 50, "claim"), (1, 30, "claim"), (1, 10, "post"),
+                                     (1, 40, "release"), (2, 5, "post")]])
+        connection.execute(sa.insert(ACTIVITIES), [
+            {"lead_id": 2, "type": "page_view", "at": T0, "extra": {}},
+            {"lead_id": 2, "type": "download", "at": T0, "extra": {}}])
+    migrate.upgrade(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(Lead.id, Lead.first_claimed_at, Lead.has_history).order_by(Lead.id)).all()
+        # adding the columns must not rebuild ``leads``: on SQLite that cascades to its children
+        kept = [connection.scalar(select(sa.func.count()).select_from(t))
+                for t in (EVENTS, ACTIVITIES)]
+    assert kept == [5, 2]
+    assert [tuple(r) for r in rows] == [
+        (1, T0 + timedelta(minutes=30), False),
+        (2, None, True),
+        (3, None, False),
+    ]
