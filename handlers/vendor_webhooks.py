@@ -36,7 +36,7 @@ from bot.adapters.hubspot_fetch import queue
 from bot.adapters.receive import Outcome, receive
 from bot.intake import FieldError, InvalidLead
 from bot.services import Services
-from handlers.webhooks import JSON_MIME, _authorized, _decode, _log_internal_error, _read_body
+from handlers.webhooks import JSON_MIME, bearer_matches, decode_body, log_internal_error, read_body
 
 log = logging.getLogger("sla_bot.webhooks")
 
@@ -80,7 +80,7 @@ def _serve(path: str, handle: Callable[[], Answer]) -> tuple[Response, int]:
         raise
     except Exception as exc:
         error_id = uuid.uuid4().hex[:8]
-        _log_internal_error(error_id, exc)
+        log_internal_error(error_id, exc)
         response = jsonify({"error": "internal_error", "error_id": error_id})
         status, outcome = 500, f"error({error_id})"
     _log_request(path, started, status, outcome)
@@ -104,7 +104,7 @@ def _mautic(services: Services, limit: int) -> Answer:
         return _error(401, "unauthorized",
                       f"missing {mautic.SIGNATURE_HEADER}: set the webhook's secret in Mautic "
                       "to MAUTIC_WEBHOOK_SECRET")
-    body = _read_body(limit)
+    body = read_body(limit)
     if not mautic.verify(body, signature, secret):
         return _error(401, "unauthorized", f"{mautic.SIGNATURE_HEADER} does not match the body")
     if (refused := _not_json()) is not None:
@@ -129,7 +129,7 @@ def _hubspot(services: Services, limit: int) -> Answer:
         return _error(401, "unauthorized",
                       f"missing {hubspot.V3_HEADER} (or {hubspot.V1_HEADER}): HubSpot signs "
                       "with the app's client secret, HUBSPOT_CLIENT_SECRET")
-    body = _read_body(limit)
+    body = read_body(limit)
     problem = hubspot.check_signature(secret, method=request.method, uri=_called_url(services),
                                       body=body, headers=request.headers,
                                       now=services.clock.now())
@@ -193,7 +193,7 @@ def _marketo(services: Services, limit: int) -> Answer:
         return _not_enabled("MARKETO_WEBHOOK_TOKEN")
     if (refused := _bearer(token, "MARKETO_WEBHOOK_TOKEN")) is not None:
         return refused
-    body = _read_body(limit)
+    body = read_body(limit)
     if (refused := _not_json()) is not None:
         return refused
     config = services.policy.adapters.marketo
@@ -219,7 +219,7 @@ def _mapped(services: Services, limit: int, name: str) -> Answer:
     config = services.policy.adapters.find(name)
     if config is None:
         return _error(404, "not_found", "no [[adapters.mapping]] of this name in the policy")
-    body = _read_body(limit)
+    body = read_body(limit)
     if (refused := _not_json()) is not None:
         return refused
     now = services.clock.now()
@@ -240,7 +240,7 @@ def _mapped(services: Services, limit: int, name: str) -> Answer:
 
 
 def _bearer(expected: str, variable: str) -> Answer | None:
-    if _authorized(request.headers.get("Authorization"), expected):
+    if bearer_matches(request.headers.get("Authorization"), expected):
         return None
     response, status, outcome = _error(401, "unauthorized",
                                        f"send Authorization: Bearer <{variable}>")
@@ -252,7 +252,7 @@ def _bearer(expected: str, variable: str) -> Answer | None:
 def _json(body: bytes) -> Any:
     """The body as JSON; ``InvalidLead`` naming ``(body)`` when it is not."""
     try:
-        return json.loads(_decode(body))
+        return json.loads(decode_body(body))
     except ValueError:
         raise InvalidLead([FieldError("(body)", "not valid JSON")]) from None
 

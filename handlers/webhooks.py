@@ -50,7 +50,7 @@ def register(web: Flask, services: Services) -> None:
             raise
         except Exception as exc:
             error_id = uuid.uuid4().hex[:8]
-            _log_internal_error(error_id, exc)
+            log_internal_error(error_id, exc)
             response = jsonify({"error": "internal_error", "error_id": error_id})
             status, lead_id, outcome = 500, None, f"error({error_id})"
         _log_request(started, status, lead_id, outcome)
@@ -80,20 +80,20 @@ def _handle(services: Services, limit: int) -> Answer:
             "intake_disabled",
             "INTAKE_TOKEN is not set on the bot: the intake webhook is disabled until it is",
         )
-    if not _authorized(request.headers.get("Authorization"), expected):
+    if not bearer_matches(request.headers.get("Authorization"), expected):
         response, status, _, outcome = _error(
             401, "unauthorized", "send Authorization: Bearer <INTAKE_TOKEN>"
         )
         response.headers["WWW-Authenticate"] = 'Bearer realm="sla-bot"'
         return response, status, None, outcome
 
-    body = _read_body(limit)
+    body = read_body(limit)
 
     if request.mimetype != JSON_MIME:
         return _error(415, "unsupported_media_type", f"Content-Type must be {JSON_MIME}")
 
     try:
-        mql = intake.parse_json(_decode(body))
+        mql = intake.parse_json(decode_body(body))
     except InvalidLead as exc:
         fields = ",".join(e.field for e in exc.errors)
         response = jsonify({"error": "invalid_request", "errors": _errors_json(exc.errors)})
@@ -103,7 +103,7 @@ def _handle(services: Services, limit: int) -> Answer:
     return jsonify(result.as_json()), 202, result.lead_id, result.status
 
 
-def _authorized(header: str | None, expected: str) -> bool:
+def bearer_matches(header: str | None, expected: str) -> bool:
     if not header:
         return False
     scheme, _, token = header.strip().partition(" ")
@@ -114,7 +114,7 @@ def _authorized(header: str | None, expected: str) -> bool:
     return hmac.compare_digest(token.encode("latin-1", "replace"), expected.encode("utf-8"))
 
 
-def _read_body(limit: int) -> bytes:
+def read_body(limit: int) -> bytes:
     """The body, or ``RequestEntityTooLarge`` (413, rendered by handlers.web) if over ``limit``.
 
     A declared Content-Length over the limit never gets here (``BodyLimit``). A chunked body
@@ -128,7 +128,7 @@ def _read_body(limit: int) -> bytes:
     return body
 
 
-def _decode(body: bytes) -> str:
+def decode_body(body: bytes) -> str:
     """The body as text: JSON is UTF-8 (RFC 8259); a leading byte-order mark is tolerated."""
     if not body.strip():
         raise InvalidLead([FieldError("(body)", "required: the body is empty")])
@@ -146,7 +146,7 @@ def _error(status: int, code: str, message: str) -> Answer:
     return jsonify({"error": code, "message": message}), status, None, code
 
 
-def _log_internal_error(error_id: str, exc: Exception) -> None:
+def log_internal_error(error_id: str, exc: Exception) -> None:
     """Log where it failed without the exception's text, which may quote the lead's data."""
     detail = type(exc).__name__
     if isinstance(exc, StatementError) and exc.orig is not None:
