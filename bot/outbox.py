@@ -43,7 +43,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import func, or_, select
 
-from bot.adapters.hubspot_fetch import FETCH_KIND
+from bot.adapters.hubspot_fetch import FETCH_KIND, ContactGone
 from bot.adapters.hubspot_fetch import run as run_fetch
 from bot.home import home_publish_args
 from bot.lifecycle import Action, Surface, apply
@@ -400,8 +400,20 @@ class OutboxWorker:
         except DeliveryRetry as retry:
             raise _Retry(retry.reason, after_s=retry.after_s,
                          hold_lane=retry.unreachable or retry.after_s is not None) from None
+        except ContactGone as gone:  # deleted or merged: moot, like a lead no longer queued
+            with self.services.unit_of_work() as uow:
+                row = uow.session.get(OutboxMessage, job.id)
+                if row is not None:
+                    row.attempts += 1
+                    self._finish(uow, row, OutboxStatus.SKIPPED, error=str(gone))
+                    uow.commit()
+            return {"ok": True, "channel": LANE, "status": "skipped"}
         except DeliveryRefused as refused:
             raise _Permanent(str(refused)) from None
+        except Exception as exc:  # a bug or bad data must not abort the pass or loop the row
+            name = type(exc).__name__  # never the message: it may quote personal data
+            log.error("outbox %s (%s): unexpected %s", job.id, job.kind, name)
+            raise _Retry(f"unexpected {name}") from None
 
     def _upload_file(self, job: _Job) -> dict[str, Any]:
         """Create the file, upload its bytes, then share it: only the share is seen by people.
@@ -527,7 +539,7 @@ class OutboxWorker:
         ts = response.get("ts")
         with self.services.unit_of_work() as uow:
             row = uow.session.get(OutboxMessage, job.id)
-            if row is None:
+            if row is None or row.status == OutboxStatus.SKIPPED:  # ended moot by _fetch
                 return
             row.attempts += 1 if sent else 0  # an adopted earlier post is not a new attempt
             row.result_channel, row.result_ts = channel, str(ts) if ts else None

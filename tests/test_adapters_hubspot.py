@@ -151,6 +151,18 @@ def test_v3_signatures_cover_the_url_and_a_five_minute_window(
                    ).status == 202
 
 
+def test_an_absurd_v3_timestamp_is_refused_not_a_server_error(
+    bot: Any, clock: ManualClock
+) -> None:
+    body = payload(SIGNED_SAMPLE)
+    stamp = "9" * 25
+    signature = sign_v3(HUBSPOT_SECRET, "POST", f"{bot.url}{PATH}", body, stamp)
+    response = post(bot, PATH, body, {"X-HubSpot-Signature-v3": signature,
+                                      "X-HubSpot-Request-Timestamp": stamp})
+    assert (response.status, response.json()["error"]) == (401, "unauthorized")
+    assert counts(bot.services.engine) == NOTHING
+
+
 def test_without_a_client_secret_the_endpoint_is_off(make_bot: BotFactory) -> None:
     bot = make_bot(hubspot_client_secret=None)
     response = post(bot, PATH, payload(SIGNED_SAMPLE), {"X-HubSpot-Signature": "x"})
@@ -227,13 +239,68 @@ def test_a_429_from_the_crm_is_retried_from_the_queue_after_retry_after(
     assert len(fake_slack.messages("C0000SALES")) == 1
 
 
-def test_a_contact_that_no_longer_exists_fails_for_good(
+def test_a_contact_that_no_longer_exists_is_skipped_not_failed(
     bot: Any, clock: ManualClock, fake_slack: FakeSlack
 ) -> None:
-    send_v3(bot, payload(SIGNED_SAMPLE), clock)  # contact 123 is not in the CRM
+    send_v3(bot, payload(SIGNED_SAMPLE), clock)  # contact 123 is not in the CRM (deleted)
     run_worker(bot, clock, fake_slack)
     (row,) = fetch_rows(bot)
-    assert row.status == OutboxStatus.FAILED and "404" in (row.last_error or "")
+    assert row.status == OutboxStatus.SKIPPED and "404" in (row.last_error or "")
+    assert counts(bot.services.engine)["leads"] == 0
+    assert fake_slack.messages("C0000SALES") == []
+
+
+def test_an_out_of_range_occurred_at_does_not_break_the_pass(
+    bot: Any, crm: FakeHubSpot, clock: ManualClock, fake_slack: FakeSlack,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    crm.add_contact("123", QUALIFYING, COMPANY)
+    crm.add_contact("124", QUALIFYING, COMPANY)
+    good = json.loads(payload(SIGNED_SAMPLE))[0]
+    batch = [{**good, "eventId": 7, "occurredAt": 10**20,
+              "propertyName": "lifecyclestage", "propertyValue": "marketingqualifiedlead"},
+             {**good, "objectId": 124, "eventId": 8}]
+    assert send_v3(bot, batch, clock).status == 202
+
+    run_worker(bot, clock, fake_slack)  # the bad row first: it must not abort the passes
+
+    bad, other = fetch_rows(bot)
+    assert other.status == OutboxStatus.SENT
+    assert bad.status == OutboxStatus.FAILED and "occurredAt" in (bad.last_error or "")
+    assert str(10**20) not in caplog.text
+    assert [lead.contact_key for lead in leads(bot.services)] == ["hubspot:124"]
+
+
+def test_an_unexpected_error_in_a_fetch_is_retried_without_its_message(
+    bot: Any, crm: FakeHubSpot, clock: ManualClock, fake_slack: FakeSlack,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    crm.add_contact("123", QUALIFYING, COMPANY)
+    assert send_v3(bot, payload(SIGNED_SAMPLE), clock).status == 202
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("hanako@example.co.jp")
+
+    monkeypatch.setattr("bot.adapters.hubspot.from_crm", broken)
+    make_worker(bot.services, clock, fake_slack).run_once()  # must not raise
+
+    (row,) = fetch_rows(bot)
+    assert row.status == OutboxStatus.PENDING and row.last_error == "unexpected RuntimeError"
+    assert "hanako@" not in caplog.text and "RuntimeError" in caplog.text
+
+
+def test_a_thin_event_value_of_the_wrong_kind_is_rejected_alone(
+    bot: Any, clock: ManualClock
+) -> None:
+    good = json.loads(payload(SIGNED_SAMPLE))[0]
+    response = send_v3(bot, [good, {**good, "eventId": 2, "subscriptionType": ["x"]}], clock)
+    assert response.status == 207, response.body
+    assert [r["status"] for r in response.json()["results"]] == ["fetching", "rejected"]
+
+
+def test_a_workflow_vid_of_the_wrong_kind_is_rejected(bot: Any, clock: ManualClock) -> None:
+    response = send_v3(bot, {**workflow(), "vid": {"x": 1}, "canonical-vid": None}, clock)
+    assert response.status in {400, 422}, response.body
     assert counts(bot.services.engine)["leads"] == 0
 
 

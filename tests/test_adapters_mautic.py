@@ -231,6 +231,22 @@ def test_a_batch_with_a_bad_event_accepts_the_others(make_bot: BotFactory) -> No
     assert counts(bot.services.engine)["leads"] == 1
 
 
+def test_an_event_whose_contact_id_is_an_object_is_rejected_alone(make_bot: BotFactory) -> None:
+    bot = make_bot()
+    body = envelope("mautic.lead_post_save_new")
+    bad = copy.deepcopy(body["mautic.lead_post_save_new"][0])
+    bad["contact"]["id"] = {"nested": 53}
+    body["mautic.lead_post_save_new"].append(bad)
+
+    response = send(bot, body)
+
+    assert response.status == 207, response.body
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["not_qualified", "rejected"]
+    assert results[1]["errors"][0]["field"] == "mautic.lead_post_save_new.contact.id"
+    assert counts(bot.services.engine)["leads"] == 1
+
+
 @pytest.mark.parametrize(
     ("signature", "expected"),
     [(None, 200), ("wrong", 401), ("", 401), ("tampered", 401)],

@@ -34,6 +34,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from bot.adapters.events import FieldError, Rejected, Skipped, Translated, VendorEvent
+from bot.adapters.values import Bad as _Bad
 from bot.adapters.values import (
     ValueProblem,
     activity,
@@ -48,6 +49,7 @@ from bot.adapters.values import (
     text,
     unwrap,
 )
+from bot.adapters.values import read as _read
 
 VENDOR = "hubspot"
 WORKFLOW_KIND = "workflow.webhook"
@@ -120,8 +122,8 @@ def check_signature(
         stamp_ms = (headers.get(TIMESTAMP_HEADER) or "").strip()
         if not stamp_ms.isdigit():
             return f"{TIMESTAMP_HEADER} is missing or not epoch milliseconds"
-        age = now - datetime.fromtimestamp(int(stamp_ms) / 1000, now.tzinfo)
-        if abs(age) > MAX_AGE:
+        now_ms = int(now.timestamp() * 1000)
+        if abs(now_ms - int(stamp_ms)) > MAX_AGE // timedelta(milliseconds=1):
             return f"{TIMESTAMP_HEADER} is more than 5 minutes away from now"
         expected = sign_v3(secret, method, uri, body, stamp_ms)
         return None if _same(v3, expected) else f"{V3_HEADER} does not match the request"
@@ -171,7 +173,18 @@ def thin_events(payload: list[Any]) -> list[tuple[str, ThinEvent | Skipped | Rej
 def _thin(index: int, item: Any) -> tuple[str, ThinEvent | Skipped | Rejected]:
     if not isinstance(item, Mapping):
         return "(unknown)", Rejected("(unknown)", [FieldError(f"[{index}]", "expected an object")])
-    kind = text(item.get("subscriptionType")) or text(item.get("eventType")) or "(unknown)"
+    try:
+        return _thin_event(index, item)
+    except _Bad as bad:
+        return "(unknown)", Rejected("(unknown)", [FieldError(f"[{index}].{bad.field}",
+                                                              str(bad.problem))])
+    except ValueProblem as problem:
+        return "(unknown)", Rejected("(unknown)", [FieldError(f"[{index}]", str(problem))])
+
+
+def _thin_event(index: int, item: Mapping[str, Any]) -> tuple[str, ThinEvent | Skipped | Rejected]:
+    kind = (_read("subscriptionType", text, item.get("subscriptionType"))
+            or _read("eventType", text, item.get("eventType")) or "(unknown)")
     if not kind.startswith("contact.") or kind in _SKIPPED_EVENTS:
         return kind, Skipped(kind, f"{kind} is not about a contact to hand off")
     errors = []
@@ -189,9 +202,9 @@ def _thin(index: int, item: Any) -> tuple[str, ThinEvent | Skipped | Rejected]:
         object_id=str(item["objectId"]).strip(),
         event_id=str(item["eventId"]).strip(),
         occurred_at=occurred,
-        property_name=text(item.get("propertyName")),
-        property_value=text(item.get("propertyValue")),
-        portal_id=text(item.get("portalId")),
+        property_name=_read("propertyName", text, item.get("propertyName")),
+        property_value=_read("propertyValue", text, item.get("propertyValue")),
+        portal_id=_read("portalId", text, item.get("portalId")),
     )
 
 
@@ -210,7 +223,7 @@ def from_crm(
     company_props = (company or {}).get("properties") if company else None
     stage_change = thin.property_name == "lifecyclestage"
     try:
-        occurred = instant(thin.occurred_at, zone, fmt="epoch_ms")
+        occurred = _read("occurredAt", instant, thin.occurred_at, zone, fmt="epoch_ms")
         return _contact(
             props, company_props if isinstance(company_props, Mapping) else {},
             contact_id=thin.object_id, kind=thin.kind, key=thin.key,
@@ -220,6 +233,8 @@ def from_crm(
         )
     except _Bad as bad:
         return Rejected(thin.kind, [FieldError(bad.field, str(bad.problem))])
+    except ValueProblem as problem:  # a value read without naming its field
+        return Rejected(thin.kind, [FieldError(thin.kind, str(problem))])
 
 
 # --------------------------------------------------------------------------- workflow body
@@ -232,13 +247,14 @@ def translate_workflow(
     if not isinstance(props, Mapping):
         return Rejected(WORKFLOW_KIND, [FieldError("properties", "required: the contact's "
                                                                "properties")])
-    contact_id = text(payload.get("canonical-vid")) or text(payload.get("vid")) or text(
-        unwrap(props.get("hs_object_id")))
-    if contact_id is None:
-        return Rejected(WORKFLOW_KIND, [FieldError("vid", "required: the contact's id")])
     associated = payload.get("associated-company")
     company = associated.get("properties") if isinstance(associated, Mapping) else None
     try:
+        contact_id = (_read("canonical-vid", text, payload.get("canonical-vid"))
+                      or _read("vid", text, payload.get("vid"))
+                      or _read("hs_object_id", text, unwrap(props.get("hs_object_id"))))
+        if contact_id is None:
+            return Rejected(WORKFLOW_KIND, [FieldError("vid", "required: the contact's id")])
         changed = _stage_changed(props, zone)
         key = (f"{VENDOR}:{contact_id}:workflow:"
                f"{stamp(changed) if changed else fingerprint(payload)}")
@@ -250,6 +266,8 @@ def translate_workflow(
         )
     except _Bad as bad:
         return Rejected(WORKFLOW_KIND, [FieldError(bad.field, str(bad.problem))])
+    except ValueProblem as problem:  # a value read without naming its field
+        return Rejected(WORKFLOW_KIND, [FieldError(WORKFLOW_KIND, str(problem))])
 
 
 def _stage_changed(props: Mapping[str, Any], zone: tzinfo) -> datetime | None:
@@ -266,18 +284,6 @@ def _stage_changed(props: Mapping[str, Any], zone: tzinfo) -> datetime | None:
 
 # --------------------------------------------------------------------------- both shapes
 
-
-class _Bad(Exception):
-    def __init__(self, field: str, problem: ValueProblem) -> None:
-        super().__init__(field)
-        self.field, self.problem = field, problem
-
-
-def _read(field: str, reader: Any, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return reader(*args, **kwargs)
-    except ValueProblem as problem:
-        raise _Bad(field, problem) from None
 
 
 def _prop(props: Mapping[str, Any], name: str) -> str | None:

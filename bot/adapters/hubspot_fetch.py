@@ -9,8 +9,8 @@ API (``GET /crm/v3/objects/contacts/{id}``, and its first associated company), t
 The rows ride the outbox's claims, leases and backoff: a 429 waits for HubSpot's
 ``Retry-After`` (10 s, HubSpot's rate-limit window, when it gives none) and is never given up;
 5xx, timeouts and a refused token are retried with backoff for a day; a contact that no longer
-exists (404) fails for good and shows in ``/healthz``. The rows share one lane, paced like a
-Slack channel (about one fetch a second), which keeps well inside HubSpot's API limits. A
+exists (404: deleted or merged) is skipped as moot, not failed. The rows share one lane, paced
+like a Slack channel (about one fetch a second), which keeps well inside HubSpot's API limits. A
 crash after the lead was stored but before the row was marked sent fetches again, and the
 event key makes that a duplicate.
 """
@@ -47,6 +47,10 @@ MAX_ANSWER_BYTES = 1024 * 1024
 USER_AGENT = "sla-handoff-bot (hubspot intake)"
 
 
+class ContactGone(DeliveryRefused):
+    """HubSpot answered 404: the contact was deleted or merged away; the row is moot."""
+
+
 def queue(uow: UnitOfWork, event: hubspot.ThinEvent, now: datetime) -> bool:
     """Store one thin event for the worker, in the caller's transaction; False if already."""
     row = uow.outbox.enqueue(key=f"{FETCH_KIND}:{event.key}", kind=FETCH_KIND, now=now,
@@ -57,7 +61,8 @@ def queue(uow: UnitOfWork, event: hubspot.ThinEvent, now: datetime) -> bool:
 def run(services: Services, payload: dict[str, Any]) -> dict[str, Any]:
     """Fetch the contact of one queued event and receive it; the outbox worker's job.
 
-    Raises ``DeliveryRetry`` (try again later) or ``DeliveryRefused`` (fails for good).
+    Raises ``DeliveryRetry`` (try again later), ``ContactGone`` (moot: skip the row) or
+    ``DeliveryRefused`` (fails for good).
     """
     settings = services.settings
     if not settings.hubspot_access_token:
@@ -124,7 +129,7 @@ def _classify(status: int, retry_after: str | None, now: datetime) -> Exception:
         return DeliveryRetry("hubspot: http 429 (rate limited)",
                              after_s=_retry_after(retry_after, now))
     if status == 404:
-        return DeliveryRefused("hubspot: http 404 (the contact no longer exists)")
+        return ContactGone("hubspot: http 404 (the contact no longer exists)")
     if status >= 500 or status in {401, 403, 408}:
         # 401/403: the token is wrong or lacks crm.objects.contacts.read; fixable, so kept
         return DeliveryRetry(f"hubspot: http {status}")

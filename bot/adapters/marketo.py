@@ -20,6 +20,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from bot.adapters.events import FieldError, Rejected, Translated, VendorEvent
+from bot.adapters.values import Bad as _Bad
 from bot.adapters.values import (
     ValueProblem,
     activity,
@@ -33,6 +34,7 @@ from bot.adapters.values import (
     stamp,
     text,
 )
+from bot.adapters.values import read as _read
 
 VENDOR = "marketo"
 KIND = "marketo.webhook"
@@ -54,19 +56,9 @@ def translate(payload: Any, zone: tzinfo, now: datetime) -> Translated:
         return _translate(payload, lead, company, zone, now)
     except _Bad as bad:
         return Rejected(KIND, [FieldError(bad.field, str(bad.problem))])
+    except ValueProblem as problem:  # a value read without naming its field
+        return Rejected(KIND, [FieldError(KIND, str(problem))])
 
-
-class _Bad(Exception):
-    def __init__(self, field: str, problem: ValueProblem) -> None:
-        super().__init__(field)
-        self.field, self.problem = field, problem
-
-
-def _read(field: str, reader: Any, *args: Any) -> Any:
-    try:
-        return reader(*args)
-    except ValueProblem as problem:
-        raise _Bad(field, problem) from None
 
 
 def _object(payload: Mapping[str, Any], name: str) -> Mapping[str, Any]:

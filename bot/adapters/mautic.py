@@ -24,6 +24,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from bot.adapters.events import FieldError, Rejected, Skipped, Translated, VendorEvent
+from bot.adapters.values import Bad as _Bad
 from bot.adapters.values import (
     ValueProblem,
     activity,
@@ -36,6 +37,7 @@ from bot.adapters.values import (
     stamp,
     text,
 )
+from bot.adapters.values import read as _read
 
 VENDOR = "mautic"
 EVENT_PREFIX = "mautic."
@@ -88,27 +90,17 @@ def _event(kind: str, item: Any, posted_at: Any, zone: tzinfo) -> Translated:
     contact, container, own_time = _find_contact(item)
     if contact is None:
         return Skipped(kind, "the event names no contact")
-    contact_id = text(contact.get("id"))
-    if contact_id is None:
-        return Rejected(kind, [FieldError(f"{kind}.contact.id", "required")])
     try:
+        contact_id = _read("contact.id", text, contact.get("id"))
+        if contact_id is None:
+            return Rejected(kind, [FieldError(f"{kind}.contact.id", "required")])
         return _translate(kind, short, item, contact, contact_id, container, own_time,
                           posted_at, zone)
     except _Bad as bad:
         return Rejected(kind, [FieldError(f"{kind}.{bad.field}", str(bad.problem))])
+    except ValueProblem as problem:  # a value read without naming its field
+        return Rejected(kind, [FieldError(kind, str(problem))])
 
-
-class _Bad(Exception):
-    def __init__(self, field: str, problem: ValueProblem) -> None:
-        super().__init__(field)
-        self.field, self.problem = field, problem
-
-
-def _read(field: str, reader: Any, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return reader(*args, **kwargs)
-    except ValueProblem as problem:
-        raise _Bad(field, problem) from None
 
 
 def _find_contact(

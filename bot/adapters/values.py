@@ -34,6 +34,22 @@ class ValueProblem(ValueError):
     """A value that cannot be read as what its field needs; the message says what was expected."""
 
 
+class Bad(Exception):
+    """A ``ValueProblem`` with the field it was found in (an adapter rejects the event)."""
+
+    def __init__(self, field: str, problem: ValueProblem) -> None:
+        super().__init__(field)
+        self.field, self.problem = field, problem
+
+
+def read(field: str, reader: Any, *args: Any, **kwargs: Any) -> Any:
+    """``reader(*args, **kwargs)``, its ``ValueProblem`` raised as ``Bad`` naming ``field``."""
+    try:
+        return reader(*args, **kwargs)
+    except ValueProblem as problem:
+        raise Bad(field, problem) from None
+
+
 def unwrap(value: Any, wrapper: str | None = WRAPPER) -> Any:
     """``{"value": x, ...}`` → ``x`` (HubSpot, Mautic); anything else unchanged."""
     if wrapper and isinstance(value, Mapping) and wrapper in value:
