@@ -22,14 +22,20 @@ __all__ = [
     "first_contact_due_from",
     "first_contact_target_hours",
     "handoff_due",
+    "handoff_due_from",
     "handoff_lateness",
 ]
 
 
+def handoff_due_from(qualified_at: datetime, policy: Policy) -> datetime:
+    """Marketing's deadline for a lead qualified at ``qualified_at``: the agreed calendar hours."""
+    due = qualified_at + timedelta(hours=policy.agreement.handoff_within_hours)
+    return due.astimezone(policy.tz)
+
+
 def handoff_due(lead: Lead, policy: Policy) -> datetime:
     """Marketing's deadline: ``qualified_at`` plus the agreed calendar hours."""
-    due = lead.qualified_at + timedelta(hours=policy.agreement.handoff_within_hours)
-    return due.astimezone(policy.tz)
+    return handoff_due_from(lead.qualified_at, policy)
 
 
 def handoff_lateness(lead: Lead, policy: Policy) -> timedelta | None:

@@ -228,32 +228,6 @@ def _accept(
     return result
 
 
-def admit(
-    uow: UnitOfWork,
-    policy: Policy,
-    mql: MqlIn,
-    *,
-    now: datetime,
-    surface: Surface,
-    actor: str | None = None,
-    contact_key: str | None = None,
-    vetoes: Sequence[str] = (),
-    event: dict[str, Any] | None = None,
-) -> IntakeResult:
-    """Store a new lead in the caller's unit of work (not committed); queue its handoff when it
-    qualifies.
-
-    For the vendor adapters (``bot.adapters``): ``contact_key`` is the tool's id for the person,
-    ``vetoes`` are the tool's own reasons why this is not an MQL (e.g. a HubSpot lifecycle
-    stage), which keep the lead from qualifying whatever the definition says, and ``event``
-    names the vendor event in the lifecycle event's data. The caller commits, then sets
-    ``services.outbox_ready`` when the answer is ``queued``.
-    """
-    admission = prepare(policy, mql, now=now, surface=surface, actor=actor,
-                        contact_key=contact_key, vetoes=vetoes, event=event)
-    return store(uow, policy, admission, now=now)
-
-
 @dataclass(frozen=True)
 class Admission:
     """A new lead, judged and with its lifecycle event, not yet stored."""
@@ -273,14 +247,15 @@ def prepare(
     vetoes: Sequence[str] = (),
     event: dict[str, Any] | None = None,
 ) -> Admission:
-    """The part of ``admit`` that needs no database (see ``admit`` for the arguments)."""
+    """Build and judge a new lead without the database; ``store`` then inserts it.
+
+    For the vendor adapters (``bot.adapters``): ``contact_key`` is the tool's id for the person,
+    ``vetoes`` are the tool's own reasons why this is not an MQL (see ``veto``), and ``event``
+    names the vendor event in the lifecycle event's data.
+    """
     lead = build_lead(mql, now)
     lead.contact_key = contact_key
-    qualification = evaluate(lead, policy, now)
-    if vetoes:
-        qualification = replace(
-            qualification, qualified=False, reasons=(*vetoes, *qualification.reasons)
-        )
+    qualification = veto(evaluate(lead, policy, now), vetoes)
     lead.definition_version = qualification.version
     lead.tier = qualification.tier
     lead.qualification = qualification.as_json()
@@ -292,8 +267,17 @@ def prepare(
     return Admission(lead, qualification)
 
 
+def veto(qualification: Qualification, vetoes: Sequence[str]) -> Qualification:
+    """A vendor tool's own reasons why this is not an MQL (e.g. a HubSpot lifecycle stage) keep
+    the lead from qualifying whatever the definition says; they come first among the reasons."""
+    if not vetoes:
+        return qualification
+    return replace(qualification, qualified=False, reasons=(*vetoes, *qualification.reasons))
+
+
 def store(uow: UnitOfWork, policy: Policy, admission: Admission, *, now: datetime) -> IntakeResult:
-    """Insert a prepared lead in the caller's unit of work; queue its handoff if it qualifies."""
+    """Insert a prepared lead in the caller's unit of work (not committed); queue its handoff if
+    it qualifies. The caller commits, then sets ``services.outbox_ready`` when ``queued``."""
     lead, qualification = admission.lead, admission.qualification
     lead_id = uow.leads.insert_new(lead)
     if qualification.qualified:

@@ -61,7 +61,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -417,8 +417,7 @@ def _figures(
     out: dict[_Key, _Raw] = {}
     for key, raw in figures.items():
         own = dict(team_reasons) if isinstance(key, _Team) else reasons.get(key, {})
-        out[key] = _Raw(raw.counts, raw.claim, raw.contact, raw.first_contact_settled,
-                        raw.first_contact_on_time, own)
+        out[key] = replace(raw, reasons=own)
     return out
 
 
@@ -437,7 +436,7 @@ def _atoms(session: Session, policy: Policy, period: Period,
         "handoff_kept": _within(session, Lead.qualified_at, Lead.posted_at,
                                 timedelta(hours=agreement.handoff_within_hours)),
         # stored with the lead when its activities arrive (intake, a vendor's later behaviour)
-        "history": and_(posted, Lead.has_history),
+        "history": Lead.has_history,
         "decision_settled": or_(Lead.decided_at.is_not(None),
                                 Lead.posted_at <= now - decision_limit),
         "decision_kept": and_(Lead.decided_at.is_not(None), _within(
@@ -526,16 +525,15 @@ def _timings(
     # every lead's durations are measured on one timeline: bisections instead of a walk of the
     # calendar per lead (a month of 100,000 leads took seconds the other way)
     cal = _timeline(policy, period, now)
+    targets = _targets_by_tier(policy)
     out: dict[str | None, _Timings] = defaultdict(lambda: ([], [], 0, 0))
     for owner, tier, posted_at, claimed_at, touched_at, decided_at in session.execute(query):
         claims, contacts, settled, on_time = out[owner]
-        claimed_at = _aware(claimed_at)
         if claimed_at is not None:
             claims.append(_minutes(cal.between(posted_at, max(claimed_at, posted_at))))
         if touched_at is not None:
             contacts.append(_minutes(cal.between(posted_at, touched_at)))
-        hours = first_contact_target_hours(_TierOf(tier), policy)
-        due = cal.add(posted_at, timedelta(hours=hours))
+        due = cal.add(posted_at, targets.get(tier, targets[None]))
         kept = touched_at or decided_at
         if kept is not None or due <= now:
             settled += 1
@@ -568,11 +566,8 @@ def _sql_figures(
     the timeline's window or a deadline past its last interval (then the calendar answers).
     """
     table = _timeline(policy, period, now).table()
-    hours = {None: first_contact_target_hours(_TierOf(None), policy)}
-    for tier in policy.tiers:
-        if tier.name and tier.name not in hours:
-            hours[tier.name] = first_contact_target_hours(_TierOf(tier.name), policy)
-    targets = {name: timedelta(hours=h) // timedelta(microseconds=1) for name, h in hours.items()}
+    targets = {name: target // timedelta(microseconds=1)
+               for name, target in _targets_by_tier(policy).items()}
     if not table.starts or min(targets.values()) <= 0:
         return None
     origin = micros(period.start)
@@ -684,6 +679,14 @@ class _TierOf:
     tier: str | None
 
 
+def _targets_by_tier(policy: Policy) -> dict[str | None, timedelta]:
+    """The first-contact window of each tier the policy names (None: leads of no tier; a tier
+    the policy no longer names gets that too, as ``first_contact_target_hours`` decides)."""
+    names = [None, *(tier.name for tier in policy.tiers if tier.name)]
+    return {name: timedelta(hours=first_contact_target_hours(_TierOf(name), policy))
+            for name in names}
+
+
 def _aware(value: datetime | None) -> datetime | None:
     """A scalar subquery's value skips the column type: make SQLite's naive UTC aware."""
     if value is None:
@@ -718,9 +721,12 @@ def _reasons(
 def _open_breaches(session: Session, rep: str | None, limit: int) -> BreachList:
     """Open leads with a breach: the page and the total ("+N more") in one grouped query, then
     the page's promises (at most ``limit`` leads, by index)."""
-    breached = (
+    open_leads = select(Lead.id).where(Lead.status.in_(OPEN_STATUSES))
+    if rep is not None:
+        open_leads = open_leads.where(Lead.owner_id == rep)
+    breached = (  # grouped over open leads only: closed leads' breaches pile up with history
         select(LeadEvent.lead_id, func.min(LeadEvent.at).label("first_at"))
-        .where(LeadEvent.kind == "breach")
+        .where(LeadEvent.kind == "breach", LeadEvent.lead_id.in_(open_leads))
         .group_by(LeadEvent.lead_id)
         .subquery()
     )
@@ -736,9 +742,6 @@ def _open_breaches(session: Session, rep: str | None, limit: int) -> BreachList:
         query = query.where(Lead.owner_id == rep)
     page = session.execute(query).all()
     total = int(page[0][-1]) if page else 0
-    if not page and limit <= 0:  # nothing to show, but the total is still asked for
-        total = session.scalar(select(func.count()).select_from(
-            query.limit(None).order_by(None).subquery())) or 0
     ids = [row[0] for row in page]
     promises: dict[int, list[str]] = defaultdict(list)
     if ids:

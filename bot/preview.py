@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from bot.calendar import BusinessCalendar
-from bot.deadlines import decision_due_from, first_contact_due_from, first_contact_target_hours
+from bot.deadlines import (
+    decision_due_from,
+    first_contact_due_from,
+    first_contact_target_hours,
+    handoff_due_from,
+)
 from bot.definition import Qualification, evaluate
 from bot.i18n import format_duration
 from bot.intake import build_lead, parse_json
@@ -79,11 +84,6 @@ class LeadInput:
     @property
     def tier(self) -> str | None:
         return self.qualification.tier if self.qualification else None
-
-
-@dataclass(frozen=True)
-class _TierOf:
-    tier: str | None
 
 
 @dataclass(frozen=True)
@@ -158,11 +158,10 @@ def build_preview(
     if lead.qualification is not None and not lead.qualification.qualified:
         return Preview(source, policy, arrival, lead, (), (), "")
     cal = policy.business_calendar
-    tiered = _TierOf(lead.tier)
-    hours = first_contact_target_hours(tiered, policy)
-    first = first_contact_due_from(arrival, tiered, policy)
+    hours = first_contact_target_hours(lead, policy)
+    first = first_contact_due_from(arrival, lead, policy)
     decision = decision_due_from(arrival, policy)
-    handoff = (qualified_at + timedelta(hours=policy.agreement.handoff_within_hours))
+    handoff = handoff_due_from(qualified_at, policy)
     late = arrival - handoff
     deadlines = (
         Deadline("handoff", "Hand-off (marketing)", handoff.astimezone(policy.tz),

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.calendar import BusinessCalendar
-from bot.deadlines import decision_due_from, first_contact_due_from
+from bot.deadlines import decision_due_from, first_contact_due_from, handoff_due_from
 from bot.lifecycle import OPEN, OWNED
 from bot.policy import Policy
 from storage.models import LeadStatus
@@ -309,6 +309,4 @@ def _business_day(cal: BusinessCalendar) -> timedelta:
 
 
 def _handoff_due(lead: LeadClocks, policy: Policy) -> datetime:
-    return (lead.qualified_at + timedelta(hours=policy.agreement.handoff_within_hours)).astimezone(
-        policy.tz
-    )
+    return handoff_due_from(lead.qualified_at, policy)

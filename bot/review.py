@@ -39,7 +39,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import IO, Any
 
 from sqlalchemy import and_, case, func, select
@@ -588,12 +588,11 @@ def csv_rows(services: Services, period: Period) -> Iterator[list[str]]:
     """
     tz = services.policy.tz
     cal = services.policy.business_calendar
-    first_claim = Lead.first_claimed_at  # stored at the first claim (as ``bot.metrics`` reads)
     in_month = ((Lead.posted_at >= period.start) & (Lead.posted_at < period.end)) | (
         (Lead.decided_at >= period.start) & (Lead.decided_at < period.end))
     query = (
         select(Lead.external_id, Lead.source, Lead.status, Lead.definition_version, Lead.tier,
-               Lead.owner_id, Lead.qualified_at, Lead.posted_at, first_claim,
+               Lead.owner_id, Lead.qualified_at, Lead.posted_at, Lead.first_claimed_at,
                Lead.first_touch_at, Lead.decided_at, Lead.touch_count, Lead.decision_reason)
         .where(in_month).order_by(Lead.posted_at, Lead.id)
     )
@@ -609,7 +608,6 @@ def csv_rows(services: Services, period: Period) -> Iterator[list[str]]:
     with services.unit_of_work() as uow:
         for (external_id, source, status, version, tier, owner, qualified, posted, claimed,
              touched, decided, touches, reason) in uow.session.execute(query):
-            claimed = _aware(claimed)
             yield [
                 _cell(external_id), _cell(source), str(status), _cell(version), _cell(tier),
                 owner or "", instant(qualified), instant(posted), instant(claimed),
@@ -617,15 +615,6 @@ def csv_rows(services: Services, period: Period) -> Iterator[list[str]]:
                 minutes(posted, touched), str(touches or 0), _cell(reason),
             ]
         uow.rollback()
-
-
-def _aware(value: Any) -> datetime | None:
-    """A scalar subquery's value skips the column type: make SQLite's naive UTC aware."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def write_csv(services: Services, period: Period, out: IO[str]) -> int:

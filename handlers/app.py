@@ -173,7 +173,6 @@ class AckFirst:
         deadline = time.monotonic() + self.max_wait_s
         with self._changed:
             self._waiting += 1
-            self._changed.notify_all()
             try:
                 while (now := time.monotonic()) < deadline:
                     if self._answering:

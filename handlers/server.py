@@ -153,11 +153,11 @@ class SlackFirst:
     """
 
     def __init__(
-        self, app: Callable[..., Iterable[bytes]], limit: int, ack_first: AckFirst | None = None
+        self, app: Callable[..., Iterable[bytes]], limit: int, ack_first: AckFirst
     ) -> None:
         self.app = app
         self._slots = threading.BoundedSemaphore(limit)
-        self._ack_first = ack_first or AckFirst()
+        self._ack_first = ack_first
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         if environ.get("PATH_INFO") == SLACK_PATH:

@@ -28,14 +28,14 @@ batch racing its own retry cannot create two leads for one person.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import select, text
 
 from bot.adapters.events import Rejected, Skipped, Translated, VendorEvent
-from bot.definition import Qualification, evaluate
+from bot.definition import evaluate
 from bot.intake import (
     HANDOFF_KIND,
     MAX_ACTIVITIES,
@@ -43,9 +43,10 @@ from bot.intake import (
     InvalidLead,
     MqlIn,
     accept,
-    admit,
-    build_lead,
     parse_data,
+    prepare,
+    store,
+    veto,
 )
 from bot.lifecycle import TERMINAL, Action, Surface, apply, record
 from bot.services import Services
@@ -109,6 +110,10 @@ def receive(services: Services, event: Translated, *, surface: Surface = Surface
 def _receive(services: Services, event: VendorEvent, mql: MqlIn, surface: Surface) -> Outcome:
     assert event.contact is not None
     now = services.clock.now()
+    # Built and judged before the unit of work (SQLite: it holds the one writer lock); used
+    # when the event makes a new lead, its qualification decides whether a decided one does.
+    admission = prepare(services.policy, mql, now=now, surface=surface,
+                        contact_key=event.contact, vetoes=event.vetoes, event=event.label)
     with services.unit_of_work() as uow:
         _lock_person(uow, event.contact)
         existing = uow.leads.find_external(event.key)
@@ -124,10 +129,9 @@ def _receive(services: Services, event: VendorEvent, mql: MqlIn, surface: Surfac
         latest_id, latest_status = (leads[0].id, LeadStatus(leads[0].status)) if leads else (
             None, None)
         if latest_id is None or (
-            latest_status in TERMINAL and _judge(services, mql, event, now).qualified
+            latest_status in TERMINAL and admission.qualification.qualified
         ):
-            result = admit(uow, services.policy, mql, now=now, surface=surface,
-                           contact_key=event.contact, vetoes=event.vetoes, event=event.label)
+            result = store(uow, services.policy, admission, now=now)
             outcome = Outcome(result.status, result.lead_id, result.reasons)
         else:
             lead = uow.leads.get_for_update(latest_id)
@@ -163,17 +167,6 @@ def _seen(uow: UnitOfWork, lead_ids: list[int], key: str) -> bool:
     return any(isinstance(d, dict) and (d.get("event") or {}).get("key") == key for d in rows)
 
 
-def _judge(services: Services, mql: MqlIn, event: VendorEvent, now: datetime) -> Qualification:
-    return _veto(evaluate(build_lead(mql, now), services.policy, now), event)
-
-
-def _veto(qualification: Qualification, event: VendorEvent) -> Qualification:
-    if not event.vetoes:
-        return qualification
-    return replace(qualification, qualified=False,
-                   reasons=(*event.vetoes, *qualification.reasons))
-
-
 def _judge_again(
     services: Services,
     uow: UnitOfWork,
@@ -187,7 +180,7 @@ def _judge_again(
     added = _add_behaviour(lead, mql)
     _refresh_profile(lead, mql)
     lead.updated_at = now
-    qualification = _veto(evaluate(lead, services.policy, now), event)
+    qualification = veto(evaluate(lead, services.policy, now), event.vetoes)
     lead.qualification = qualification.as_json()
     lead.definition_version = qualification.version
     lead.tier = qualification.tier

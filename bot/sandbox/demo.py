@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import logging
 import os
 import secrets
 import sys
@@ -50,7 +49,7 @@ from bot.services import Services, build_services
 from bot.settings import Settings
 from storage import migrate
 from storage.db import make_engine
-from storage.models import Feedback, Lead, OutboxMessage, OutboxStatus
+from storage.models import Lead, OutboxMessage, OutboxStatus
 
 __all__ = ["DEFAULT_SPEED", "DemoError", "RunningBot", "run_demo"]
 
@@ -63,9 +62,6 @@ SETTLE_TIMEOUT_S = 20.0
 START = (2026, 11, 24, 9, 50)
 #: proxies would capture the stand-in's loopback traffic (slack_sdk ignores NO_PROXY)
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
-
-log = logging.getLogger(__name__)
-
 
 class DemoError(RuntimeError):
     """The script could not go on (the bot did not answer as expected)."""
@@ -90,7 +86,6 @@ StartBot = Callable[[Services, OutboxWorker], RunningBot]
 class DemoLead:
     lead_id: int
     company: str
-    external_id: str
 
     @property
     def label(self) -> str:
@@ -264,14 +259,21 @@ class Stage:
 
     def thread_title(self, channel: str, ts: str) -> str:
         """A thread is named by its parent's header (the lead), else its first line."""
+        message = self._message(channel, ts)
+        if message is None:
+            return ""
+        headers = [b for b in message.get("blocks", []) if b.get("type") == "header"]
+        text = (headers[0]["text"]["text"] if headers
+                else str(message.get("text") or "").partition("\n")[0])
+        text = mrkdwn_text(text, self.names)
+        return text if len(text) <= 50 else text[:49] + "…"
+
+    def _message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """The top-level message ``ts`` of ``channel``, as the stand-in holds it now."""
         for message in self.fake.messages(channel):
             if message.get("ts") == ts:
-                headers = [b for b in message.get("blocks", []) if b.get("type") == "header"]
-                text = (headers[0]["text"]["text"] if headers
-                        else str(message.get("text") or "").partition("\n")[0])
-                text = mrkdwn_text(text, self.names)
-                return text if len(text) <= 50 else text[:49] + "…"
-        return ""
+                return message
+        return None
 
     # -------------------------------------------------------------- time
 
@@ -284,8 +286,12 @@ class Stage:
         barrier = threading.Barrier(self.listener_threads)
         waits = [self.bot.listeners.submit(barrier.wait, SETTLE_TIMEOUT_S)
                  for _ in range(self.listener_threads)]
-        for wait in waits:
-            wait.result(timeout=SETTLE_TIMEOUT_S + 5)
+        try:
+            for wait in waits:
+                wait.result(timeout=SETTLE_TIMEOUT_S + 5)
+        except (threading.BrokenBarrierError, TimeoutError) as e:
+            raise DemoError(f"the bot's listeners did not finish within {SETTLE_TIMEOUT_S:.0f} s"
+                            f" ({type(e).__name__})") from e
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
         while self._outbox_due():
             if time.monotonic() > deadline:
@@ -353,12 +359,6 @@ class Stage:
             {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
         return response.status, response.json()
 
-    def _message(self, channel: str, ts: str) -> dict[str, Any]:
-        for message in self.fake.messages(channel):
-            if message.get("ts") == ts:
-                return message
-        raise DemoError(f"message {ts} is not in {channel}")
-
     def snapshot(self, lead: DemoLead,
                  action: Action) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
         """The button as the handoff message shows it now: label, element, block id, message."""
@@ -366,6 +366,8 @@ class Stage:
         if not row.message_ts or not row.channel_id:
             raise DemoError(f"{lead.label} was not handed off")
         message = self._message(row.channel_id, row.message_ts)
+        if message is None:
+            raise DemoError(f"message {row.message_ts} is not in {row.channel_id}")
         for block in message.get("blocks", []):
             for element in block.get("elements", []) if block.get("type") == "actions" else []:
                 if element.get("action_id") == action.value:
@@ -416,7 +418,7 @@ class Stage:
             view={"blocks": view.get("blocks"), "title": view.get("title")},
         )
         self._ok(response)
-        if '"response_action": "errors"' in response.body or '"errors"' in response.body:
+        if response.body and response.json().get("response_action") == "errors":
             raise DemoError(f"the modal refused the demo's answers: {response.body}")
         self.settle()
         self.flush()
@@ -431,15 +433,14 @@ class Stage:
         n = next(self._ids)
         channel = self.policy.channels.handoff
         url = self.fake.response_url(f"command-{n}", channel=channel, user=user)
+        before = len(self.fake.calls_to("response_url"))
         self._ok(self.slack.slash_command(command.value, text, user_id=user, channel_id=channel,
                                           response_url=url, trigger_id=f"{n}.demo-trigger"))
         self.settle()
-        deadline = time.monotonic() + SETTLE_TIMEOUT_S
-        while not [c for c in self.fake.calls_to("response_url")
-                   if c.args.get("_name") == f"command-{n}"]:
-            if time.monotonic() > deadline:
-                raise DemoError(f"{command.value} was never answered")
-            time.sleep(0.01)
+        try:
+            self.fake.wait_for("response_url", before + 1, SETTLE_TIMEOUT_S)
+        except AssertionError as e:
+            raise DemoError(f"{command.value} was never answered") from e
         self.flush()
 
     @staticmethod
@@ -516,7 +517,7 @@ def play(stage: Stage, cast: Cast) -> None:
                    + json.dumps(answer, ensure_ascii=False))
         if status != 202:
             raise DemoError(f"the webhook refused the demo lead: {answer}")
-        leads[key] = DemoLead(int(answer["lead_id"]), company, external_id)
+        leads[key] = DemoLead(int(answer["lead_id"]), company)
         if key != "cold" and answer.get("status") != "queued":
             raise DemoError(t("demo.not_qualified", reasons="; ".join(answer.get("reasons", []))))
     stage.settle()
@@ -588,8 +589,7 @@ def play(stage: Stage, cast: Cast) -> None:
     stage.event({**message, "type": "message", "channel": row.channel_id,
                  "channel_type": "channel"})
     with stage.services.unit_of_work() as uow:
-        kept = uow.session.scalar(select(func.count()).select_from(Feedback)
-                                  .where(Feedback.lead_id == ordinary.lead_id)) or 0
+        kept = len(uow.feedback.for_lead(ordinary.lead_id))
         uow.rollback()
     stage.note(t("demo.feedback_kept", count=kept))
 
