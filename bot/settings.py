@@ -114,6 +114,13 @@ def _bool(name: str, raw: str, problems: list[str]) -> bool | None:
     return None
 
 
+def configured_policy_path(environ: Mapping[str, str] | None = None) -> Path | None:
+    """``SLA_CONFIG`` when set: for commands that need the policy but no Slack secrets
+    (``preview``, ``demo``), which must honour it like ``run`` does."""
+    value = (os.environ if environ is None else environ).get("SLA_CONFIG", "").strip()
+    return Path(value) if value else None
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, *, dotenv: bool = True
 ) -> Settings:
@@ -193,7 +200,7 @@ def load_settings(
         intake_token=environ.get("INTAKE_TOKEN", "").strip() or None,
         database_url=database_url,
         slack_api_url=api_url,
-        sla_config=Path(environ.get("SLA_CONFIG", "").strip() or "sla.toml"),
+        sla_config=configured_policy_path(environ) or Path("sla.toml"),
         port=port,
         host=environ.get("HOST", "").strip() or "0.0.0.0",
         auto_migrate=auto_migrate,

@@ -18,7 +18,7 @@ from bot.clock import SystemClock
 from bot.outbound import check_config, config_problems
 from bot.policy import Policy, PolicyError, load_policy
 from bot.services import build_services
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, SettingsError, configured_policy_path, load_settings
 from storage import migrate
 from storage.db import make_engine
 
@@ -188,9 +188,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _policy_file(args: argparse.Namespace, fallback: str = "sla.toml") -> str:
-    """``--policy``, else the global ``--config``, else ``fallback`` (or the shipped example
-    when that file does not exist: these commands work on a fresh clone, before any setup)."""
-    chosen = getattr(args, "policy", None) or args.config
+    """``--policy``, else the global ``--config``, else ``$SLA_CONFIG``, else ``fallback`` (or
+    the shipped example when that file does not exist: these commands work on a fresh clone,
+    before any setup)."""
+    chosen = getattr(args, "policy", None) or args.config or configured_policy_path()
     if chosen:
         return str(chosen)
     return fallback if Path(fallback).exists() else _example_policy()

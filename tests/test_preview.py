@@ -206,3 +206,16 @@ def test_the_year_end_closure_is_named() -> None:
     assert "Fri 2027-01-01 holiday: New Year's Day" in skipped.why  # a holiday wins the label
     assert "Sun 2027-01-03 weekend" in skipped.why
     assert skipped.end == datetime(2027, 1, 4, 9, 0, tzinfo=TOKYO)
+
+
+def test_without_a_policy_option_sla_config_is_read_like_run_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one_hour = variant(tmp_path, "from-env.toml", (
+        "first_contact_business_hours = 2 ", "first_contact_business_hours = 1 "))
+    monkeypatch.setenv("SLA_CONFIG", str(one_hour))
+    monkeypatch.chdir(tmp_path)  # no sla.toml here: without SLA_CONFIG, the example
+    assert main(["preview", "--at", FRIDAY_1730]) == 0
+    out = capsys.readouterr().out
+    assert "Policy from-env.toml" in out
+    assert "First contact (sales): Tue 2027-01-12 09:30" in out
