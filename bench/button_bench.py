@@ -2,7 +2,7 @@
 
     python bench/button_bench.py                         # 2,000 Claim presses from 20 clients
     python bench/button_bench.py --burst-every 200       # 20 presses at once, every 200 ms
-    python bench/button_bench.py --database-url postgresql+psycopg://...
+    python bench/button_bench.py --database-url postgresql+psycopg://...   # in a schema of its own
 
 Every server runs as its own process, so the load generator shares an interpreter with none:
 the real bot (`sla-bot run`: HTTP server, outbox worker, scheduler) on a database prepared
@@ -12,7 +12,13 @@ fake Slack Web API both talk to. Both get the same correctly signed `block_actio
 payloads from the same client, 20 threads with kept-alive connections, one server after the
 other in the same run. Each lead is pressed by two reps at about the same moment, so half the
 presses claim (a write, outbox rows the worker then posts) and half are told who has it (an
-ephemeral through the response URL). Results are printed as a Markdown table.
+ephemeral through the response URL). Results are printed as a Markdown table, with the CPU
+time each server process used per measured press (all its threads: the acks, and for the bot
+the listeners and the outbox worker too), which varies far less than latency on a shared
+machine. The bot's process id is printed when it starts, to attach a sampling profiler.
+
+On PostgreSQL the bench works in a schema of its own in the given database, dropped at the end,
+so runs start equal and leave nothing behind.
 
 By default each client presses again as soon as it is answered: a closed loop, far faster than
 people press, whose listener backlog grows for the whole run (the stress figure). With
@@ -36,7 +42,9 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -265,6 +273,26 @@ class Result:
     latencies_ms: list[float]
     statuses: list[int]
     seconds: float
+    cpu_s: float | None = None  # the server process's CPU time during the presses
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of process ``pid`` (every thread) so far; None off Linux."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(server: Server, bodies: list[list[str]], name: str, every_s: float | None) -> Result:
+    """``press`` with the server's CPU time over the presses."""
+    before = cpu_seconds(server.process.pid)
+    result = press(server.port, bodies, name, every_s)
+    after = cpu_seconds(server.process.pid)
+    if before is not None and after is not None:
+        result.cpu_s = after - before
+    return result
 
 
 def press(port: int, bodies: list[list[str]], name: str, every_s: float | None = None) -> Result:
@@ -354,11 +382,39 @@ def main() -> None:
     reps = [f"U0BENCH{n:04d}" for n in range(args.clients)]
     fake = FakeSlackProcess()
     try:
-        with tempfile.TemporaryDirectory() as workdir:
+        with tempfile.TemporaryDirectory() as workdir, own_schema(args.database_url) as url:
+            args.database_url = url
             results = run(args, fake, Path(workdir), reps)
     finally:
         fake.stop()
     report(results, args)
+
+
+@contextmanager
+def own_schema(database_url: str | None) -> Iterator[str | None]:
+    """On PostgreSQL, the URL of a new schema in that database, dropped afterwards.
+
+    Each run then starts from empty tables (earlier runs' leads would otherwise stay, claimed,
+    in the tables and indexes the bot reads) and another user of the database is not disturbed.
+    """
+    if database_url is None or not database_url.startswith("postgresql"):
+        yield database_url
+        return
+    from sqlalchemy import make_url, text
+
+    from storage.db import make_engine
+
+    schema = f"button_bench_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(database_url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(database_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 def run(args: argparse.Namespace, fake: FakeSlackProcess, workdir: Path,
@@ -383,13 +439,14 @@ def run(args: argparse.Namespace, fake: FakeSlackProcess, workdir: Path,
     bare = start_bare(fake)
     try:
         press(bare.port, warm, "warm-up", every)
-        results.append(press(bare.port, measured, "bare Bolt app, no-op listener", every))
+        results.append(measure(bare, measured, "bare Bolt app, no-op listener", every))
     finally:
         bare.stop()
     bot = start_bot(fake, database_url, policy_path)
+    print(f"sla-bot runs as process {bot.process.pid}", file=sys.stderr)
     try:
         press(bot.port, warm, "warm-up", every)
-        results.append(press(bot.port, measured, "sla-bot, real Claim listener", every))
+        results.append(measure(bot, measured, "sla-bot, real Claim listener", every))
         owned = claimed(database_url, [lead_id for lead_id, _ in leads])
         print(f"when the last press was answered, {owned} of {len(leads)} leads had an owner "
               "(the rest were still queued for a listener thread)", file=sys.stderr)
@@ -421,17 +478,21 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
             if args.burst_every else f"{args.clients} clients in a closed loop")
     print(f"{os.cpu_count()} cores, Python {platform.python_version()}, {load}, "
           f"{args.per_lead} presses per lead", file=sys.stderr)
-    print("| server | presses | p50 ms | p99 ms | max ms | presses/s | not 200 |")
-    print("|---|---|---|---|---|---|---|")
+    print("| server | presses | p50 ms | p99 ms | max ms | presses/s | not 200 "
+          "| server CPU ms/press |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in results:
+        cpu = f"{r.cpu_s * 1000 / len(r.latencies_ms):.2f}" if r.cpu_s is not None else "–"
         print(f"| {r.name} | {len(r.latencies_ms)} | {statistics.median(r.latencies_ms):.1f} "
               f"| {percentile(r.latencies_ms, 99):.1f} | {max(r.latencies_ms):.1f} "
               f"| {len(r.latencies_ms) / r.seconds:.0f} "
-              f"| {sum(1 for s in r.statuses if s != 200)} |")
+              f"| {sum(1 for s in r.statuses if s != 200)} | {cpu} |")
     bare, bot = results
     p50 = statistics.median(bot.latencies_ms) / statistics.median(bare.latencies_ms)
     p99 = percentile(bot.latencies_ms, 99) / percentile(bare.latencies_ms, 99)
-    print(f"| ratio sla-bot / bare | | {p50:.2f}× | {p99:.2f}× | | | |")
+    cpu = (f"{bot.cpu_s / bare.cpu_s:.2f}×" if bot.cpu_s is not None and bare.cpu_s
+           else "")
+    print(f"| ratio sla-bot / bare | | {p50:.2f}× | {p99:.2f}× | | | | {cpu} |")
 
 
 if __name__ == "__main__":

@@ -2,10 +2,13 @@
 
     python bench/intake_bench.py speed --leads 500     # webhook → chat.postMessage latency
     python bench/intake_bench.py burst --leads 1000    # answers/s and time until all posted
+    python bench/intake_bench.py burst --server-url postgresql+psycopg://user@host/postgres
 
-The real bot runs as its own process (`sla-bot run`: HTTP server, outbox worker; a SQLite file
-or --database-url), so the load generator does not share its interpreter; the fake Slack in this
-process records when each post arrives. Results are printed as a Markdown table.
+The real bot runs as its own process (`sla-bot run`: HTTP server, outbox worker; a temporary
+SQLite file, a fresh database of its own on the --server-url PostgreSQL server, dropped
+afterwards, or an existing --database-url), so the load generator does not share its
+interpreter; the fake Slack in this process records when each post arrives. Results are
+printed as a Markdown table.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -166,17 +170,33 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--spacing", type=float, default=1.05, help="speed: seconds between leads")
     parser.add_argument("--slack-burst", type=int, default=3, help="burst: Slack's bucket size")
-    parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    parser.add_argument("--database-url", default=None,
+                        help="an existing, empty database (default: a temporary SQLite file)")
+    parser.add_argument("--server-url", default=None,
+                        help="a PostgreSQL server: the bench creates a database of its own "
+                             "there and drops it afterwards")
     parser.add_argument("--answers-only", action="store_true",
                         help="burst: stop after the answers, do not wait for the posts")
     args = parser.parse_args()
     args.leads = args.leads or (500 if args.mode == "speed" else 1000)
-    with tempfile.TemporaryDirectory() as workdir, FakeSlack() as fake:
-        server = Bot(fake, args.database_url, Path(workdir))
-        try:
-            (speed if args.mode == "speed" else burst)(args, fake, server)
-        finally:
-            server.stop()
+    database_url, created = args.database_url, None
+    if args.server_url:
+        from bench.sweep_bench import create_database
+
+        created = f"intake_bench_{uuid.uuid4().hex[:8]}"
+        database_url = create_database(args.server_url, created)
+    try:
+        with tempfile.TemporaryDirectory() as workdir, FakeSlack() as fake:
+            server = Bot(fake, database_url, Path(workdir))
+            try:
+                (speed if args.mode == "speed" else burst)(args, fake, server)
+            finally:
+                server.stop()
+    finally:
+        if created:
+            from bench.sweep_bench import drop_database
+
+            drop_database(args.server_url, created)
 
 
 if __name__ == "__main__":

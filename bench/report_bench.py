@@ -4,10 +4,10 @@
     python bench/report_bench.py --leads 20000 --runs 3
 
 Why: ``/sla-status`` answers a slash command (Slack waits 3 s for the ack; the answer follows
-through the response URL) and the monthly review reads the same figures. On PostgreSQL every
-figure of a scorecard — counts, business-minute durations and their percentiles — is one SQL
-statement over the period's leads (``bot.metrics``), so the period's volume is what this bench
-scales.
+through the response URL) and the monthly review reads the same figures. On PostgreSQL the
+figures of a scorecard are two aggregate statements over the period's leads (counts per owner;
+business-minute durations, read from the facts stamped with each lead, and their percentiles),
+so the period's volume is what this bench scales.
 
 The bench creates its own database on the server (dropped at the end, as
 ``bench/sweep_bench.py`` does) and seeds it with set-based SQL: 100,000 leads handed off in
@@ -26,7 +26,9 @@ calendar's), ~20 owners, ~10 % of the "hot" tier:
 - 0–3 behaviour activities per lead;
 - the facts the bot stores with a lead as they happen, as intake and the claim write them:
   ``has_history`` (``with history`` reads it) and ``first_claimed_at`` (time to claim reads
-  it), checked against the trail after seeding.
+  it), checked against the trail after seeding, and ``first_breach_at``; the business-time
+  stamps are then written by ``bot.timings.restamp_all``, as at the bot's first start after
+  the upgrade that adds them (timed; ``--database NAME`` re-measures a kept database).
 
 Timed in this process, median of ``--runs`` after one warm-up: the handler's own
 ``status_answer`` for a manager (team scorecard, per-rep table, open breaches, recycle
@@ -34,7 +36,7 @@ reasons; the whole answer with its blocks) and for a rep; each metrics call alon
 rendering alone (``status_blocks`` on figures read once); and, when ``bot.review`` exists, the
 monthly review pack. The SQL statements of one manager answer (count, time in the database
 driver) and a ``cProfile`` of it show where the time goes; ``EXPLAIN ANALYZE`` (with the
-report transaction's settings) of the figures statement (team and per rep) and of the open
+report transaction's settings) of the figures statements (team and per rep) and of the open
 breaches close the report.
 """
 
@@ -61,7 +63,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from slack_sdk import WebClient  # noqa: E402
-from sqlalchemy import Engine, text  # noqa: E402
+from sqlalchemy import Engine, make_url, text  # noqa: E402
 
 from bench.sweep_bench import (  # noqa: E402
     DEFAULT_SERVER,
@@ -83,6 +85,7 @@ from bot.periods import Period, month  # noqa: E402
 from bot.policy import Policy, load_policy  # noqa: E402
 from bot.services import Services, build_services  # noqa: E402
 from bot.settings import Settings  # noqa: E402
+from bot.timings import restamp_all  # noqa: E402
 from bot.views.status import StatusReport, status_blocks  # noqa: E402
 from handlers.status import status_answer  # noqa: E402
 from storage import migrate  # noqa: E402
@@ -238,6 +241,11 @@ WHERE b.due <= :now AND CASE b.promise
     WHEN 'first_contact' THEN coalesce(l.first_touch_at, l.decided_at, :now) > b.due
     ELSE coalesce(l.decided_at, :now) > b.due END
 ORDER BY b.due;
+-- the earliest breach, stored with the lead as the sweep stores it
+UPDATE leads AS l SET first_breach_at = b.first_at
+FROM (SELECT lead_id, min(at) AS first_at FROM lead_events WHERE kind = 'breach'
+      GROUP BY lead_id) AS b
+WHERE b.lead_id = l.id;
 """
 
 #: 0–3 behaviour activities per handed-off lead, before its qualification
@@ -254,11 +262,14 @@ WHERE l.posted_at IS NOT NULL
 #: the facts the bot stores with each lead (intake's ``has_history``, the claim's
 #: ``first_claimed_at``) must agree with the trail seeded above, as the migration derives them
 CHECK_FACTS = """
-SELECT count(*) FILTER (WHERE l.has_history
-                        <> EXISTS (SELECT 1 FROM activities a WHERE a.lead_id = l.id)),
-       count(*) FILTER (WHERE l.first_claimed_at IS DISTINCT FROM (
-           SELECT min(e.at) FROM lead_events e WHERE e.lead_id = l.id AND e.kind = 'claim'))
+WITH histories AS (SELECT DISTINCT lead_id FROM activities),
+     claims AS (SELECT lead_id, min(at) AS first_at FROM lead_events WHERE kind = 'claim'
+                GROUP BY lead_id)
+SELECT count(*) FILTER (WHERE l.has_history <> (h.lead_id IS NOT NULL)),
+       count(*) FILTER (WHERE l.first_claimed_at IS DISTINCT FROM c.first_at)
 FROM leads AS l
+LEFT JOIN histories AS h ON h.lead_id = l.id
+LEFT JOIN claims AS c ON c.lead_id = l.id
 """
 
 
@@ -314,7 +325,11 @@ def seed(engine: Engine, policy: Policy, period: Period, leads: int) -> Seeded:
         assert tuple(wrong) == (0, 0), f"stored facts disagree with the trail: {wrong}"
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("VACUUM ANALYZE leads, lead_events, activities"))
-    seconds = time.monotonic() - started
+    return census(engine, time.monotonic() - started)
+
+
+def census(engine: Engine, seconds: float) -> Seeded:
+    """What the database holds (a seeded one, or one kept from an earlier run)."""
     with engine.connect() as connection:
         row = connection.execute(text("""
             SELECT count(*), count(posted_at), count(decided_at),
@@ -464,15 +479,20 @@ def main() -> None:
     parser.add_argument("--server-url", default=DEFAULT_SERVER,
                         help="a PostgreSQL server; a database of our own is created there")
     parser.add_argument("--keep", action="store_true", help="do not drop the database")
+    parser.add_argument("--database", default=None, metavar="NAME",
+                        help="measure a database kept (--keep) by an earlier run: no seeding; "
+                             "it is migrated and kept")
     args = parser.parse_args()
-    name = f"sla_bench_{uuid.uuid4().hex[:8]}"
-    url = create_database(args.server_url, name)
+    reuse = args.database is not None
+    name = args.database or f"sla_bench_{uuid.uuid4().hex[:8]}"
+    url = (make_url(args.server_url).set(database=name).render_as_string(hide_password=False)
+           if reuse else create_database(args.server_url, name))
     try:
         engine = make_engine(url)
         migrate.upgrade(engine)
         policy = load_policy(POLICY)
         period = month(YEAR, MONTH, policy.tz)
-        seeded = seed(engine, policy, period, args.leads)
+        seeded = census(engine, 0.0) if reuse else seed(engine, policy, period, args.leads)
         print(f"seeded {seeded.leads:,} leads in {seeded.seconds:.1f} s", file=sys.stderr)
         meter = StatementMeter(engine)
         with FakeSlack() as fake:
@@ -481,14 +501,26 @@ def main() -> None:
             slack = WebClient(token="xoxb-bench", base_url=fake.base_url, timeout=5)
             services = build_services(settings, policy, ManualClock(NOW), engine=engine,
                                       slack=slack)
+            # the business-time stamps, as the bot writes them at its first start after the
+            # migration (``bot.timings.restamp_all``): timed, it is what an upgrade costs
+            started = time.monotonic()
+            stamped = restamp_all(services)
+            restamp = (stamped, time.monotonic() - started)
+            print(f"stamped {stamped:,} leads in {restamp[1]:.1f} s", file=sys.stderr)
+            if stamped:  # every row was rewritten once: compact it and set its visibility
+                # map, as autovacuum keeps a table in use (index-only scans rely on the map)
+                with engine.connect().execution_options(
+                        isolation_level="AUTOCOMMIT") as connection:
+                    connection.execute(text("VACUUM FULL leads"))
+                    connection.execute(text("VACUUM ANALYZE leads"))
             measured = measure(services, meter, period, args)
         engine.dispose()
     finally:
-        if args.keep:
+        if args.keep or reuse:
             print(f"kept database {name}", file=sys.stderr)
         else:
             drop_database(args.server_url, name)
-    report(seeded, period, args, *measured)
+    report(seeded, period, args, restamp, *measured)
 
 
 def measure(services: Services, meter: StatementMeter, period: Period,
@@ -530,10 +562,14 @@ def measure(services: Services, meter: StatementMeter, period: Period,
     selects = dict(meter.selects)
     profiled = profile(lambda: status_answer(services, manager, ""), args.profile_top)
     plans = explain(services.engine, selects, [
-        ("figures statement, team and per rep (`team_and_reps`)",
-         lambda s: "width_bucket" in s and "GROUPING SETS" in s),
-        ("open breaches: page and total (`open_breaches`)",
-         lambda s: "OVER ()" in s and "lead_events.kind" in s),
+        ("counts per owner (`team_and_reps`)",
+         lambda s: "count(*) FILTER" in s and "GROUP BY leads.owner_id" in s),
+        ("durations and percentiles, per owner and team (`team_and_reps`)",
+         lambda s: "percentile_disc" in s and "GROUPING SETS" in s),
+        ("open breaches: the page (`open_breaches`)",
+         lambda s: "first_breach_at IS NOT NULL" in s and "LIMIT" in s),
+        ("open breaches: the total (`open_breaches`)",
+         lambda s: "first_breach_at IS NOT NULL" in s and "count(*)" in s),
     ])
     facts = {
         "blocks": len(answer["blocks"]),
@@ -547,7 +583,8 @@ def measure(services: Services, meter: StatementMeter, period: Period,
     return results, kinds, profiled, plans, facts
 
 
-def report(seeded: Seeded, period: Period, args: argparse.Namespace, results: list[Timed],
+def report(seeded: Seeded, period: Period, args: argparse.Namespace,
+           restamp: tuple[int, float], results: list[Timed],
            kinds: dict[str, Any], profiled: str, plans: list[str],
            facts: dict[str, Any]) -> None:
     print(f"PostgreSQL, {os.cpu_count()} cores; period {period.label} (now {NOW:%Y-%m-%d %H:%M}"
@@ -557,6 +594,9 @@ def report(seeded: Seeded, period: Period, args: argparse.Namespace, results: li
           f"{seeded.owners} owners); {seeded.events:,} events ({seeded.breaches:,} breaches, "
           f"{seeded.open_breached:,} open leads breached); {seeded.activities:,} activities; "
           f"{seeded.seconds:.1f} s")
+    if restamp[0]:
+        print(f"business-time stamps (`restamp_all`, as at the first start after the "
+              f"upgrade): {restamp[0]:,} leads in {restamp[1]:.1f} s")
     print(f"answer: {facts['blocks']} blocks, {facts['reps']} reps, handed off "
           f"{facts['team_handed_off']:,}, decided {facts['team_decided']:,}, "
           f"durations over {facts['claims_measured']:,} claims and "

@@ -24,7 +24,6 @@ __all__ = [
     "BusinessCalendar",
     "BusinessTimeline",
     "Shift",
-    "TimelineTable",
     "micros",
 ]
 
@@ -395,11 +394,6 @@ class BusinessTimeline:
         self._after = [b + (e - s) for b, s, e in zip(self._before, self._starts, self._ends,
                                                       strict=True)]
 
-    def table(self) -> TimelineTable:
-        """The precomputed intervals, for evaluating the same arithmetic in SQL (bot.metrics)."""
-        return TimelineTable(self._lo, self._hi, tuple(self._starts), tuple(self._ends),
-                             tuple(self._before), tuple(self._after))
-
     def _covers(self, ts: int) -> bool:
         return self._lo <= ts <= self._hi
 
@@ -425,25 +419,6 @@ class BusinessTimeline:
             return self.calendar.add(start, duration)
         instant = self._starts[j] + (target - self._before[j])
         return (_EPOCH + instant * _MICRO).astimezone(self.calendar.tz)
-
-
-@dataclass(frozen=True)
-class TimelineTable:
-    """A timeline's window and open intervals in microseconds since the epoch.
-
-    ``between(a, b)`` inside ``[lo, hi]`` is ``open_before(b) - open_before(a)`` where
-    ``open_before(ts)`` is, for the last ``starts[i] <= ts``, ``before[i] + min(ts, ends[i]) -
-    starts[i]`` (0 before the first); ``add(a, d)`` is the instant where ``open_before`` reaches
-    ``open_before(a) + d``: ``starts[j] + target - before[j]`` for the first ``after[j] >=
-    target``, or the calendar's own answer past the last interval.
-    """
-
-    lo: int
-    hi: int
-    starts: tuple[int, ...]
-    ends: tuple[int, ...]
-    before: tuple[int, ...]
-    after: tuple[int, ...]
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

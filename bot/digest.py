@@ -206,7 +206,7 @@ def build_digest(services: Services, period: Period) -> Digest:
 def digest_figures(services: Services, period: Period) -> DigestFigures:
     policy = services.policy
     previous = week_of(period.start.astimezone(policy.tz).date() - timedelta(days=7), policy.tz)
-    card = metrics.scorecard(services, policy, period)
+    card, by_rep = metrics.team_and_reps(services, policy, period)  # one pass over the week
     before = metrics.scorecard(services, policy, previous)
     promises = [
         PromiseFigure("handoff", card.handoff_rate, before.handoff_rate),
@@ -219,13 +219,13 @@ def digest_figures(services: Services, period: Period) -> DigestFigures:
     reps = [
         RepLine(rep, c.handed_off, c.first_contact_rate, c.converted, c.recycled,
                 per_rep_breaches.get(rep, 0))
-        for rep, c in metrics.per_rep(services, policy, period).items()
+        for rep, c in by_rep.items()
     ]
     return DigestFigures(
         week_label=period.label, start=period.start, end=period.end,
         handoffs=card.handed_off, previous_handoffs=before.handed_off,
         promises=promises, breaches=breaches, breach_total=breach_total,
-        recycle_reasons=metrics.recycle_reasons(services, policy, period),
+        recycle_reasons=list(card.recycle_reasons),
         feedback_count=feedback_count, feedback=feedback, reps=reps,
     )
 

@@ -3,11 +3,19 @@
 The lead, its behaviour history, its lifecycle event and — when it qualifies — the outbox entry
 that will post it are committed in one transaction before anyone is told "accepted"; Slack is
 never called here, so intake is fast and nothing accepted is lost when Slack is down.
+
+Deliveries that arrive while others are being stored (an MA tool's burst) wait and are then
+stored together by one of them, in one transaction (group commit): a commit and a few
+statements per lead cost far more than the rows. Each is still answered only after its own row
+is committed, and a group that fails is stored again one delivery at a time, so one bad
+delivery answers for itself only.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -30,7 +38,12 @@ from bot.lifecycle import Action, Surface, apply
 from bot.policy import Policy
 from bot.services import Services
 from storage.models import Activity, Lead, LeadStatus
-from storage.unit_of_work import UnitOfWork
+from storage.repositories import (
+    find_leads_by_external_ids,
+    insert_leads,
+    insert_outbox_messages,
+)
+from storage.unit_of_work import GroupCommit, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -188,44 +201,160 @@ def accept(
     surface: Surface,
     actor: str | None = None,
 ) -> IntakeResult:
-    """Store the lead once per ``external_id``; queue its handoff when it qualifies."""
-    try:
-        return _accept(services, mql, surface=surface, actor=actor)
-    except IntegrityError:
-        # Another delivery of the same external_id committed first: answer as a duplicate.
-        with services.unit_of_work() as uow:
-            existing = uow.leads.find_external(mql.external_id)
-            if existing is None:
-                raise
-            return _duplicate(*existing)
+    """Store the lead once per ``external_id``; queue its handoff when it qualifies.
 
-
-def _duplicate(lead_id: int, qualification: dict[str, Any]) -> IntakeResult:
-    return IntakeResult(lead_id, "duplicate", list(qualification.get("reasons", [])))
-
-
-def _accept(
-    services: Services,
-    mql: MqlIn,
-    *,
-    surface: Surface,
-    actor: str | None,
-) -> IntakeResult:
+    Deliveries that arrive together are stored together (``GroupCommit``): one transaction
+    for the group instead of one per lead, each delivery answered once its group is committed.
+    Never call it inside a unit of work: on SQLite it may wait for a leader who waits for the
+    writer lock that unit holds.
+    """
     now = services.clock.now()
     # Built and judged before the unit of work: on SQLite it holds the process's one writer
     # lock, which every other delivery of a burst is waiting for.
     admission = prepare(services.policy, mql, now=now, surface=surface, actor=actor)
-    with services.unit_of_work() as uow:
-        existing = uow.leads.find_external(mql.external_id)
-        if existing is not None:
+    delivery = _Delivery(services, admission, now, mql.source, surface)
+    _group_commit(services).submit(delivery)
+    if delivery.error is not None:
+        raise delivery.error
+    assert delivery.result is not None
+    return delivery.result
+
+
+@dataclass(eq=False)
+class _Delivery:
+    """One delivery waiting for its group; the leader fills in ``result`` or ``error``."""
+
+    services: Services
+    admission: Admission
+    now: datetime
+    source: str
+    surface: Surface
+    result: IntakeResult | None = None
+    error: Exception | None = None
+
+    @property
+    def external_id(self) -> str:
+        return str(self.admission.lead.external_id)
+
+
+#: one group commit per unit-of-work factory (per database of a ``Services``); a group holds
+#: no reference to its factory, so both go when the ``Services`` does
+_GROUPS: weakref.WeakKeyDictionary[Any, GroupCommit[_Delivery]] = weakref.WeakKeyDictionary()
+_GROUPS_LOCK = threading.Lock()
+
+
+def _group_commit(services: Services) -> GroupCommit[_Delivery]:
+    factory = services.uow
+    group = _GROUPS.get(factory)
+    if group is None:
+        with _GROUPS_LOCK:
+            group = _GROUPS.get(factory)
+            if group is None:
+                group = GroupCommit(_store_group, getattr(factory, "writer_lock", None))
+                _GROUPS[factory] = group
+    return group
+
+
+def _store_group(deliveries: list[_Delivery]) -> None:
+    """Store a group of deliveries in one transaction; if that fails, each alone, so a bad one
+    (or a duplicate another process committed meanwhile) answers for itself only."""
+    if len(deliveries) > 1:
+        try:
+            with deliveries[0].services.unit_of_work() as uow:
+                results = _store_together(uow, deliveries)
+                uow.commit()
+        except Exception as exc:
+            # the type only: a database error's text quotes the lead's data
+            log.warning("a group of %d deliveries failed (%s): storing each alone",
+                        len(deliveries), type(exc).__name__)
+        else:
+            for delivery, result in zip(deliveries, results, strict=True):
+                delivery.result = result
+                _accepted(delivery)
+            return
+    for delivery in deliveries:
+        try:
+            delivery.result = _store_alone(delivery)
+        except Exception as exc:
+            delivery.error = exc
+            continue
+        _accepted(delivery)
+
+
+def _store_together(uow: UnitOfWork, deliveries: list[_Delivery]) -> list[IntakeResult]:
+    """What ``_store_alone`` does, for many deliveries in the caller's unit of work: one query
+    for the ids already stored, then one insert per table. A second delivery of an id in the
+    same group is a duplicate of the first."""
+    existing = find_leads_by_external_ids(uow.session, [d.external_id for d in deliveries])
+    first: dict[str, _Delivery] = {}
+    for delivery in deliveries:
+        if delivery.external_id not in existing:
+            first.setdefault(delivery.external_id, delivery)
+    fresh = list(first.values())
+    lead_ids = insert_leads(uow.session, [d.admission.lead for d in fresh])
+    stored: dict[str, IntakeResult] = {}
+    handoffs = []
+    for delivery, lead_id in zip(fresh, lead_ids, strict=True):
+        qualification = delivery.admission.qualification
+        if qualification.qualified:
+            handoffs.append({
+                "key": f"{HANDOFF_KIND}:{lead_id}", "kind": HANDOFF_KIND, "now": delivery.now,
+                "lead_id": lead_id, "channel": delivery.services.policy.channels.handoff,
+                "payload": {},
+            })
+            stored[delivery.external_id] = IntakeResult(lead_id, "queued", [])
+        else:
+            stored[delivery.external_id] = IntakeResult(
+                lead_id, "not_qualified", list(qualification.reasons))
+    insert_outbox_messages(uow.session, handoffs)
+    results = []
+    for delivery in deliveries:
+        if delivery.external_id in existing:
+            results.append(_duplicate(*existing[delivery.external_id]))
+        elif first[delivery.external_id] is delivery:
+            results.append(stored[delivery.external_id])
+        else:
+            original = first[delivery.external_id].admission.qualification
+            results.append(IntakeResult(stored[delivery.external_id].lead_id, "duplicate",
+                                        list(original.reasons)))
+    return results
+
+
+def _store_alone(delivery: _Delivery) -> IntakeResult:
+    """The delivery in a transaction of its own."""
+    services = delivery.services
+    try:
+        with services.unit_of_work() as uow:
+            existing = uow.leads.find_external(delivery.external_id)
+            if existing is not None:
+                return _duplicate(*existing)
+            result = store(uow, services.policy, delivery.admission, now=delivery.now)
+            uow.commit()
+    except IntegrityError:
+        # Another delivery of the same external_id committed first: answer as a duplicate.
+        with services.unit_of_work() as uow:
+            existing = uow.leads.find_external(delivery.external_id)
+            if existing is None:
+                raise
             return _duplicate(*existing)
-        result = store(uow, services.policy, admission, now=now)
-        uow.commit()
-    log.info("lead %s accepted from %s via %s: %s", result.lead_id, mql.source, surface.value,
-             "queued" if result.status == "queued" else "not qualified")
-    if result.status == "queued":
-        services.outbox_ready.set()  # this process's worker posts it without waiting to poll
     return result
+
+
+def _accepted(delivery: _Delivery) -> None:
+    """After the commit: log a new lead, wake this process's outbox worker if it was queued."""
+    result = delivery.result
+    assert result is not None
+    if result.status == "duplicate":
+        return
+    log.info("lead %s accepted from %s via %s: %s", result.lead_id, delivery.source,
+             delivery.surface.value, "queued" if result.status == "queued" else "not qualified")
+    if result.status == "queued":
+        # this process's worker posts it without waiting to poll
+        delivery.services.outbox_ready.set()
+
+
+def _duplicate(lead_id: int, qualification: dict[str, Any]) -> IntakeResult:
+    return IntakeResult(lead_id, "duplicate", list(qualification.get("reasons", [])))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy.orm import object_session
+
 from bot.errors import IllegalTransition
 from storage.models import Lead, LeadEvent, LeadStatus
 
@@ -78,6 +80,22 @@ def next_status(current: LeadStatus, action: Action) -> LeadStatus:
         ) from None
 
 
+def changes(current: LeadStatus, action: Action, at: datetime) -> dict[str, Any]:
+    """The columns ``action`` sets on a lead that is ``current``; ``IllegalTransition`` otherwise.
+
+    Every transition can change which reminders the lead owes, so it also asks the reminder
+    sweep to look at the lead again (``next_due_at``).
+    """
+    values: dict[str, Any] = {
+        "status": next_status(current, action),
+        "updated_at": at,
+        "next_due_at": at,  # what the lead owes may have changed: the next sweep re-plans it
+    }
+    if action == Action.TOUCH:
+        values["last_touch_at"] = at  # the follow-up cadence counts from here
+    return values
+
+
 def apply(
     lead: Lead,
     action: Action,
@@ -87,28 +105,38 @@ def apply(
     actor: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> LeadEvent:
-    """Move ``lead`` along its lifecycle and record the event (added to ``lead.events``).
-
-    Every transition can change which reminders the lead owes, so it also asks the reminder
-    sweep to look at the lead again (``next_due_at``).
-    """
+    """Move ``lead`` along its lifecycle and record the event (added to ``lead.events``)."""
     before = LeadStatus(lead.status)
-    after = next_status(before, action)
-    lead.status = after
-    lead.updated_at = at
-    if action == Action.TOUCH:
-        lead.last_touch_at = at  # the follow-up cadence counts from here
-    lead.next_due_at = at  # what the lead owes may have changed: the next sweep re-plans it
+    for column, value in changes(before, action, at).items():
+        setattr(lead, column, value)
+    return applied(lead, action, before, at=at, surface=surface, actor=actor, data=data)
+
+
+def applied(
+    lead: Lead,
+    action: Action,
+    before: LeadStatus,
+    *,
+    at: datetime,
+    surface: Surface,
+    actor: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> LeadEvent:
+    """Record the event of a transition the lead's row already took from ``before``.
+
+    For a caller whose own statement wrote ``changes(before, action, at)``: a claim decides and
+    moves the lead in one conditional update, so the row is not written a second time.
+    """
     event = LeadEvent(
         at=at,
         kind=action.value,
         from_status=before.value,
-        to_status=after.value,
+        to_status=next_status(before, action).value,
         actor=actor,
         surface=surface.value,
         data=data or {},
     )
-    lead.events.append(event)
+    _attach(lead, event)
     return event
 
 
@@ -131,5 +159,19 @@ def record(
         surface=surface.value,
         data=data or {},
     )
-    lead.events.append(event)
+    _attach(lead, event)
     return event
+
+
+def _attach(lead: Lead, event: LeadEvent) -> None:
+    """Add ``event`` to ``lead.events`` without reading the lead's whole trail first.
+
+    Appending to an unloaded collection would load every earlier event of the lead (a query
+    and an object per event) only to add one; setting the event's side queues the append
+    instead, and the collection, when it is read, holds it. The event goes into the lead's
+    session explicitly: a back-reference does not cascade into it.
+    """
+    event.lead = lead
+    session = object_session(lead)
+    if session is not None:
+        session.add(event)

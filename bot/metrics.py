@@ -1,14 +1,13 @@
 """How both sides are doing against the agreement, for any period and optionally one rep.
 
 Every figure is defined ONCE here and read by ``/sla-status``, the weekly digest and the
-monthly review. Never every lead loaded into Python: on PostgreSQL ONE statement computes all
-the figures of a period (team, per owner, or both through grouping sets), business-time
-durations included — the period's business calendar, precomputed as a timeline of open
-intervals (``bot.calendar.BusinessTimeline``), is sent as arrays and the same bisection
-arithmetic runs per lead in SQL; medians and p90 are ordered-set aggregates. On SQLite (and on
-PostgreSQL when an instant lies outside the timeline's window, so the calendar itself must
-answer) counts are one grouped query and durations are measured in Python from one row per lead
-handed off in the period. Both evaluations are compared to the microsecond by the tests.
+monthly review. Never every lead loaded into Python: business-time durations are facts stamped
+with each lead when its hand-off, first claim and first touch happen (``bot.timings``), so on
+PostgreSQL the figures are two aggregate statements (counts per owner; durations and their
+medians and p90 per owner and for the team, as ordered-set aggregates). On SQLite — and on
+PostgreSQL while a lead of the period has stale stamps (a changed calendar not yet re-stamped)
+— counts are one grouped query and durations are gathered in Python from one row per lead
+handed off in the period, measured there when stale. The tests compare both to the microsecond.
 
 Definitions (``P`` is the period ``[start, end)``; "now" is the clock when the report is made):
 
@@ -35,8 +34,8 @@ Definitions (``P`` is the period ``[start, end)``; "now" is the clock when the r
 - MQL→SQL rate (the one shown): converted / decided, both by ``decided_at`` in P. Also kept:
   converted / handed off for the cohort handed off in P (``cohort_converted``).
 - recycle reasons: recycled leads decided in P, counted by ``decision_reason``.
-- open breaches: leads open now (posted, claimed, working) with ≥ 1 ``breach`` event; not
-  limited to P.
+- open breaches: leads open now (posted, claimed, working) with a recorded breach (the earliest
+  breached deadline is stored with the lead as ``first_breach_at``); not limited to P.
 
 API (stable; the digest and the review import it):
 
@@ -62,19 +61,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ARRAY,
-    BigInteger,
     ColumnElement,
-    DateTime,
     Double,
     and_,
     bindparam,
     case,
-    cast,
     func,
     literal,
     or_,
@@ -83,13 +79,12 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import Grouping
 
-from bot.calendar import BusinessTimeline, micros
-from bot.deadlines import first_contact_target_hours
+from bot import timings
+from bot.calendar import BusinessTimeline
 from bot.periods import Period, month
 from bot.policy import Policy
-from storage.models import Lead, LeadEvent, LeadStatus
+from storage.models import OPEN_BREACHED, Lead, LeadEvent, LeadStatus
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -331,9 +326,16 @@ def _reading(source: Services | Session) -> Iterator[tuple[Session, datetime | N
 
 
 #: for a report's own read transaction on PostgreSQL: compiling its statements to machine
-#: code (JIT) costs more than it saves at these sizes (hundreds of ms measured), and its sorts
-#: (the per-owner grouping, the percentiles) fit in memory instead of spilling to disk
-REPORT_SETTINGS = "SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true)"
+#: code (JIT) costs more than it saves at these sizes (hundreds of ms measured); its sorts (the
+#: per-owner grouping, the percentiles) fit in memory instead of spilling to disk; and parallel
+#: workers are worth starting for a month's scan (the default costs keep the grouped counts
+#: in one process: 1.3-1.5x slower at 100,000 leads), though not for a small index read (a
+#: lower setup cost started workers for the breach count: 22 ms instead of 2)
+REPORT_SETTINGS = (
+    "SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true),"
+    " set_config('parallel_setup_cost', '300', true),"
+    " set_config('parallel_tuple_cost', '0.01', true)"
+)
 
 
 def _in(column: Any, period: Period) -> ColumnElement[bool]:
@@ -397,23 +399,25 @@ def _figures(
 ) -> dict[_Key, _Raw]:
     """The period's figures under ``TEAM`` (when ``team``) and per owner (when ``reps``).
 
-    Two evaluations of the same definitions. On PostgreSQL one statement computes everything,
-    business minutes included (``_sql_figures``: the timeline's intervals as arrays, the
-    percentiles as ordered-set aggregates). Elsewhere — and on PostgreSQL in the rare case an
-    instant falls outside the timeline's window, where the calendar itself must answer — the
-    counts are one grouped query and the durations are measured in Python (``_timings``).
-    Both give the same numbers to the microsecond (tests/test_metrics.py compares them).
+    Two evaluations of the same definitions. On PostgreSQL two aggregate statements compute
+    everything from the stamped business-time facts (``_sql_figures``). Elsewhere — and on
+    PostgreSQL while a lead of the period has stale stamps — the counts and the recycle reasons
+    are grouped queries and the durations are gathered in Python (``_timings``). Both give the
+    same numbers to the microsecond (tests/test_metrics_sql.py compares them).
     """
-    reasons = _reasons(session, period, rep, by_rep=reps)
-    figures = None
     if session.get_bind().dialect.name == "postgresql":
         figures = _sql_figures(session, policy, period, now, rep=rep, team=team, reps=reps)
-    if figures is None:
-        figures = _python_figures(session, policy, period, now, rep=rep, team=team, reps=reps)
-    team_reasons: dict[str, int] = defaultdict(int)
-    for by_owner in reasons.values():
-        for reason, count in by_owner.items():
-            team_reasons[reason] += count
+        if figures is not None:
+            return figures
+    figures = _python_figures(session, policy, period, now, rep=rep, team=team, reps=reps)
+    return _with_reasons(figures, _reasons(session, period, rep, by_rep=reps))
+
+
+def _with_reasons(figures: dict[_Key, _Raw],
+                  reasons: dict[str | None, dict[str, int]]) -> dict[_Key, _Raw]:
+    """Each owner's recycle reasons (``reasons`` by owner, or under None for all) and the
+    team's, their sum, added to the figures."""
+    team_reasons = _summed(reasons.values())
     out: dict[_Key, _Raw] = {}
     for key, raw in figures.items():
         own = dict(team_reasons) if isinstance(key, _Team) else reasons.get(key, {})
@@ -516,29 +520,34 @@ def _timings(
     """Business-minute durations per owner, from ONE query of the period's handed-off leads.
 
     Bounded by the leads handed off in the period (the only per-lead read of this module).
+    A lead's stamped facts (``bot.timings``) are read as stored when current; a lead with stale
+    ones is measured here, on one timeline for the period (bisections instead of a walk of the
+    calendar per lead), as ``bot.timings.stamp`` would store them.
     """
     query = select(Lead.owner_id, Lead.tier, Lead.posted_at, Lead.first_claimed_at,
-                   Lead.first_touch_at,
-                   Lead.decided_at).where(_in(Lead.posted_at, period))
+                   Lead.first_touch_at, Lead.decided_at, Lead.first_contact_due_at,
+                   Lead.claim_business_us, Lead.contact_business_us, Lead.timing_basis,
+                   ).where(_in(Lead.posted_at, period))
     if rep is not None:
         query = query.where(Lead.owner_id == rep)
-    # every lead's durations are measured on one timeline: bisections instead of a walk of the
-    # calendar per lead (a month of 100,000 leads took seconds the other way)
-    cal = _timeline(policy, period, now)
-    targets = _targets_by_tier(policy)
+    current = timings.basis(policy)
+    timeline: BusinessTimeline | None = None
     out: dict[str | None, _Timings] = defaultdict(lambda: ([], [], 0, 0))
-    for owner, tier, posted_at, claimed_at, touched_at, decided_at in session.execute(query):
-        claims, contacts, settled, on_time = out[owner]
-        if claimed_at is not None:
-            claims.append(_minutes(cal.between(posted_at, max(claimed_at, posted_at))))
-        if touched_at is not None:
-            contacts.append(_minutes(cal.between(posted_at, touched_at)))
-        due = cal.add(posted_at, targets.get(tier, targets[None]))
-        kept = touched_at or decided_at
-        if kept is not None or due <= now:
+    for lead in session.execute(query):
+        if not timings.is_stamped(lead, current):
+            timeline = timeline or _timeline(policy, period, now)
+        facts = timings.facts(lead, policy, current, on=timeline)
+        claims, contacts, settled, on_time = out[lead.owner_id]
+        if facts.claim_business_us is not None:
+            claims.append(_minutes(timedelta(microseconds=facts.claim_business_us)))
+        if facts.contact_business_us is not None:
+            contacts.append(_minutes(timedelta(microseconds=facts.contact_business_us)))
+        due = facts.first_contact_due_at
+        kept = lead.first_touch_at or lead.decided_at
+        if due is not None and (kept is not None or due <= now):
             settled += 1
             on_time += int(kept is not None and kept <= due)
-        out[owner] = (claims, contacts, settled, on_time)
+        out[lead.owner_id] = (claims, contacts, settled, on_time)
     return dict(out)
 
 
@@ -556,113 +565,108 @@ def _sql_figures(
     session: Session, policy: Policy, period: Period, now: datetime, *, rep: str | None,
     team: bool, reps: bool,
 ) -> dict[_Key, _Raw] | None:
-    """Every figure in ONE statement on PostgreSQL, or None when Python must measure.
+    """Every figure in two statements on PostgreSQL, or None when Python must measure.
 
-    Business time is the timeline's arithmetic (``TimelineTable``) on microseconds counted from
-    the period's start: ``width_bucket`` finds a lead's open interval by binary search over the
-    intervals' starts, as ``bisect`` does in Python. Durations are kept as whole microseconds,
-    so each figure equals Python's to the bit. Medians come from the two middle ranks
-    (``statistics.median``: their mean for an even count). None when an instant lies outside
-    the timeline's window or a deadline past its last interval (then the calendar answers).
+    Business time is read from the facts stamped with each lead (``bot.timings``), so both
+    statements are plain aggregates the database can spread over parallel workers: the counts
+    per owner (the team's are their sums), then the durations' counts and percentiles per
+    owner and for the team (grouping sets; medians from the two middle ranks, as
+    ``statistics.median``). None when a lead handed off in the period has stale stamps (a
+    changed calendar not yet re-stamped): then Python measures those leads itself.
     """
-    table = _timeline(policy, period, now).table()
-    targets = {name: target // timedelta(microseconds=1)
-               for name, target in _targets_by_tier(policy).items()}
-    if not table.starts or min(targets.values()) <= 0:
-        return None
-    origin = micros(period.start)
-    shift = [v - origin for v in table.starts], [v - origin for v in table.ends]
-    starts, ends, before, after = (
-        Grouping(bindparam(f"tl_{name}", values, type_=ARRAY(BigInteger)))
-        for name, values in (("starts", shift[0]), ("ends", shift[1]),
-                             ("before", list(table.before)), ("after", list(table.after))))
-    since = bindparam("tl_origin", period.start, type_=DateTime(timezone=True))
-
-    def rel(column: Any) -> Any:
-        """Microseconds from the period's start (exact: the span is small for a double)."""
-        return cast(func.round(func.date_part("epoch", column - since) * 1_000_000), BigInteger)
-
     atoms = _atoms(session, policy, period, now)
-    target = case(*((Lead.tier == name, us) for name, us in targets.items() if name),
-                  else_=targets[None])
-    # each step a fenced subquery (OFFSET 0): PostgreSQL would otherwise repeat every
-    # expression wherever a later step names it
-    leads = (
-        select(Lead.owner_id.label("owner"), *(c.label(n) for n, c in atoms.items()),
-               rel(Lead.posted_at).label("p"),
-               rel(Lead.first_claimed_at).label("first_claim"),
-               rel(Lead.first_touch_at).label("t"),
-               rel(func.coalesce(Lead.first_touch_at, Lead.decided_at)).label("k"),
-               target.label("h"))
-        .select_from(Lead)
-        .where(_scope(period))
-    )
-    if rep is not None:
-        leads = leads.where(Lead.owner_id == rep)
-    a = leads.offset(0).subquery("a")
-    # time to claim counts from the hand-off even if a claim was stamped before it (greatest()
-    # would skip a NULL: no claim stays NULL)
-    claim = case((a.c.first_claim.is_not(None), func.greatest(a.c.first_claim, a.c.p)))
-    passed = [col for col in a.c if col.name not in ("p", "first_claim", "t")]
-    b = select(*passed, a.c.p, claim.label("c"), a.c.t,
-               func.width_bucket(a.c.p, starts).label("ip"),
-               func.width_bucket(claim, starts).label("ic"),
-               func.width_bucket(a.c.t, starts).label("it")).offset(0).subquery("b")
-
-    def open_before(value: Any, i: Any) -> Any:
-        return case((i > 0, before[i] + func.least(value, ends[i]) - starts[i]),
-                    (i == 0, literal(0, BigInteger)))
-
-    kept = [col for col in b.c if col.name not in ("ip", "ic", "it")]
-    c = select(*kept, open_before(b.c.p, b.c.ip).label("op"),
-               open_before(b.c.c, b.c.ic).label("oc"),
-               open_before(b.c.t, b.c.it).label("ot")).offset(0).subquery("c")
-    due_at = c.c.op + c.c.h
-    d = select(*[col for col in c.c if col.name not in ("oc", "ot", "op", "h")],
-               case((c.c.posted, c.c.oc - c.c.op)).label("claim_us"),
-               case((c.c.posted, c.c.ot - c.c.op)).label("contact_us"),
-               due_at.label("target"),
-               (func.width_bucket(due_at - 1, after) + 1).label("j")).offset(0).subquery("d")
-    e = select(*[col for col in d.c if col.name not in ("target", "j")],
-               (starts[d.c.j] + (d.c.target - before[d.c.j])).label("due")).subquery("e")
-    lo, hi = table.lo - origin, table.hi - origin
-    fractions = bindparam("fractions", list(_FRACTIONS), type_=ARRAY(Double))
-    on = e.c.posted
-    counted = _counts({n: e.c[n] for n in atoms}, policy)
-    figures = [
+    counted = _counts(atoms, policy)
+    posted = atoms["posted"]
+    kept = func.coalesce(Lead.first_touch_at, Lead.decided_at)
+    due = Lead.first_contact_due_at
+    counts = [
         *(func.count().filter(cond).label(n) for n, cond in counted.items()
           if n != "touches_on_decided"),
-        func.coalesce(func.sum(e.c.touches).filter(counted["touches_on_decided"]), 0)
+        func.coalesce(func.sum(atoms["touches"]).filter(counted["touches_on_decided"]), 0)
         .label("touches_on_decided"),
-        func.count(e.c.claim_us).label("claim_n"),
-        func.percentile_disc(fractions).within_group(e.c.claim_us).label("claim_q"),
-        func.count(e.c.contact_us).label("contact_n"),
-        func.percentile_disc(fractions).within_group(e.c.contact_us).label("contact_q"),
-        func.count().filter(and_(on, or_(e.c.k.is_not(None), e.c.due <= micros(now) - origin)))
+        func.count().filter(and_(posted, or_(kept.is_not(None), due <= now)))
         .label("fc_settled"),
-        func.count().filter(and_(on, e.c.k <= e.c.due)).label("fc_on_time"),
-        func.count().filter(and_(on, or_(
-            e.c.p < lo, e.c.p > hi, e.c.c > hi, e.c.t < lo, e.c.t > hi, e.c.due.is_(None))))
-        .label("outside"),
+        func.count().filter(and_(posted, kept <= due)).label("fc_on_time"),
+        func.count().filter(and_(posted, timings.stale(timings.basis(policy)))).label("stale"),
+    ]
+    # the recycle reasons come out of the same pass: the recycled leads decided in the period
+    # are grouped by reason too (``_reasons``' rule: no reason counts as "other")
+    reason = case((counted["recycled"], func.coalesce(func.nullif(Lead.decision_reason, ""),
+                                                      "other"))).label("reason")
+    query = (select(Lead.owner_id, reason, *counts).where(_scope(period))
+             .group_by(Lead.owner_id, reason))
+    if rep is not None:
+        query = query.where(Lead.owner_id == rep)
+    rows = session.execute(query).mappings().all()
+    if any(row["stale"] for row in rows):
+        return None
+    names = [*counted, "fc_settled", "fc_on_time"]
+    by_owner: dict[str | None, dict[str, int]] = {}
+    reasons: dict[str | None, dict[str, int]] = defaultdict(dict)
+    for row in rows:
+        owner = row["owner_id"]
+        summed = by_owner.setdefault(owner, dict.fromkeys(names, 0))
+        for name in names:
+            summed[name] += int(row[name] or 0)
+        if row["reason"] is not None:
+            reasons[owner][row["reason"]] = int(row["recycled"])
+    durations = _sql_durations(session, period, rep, team=team, reps=reps)
+    out: dict[_Key, _Raw] = {}
+
+    def raw(values: dict[str, int], key: _Key) -> _Raw:
+        claim, contact = durations.get(key, (Durations(), Durations()))
+        settled, on_time = values.pop("fc_settled"), values.pop("fc_on_time")
+        return _Raw(values, claim, contact, settled, on_time)
+
+    if reps:
+        for owner, values in by_owner.items():
+            out[owner] = raw(dict(values), owner)
+    if team:
+        total = dict.fromkeys(names, 0)
+        for values in by_owner.values():
+            for name, value in values.items():
+                total[name] += value
+        out[TEAM] = raw(total, TEAM)
+    return _with_reasons(out, dict(reasons) if reps else {None: _summed(reasons.values())})
+
+
+def _summed(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = defaultdict(int)
+    for by_key in counts:
+        for key, count in by_key.items():
+            total[key] += count
+    return dict(total)
+
+
+def _sql_durations(
+    session: Session, period: Period, rep: str | None, *, team: bool, reps: bool,
+) -> dict[_Key, tuple[Durations, Durations]]:
+    """Time to claim and to first contact (count, median, p90) of the leads handed off in the
+    period, per owner and/or for the team, from their stamped business microseconds."""
+    fractions = bindparam("fractions", list(_FRACTIONS), type_=ARRAY(Double))
+    figures = [
+        func.count(Lead.claim_business_us).label("claim_n"),
+        func.percentile_disc(fractions).within_group(Lead.claim_business_us).label("claim_q"),
+        func.count(Lead.contact_business_us).label("contact_n"),
+        func.percentile_disc(fractions).within_group(Lead.contact_business_us)
+        .label("contact_q"),
     ]
     if team and reps:
-        query = select(e.c.owner, func.grouping(e.c.owner).label("total"), *figures).group_by(
-            func.grouping_sets(tuple_(e.c.owner), tuple_()))
+        query = select(Lead.owner_id, func.grouping(Lead.owner_id).label("total"), *figures
+                       ).group_by(func.grouping_sets(tuple_(Lead.owner_id), tuple_()))
     elif reps:
-        query = select(e.c.owner, literal(0).label("total"), *figures).group_by(e.c.owner)
+        query = select(Lead.owner_id, literal(0).label("total"), *figures
+                       ).group_by(Lead.owner_id)
     else:
-        query = select(literal(None).label("owner"), literal(1).label("total"), *figures)
-    rows = session.execute(query).mappings().all()
-    if any(row["outside"] for row in rows):
-        return None
-    names = list(counted)
-    out: dict[_Key, _Raw] = {}
-    for row in rows:
-        key: _Key = TEAM if row["total"] else row["owner"]
-        out[key] = _Raw({n: int(row[n] or 0) for n in names},
-                        _durations(row["claim_n"], row["claim_q"]),
-                        _durations(row["contact_n"], row["contact_q"]),
-                        int(row["fc_settled"]), int(row["fc_on_time"]))
+        query = select(literal(None).label("owner_id"), literal(1).label("total"), *figures)
+    query = query.where(_in(Lead.posted_at, period))
+    if rep is not None:
+        query = query.where(Lead.owner_id == rep)
+    out: dict[_Key, tuple[Durations, Durations]] = {}
+    for row in session.execute(query).mappings():
+        key: _Key = TEAM if row["total"] else row["owner_id"]
+        out[key] = (_durations(row["claim_n"], row["claim_q"]),
+                    _durations(row["contact_n"], row["contact_q"]))
     return out
 
 
@@ -672,28 +676,6 @@ def _durations(count: int, ranks: Sequence[int] | None) -> Durations:
         return Durations()
     low, high, p90 = (_minutes(timedelta(microseconds=v)) for v in ranks)
     return Durations(int(count), low if count % 2 else (low + high) / 2, p90)
-
-
-@dataclass(frozen=True)
-class _TierOf:
-    tier: str | None
-
-
-def _targets_by_tier(policy: Policy) -> dict[str | None, timedelta]:
-    """The first-contact window of each tier the policy names (None: leads of no tier; a tier
-    the policy no longer names gets that too, as ``first_contact_target_hours`` decides)."""
-    names = [None, *(tier.name for tier in policy.tiers if tier.name)]
-    return {name: timedelta(hours=first_contact_target_hours(_TierOf(name), policy))
-            for name in names}
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """A scalar subquery's value skips the column type: make SQLite's naive UTC aware."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _minutes(delta: timedelta) -> float:
@@ -719,29 +701,19 @@ def _reasons(
 
 
 def _open_breaches(session: Session, rep: str | None, limit: int) -> BreachList:
-    """Open leads with a breach: the page and the total ("+N more") in one grouped query, then
-    the page's promises (at most ``limit`` leads, by index)."""
-    open_leads = select(Lead.id).where(Lead.status.in_(OPEN_STATUSES))
+    """Open leads with a breach, by their stored first breach: the page and the total ("+N
+    more"), both read from one partial index (``ix_leads_open_breaches``, whose condition is
+    spelled the same), then the page's promises (at most ``limit`` leads, by index)."""
+    breached = [text(OPEN_BREACHED)]
     if rep is not None:
-        open_leads = open_leads.where(Lead.owner_id == rep)
-    breached = (  # grouped over open leads only: closed leads' breaches pile up with history
-        select(LeadEvent.lead_id, func.min(LeadEvent.at).label("first_at"))
-        .where(LeadEvent.kind == "breach", LeadEvent.lead_id.in_(open_leads))
-        .group_by(LeadEvent.lead_id)
-        .subquery()
-    )
-    query = (
+        breached.append(Lead.owner_id == rep)
+    page = session.execute(
         select(Lead.id, Lead.owner_id, Lead.contact_name, Lead.company_name, Lead.channel_id,
-               Lead.message_ts, breached.c.first_at, func.count().over().label("total"))
-        .join(breached, breached.c.lead_id == Lead.id)
-        .where(Lead.status.in_(OPEN_STATUSES))
-        .order_by(breached.c.first_at, Lead.id)
-        .limit(limit)
-    )
-    if rep is not None:
-        query = query.where(Lead.owner_id == rep)
-    page = session.execute(query).all()
-    total = int(page[0][-1]) if page else 0
+               Lead.message_ts, Lead.first_breach_at)
+        .where(*breached).order_by(Lead.first_breach_at, Lead.id).limit(limit)
+    ).all()
+    total = (len(page) if len(page) < limit else
+             int(session.scalar(select(func.count()).select_from(Lead).where(*breached)) or 0))
     ids = [row[0] for row in page]
     promises: dict[int, list[str]] = defaultdict(list)
     if ids:
@@ -755,8 +727,8 @@ def _open_breaches(session: Session, rep: str | None, limit: int) -> BreachList:
                 promises[lead_id].append(promise)
     rows = tuple(
         OpenBreach(lead_id, owner, name, company, tuple(promises.get(lead_id, ())),
-                   _aware(first_at) or first_at, channel, ts)
-        for lead_id, owner, name, company, channel, ts, first_at, _ in page
+                   first_at, channel, ts)
+        for lead_id, owner, name, company, channel, ts, first_at in page
     )
     return BreachList(rows, total)
 

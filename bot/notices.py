@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, case, insert, or_, select, update
 
 from bot.autoassign import pick_assignee
 from bot.errors import NotAllowed, NotFound, NothingToSnooze, SnoozeRefused
@@ -74,6 +74,8 @@ class _Batch:
     notices: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     next_due: dict[int, datetime | None] = field(default_factory=dict)
+    #: the earliest deadline breached in this batch, per lead (``leads.first_breach_at``)
+    first_breach: dict[int, datetime] = field(default_factory=dict)
 
     def write(self, uow: UnitOfWork, now: datetime) -> None:
         uow.outbox.enqueue_many(self.outbox, now)
@@ -85,6 +87,17 @@ class _Batch:
             uow.session.execute(update(Lead), [
                 {"id": lead_id, "next_due_at": due} for lead_id, due in self.next_due.items()
             ])
+        if self.first_breach:
+            at = bindparam("breach_at", type_=Lead.first_breach_at.type)
+            uow.session.execute(
+                update(Lead.__table__)
+                .where(Lead.id == bindparam("breach_lead"))
+                .values(first_breach_at=case(
+                    (or_(Lead.first_breach_at.is_(None), Lead.first_breach_at > at), at),
+                    else_=Lead.first_breach_at)),
+                [{"breach_lead": lead_id, "breach_at": at_}
+                 for lead_id, at_ in self.first_breach.items()],
+            )
 
 
 def clocks_of(lead: Lead, snoozes: tuple[Snooze, ...] = ()) -> LeadClocks:
@@ -268,6 +281,9 @@ def _handle(
                     "lateness_seconds": _lateness(lead, notice, now),
                 },
             })
+            earliest = batch.first_breach.get(lead.id)
+            if earliest is None or notice.deadline < earliest:
+                batch.first_breach[lead.id] = notice.deadline
             result.breaches += 1
         else:
             result.sent += 1

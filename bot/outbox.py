@@ -45,7 +45,7 @@ from sqlalchemy import func, or_, select
 
 from bot.adapters.hubspot_fetch import FETCH_KIND, ContactGone
 from bot.adapters.hubspot_fetch import run as run_fetch
-from bot.home import home_publish_args
+from bot.home import SUPERSEDED, home_publish_args
 from bot.lifecycle import Action, Surface, apply
 from bot.notices import still_owed
 from bot.notify import HOME_KIND
@@ -58,6 +58,7 @@ from bot.outbound import (
     deliver,
 )
 from bot.services import Services
+from bot.timings import stamp
 from bot.views.handoff import handoff_message
 from storage.models import Lead, LeadStatus, OutboxMessage, OutboxStatus
 from storage.unit_of_work import UnitOfWorkFactory
@@ -249,7 +250,13 @@ class OutboxWorker:
             )
             if uow.session.bind is not None and uow.session.bind.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
-            for row in uow.session.scalars(query):
+            rows = list(uow.session.scalars(query))
+            # one render covers a person's Home refreshes claimed together (see _skip_superseded)
+            last_home = {_home_user(row): row.id for row in rows if row.kind == HOME_KIND}
+            for row in rows:
+                if row.kind == HOME_KIND and last_home[_home_user(row)] != row.id:
+                    self._finish(uow, row, OutboxStatus.SKIPPED, error=SUPERSEDED)
+                    continue
                 if row.status == OutboxStatus.SENDING:
                     row.needs_check = True  # its worker stopped mid-send: Slack may have it
                 row.status = OutboxStatus.SENDING
@@ -275,7 +282,7 @@ class OutboxWorker:
                 payload = handoff_message(lead, self.services.policy, now, self.services.t)
                 method, args = "chat.postMessage", {"channel": row.channel, **payload}
             elif row.kind == HOME_KIND:
-                user_id = str(row.payload.get("user_id") or row.channel)
+                user_id = _home_user(row)
                 method, args = "views.publish", home_publish_args(self.services, uow, user_id)
             elif row.kind == WEBHOOK_KIND:
                 config = self.services.policy.outbound_webhook
@@ -552,6 +559,7 @@ class OutboxWorker:
 
     def _mark_posted(self, lead: Lead, channel: str, ts: str, now: datetime) -> None:
         lead.channel_id, lead.message_ts, lead.posted_at = channel, ts, now
+        stamp(lead, self.services.policy)  # its first-contact deadline, for the reports
         # A late hand-off is recorded (at its true instant) and told by the reminder sweep.
         apply(lead, Action.POST, at=now, surface=Surface.OUTBOX, data={"ts": ts})
 
@@ -621,6 +629,11 @@ class OutboxWorker:
             row.last_error = error
         if status == OutboxStatus.SENT:
             row.sent_at = self.services.clock.now()
+
+
+def _home_user(row: OutboxMessage) -> str:
+    """Whose Home a ``home`` row refreshes."""
+    return str(row.payload.get("user_id") or row.channel)
 
 
 @dataclass(frozen=True)

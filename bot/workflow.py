@@ -10,8 +10,10 @@ Claim must give a lead exactly one owner when several reps press at once. The wi
 one whose conditional ``UPDATE … WHERE status = 'posted' AND owner_id IS NULL`` changes a row:
 PostgreSQL re-checks that condition after waiting for a concurrent winner's row lock, and
 SQLite's ``BEGIN IMMEDIATE`` lets one writer in at a time, so the losers' updates match nothing.
-Only the winner then moves the lead with ``bot.lifecycle.apply``, which keeps the transition
-table the single source of truth and writes the event.
+The same update moves the lead (``bot.lifecycle.changes``: the transition table stays the
+single source of truth) and returns the row, and only the winner then writes the event
+(``bot.lifecycle.applied``): a won claim is one conditional update, one insert of its event
+and one insert of the Slack calls it owes (``bot.notify.Outgoing``).
 
 Modal submissions check first (``check_touch``, ``check_reassign``) so a refusal can still be
 shown in the open modal, then act; when the lead changed in between, the act refuses under the
@@ -45,11 +47,22 @@ from bot.errors import (
     SameOwner,
 )
 from bot.i18n import Translator, format_datetime
-from bot.lifecycle import OWNED, TERMINAL, Action, Surface, allowed, apply, next_status
-from bot.notify import refresh_homes, reply_in_thread, send_dm, update_channel_message
+from bot.lifecycle import (
+    OWNED,
+    TERMINAL,
+    Action,
+    Surface,
+    allowed,
+    applied,
+    apply,
+    changes,
+    next_status,
+)
+from bot.notify import Outgoing, send_dm
 from bot.roles import Role
 from bot.services import Services
-from bot.views.handoff import fit_mrkdwn, handoff_message
+from bot.timings import stamp
+from bot.views.handoff import fit_mrkdwn
 from bot.views.touch_modal import NOTE_MAX, TOUCH_KINDS, TOUCH_OUTCOMES
 from storage.models import Feedback, Lead, LeadEvent, LeadStatus, Touch
 from storage.types import UTCDateTime
@@ -84,11 +97,6 @@ __all__ = [
 REASON_LIMIT = 500
 #: who may read a lead's whole record, personal data included (SPEC 4: Details)
 DETAILS_ROLES: tuple[Role, ...] = ("reps", "managers", "marketers")
-
-
-
-
-
 
 
 class ClaimOutcome(StrEnum):
@@ -157,28 +165,21 @@ def claim(services: Services, lead_id: int, user_id: str, *, surface: Surface) -
         raise NotARep(f"{user_id} may not claim leads")
     now = services.clock.now()
     with services.unit_of_work() as uow:
-        lead = uow.leads.get(lead_id)
-        if lead is None:
+        state = uow.leads.owner_and_status(lead_id)
+        if state is None:
             raise NotFound(f"lead {lead_id}")
-        if lead.owner_id is not None or not allowed(LeadStatus(lead.status), Action.CLAIM):
-            return _not_won(lead, user_id)
+        if state[0] is not None or not allowed(state[1], Action.CLAIM):
+            return _not_won(lead_id, *state, user_id)  # most presses that lose: one small read
         _check_open_limit(services, uow, user_id)
-        won = uow.session.execute(
-            update(Lead)
-            .where(
-                Lead.id == lead_id,
-                Lead.status == LeadStatus.POSTED,
-                Lead.owner_id.is_(None),
-            )
-            .values(owner_id=user_id, claimed_at=now, first_claimed_at=_first_claim(now))
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        lead = uow.session.get(Lead, lead_id, populate_existing=True)
+        lead = _take(uow, lead_id, user_id, now)
         if lead is None:
-            raise NotFound(f"lead {lead_id}")
-        if won != 1:
-            return _not_won(lead, user_id)
-        event = apply(lead, Action.CLAIM, at=now, surface=surface, actor=user_id)
+            state = uow.leads.owner_and_status(lead_id)
+            if state is None:
+                raise NotFound(f"lead {lead_id}")
+            return _not_won(lead_id, *state, user_id)
+        event = applied(lead, Action.CLAIM, LeadStatus.POSTED, at=now, surface=surface,
+                        actor=user_id)
+        stamp(lead, services.policy)  # time to claim, for the reports
         uow.session.flush()
         _queue_claim_messages(services, uow, lead, event)
         result = ClaimResult(ClaimOutcome.WON, lead.id, LeadStatus(lead.status), user_id, event.id)
@@ -195,28 +196,32 @@ def assign_automatically(
     The same conditional update as a claim, so a rep pressing Claim at the same instant wins
     or loses cleanly against the scheduler. False when somebody claimed it meanwhile.
     """
-    won = uow.session.execute(
-        update(Lead)
-        .where(Lead.id == lead.id, Lead.status == LeadStatus.POSTED, Lead.owner_id.is_(None))
-        .values(owner_id=assignee, claimed_at=now, first_claimed_at=_first_claim(now))
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    uow.session.refresh(lead)
-    if won != 1:
+    if _take(uow, lead.id, assignee, now) is None:
+        uow.session.refresh(lead)
         return False
-    event = apply(lead, Action.CLAIM, at=now, surface=Surface.SCHEDULER, actor=assignee,
-                  data={"auto": True})
+    event = applied(lead, Action.CLAIM, LeadStatus.POSTED, at=now, surface=Surface.SCHEDULER,
+                    actor=assignee, data={"auto": True})
+    stamp(lead, services.policy)
     uow.session.flush()
-    t, owner = services.t, f"<@{assignee}>"
-    prefix = f"claim:{lead.id}:{event.id}"
-    update_channel_message(services, uow, lead, f"{prefix}:update")
-    reply_in_thread(services, uow, lead, f"{prefix}:thread", t("auto_assign.thread", owner=owner))
-    due_at = first_contact_due(lead, services.policy)
-    due = format_datetime(due_at, t.language, services.policy.tz) if due_at else "—"
-    _queue_owner_dm(services, uow, lead, f"{prefix}:dm", t("auto_assign.dm_heading", due=due),
-                    t("auto_assign.dm", name=_lead_name(lead, t), due=due))
-    refresh_homes(services, uow, prefix, [assignee])
+    _queue_claim_messages(services, uow, lead, event, auto=True)
     return True
+
+
+def _take(uow: UnitOfWork, lead_id: int, owner: str, now: datetime) -> Lead | None:
+    """The one conditional update that decides a claim and moves the lead: the lead when
+    ``owner`` got it (the caller records the transition with ``applied``).
+
+    The updated row comes back with the update, so the lead (the owner, and the first claim the
+    database worked out) needs no second read; a lead already in the session is refreshed.
+    """
+    moved = changes(LeadStatus.POSTED, Action.CLAIM, now)
+    return uow.session.scalars(
+        update(Lead)
+        .where(Lead.id == lead_id, Lead.status == LeadStatus.POSTED, Lead.owner_id.is_(None))
+        .values(owner_id=owner, claimed_at=now, first_claimed_at=_first_claim(now), **moved)
+        .returning(Lead),
+        execution_options={"synchronize_session": False, "populate_existing": True},
+    ).one_or_none()
 
 
 def _first_claim(now: datetime) -> ColumnElement[Any]:
@@ -312,6 +317,7 @@ def log_touch(
         lead.touch_count = (lead.touch_count or 0) + 1
         if lead.first_touch_at is None:
             lead.first_touch_at = now
+            stamp(lead, services.policy)  # time to first contact, for the reports
         uow.session.flush()
         _queue_touch_messages(services, uow, lead, event, kind, outcome)
         result = TouchResult(lead.id, touch.id, event.id, lead.touch_count)
@@ -511,13 +517,12 @@ def _check_touchable(lead: Lead, user_id: str, is_manager: bool) -> None:
         raise NotAllowed(f"{user_id} may not log a touch on lead {lead.id}")
 
 
-def _not_won(lead: Lead, user_id: str) -> ClaimResult:
-    status = LeadStatus(lead.status)
-    if lead.owner_id is not None and status in OWNED:
-        outcome = ClaimOutcome.ALREADY_YOURS if lead.owner_id == user_id else ClaimOutcome.TAKEN
+def _not_won(lead_id: int, owner_id: str | None, status: LeadStatus, user_id: str) -> ClaimResult:
+    if owner_id is not None and status in OWNED:
+        outcome = ClaimOutcome.ALREADY_YOURS if owner_id == user_id else ClaimOutcome.TAKEN
     else:
         outcome = ClaimOutcome.NOT_CLAIMABLE
-    return ClaimResult(outcome, lead.id, status, lead.owner_id)
+    return ClaimResult(outcome, lead_id, status, owner_id)
 
 
 def _check_open_limit(services: Services, uow: UnitOfWork, user_id: str) -> None:
@@ -543,30 +548,36 @@ def _check_open_limit(services: Services, uow: UnitOfWork, user_id: str) -> None
 
 
 def _queue_claim_messages(
-    services: Services, uow: UnitOfWork, lead: Lead, event: LeadEvent
+    services: Services, uow: UnitOfWork, lead: Lead, event: LeadEvent, *, auto: bool = False
 ) -> None:
+    """The message shows the owner, the thread says who claimed it (or that it was assigned),
+    the owner gets the card by DM; the card is rendered once for both."""
     t, owner = services.t, f"<@{lead.owner_id}>"
+    thread, heading, dm = (
+        ("auto_assign.thread", "auto_assign.dm_heading", "auto_assign.dm") if auto
+        else ("claim.thread", "claim.dm_heading", "claim.dm")
+    )
     prefix = f"claim:{lead.id}:{event.id}"
-    update_channel_message(services, uow, lead, f"{prefix}:update")
-    reply_in_thread(services, uow, lead, f"{prefix}:thread", t("claim.thread", owner=owner))
-    due_at = first_contact_due(lead, services.policy)
-    due = format_datetime(due_at, t.language, services.policy.tz) if due_at else "—"
-    _queue_owner_dm(services, uow, lead, f"{prefix}:dm", t("claim.dm_heading", due=due),
-                    t("claim.dm", name=_lead_name(lead, t), due=due))
-    refresh_homes(services, uow, prefix, [lead.owner_id])
+    with Outgoing(services, uow) as out:
+        view = out.handoff_view(lead)
+        out.update_channel_message(lead, f"{prefix}:update", view)
+        out.reply_in_thread(lead, f"{prefix}:thread", t(thread, owner=owner))
+        due_at = first_contact_due(lead, services.policy)
+        due = format_datetime(due_at, t.language, services.policy.tz) if due_at else "—"
+        _queue_owner_dm(out, lead, f"{prefix}:dm", t(heading, due=due),
+                        t(dm, name=_lead_name(lead, t), due=due), view)
+        out.refresh_homes(prefix, [lead.owner_id])
 
 
 def _queue_owner_dm(
-    services: Services, uow: UnitOfWork, lead: Lead, key: str, heading: str, text: str
+    out: Outgoing, lead: Lead, key: str, heading: str, text: str, view: dict[str, Any]
 ) -> None:
-    """DM the lead's owner its card with the owner's actions, under a line saying why.
+    """DM the lead's owner its card (``view``) with the owner's actions, under a line saying why.
 
     The owner can work the lead from the DM (the buttons are the channel message's, checked
     again by the services), which is how a claim and a reassignment both hand it over.
     """
-    view = handoff_message(lead, services.policy, services.clock.now(), services.t)
-    send_dm(services, uow, lead, key, str(lead.owner_id), text,
-            [_section(heading), *view["blocks"]])
+    out.send_dm(lead, key, str(lead.owner_id), text, [_section(heading), *view["blocks"]])
 
 
 def _queue_reassign_messages(
@@ -584,27 +595,29 @@ def _queue_reassign_messages(
     why = fit_mrkdwn(reason, 300) if reason else None
     name = _lead_name(lead, t)
     prefix = f"reassign:{lead.id}:{event.id}"
-    update_channel_message(services, uow, lead, f"{prefix}:update")
     if why:
         thread = t("reassign.thread_reason", manager=manager, previous=before, owner=owner,
                    reason=why)
     else:
         thread = t("reassign.thread", manager=manager, previous=before, owner=owner)
-    reply_in_thread(services, uow, lead, f"{prefix}:thread", thread)
     upcoming = _next_deadline(services, lead)
     heading = t("reassign.dm_heading", manager=manager, previous=before, next=upcoming)
     if why:
         heading = f"{heading}\n{t('reassign.dm_reason', reason=why)}"
-    _queue_owner_dm(services, uow, lead, f"{prefix}:dm", heading,
-                    t("reassign.dm", manager=manager, name=name, next=upcoming))
-    if previous:
-        if why:
-            text = t("reassign.dm_previous_reason", manager=manager, name=name, owner=owner,
-                     reason=why)
-        else:
-            text = t("reassign.dm_previous", manager=manager, name=name, owner=owner)
-        send_dm(services, uow, lead, f"{prefix}:dm-previous", previous, text)
-    refresh_homes(services, uow, prefix, [previous, lead.owner_id])
+    with Outgoing(services, uow) as out:
+        view = out.handoff_view(lead)
+        out.update_channel_message(lead, f"{prefix}:update", view)
+        out.reply_in_thread(lead, f"{prefix}:thread", thread)
+        _queue_owner_dm(out, lead, f"{prefix}:dm", heading,
+                        t("reassign.dm", manager=manager, name=name, next=upcoming), view)
+        if previous:
+            if why:
+                text = t("reassign.dm_previous_reason", manager=manager, name=name, owner=owner,
+                         reason=why)
+            else:
+                text = t("reassign.dm_previous", manager=manager, name=name, owner=owner)
+            out.send_dm(lead, f"{prefix}:dm-previous", previous, text)
+        out.refresh_homes(prefix, [previous, lead.owner_id])
 
 
 def _queue_release_messages(
@@ -612,13 +625,14 @@ def _queue_release_messages(
 ) -> None:
     t, user = services.t, f"<@{event.actor}>"
     prefix = f"release:{lead.id}:{event.id}"
-    update_channel_message(services, uow, lead, f"{prefix}:update")
     if reason:
         text = t("release.thread_reason", user=user, reason=fit_mrkdwn(reason, 300))
     else:
         text = t("release.thread", user=user)
-    reply_in_thread(services, uow, lead, f"{prefix}:thread", text)
-    refresh_homes(services, uow, prefix, [str(event.data.get("previous_owner") or "")])
+    with Outgoing(services, uow) as out:
+        out.update_channel_message(lead, f"{prefix}:update")
+        out.reply_in_thread(lead, f"{prefix}:thread", text)
+        out.refresh_homes(prefix, [str(event.data.get("previous_owner") or "")])
 
 
 def _queue_touch_messages(
@@ -626,8 +640,9 @@ def _queue_touch_messages(
 ) -> None:
     t = services.t
     prefix = f"touch:{lead.id}:{event.id}"
-    update_channel_message(services, uow, lead, f"{prefix}:update")
     text = t("touch.thread", user=f"<@{event.actor}>", kind=t(f"touch_kind.{kind}"),
              outcome=t(f"touch_outcome.{outcome}"))
-    reply_in_thread(services, uow, lead, f"{prefix}:thread", text)
-    refresh_homes(services, uow, prefix, [lead.owner_id])
+    with Outgoing(services, uow) as out:
+        out.update_channel_message(lead, f"{prefix}:update")
+        out.reply_in_thread(lead, f"{prefix}:thread", text)
+        out.refresh_homes(prefix, [lead.owner_id])

@@ -91,19 +91,19 @@ def create_app(
         logger=bolt_log,
     )
 
-    def inject_services(context: BoltContext, next: Callable[[], Any]) -> Any:
+    def inject_services_and_ack(
+        context: BoltContext, body: dict[str, Any], ack: Ack, next: Callable[[], Any]
+    ) -> BoltResponse | None:
+        """One middleware, not two: Bolt builds each one's arguments on every request."""
         context["services"] = services
-        return next()
-
-    app.use(inject_services)
-
-    def ack_early(body: dict[str, Any], ack: Ack, next: Callable[[], Any]) -> BoltResponse | None:
         return ack_at_once(body, ack, next, ack_first)
 
-    app.use(ack_early)
+    app.use(inject_services_and_ack)
     app.error(errors.handle_error)
-    for module in (status, mql_modal, claim, touch, decide, reassign, details, feedback, home,
-                   snooze):
+    # Bolt tries listeners in registration order, building each tried matcher's arguments: the
+    # clicks that come in bursts (Claim) first. No two listeners match the same request.
+    for module in (claim, touch, decide, reassign, details, snooze, status, mql_modal, feedback,
+                   home):
         module.register(app)
     return app
 
@@ -117,7 +117,8 @@ class AckFirst:
     starts when no answer has been in flight for ``quiet_s``, or after ``max_wait_s`` at most,
     so that a steady stream of requests delays the work without starving it. Listeners that
     answer in their ``ack()`` (modal submissions, options) never wait: their own request is one
-    of those in flight. These are real elapsed times, like the server's timeouts, not the
+    of those in flight. The outbox worker's passes wait here too, for the listeners as well
+    (``AckFirstWorker``). These are real elapsed times, like the server's timeouts, not the
     business clock.
     """
 
@@ -129,6 +130,8 @@ class AckFirst:
         self._answering = 0
         self._answered_at = 0.0
         self._waiting = 0
+        self._passes_waiting = 0
+        self._listening = 0
         self._changed = threading.Condition()
         self._acked_here = threading.local()
 
@@ -143,7 +146,8 @@ class AckFirst:
             with self._changed:
                 self._answering -= 1
                 self._answered_at = time.monotonic()
-                self._changed.notify_all()
+                if not self._answering:  # waiters can go on only now: waking them sooner
+                    self._changed.notify_all()  # would take the interpreter from the answers
 
     def mark(self, acked_early: bool) -> None:
         """Say whether the request this thread is dispatching was acknowledged at once.
@@ -168,14 +172,45 @@ class AckFirst:
         with self._changed:
             return self._waiting
 
-    def wait_turn(self) -> None:
-        """Return once no answer has been in flight for ``quiet_s``, or after ``max_wait_s``."""
+    def submitted(self) -> None:
+        """A listener was handed to the pool (the pool's part; ``finished`` when it ends)."""
+        with self._changed:
+            self._listening += 1
+
+    def finished(self) -> None:
+        """A listener ended (or was never run)."""
+        with self._changed:
+            self._listening -= 1
+            if not self._listening:
+                self._changed.notify_all()
+
+    @property
+    def listeners(self) -> int:
+        """Listeners submitted and not finished, waiting or running."""
+        with self._changed:
+            return self._listening
+
+    @property
+    def passes_waiting(self) -> int:
+        """Outbox passes holding back right now (``wait_turn(after_listeners=True)``)."""
+        with self._changed:
+            return self._passes_waiting
+
+    def wait_turn(self, *, after_listeners: bool = False) -> None:
+        """Return once no answer has been in flight for ``quiet_s``, or after ``max_wait_s``.
+
+        ``after_listeners``: and no listener is waiting or running either (the outbox worker,
+        so that one pass sends what a whole burst of clicks queued, see ``AckFirstWorker``).
+        """
         deadline = time.monotonic() + self.max_wait_s
         with self._changed:
-            self._waiting += 1
+            if after_listeners:
+                self._passes_waiting += 1
+            else:
+                self._waiting += 1
             try:
                 while (now := time.monotonic()) < deadline:
-                    if self._answering:
+                    if self._answering or (after_listeners and self._listening):
                         self._changed.wait(deadline - now)
                         continue
                     quiet_for = now - self._answered_at
@@ -183,7 +218,10 @@ class AckFirst:
                         return
                     self._changed.wait(min(self.quiet_s - quiet_for, deadline - now))
             finally:
-                self._waiting -= 1
+                if after_listeners:
+                    self._passes_waiting -= 1
+                else:
+                    self._waiting -= 1
 
 
 class AckFirstExecutor(ThreadPoolExecutor):
@@ -196,15 +234,23 @@ class AckFirstExecutor(ThreadPoolExecutor):
     def submit(  # type: ignore[override]
         self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
     ) -> Future[_T]:
-        if not self.gate.defers():
-            return super().submit(fn, *args, **kwargs)
         gate = self.gate
+        defers = gate.defers()
 
-        def after_the_answers() -> _T:
-            gate.wait_turn()
-            return fn(*args, **kwargs)
+        def listener() -> _T:
+            try:
+                if defers:
+                    gate.wait_turn()
+                return fn(*args, **kwargs)
+            finally:
+                gate.finished()
 
-        return super().submit(after_the_answers)
+        gate.submitted()  # counted from now: the outbox worker waits for queued work too
+        try:
+            return super().submit(listener)
+        except BaseException:
+            gate.finished()
+            raise
 
 
 #: request types acknowledged before their listener runs (they never answer in the ack)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from bot import csv_import
 from bot.clock import SystemClock
 from bot.outbound import check_config, config_problems
 from bot.policy import Policy, PolicyError, load_policy
-from bot.services import build_services
+from bot.services import Services, build_services
 from bot.settings import Settings, SettingsError, configured_policy_path, load_settings
 from storage import migrate
 from storage.db import make_engine
@@ -55,8 +56,22 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     changed = recompute_all(services)  # the policy or calendar may have changed since last run
     log.info("reminder plan applied: %d lead(s) got a new next instant", changed)
+    # the reports' stamps of a changed calendar, meanwhile measured by the reports themselves
+    threading.Thread(target=_restamp, args=(services,), name="restamp", daemon=True).start()
     run_until_signalled(BotServer(services, port=args.port, sweep_steps=default_steps()))
     return 0
+
+
+def _restamp(services: Services) -> None:
+    from bot.timings import restamp_all
+
+    try:
+        stamped = restamp_all(services)
+    except Exception:  # the reports measure stale leads themselves: never fatal
+        log.exception("re-stamping the leads' business-time facts failed")
+        return
+    if stamped:
+        log.info("business-time facts stamped on %d lead(s)", stamped)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -71,6 +86,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     services = build_services(settings, policy, SystemClock())
     try:
         changed = recompute_all(services)
+        _restamp(services)
         result = sweep_notices(services)
         sweep(services, [step for step in default_steps() if step is not sweep_notices])
         worker = OutboxWorker(services)
@@ -252,7 +268,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     tokens, no network, a throwaway database; every Slack surface printed as people see it."""
     from bot.outbox import OutboxWorker
     from bot.sandbox.demo import DemoError, run_demo
-    from bot.services import Services
     from handlers.app import LISTENER_THREADS
     from handlers.server import BotServer
 

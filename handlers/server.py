@@ -81,7 +81,7 @@ class BotServer:
         # How often the accept loop checks for a stop; tests shorten it to stop quickly.
         self.http.expiration_interval = poll_interval
         self.scheduler = build_scheduler(services, sweep_steps or []) if start_scheduler else None
-        self.worker = OutboxWorker(services) if start_worker else None
+        self.worker = AckFirstWorker(services, self.ack_first) if start_worker else None
         self._worker_stop = threading.Event()
         self._worker_thread: threading.Thread | None = None
         self._socket_mode = None
@@ -142,6 +142,26 @@ class BotServer:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+class AckFirstWorker(OutboxWorker):
+    """The outbox worker, whose every pass first waits for the clicks in flight and their work.
+
+    A pass renders Homes and calls Slack for what the listeners before it queued, and acks wait
+    for the interpreter lock like everything else. A manager's Home, re-rendered on every pass
+    that has a refresh for it, is the costliest: a burst of claims committing one by one made
+    a pass, and so a render, per claim or two. So a pass starts once no answer has been in
+    flight for a moment and no listener is waiting or running (``AckFirst.wait_turn``), or
+    after ``ACK_FIRST_MAX_WAIT_S`` at most, and sends what the whole burst queued at once.
+    """
+
+    def __init__(self, services: Services, gate: AckFirst) -> None:
+        super().__init__(services)
+        self.gate = gate
+
+    def run_once(self, limit: int = 20) -> int:
+        self.gate.wait_turn(after_listeners=True)
+        return super().run_once(limit)
 
 
 class SlackFirst:

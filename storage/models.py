@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     ForeignKey,
     Index,
     MetaData,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -64,6 +66,11 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     SKIPPED = "skipped"
+
+
+#: the leads the open-breaches list shows: open now, with a recorded breach
+OPEN_BREACHED = ("first_breach_at IS NOT NULL"
+                 " AND status IN ('posted', 'claimed', 'working')")
 
 
 class Lead(Base):
@@ -111,6 +118,15 @@ class Lead(Base):
     #: re-claim and reassignment leave it), and whether the lead has any behaviour history
     first_claimed_at: Mapped[datetime | None]
     has_history: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: business-time facts of the hand-off, measured on the calendar named by ``timing_basis``
+    #: (``bot.timings``): the first-contact deadline, and the business microseconds from the
+    #: hand-off to the first claim and to the first touch; re-stamped when the calendar changes
+    first_contact_due_at: Mapped[datetime | None]
+    claim_business_us: Mapped[int | None] = mapped_column(BigInteger)
+    contact_business_us: Mapped[int | None] = mapped_column(BigInteger)
+    timing_basis: Mapped[str | None] = mapped_column(String(32))
+    #: the earliest recorded breach (its deadline), for the open-breaches list
+    first_breach_at: Mapped[datetime | None]
 
     activities: Mapped[list[Activity]] = relationship(
         back_populates="lead", cascade="all, delete-orphan", order_by="Activity.at.desc()"
@@ -122,7 +138,12 @@ class Lead(Base):
         back_populates="lead", cascade="all, delete-orphan", order_by="LeadEvent.id"
     )
 
-    __table_args__ = (Index(None, "channel_id", "message_ts"),)
+    __table_args__ = (
+        Index(None, "channel_id", "message_ts"),
+        # the open-breaches list, oldest first: a page and its count read only this index
+        Index("ix_leads_open_breaches", "first_breach_at", "id",
+              postgresql_where=text(OPEN_BREACHED), sqlite_where=text(OPEN_BREACHED)),
+    )
 
 
 class Activity(Base):

@@ -16,6 +16,7 @@ from storage.models import (
     Feedback,
     Lead,
     LeadEvent,
+    LeadStatus,
     OutboxMessage,
     OutboxStatus,
     ProcessedEvent,
@@ -68,6 +69,17 @@ class LeadRepository:
 
     def get(self, lead_id: int) -> Lead | None:
         return self.session.get(Lead, lead_id)
+
+    def owner_and_status(self, lead_id: int) -> tuple[str | None, LeadStatus] | None:
+        """A lead's owner and status alone, without building the lead.
+
+        What a Claim press that lost the race needs to answer: the whole row (JSON columns
+        decoded, an ORM object built) would cost more than the query.
+        """
+        row = self.session.execute(
+            select(Lead.owner_id, Lead.status).where(Lead.id == lead_id)
+        ).first()
+        return (row[0], LeadStatus(row[1])) if row is not None else None
 
     def get_for_update(self, lead_id: int) -> Lead | None:
         """Load a lead and lock its row (PostgreSQL) for a read-modify-write."""
@@ -265,3 +277,60 @@ def _new_outbox_row(
         "not_before": not_before or now,
         "created_at": now,
     }
+
+
+def find_leads_by_external_ids(
+    session: Session, external_ids: list[str]
+) -> dict[str, tuple[int, dict[str, Any]]]:
+    """``LeadRepository.find_external`` for many ids at once (one query per group of deliveries)."""
+    rows = session.execute(
+        select(Lead.external_id, Lead.id, Lead.qualification)
+        .where(Lead.external_id.in_(list(dict.fromkeys(external_ids))))
+    )
+    return {row[0]: (row[1], row[2]) for row in rows}
+
+
+def insert_leads(session: Session, leads: list[Lead]) -> list[int]:
+    """``LeadRepository.insert_new`` for many new leads at once: the same rows, written with one
+    statement per table instead of per lead; returns the ids in the order of ``leads``, whose
+    external ids must differ."""
+    if not leads:
+        return []
+    table = Lead.__table__
+    columns = [c.key for c in table.columns if c.key != "id"]
+    rows = session.execute(
+        insert(table).returning(table.c.external_id, table.c.id),
+        [{key: getattr(lead, key) for key in columns} for lead in leads],
+    )
+    ids: dict[str, int] = {row[0]: int(row[1]) for row in rows}
+    lead_ids = [ids[lead.external_id] for lead in leads]
+    activities = [
+        {"lead_id": lead_id, "type": a.type, "at": a.at, "detail": a.detail,
+         "extra": a.extra or {}}
+        for lead, lead_id in zip(leads, lead_ids, strict=True)
+        for a in lead.activities
+    ]
+    if activities:
+        session.execute(insert(Activity.__table__), activities)
+    events = [
+        {"lead_id": lead_id, "at": e.at, "kind": e.kind, "from_status": e.from_status,
+         "to_status": e.to_status, "actor": e.actor, "surface": e.surface, "data": e.data or {}}
+        for lead, lead_id in zip(leads, lead_ids, strict=True)
+        for e in lead.events
+    ]
+    if events:
+        session.execute(insert(LeadEvent.__table__), events)
+    return lead_ids
+
+
+def insert_outbox_messages(session: Session, messages: list[dict[str, Any]]) -> None:
+    """``OutboxRepository.insert_new`` for many messages at once (keys that cannot exist yet).
+
+    Each of ``messages`` holds ``key``, ``kind``, ``now``, ``payload``, ``channel``, ``lead_id``.
+    """
+    if messages:
+        session.execute(insert(OutboxMessage.__table__), [
+            _new_outbox_row(m["key"], m["kind"], m["now"], m["payload"], m["channel"],
+                            m["lead_id"], None)
+            for m in messages
+        ])

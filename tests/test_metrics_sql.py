@@ -1,5 +1,5 @@
-"""On PostgreSQL every figure is computed in one SQL statement, business minutes included; it
-must give exactly what the Python measurement gives (the reference, and SQLite's path).
+"""On PostgreSQL the figures are aggregates over the stamped business-time facts; they must give
+exactly what the Python path gives, and the stamps exactly what measuring on the calendar gives.
 
 Random months of leads stored directly (hand-offs at night, on weekends and holidays; claims
 stamped a little before the hand-off; touches and decisions in any order; unknown tiers), under
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.orm import Session
 
-from bot import metrics
+from bot import metrics, timings
 from bot.periods import Period, month
 from bot.policy import CalendarConfig, Policy, Tier
 from storage.models import Activity, Lead, LeadEvent, LeadStatus
@@ -38,8 +38,10 @@ def dst_policy(policy: Policy) -> Policy:
     return policy.model_copy(update={"calendar": calendar, "tiers": tiers})
 
 
-def seed(session: Session, period: Period, rng: random.Random, leads: int) -> None:
-    """Leads handed off, decided or received in ``period`` with their claims and activities."""
+def seed(session: Session, policy: Policy, period: Period, rng: random.Random,
+         leads: int) -> None:
+    """Leads handed off, decided or received in ``period`` with their claims and activities,
+    stamped as the bot stamps them (``bot.timings``)."""
     span = (period.end - period.start).total_seconds()
 
     def instant(base: datetime, hours: float) -> datetime:
@@ -74,6 +76,7 @@ def seed(session: Session, period: Period, rng: random.Random, leads: int) -> No
                                          surface="button"))
         # the first claim ever, as the claim services store it
         lead.first_claimed_at = min((e.at for e in lead.events), default=None)
+        timings.stamp(lead, policy)
         session.add(lead)
     for i in range(leads // 10):  # received in the period, not qualified
         at = period.start + timedelta(seconds=rng.uniform(0, span))
@@ -81,6 +84,14 @@ def seed(session: Session, period: Period, rng: random.Random, leads: int) -> No
                          status=LeadStatus.NOT_QUALIFIED.value, qualified_at=at, received_at=at,
                          contact_name="nq", updated_at=at))
     session.commit()
+
+
+def python_figures(session: Session, policy: Policy, period: Period, now: datetime, *,
+                   rep: str | None, team: bool, reps: bool) -> dict[object, metrics._Raw]:
+    """The Python path of ``metrics._figures``: SQLite's, and PostgreSQL's on stale stamps."""
+    figures = metrics._python_figures(session, policy, period, now, rep=rep, team=team,
+                                      reps=reps)
+    return metrics._with_reasons(figures, metrics._reasons(session, period, rep, by_rep=reps))
 
 
 @pytest.fixture
@@ -102,38 +113,56 @@ def test_sql_figures_equal_python_figures(
 ) -> None:
     chosen = dst_policy(policy) if calendar == "dst" else policy
     period = month(*year_month, ZoneInfo(chosen.calendar.timezone))
-    seed(pg, period, random.Random(f"{calendar}{year_month}"), 400)
+    seed(pg, chosen, period, random.Random(f"{calendar}{year_month}"), 400)
     now = period.end + timedelta(days=now_days)
-    for rep, team, reps in [(None, True, True), (None, False, True), (None, True, False),
-                            ("U0000REP2", True, False)]:
+    shapes = [(None, True, True), (None, False, True), (None, True, False),
+              ("U0000REP2", True, False)]
+    stamped = {}
+    for rep, team, reps in shapes:
         sql = metrics._sql_figures(pg, chosen, period, now, rep=rep, team=team, reps=reps)
-        python = metrics._python_figures(pg, chosen, period, now, rep=rep, team=team, reps=reps)
+        python = python_figures(pg, chosen, period, now, rep=rep, team=team, reps=reps)
         assert sql is not None, "the SQL evaluation fell back to Python"
         assert sql == python
-    team = metrics._python_figures(pg, chosen, period, now, rep=None, team=True, reps=False)
+        stamped[rep, team, reps] = python
+    # the stamps hold exactly what measuring every lead on the calendar gives
+    pg.query(Lead).update({Lead.timing_basis: "an older calendar"})
+    for rep, team, reps in shapes:
+        measured = python_figures(pg, chosen, period, now, rep=rep, team=team, reps=reps)
+        assert measured == stamped[rep, team, reps]
+    team = python_figures(pg, chosen, period, now, rep=None, team=True, reps=False)
     # the data exercise every figure (a comparison of zeros would prove nothing)
     raw = team[metrics.TEAM]
+    assert len(raw.reasons) == 3, raw.reasons  # two reasons and "other"
     assert raw.claim.count > 100 and raw.contact.count > 100
     assert 0 < raw.first_contact_on_time < raw.first_contact_settled
     assert all(value > 0 for name, value in raw.counts.items()), raw.counts
 
 
-def test_an_instant_past_the_timeline_is_measured_by_the_calendar(
-    pg: Session, policy: Policy,
-) -> None:
-    """A first touch beyond the timeline's window: SQL declines, Python asks the calendar."""
+def test_stale_stamps_are_measured_again_by_python(pg: Session, policy: Policy) -> None:
+    """A lead whose stamp is missing, of another calendar, or behind its first touch: SQL
+    declines, Python measures it on the calendar; the figures equal the freshly stamped ones."""
     period = month(2026, 11, policy.tz)
-    seed(pg, period, random.Random(7), 50)
+    seed(pg, policy, period, random.Random(7), 60)
     now = period.end + timedelta(days=1)
-    lead = pg.query(Lead).filter(Lead.first_touch_at.is_not(None)).first()
-    assert lead is not None
-    lead.first_touch_at = now + metrics.TIMELINE_MARGIN + timedelta(days=5)
-    pg.commit()
-    assert metrics._sql_figures(pg, policy, period, now, rep=None, team=True, reps=True) is None
-    card = metrics.scorecard(pg, policy, period, now=now)
-    python = metrics._python_figures(pg, policy, period, now, rep=None, team=True, reps=False)
-    assert card.time_to_first_contact == python[metrics.TEAM].contact
-    assert card.time_to_first_contact.count > 0
+    fresh = metrics.scorecard(pg, policy, period, now=now)
+    touched = pg.query(Lead).filter(Lead.first_touch_at.is_not(None),
+                                    Lead.posted_at >= period.start).first()
+    untouched = pg.query(Lead).filter(Lead.first_touch_at.is_(None),
+                                      Lead.posted_at >= period.start).first()
+    assert touched is not None and untouched is not None
+    for lead, damage in [(touched, {"contact_business_us": None}),
+                         (untouched, {"timing_basis": "an older calendar"}),
+                         (untouched, {"first_contact_due_at": None, "timing_basis": None})]:
+        for name, value in damage.items():
+            setattr(lead, name, value)
+        pg.commit()
+        assert metrics._sql_figures(pg, policy, period, now, rep=None, team=True,
+                                    reps=True) is None
+        assert metrics.scorecard(pg, policy, period, now=now) == fresh
+        timings.stamp(lead, policy)
+        pg.commit()
+        assert metrics._sql_figures(pg, policy, period, now, rep=None, team=True,
+                                    reps=True) is not None
 
 
 def test_median_of_an_even_count_is_the_mean_of_the_two_middle_ranks() -> None:

@@ -1,6 +1,7 @@
-"""The per-lead facts the reports read (``leads.first_claimed_at``, ``leads.has_history``):
-written by the real services in the transaction that makes them true, backfilled by the
-migration that adds them, on SQLite and PostgreSQL."""
+"""The per-lead facts the reports read (``leads.first_claimed_at``, ``leads.has_history``, the
+business-time stamps of ``bot.timings`` and ``leads.first_breach_at``): written by the real
+services in the transaction that makes them true, backfilled by the migration that adds them or
+re-stamped at start, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
 
+from bot import timings
 from bot.clock import ManualClock
+from bot.deadlines import first_contact_due
 from bot.ids import Action
 from bot.intake import accept, parse_data
 from bot.lifecycle import Surface
@@ -28,6 +31,7 @@ from tests.test_adapters_mautic import envelope, send
 from tests.test_claim import REP1, REP2, Env, claim_by, eventually, start
 from tests.test_notices import World, jst, with_auto_assign
 from tests.test_outbox import spec_lead
+from tests.test_touch import form, submit
 
 __all__ = ["make_bot"]
 
@@ -68,6 +72,59 @@ def test_release_and_reclaim_keep_the_first_claim_and_time_to_claim_counts_from_
     assert card.with_history == 1
 
 
+def test_hand_off_claim_and_first_touch_stamp_their_business_time(
+    env: Env, policy: Policy
+) -> None:
+    calendar = policy.business_calendar
+    lead_id, ts = env.posted()
+    lead = env.lead(lead_id)
+    assert lead.posted_at is not None
+    assert lead.first_contact_due_at == first_contact_due(lead, policy)
+    assert (lead.claim_business_us, lead.contact_business_us) == (None, None)
+    assert lead.timing_basis == timings.basis(policy)
+
+    env.clock.advance(timedelta(minutes=20, seconds=7, microseconds=13))
+    claim_by(env, lead_id, ts, REP1)
+    lead = env.lead(lead_id)
+    assert lead.first_claimed_at is not None
+    claim = calendar.between(lead.posted_at, lead.first_claimed_at)
+    assert lead.claim_business_us == claim // timedelta(microseconds=1) > 0
+
+    env.clock.advance(timedelta(hours=3))  # past 18:00: the evening does not count
+    assert submit(env, lead_id, REP1, form()).status == 200
+    eventually(lambda: env.lead(lead_id).first_touch_at is not None)
+    lead = env.lead(lead_id)
+    assert lead.first_touch_at is not None
+    contact = calendar.between(lead.posted_at, lead.first_touch_at)
+    assert lead.contact_business_us == contact // timedelta(microseconds=1)
+    assert timings.is_stamped(lead, timings.basis(policy))
+
+
+def test_restamp_all_stamps_stale_leads_once(env: Env, policy: Policy) -> None:
+    first, _ = env.posted("stale-1")
+    second, ts = env.posted("stale-2")
+    claim_by(env, second, ts, REP1)
+    services = env.services
+    with services.unit_of_work() as uow:
+        uow.session.execute(sa.update(Lead).values(
+            first_contact_due_at=None, claim_business_us=None, timing_basis="old"))
+        uow.commit()
+    assert timings.restamp_all(services) == 2
+    for lead_id in (first, second):
+        assert timings.is_stamped(env.lead(lead_id), timings.basis(policy))
+    assert env.lead(second).claim_business_us is not None
+    assert timings.restamp_all(services) == 0
+
+
+def test_a_changed_calendar_changes_the_basis(policy: Policy) -> None:
+    later = policy.model_copy(update={"calendar": policy.calendar.model_copy(
+        update={"timezone": "Asia/Seoul"})})
+    tiered = policy.model_copy(update={"agreement": policy.agreement.model_copy(
+        update={"first_contact_business_hours": 3})})
+    assert len({timings.basis(policy), timings.basis(later), timings.basis(tiered)}) == 3
+    assert timings.basis(policy) == timings.basis(policy.model_copy())
+
+
 @pytest.fixture
 def world(fake_slack: FakeSlack, db: Database, policy: Policy) -> World:
     from tests.conftest import make_services
@@ -88,6 +145,25 @@ def test_auto_assignment_stores_the_first_claim(world: World) -> None:
             LeadEvent.lead_id == lead_id, LeadEvent.kind == "claim"))
         assert event.data == {"auto": True}
         assert lead.owner_id is not None and lead.first_claimed_at == event.at
+
+
+def test_a_breach_stores_the_earliest_breached_deadline(world: World) -> None:
+    from bot.metrics import open_breaches
+    from bot.workflow import claim
+
+    lead_id, _ = world.posted("breach-1")
+    claim(world.services, lead_id, REP1, surface=Surface.BUTTON)
+    world.drain()
+    world.at(jst(24, 11, 59))
+    assert world.lead(lead_id).first_breach_at is None
+    world.at(jst(24, 12, 1))  # the first-contact deadline lapsed at 12:00
+    assert world.lead(lead_id).first_breach_at == jst(24, 12)
+    world.at(jst(24, 12) + timedelta(days=8))  # the decision deadline lapses too
+    assert len(world.breaches(lead_id)) == 2
+    assert world.lead(lead_id).first_breach_at == jst(24, 12)
+    (row,) = open_breaches(world.services, world.services.policy).rows
+    assert (row.lead_id, row.first_breach_at, row.promises) == (
+        lead_id, jst(24, 12), ("first_contact", "decision"))
 
 
 def test_intake_stores_whether_the_lead_has_history(env: Env) -> None:
@@ -143,20 +219,23 @@ def test_the_migration_backfills_the_facts_from_the_audit_trail(empty_db: Databa
             {"lead_id": lead_id, "at": T0 + timedelta(minutes=m), "kind": kind,
              "surface": "button", "data": {}}
             for lead_id, m, kind in [(1, 50, "claim"), (1, 30, "claim"), (1, 10, "post"),
-                                     (1, 40, "release"), (2, 5, "post")]])
+                                     (1, 40, "release"), (2, 5, "post"), (2, 90, "breach"),
+                                     (2, 70, "breach")]])
         connection.execute(sa.insert(ACTIVITIES), [
             {"lead_id": 2, "type": "page_view", "at": T0, "extra": {}},
             {"lead_id": 2, "type": "download", "at": T0, "extra": {}}])
     migrate.upgrade(engine)
     with engine.connect() as connection:
         rows = connection.execute(
-            select(Lead.id, Lead.first_claimed_at, Lead.has_history).order_by(Lead.id)).all()
+            select(Lead.id, Lead.first_claimed_at, Lead.has_history, Lead.first_breach_at,
+                   Lead.timing_basis).order_by(Lead.id)).all()
         # adding the columns must not rebuild ``leads``: on SQLite that cascades to its children
         kept = [connection.scalar(select(sa.func.count()).select_from(t))
                 for t in (EVENTS, ACTIVITIES)]
-    assert kept == [5, 2]
+    assert kept == [7, 2]
+    # the business-time stamps need the calendar: they are left for the start-up re-stamp
     assert [tuple(r) for r in rows] == [
-        (1, T0 + timedelta(minutes=30), False),
-        (2, None, True),
-        (3, None, False),
+        (1, T0 + timedelta(minutes=30), False, None, None),
+        (2, None, True, T0 + timedelta(minutes=70), None),
+        (3, None, False, None, None),
     ]
