@@ -696,7 +696,8 @@ def _reasons(
         query = query.where(Lead.owner_id == rep)
     out: dict[str | None, dict[str, int]] = defaultdict(dict)
     for owner, reason, count in session.execute(query):
-        out[owner if by_rep else None][reason or "other"] = int(count)
+        counts = out[owner if by_rep else None]
+        counts[reason or "other"] = counts.get(reason or "other", 0) + int(count)  # NULL, ""
     return dict(out)
 
 

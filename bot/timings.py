@@ -72,7 +72,8 @@ def basis(policy: Policy) -> str:
     known = _BASES.get(id(policy))
     if known is not None and known[0] is policy:
         return known[1]
-    targets = {tier.name: tier.first_contact_business_hours for tier in policy.tiers}
+    # in order: the first tier of a name is the one ``first_contact_target_hours`` uses
+    targets = [(tier.name, tier.first_contact_business_hours) for tier in policy.tiers]
     facts = {
         "calendar": policy.calendar.model_dump(mode="json"),
         "holidays": _HOLIDAYS_VERSION,
