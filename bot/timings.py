@@ -202,13 +202,13 @@ def _stamp_batch(session: Session, leads: list[Lead], policy: Policy, current: s
     """One timeline over the batch's hand-offs (plus a month for the deadlines past them):
     bisections instead of a walk of the calendar per lead."""
     posted = [lead.posted_at for lead in leads if lead.posted_at is not None]
-    measure: Measure = policy.business_calendar
+    on: Measure = policy.business_calendar
     if posted:
         ends = [value for lead in leads
                 for value in (lead.first_claimed_at, lead.first_touch_at) if value is not None]
-        measure = BusinessTimeline(policy.business_calendar, min(posted),
-                                   max([*posted, *ends]) + timedelta(days=30))
+        on = BusinessTimeline(policy.business_calendar, min(posted),
+                              max([*posted, *ends]) + timedelta(days=30))
     for lead in leads:
-        stamp(lead, policy, on=measure, current=current)
+        stamp(lead, policy, on=on, current=current)
     session.flush()
 
