@@ -105,6 +105,24 @@ def policy() -> Policy:
     return load_policy(EXAMPLE_POLICY)
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line per skip reason with its count, instead of one line per skipped test.
+
+    Without ``TEST_DATABASE_URL`` every PostgreSQL variant skips for the same reason; listing
+    each of them buried the failures.
+    """
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    if reasons:
+        terminalreporter.section("skipped, by reason")
+        for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
+            terminalreporter.line(f"{count:5d}  {reason}")
+
+
 @pytest.fixture(autouse=True)
 def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     """slack_sdk honours HTTP(S)_PROXY even for 127.0.0.1 (it ignores NO_PROXY)."""
