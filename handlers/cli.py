@@ -33,6 +33,24 @@ def _configure_logging(level: str) -> None:
     )
 
 
+#: SPEC 8: the one line every command answers on a database that is behind the code
+SCHEMA_NOT_CURRENT = "the database schema is not current: run sla-bot migrate first"
+
+
+class SchemaNotCurrent(Exception):
+    """A command needs a migrated database and this one is behind (or empty)."""
+
+
+def _require_schema(services: Services) -> None:
+    """Refuse before any query touches a table that may not exist yet.
+
+    A fresh SQLite file is created empty by the first connection; without this gate the first
+    query ended in a traceback (``no such table: leads``) instead of saying what to do.
+    """
+    if migrate.pending(services.engine):
+        raise SchemaNotCurrent(SCHEMA_NOT_CURRENT)
+
+
 def _load(args: argparse.Namespace) -> tuple[Settings, Policy]:
     settings = load_settings()
     policy = load_policy(args.config or settings.sla_config)
@@ -48,9 +66,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     services = build_services(settings, policy, SystemClock())
     if args.migrate if args.migrate is not None else settings.migrate_on_start:
         migrate.upgrade(services.engine)
-    elif migrate.pending(services.engine):
-        log.error("the database schema is not current: run `sla-bot migrate` (or pass --migrate)")
-        return 1
+    else:
+        _require_schema(services)
     from bot.notices import recompute_all
     from bot.scheduler import default_steps
 
@@ -85,6 +102,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     _configure_logging(settings.log_level)
     services = build_services(settings, policy, SystemClock())
     try:
+        _require_schema(services)
         changed = recompute_all(services)
         _restamp(services)
         result = sweep_notices(services)
@@ -117,6 +135,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     _configure_logging(settings.log_level)
     services = build_services(settings, policy, SystemClock())
     try:
+        _require_schema(services)
         now = services.clock.now()
         try:
             period = parse_week(args.week, services) if args.week else due_week(services, now)
@@ -128,10 +147,6 @@ def cmd_digest(args: argparse.Namespace) -> int:
             return 0
         if now < period.end:
             print(f"week {period.label} has not ended yet; use --dry-run to preview it",
-                  file=sys.stderr)
-            return 2
-        if migrate.pending(services.engine):
-            print("the database schema is not current: run `sla-bot migrate` first",
                   file=sys.stderr)
             return 2
         queued = queue_digest(services, period, now)
@@ -162,15 +177,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     _configure_logging(settings.log_level)
     services = build_services(settings, policy, SystemClock())
     try:
+        _require_schema(services)
         now = services.clock.now()
         try:
             period = parse_month(args.month, services) if args.month else due_month(services, now)
         except BadMonth as exc:
             print(str(exc), file=sys.stderr)
-            return 2
-        if migrate.pending(services.engine):
-            print("the database schema is not current: run `sla-bot migrate` first",
-                  file=sys.stderr)
             return 2
         if args.post and now < period.end:
             print(f"month {period.label} has not ended yet; print it without --post to preview",
@@ -367,11 +379,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         if migrate.pending(services.engine):
             if args.dry_run or not settings.migrate_on_start:
                 why = " (a dry run changes nothing, not even the schema)" if args.dry_run else ""
-                print(
-                    f"the database schema is not current: run `sla-bot migrate` first{why}",
-                    file=sys.stderr,
-                )
-                return 2
+                raise SchemaNotCurrent(SCHEMA_NOT_CURRENT + why)
             migrate.upgrade(services.engine)
         report = csv_import.import_table(
             services, table, dry_run=args.dry_run, progress=progress
@@ -426,7 +434,7 @@ def _database_state(settings: Settings) -> str:
     finally:
         engine.dispose()
     if current != head:
-        return f"reachable, schema at {current}, code at {head}: run `sla-bot migrate`"
+        return f"reachable, schema at {current}, code at {head}: run sla-bot migrate"
     return f"reachable, schema current ({head})" + _outbox_state(settings)
 
 
@@ -542,6 +550,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except (SettingsError, PolicyError) as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    except SchemaNotCurrent as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except SQLAlchemyError as exc:  # its text may quote values or the URL: name the type only
+        print(f"the database cannot be used ({type(exc).__name__}): check DATABASE_URL and "
+              "that the database is running", file=sys.stderr)
         return 2
 
 

@@ -9,7 +9,7 @@ import pytest
 from handlers.cli import main
 from storage import migrate
 from storage.db import make_engine
-from tests.conftest import EXAMPLE_POLICY
+from tests.conftest import EXAMPLE_POLICY, ROOT
 
 
 def test_check_config_prints_the_effective_policy(
@@ -22,7 +22,7 @@ def test_check_config_prints_the_effective_policy(
     assert "mql_monthly_target = 100" in out
     assert "sweep_interval_seconds = 30" in out  # defaults are filled in
     assert "xoxb-secret-token-value" not in out and "signing-secret-value" not in out
-    assert "run `sla-bot migrate`" in out  # a fresh database is not migrated yet
+    assert "run sla-bot migrate" in out  # a fresh database is not migrated yet
 
 
 def test_check_config_names_each_bad_key_and_fails(
@@ -117,3 +117,37 @@ def test_check_config_refuses_a_webhook_without_its_secret(
     assert main(["--config", str(policy), "check-config"]) == 0
     out = capsys.readouterr().out
     assert "OUTBOUND_WEBHOOK_SECRET = set" in out and "0123456789abcdef0123" not in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sweep"],
+        ["digest", "--dry-run"],
+        ["digest", "--week", "2026-W47"],
+        ["report", "--month", "2026-11"],
+        ["report"],
+        ["import", "--dry-run", str(ROOT / "samples" / "leads.csv")],
+        ["run", "--no-migrate"],
+    ],
+    ids=lambda argv: " ".join(argv[:2]),
+)
+def test_every_command_on_an_unmigrated_database_answers_one_line(
+    operator_env: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """SPEC 8: one clean line and exit 2, never a traceback about a missing table."""
+    assert main(["--config", str(EXAMPLE_POLICY), *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1
+    assert captured.err.startswith("the database schema is not current: run sla-bot migrate first")
+    assert "Traceback" not in captured.out + captured.err
+
+
+def test_an_unreachable_database_is_one_line_without_the_url(
+    operator_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{operator_env}/no/such/dir/x.db")
+    assert main(["--config", str(EXAMPLE_POLICY), "sweep"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the database cannot be used" in err
+    assert "no/such/dir" not in err
