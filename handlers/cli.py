@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import csv_import
 from bot.clock import SystemClock
 from bot.outbound import check_config, config_problems
+from bot.placeholders import placeholder_problems
 from bot.policy import Policy, PolicyError, load_policy
 from bot.services import Services, build_services
 from bot.settings import Settings, SettingsError, configured_policy_path, load_settings
@@ -63,6 +64,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings, policy = _load(args)
     _configure_logging(settings.log_level)
+    for problem in placeholder_problems(settings, policy):  # started anyway: /healthz works
+        log.warning("placeholder: %s", problem)
     services = build_services(settings, policy, SystemClock())
     if args.migrate if args.migrate is not None else settings.migrate_on_start:
         migrate.upgrade(services.engine)
@@ -346,6 +349,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         problems += [f"{exc.source}: {p}" for p in exc.problems]
     if settings is not None and policy is not None:
         problems += [f"environment: {p}" for p in config_problems(settings, policy)]
+    problems += placeholder_problems(settings, policy)
     if problems:
         print("The configuration has problems:", file=sys.stderr)
         for problem in problems:

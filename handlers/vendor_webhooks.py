@@ -35,8 +35,16 @@ from bot.adapters.events import Rejected, Skipped
 from bot.adapters.hubspot_fetch import queue
 from bot.adapters.receive import Outcome, receive
 from bot.intake import FieldError, InvalidLead
+from bot.placeholders import is_placeholder_intake_token
 from bot.services import Services
-from handlers.webhooks import JSON_MIME, bearer_matches, decode_body, log_internal_error, read_body
+from handlers.webhooks import (
+    JSON_MIME,
+    bearer_matches,
+    decode_body,
+    log_internal_error,
+    placeholder_token_refusal,
+    read_body,
+)
 
 log = logging.getLogger("sla_bot.webhooks")
 
@@ -214,6 +222,9 @@ def _mapped(services: Services, limit: int, name: str) -> Answer:
     token = services.settings.intake_token
     if not token:
         return _not_enabled("INTAKE_TOKEN")
+    if is_placeholder_intake_token(token):
+        response, status, _, outcome = placeholder_token_refusal()
+        return response, status, outcome
     if (refused := _bearer(token, "INTAKE_TOKEN")) is not None:
         return refused
     config = services.policy.adapters.find(name)

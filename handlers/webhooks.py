@@ -28,6 +28,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from bot import intake
 from bot.intake import FieldError, InvalidLead
 from bot.lifecycle import Surface
+from bot.placeholders import is_placeholder_intake_token
 from bot.services import Services
 
 log = logging.getLogger("sla_bot.webhooks")
@@ -80,6 +81,8 @@ def _handle(services: Services, limit: int) -> Answer:
             "intake_disabled",
             "INTAKE_TOKEN is not set on the bot: the intake webhook is disabled until it is",
         )
+    if is_placeholder_intake_token(expected):
+        return placeholder_token_refusal()
     if not bearer_matches(request.headers.get("Authorization"), expected):
         response, status, _, outcome = _error(
             401, "unauthorized", "send Authorization: Bearer <INTAKE_TOKEN>"
@@ -101,6 +104,18 @@ def _handle(services: Services, limit: int) -> Answer:
 
     result = intake.accept(services, mql, surface=Surface.WEBHOOK)
     return jsonify(result.as_json()), 202, result.lead_id, result.status
+
+
+def placeholder_token_refusal() -> Answer:
+    """``401`` whatever was sent: the example token is public, so it proves nothing."""
+    response, status, _, outcome = _error(
+        401,
+        "intake_token_placeholder",
+        "INTAKE_TOKEN is still the example value of .env.example: set INTAKE_TOKEN to a long "
+        "random string on the bot (e.g. openssl rand -hex 32), restart it, and send that token",
+    )
+    response.headers["WWW-Authenticate"] = 'Bearer realm="sla-bot"'
+    return response, status, None, outcome
 
 
 def bearer_matches(header: str | None, expected: str) -> bool:
