@@ -1,10 +1,11 @@
 """The weekly digest's chart: daily handoffs (bars) and first-contact compliance (line), as PNG.
 
-Drawn with Pillow alone: a few rectangles, a polyline and digits do not need a plotting
+Drawn with Pillow alone: a few rectangles, a polyline and some text do not need a plotting
 library (matplotlib would add tens of megabytes and a font cache for one small picture).
-The picture carries only digits and dates, never words, so it reads the same in English and
-Japanese without shipping a CJK font; the legend is the upload's comment, in the reader's
-language.
+A chart is read without the message around it (forwarded, opened full screen), so it carries
+its own title, axis names and legend, in the reader's language: the words come in
+``ChartLabels`` from the view, and Japanese is drawn with the font the project ships
+(``bot/fonts``), never as empty boxes.
 """
 
 from __future__ import annotations
@@ -13,20 +14,33 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
+from importlib import resources
 
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["BAR_COLOUR", "LINE_COLOUR", "ChartDay", "render_week_chart"]
+__all__ = [
+    "BAR_COLOUR",
+    "FONT_FILE",
+    "LINE_COLOUR",
+    "ChartDay",
+    "ChartLabels",
+    "render_week_chart",
+]
 
-WIDTH, HEIGHT = 720, 360
-LEFT, RIGHT, TOP, BOTTOM = 56, 56, 24, 48
+WIDTH, HEIGHT = 800, 440
+LEFT, RIGHT = 84, 84
+TOP = 92  # title and legend above the plot
+BOTTOM = 70  # dates and the x axis' name below it
 BACKGROUND = (255, 255, 255)
 AXIS = (120, 120, 120)
 GRID = (230, 230, 230)
 TEXT = (60, 60, 60)
+TITLE = (30, 30, 30)
 BAR_COLOUR = (54, 123, 245)  # handoffs
 LINE_COLOUR = (46, 182, 125)  # first-contact compliance
-NO_DATA = (200, 200, 200)
+#: the chart's font: a subset of Noto Sans CJK JP (see ``bot/fonts/build.py``)
+FONT_FILE = "chart-sans-jp.otf"
 
 
 @dataclass(frozen=True)
@@ -38,32 +52,54 @@ class ChartDay:
     compliance: float | None
 
 
-def render_week_chart(days: Sequence[ChartDay]) -> bytes:
+@dataclass(frozen=True)
+class ChartLabels:
+    """Every word on the chart, already translated (views build it; the chart only draws)."""
+
+    title: str
+    x_axis: str
+    left_axis: str
+    right_axis: str
+    bars: str
+    line: str
+
+
+def render_week_chart(days: Sequence[ChartDay], labels: ChartLabels) -> bytes:
     """A PNG: one bar per day for handoffs (left axis), compliance in % as a line (right axis).
 
+    The bars' counts are drawn last, with a halo, so the line never runs through them.
     Deterministic for the same input, so a re-render is byte-identical (handy in tests).
     """
     image = Image.new("RGB", (WIDTH, HEIGHT), BACKGROUND)
     draw = ImageDraw.Draw(image)
-    font = _font(13)
+    small, axis_font, title_font = _font(13), _font(14), _font(19)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     bottom = TOP + plot_h
     top_count = _nice_max(max((d.handoffs for d in days), default=0))
 
-    for i in range(5):  # grid and both axes' labels: 0, 25, 50, 75, 100 %
+    draw.text((WIDTH / 2, 16), labels.title, fill=TITLE, font=title_font, anchor="mt")
+    _legend(draw, labels, axis_font, y=56)
+
+    for i in range(5):  # grid and both axes' ticks: 0, 25, 50, 75, 100 %
         y = bottom - plot_h * i / 4
         draw.line([(LEFT, y), (LEFT + plot_w, y)], fill=GRID)
         count = top_count * i / 4
-        label = f"{count:g}" if count == int(count) else f"{count:.1f}"
-        _text(draw, (LEFT - 8, y), label, font, anchor="rm")
-        _text(draw, (LEFT + plot_w + 8, y), f"{25 * i}%", font, anchor="lm")
+        tick = f"{count:g}" if count == int(count) else f"{count:.1f}"
+        draw.text((LEFT - 8, y), tick, fill=TEXT, font=small, anchor="rm")
+        draw.text((LEFT + plot_w + 8, y), f"{25 * i}%", fill=TEXT, font=small, anchor="lm")
     draw.line([(LEFT, TOP), (LEFT, bottom)], fill=AXIS)
     draw.line([(LEFT + plot_w, TOP), (LEFT + plot_w, bottom)], fill=AXIS)
     draw.line([(LEFT, bottom), (LEFT + plot_w, bottom)], fill=AXIS)
+    _vertical(image, labels.left_axis, axis_font, centre=(22, TOP + plot_h / 2), angle=90)
+    _vertical(image, labels.right_axis, axis_font, centre=(WIDTH - 22, TOP + plot_h / 2),
+              angle=270)
+    draw.text((LEFT + plot_w / 2, HEIGHT - 12), labels.x_axis, fill=TEXT, font=axis_font,
+              anchor="md")
 
     n = max(len(days), 1)
     slot = plot_w / n
-    points: list[tuple[float, float]] = []
+    counts: list[tuple[float, float, str]] = []
+    segments: list[list[tuple[float, float]]] = [[]]
     for i, day in enumerate(days):
         centre = LEFT + slot * (i + 0.5)
         if day.handoffs:
@@ -72,19 +108,54 @@ def render_week_chart(days: Sequence[ChartDay]) -> bytes:
                 [centre - slot * 0.3, bottom - height, centre + slot * 0.3, bottom],
                 fill=BAR_COLOUR,
             )
-            _text(draw, (centre, bottom - height - 4), str(day.handoffs), font, anchor="md")
-        _text(draw, (centre, bottom + 8), f"{day.day.month}/{day.day.day}", font, anchor="ma")
+            counts.append((centre, bottom - height - 4, str(day.handoffs)))
+        draw.text((centre, bottom + 8), f"{day.day.month}/{day.day.day}", fill=TEXT,
+                  font=small, anchor="ma")
         if day.compliance is not None:
             share = min(max(day.compliance, 0.0), 1.0)
-            points.append((centre, bottom - plot_h * share))
-        elif points:  # a gap: days without a first contact due break the line
-            _polyline(draw, points)
-            points = []
-    _polyline(draw, points)
+            segments[-1].append((centre, bottom - plot_h * share))
+        elif segments[-1]:  # a gap: days without a first contact due break the line
+            segments.append([])
+    for points in segments:
+        _polyline(draw, points)
+    for x, y, text in counts:
+        draw.text((x, y), text, fill=TEXT, font=small, anchor="md", stroke_width=3,
+                  stroke_fill=BACKGROUND)
 
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
+
+
+def _legend(
+    draw: ImageDraw.ImageDraw, labels: ChartLabels, font: ImageFont.FreeTypeFont, y: float
+) -> None:
+    """Two entries centred under the title: a bar swatch and a line swatch, each named."""
+    gap, swatch = 28, 26
+    widths = [draw.textlength(labels.bars, font=font), draw.textlength(labels.line, font=font)]
+    total = 2 * (swatch + 8) + sum(widths) + gap
+    x = (WIDTH - total) / 2
+    draw.rectangle([x, y - 7, x + swatch, y + 7], fill=BAR_COLOUR)
+    draw.text((x + swatch + 8, y), labels.bars, fill=TEXT, font=font, anchor="lm")
+    x += swatch + 8 + widths[0] + gap
+    draw.line([(x, y), (x + swatch, y)], fill=LINE_COLOUR, width=3)
+    draw.ellipse([x + swatch / 2 - 4, y - 4, x + swatch / 2 + 4, y + 4], fill=LINE_COLOUR)
+    draw.text((x + swatch + 8, y), labels.line, fill=TEXT, font=font, anchor="lm")
+
+
+def _vertical(
+    image: Image.Image,
+    text: str,
+    font: ImageFont.FreeTypeFont,
+    centre: tuple[float, float],
+    angle: int,
+) -> None:
+    """An axis name written along its axis (rotated), centred on ``centre``."""
+    left, top, right, bottom = font.getbbox(text)
+    label = Image.new("RGB", (int(right - left) + 4, int(bottom - top) + 4), BACKGROUND)
+    ImageDraw.Draw(label).text((2 - left, 2 - top), text, fill=TEXT, font=font)
+    rotated = label.rotate(angle, expand=True, fillcolor=BACKGROUND)
+    image.paste(rotated, (int(centre[0] - rotated.width / 2), int(centre[1] - rotated.height / 2)))
 
 
 def _polyline(draw: ImageDraw.ImageDraw, points: list[tuple[float, float]]) -> None:
@@ -99,21 +170,7 @@ def _nice_max(value: int) -> int:
     return max(4, -(-value // 4) * 4)
 
 
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # an old Pillow without scalable default font
-        return ImageFont.load_default()
-
-
-def _text(
-    draw: ImageDraw.ImageDraw,
-    xy: tuple[float, float],
-    text: str,
-    font: ImageFont.ImageFont | ImageFont.FreeTypeFont,
-    anchor: str,
-) -> None:
-    try:
-        draw.text(xy, text, fill=TEXT, font=font, anchor=anchor)
-    except ValueError:  # a bitmap font does not support anchors
-        draw.text(xy, text, fill=TEXT, font=font)
+@cache
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    with resources.as_file(resources.files("bot.fonts") / FONT_FILE) as path:
+        return ImageFont.truetype(str(path), size)

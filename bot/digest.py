@@ -47,6 +47,7 @@ from bot.views.digest import (
     RepLine,
     blocks_as_text,
     chart_comment,
+    chart_labels,
     digest_message,
 )
 from bot.views.handoff import thread_link
@@ -199,7 +200,13 @@ def build_digest(services: Services, period: Period) -> Digest:
     """Figures for ``period`` and the week before, rendered (pure views) and charted."""
     figures = digest_figures(services, period)
     message = digest_message(figures, services.t, services.policy.tz)
-    chart = render_week_chart(_chart_days(services, period)) if figures.handoffs else None
+    chart = (
+        render_week_chart(
+            _chart_days(services, period), chart_labels(figures, services.t, services.policy.tz)
+        )
+        if figures.handoffs
+        else None
+    )
     return Digest(period, figures, message, chart, chart_comment(figures, services.t))
 
 

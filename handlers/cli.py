@@ -145,6 +145,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
         except BadWeek as exc:
             print(str(exc), file=sys.stderr)
             return 2
+        if args.chart:
+            return _write_chart(build_digest(services, period), args.chart)
         if args.dry_run:
             print(build_digest(services, period).as_text(), end="")
             return 0
@@ -164,6 +166,21 @@ def cmd_digest(args: argparse.Namespace) -> int:
             print(f"the digest of {period.label} was already posted or queued; nothing to do")
     finally:
         services.close()
+    return 0
+
+
+def _write_chart(digest: Any, path: str) -> int:
+    """``digest --chart FILE.png``: the week's chart as a file; nothing is posted."""
+    if digest.chart_png is None:
+        print(f"no chart for {digest.period.label}: no lead was handed off that week",
+              file=sys.stderr)
+        return 1
+    try:
+        Path(path).write_bytes(digest.chart_png)
+    except OSError as exc:
+        print(f"cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"chart of {digest.period.label} written to {path} ({len(digest.chart_png):,} bytes)")
     return 0
 
 
@@ -508,6 +525,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="ISO week, e.g. 2026-W48 (default: the latest week whose digest is due)")
     dig.add_argument("--dry-run", action="store_true",
                      help="print the digest as text; queue and send nothing")
+    dig.add_argument("--chart", default=None, metavar="FILE.png",
+                     help="write the week's chart to a PNG file; queue and send nothing")
     dig.add_argument("--max-passes", type=int, default=50, help=argparse.SUPPRESS)
     dig.set_defaults(func=cmd_digest)
     rep = sub.add_parser("report", help="the monthly review pack: print, --csv, --post")

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.chart import ChartLabels
 from bot.i18n import Translator
 from bot.views.handoff import fit_mrkdwn, fit_plain, utf16_len
 
@@ -28,6 +29,7 @@ __all__ = [
     "arrow",
     "blocks_as_text",
     "chart_comment",
+    "chart_labels",
     "digest_message",
 ]
 
@@ -127,6 +129,18 @@ def digest_message(figures: DigestFigures, t: Translator, tz: ZoneInfo) -> dict[
     blocks = blocks[:MAX_BLOCKS]
     fallback = title if figures.handoffs else f"{title} — {t('digest.quiet_short')}"
     return {"text": fallback, "blocks": blocks}
+
+
+def chart_labels(figures: DigestFigures, t: Translator, tz: ZoneInfo) -> ChartLabels:
+    """Every word drawn on the week's chart, in the reader's language."""
+    return ChartLabels(
+        title=t("digest.chart.title", week=figures.week_label, days=_days(figures, t, tz)),
+        x_axis=t("digest.chart.x_axis"),
+        left_axis=t("digest.chart.left_axis"),
+        right_axis=t("digest.chart.right_axis"),
+        bars=t("digest.chart.bars"),
+        line=t("digest.chart.line"),
+    )
 
 
 def chart_comment(figures: DigestFigures, t: Translator) -> str:
