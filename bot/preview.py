@@ -10,6 +10,7 @@ counted and which were skipped (night, weekend, holiday, closure).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -25,6 +26,7 @@ from bot.definition import Qualification, evaluate
 from bot.i18n import format_duration
 from bot.intake import build_lead, parse_json
 from bot.policy import Policy
+from bot.policy_diff import policy_differences
 from bot.reminders import Audience, Clock, LeadClocks, Notice, NoticeKind, plan
 from storage.models import LeadStatus
 
@@ -330,7 +332,19 @@ def compare_lines(a: Preview, b: Preview) -> list[str]:
         changes.append("  qualification: " + ("qualified" if a.qualified else "not qualified")
                        + " → " + ("qualified" if b.qualified else "not qualified"))
     out += changes or ["  nothing: both policies treat this lead the same way"]
+    out += ["", "Policy keys that differ"]
+    differences = policy_differences(a.policy, b.policy)
+    out += [f"  {d.key}: {_value(d.old)} → {_value(d.new)}" for d in differences] or [
+        "  none: the two files set the same values"
+    ]
     return out
+
+
+def _value(value: object) -> str:
+    """A policy value as it is written in TOML; ``(unset)`` for a key one side lacks."""
+    if value is None:
+        return "(unset)"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _at(at: datetime | None, policy: Policy) -> str:

@@ -103,6 +103,8 @@ def test_compare_with_one_business_hour_shows_what_moves(
     assert ("Reminder: first contact due in 30 min: Tue 2027-01-12 10:00 → "
             "Tue 2027-01-12 09:00") in out
     assert "Policy sla.example.toml" in out and "Policy one-hour.toml" in out  # both in full
+    keys = out.split("Policy keys that differ\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert keys == ["  agreement.first_contact_business_hours: 2.0 → 1.0"]
 
 
 def test_compare_with_an_added_closed_day_explains_the_new_skip(
@@ -115,12 +117,14 @@ def test_compare_with_an_added_closed_day_explains_the_new_skip(
     assert ("First contact (sales): Tue 2027-01-12 10:30 → Wed 2027-01-13 10:30 "
             "(1 d later)") in out
     assert "Tue 2027-01-12 closed" in out  # the reasoning of the other policy
+    assert '  calendar.closed_dates: [] → ["2027-01-12"]' in out
 
 
 def test_compare_says_so_when_nothing_changes(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--at", FRIDAY_1730, "--compare", str(EXAMPLE_POLICY))
     assert code == 0 and "changed" not in out
     assert "nothing: both policies treat this lead the same way" in out
+    assert "none: the two files set the same values" in out
 
 
 def test_a_hot_lead_from_a_file_gets_its_tier_and_marketings_clock(
@@ -219,3 +223,15 @@ def test_without_a_policy_option_sla_config_is_read_like_run_does(
     out = capsys.readouterr().out
     assert "Policy from-env.toml" in out
     assert "First contact (sales): Tue 2027-01-12 09:30" in out
+
+
+def test_policy_differences_flattens_tables_and_lists_of_tables() -> None:
+    from bot.policy import load_policy
+    from bot.policy_diff import KeyChange, flatten, policy_differences
+
+    assert flatten({"a": {"b": 1}, "t": [{"n": 1}, {"n": 2}], "l": (1, 2)}) == {
+        "a.b": 1, "t[0].n": 1, "t[1].n": 2, "l": [1, 2]}
+    example = load_policy(EXAMPLE_POLICY)
+    assert policy_differences(example, example) == []
+    changed = example.model_copy(update={"language": "en"})
+    assert policy_differences(example, changed) == [KeyChange("language", "ja", "en")]
