@@ -179,7 +179,6 @@ def start_bot(services: Services) -> BotServer:
         port=0,
         start_scheduler=False,
         start_worker=False,
-        poll_interval=0.02,
     )
     return server.start()
 
