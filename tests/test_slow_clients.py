@@ -10,8 +10,10 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -19,7 +21,7 @@ from bot.clock import ManualClock
 from bot.ids import Action
 from bot.policy import Policy
 from bot.services import Services
-from handlers.http_server import ClientLimits
+from handlers.http_server import ClientLimits, HttpServer
 from handlers.server import BotServer
 from handlers.web import DRAIN_LIMIT_BYTES
 from tests.conftest import SIGNING_SECRET, Database
@@ -255,3 +257,39 @@ def test_a_refused_body_leaves_the_connection_usable(short_bot: BotServer) -> No
         answer.read()
     finally:
         connection.close()
+
+
+def test_stop_lets_a_request_in_flight_finish_and_refuses_new_ones() -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def slow_app(_environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        started.set()
+        release.wait(5)
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "4")])
+        return [b"done"]
+
+    server = HttpServer(slow_app, "127.0.0.1", 0, threads=2, backlog=8)
+    server.start()
+    port = server.port
+    answers: list[int] = []
+    client = threading.Thread(
+        target=lambda: answers.append(http_get(f"http://127.0.0.1:{port}/", timeout=5).status))
+    client.start()
+    assert started.wait(5)
+    stopping = threading.Thread(target=server.stop, args=(5,))
+    stopping.start()
+    eventually(lambda: not port_open(port), timeout=2)  # no new connections meanwhile
+    assert stopping.is_alive(), "stop() returned with a request still in flight"
+    release.set()
+    stopping.join(5)
+    client.join(5)
+    assert answers == [200]
+    assert not stopping.is_alive()
+
+
+def port_open(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
