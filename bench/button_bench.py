@@ -5,17 +5,17 @@
     python bench/button_bench.py --database-url postgresql+psycopg://...   # in a schema of its own
 
 Every server runs as its own process, so the load generator shares an interpreter with none:
-the real bot (`sla-bot run`: HTTP server, outbox worker, scheduler) on a database prepared
-with posted leads; a bare Bolt app whose only listener acks Claim, served the same way
-(cheroot with the bot's thread count and GC settings, Flask and Bolt's Flask adapter); and the
-fake Slack Web API both talk to. Both get the same correctly signed `block_actions` Claim
-payloads from the same client, 20 threads with kept-alive connections, one server after the
-other in the same run. Each lead is pressed by two reps at about the same moment, so half the
-presses claim (a write, outbox rows the worker then posts) and half are told who has it (an
-ephemeral through the response URL). Results are printed as a Markdown table, with the CPU
-time each server process used per measured press (all its threads: the acks, and for the bot
-the listeners and the outbox worker too), which varies far less than latency on a shared
-machine. The bot's process id is printed when it starts, to attach a sampling profiler.
+the real bot (`sla-bot run`: HTTP server, outbox worker, scheduler) on a database prepared with
+posted leads; a bare Bolt app whose only listener acks Claim, served the same way (waitress
+with the bot's thread count, client limits and GC settings, Flask and Bolt's Flask adapter);
+and the fake Slack Web API both talk to. Both get the same correctly signed `block_actions`
+Claim payloads from the same client, 20 threads with kept-alive connections, one server after
+the other in the same run. Each lead is pressed by two reps at about the same moment, so half
+the presses claim (a write, outbox rows the worker then posts) and half are told who has it (an
+ephemeral through the response URL). Results are printed as a Markdown table, with the CPU time
+each server process used per measured press (all its threads: the acks, and for the bot the
+listeners and the outbox worker too), which varies far less than latency on a shared machine.
+The bot's process id is printed when it starts, to attach a sampling profiler.
 
 On PostgreSQL the bench works in a schema of its own in the given database, dropped at the end,
 so runs start equal and leave nothing behind.
@@ -222,19 +222,13 @@ def serve_bare(port: int, slack_url: str) -> None:
     """The baseline: Bolt with one no-op listener, on the bot's HTTP server settings."""
     import logging
 
-    from cheroot.wsgi import Server as WSGIServer
     from flask import Flask, Response, request
     from slack_bolt import Ack, App
     from slack_bolt.adapter.flask import SlackRequestHandler
     from slack_sdk import WebClient
 
-    from handlers.server import (
-        ACCEPT_BACKLOG,
-        HTTP_THREADS,
-        KEEP_ALIVE_LIMIT,
-        SHUTDOWN_TIMEOUT_S,
-        tune_gc,
-    )
+    from handlers.http_server import HttpServer
+    from handlers.server import ACCEPT_BACKLOG, HTTP_THREADS, SHUTDOWN_TIMEOUT_S, tune_gc
 
     logging.basicConfig(level=logging.WARNING)
     bolt = App(signing_secret=SECRET, client=WebClient(token=TOKEN, base_url=slack_url))
@@ -250,9 +244,7 @@ def serve_bare(port: int, slack_url: str) -> None:
     def events() -> Response:
         return adapter.handle(request)
 
-    http = WSGIServer(("127.0.0.1", port), web, numthreads=HTTP_THREADS,
-                      shutdown_timeout=SHUTDOWN_TIMEOUT_S, request_queue_size=ACCEPT_BACKLOG)
-    http.keep_alive_conn_limit = KEEP_ALIVE_LIMIT
+    http = HttpServer(web, "127.0.0.1", port, threads=HTTP_THREADS, backlog=ACCEPT_BACKLOG)
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -261,10 +253,9 @@ def serve_bare(port: int, slack_url: str) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     tune_gc()
-    http.prepare()
-    threading.Thread(target=http.serve, daemon=True).start()
+    http.start()
     stop.wait()
-    http.stop()
+    http.stop(SHUTDOWN_TIMEOUT_S)
 
 
 @dataclass

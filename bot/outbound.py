@@ -30,6 +30,7 @@ from typing import Any
 from bot.policy import Policy
 from bot.services import Services
 from bot.settings import Settings, SettingsError
+from bot.user_agent import USER_AGENT
 from storage.models import Lead, LeadEvent
 from storage.unit_of_work import UnitOfWork
 
@@ -55,7 +56,6 @@ LANE = "outbound"
 #: lifecycle event kind → the outcome the receiver hears
 EVENT_OUTCOMES = {"convert": "converted", "recycle": "recycled"}
 SIGNATURE_VERSION = "v1"
-USER_AGENT = "sla-handoff-bot (outbound webhook)"
 #: a receiver's answer is read (so the connection closes cleanly) but never kept beyond this
 MAX_ANSWER_BYTES = 64 * 1024
 #: a receiver asking for more than this is still retried, just not later than this

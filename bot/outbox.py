@@ -59,6 +59,7 @@ from bot.outbound import (
 )
 from bot.services import Services
 from bot.timings import stamp
+from bot.user_agent import USER_AGENT, slack_client
 from bot.views.handoff import handoff_message
 from storage.models import Lead, LeadStatus, OutboxMessage, OutboxStatus
 from storage.unit_of_work import UnitOfWorkFactory
@@ -128,7 +129,7 @@ class _Job:
 
 def worker_client(services: Services) -> WebClient:
     """A client without the SDK's automatic retries: a blind retry could post twice."""
-    return WebClient(
+    return slack_client(
         token=services.settings.slack_bot_token,
         base_url=services.settings.slack_api_url,
         timeout=10,
@@ -469,7 +470,7 @@ class OutboxWorker:
             raise _Permanent("files.getUploadURLExternal returned no upload URL")
         request = urllib.request.Request(
             url, data=content, method="POST",
-            headers={"Content-Type": "application/octet-stream"},
+            headers={"Content-Type": "application/octet-stream", "User-Agent": USER_AGENT},
         )
         try:
             with urllib.request.urlopen(request, timeout=self.client.timeout) as answer:

@@ -18,6 +18,7 @@ from bot.i18n import Translator
 from bot.policy import Policy
 from bot.roles import Directory
 from bot.settings import Settings
+from bot.user_agent import slack_client
 from storage.db import make_engine, make_session_factory
 from storage.unit_of_work import UnitOfWork, UnitOfWorkFactory, unit_of_work_factory
 
@@ -62,7 +63,7 @@ def build_services(
     slack: WebClient | None = None,
 ) -> Services:
     engine = engine or make_engine(settings.database_url)
-    slack = slack or WebClient(
+    slack = slack or slack_client(
         token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10
     )
     return Services(

@@ -10,10 +10,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
-from slack_bolt import Ack, App, BoltContext, BoltResponse
+from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.context.respond.internals import _build_message
+from slack_sdk.webhook import WebhookResponse
 
 from bot.services import Services
+from bot.user_agent import webhook_client
 from handlers import (
     claim,
     decide,
@@ -96,6 +99,9 @@ def create_app(
     ) -> BoltResponse | None:
         """One middleware, not two: Bolt builds each one's arguments on every request."""
         context["services"] = services
+        context["respond"] = ProductRespond(
+            response_url=context.response_url, proxy=context.client.proxy, ssl=context.client.ssl
+        )
         return ack_at_once(body, ack, next, ack_first)
 
     app.use(inject_services_and_ack)
@@ -106,6 +112,23 @@ def create_app(
                    home):
         module.register(app)
     return app
+
+
+class ProductRespond(Respond):
+    """Bolt's ``respond()``, its response-URL client sending the product's ``User-Agent``.
+
+    Bolt builds a plain ``WebhookClient`` per call, whose header names Python and the OS.
+    """
+
+    def __call__(self, text: str | dict[str, Any] = "", **fields: Any) -> WebhookResponse:
+        if self.response_url is None:
+            raise ValueError("respond is unsupported here as there is no response_url")
+        if isinstance(text, dict):
+            message = _build_message(**text)
+        else:
+            message = _build_message(text=text, **fields)
+        client = webhook_client(url=self.response_url, proxy=self.proxy, ssl=self.ssl)
+        return client.send_dict(message)
 
 
 class AckFirst:

@@ -311,8 +311,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
 
     def start_bot(services: Services, worker: OutboxWorker) -> BotServer:
-        server = BotServer(services, host="127.0.0.1", port=0, start_scheduler=False,
-                           poll_interval=0.05)
+        server = BotServer(services, host="127.0.0.1", port=0, start_scheduler=False)
         server.worker = worker  # paced on the demo's clock
         return server.start()
 

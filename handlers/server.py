@@ -1,7 +1,8 @@
 """``sla-bot run``: the HTTP server, Socket Mode (optional) and the scheduler in one process.
 
-cheroot is the production WSGI server: threaded (Bolt's sync app needs threads, not an
-event loop) and its ``stop()`` stops accepting, then lets in-flight requests finish.
+The HTTP server is waitress (``handlers.http_server``): one I/O thread reads requests whole,
+so slow clients hold no worker thread, and worker threads run Bolt's sync app. ``stop()``
+stops accepting, then lets requests already received finish.
 
 Its threads are shared by Slack and every other route, and a webhook or a health check holds
 one for as long as the database takes. So routes other than Slack's may hold at most
@@ -21,13 +22,12 @@ from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import Any
 
-from cheroot.wsgi import Server as WSGIServer
-
 from bot.outbox import OutboxWorker
 from bot.scheduler import SweepStep, build_scheduler
 from bot.services import Services
 from handlers.app import LISTENER_THREADS, AckFirst, AckFirstExecutor, create_app
-from handlers.web import DRAIN_LIMIT_BYTES, create_web_app
+from handlers.http_server import ClientLimits, HttpServer
+from handlers.web import create_web_app
 
 SLACK_PATH = "/slack/events"
 #: webhooks and /healthz: more than the burst bench's 20 concurrent senders
@@ -37,12 +37,8 @@ HTTP_THREADS = 64
 RETRY_AFTER_S = 1
 #: young collections every 10,000 net allocations instead of 700 (see ``tune_gc``)
 GC_THRESHOLDS = (10_000, 10, 10)
-#: listen() backlog: cheroot's default of 5 resets connections when an MA tool sends a burst
+#: listen() backlog: a small one (cheroot's 5) resets connections when an MA tool sends a burst
 ACCEPT_BACKLOG = 128
-#: idle kept-alive connections the server keeps open; beyond it each answer closes its connection
-#: and the client's next request pays a new TCP connection through cheroot's one accept thread.
-#: cheroot's default of 10 closed about one answer in four under 20 concurrent clients
-KEEP_ALIVE_LIMIT = 256
 SHUTDOWN_TIMEOUT_S = 10
 log = logging.getLogger("sla_bot.server")
 
@@ -59,8 +55,9 @@ class BotServer:
         sweep_steps: list[SweepStep] | None = None,
         start_scheduler: bool = True,
         start_worker: bool = True,
-        poll_interval: float = 0.5,
+        limits: ClientLimits | None = None,
     ) -> None:
+        """``limits`` bound slow and greedy clients (tests shorten them)."""
         self.services = services
         self.ack_first = AckFirst()
         self.listeners = AckFirstExecutor(
@@ -69,37 +66,31 @@ class BotServer:
         self.bolt = create_app(services, listener_executor=self.listeners, ack_first=self.ack_first)
         self.web = create_web_app(self.bolt, services)
         settings = services.settings
-        self.http = WSGIServer(
-            (host or settings.host, settings.port if port is None else port),
+        self.http = HttpServer(
             SlackFirst(self.web, OTHER_ROUTES_LIMIT, self.ack_first),
-            numthreads=HTTP_THREADS,
-            shutdown_timeout=SHUTDOWN_TIMEOUT_S,
-            server_name="sla-bot",
-            request_queue_size=ACCEPT_BACKLOG,
+            host or settings.host,
+            settings.port if port is None else port,
+            threads=HTTP_THREADS,
+            backlog=ACCEPT_BACKLOG,
+            limits=limits,
         )
-        self.http.keep_alive_conn_limit = KEEP_ALIVE_LIMIT
-        # How often the accept loop checks for a stop; tests shorten it to stop quickly.
-        self.http.expiration_interval = poll_interval
         self.scheduler = build_scheduler(services, sweep_steps or []) if start_scheduler else None
         self.worker = AckFirstWorker(services, self.ack_first) if start_worker else None
         self._worker_stop = threading.Event()
         self._worker_thread: threading.Thread | None = None
         self._socket_mode = None
-        self._http_thread: threading.Thread | None = None
         self._stopped = threading.Event()
 
     @property
     def port(self) -> int:
-        return int(self.http.bind_addr[1])
+        return self.http.port
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> BotServer:
-        self.http.prepare()  # binds, so ``port`` is known (port 0 picks a free one)
-        self._http_thread = threading.Thread(target=self.http.serve, name="http", daemon=True)
-        self._http_thread.start()
+        self.http.start()  # binds, so ``port`` is known (port 0 picks a free one)
         if self.scheduler is not None:
             self.scheduler.start()
         if self.worker is not None:
@@ -112,7 +103,7 @@ class BotServer:
 
             self._socket_mode = SocketModeHandler(self.bolt, self.services.settings.slack_app_token)
             self._socket_mode.connect()
-        log.info("listening on %s:%s", self.http.bind_addr[0], self.port)
+        log.info("listening on %s:%s", self.http.host, self.port)
         return self
 
     def stop(self) -> None:
@@ -124,9 +115,7 @@ class BotServer:
         log.info("stopping: finishing in-flight requests")
         if self._socket_mode is not None:
             self._socket_mode.close()
-        self.http.stop()
-        if self._http_thread is not None:
-            self._http_thread.join(SHUTDOWN_TIMEOUT_S)
+        self.http.stop(SHUTDOWN_TIMEOUT_S)
         self.listeners.shutdown(wait=True)
         self._worker_stop.set()
         self.services.outbox_ready.set()  # wake the worker so it sees the stop at once
@@ -168,8 +157,7 @@ class SlackFirst:
     """Let routes other than Slack's hold at most ``limit`` server threads at once.
 
     Beyond that they are answered ``503`` with ``Retry-After`` at once instead of waiting for a
-    thread (MA tools retry; nothing was written), so Slack's requests always find one. The
-    body is read first, as ``handlers.web.BodyLimit`` does, so the sender sees the answer.
+    thread (MA tools retry; nothing was written), so Slack's requests always find one.
     """
 
     def __init__(
@@ -192,26 +180,19 @@ class SlackFirst:
 
 
 def _busy(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-    """``503``: nothing was read into the app or written, so the sender may simply retry."""
-    try:
-        remaining = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        remaining = 0
-    drained = remaining <= DRAIN_LIMIT_BYTES
-    while drained and remaining > 0:
-        chunk = environ["wsgi.input"].read(min(remaining, 64 * 1024))
-        if not chunk:
-            break
-        remaining -= len(chunk)
+    """``503``: nothing was read into the app or written, so the sender may simply retry.
+
+    The server has already read the whole request, so the connection stays usable.
+    """
     body = json.dumps({"error": "busy", "retry_after_s": RETRY_AFTER_S}).encode()
-    headers = [
-        ("Content-Type", "application/json"),
-        ("Content-Length", str(len(body))),
-        ("Retry-After", str(RETRY_AFTER_S)),
-    ]
-    if not drained:
-        headers.append(("Connection", "close"))
-    start_response("503 Service Unavailable", headers)
+    start_response(
+        "503 Service Unavailable",
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("Retry-After", str(RETRY_AFTER_S)),
+        ],
+    )
     return [body]
 
 

@@ -16,16 +16,18 @@ from handlers import vendor_webhooks, webhooks
 from storage.db import ping
 
 MAX_BODY_BYTES = 1024 * 1024
+#: a declared body up to this is read off the socket and answered 413; a larger one is cut off
 DRAIN_LIMIT_BYTES = 16 * MAX_BODY_BYTES
 TOO_LARGE = {"error": "body_too_large", "limit_bytes": MAX_BODY_BYTES}
 
 
 class BodyLimit:
-    """Answer 413 to a body over the limit, reading it first so the client sees the answer.
+    """Answer 413 to a body declared over the limit, as JSON, before any route sees it.
 
-    Refusing without reading makes the server close a socket with unread data, which resets
-    the connection: the sender gets "broken pipe" instead of a clear 413. Bodies up to
-    ``DRAIN_LIMIT_BYTES`` are read and discarded; anything larger is cut off.
+    The server has already read the whole body off the socket (keeping only its first
+    ``MAX_BODY_BYTES`` + 1 bytes, ``handlers.http_server``), so the sender sees the answer
+    instead of a reset, and the connection stays usable. A chunked body declares no length:
+    routes read it with a limit (``handlers.webhooks.read_body``).
     """
 
     def __init__(self, app: Callable[..., Iterable[bytes]], limit: int = MAX_BODY_BYTES) -> None:
@@ -39,22 +41,10 @@ class BodyLimit:
             length = 0
         if length <= self.limit:
             return self.app(environ, start_response)
-        if length <= DRAIN_LIMIT_BYTES:
-            stream = environ["wsgi.input"]
-            remaining = length
-            while remaining > 0:
-                chunk = stream.read(min(remaining, 64 * 1024))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
         body = json.dumps(TOO_LARGE).encode()
         start_response(
             "413 Request Entity Too Large",
-            [
-                ("Content-Type", "application/json"),
-                ("Content-Length", str(len(body))),
-                ("Connection", "close"),
-            ],
+            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
         )
         return [body]
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from slack_sdk import WebClient
 from sqlalchemy import Engine, text
 
 from bot.clock import ManualClock
@@ -25,6 +24,7 @@ from bot.outbox import OutboxWorker
 from bot.policy import Policy, load_policy
 from bot.services import Services, build_services
 from bot.settings import Settings
+from bot.user_agent import slack_client
 from handlers.server import BotServer
 from storage import migrate
 from storage.db import make_engine
@@ -161,7 +161,7 @@ def make_services(
     fake_slack: FakeSlack, database: Database, policy: Policy, clock: ManualClock
 ) -> Services:
     settings = make_settings(fake_slack, database.url)
-    slack = WebClient(token=BOT_TOKEN, base_url=fake_slack.base_url, timeout=5)
+    slack = slack_client(token=BOT_TOKEN, base_url=fake_slack.base_url, timeout=5)
     return build_services(settings, policy, clock, engine=database.engine, slack=slack)
 
 
@@ -169,7 +169,7 @@ def make_worker(
     services: Services, clock: ManualClock, fake: FakeSlack, timeout: float = 5
 ) -> OutboxWorker:
     """The real outbox worker; its pacing waits move the injected clock instead of sleeping."""
-    client = WebClient(token=BOT_TOKEN, base_url=fake.base_url, timeout=timeout,
+    client = slack_client(token=BOT_TOKEN, base_url=fake.base_url, timeout=timeout,
                        retry_handlers=[])
     return OutboxWorker(
         services,
@@ -197,7 +197,6 @@ def start_bot(services: Services) -> BotServer:
         port=0,
         start_scheduler=False,
         start_worker=False,
-        poll_interval=0.02,
     )
     return server.start()
 

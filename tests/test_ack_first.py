@@ -4,18 +4,20 @@ The bot's threads share one interpreter lock, so a listener doing a claim's work
 requests are being answered makes those answers wait. The work behind an early ack therefore
 starts once no Slack request is in flight, but never later than the gate's bound, and a
 listener that answers in its own ack (a modal submission) never waits. A Slack request is held
-in flight here by sending its body only in part, over a raw socket to the running bot.
+in flight here inside the running bot's web app, below the server's accounting of answers (the
+server hands the app only complete requests, so a body sent in part no longer holds one).
 """
 
 from __future__ import annotations
 
-import socket
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from bot.ids import Action
 from tests.conftest import SIGNING_SECRET
-from tests.harness import slack_signature_headers
+from tests.harness import http_post, slack_signature_headers
 from tests.test_claim import REP1, REP2, Env, claim_by, env, eventually
 from tests.test_outbox import CHANNEL
 from tests.test_touch import form, submit, touches
@@ -27,33 +29,40 @@ LONG_WAIT_S = 30.0  # far beyond every wait below: only an answer in flight can 
 
 @contextmanager
 def in_flight(bot_env: Env, lead_id: int, ts: str) -> Iterator[Callable[[], int]]:
-    """A signed Details press whose body is only partly sent until the caller finishes it."""
+    """A signed Details press held inside the web app until the caller finishes it."""
     body, content_type = bot_env.slack.build_block_action(
         Action.DETAILS.value, str(lead_id), user_id=REP1, channel_id=CHANNEL, message_ts=ts,
         response_url=bot_env.fake.response_url("held", channel=CHANNEL, message_ts=ts, user=REP1),
     )
-    raw = body.encode()
     headers = slack_signature_headers(body, SIGNING_SECRET, content_type=content_type)
-    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-    connection = socket.create_connection(("127.0.0.1", bot_env.bot.port), timeout=30)
-    connection.sendall(
-        f"POST /slack/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(raw)}\r\n"
-        f"Connection: close\r\n{head}\r\n".encode() + raw[:10]
-    )
+    web = bot_env.bot.web
+    inner = web.wsgi_app
+    release = threading.Event()
+
+    def holding(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("HTTP_X_HOLD"):
+            release.wait(30)
+        return inner(environ, start_response)
+
+    web.wsgi_app = holding  # type: ignore[method-assign]
+    statuses: list[int] = []
+    sender = threading.Thread(target=lambda: statuses.append(
+        http_post(bot_env.slack.events_url, body, {**headers, "X-Hold": "1"}, timeout=30).status))
+    sender.start()
     gate = bot_env.bot.ack_first
-    eventually(lambda: gate.in_flight == 1)  # the server is reading its body
+    eventually(lambda: gate.in_flight == 1)  # the bot is answering it
 
     def finish() -> int:
-        connection.sendall(raw[10:])
-        answer = b""
-        while chunk := connection.recv(65536):
-            answer += chunk
-        return int(answer.split(b" ", 2)[1])
+        release.set()
+        sender.join(30)
+        return statuses[0]
 
     try:
         yield finish
     finally:
-        connection.close()
+        release.set()
+        sender.join(30)
+        web.wsgi_app = inner  # type: ignore[method-assign]
 
 
 def test_a_claims_work_waits_for_the_answer_in_flight_then_runs(env: Env) -> None:

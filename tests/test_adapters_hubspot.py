@@ -18,6 +18,7 @@ from sqlalchemy import select
 from bot.adapters.hubspot import sign_v1, sign_v3
 from bot.clock import ManualClock
 from bot.outbox import MAX_ATTEMPTS
+from bot.user_agent import USER_AGENT
 from storage.models import LeadStatus, OutboxMessage, OutboxStatus
 from tests.adapters_support import (
     HUBSPOT_SECRET,
@@ -207,6 +208,7 @@ def test_a_thin_event_is_fetched_from_the_crm_and_handed_off_once(
     contact_call, company_call = crm.requests
     assert contact_call["path"] == "/crm/v3/objects/contacts/123"
     assert contact_call["authorization"] == f"Bearer {HUBSPOT_TOKEN}"
+    assert contact_call["user_agent"] == company_call["user_agent"] == USER_AGENT
     assert "lifecyclestage" in contact_call["query"]["properties"][0].split(",")
     assert company_call["path"] == "/crm/v3/objects/companies/456"
 

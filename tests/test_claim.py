@@ -117,7 +117,7 @@ def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
 def start(fake: FakeSlack, database: Database, policy: Policy, clock: ManualClock) -> Env:
     services = make_services(fake, database, policy, clock)
     server = BotServer(services, host="127.0.0.1", port=0, start_scheduler=False,
-                       start_worker=False, poll_interval=0.02).start()
+                       start_worker=False).start()
     slack = SlackRequests(f"{server.url}/slack/events", SIGNING_SECRET)
     return Env(services, server, slack, fake, clock, make_worker(services, clock, fake))
 

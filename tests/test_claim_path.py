@@ -297,7 +297,7 @@ def test_the_running_bot_s_worker_waits_for_its_listeners(
 
     services = make_services(fake_slack, sqlite_db, policy, clock)
     server = BotServer(services, host="127.0.0.1", port=0, start_scheduler=False,
-                       start_worker=True, poll_interval=0.02)
+                       start_worker=True)
     assert isinstance(server.worker, AckFirstWorker) and server.worker.gate is server.ack_first
     server.ack_first.max_wait_s = LONG_WAIT_S
     server.ack_first.submitted()

@@ -602,7 +602,7 @@ def test_each_decision_queues_the_outbound_webhook_in_its_unit_of_work(
     slack = WebClient(token=BOT_TOKEN, base_url=fake_slack.base_url, timeout=5)
     services = build_services(settings, hooked, clock, engine=sqlite_db.engine, slack=slack)
     server = BotServer(services, host="127.0.0.1", port=0, start_scheduler=False,
-                       start_worker=False, poll_interval=0.02).start()
+                       start_worker=False).start()
     running = Env(services, server, SlackRequests(f"{server.url}/slack/events", SIGNING_SECRET),
                   fake_slack, clock, make_worker(services, clock, fake_slack))
     try:

@@ -136,8 +136,7 @@ def test_the_demo_in_japanese_and_without_pauses(tmp_path: Path) -> None:
     out = io.StringIO()
 
     def start_bot(services: Services, worker: OutboxWorker) -> BotServer:
-        server = BotServer(services, host="127.0.0.1", port=0, start_scheduler=False,
-                           poll_interval=0.02)
+        server = BotServer(services, host="127.0.0.1", port=0, start_scheduler=False)
         server.worker = worker
         return server.start()
 

@@ -40,6 +40,7 @@ from bot.outbox import OutboxWorker, outbox_health
 from bot.policy import Policy, PolicyError, load_policy, parse_policy
 from bot.services import Services, build_services
 from bot.settings import SettingsError
+from bot.user_agent import USER_AGENT
 from storage.models import Lead, LeadEvent, LeadStatus, OutboxMessage, OutboxStatus
 from tests.conftest import (
     BOT_TOKEN,
@@ -268,6 +269,7 @@ def test_a_conversion_reaches_the_receiver_signed_with_ids_and_no_personal_data(
     key = f"webhook:{lead_id}:{event_id}"
     assert request.path == "/hooks/sla"
     assert request.headers["Content-Type"] == "application/json"
+    assert request.headers["User-Agent"] == USER_AGENT  # the product and version, no OS
     assert request.headers["X-SLA-Delivery"] == key
     assert request.headers["X-SLA-Timestamp"] == str(int(clock.now().timestamp()))
     sent_at = clock.now().timestamp()

@@ -203,10 +203,10 @@ def test_twenty_kept_alive_clients_all_keep_their_connections(bot: BotServer) ->
     request in four from 20 steady clients (Slack, an MA tool's burst) paid a new connection."""
     import http.client
 
-    from handlers.server import KEEP_ALIVE_LIMIT
+    from handlers.http_server import ClientLimits
 
     clients = 20
-    assert clients < KEEP_ALIVE_LIMIT
+    assert clients < ClientLimits().peer_connections
     connections = [http.client.HTTPConnection("127.0.0.1", bot.port, timeout=10)
                    for _ in range(clients)]
     try:

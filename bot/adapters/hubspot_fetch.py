@@ -31,6 +31,7 @@ from bot.adapters import hubspot
 from bot.adapters.receive import Outcome, receive
 from bot.outbound import DeliveryRefused, DeliveryRetry
 from bot.services import Services
+from bot.user_agent import USER_AGENT
 from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,6 @@ DEFAULT_RETRY_AFTER_S = 10.0
 MAX_RETRY_AFTER_S = 3600.0
 TIMEOUT_S = 10.0
 MAX_ANSWER_BYTES = 1024 * 1024
-USER_AGENT = "sla-handoff-bot (hubspot intake)"
 
 
 class ContactGone(DeliveryRefused):

@@ -31,7 +31,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
-from slack_sdk import WebClient
 from sqlalchemy import func, select
 
 from bot.clock import ManualClock
@@ -47,6 +46,7 @@ from bot.sandbox.slack_requests import HttpResponse, SlackRequests, http_post
 from bot.scheduler import default_steps, sweep
 from bot.services import Services, build_services
 from bot.settings import Settings
+from bot.user_agent import slack_client
 from storage import migrate
 from storage.db import make_engine
 from storage.models import Lead, OutboxMessage, OutboxStatus
@@ -634,7 +634,7 @@ def run_demo(policy: Policy, *, start_bot: StartBot, listener_threads: int,
             database_url=url, slack_api_url=fake.base_url, port=0, host="127.0.0.1",
             log_level="WARNING",
         )
-        slack = WebClient(token=settings.slack_bot_token, base_url=fake.base_url, timeout=5)
+        slack = slack_client(token=settings.slack_bot_token, base_url=fake.base_url, timeout=5)
         services = build_services(settings, policy, clock, engine=engine, slack=slack)
         users = {cast.rep1: "rep1", cast.rep2: "rep2", cast.manager: "manager",
                  cast.marketer: "marketer"}
@@ -653,7 +653,7 @@ def run_demo(policy: Policy, *, start_bot: StartBot, listener_threads: int,
         for group, members in groups.items():
             fake.set_usergroup(group, members)
         _mark_history_posted(services)
-        worker = OutboxWorker(services, client=WebClient(
+        worker = OutboxWorker(services, client=slack_client(
             token=settings.slack_bot_token, base_url=fake.base_url, timeout=5,
             retry_handlers=[]), sleep=lambda s: clock.advance(timedelta(seconds=s)))
         bot = start_bot(services, worker)

@@ -86,7 +86,8 @@ class FakeHubSpot:
         query = parse_qs(parts.query)
         with self._lock:
             self.requests.append({"path": parts.path, "query": query,
-                                  "authorization": headers.get("Authorization")})
+                                  "authorization": headers.get("Authorization"),
+                                  "user_agent": headers.get("User-Agent")})
             if headers.get("Authorization") != f"Bearer {self.token}":
                 return 401, {}, {"status": "error", "category": "INVALID_AUTHENTICATION"}
             if self.fail_next:
