@@ -24,7 +24,17 @@ log = logging.getLogger("sla_bot.errors")
 def handle_error(
     error: Exception, body: dict[str, Any], context: dict[str, Any], logger: logging.Logger
 ) -> BoltResponse | None:
+    """Log ``error`` with an id and tell the person, unless the request was never verified.
+
+    ``services`` is put in the context by the middleware that runs after Bolt's signature
+    check (``handlers.app``): without it the error came from that check or before, the body
+    is a stranger's, and its ``response_url`` or user id must not be acted on.
+    """
     services: Services | None = context.get("services")
+    if services is None:
+        log.warning("refused a request that failed before it was verified (%s)",
+                    type(error).__name__)
+        return BoltResponse(status=401, body={"error": "unauthorized"})
     language = services.policy.language if services else "en"
     respond = context.get("respond")
     if isinstance(error, DomainError):
