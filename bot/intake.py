@@ -346,8 +346,9 @@ def _accepted(delivery: _Delivery) -> None:
     assert result is not None
     if result.status == "duplicate":
         return
-    log.info("lead %s accepted from %s via %s: %s", result.lead_id, delivery.source,
-             delivery.surface.value, "queued" if result.status == "queued" else "not qualified")
+    # ids only: ``source`` is the sender's free text (an email has been seen there)
+    log.info("lead %s accepted via %s: %s", result.lead_id, delivery.surface.value,
+             "queued" if result.status == "queued" else "not qualified")
     if result.status == "queued":
         # this process's worker posts it without waiting to poll
         delivery.services.outbox_ready.set()

@@ -21,6 +21,7 @@ from bot.placeholders import placeholder_problems
 from bot.policy import Policy, PolicyError, load_policy
 from bot.services import Services, build_services
 from bot.settings import Settings, SettingsError, configured_policy_path, load_settings
+from handlers import logging_setup
 from storage import migrate
 from storage.db import make_engine
 
@@ -28,10 +29,8 @@ log = logging.getLogger("sla_bot")
 
 
 def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level, logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    """One handler for the process: values escaped, ids only (``handlers.logging_setup``)."""
+    logging_setup.configure(level)
 
 
 #: SPEC 8: the one line every command answers on a database that is behind the code
@@ -308,7 +307,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 2
     path = args.policy or args.config or _example_policy()
     policy = load_policy(path)
-    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    logging_setup.configure(logging.ERROR)
 
     def start_bot(services: Services, worker: OutboxWorker) -> BotServer:
         server = BotServer(services, host="127.0.0.1", port=0, start_scheduler=False)

@@ -35,6 +35,7 @@ from bot.views.decision_modals import (
     recycle_modal,
 )
 from handlers.errors import reported
+from handlers.logging_setup import without_text
 from handlers.modals import open_or_offer_retry
 from handlers.payloads import lead_id as parse_lead_id
 
@@ -142,7 +143,6 @@ def _refusal(error: Exception, what: str, user_id: str, t: Translator) -> str:
         log.log(level, "refused a %s by %s: %s", what, user_id, error)
         return t(error.message_key, **error.params)
     error_id = uuid.uuid4().hex[:8]
-    log.exception("unhandled error %s in a %s submission (%s)", error_id, what,
-                  type(error).__name__, exc_info=error)
+    log.error("unhandled error %s in a %s submission: %s", error_id, what, without_text(error))
     return t("error.generic", error_id=error_id)
 

@@ -1,7 +1,8 @@
 """One error handler for every listener.
 
 Known domain errors become a friendly ephemeral message; anything else is logged with an id
-the user can quote to an admin. Payloads are not logged: they carry personal data.
+the user can quote to an admin. Payloads and the errors' messages are not logged: they carry
+personal data.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from slack_bolt import BoltResponse
 from bot.errors import DomainError
 from bot.i18n import t
 from bot.services import Services
+from handlers.logging_setup import without_text
 
 log = logging.getLogger("sla_bot.errors")
 
@@ -24,7 +26,17 @@ log = logging.getLogger("sla_bot.errors")
 def handle_error(
     error: Exception, body: dict[str, Any], context: dict[str, Any], logger: logging.Logger
 ) -> BoltResponse | None:
+    """Log ``error`` with an id and tell the person, unless the request was never verified.
+
+    ``services`` is put in the context by the middleware that runs after Bolt's signature
+    check (``handlers.app``): without it the error came from that check or before, the body
+    is a stranger's, and its ``response_url`` or user id must not be acted on.
+    """
     services: Services | None = context.get("services")
+    if services is None:
+        log.warning("refused a request that failed before it was verified (%s)",
+                    type(error).__name__)
+        return BoltResponse(status=401, body={"error": "unauthorized"})
     language = services.policy.language if services else "en"
     respond = context.get("respond")
     if isinstance(error, DomainError):
@@ -32,13 +44,8 @@ def handle_error(
         log.info("domain error %s: %s", type(error).__name__, error)
     else:
         error_id = uuid.uuid4().hex[:8]
-        log.exception(
-            "unhandled error %s in %s (type=%s)",
-            error_id,
-            type(error).__name__,
-            body.get("type") or body.get("command"),
-            exc_info=error,
-        )
+        log.error("unhandled error %s (type=%s): %s", error_id,
+                  body.get("type") or body.get("command"), without_text(error))
         text = t(language, "error.generic", error_id=error_id)
     try:
         if respond is not None and body.get("response_url"):

@@ -18,6 +18,7 @@ from bot.reminders import Clock
 from bot.services import Services
 from bot.views.notice import SNOOZE_OPTIONS
 from handlers.errors import reported
+from handlers.payloads import lead_id
 
 
 def register(app: App) -> None:
@@ -28,11 +29,11 @@ def parse_snooze(value: object) -> tuple[int, Clock, int]:
     """``lead:clock:minutes`` from the button; anything else is refused as not found."""
     try:
         lead, clock, minutes = str(value).split(":")
-        parsed = int(lead), Clock(clock), int(minutes)
+        parsed = lead_id(lead, "snooze value"), Clock(clock), int(minutes)
     except (ValueError, TypeError):
-        raise NotFound(f"bad snooze value {str(value)[:40]!r}") from None
+        raise NotFound("bad snooze value") from None
     if parsed[2] not in SNOOZE_OPTIONS or parsed[0] <= 0:
-        raise NotFound(f"bad snooze value {str(value)[:40]!r}")
+        raise NotFound("bad snooze value")
     return parsed
 
 

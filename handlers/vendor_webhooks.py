@@ -76,7 +76,10 @@ def register(web: Flask, services: Services) -> None:
 
     @web.post(MAPPING_PATH)
     def mapped_webhook(name: str) -> tuple[Response, int]:
-        return _serve("/webhooks/map/" + name[:40], lambda: _mapped(services, limit, name))
+        # the path is the sender's text, logged only when it names a configured mapping
+        known = services.policy.adapters.find(name) is not None
+        return _serve("/webhooks/map/" + (name if known else "(unknown)"),
+                      lambda: _mapped(services, limit, name))
 
 
 def _serve(path: str, handle: Callable[[], Answer]) -> tuple[Response, int]:

@@ -9,10 +9,11 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_sdk.signature import SignatureVerifier
 
 from bot.outbox import outbox_health
 from bot.services import Services
-from handlers import vendor_webhooks, webhooks
+from handlers import slack_gate, vendor_webhooks, webhooks
 from storage.db import ping
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -53,9 +54,14 @@ def create_web_app(bolt_app: App, services: Services) -> Flask:
     web = Flask("sla_bot")
     web.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     slack = SlackRequestHandler(bolt_app)
+    verifier = SignatureVerifier(services.settings.slack_signing_secret)
 
     @web.post("/slack/events")
-    def slack_events() -> Response:
+    def slack_events() -> Response | tuple[Response, int]:
+        """Bolt sees only what Slack signed (``handlers.slack_gate``)."""
+        refusal = slack_gate.check(verifier, request.headers, request.get_data())
+        if refusal is not None:
+            return jsonify(refusal.as_json()), 401
         return slack.handle(request)
 
     @web.get("/healthz")

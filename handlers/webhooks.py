@@ -18,11 +18,9 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-import traceback
 import uuid
 
 from flask import Flask, Response, jsonify, request
-from sqlalchemy.exc import StatementError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from bot import intake
@@ -30,6 +28,7 @@ from bot.intake import FieldError, InvalidLead
 from bot.lifecycle import Surface
 from bot.placeholders import is_placeholder_intake_token
 from bot.services import Services
+from handlers.logging_setup import without_text
 
 log = logging.getLogger("sla_bot.webhooks")
 
@@ -163,8 +162,4 @@ def _error(status: int, code: str, message: str) -> Answer:
 
 def log_internal_error(error_id: str, exc: Exception) -> None:
     """Log where it failed without the exception's text, which may quote the lead's data."""
-    detail = type(exc).__name__
-    if isinstance(exc, StatementError) and exc.orig is not None:
-        detail += f" ({type(exc.orig).__name__}) in: {exc.statement}"
-    stack = traceback.format_tb(exc.__traceback__)
-    log.error("internal error %s: %s\n%s", error_id, detail, "".join(stack).rstrip())
+    log.error("internal error %s: %s", error_id, without_text(exc))

@@ -188,6 +188,25 @@ def any_env(
     running.bot.stop()
 
 
+@pytest.mark.parametrize(
+    "forged", ["²", "١٢", "+1", " 1", "1_0", "2147483648", "9" * 30, "-1", ""],
+    ids=["superscript", "arabic-indic", "plus", "space", "underscore", "over-int4", "huge",
+         "negative", "empty"],
+)
+def test_forged_private_metadata_is_refused_as_not_found_on_each_database(
+    any_env: Env, forged: str
+) -> None:
+    """``"²".isdigit()`` is true yet ``int("²")`` raises, and a huge id overflows the column:
+    whatever a client puts in ``private_metadata``, the modal says "not found", never a 500."""
+    lead_id, _ = claimed(any_env)
+    rows = any_env.outbox_count(lead_id)
+    assert errors_of(submit(any_env, forged, REP1, form())) == {
+        TouchBlock.KIND.value: any_env.services.t("error.not_found")
+    }
+    assert touches(any_env, lead_id) == []
+    assert any_env.outbox_count(lead_id) == rows
+
+
 def decide(env: Env, lead_id: int) -> None:
     """The lead is converted (as the Convert modal would), through the lifecycle."""
     with env.services.unit_of_work() as uow:
