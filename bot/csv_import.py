@@ -26,6 +26,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, TextIO
 
@@ -308,7 +309,7 @@ def _import_row(
     external_id = _cell(cells, table.index("external_id"))
     external_id = external_id.strip() if external_id else None
     try:
-        mql = _parse_row(table, cells)
+        mql = _parse_row(table, cells, services.clock.now())
     except InvalidLead as exc:
         detail = "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
         return RowResult(line, external_id, Outcome.REJECTED, detail)
@@ -357,7 +358,7 @@ def _cell(cells: list[str], index: int | None) -> str | None:
     return value if value.strip() else None
 
 
-def _parse_row(table: CsvTable, cells: list[str]) -> MqlIn:
+def _parse_row(table: CsvTable, cells: list[str], now: datetime) -> MqlIn:
     """Build the canonical dict from one record and validate it; errors name CSV columns."""
     if any(c.strip() for c in cells[table.width :]):
         raise InvalidLead(
@@ -399,7 +400,7 @@ def _parse_row(table: CsvTable, cells: list[str]) -> MqlIn:
         data["activities"] = activities
 
     try:
-        mql = parse_data(data)
+        mql = parse_data(data, now=now)
     except InvalidLead as exc:
         errors += [_in_column_terms(e, group_numbers) for e in exc.errors]
     if errors:

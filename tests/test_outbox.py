@@ -59,8 +59,8 @@ def spec_lead(external_id: str = "hubspot-20391", **changes: object) -> dict:
 
 
 def queue(services: Services, external_id: str = "hubspot-20391", **changes: object) -> int:
-    result = accept(services, parse_data(spec_lead(external_id, **changes)),
-                    surface=Surface.WEBHOOK)
+    mql = parse_data(spec_lead(external_id, **changes), now=services.clock.now())
+    result = accept(services, mql, surface=Surface.WEBHOOK)
     assert result.status == "queued", result
     return result.lead_id
 
@@ -104,7 +104,8 @@ def test_a_queued_lead_is_posted_once_with_its_key_and_claim_button(
     assert lead.posted_at is not None
     # Nothing left to do; a repeat delivery of the same lead posts nothing either.
     assert worker.run_once() == 0
-    assert accept(services, parse_data(spec_lead()), surface=Surface.WEBHOOK).status == "duplicate"
+    again = parse_data(spec_lead(), now=services.clock.now())
+    assert accept(services, again, surface=Surface.WEBHOOK).status == "duplicate"
     assert worker.run_once() == 0
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
 
