@@ -334,3 +334,50 @@ def test_a_dm_whose_answer_was_lost_is_found_in_the_dm_and_not_sent_again(
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
     with services.unit_of_work() as uow:
         assert uow.outbox.by_key("dm:1").status == OutboxStatus.SENT  # type: ignore[union-attr]
+
+
+def test_a_row_that_cannot_be_rendered_fails_alone_after_bounded_attempts(
+    fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock
+) -> None:
+    """A hand-off whose lead no view can render (stored before intake refused the year 9999)
+    neither aborts the pass nor holds back the 19 messages claimed with it; it is retried with
+    backoff, ends ``failed`` after ``MAX_ATTEMPTS``, and /healthz says degraded."""
+    from bot.outbox import MAX_ATTEMPTS
+    from tests.conftest import start_bot
+    from tests.harness import http_get
+
+    services = make_services(fake_slack, db, policy, clock)
+    worker = make_worker(services, clock, fake_slack)
+    bad = queue(services, "lead-9999")
+    with services.unit_of_work() as uow:
+        lead = uow.leads.get_for_update(bad)
+        assert lead is not None
+        lead.qualified_at = datetime(9999, 12, 31, 23, 0, tzinfo=UTC)
+        for n in range(19):  # one DM each to 19 people: no channel pacing between them
+            uow.outbox.enqueue(key=f"dm-{n}", kind="message", now=clock.now(),
+                               channel=f"U00000{n:02d}",
+                               payload={"method": "chat.postMessage",
+                                        "args": {"channel": f"U00000{n:02d}", "text": "hi"}})
+        uow.commit()
+
+    assert worker.run_once() == 19  # one pass: the bad row first in line, the others all sent
+    assert len(fake_slack.calls_to("chat.postMessage")) == 19
+    row = outbox_row(services, bad)
+    assert (row.status, row.attempts) == (OutboxStatus.PENDING, 1)
+    assert row.last_error == "cannot prepare: OverflowError"
+
+    for _ in range(MAX_ATTEMPTS):
+        clock.advance(timedelta(minutes=10))  # past any backoff
+        worker.run_once()
+    row = outbox_row(services, bad)
+    assert (row.status, row.attempts) == (OutboxStatus.FAILED, MAX_ATTEMPTS)
+    assert len(fake_slack.calls_to("chat.postMessage")) == 19
+
+    server = start_bot(services)
+    try:
+        answer = http_get(f"{server.url}/healthz").json()
+    finally:
+        server.stop()
+    assert answer["status"] == "degraded"
+    assert answer["outbox"]["failed"] == 1
+    assert [f["id"] for f in answer["outbox"]["recent_failures"]] == [row.id]
