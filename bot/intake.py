@@ -223,7 +223,7 @@ def parse_json(body: bytes | str, *, now: datetime) -> MqlIn:
             body = body.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise InvalidLead([FieldError("(body)", "not valid UTF-8")]) from None
-    return parse_data(load_json(body), now=now)
+    return _validate(load_json(body), now)  # load_json has checked its values
 
 
 def parse_data(data: Any, *, now: datetime) -> MqlIn:
@@ -232,6 +232,10 @@ def parse_data(data: Any, *, now: datetime) -> MqlIn:
     problems = value_problems(data)
     if problems:
         raise InvalidLead(problems)
+    return _validate(data, now)
+
+
+def _validate(data: Any, now: datetime) -> MqlIn:
     try:
         return MqlIn.model_validate(data, context={"now": now})
     except ValidationError as exc:
@@ -250,12 +254,15 @@ class _Duplicated(dict[str, Any]):
 
 
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    built = dict(pairs)
+    if len(built) == len(pairs):
+        return built
     keys: set[str] = set()
-    for key, _ in pairs:
+    for key, _ in pairs:  # the first repeated key, to name it
         if key in keys:
             return _Duplicated(pairs, key)
         keys.add(key)
-    return dict(pairs)
+    raise AssertionError("unreachable: fewer keys than pairs means a repeat")
 
 
 def load_json(text: str) -> Any:
@@ -282,44 +289,55 @@ def load_json(text: str) -> Any:
 def value_problems(value: Any) -> list[FieldError]:
     """What no stored lead may hold, anywhere in a payload (extra fields included): a NUL
     character (PostgreSQL text and JSON refuse it), a NaN or infinite number (not JSON), a
-    duplicated key, nesting deeper than ``MAX_JSON_DEPTH``. Each named by its path."""
+    duplicated key, nesting deeper than ``MAX_JSON_DEPTH``. Each named by its path.
+
+    On every delivery's path: the path is kept as a linked trail and spelled out only for a
+    problem, so a clean payload costs one visit per value.
+    """
     problems: list[FieldError] = []
-    stack: list[tuple[str, Any, int]] = [("", value, 0)]
+    stack: list[tuple[Any, int, _Trail]] = [(value, 0, None)]
     while stack and len(problems) < MAX_VALUE_PROBLEMS:
-        path, item, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH:
-            # named by its top-level field: the full path would be as long as the nesting
-            problems.append(FieldError(path.split(".")[0] or "(body)",
-                                       f"nested more than {MAX_JSON_DEPTH} levels deep"))
-        elif isinstance(item, str):
+        item, depth, trail = stack.pop()
+        if isinstance(item, str):
             if "\x00" in item:
-                problems.append(FieldError(path or "(body)", HAS_NUL))
+                problems.append(FieldError(_path(trail), HAS_NUL))
         elif isinstance(item, float):
             if not math.isfinite(item):
-                problems.append(FieldError(path or "(body)", NOT_FINITE))
+                problems.append(FieldError(_path(trail), NOT_FINITE))
+        elif isinstance(item, dict | list | tuple) and depth >= MAX_JSON_DEPTH:
+            # named by its top-level field: the full path would be as long as the nesting
+            while trail is not None and trail[0] is not None:
+                trail = trail[0]
+            problems.append(FieldError(_path(trail),
+                                       f"nested more than {MAX_JSON_DEPTH} levels deep"))
         elif isinstance(item, dict):
             if isinstance(item, _Duplicated):
-                problems.append(FieldError(_join(path, item.duplicate),
+                problems.append(FieldError(_path((trail, item.duplicate)),
                                            "appears more than once in its object"))
-            children = list(item.items())
-            for key, child in reversed(children):
+            for key, child in reversed(list(item.items())):
                 if isinstance(key, str) and "\x00" in key:
-                    problems.append(FieldError(path or "(body)", "a key " + HAS_NUL))
+                    problems.append(FieldError(_path(trail), "a key " + HAS_NUL))
                     continue
-                stack.append((_join(path, key), child, depth + 1))
+                stack.append((child, depth + 1, (trail, key)))
         elif isinstance(item, list | tuple):
-            for index in reversed(range(len(item))):
-                stack.append((_join(path, index), item[index], depth + 1))
+            for index in range(len(item) - 1, -1, -1):
+                stack.append((item[index], depth + 1, (trail, index)))
     return problems
 
 
-def _join(path: str, key: Any) -> str:
-    """``contact`` + ``name`` → ``contact.name``; a long or unprintable key is shortened (the
-    path is echoed in the answer and logged)."""
-    segment = "".join(ch if ch.isprintable() else "?" for ch in str(key))
-    if len(segment) > 40:
-        segment = segment[:39] + "…"
-    return f"{path}.{segment}" if path else segment
+#: where a value sits: (the parent's trail, its key or index); None is the body itself
+_Trail = tuple[Any, Any] | None
+
+
+def _path(trail: _Trail) -> str:
+    """``contact.name``, ``activities.0.at``; a long or unprintable key is shortened (the path
+    is echoed in the answer and logged)."""
+    segments: list[str] = []
+    while trail is not None:
+        trail, key = trail
+        segment = "".join(ch if ch.isprintable() else "?" for ch in str(key))
+        segments.append(segment if len(segment) <= 40 else segment[:39] + "…")
+    return ".".join(reversed(segments)) or "(body)"
 
 
 IntakeStatus = Literal["queued", "duplicate", "not_qualified"]
