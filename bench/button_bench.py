@@ -116,7 +116,8 @@ def prepare(database_url: str, policy_path: Path, fake: FakeSlackProcess, leads:
     run = uuid.uuid4().hex[:8]
     ids = []
     for n in range(leads):
-        result = accept(services, parse_data(lead(run, n)), surface=Surface.WEBHOOK)
+        mql = parse_data(lead(run, n), now=services.clock.now())
+        result = accept(services, mql, surface=Surface.WEBHOOK)
         assert result.status == "queued", result
         ids.append(result.lead_id)
     worker = OutboxWorker(services, channel_interval=timedelta(0))

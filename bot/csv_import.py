@@ -26,10 +26,17 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, TextIO
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    SQLAlchemyError,
+    StatementError,
+)
 
 from bot.definition import evaluate
 from bot.intake import FieldError, InvalidLead, MqlIn, accept, build_lead, parse_data
@@ -308,13 +315,20 @@ def _import_row(
     external_id = _cell(cells, table.index("external_id"))
     external_id = external_id.strip() if external_id else None
     try:
-        mql = _parse_row(table, cells)
+        mql = _parse_row(table, cells, services.clock.now())
     except InvalidLead as exc:
         detail = "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
         return RowResult(line, external_id, Outcome.REJECTED, detail)
     if dry_run:
         return _evaluate_only(services, line, mql, seen)
-    result = accept(services, mql, surface=Surface.CSV, actor=None)
+    try:
+        result = accept(services, mql, surface=Surface.CSV, actor=None)
+    except SQLAlchemyError as exc:
+        if not _refused_row(exc):
+            raise  # the database itself failed: stop, and say where (ImportInterrupted)
+        # the type only: a database error's text quotes the row's values
+        detail = f"the database refused this row ({type(exc).__name__}); nothing was stored"
+        return RowResult(line, mql.external_id, Outcome.REJECTED, detail)
     if result.status == "queued":
         return RowResult(line, mql.external_id, Outcome.ACCEPTED, lead_id=result.lead_id)
     if result.status == "duplicate":
@@ -322,6 +336,15 @@ def _import_row(
         return RowResult(line, mql.external_id, Outcome.DUPLICATE, detail, result.lead_id)
     detail = "; ".join(result.reasons)
     return RowResult(line, mql.external_id, Outcome.NOT_QUALIFIED, detail, result.lead_id)
+
+
+def _refused_row(exc: SQLAlchemyError) -> bool:
+    """The database refused this row's values (skip it, like an invalid row), as opposed to
+    being unreachable or failing as a whole (stop the import; a re-run finishes it)."""
+    if isinstance(exc, DataError | IntegrityError):
+        return True
+    # raised while converting the row's values for the database, before it was even asked
+    return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)
 
 
 def _evaluate_only(
@@ -357,7 +380,7 @@ def _cell(cells: list[str], index: int | None) -> str | None:
     return value if value.strip() else None
 
 
-def _parse_row(table: CsvTable, cells: list[str]) -> MqlIn:
+def _parse_row(table: CsvTable, cells: list[str], now: datetime) -> MqlIn:
     """Build the canonical dict from one record and validate it; errors name CSV columns."""
     if any(c.strip() for c in cells[table.width :]):
         raise InvalidLead(
@@ -399,7 +422,7 @@ def _parse_row(table: CsvTable, cells: list[str]) -> MqlIn:
         data["activities"] = activities
 
     try:
-        mql = parse_data(data)
+        mql = parse_data(data, now=now)
     except InvalidLead as exc:
         errors += [_in_column_terms(e, group_numbers) for e in exc.errors]
     if errors:

@@ -13,24 +13,32 @@ delivery answers for itself only.
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import threading
+import unicodedata
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictInt,
     StrictStr,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
+    model_validator,
 )
+from pydantic_core import PydanticCustomError
 from sqlalchemy.exc import IntegrityError
 
 from bot.definition import Qualification, evaluate
@@ -49,6 +57,68 @@ log = logging.getLogger(__name__)
 
 HANDOFF_KIND = "handoff"
 MAX_ACTIVITIES = 1000
+#: the window a lead's dates must fall in: no marketing tool dates a lead before 2000, and a
+#: date ahead of the clock by more than a day (beyond any time zone mistake) is a typo or a
+#: placeholder such as 9999-12-31, which would breach or overflow every deadline computed from it
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+AHEAD = timedelta(days=1)
+#: JSON deeper than this is refused: no intake payload nests more than a few levels
+MAX_JSON_DEPTH = 64
+#: a refused body names at most this many bad values
+MAX_VALUE_PROBLEMS = 20
+NUMBER_NOT_TIMESTAMP = (
+    "must be an ISO 8601 timestamp with a UTC offset, e.g. 2026-11-24T09:12:00+09:00, not a number"
+)
+TOO_EARLY = "must not be before 2000-01-01"
+TOO_LATE = "must not be more than a day ahead of now"
+HAS_NUL = "must not contain NUL characters (\\u0000)"
+NOT_FINITE = "must be a finite number, not NaN or Infinity"
+
+
+def _no_number(value: Any) -> Any:
+    """The contract's timestamps carry an offset; a bare number (epoch seconds, as pydantic
+    would read it) says nothing about the zone it was meant in, so it is refused."""
+    if isinstance(value, bool | int | float):
+        raise PydanticCustomError("timestamp_number", NUMBER_NOT_TIMESTAMP)
+    if isinstance(value, str):
+        try:
+            float(value.strip())
+        except ValueError:
+            return value
+        raise PydanticCustomError("timestamp_number", NUMBER_NOT_TIMESTAMP)
+    return value
+
+
+#: an aware instant written with an explicit offset (never a bare number)
+Instant = Annotated[AwareDatetime, BeforeValidator(_no_number)]
+
+
+def _context_now(info: ValidationInfo) -> datetime:
+    now = (info.context or {}).get("now")
+    if not isinstance(now, datetime):
+        raise TypeError("validate intake payloads with parse_data(..., now=clock.now())")
+    return now
+
+
+def in_window(at: datetime, now: datetime) -> str | None:
+    """None when ``at`` is a sane date for a lead (see ``EARLIEST``), else what is wrong."""
+    if at < EARLIEST:
+        return TOO_EARLY
+    if at > now + AHEAD:
+        return TOO_LATE
+    return None
+
+
+def _sane(value: datetime, info: ValidationInfo) -> datetime:
+    problem = in_window(value, _context_now(info))
+    if problem is not None:
+        raise PydanticCustomError("date_window", problem)
+    return value
+
+
+def _nfkc(value: str) -> str:
+    """Full-width and ASCII spellings of an id are one id (``crm-１２３４５`` = ``crm-12345``)."""
+    return unicodedata.normalize("NFKC", value).strip()
 
 
 def _text(max_length: int, min_length: int = 0) -> Any:
@@ -80,22 +150,41 @@ class ActivityIn(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     type: _text(100, 1)  # type: ignore[valid-type]
-    at: AwareDatetime
+    at: Instant
     detail: _text(10_000) | None = None  # type: ignore[valid-type]
 
 
 class MqlIn(BaseModel):
-    """The canonical intake payload of SPEC section 3; extra fields are kept, not refused."""
+    """The canonical intake payload of SPEC section 3; extra fields are kept, not refused.
+
+    Validate it with ``parse_data`` (or ``parse_json``), which passes the clock's ``now``:
+    ``qualified_at`` must fall in the sane window (``EARLIEST`` to a day ahead of now), or the
+    lead is refused naming the field. An activity dated outside that window is dropped instead,
+    and the lead kept: activities are history that vendor tools fill from whatever date field
+    they have (an empty date read as 1970, a placeholder far ahead), so refusing the person for
+    one implausible past event would lose a real hand-off; and an activity "from the future"
+    must not count as recent behaviour toward the MQL definition either.
+    """
 
     model_config = ConfigDict(extra="allow")
 
-    external_id: _text(200, 1)  # type: ignore[valid-type]
+    external_id: Annotated[_text(200, 1), AfterValidator(_nfkc)]  # type: ignore[valid-type]
     source: _text(64, 1)  # type: ignore[valid-type]
-    qualified_at: AwareDatetime
+    qualified_at: Annotated[Instant, AfterValidator(_sane)]
     contact: ContactIn
     company: CompanyIn | None = None
     score: Annotated[StrictInt, Field(ge=-1_000_000, le=1_000_000)] | None = None
     activities: Annotated[list[ActivityIn], Field(max_length=MAX_ACTIVITIES)] = []
+
+    @model_validator(mode="after")
+    def _drop_implausible_activities(self, info: ValidationInfo) -> MqlIn:
+        now = _context_now(info)
+        kept = [a for a in self.activities if in_window(a.at, now) is None]
+        if len(kept) != len(self.activities):
+            log.info("intake: dropped %d activit(y/ies) dated outside the sane window",
+                     len(self.activities) - len(kept))
+            self.activities = kept
+        return self
 
 
 @dataclass(frozen=True)
@@ -127,21 +216,128 @@ def field_errors(exc: ValidationError) -> list[FieldError]:
     return errors
 
 
-def parse_json(body: bytes | str) -> MqlIn:
+def parse_json(body: bytes | str, *, now: datetime) -> MqlIn:
     """Parse and validate a JSON body; ``InvalidLead`` on any problem (JSON syntax included)."""
+    if isinstance(body, bytes):
+        try:
+            body = body.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise InvalidLead([FieldError("(body)", "not valid UTF-8")]) from None
+    return _validate(load_json(body), now)  # load_json has checked its values
+
+
+def parse_data(data: Any, *, now: datetime) -> MqlIn:
+    """Validate the canonical payload, whatever surface built it (webhook, vendor adapter, CSV,
+    modal): its values (``value_problems``), its fields, its dates against ``now``."""
+    problems = value_problems(data)
+    if problems:
+        raise InvalidLead(problems)
+    return _validate(data, now)
+
+
+def _validate(data: Any, now: datetime) -> MqlIn:
     try:
-        return MqlIn.model_validate_json(body)
+        return MqlIn.model_validate(data, context={"now": now})
     except ValidationError as exc:
-        if any(e["type"] == "json_invalid" for e in exc.errors()):
-            raise InvalidLead([FieldError("(body)", "not valid JSON")]) from None
         raise InvalidLead(field_errors(exc)) from None
 
 
-def parse_data(data: dict[str, Any]) -> MqlIn:
+# --------------------------------------------------------------------------- JSON bodies
+
+
+class _Duplicated(dict[str, Any]):
+    """A JSON object that had ``key`` more than once (json keeps the last, silently)."""
+
+    def __init__(self, pairs: list[tuple[str, Any]], key: str) -> None:
+        super().__init__(pairs)
+        self.duplicate = key
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    built = dict(pairs)
+    if len(built) == len(pairs):
+        return built
+    keys: set[str] = set()
+    for key, _ in pairs:  # the first repeated key, to name it
+        if key in keys:
+            return _Duplicated(pairs, key)
+        keys.add(key)
+    raise AssertionError("unreachable: fewer keys than pairs means a repeat")
+
+
+def load_json(text: str) -> Any:
+    """Every HTTP intake body as JSON (``/webhooks/mql`` and the vendor endpoints alike).
+
+    Stricter than ``json.loads``, which keeps the last of duplicate keys, reads ``NaN``,
+    ``Infinity`` and ``1e999`` (not JSON numbers, RFC 8259), and overflows the stack on deep
+    nesting: each of those is an ``InvalidLead`` naming the field (``value_problems`` finds
+    them with their paths) or the body, so the client gets a 400, never a 500 or a silent pick.
+    """
     try:
-        return MqlIn.model_validate(data)
-    except ValidationError as exc:
-        raise InvalidLead(field_errors(exc)) from None
+        value = json.loads(text, object_pairs_hook=_object)
+    except RecursionError:
+        raise InvalidLead([FieldError("(body)", f"nested more than {MAX_JSON_DEPTH} levels "
+                                                "deep")]) from None
+    except ValueError:
+        raise InvalidLead([FieldError("(body)", "not valid JSON")]) from None
+    problems = value_problems(value)
+    if problems:
+        raise InvalidLead(problems)
+    return value
+
+
+def value_problems(value: Any) -> list[FieldError]:
+    """What no stored lead may hold, anywhere in a payload (extra fields included): a NUL
+    character (PostgreSQL text and JSON refuse it), a NaN or infinite number (not JSON), a
+    duplicated key, nesting deeper than ``MAX_JSON_DEPTH``. Each named by its path.
+
+    On every delivery's path: the path is kept as a linked trail and spelled out only for a
+    problem, so a clean payload costs one visit per value.
+    """
+    problems: list[FieldError] = []
+    stack: list[tuple[Any, int, _Trail]] = [(value, 0, None)]
+    while stack and len(problems) < MAX_VALUE_PROBLEMS:
+        item, depth, trail = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                problems.append(FieldError(_path(trail), HAS_NUL))
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                problems.append(FieldError(_path(trail), NOT_FINITE))
+        elif isinstance(item, dict | list | tuple) and depth >= MAX_JSON_DEPTH:
+            # named by its top-level field: the full path would be as long as the nesting
+            while trail is not None and trail[0] is not None:
+                trail = trail[0]
+            problems.append(FieldError(_path(trail),
+                                       f"nested more than {MAX_JSON_DEPTH} levels deep"))
+        elif isinstance(item, dict):
+            if isinstance(item, _Duplicated):
+                problems.append(FieldError(_path((trail, item.duplicate)),
+                                           "appears more than once in its object"))
+            for key, child in reversed(list(item.items())):
+                if isinstance(key, str) and "\x00" in key:
+                    problems.append(FieldError(_path(trail), "a key " + HAS_NUL))
+                    continue
+                stack.append((child, depth + 1, (trail, key)))
+        elif isinstance(item, list | tuple):
+            for index in range(len(item) - 1, -1, -1):
+                stack.append((item[index], depth + 1, (trail, index)))
+    return problems
+
+
+#: where a value sits: (the parent's trail, its key or index); None is the body itself
+_Trail = tuple[Any, Any] | None
+
+
+def _path(trail: _Trail) -> str:
+    """``contact.name``, ``activities.0.at``; a long or unprintable key is shortened (the path
+    is echoed in the answer and logged)."""
+    segments: list[str] = []
+    while trail is not None:
+        trail, key = trail
+        segment = "".join(ch if ch.isprintable() else "?" for ch in str(key))
+        segments.append(segment if len(segment) <= 40 else segment[:39] + "…")
+    return ".".join(reversed(segments)) or "(body)"
 
 
 IntakeStatus = Literal["queued", "duplicate", "not_qualified"]

@@ -196,7 +196,12 @@ class OutboxWorker:
                     self._release(job, None)
                     continue
                 self._take_slot(job.channel)
-            outcome = self._deliver(job)
+            try:
+                outcome = self._deliver(job)
+            except Exception as exc:  # recording the outcome failed: the lease brings it back
+                log.error("outbox %s (%s): recording the outcome failed: %s", job.id, job.kind,
+                          type(exc).__name__)
+                continue
             if outcome is not None:
                 blocked[job.channel] = outcome
         if not jobs and busy and self._pending_on(busy):
@@ -265,7 +270,33 @@ class OutboxWorker:
                 row.locked_until = now + self.lease
                 claimed.append(row.id)
             uow.commit()
-        return [job for row_id in claimed if (job := self._prepare(row_id)) is not None]
+        jobs: list[_Job] = []
+        for row_id in claimed:
+            try:
+                job = self._prepare(row_id)
+            except Exception as exc:  # this row's data cannot be rendered: it fails alone
+                self._unpreparable(row_id, exc)
+                continue
+            if job is not None:
+                jobs.append(job)
+        return jobs
+
+    def _unpreparable(self, row_id: int, exc: Exception) -> None:
+        """A row whose message cannot be built (a bug, or data no view can render, such as a
+        lead dated in the year 9999) is retried with backoff like any failed attempt and ends
+        ``failed`` after ``MAX_ATTEMPTS``, shown by ``/healthz`` and ``check-config``; the
+        rest of the pass goes on. Never the message: it may quote personal data."""
+        name = type(exc).__name__
+        log.error("outbox %s: cannot prepare it: %s", row_id, name)
+        with self.services.unit_of_work() as uow:
+            row = uow.session.get(OutboxMessage, row_id)
+            if row is None or row.locked_by != self.worker_id:
+                return
+            job = _Job(id=row.id, key=row.idempotency_key, kind=row.kind,
+                       channel=str(row.channel or ""), needs_check=row.needs_check,
+                       attempts=row.attempts, method="", args={})
+        # nothing was sent: an unknown earlier attempt keeps its needs_check on the row
+        self._reschedule(job, _Retry(f"cannot prepare: {name}"))
 
     def _prepare(self, row_id: int) -> _Job | None:
         """Build the Slack call from current state (a lead may have changed since enqueue)."""
@@ -336,6 +367,12 @@ class OutboxWorker:
         except _Permanent as failure:
             self._fail(job, str(failure))
             return None
+        except Exception as exc:  # a bug or bad data must not abort the pass or loop the row
+            name = type(exc).__name__  # never the message: it may quote personal data
+            log.error("outbox %s (%s): unexpected %s", job.id, job.kind, name)
+            # a post may have reached Slack before the error: look before posting again
+            return self._reschedule(job, _Retry(f"unexpected {name}",
+                                                uncertain=self._checkable(job)))
         self._succeed(job, response, sent=found is None)
         return None
 

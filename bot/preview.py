@@ -152,7 +152,7 @@ def build_preview(
     """
     lead = LeadInput()
     if lead_json is not None:
-        mql = parse_json(lead_json)
+        mql = parse_json(lead_json, now=arrival)
         built = build_lead(mql, arrival)
         lead = LeadInput(mql.qualified_at, evaluate(built, policy, arrival),
                          name=f"{mql.external_id} ({mql.source})")

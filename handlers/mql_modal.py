@@ -92,7 +92,7 @@ def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], services: Servi
     errors = dict(form.problems)
     mql: MqlIn | None = None
     try:
-        mql = parse_data(form.data)
+        mql = parse_data(form.data, now=services.clock.now())
     except InvalidLead as exc:
         for block_id, message in form.errors_for(exc.errors, t).items():
             errors.setdefault(block_id, message)

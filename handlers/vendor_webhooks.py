@@ -18,7 +18,6 @@ event types, counts and lead ids.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -34,7 +33,7 @@ from bot.adapters import hubspot, mapping, marketo, mautic
 from bot.adapters.events import Rejected, Skipped
 from bot.adapters.hubspot_fetch import queue
 from bot.adapters.receive import Outcome, receive
-from bot.intake import FieldError, InvalidLead
+from bot.intake import FieldError, InvalidLead, load_json
 from bot.placeholders import is_placeholder_intake_token
 from bot.services import Services
 from handlers.webhooks import (
@@ -214,7 +213,7 @@ def _marketo(services: Services, limit: int) -> Answer:
     except InvalidLead as exc:
         return _invalid(exc.errors)
     except marketo.NotMarketo as exc:
-        return _invalid([FieldError("(body)", str(exc))])
+        return _invalid([FieldError(exc.field, str(exc))])
     return _single(receive(services, event))
 
 
@@ -264,11 +263,9 @@ def _bearer(expected: str, variable: str) -> Answer | None:
 
 
 def _json(body: bytes) -> Any:
-    """The body as JSON; ``InvalidLead`` naming ``(body)`` when it is not."""
-    try:
-        return json.loads(decode_body(body))
-    except ValueError:
-        raise InvalidLead([FieldError("(body)", "not valid JSON")]) from None
+    """The body as JSON (``bot.intake.load_json``: the webhook's own strict decoding);
+    ``InvalidLead`` naming the body or the bad value when it is not."""
+    return load_json(decode_body(body))
 
 
 def _not_json() -> Answer | None:

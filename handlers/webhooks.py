@@ -95,7 +95,7 @@ def _handle(services: Services, limit: int) -> Answer:
         return _error(415, "unsupported_media_type", f"Content-Type must be {JSON_MIME}")
 
     try:
-        mql = intake.parse_json(decode_body(body))
+        mql = intake.parse_json(decode_body(body), now=services.clock.now())
     except InvalidLead as exc:
         fields = ",".join(e.field for e in exc.errors)
         response = jsonify({"error": "invalid_request", "errors": _errors_json(exc.errors)})

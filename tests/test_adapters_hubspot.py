@@ -464,3 +464,19 @@ def test_the_mql_stage_is_configurable(make_bot: BotFactory, clock: ManualClock)
     bot = make_bot(policy_with(hubspot={"mql_stage": "lead"}))
     response = send_v3(bot, copy.deepcopy(workflow(stage="lead")), clock)
     assert response.json()["status"] == "queued", response.body
+
+
+def test_a_fetched_contact_with_an_absurd_mql_date_fails_its_row_naming_the_field(
+    bot: Any, crm: FakeHubSpot, clock: ManualClock, fake_slack: FakeSlack
+) -> None:
+    """The CRM's answer goes through the same intake validation as a webhook body."""
+    crm.add_contact("123", {**QUALIFYING, "hs_lifecyclestage_marketingqualifiedlead_date":
+                            "9999-12-31T23:00:00.000Z"}, COMPANY)
+    assert send_v3(bot, payload("hubspot_webhooks_contact_creation_snowplow_fixture.json"),
+                   clock).status == 202
+
+    run_worker(bot, clock, fake_slack)
+
+    (row,) = fetch_rows(bot)
+    assert row.status == OutboxStatus.FAILED and "qualified_at" in (row.last_error or "")
+    assert counts(bot.services.engine)["leads"] == 0

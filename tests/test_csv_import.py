@@ -526,3 +526,63 @@ def test_a_stored_lead_event_names_the_csv_surface_and_no_actor(
     import_csv(services, path)
     (event,) = stored(services, "ev-1").events
     assert (event.surface, event.actor) == ("csv", None)
+
+
+def test_a_row_with_an_absurd_date_is_reported_and_skipped_and_a_rerun_repeats_it(
+    import_services: Services, tmp_path: Path
+) -> None:
+    """It used to stop the import ("the database failed at line 3") at every run."""
+    path = write(tmp_path / "dates.csv", [
+        HEADER,
+        f"csv-1,,{GOOD_CELLS}",
+        f"csv-2,,9999-12-31T23:59:59-23:59,{GOOD_CELLS.split(',', 1)[1]}",
+        f"csv-3,,{GOOD_CELLS}",
+        f"csv-4,,0001-01-01T00:00:00+23:59,{GOOD_CELLS.split(',', 1)[1]}",
+    ])
+
+    first = import_csv(import_services, path)
+    again = import_csv(import_services, path)
+
+    assert outcomes(first) == {2: ("csv-1", Outcome.NOT_QUALIFIED), 3: ("csv-2", Outcome.REJECTED),
+                               4: ("csv-3", Outcome.NOT_QUALIFIED),
+                               5: ("csv-4", Outcome.REJECTED)}
+    rejected = [row.describe() for row in first.rows if row.outcome == Outcome.REJECTED]
+    assert rejected == [
+        "line 3 (csv-2): rejected: qualified_at: must not be more than a day ahead of now",
+        "line 5 (csv-4): rejected: qualified_at: must not be before 2000-01-01",
+    ]
+    assert outcomes(again) == {2: ("csv-1", Outcome.DUPLICATE), 3: ("csv-2", Outcome.REJECTED),
+                               4: ("csv-3", Outcome.DUPLICATE), 5: ("csv-4", Outcome.REJECTED)}
+    assert [row.describe() for row in again.rows if row.outcome == Outcome.REJECTED] == rejected
+    with import_services.unit_of_work() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(Lead)) == 2
+
+
+REFUSE_TRIGGER = {
+    "sqlite": ["CREATE TRIGGER refuse BEFORE INSERT ON leads WHEN NEW.external_id = 'csv-2' "
+               "BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END"],
+    "postgresql": [
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.external_id = 'csv-2' THEN RAISE EXCEPTION 'refused' USING ERRCODE = '22023'; "
+        "END IF; RETURN NEW; END $$",
+        "CREATE TRIGGER refuse BEFORE INSERT ON leads FOR EACH ROW EXECUTE FUNCTION refuse()",
+    ],
+}
+
+
+def test_a_row_the_database_refuses_is_reported_and_skipped(
+    import_services: Services, db: Database, tmp_path: Path
+) -> None:
+    with db.engine.begin() as connection:
+        for statement in REFUSE_TRIGGER[db.kind]:
+            connection.execute(text(statement))
+    path = write(tmp_path / "refused.csv", [HEADER] + [f"csv-{n},,{GOOD_CELLS}" for n in (1, 2, 3)])
+
+    report = import_csv(import_services, path)
+
+    assert outcomes(report) == {2: ("csv-1", Outcome.NOT_QUALIFIED),
+                                3: ("csv-2", Outcome.REJECTED),
+                                4: ("csv-3", Outcome.NOT_QUALIFIED)}
+    (refused,) = [row for row in report.rows if row.outcome == Outcome.REJECTED]
+    assert refused.describe().startswith("line 3 (csv-2): rejected: the database refused this row")
+    assert "refused by a trigger" not in refused.describe()  # never the database's text

@@ -105,8 +105,8 @@ class Month:
     def hand_off(self, name: str, qualified: datetime, posted: datetime, **kw: Any) -> int:
         self.at(posted - timedelta(minutes=1))  # what the sweep owes goes out before...
         self.clock.set(posted)  # ...so the hand-off is the first post of its drain, not paced
-        result = accept(self.services, parse_data(payload(name, qualified, **kw)),
-                        surface=Surface.WEBHOOK)
+        mql = parse_data(payload(name, qualified, **kw), now=self.clock.now())
+        result = accept(self.services, mql, surface=Surface.WEBHOOK)
         assert result.status == "queued", result
         self.drain()
         with self.services.unit_of_work() as uow:
@@ -166,7 +166,8 @@ def november(fake_slack: FakeSlack, db: Database, policy: Policy) -> Iterator[Mo
 
     world.at(jst(11, 12, 11))
     rejected = accept(world.services, parse_data(payload("L5", jst(11, 12, 11),
-                                                         industry="education")),
+                                                         industry="education"),
+                                               now=world.clock.now()),
                       surface=Surface.WEBHOOK)
     assert rejected.status == "not_qualified"
 

@@ -333,6 +333,7 @@ def errors_of(answer: HttpResponse) -> dict[str, str]:
         ({"employees": "2.5"}, MqlBlock.EMPLOYEES, ja("mql_modal.error.integer")),
         ({"score": "2000000"}, MqlBlock.SCORE, ja("mql_modal.error.at_most", limit=1000000)),
         ({"phone": "0" * 65}, MqlBlock.PHONE, ja("mql_modal.error.too_long", limit=64)),
+        ({"title": "部長\u0000"}, MqlBlock.TITLE, ja("mql_modal.error.nul")),
     ],
     ids=[
         "blank name",
@@ -342,6 +343,7 @@ def errors_of(answer: HttpResponse) -> dict[str, str]:
         "fractional employees",
         "score too high",
         "phone too long",
+        "NUL in the title",
     ],
 )
 def test_invalid_input_keeps_the_modal_open_with_the_error_on_its_field(
@@ -364,7 +366,9 @@ def test_behaviour_rows_are_checked_row_by_row(
     values = form()
     values.update(state_values(*activity(2, None, "2026-11-21", "a detail without a type")))
     values.update(state_values(*activity(3, "webinar", "2026-11-25")))  # tomorrow in Tokyo
+    values.update(state_values(*activity(1, "webinar", "1999-12-31")))  # before intake's window
     assert errors_of(submit(slack, values, view_id="V9")) == {
+        row(MqlBlock.ACTIVITY_DATE, 1): ja("mql_modal.error.too_old"),
         row(MqlBlock.ACTIVITY_TYPE, 2): ja("mql_modal.error.activity_type"),
         row(MqlBlock.ACTIVITY_DATE, 3): ja("mql_modal.error.future_date"),
     }

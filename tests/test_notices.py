@@ -26,7 +26,7 @@ from bot.workflow import claim, log_touch
 from storage.models import Lead, LeadEvent, LeadNotice, LeadStatus
 from tests.conftest import Database, make_services, make_worker
 from tests.harness import FakeSlack
-from tests.test_outbox import CHANNEL, queue
+from tests.test_outbox import CHANNEL, queue, spec_lead
 
 REP = "U0000REP1"
 MANAGER = "U0000MGR1"
@@ -52,8 +52,8 @@ class World:
         sweep_notices(self.services)
         self.drain()
 
-    def posted(self, external_id: str = "hubspot-20391") -> tuple[int, str]:
-        lead_id = queue(self.services, external_id)
+    def posted(self, external_id: str = "hubspot-20391", **changes: object) -> tuple[int, str]:
+        lead_id = queue(self.services, external_id, **changes)
         self.drain()
         lead = self.lead(lead_id)
         assert lead.status == LeadStatus.POSTED and lead.message_ts
@@ -364,8 +364,13 @@ def test_a_simulated_week_across_a_holiday_sends_exactly_the_plan(world: World) 
     claimed at once and never touched, the other is never claimed. Sweeping every 5 minutes
     for a week, every message lands at its planned instant, in business hours only."""
     world.clock.set(jst(20, 17, 30))
-    claimed, claimed_ts = world.posted("week-claimed")
-    unclaimed, unclaimed_ts = world.posted("week-unclaimed")
+    # qualified just before, with the example's behaviour four days earlier than its own
+    # (intake refuses a qualified_at more than a day ahead of the clock)
+    earlier = {"qualified_at": jst(20, 17).isoformat(), "activities": [
+        {**a, "at": (datetime.fromisoformat(a["at"]) - timedelta(days=4)).isoformat()}
+        for a in spec_lead()["activities"]]}
+    claimed, claimed_ts = world.posted("week-claimed", **earlier)
+    unclaimed, unclaimed_ts = world.posted("week-unclaimed", **earlier)
     with world.services.unit_of_work() as uow:  # both handed off at 17:30 sharp (the outbox
         uow.session.execute(update(Lead).where(Lead.id.in_([claimed, unclaimed]))  # paces
                             .values(posted_at=jst(20, 17, 30)))  # posts 1 s apart per channel)

@@ -59,8 +59,8 @@ def spec_lead(external_id: str = "hubspot-20391", **changes: object) -> dict:
 
 
 def queue(services: Services, external_id: str = "hubspot-20391", **changes: object) -> int:
-    result = accept(services, parse_data(spec_lead(external_id, **changes)),
-                    surface=Surface.WEBHOOK)
+    mql = parse_data(spec_lead(external_id, **changes), now=services.clock.now())
+    result = accept(services, mql, surface=Surface.WEBHOOK)
     assert result.status == "queued", result
     return result.lead_id
 
@@ -104,7 +104,8 @@ def test_a_queued_lead_is_posted_once_with_its_key_and_claim_button(
     assert lead.posted_at is not None
     # Nothing left to do; a repeat delivery of the same lead posts nothing either.
     assert worker.run_once() == 0
-    assert accept(services, parse_data(spec_lead()), surface=Surface.WEBHOOK).status == "duplicate"
+    again = parse_data(spec_lead(), now=services.clock.now())
+    assert accept(services, again, surface=Surface.WEBHOOK).status == "duplicate"
     assert worker.run_once() == 0
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
 
@@ -333,3 +334,50 @@ def test_a_dm_whose_answer_was_lost_is_found_in_the_dm_and_not_sent_again(
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
     with services.unit_of_work() as uow:
         assert uow.outbox.by_key("dm:1").status == OutboxStatus.SENT  # type: ignore[union-attr]
+
+
+def test_a_row_that_cannot_be_rendered_fails_alone_after_bounded_attempts(
+    fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock
+) -> None:
+    """A hand-off whose lead no view can render (stored before intake refused the year 9999)
+    neither aborts the pass nor holds back the 19 messages claimed with it; it is retried with
+    backoff, ends ``failed`` after ``MAX_ATTEMPTS``, and /healthz says degraded."""
+    from bot.outbox import MAX_ATTEMPTS
+    from tests.conftest import start_bot
+    from tests.harness import http_get
+
+    services = make_services(fake_slack, db, policy, clock)
+    worker = make_worker(services, clock, fake_slack)
+    bad = queue(services, "lead-9999")
+    with services.unit_of_work() as uow:
+        lead = uow.leads.get_for_update(bad)
+        assert lead is not None
+        lead.qualified_at = datetime(9999, 12, 31, 23, 0, tzinfo=UTC)
+        for n in range(19):  # one DM each to 19 people: no channel pacing between them
+            uow.outbox.enqueue(key=f"dm-{n}", kind="message", now=clock.now(),
+                               channel=f"U00000{n:02d}",
+                               payload={"method": "chat.postMessage",
+                                        "args": {"channel": f"U00000{n:02d}", "text": "hi"}})
+        uow.commit()
+
+    assert worker.run_once() == 19  # one pass: the bad row first in line, the others all sent
+    assert len(fake_slack.calls_to("chat.postMessage")) == 19
+    row = outbox_row(services, bad)
+    assert (row.status, row.attempts) == (OutboxStatus.PENDING, 1)
+    assert row.last_error == "cannot prepare: OverflowError"
+
+    for _ in range(MAX_ATTEMPTS):
+        clock.advance(timedelta(minutes=10))  # past any backoff
+        worker.run_once()
+    row = outbox_row(services, bad)
+    assert (row.status, row.attempts) == (OutboxStatus.FAILED, MAX_ATTEMPTS)
+    assert len(fake_slack.calls_to("chat.postMessage")) == 19
+
+    server = start_bot(services)
+    try:
+        answer = http_get(f"{server.url}/healthz").json()
+    finally:
+        server.stop()
+    assert answer["status"] == "degraded"
+    assert answer["outbox"]["failed"] == 1
+    assert [f["id"] for f in answer["outbox"]["recent_failures"]] == [row.id]

@@ -168,8 +168,10 @@ def test_a_breach_stores_the_earliest_breached_deadline(world: World) -> None:
 
 def test_intake_stores_whether_the_lead_has_history(env: Env) -> None:
     services = env.services
-    with_history = accept(services, parse_data(spec_lead("with")), surface=Surface.WEBHOOK)
-    without = accept(services, parse_data(spec_lead("without", activities=[])),
+    now = services.clock.now()
+    with_history = accept(services, parse_data(spec_lead("with"), now=now),
+                          surface=Surface.WEBHOOK)
+    without = accept(services, parse_data(spec_lead("without", activities=[]), now=now),
                      surface=Surface.WEBHOOK)
     assert env.lead(with_history.lead_id).has_history is True
     assert env.lead(without.lead_id).has_history is False

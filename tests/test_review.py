@@ -109,7 +109,8 @@ class Pack(Month):
     def hand_off_body(self, data: dict[str, Any], posted: datetime) -> int:
         self.at(posted - timedelta(minutes=1))
         self.clock.set(posted)
-        result = accept(self.services, parse_data(data), surface=Surface.WEBHOOK)
+        mql = parse_data(data, now=self.clock.now())
+        result = accept(self.services, mql, surface=Surface.WEBHOOK)
         assert result.status == "queued", result
         self.drain()
         with self.services.unit_of_work() as uow:

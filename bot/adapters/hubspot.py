@@ -120,7 +120,9 @@ def check_signature(
     v3 = headers.get(V3_HEADER)
     if v3:
         stamp_ms = (headers.get(TIMESTAMP_HEADER) or "").strip()
-        if not stamp_ms.isdigit():
+        # ASCII digits only ('²'.isdigit() is true, and int() refuses it), and no more than
+        # milliseconds until the year 2286 have (int() refuses 5,000 digits too)
+        if not (stamp_ms.isascii() and stamp_ms.isdigit() and len(stamp_ms) <= 13):
             return f"{TIMESTAMP_HEADER} is missing or not epoch milliseconds"
         now_ms = int(now.timestamp() * 1000)
         if abs(now_ms - int(stamp_ms)) > MAX_AGE // timedelta(milliseconds=1):

@@ -30,6 +30,7 @@ from bot.adapters.values import (
     fingerprint,
     instant,
     integer,
+    is_blank,
     person_name,
     stamp,
     text,
@@ -43,14 +44,39 @@ MOMENT_TYPES = {"web": "page_view", "email": "email", "milestone": "milestone",
                 "social": "social"}
 
 
+#: the ``{{lead.*}}`` fields that say who the person is; a body needs one of them
+PERSON_FIELDS = ("id", "email_address", "full_name", "first_name", "last_name")
+
+
 class NotMarketo(ValueError):
-    """The body is not a JSON object (the POST is refused with 400)."""
+    """The body is not laid out as Marketo's template (the POST is refused with 400).
+
+    ``field`` names what is missing: ``(body)`` or ``lead``.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def translate(payload: Any, zone: tzinfo, now: datetime) -> Translated:
+    """The event of a Marketo webhook; ``NotMarketo`` for a body of another shape.
+
+    Marketo sends whatever the template says, so the shape is all there is to check: every
+    Marketo template (ours, Snowplow's) puts the person in a ``lead`` object, and a person
+    needs something to be known by. Another tool's JSON (a Mautic event, a bare object)
+    would otherwise become a lead named "Marketo lead (no id)".
+    """
     if not isinstance(payload, Mapping):
-        raise NotMarketo("expected a JSON object laid out as the published Marketo template")
+        raise NotMarketo("(body)",
+                         "expected a JSON object laid out as the published Marketo template")
+    if not isinstance(payload.get("lead"), Mapping):
+        raise NotMarketo("lead", "required: an object of {{lead.*}} tokens, as in the "
+                                 "published Marketo template")
     lead = _object(payload, "lead")
+    if all(is_blank(lead.get(name)) for name in PERSON_FIELDS):
+        raise NotMarketo("lead", "needs one of lead." + ", lead.".join(PERSON_FIELDS)
+                         + " to say who the person is")
     company = _object(payload, "company")
     try:
         return _translate(payload, lead, company, zone, now)

@@ -28,7 +28,8 @@ batch racing its own retry cannot create two leads for one person.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import unicodedata
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -92,12 +93,16 @@ def receive(services: Services, event: Translated, *, surface: Surface = Surface
     if isinstance(event, Rejected):
         return Outcome("rejected", errors=event.errors)
     try:
-        mql = parse_data(event.data)
+        mql = parse_data(event.data, now=services.clock.now())
     except InvalidLead as exc:
         return Outcome("rejected", errors=exc.errors)
     if event.contact is None:
         result = accept(services, mql, surface=surface)
         return Outcome(result.status, result.lead_id, result.reasons)
+    # the key and the person as intake normalised the id (NFKC: full-width digits are ASCII),
+    # so a retry spelled the other way finds what the first delivery stored
+    event = replace(event, key=mql.external_id, contact=unicodedata.normalize(
+        "NFKC", event.contact).strip())
     outcome = _receive(services, event, mql, surface)
     # the key stays out of the log: a mapping's ids are whatever the tool sends (even an email)
     log.info("vendor event %s from %s: %s lead=%s", event.kind, event.vendor, outcome.status,

@@ -37,6 +37,9 @@ OTHER_TYPE = "other"
 DEFAULT_SOURCE = "slack"
 #: an activity dated by day only is placed at this local time
 ACTIVITY_TIME = time(9, 0)
+#: the intake's earliest sane date (``bot.intake.EARLIEST``): intake drops an activity dated
+#: before it, so the marketer who picked it is told instead
+EARLIEST_DAY = date(2000, 1, 1)
 # Slack's Block Kit limits ...
 TITLE_LIMIT = 24
 OPTION_TEXT_LIMIT = 75
@@ -362,6 +365,9 @@ def read_form(
             if day > today:
                 problems[date_id] = t("mql_modal.error.future_date")
                 continue
+            if day < EARLIEST_DAY:
+                problems[date_id] = t("mql_modal.error.too_old")
+                continue
             at = datetime.combine(day, ACTIVITY_TIME, tzinfo=policy.tz)
         activity: dict[str, Any] = {"type": kind, "at": at.isoformat()}
         if detail:
@@ -427,6 +433,9 @@ _MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"greater than or equal to (?P<limit>-?\d+)"), "mql_modal.error.at_least"),
     (re.compile(r"less than or equal to (?P<limit>-?\d+)"), "mql_modal.error.at_most"),
     (re.compile(r"valid integer"), "mql_modal.error.integer"),
+    (re.compile(r"more than a day ahead"), "mql_modal.error.future_date"),
+    (re.compile(r"before 2000-01-01"), "mql_modal.error.too_old"),
+    (re.compile(r"NUL characters"), "mql_modal.error.nul"),
 )
 
 
