@@ -13,6 +13,8 @@ from pathlib import Path
 
 from dotenv import find_dotenv, load_dotenv
 
+from bot.redact import BadDatabaseUrl, parse_database_url, redact_url
+
 DEFAULT_DATABASE_URL = "sqlite:///sla-bot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_HUBSPOT_API_URL = "https://api.hubapi.com"
@@ -83,25 +85,15 @@ class Settings:
             "MAUTIC_WEBHOOK_SECRET": secret(self.mautic_webhook_secret),
             "HUBSPOT_CLIENT_SECRET": secret(self.hubspot_client_secret),
             "HUBSPOT_ACCESS_TOKEN": secret(self.hubspot_access_token),
-            "HUBSPOT_API_URL": self.hubspot_api_url,
+            "HUBSPOT_API_URL": redact_url(self.hubspot_api_url),
             "MARKETO_WEBHOOK_TOKEN": secret(self.marketo_webhook_token),
-            "PUBLIC_BASE_URL": self.public_base_url or "not set",
-            "DATABASE_URL": _redact_url(self.database_url),
-            "SLACK_API_URL": self.slack_api_url,
+            "PUBLIC_BASE_URL": redact_url(self.public_base_url or "") or "not set",
+            "DATABASE_URL": redact_url(self.database_url),
+            "SLACK_API_URL": redact_url(self.slack_api_url),
             "SLA_CONFIG": str(self.sla_config),
             "PORT": str(self.port),
             "MIGRATE_ON_START": str(self.migrate_on_start).lower(),
         }
-
-
-def _redact_url(url: str) -> str:
-    """Hide a password in a database URL."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
 
 
 def _bool(name: str, raw: str, problems: list[str]) -> bool | None:
@@ -158,7 +150,7 @@ def load_settings(
 
     api_url = environ.get("SLACK_API_URL", "").strip() or DEFAULT_SLACK_API_URL
     if not api_url.startswith(("http://", "https://")):
-        problems.append(f"SLACK_API_URL: expected an http(s) URL, got {api_url!r}")
+        problems.append(f"SLACK_API_URL: expected an http(s) URL, got {redact_url(api_url)!r}")
     if not api_url.endswith("/"):
         api_url += "/"
 
@@ -169,6 +161,14 @@ def load_settings(
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
     if not database_url.startswith(("sqlite", "postgresql")):
         problems.append("DATABASE_URL: expected a sqlite:/// or postgresql:// URL")
+    else:
+        try:
+            parse_database_url(database_url)
+        except BadDatabaseUrl:  # the value is not echoed: it may hold the password
+            problems.append(
+                "DATABASE_URL: cannot be parsed; percent-encode special characters in the user "
+                "name and password (@ as %40, : as %3A, / as %2F, % as %25)"
+            )
 
     webhook_secret = environ.get("OUTBOUND_WEBHOOK_SECRET", "").strip() or None
     if webhook_secret is not None and len(webhook_secret) < MIN_WEBHOOK_SECRET_LENGTH:
@@ -180,11 +180,14 @@ def load_settings(
     hubspot_api_url = (environ.get("HUBSPOT_API_URL", "").strip()
                        or DEFAULT_HUBSPOT_API_URL).rstrip("/")
     if not hubspot_api_url.startswith(("http://", "https://")):
-        problems.append(f"HUBSPOT_API_URL: expected an http(s) URL, got {hubspot_api_url!r}")
+        problems.append(
+            f"HUBSPOT_API_URL: expected an http(s) URL, got {redact_url(hubspot_api_url)!r}"
+        )
     public_base_url = environ.get("PUBLIC_BASE_URL", "").strip().rstrip("/") or None
     if public_base_url is not None and not public_base_url.startswith(("http://", "https://")):
         problems.append(
-            f"PUBLIC_BASE_URL: expected the bot's public http(s) URL, got {public_base_url!r}"
+            "PUBLIC_BASE_URL: expected the bot's public http(s) URL, got "
+            f"{redact_url(public_base_url)!r}"
         )
 
     auto_migrate = None
