@@ -14,6 +14,7 @@ from slack_bolt import Ack, App, BoltContext, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 
 from bot.services import Services
+from bot.submissions import already_handled
 from handlers import (
     claim,
     decide,
@@ -27,6 +28,7 @@ from handlers import (
     status,
     touch,
 )
+from handlers.payloads import submission_key
 
 #: enough to overlap listeners' waits on Slack and the database; each more one that runs
 #: competes for the interpreter lock with the answers to Slack and with the others' open
@@ -94,8 +96,20 @@ def create_app(
     def inject_services_and_ack(
         context: BoltContext, body: dict[str, Any], ack: Ack, next: Callable[[], Any]
     ) -> BoltResponse | None:
-        """One middleware, not two: Bolt builds each one's arguments on every request."""
+        """One middleware, not two: Bolt builds each one's arguments on every request.
+
+        A modal submission's key is put in the context for the services it submits to; a
+        submission acted on before (a replayed request) is answered as the first one was, an
+        empty 200 that closes the modal, and goes no further (``bot.submissions``).
+        """
         context["services"] = services
+        if body.get("type") == "view_submission":
+            key = context["submission_key"] = submission_key(body.get("view") or {})
+            if key is not None and already_handled(services, key):
+                log.warning("a modal submission already acted on came again (a replay?): "
+                            "answered, nothing done")
+                ack()
+                return ack.response
         return ack_at_once(body, ack, next, ack_first)
 
     app.use(inject_services_and_ack)
