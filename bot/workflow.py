@@ -58,6 +58,7 @@ from bot.lifecycle import (
     changes,
     next_status,
 )
+from bot.mrkdwn import mrkdwn_text
 from bot.notify import Outgoing, send_dm
 from bot.roles import Role
 from bot.services import Services
@@ -503,7 +504,7 @@ def _lead_name(lead: Lead, t: Translator) -> str:
 
 
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    return {"type": "section", "text": mrkdwn_text(text)}
 
 
 def _next_deadline(services: Services, lead: Lead) -> str:
