@@ -35,6 +35,9 @@ class Settings:
     slack_signing_secret: str
     slack_app_token: str | None = None
     intake_token: str | None = None
+    #: the token being rotated out, accepted beside ``intake_token`` until every sender has
+    #: the new one (see the README's "Rotating secrets")
+    intake_token_previous: str | None = None
     database_url: str = DEFAULT_DATABASE_URL
     slack_api_url: str = DEFAULT_SLACK_API_URL
     sla_config: Path = Path("sla.toml")
@@ -61,6 +64,13 @@ class Settings:
         return bool(self.slack_app_token)
 
     @property
+    def intake_tokens(self) -> tuple[str, ...]:
+        """The bearer tokens the intake webhooks accept: none while ``INTAKE_TOKEN`` is unset."""
+        if not self.intake_token:
+            return ()
+        return tuple(t for t in (self.intake_token, self.intake_token_previous) if t)
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -81,6 +91,8 @@ class Settings:
                 " (Socket Mode)" if self.socket_mode else " (HTTP mode)"
             ),
             "INTAKE_TOKEN": secret(self.intake_token),
+            "INTAKE_TOKEN_PREVIOUS": secret(self.intake_token_previous) + (
+                " (accepted too, until removed)" if self.intake_token_previous else ""),
             "OUTBOUND_WEBHOOK_SECRET": secret(self.outbound_webhook_secret),
             "MAUTIC_WEBHOOK_SECRET": secret(self.mautic_webhook_secret),
             "HUBSPOT_CLIENT_SECRET": secret(self.hubspot_client_secret),
@@ -190,6 +202,11 @@ def load_settings(
             f"{redact_url(public_base_url)!r}"
         )
 
+    intake_token = environ.get("INTAKE_TOKEN", "").strip() or None
+    intake_token_previous = environ.get("INTAKE_TOKEN_PREVIOUS", "").strip() or None
+    if intake_token_previous is not None and intake_token is None:
+        problems.append("INTAKE_TOKEN_PREVIOUS: set without INTAKE_TOKEN (the new token)")
+
     auto_migrate = None
     if raw := environ.get("MIGRATE_ON_START", "").strip():
         auto_migrate = _bool("MIGRATE_ON_START", raw, problems)
@@ -200,7 +217,8 @@ def load_settings(
         slack_bot_token=token,
         slack_signing_secret=secret,
         slack_app_token=app_token,
-        intake_token=environ.get("INTAKE_TOKEN", "").strip() or None,
+        intake_token=intake_token,
+        intake_token_previous=intake_token_previous,
         database_url=database_url,
         slack_api_url=api_url,
         sla_config=configured_policy_path(environ) or Path("sla.toml"),

@@ -179,3 +179,19 @@ def test_a_bad_api_url_is_named_without_its_credentials(
     err = capsys.readouterr().err
     _no_secret(err)
     assert "SLACK_API_URL: expected an http(s) URL" in err and "HUBSPOT_API_URL" in err
+
+
+def test_a_previous_intake_token_is_shown_as_set_and_needs_the_new_one(
+    operator_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("INTAKE_TOKEN_PREVIOUS", "old-intake-SECRET-6")
+    monkeypatch.delenv("INTAKE_TOKEN", raising=False)
+    assert main(["--config", str(EXAMPLE_POLICY), "check-config"]) == 2
+    err = capsys.readouterr().err
+    assert "INTAKE_TOKEN_PREVIOUS: set without INTAKE_TOKEN" in err
+    _no_secret(err)
+    monkeypatch.setenv("INTAKE_TOKEN", "new-intake-SECRET-5")
+    assert main(["--config", str(EXAMPLE_POLICY), "check-config"]) == 0
+    captured = capsys.readouterr()
+    assert "INTAKE_TOKEN_PREVIOUS = set (accepted too, until removed)" in captured.out
+    _no_secret(captured.out + captured.err)
