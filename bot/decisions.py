@@ -113,12 +113,14 @@ def convert(
     bant: tuple[str, ...] | list[str],
     amount: int | float | None = None,
     note: str | None = None,
-) -> DecisionResult:
+    submission: str | None = None,
+) -> DecisionResult | None:
     """Convert an owned lead to an SQL; only its owner or a manager may.
 
     ``InvalidDecision`` when a BANT item the agreement requires is not confirmed, the amount
     is negative or the note too long; ``NotAllowed``, ``NotClaimed``, ``AlreadyDecided``,
-    ``NotFound`` as the database says.
+    ``NotFound`` as the database says. None, with nothing changed, when the modal
+    ``submission`` was acted on before (``bot.submissions``).
     """
     confirmed = [b for b in BANT if b in set(bant)]
     missing = [b for b in services.policy.agreement.bant_required if b not in confirmed]
@@ -133,6 +135,8 @@ def convert(
     is_manager = services.directory.has_role(user_id, "managers")  # may ask Slack: before locks
     now = services.clock.now()
     with services.unit_of_work() as uow:
+        if submission is not None and not uow.processed_events.claim(submission, now):
+            return None
         lead = _locked(uow, lead_id, user_id, is_manager, services)
         data: dict[str, Any] = {"bant": confirmed, "amount": amount, "has_note": note is not None}
         if note is not None:
@@ -159,12 +163,14 @@ def recycle(
     reason: str,
     note: str | None = None,
     fewer_touches_note: str | None = None,
-) -> DecisionResult:
+    submission: str | None = None,
+) -> DecisionResult | None:
     """Give an owned lead back to marketing with a reason; only its owner or a manager may.
 
     With fewer touches logged than the agreement's ``min_touches`` (counted in the database,
     under the row lock) the rep must say why: ``FewerTouchesNoteMissing`` otherwise.
     ``InvalidDecision`` for a reason not in the policy's list or a note that is too long.
+    None, with nothing changed, when the modal ``submission`` was acted on before.
     """
     note = (note or "").strip() or None
     fewer = (fewer_touches_note or "").strip() or None
@@ -176,6 +182,8 @@ def recycle(
     minimum = services.policy.agreement.min_touches
     now = services.clock.now()
     with services.unit_of_work() as uow:
+        if submission is not None and not uow.processed_events.claim(submission, now):
+            return None
         lead = _locked(uow, lead_id, user_id, is_manager, services)
         touches = lead.touch_count or 0
         if touches < minimum and fewer is None:

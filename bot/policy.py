@@ -31,6 +31,7 @@ from pydantic import (
 
 from bot.adapters import paths
 from bot.calendar import AnnualClosure, BusinessCalendar, Shift
+from bot.redact import redact_url
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -347,12 +348,13 @@ class OutboundWebhook(_Section):
             host = parts.hostname
             parts.port  # noqa: B018 - raises on a malformed port
         except ValueError:
-            raise ValueError(f"expected an https:// URL, got {value!r}") from None
+            raise ValueError(f"expected an https:// URL, got {redact_url(value)!r}") from None
         if parts.scheme not in {"https", "http"} or not host:
-            raise ValueError(f"expected an https:// URL, got {value!r}")
+            raise ValueError(f"expected an https:// URL, got {redact_url(value)!r}")
         if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
             raise ValueError(
-                f"expected https:// (plain http only for localhost / 127.0.0.1), got {value!r}"
+                "expected https:// (plain http only for localhost / 127.0.0.1), got "
+                f"{redact_url(value)!r}"
             )
         if parts.username or parts.password:
             # "got" without the URL: the formatter would otherwise echo the password

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from dotenv import find_dotenv, load_dotenv
 
+from bot.redact import BadDatabaseUrl, parse_database_url, redact_url
+
 DEFAULT_DATABASE_URL = "sqlite:///sla-bot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_HUBSPOT_API_URL = "https://api.hubapi.com"
@@ -33,6 +35,9 @@ class Settings:
     slack_signing_secret: str
     slack_app_token: str | None = None
     intake_token: str | None = None
+    #: the token being rotated out, accepted beside ``intake_token`` until every sender has
+    #: the new one (see the README's "Rotating secrets")
+    intake_token_previous: str | None = None
     database_url: str = DEFAULT_DATABASE_URL
     slack_api_url: str = DEFAULT_SLACK_API_URL
     sla_config: Path = Path("sla.toml")
@@ -59,6 +64,13 @@ class Settings:
         return bool(self.slack_app_token)
 
     @property
+    def intake_tokens(self) -> tuple[str, ...]:
+        """The bearer tokens the intake webhooks accept: none while ``INTAKE_TOKEN`` is unset."""
+        if not self.intake_token:
+            return ()
+        return tuple(t for t in (self.intake_token, self.intake_token_previous) if t)
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -79,29 +91,21 @@ class Settings:
                 " (Socket Mode)" if self.socket_mode else " (HTTP mode)"
             ),
             "INTAKE_TOKEN": secret(self.intake_token),
+            "INTAKE_TOKEN_PREVIOUS": secret(self.intake_token_previous) + (
+                " (accepted too, until removed)" if self.intake_token_previous else ""),
             "OUTBOUND_WEBHOOK_SECRET": secret(self.outbound_webhook_secret),
             "MAUTIC_WEBHOOK_SECRET": secret(self.mautic_webhook_secret),
             "HUBSPOT_CLIENT_SECRET": secret(self.hubspot_client_secret),
             "HUBSPOT_ACCESS_TOKEN": secret(self.hubspot_access_token),
-            "HUBSPOT_API_URL": self.hubspot_api_url,
+            "HUBSPOT_API_URL": redact_url(self.hubspot_api_url),
             "MARKETO_WEBHOOK_TOKEN": secret(self.marketo_webhook_token),
-            "PUBLIC_BASE_URL": self.public_base_url or "not set",
-            "DATABASE_URL": _redact_url(self.database_url),
-            "SLACK_API_URL": self.slack_api_url,
+            "PUBLIC_BASE_URL": redact_url(self.public_base_url or "") or "not set",
+            "DATABASE_URL": redact_url(self.database_url),
+            "SLACK_API_URL": redact_url(self.slack_api_url),
             "SLA_CONFIG": str(self.sla_config),
             "PORT": str(self.port),
             "MIGRATE_ON_START": str(self.migrate_on_start).lower(),
         }
-
-
-def _redact_url(url: str) -> str:
-    """Hide a password in a database URL."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
 
 
 def _bool(name: str, raw: str, problems: list[str]) -> bool | None:
@@ -158,7 +162,7 @@ def load_settings(
 
     api_url = environ.get("SLACK_API_URL", "").strip() or DEFAULT_SLACK_API_URL
     if not api_url.startswith(("http://", "https://")):
-        problems.append(f"SLACK_API_URL: expected an http(s) URL, got {api_url!r}")
+        problems.append(f"SLACK_API_URL: expected an http(s) URL, got {redact_url(api_url)!r}")
     if not api_url.endswith("/"):
         api_url += "/"
 
@@ -169,6 +173,14 @@ def load_settings(
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
     if not database_url.startswith(("sqlite", "postgresql")):
         problems.append("DATABASE_URL: expected a sqlite:/// or postgresql:// URL")
+    else:
+        try:
+            parse_database_url(database_url)
+        except BadDatabaseUrl:  # the value is not echoed: it may hold the password
+            problems.append(
+                "DATABASE_URL: cannot be parsed; percent-encode special characters in the user "
+                "name and password (@ as %40, : as %3A, / as %2F, % as %25)"
+            )
 
     webhook_secret = environ.get("OUTBOUND_WEBHOOK_SECRET", "").strip() or None
     if webhook_secret is not None and len(webhook_secret) < MIN_WEBHOOK_SECRET_LENGTH:
@@ -180,12 +192,20 @@ def load_settings(
     hubspot_api_url = (environ.get("HUBSPOT_API_URL", "").strip()
                        or DEFAULT_HUBSPOT_API_URL).rstrip("/")
     if not hubspot_api_url.startswith(("http://", "https://")):
-        problems.append(f"HUBSPOT_API_URL: expected an http(s) URL, got {hubspot_api_url!r}")
+        problems.append(
+            f"HUBSPOT_API_URL: expected an http(s) URL, got {redact_url(hubspot_api_url)!r}"
+        )
     public_base_url = environ.get("PUBLIC_BASE_URL", "").strip().rstrip("/") or None
     if public_base_url is not None and not public_base_url.startswith(("http://", "https://")):
         problems.append(
-            f"PUBLIC_BASE_URL: expected the bot's public http(s) URL, got {public_base_url!r}"
+            "PUBLIC_BASE_URL: expected the bot's public http(s) URL, got "
+            f"{redact_url(public_base_url)!r}"
         )
+
+    intake_token = environ.get("INTAKE_TOKEN", "").strip() or None
+    intake_token_previous = environ.get("INTAKE_TOKEN_PREVIOUS", "").strip() or None
+    if intake_token_previous is not None and intake_token is None:
+        problems.append("INTAKE_TOKEN_PREVIOUS: set without INTAKE_TOKEN (the new token)")
 
     auto_migrate = None
     if raw := environ.get("MIGRATE_ON_START", "").strip():
@@ -197,7 +217,8 @@ def load_settings(
         slack_bot_token=token,
         slack_signing_secret=secret,
         slack_app_token=app_token,
-        intake_token=environ.get("INTAKE_TOKEN", "").strip() or None,
+        intake_token=intake_token,
+        intake_token_previous=intake_token_previous,
         database_url=database_url,
         slack_api_url=api_url,
         sla_config=configured_policy_path(environ) or Path("sla.toml"),

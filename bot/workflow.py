@@ -58,6 +58,7 @@ from bot.lifecycle import (
     changes,
     next_status,
 )
+from bot.mrkdwn import mrkdwn_text
 from bot.notify import Outgoing, send_dm
 from bot.roles import Role
 from bot.services import Services
@@ -290,11 +291,13 @@ def log_touch(
     kind: str,
     outcome: str,
     note: str | None,
-) -> TouchResult:
+    submission: str | None = None,
+) -> TouchResult | None:
     """Record a contact attempt on an owned lead; only its owner or a manager may.
 
     ``InvalidTouch`` for an unknown kind or outcome or a note over ``NOTE_MAX``,
-    ``NotAllowed`` for anyone else, ``IllegalTransition`` when the lead is not owned.
+    ``NotAllowed`` for anyone else, ``IllegalTransition`` when the lead is not owned. None,
+    with nothing changed, when the modal ``submission`` was acted on before (``bot.submissions``).
     """
     note = (note or "").strip() or None
     if kind not in TOUCH_KINDS or outcome not in TOUCH_OUTCOMES:
@@ -304,6 +307,8 @@ def log_touch(
     is_manager = services.directory.has_role(user_id, "managers")  # may ask Slack: before locks
     now = services.clock.now()
     with services.unit_of_work() as uow:
+        if submission is not None and not uow.processed_events.claim(submission, now):
+            return None
         lead = uow.leads.get_for_update(lead_id)
         if lead is None:
             raise NotFound(f"lead {lead_id}")
@@ -351,19 +356,23 @@ def reassign(
     user_id: str,
     new_owner: str,
     reason: str | None = None,
-) -> ReassignResult:
+    submission: str | None = None,
+) -> ReassignResult | None:
     """A manager gives an owned lead to another rep (or manager); its status does not change.
 
     The new owner's ``claimed_at`` starts now (their clock for claim-related display); the
     first-contact and decision deadlines stay measured from the hand-off, so a reassignment
     never buys the team time. ``NotAManager``, ``NotAnAssignee``, ``SameOwner``,
-    ``AssigneeAtLimit``, ``NotFound`` or ``IllegalTransition`` (not owned) otherwise.
+    ``AssigneeAtLimit``, ``NotFound`` or ``IllegalTransition`` (not owned) otherwise. None,
+    with nothing changed, when the modal ``submission`` was acted on before.
     """
     _require_manager(services, user_id, lead_id)  # may ask Slack: before locks
     assignee = services.directory.has_role(new_owner, "reps", "managers")
     reason = " ".join((reason or "").split())[:REASON_LIMIT] or None
     now = services.clock.now()
     with services.unit_of_work() as uow:
+        if submission is not None and not uow.processed_events.claim(submission, now):
+            return None
         lead = uow.leads.get_for_update(lead_id)
         if lead is None:
             raise NotFound(f"lead {lead_id}")
@@ -495,7 +504,7 @@ def _lead_name(lead: Lead, t: Translator) -> str:
 
 
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    return {"type": "section", "text": mrkdwn_text(text)}
 
 
 def _next_deadline(services: Services, lead: Lead) -> str:

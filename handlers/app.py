@@ -16,6 +16,7 @@ from slack_bolt.context.respond.internals import _build_message
 from slack_sdk.webhook import WebhookResponse
 
 from bot.services import Services
+from bot.submissions import already_handled
 from bot.user_agent import webhook_client
 from handlers import (
     claim,
@@ -30,6 +31,7 @@ from handlers import (
     status,
     touch,
 )
+from handlers.payloads import submission_key
 
 #: enough to overlap listeners' waits on Slack and the database; each more one that runs
 #: competes for the interpreter lock with the answers to Slack and with the others' open
@@ -97,11 +99,23 @@ def create_app(
     def inject_services_and_ack(
         context: BoltContext, body: dict[str, Any], ack: Ack, next: Callable[[], Any]
     ) -> BoltResponse | None:
-        """One middleware, not two: Bolt builds each one's arguments on every request."""
+        """One middleware, not two: Bolt builds each one's arguments on every request.
+
+        A modal submission's key is put in the context for the services it submits to; a
+        submission acted on before (a replayed request) is answered as the first one was, an
+        empty 200 that closes the modal, and goes no further (``bot.submissions``).
+        """
         context["services"] = services
         context["respond"] = ProductRespond(
             response_url=context.response_url, proxy=context.client.proxy, ssl=context.client.ssl
         )
+        if body.get("type") == "view_submission":
+            key = context["submission_key"] = submission_key(body.get("view") or {})
+            if key is not None and already_handled(services, key):
+                log.warning("a modal submission already acted on came again (a replay?): "
+                            "answered, nothing done")
+                ack()
+                return ack.response
         return ack_at_once(body, ack, next, ack_first)
 
     app.use(inject_services_and_ack)

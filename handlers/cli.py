@@ -19,6 +19,7 @@ from bot.clock import SystemClock
 from bot.outbound import check_config, config_problems
 from bot.placeholders import placeholder_problems
 from bot.policy import Policy, PolicyError, load_policy
+from bot.redact import redact_url
 from bot.services import Services, build_services
 from bot.settings import Settings, SettingsError, configured_policy_path, load_settings
 from handlers import logging_setup
@@ -376,8 +377,16 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         print(f"#   {key} = {value}")
     print(f"#   database: {_database_state(settings)}")
     print(f"# Effective policy from {config_path} (defaults filled in)\n")
-    print(tomli_w.dumps(policy.model_dump(mode="json", exclude_none=True)))
+    print(tomli_w.dumps(_printable_policy(policy)))
     return 0
+
+
+def _printable_policy(policy: Policy) -> dict[str, Any]:
+    """The effective policy with its one URL redacted (a receiver's token may sit in it)."""
+    dumped: dict[str, Any] = policy.model_dump(mode="json", exclude_none=True)
+    if isinstance(webhook := dumped.get("outbound_webhook"), dict) and "url" in webhook:
+        webhook["url"] = redact_url(webhook["url"])
+    return dumped
 
 
 def cmd_import(args: argparse.Namespace) -> int:

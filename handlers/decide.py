@@ -85,7 +85,8 @@ def open_recycle(
 
 
 def submit_convert(
-    ack: Ack, body: dict[str, Any], view: dict[str, Any], services: Services
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext,
+    services: Services,
 ) -> None:
     """Validate the inputs, then convert (re-checked from the database) before acking."""
     t = services.t
@@ -97,7 +98,8 @@ def submit_convert(
         return
     try:
         lead_id = parse_lead_id(view.get("private_metadata"), "private_metadata")
-        convert(services, lead_id, user_id, bant=form.bant, amount=form.amount, note=form.note)
+        convert(services, lead_id, user_id, bant=form.bant, amount=form.amount, note=form.note,
+                submission=context.get("submission_key"))
     except Exception as error:
         ack(response_action="errors",
             errors={ConvertBlock.BANT.value: _refusal(error, "convert", user_id, t)})
@@ -106,7 +108,8 @@ def submit_convert(
 
 
 def submit_recycle(
-    ack: Ack, body: dict[str, Any], view: dict[str, Any], services: Services
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext,
+    services: Services,
 ) -> None:
     """Validate the inputs, then recycle (re-checked from the database) before acking."""
     t = services.t
@@ -120,7 +123,8 @@ def submit_recycle(
     try:
         lead_id = parse_lead_id(view.get("private_metadata"), "private_metadata")
         recycle(services, lead_id, user_id, reason=form.reason, note=form.note,
-                fewer_touches_note=form.fewer_touches_note)
+                fewer_touches_note=form.fewer_touches_note,
+                submission=context.get("submission_key"))
     except Exception as error:
         # The "fewer touches" input is only in the modal when it was needed on opening; a
         # lead that needs it without the input shown (a forged view) hears it on the reason.

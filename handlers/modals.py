@@ -17,6 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.i18n import Translator
+from bot.mrkdwn import mrkdwn_text, plain_text
 from bot.views.handoff import fit_plain
 
 log = logging.getLogger(__name__)
@@ -55,11 +56,11 @@ def retry_blocks(action: dict[str, Any], t: Translator) -> list[dict[str, Any]]:
     button = {
         "type": "button",
         "action_id": str(action.get("action_id") or ""),
-        "text": {"type": "plain_text", "text": fit_plain(t("modal.retry"), 75)},
+        "text": plain_text(fit_plain(t("modal.retry"), 75)),
         "value": str(action.get("value") or "")[:2000],
         "style": "primary",
     }
     return [
-        {"type": "section", "text": {"type": "mrkdwn", "text": t("modal.expired")}},
+        {"type": "section", "text": mrkdwn_text(t("modal.expired"))},
         {"type": "actions", "elements": [button]},
     ]

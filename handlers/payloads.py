@@ -6,7 +6,10 @@ everything else is re-checked against the database by the services.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from typing import Any
 
 from bot.errors import NotFound
 
@@ -14,6 +17,8 @@ from bot.errors import NotFound
 _ID = re.compile(r"[0-9]{1,10}")
 #: ``leads.id`` is a 32-bit integer on PostgreSQL; a larger value would fail the query
 MAX_LEAD_ID = 2**31 - 1
+#: ``processed_events`` keys are at most 64 characters
+SUBMISSION_KEY_PREFIX = "view:"
 
 
 def lead_id(value: object, where: str = "button value") -> int:
@@ -25,3 +30,20 @@ def lead_id(value: object, where: str = "button value") -> int:
     if not _ID.fullmatch(text) or int(text) > MAX_LEAD_ID:
         raise NotFound(f"bad lead id in {where}")
     return int(text)
+
+
+def submission_key(view: dict[str, Any]) -> str | None:
+    """One key per submission of one modal: the view's id and hash and what was submitted.
+
+    A replay of the same signed request has the same key; Slack sends one submission per
+    press of Submit, and a corrected submission (after ``response_action: errors``) or a
+    modal opened again (a new view id) has another. None when the view has no id.
+    """
+    view_id = view.get("id")
+    if not isinstance(view_id, str) or not view_id:
+        return None
+    values = (view.get("state") or {}).get("values") or {}
+    submitted = json.dumps([view_id, str(view.get("hash") or ""), values], sort_keys=True,
+                           ensure_ascii=False, separators=(",", ":"), default=str)
+    digest = hashlib.sha256(submitted.encode()).hexdigest()
+    return SUBMISSION_KEY_PREFIX + digest[: 64 - len(SUBMISSION_KEY_PREFIX)]

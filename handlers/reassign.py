@@ -87,7 +87,8 @@ def submit(
     ack()
     with reported(body, context):
         try:
-            reassign(services, lead_id, user_id, form.new_owner, form.reason)
+            reassign(services, lead_id, user_id, form.new_owner, form.reason,
+                     submission=context.get("submission_key"))
         except DomainError as error:  # the lead changed since the check: the modal is gone
             log.info("reassignment by %s refused after the check: %s", user_id, error)
             tell_refused(services, lead_id, user_id, message_key="reassign.refused_dm",

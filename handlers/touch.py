@@ -89,7 +89,7 @@ def submit(
     with reported(body, context):
         try:
             log_touch(services, lead_id, user_id, kind=form.kind, outcome=form.outcome,
-                      note=form.note)
+                      note=form.note, submission=context.get("submission_key"))
         except DomainError as error:  # the lead changed since the check: the modal is gone
             log.info("touch by %s refused after the check: %s", user_id, error)
             tell_refused(services, lead_id, user_id, message_key="touch_guard.dm",

@@ -201,7 +201,7 @@ def _marketo(services: Services, limit: int) -> Answer:
     token = services.settings.marketo_webhook_token
     if not token:
         return _not_enabled("MARKETO_WEBHOOK_TOKEN")
-    if (refused := _bearer(token, "MARKETO_WEBHOOK_TOKEN")) is not None:
+    if (refused := _bearer("MARKETO_WEBHOOK_TOKEN", token)) is not None:
         return refused
     body = read_body(limit)
     if (refused := _not_json()) is not None:
@@ -221,13 +221,13 @@ def _marketo(services: Services, limit: int) -> Answer:
 
 
 def _mapped(services: Services, limit: int, name: str) -> Answer:
-    token = services.settings.intake_token
-    if not token:
+    tokens = services.settings.intake_tokens
+    if not tokens:
         return _not_enabled("INTAKE_TOKEN")
-    if is_placeholder_intake_token(token):
+    if is_placeholder_intake_token(services.settings.intake_token):
         response, status, _, outcome = placeholder_token_refusal()
         return response, status, outcome
-    if (refused := _bearer(token, "INTAKE_TOKEN")) is not None:
+    if (refused := _bearer("INTAKE_TOKEN", *tokens)) is not None:
         return refused
     config = services.policy.adapters.find(name)
     if config is None:
@@ -252,8 +252,8 @@ def _mapped(services: Services, limit: int, name: str) -> Answer:
 # --------------------------------------------------------------------------- answers
 
 
-def _bearer(expected: str, variable: str) -> Answer | None:
-    if bearer_matches(request.headers.get("Authorization"), expected):
+def _bearer(variable: str, *expected: str) -> Answer | None:
+    if bearer_matches(request.headers.get("Authorization"), *expected):
         return None
     response, status, outcome = _error(401, "unauthorized",
                                        f"send Authorization: Bearer <{variable}>")

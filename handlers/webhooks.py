@@ -73,16 +73,16 @@ Answer = tuple[Response, int, int | None, str]
 
 
 def _handle(services: Services, limit: int) -> Answer:
-    expected = services.settings.intake_token
+    expected = services.settings.intake_tokens
     if not expected:
         return _error(
             503,
             "intake_disabled",
             "INTAKE_TOKEN is not set on the bot: the intake webhook is disabled until it is",
         )
-    if is_placeholder_intake_token(expected):
+    if is_placeholder_intake_token(services.settings.intake_token):
         return placeholder_token_refusal()
-    if not bearer_matches(request.headers.get("Authorization"), expected):
+    if not bearer_matches(request.headers.get("Authorization"), *expected):
         response, status, _, outcome = _error(
             401, "unauthorized", "send Authorization: Bearer <INTAKE_TOKEN>"
         )
@@ -117,15 +117,19 @@ def placeholder_token_refusal() -> Answer:
     return response, status, None, outcome
 
 
-def bearer_matches(header: str | None, expected: str) -> bool:
+def bearer_matches(header: str | None, *expected: str) -> bool:
+    """Whether ``header`` is ``Bearer <one of expected>`` (several during a rotation)."""
     if not header:
         return False
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         return False
-    # Header values arrive latin-1 decoded (WSGI); compare the raw bytes in constant time.
-    return hmac.compare_digest(token.encode("latin-1", "replace"), expected.encode("utf-8"))
+    # Header values arrive latin-1 decoded (WSGI); compare the raw bytes in constant time,
+    # with every accepted token, so the answer's timing does not say which one matched.
+    sent = token.encode("latin-1", "replace")
+    matches = [hmac.compare_digest(sent, each.encode("utf-8")) for each in expected]
+    return any(matches)
 
 
 def read_body(limit: int) -> bytes:

@@ -262,12 +262,16 @@ class Feedback(Base):
 
 
 class ProcessedEvent(Base):
-    """A Slack Events API delivery already acted on, by ``event_id``.
+    """A Slack delivery already acted on: an Events API ``event_id``, or a modal submission's
+    key (``view:`` and a digest of the view and what was submitted, see
+    ``handlers.payloads.submission_key``).
 
     Slack redelivers an event it thinks was not acknowledged (``X-Slack-Retry-Num`` 1–3, same
-    ``event_id``); inserting the id in the transaction that acts on the event makes every
-    redelivery a no-op, even when several arrive at once. Old ids are pruned
-    (``bot.feedback.prune_processed_events``): Slack stops retrying within the hour.
+    ``event_id``), and a captured signed request can be replayed for 5 minutes; inserting the
+    key in the transaction that acts on the delivery makes every redelivery or replay a no-op,
+    even when several arrive at once. Old keys are pruned
+    (``bot.feedback.prune_processed_events``): Slack stops retrying within the hour, and a
+    signature is refused after 5 minutes.
     """
 
     __tablename__ = "processed_events"

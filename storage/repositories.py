@@ -228,7 +228,8 @@ class FeedbackRepository:
 
 
 class ProcessedEventRepository:
-    """Slack event ids already acted on, so a redelivery is a no-op."""
+    """Slack deliveries already acted on (event ids, modal submission keys): a redelivery or
+    a replay is a no-op."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -244,6 +245,13 @@ class ProcessedEventRepository:
         except IntegrityError:
             return False
         return True
+
+    def seen(self, event_id: str) -> bool:
+        """Whether ``event_id`` was recorded (by a committed transaction)."""
+        found = self.session.execute(
+            select(ProcessedEvent.event_id).where(ProcessedEvent.event_id == event_id)
+        )
+        return found.first() is not None
 
     def prune(self, before: datetime) -> int:
         """Forget ids recorded before ``before``; returns how many."""

@@ -151,3 +151,81 @@ def test_an_unreachable_database_is_one_line_without_the_url(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "the database cannot be used" in err
     assert "no/such/dir" not in err
+
+
+SECRETS = ("pw-SECRET-1", "SECRET-2", "SECRET-3", "SECRET-4", "SECRET-5", "SECRET-6")
+
+
+def _no_secret(text: str) -> None:
+    leaked = [secret for secret in SECRETS if secret in text]
+    assert not leaked, f"{leaked} printed"
+
+
+def test_check_config_hides_every_credential_inside_urls(
+    operator_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(
+        "DATABASE_URL",
+        "postgresql://sla:pw-SECRET-1@127.0.0.1:1/nowhere?sslpassword=SECRET-2&sslmode=require",
+    )
+    monkeypatch.setenv("SLACK_API_URL", "https://proxy:SECRET-3@slack.example.com/api/?token=SECRET-4")
+    monkeypatch.setenv("HUBSPOT_API_URL", "https://u:SECRET-5@hubspot.example.com?hapikey=SECRET-6")
+    policy = operator_env / "sla.toml"
+    policy.write_text(EXAMPLE_POLICY.read_text(encoding="utf-8") + '\n[outbound_webhook]\n'
+                      'url = "https://ma.example.com/hooks?access_token=SECRET-2"\n',
+                      encoding="utf-8")
+    monkeypatch.setenv("OUTBOUND_WEBHOOK_SECRET", "0123456789abcdef0123")
+    assert main(["--config", str(policy), "check-config"]) == 0
+    captured = capsys.readouterr()
+    _no_secret(captured.out + captured.err)
+    out = captured.out
+    assert "DATABASE_URL = postgresql+psycopg://sla:***@127.0.0.1:1/nowhere?" in out
+    assert "sslmode=require" in out and "sslpassword=***" in out
+    assert "SLACK_API_URL = https://slack.example.com/api/?token=***" in out
+    assert "HUBSPOT_API_URL = https://hubspot.example.com?hapikey=***" in out
+    assert 'url = "https://ma.example.com/hooks?access_token=***"' in out
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://sla:pw-SECRET-1@SECRET-2@127.0.0.1/db",  # an unencoded @ in the password
+    "postgresql://sla:pw-SECRET-1@127.0.0.1:SECRET-2@x/db",  # …and one that breaks the port
+])
+@pytest.mark.parametrize("command", [["check-config"], ["migrate"], ["run"]])
+def test_an_unparseable_database_url_is_one_clean_line_without_the_secret(
+    operator_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    url: str, command: list[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert main(["--config", str(EXAMPLE_POLICY), *command]) == 2
+    captured = capsys.readouterr()
+    _no_secret(captured.out + captured.err)
+    assert "Traceback" not in captured.err
+    lines = [line for line in captured.err.splitlines() if "DATABASE_URL" in line]
+    assert len(lines) == 1 and "cannot be parsed" in lines[0] and "%40" in lines[0]
+
+
+def test_a_bad_api_url_is_named_without_its_credentials(
+    operator_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SLACK_API_URL", "ftp://proxy:SECRET-3@slack.example.com/?token=SECRET-4")
+    monkeypatch.setenv("HUBSPOT_API_URL", "proxy:SECRET-5@hubspot.example.com")
+    assert main(["--config", str(EXAMPLE_POLICY), "migrate"]) == 2
+    err = capsys.readouterr().err
+    _no_secret(err)
+    assert "SLACK_API_URL: expected an http(s) URL" in err and "HUBSPOT_API_URL" in err
+
+
+def test_a_previous_intake_token_is_shown_as_set_and_needs_the_new_one(
+    operator_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("INTAKE_TOKEN_PREVIOUS", "old-intake-SECRET-6")
+    monkeypatch.delenv("INTAKE_TOKEN", raising=False)
+    assert main(["--config", str(EXAMPLE_POLICY), "check-config"]) == 2
+    err = capsys.readouterr().err
+    assert "INTAKE_TOKEN_PREVIOUS: set without INTAKE_TOKEN" in err
+    _no_secret(err)
+    monkeypatch.setenv("INTAKE_TOKEN", "new-intake-SECRET-5")
+    assert main(["--config", str(EXAMPLE_POLICY), "check-config"]) == 0
+    captured = capsys.readouterr()
+    assert "INTAKE_TOKEN_PREVIOUS = set (accepted too, until removed)" in captured.out
+    _no_secret(captured.out + captured.err)

@@ -112,9 +112,9 @@ def recycle_values(reason: str | None = "no_budget", note: str | None = "Budget 
 
 
 def submit(env: Env, callback: Callback, lead_id: int | str, user: str,
-           values: dict[str, Any]) -> HttpResponse:
+           values: dict[str, Any], view_id: str = "V1") -> HttpResponse:
     return env.slack.view_submission(callback.value, values, user_id=user,
-                                     private_metadata=str(lead_id))
+                                     private_metadata=str(lead_id), view_id=view_id)
 
 
 def accepted(response: HttpResponse) -> None:
@@ -472,11 +472,13 @@ def test_a_decided_lead_cannot_be_decided_again(env: Env) -> None:
     posts = len(env.fake.calls_to("chat.postMessage"))
     already = t("decide.error.converted", user=f"<@{REP1}>", at="Tue 24 Nov 10:30")
 
-    # the same submission again (a double click, a retry) and a recycle on top of it
-    assert errors_of(submit(env, Callback.CONVERT_MODAL, lead_id, REP1, convert_values())) == {
-        ConvertBlock.BANT.value: already}
+    # the same submission again (a replay) is answered like the first and does nothing
+    accepted(submit(env, Callback.CONVERT_MODAL, lead_id, REP1, convert_values()))
+    # another modal on the same lead (opened before the decision), and a recycle on top of it
+    assert errors_of(submit(env, Callback.CONVERT_MODAL, lead_id, REP1, convert_values(),
+                            view_id="V2")) == {ConvertBlock.BANT.value: already}
     assert errors_of(submit(env, Callback.RECYCLE_MODAL, lead_id, MANAGER,
-                            recycle_values(fewer="early"))) == {
+                            recycle_values(fewer="early"), view_id="V3")) == {
         RecycleBlock.REASON.value: already}
     # the buttons of an older copy of the message (e.g. the claim DM) open nothing
     for action in (Action.CONVERT, Action.RECYCLE):

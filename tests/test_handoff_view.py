@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,8 +15,9 @@ from hypothesis import strategies as st
 
 from bot.i18n import Translator
 from bot.ids import Action, Block
+from bot.mrkdwn import INVISIBLE_CONTROLS, escape, plain_text
 from bot.policy import Policy
-from bot.views.handoff import handoff_message, utf16_len
+from bot.views.handoff import fit_mrkdwn, fit_plain, handoff_message, utf16_len
 from storage.models import Activity, Lead
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -451,3 +453,58 @@ def test_random_text_never_breaks_the_message(
         assert_within_slack_limits(message)
         for text in mrkdwn_texts(message):
             assert "<" not in text and ">" not in text
+
+
+# ------------------------------------------------------- links and invisible characters
+
+#: an RTL override that would make "moc.live" read as "evil.com", zero-width characters that
+#: make two names look alike, and text Slack would otherwise turn into links
+SPOOF = "\u202eSato\u200b Hanako\u2066\ufeff https://evil.example #general @here\u200f"
+INVISIBLE = sorted(chr(c) for c in INVISIBLE_CONTROLS)
+INVISIBLE_CONTROLS_CHARS = frozenset(INVISIBLE)
+
+
+def assert_verbatim_and_visible(message: dict[str, Any]) -> None:
+    """Every mrkdwn object is shown as written; no text carries an invisible control."""
+    for obj in text_objects(message):
+        if obj["type"] == "mrkdwn":
+            assert obj.get("verbatim") is True, obj
+        assert not set(obj["text"]) & INVISIBLE_CONTROLS_CHARS, obj
+    assert not set(message["text"]) & INVISIBLE_CONTROLS_CHARS
+
+
+def test_user_text_is_never_auto_linked_nor_disguised(policy: Policy) -> None:
+    lead = make_lead(
+        [Activity(type="page_view", at=NOW, detail=f"see {SPOOF}")],
+        contact_name=SPOOF, company_name="\u202dExample\u200c KK", contact_title=SPOOF,
+    )
+    for translator in (EN, JA):
+        message = handoff_message(lead, policy, NOW, translator)
+        assert_verbatim_and_visible(message)
+        (header,) = blocks_of(message, "header")
+        assert "Sato Hanako https://evil.example #general @here" in header["text"]["text"]
+        joined = "\n".join(mrkdwn_texts(message))
+        assert "see Sato Hanako https://evil.example #general @here" in joined
+        assert "Example KK" in joined
+
+
+@settings(max_examples=300)
+@given(text=st.text(alphabet=st.sampled_from(INVISIBLE) | st.characters(exclude_categories=["Cs"]),
+                   max_size=200),
+       limit=st.integers(min_value=1, max_value=300))
+def test_escaped_and_plain_text_never_carry_invisible_controls(text: str, limit: int) -> None:
+    for shown in (escape(text), fit_mrkdwn(text, limit), fit_plain(text, limit),
+                  plain_text(text)["text"]):
+        assert not set(shown) & INVISIBLE_CONTROLS_CHARS, repr(shown)
+    assert "<" not in escape(text) and ">" not in escape(text)
+
+
+def test_every_text_object_is_built_by_the_shared_constructors() -> None:
+    """A view writing its own mrkdwn object would lose ``verbatim`` (and the stripping)."""
+    root = Path(__file__).resolve().parent.parent
+    literal = re.compile(r'"type":\s*"mrkdwn"')
+    offenders = [str(path.relative_to(root)) for folder in ("bot", "handlers")
+                 for path in (root / folder).rglob("*.py")
+                 if path.name != "mrkdwn.py" and "sandbox" not in path.parts
+                 and literal.search(path.read_text(encoding="utf-8"))]
+    assert offenders == []

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from bot.clock import ManualClock
 from bot.i18n import LANGUAGES, Translator
 from bot.ids import Callback, Command, MqlBlock, Shortcut, row
+from bot.mrkdwn import INVISIBLE_CONTROLS
 from bot.outbox import OutboxWorker
 from bot.policy import Policy
 from bot.services import Services
@@ -40,6 +41,7 @@ from tests.harness import (
     state_values,
     static_select,
 )
+from tests.test_handoff_view import text_objects
 from tests.test_roles import with_roles
 
 MARKETER = "U0000MKT1"
@@ -288,6 +290,32 @@ def test_a_qualifying_lead_is_stored_handed_off_and_the_marketer_told(
     assert f"<#{SALES}>" in message["text"]
     assert "*Sato Hanako* (Example KK)" in message["text"]
     assert message["blocks"][0]["text"]["text"] == message["text"]
+
+
+def test_the_handoff_shows_user_text_as_written_and_without_invisible_controls(
+    slack: SlackRequests, fake_slack: FakeSlack, services: Services, clock: ManualClock
+) -> None:
+    """A bare URL or #channel in a name is not made a link; an RTL override cannot disguise
+    it. The stored record keeps what was typed; only what Slack shows is cleaned."""
+    spoof = "\u202eSato\u200b Hanako\u2066 https://evil.example #general\ufeff"
+    company = "\u202dExample\u200d KK https://evil.example #sales\u200f"
+    assert submit(slack, form(name=spoof, company=company)).body == ""
+    dm_row(services)
+    assert deliver(services, fake_slack, clock) == 2
+    (post,) = fake_slack.messages(SALES)
+    (dm,) = fake_slack.dms(MARKETER)
+    for message, expected in ((post, "Example KK https://evil.example #sales"),
+                              (dm, "Sato Hanako https://evil.example #general")):
+        shown = json.dumps(message, ensure_ascii=False)
+        assert not set(shown) & {chr(c) for c in INVISIBLE_CONTROLS}
+        mrkdwn = [o for o in text_objects(message["blocks"]) if o["type"] == "mrkdwn"]
+        assert mrkdwn and all(o.get("verbatim") is True for o in mrkdwn)
+        assert any(expected in o["text"] for o in mrkdwn)
+    header = next(b for b in post["blocks"] if b["type"] == "header")
+    assert "Sato Hanako https://evil.example #general" in header["text"]["text"]
+    with services.unit_of_work() as uow:
+        lead = uow.leads.by_external_id("slack:V1")
+        assert lead is not None and lead.contact_name == spoof.strip()
 
 
 def test_a_lead_that_does_not_qualify_is_recorded_and_the_reasons_dmed(

@@ -516,6 +516,31 @@ def test_without_intake_token_the_webhook_is_disabled(
         server.stop()
 
 
+def test_during_a_rotation_both_intake_tokens_are_accepted_and_only_those(
+    fake_slack: FakeSlack, sqlite_db: Database, policy: Policy, clock: ManualClock
+) -> None:
+    """INTAKE_TOKEN_PREVIOUS keeps the senders not yet updated working; once it is removed
+    (and the bot restarted) the old token is refused."""
+    new_token = "rotated-intake-token-0123456789"
+    rotating = make_settings(fake_slack, sqlite_db.url, intake_token=new_token,
+                             intake_token_previous=TOKEN)
+    server = start_bot(build_services(rotating, policy, clock, engine=sqlite_db.engine))
+    try:
+        assert post(server, EXAMPLE, token=TOKEN).status == 202
+        assert post(server, lead(external_id="rotated-1"), token=new_token).status == 202
+        for wrong in ("", "other-token", f"{new_token},{TOKEN}"):
+            assert post(server, EXAMPLE, token=wrong).status == 401
+    finally:
+        server.stop()
+    done = make_settings(fake_slack, sqlite_db.url, intake_token=new_token)
+    server = start_bot(build_services(done, policy, clock, engine=sqlite_db.engine))
+    try:
+        assert post(server, lead(external_id="rotated-2"), token=TOKEN).status == 401
+        assert post(server, lead(external_id="rotated-2"), token=new_token).status == 202
+    finally:
+        server.stop()
+
+
 # --- failures and logs -----------------------------------------------------------------------
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from bot.i18n import Translator, format_number
 from bot.ids import Callback, ConvertBlock, RecycleBlock
-from bot.mrkdwn import escape, truncate
+from bot.mrkdwn import escape, mrkdwn_text, plain_text, truncate
 from bot.views.handoff import fit_mrkdwn, fit_plain, reason_label
 
 __all__ = [
@@ -410,9 +410,9 @@ def _field(label: str, value: str) -> dict[str, Any]:
 
 
 def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text, "emoji": True}
+    return plain_text(text)
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": text}
+    return mrkdwn_text(text)
 

@@ -25,6 +25,7 @@ from bot.deadlines import decision_due_from, first_contact_due_from
 from bot.i18n import Translator, format_datetime, format_number
 from bot.ids import Callback
 from bot.lifecycle import OPEN
+from bot.mrkdwn import mrkdwn_text, plain_text
 from bot.policy import Policy
 from bot.views.handoff import fit_mrkdwn, fit_plain, utf16_len
 from storage.models import Activity, Feedback, Lead, LeadEvent, LeadStatus, Touch
@@ -385,12 +386,12 @@ def _value(text: str | None, t: Translator) -> str:
 
 def _field(label: str, value: str) -> dict[str, Any]:
     text = f"*{label}*\n{value}"
-    return {"type": "mrkdwn", "text": text if utf16_len(text) <= FIELD_LIMIT else f"*{label}*\n…"}
+    return mrkdwn_text(text if utf16_len(text) <= FIELD_LIMIT else f"*{label}*\n…")
 
 
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    return {"type": "section", "text": mrkdwn_text(text)}
 
 
 def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text, "emoji": True}
+    return plain_text(text)

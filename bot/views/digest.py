@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from bot.chart import ChartLabels
 from bot.i18n import Translator
+from bot.mrkdwn import mrkdwn_text, plain_text
 from bot.views.handoff import fit_mrkdwn, fit_plain, utf16_len
 
 __all__ = [
@@ -124,7 +125,7 @@ def digest_message(figures: DigestFigures, t: Translator, tz: ZoneInfo) -> dict[
         blocks.append(_section(_reps(figures, t)))
     blocks.append({
         "type": "context",
-        "elements": [{"type": "mrkdwn", "text": t("digest.footer")}],
+        "elements": [mrkdwn_text(t("digest.footer"))],
     })
     blocks = blocks[:MAX_BLOCKS]
     fallback = title if figures.handoffs else f"{title} — {t('digest.quiet_short')}"
@@ -271,9 +272,8 @@ def _id(user_id: str | None) -> str:
 
 
 def _header(text: str) -> dict[str, Any]:
-    return {"type": "header", "text": {"type": "plain_text", "text": fit_plain(text, 150),
-                                       "emoji": True}}
+    return {"type": "header", "text": plain_text(fit_plain(text, 150))}
 
 
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    return {"type": "section", "text": mrkdwn_text(text)}

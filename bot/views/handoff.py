@@ -22,7 +22,7 @@ from bot.deadlines import decision_due_from, first_contact_due_from, first_conta
 from bot.i18n import Translator, format_datetime, format_number
 from bot.ids import Action, Block
 from bot.lifecycle import OWNED, TERMINAL
-from bot.mrkdwn import escape, truncate
+from bot.mrkdwn import escape, mrkdwn_text, plain_text, sanitise, truncate
 from bot.policy import Policy
 from storage.models import Activity, Lead, LeadStatus
 
@@ -276,16 +276,17 @@ def fit_mrkdwn(text: str | None, limit: int) -> str:
 
 
 def fit_plain(text: str, limit: int) -> str:
-    """Text for a plain_text object (no escaping needed), at most ``limit`` long."""
-    return _fit(text, limit, lambda s: s)
+    """Text for a plain_text object (no escaping, invisible controls stripped), at most
+    ``limit`` long."""
+    return _fit(text, limit, sanitise)
 
 
 def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text, "emoji": True}
+    return plain_text(text)
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": text}
+    return mrkdwn_text(text)
 
 
 # ------------------------------------------------------------------------------ blocks

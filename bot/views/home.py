@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from bot.i18n import Translator, format_datetime, format_number
 from bot.ids import Action
+from bot.mrkdwn import mrkdwn_text, plain_text
 from bot.views.handoff import (
     BUTTON_TEXT_LIMIT,
     HEADER_LIMIT,
@@ -180,7 +181,7 @@ def _button(lead_id: int, action: Action, text: str, style: str | None = None) -
     button: dict[str, Any] = {
         "type": "button",
         "action_id": action.value,
-        "text": {"type": "plain_text", "text": fit_plain(text, BUTTON_TEXT_LIMIT), "emoji": True},
+        "text": plain_text(fit_plain(text, BUTTON_TEXT_LIMIT)),
         "value": str(lead_id),
     }
     if style:
@@ -345,7 +346,7 @@ def _id(slack_id: str) -> str:
 
 def _header(text: str) -> dict[str, Any]:
     return {"type": "header",
-            "text": {"type": "plain_text", "text": fit_plain(text, HEADER_LIMIT), "emoji": True}}
+            "text": plain_text(fit_plain(text, HEADER_LIMIT))}
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -357,4 +358,4 @@ def _context(text: str) -> dict[str, Any]:
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": text}
+    return mrkdwn_text(text)

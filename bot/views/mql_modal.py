@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from bot.i18n import Translator
 from bot.ids import Callback, MqlBlock, row
-from bot.mrkdwn import escape, truncate
+from bot.mrkdwn import escape, mrkdwn_text, plain_text, truncate
 from bot.policy import Policy
 
 __all__ = [
@@ -233,11 +233,11 @@ def _industry_hint(policy: Policy, t: Translator) -> str | None:
 
 
 def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text, "emoji": True}
+    return plain_text(text)
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": text}
+    return mrkdwn_text(text)
 
 
 def _option(value: str, text: str) -> dict[str, Any]:

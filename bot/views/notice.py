@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.i18n import Translator, format_datetime, format_duration
 from bot.ids import Action
+from bot.mrkdwn import mrkdwn_text, plain_text
 from bot.policy import Policy
 from bot.reminders import Clock, Notice
 from bot.views.handoff import fit_mrkdwn, fit_plain, thread_link
@@ -46,14 +47,14 @@ def _link(lead: Lead) -> str | None:
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": fit_plain(text, SECTION_LIMIT)}
+    return mrkdwn_text(fit_plain(text, SECTION_LIMIT))
 
 
 def _button(action: Action, text: str, value: str, style: str | None = None) -> dict[str, Any]:
     button: dict[str, Any] = {
         "type": "button",
         "action_id": action.value,
-        "text": {"type": "plain_text", "text": fit_plain(text, 75)},
+        "text": plain_text(fit_plain(text, 75)),
         "value": value[:2000],
     }
     if style:
@@ -117,7 +118,7 @@ def breach_message(
     heading = t(f"notice.breach.{notice.clock.value}.title")
     text = t("notice.breach.body", who=_who(lead, t), due=due, late=late_by, owner=owner)
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": fit_plain(heading, 150)}},
+        {"type": "header", "text": plain_text(fit_plain(heading, 150))},
         {"type": "section", "text": _mrkdwn(text)},
     ]
     link = _link(lead)

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.i18n import Translator
 from bot.ids import Callback, ReassignBlock
-from bot.mrkdwn import escape
+from bot.mrkdwn import escape, mrkdwn_text, plain_text
 from bot.views.handoff import fit_mrkdwn, fit_plain
 
 __all__ = ["REASON_MAX", "ReassignForm", "read_reassign_form", "reassign_modal"]
@@ -44,7 +44,7 @@ def reassign_modal(
     owner = f"<@{escape(owner_id)}>" if owner_id else "—"
     intro = fit_plain(t("reassign.modal_intro", name=name, owner=owner), SECTION_LIMIT)
     blocks = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": intro}},
+        {"type": "section", "text": mrkdwn_text(intro)},
         _input(ReassignBlock.REP, t("reassign.new_owner"), {
             "type": "users_select", "action_id": ReassignBlock.REP.value,
             "placeholder": _plain(fit_plain(t("reassign.choose"), PLACEHOLDER_LIMIT)),
@@ -93,4 +93,4 @@ def _input(
 
 
 def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text, "emoji": True}
+    return plain_text(text)

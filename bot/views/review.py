@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.i18n import Translator, format_number
+from bot.mrkdwn import mrkdwn_text, plain_text
 from bot.views.digest import arrow
 from bot.views.handoff import fit_mrkdwn, fit_plain, reason_label, utf16_len
 
@@ -64,7 +65,7 @@ def review_message(
                                       empty=t("review.no_decided"))))
     blocks.append(_section(_versions(figures, t)))
     blocks.append({"type": "context", "elements": [
-        {"type": "mrkdwn", "text": t("review.footer", month=figures.period.label)}]})
+        mrkdwn_text(t("review.footer", month=figures.period.label))]})
     summary = (t("review.summary_kept") if not found
                else t("review.summary", count=len(found)))
     return {"text": fit_plain(f"{title} — {summary}", 3000), "blocks": blocks[:MAX_BLOCKS]}
@@ -211,9 +212,8 @@ def _fit_lines(lines: list[str], t: Translator, hidden: int = 0) -> str:
 
 
 def _header(text: str) -> dict[str, Any]:
-    return {"type": "header", "text": {"type": "plain_text", "text": fit_plain(text, 150),
-                                       "emoji": True}}
+    return {"type": "header", "text": plain_text(fit_plain(text, 150))}
 
 
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    return {"type": "section", "text": mrkdwn_text(text)}

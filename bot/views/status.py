@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from bot.i18n import Translator, format_datetime, format_duration, format_number
 from bot.metrics import BreachList, Scorecard
-from bot.mrkdwn import escape, truncate
+from bot.mrkdwn import escape, mrkdwn_text, plain_text, truncate
 from bot.periods import Period
 from bot.policy import Policy
 from bot.views.handoff import (
@@ -42,21 +42,17 @@ def agreement_blocks(policy: Policy, t: Translator) -> list[dict[str, Any]]:
         ),
     ]
     return [
-        {"type": "header", "text": {"type": "plain_text", "text": t("status.title")}},
+        {"type": "header", "text": plain_text(t("status.title"))},
         {
             "type": "section",
-            "text": {
-                "type": "mrkdwn",
-                "text": f"*{t('status.agreement')}*\n" + "\n".join(f"• {line}" for line in lines),
-            },
+            "text": mrkdwn_text(
+                f"*{t('status.agreement')}*\n" + "\n".join(f"• {line}" for line in lines)
+            ),
         },
         {
             "type": "context",
             "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": t("status.footer", version=policy.mql_definition.version),
-                }
+                mrkdwn_text(t("status.footer", version=policy.mql_definition.version))
             ],
         },
     ]
@@ -180,7 +176,7 @@ def _sections(heading: str, lines: list[str]) -> list[dict[str, Any]]:
 
 
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    return {"type": "section", "text": mrkdwn_text(text)}
 
 
 def _breach_lines(report: StatusReport, t: Translator) -> list[str]:
@@ -221,14 +217,14 @@ def status_blocks(report: StatusReport, policy: Policy, t: Translator) -> list[d
     language, period = report.language, report.period
     last_day = period.end - timedelta(seconds=1)
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": fit_plain(
-            t("status_report.title", period=period.label), 150)}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": t(
+        {"type": "header", "text": plain_text(fit_plain(
+            t("status_report.title", period=period.label), 150))},
+        {"type": "context", "elements": [mrkdwn_text(t(
             "status_report.range",
             start=format_date(period.start, language, report.tz),
             end=format_date(last_day, language, report.tz),
             now=format_datetime(report.team.now, language, report.tz),
-        )}]},
+        ))]},
     ]
     if report.rep is not None:
         blocks += _sections(
@@ -248,8 +244,8 @@ def status_blocks(report: StatusReport, policy: Policy, t: Translator) -> list[d
         blocks += _sections(t("status_report.per_rep"),
                             lines or [t("status_report.no_reps")])
     agreement = agreement_blocks(policy, t)[1]  # the promises as configured, for reference
-    footer = {"type": "context", "elements": [{"type": "mrkdwn", "text": t(
-        "status_report.footer", version=policy.mql_definition.version)}]}
+    footer = {"type": "context", "elements": [mrkdwn_text(t(
+        "status_report.footer", version=policy.mql_definition.version))]}
     if len(blocks) >= MAX_BLOCKS - 2:
         blocks = [*blocks[:MAX_BLOCKS - 3], _section(t("status_report.truncated"))]
     return [*blocks, agreement, footer]

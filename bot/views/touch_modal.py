@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.i18n import Translator
 from bot.ids import Callback, TouchBlock
-from bot.mrkdwn import truncate
+from bot.mrkdwn import plain_text, truncate
 
 __all__ = [
     "NOTE_MAX",
@@ -109,4 +109,4 @@ def _option(value: str, text: str) -> dict[str, Any]:
 
 
 def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text, "emoji": True}
+    return plain_text(text)
