@@ -389,6 +389,21 @@ def _printable_policy(policy: Policy) -> dict[str, Any]:
     return dumped
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """The installation checked against Slack, item by item, each failure with its fix.
+
+    Exit 0 when every check passes, 2 otherwise (Slack unreachable included).
+    """
+    from bot.doctor import doctor_client, run_checks
+    from bot.i18n import Translator
+    from bot.views.doctor import doctor_lines
+
+    settings, policy = _load(args)
+    checks = run_checks(settings, policy, doctor_client(settings))
+    print("\n".join(doctor_lines(checks, Translator(args.language or policy.language))))
+    return 0 if all(check.ok for check in checks) else 2
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     """Import leads from a CSV file; per-row problems and a summary on stdout.
 
@@ -568,6 +583,11 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--compare", default=None, metavar="OTHER.toml",
                      help="show another policy side by side, and what changes")
     pre.set_defaults(func=cmd_preview)
+    doc = sub.add_parser(
+        "doctor", help="check the installation against Slack: token, scopes, channels, people")
+    doc.add_argument("--language", choices=["en", "ja"], default=None,
+                     help="the checklist's language (default: the policy's)")
+    doc.set_defaults(func=cmd_doctor)
     make = sub.add_parser("makemigration", help="(developers) autogenerate a migration")
     make.add_argument("-m", "--message", required=True)
     make.set_defaults(func=cmd_makemigration)

@@ -21,7 +21,7 @@ import math
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -30,6 +30,8 @@ from types import TracebackType
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.manifest import ManifestError, bot_scopes
 
 __all__ = ["Call", "FakeSlack"]
 
@@ -222,10 +224,19 @@ class FakeSlack:
         app_id: str = "A0001",
         first_ts: str = "1700000000.000100",
         on_call: Callable[[Call], None] | None = None,
+        known_users_only: bool = False,
+        known_channels_only: bool = False,
     ) -> None:
         """``on_call`` sees every recorded call as it is answered (under the fake's lock: keep it
-        short), e.g. to stamp it with a simulated clock."""
+        short), e.g. to stamp it with a simulated clock.
+
+        By default any user or channel id exists (a person; a public channel the bot is in), so
+        tests need not declare everyone. ``known_users_only`` / ``known_channels_only`` make
+        undeclared ids ``user_not_found`` / ``channel_not_found`` like a real workspace.
+        """
         self.team_id = team_id
+        self.known_users_only = known_users_only
+        self.known_channels_only = known_channels_only
         self.on_call = on_call
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
@@ -255,8 +266,11 @@ class FakeSlack:
         self._usergroups: dict[str, list[str]] = {}
         self._channels: dict[str, dict[str, Any]] = {}
         self._response_urls: dict[str, dict[str, str | None]] = {}
+        self._revoked: set[str] = set()
+        self._scopes: tuple[str, ...] | None = None  # None: the manifest's bot scopes
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "auth.test": self._auth_test,
+            "apps.connections.open": self._apps_connections_open,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "chat.delete": self._chat_delete,
@@ -402,6 +416,8 @@ class FakeSlack:
             self._usergroups.clear()
             self._channels.clear()
             self._response_urls.clear()
+            self._revoked.clear()
+            self._scopes = None
 
     def response_url(
         self,
@@ -509,6 +525,26 @@ class FakeSlack:
                 "email": email,
                 "deleted": deleted,
             }
+
+    def revoke_token(self, token: str) -> None:
+        """Every later call with ``token`` (bot or app-level) answers ``token_revoked``."""
+        with self._lock:
+            self._revoked.add(token)
+
+    def set_scopes(self, scopes: Iterable[str] | None) -> None:
+        """The bot scopes the workspace granted, reported in the ``x-oauth-scopes`` header of
+        every answer to a bot token; ``None`` (the default) grants the manifest's."""
+        with self._lock:
+            self._scopes = None if scopes is None else tuple(scopes)
+
+    def granted_scopes(self) -> tuple[str, ...]:
+        with self._lock:
+            if self._scopes is not None:
+                return self._scopes
+        try:
+            return bot_scopes()
+        except ManifestError:  # an install without the checkout: the demo needs no scopes
+            return ()
 
     def set_usergroup(self, group_id: str, user_ids: list[str]) -> None:
         with self._lock:
@@ -687,8 +723,14 @@ class FakeSlack:
         token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else str(args.get("token", ""))
         if not token:
             return _Answer(200, {"ok": False, "error": "not_authed"})
-        if not token.startswith("xox"):
+        if token in self._revoked:
+            return _Answer(200, {"ok": False, "error": "token_revoked"})
+        # An app-level token (xapp-) only opens Socket Mode; bot tokens cannot.
+        app_level = token.startswith("xapp-")
+        if not app_level and not token.startswith("xox"):
             return _Answer(200, {"ok": False, "error": "invalid_auth"})
+        if app_level != (method == "apps.connections.open"):
+            return _Answer(200, {"ok": False, "error": "not_allowed_token_type"})
         impl = self._methods.get(method)
         if impl is None:
             return _Answer(200, {"ok": False, "error": "unknown_method"})
@@ -696,7 +738,9 @@ class FakeSlack:
             data = impl(args)
         except _SlackError as e:
             data = {"ok": False, "error": e.error}
-        return _Answer(200, data, headers={"X-Slack-Req-Id": f"fake-{next(self._ids)}"})
+        scopes = "connections:write" if app_level else ",".join(self.granted_scopes())
+        return _Answer(200, data, headers={"X-Slack-Req-Id": f"fake-{next(self._ids)}",
+                                           "x-oauth-scopes": scopes})
 
     # ------------------------------------------------------------------ helpers
 
@@ -717,6 +761,9 @@ class FakeSlack:
             for cid, info in self._channels.items():
                 if info["name"] == channel[1:]:
                     return cid
+            raise _SlackError("channel_not_found")
+        if (self.known_channels_only and channel not in self._channels
+                and channel[0] in "CG" and not channel.startswith("G_")):
             raise _SlackError("channel_not_found")
         return channel
 
@@ -977,6 +1024,12 @@ class FakeSlack:
             "is_enterprise_install": False,
         }
 
+    def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A Socket Mode URL; the fake serves no WebSocket there (nothing in the bot needs it
+        without a Socket Mode client under test)."""
+        return {"ok": True, "url": f"wss://127.0.0.1:{self.port}/link/?ticket=fake-"
+                                   f"{next(self._ids)}&app_id={self.app_id}"}
+
     def _chat_post_message(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._resolve_channel(args.get("channel"))
         self._check_can_post(channel)
@@ -1155,9 +1208,11 @@ class FakeSlack:
         return {"ok": True, "view": view}
 
     def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
-        if not args.get("user"):
+        user_id = args.get("user")
+        if not user_id or (self.known_users_only and user_id not in self._users
+                           and user_id != self.bot_user_id):
             raise _SlackError("user_not_found")
-        return {"ok": True, "user": self._user_object(args["user"])}
+        return {"ok": True, "user": self._user_object(user_id)}
 
     def _users_get_presence(self, args: dict[str, Any]) -> dict[str, Any]:
         return {
