@@ -31,6 +31,8 @@ LIBRARY_FLOORS = {
     "slack_bolt": logging.WARNING,
     "slack_sdk": logging.WARNING,
     "sqlalchemy": logging.WARNING,
+    # "Context impl SQLiteImpl." on every command: noise, not news
+    "alembic": logging.WARNING,
 }
 #: further lines of one record start with this, so none looks like a record
 CONTINUATION = "\n    | "

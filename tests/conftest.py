@@ -39,6 +39,19 @@ BOT_TOKEN = "xoxb-test-token"
 PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 
 
+def configured_policy(directory: Path) -> Path:
+    """``sla.example.toml`` with its example channel and member ids replaced, as an operator
+    would have it: ``check-config`` refuses the examples' placeholder ids."""
+    from bot.placeholders import CHANNEL_PLACEHOLDERS, MEMBER_PLACEHOLDERS
+
+    text = EXAMPLE_POLICY.read_text(encoding="utf-8")
+    for index, value in enumerate(sorted(CHANNEL_PLACEHOLDERS | MEMBER_PLACEHOLDERS)):
+        text = text.replace(value, f"{value[0]}REAL{index:04d}")
+    path = directory / "configured.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 @dataclass
 class Database:
     kind: str

@@ -9,13 +9,13 @@ import pytest
 from handlers.cli import main
 from storage import migrate
 from storage.db import make_engine
-from tests.conftest import EXAMPLE_POLICY, ROOT
+from tests.conftest import EXAMPLE_POLICY, ROOT, configured_policy
 
 
 def test_check_config_prints_the_effective_policy(
     operator_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["--config", str(EXAMPLE_POLICY), "check-config"]) == 0
+    assert main(["--config", str(configured_policy(operator_env)), "check-config"]) == 0
     out = capsys.readouterr().out
     assert 'language = "ja"' in out
     assert 'timezone = "Asia/Tokyo"' in out
@@ -52,7 +52,7 @@ def test_dotenv_in_the_working_directory_is_read(
 ) -> None:
     monkeypatch.delenv("SLACK_SIGNING_SECRET")
     (operator_env / ".env").write_text("SLACK_SIGNING_SECRET=from-dotenv\n", encoding="utf-8")
-    assert main(["--config", str(EXAMPLE_POLICY), "check-config"]) == 0
+    assert main(["--config", str(configured_policy(operator_env)), "check-config"]) == 0
     capsys.readouterr()
 
 
@@ -87,7 +87,7 @@ def test_check_config_surfaces_messages_slack_refused_for_good(
         uow.commit()
     engine.dispose()
     capsys.readouterr()
-    assert main(["--config", str(EXAMPLE_POLICY), "check-config"]) == 0
+    assert main(["--config", str(configured_policy(operator_env)), "check-config"]) == 0
     out = capsys.readouterr().out
     assert "outbox: 0 pending, 1 failed" in out
     assert "handoff to C0SALES" in out and "not_in_channel" in out
@@ -107,7 +107,7 @@ def test_check_config_refuses_a_webhook_without_its_secret(
     operator_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     policy = operator_env / "sla.toml"
-    policy.write_text(EXAMPLE_POLICY.read_text(encoding="utf-8")
+    policy.write_text(configured_policy(operator_env).read_text(encoding="utf-8")
                       + '\n[outbound_webhook]\nurl = "https://ma.example.com/hooks/sla"\n',
                       encoding="utf-8")
     monkeypatch.delenv("OUTBOUND_WEBHOOK_SECRET", raising=False)
@@ -136,7 +136,7 @@ def test_every_command_on_an_unmigrated_database_answers_one_line(
     operator_env: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
 ) -> None:
     """SPEC 8: one clean line and exit 2, never a traceback about a missing table."""
-    assert main(["--config", str(EXAMPLE_POLICY), *argv]) == 2
+    assert main(["--config", str(configured_policy(operator_env)), *argv]) == 2
     captured = capsys.readouterr()
     assert captured.err.count("\n") == 1
     assert captured.err.startswith("the database schema is not current: run sla-bot migrate first")
@@ -171,7 +171,8 @@ def test_check_config_hides_every_credential_inside_urls(
     monkeypatch.setenv("SLACK_API_URL", "https://proxy:SECRET-3@slack.example.com/api/?token=SECRET-4")
     monkeypatch.setenv("HUBSPOT_API_URL", "https://u:SECRET-5@hubspot.example.com?hapikey=SECRET-6")
     policy = operator_env / "sla.toml"
-    policy.write_text(EXAMPLE_POLICY.read_text(encoding="utf-8") + '\n[outbound_webhook]\n'
+    base = configured_policy(operator_env).read_text(encoding="utf-8")
+    policy.write_text(base + '\n[outbound_webhook]\n'
                       'url = "https://ma.example.com/hooks?access_token=SECRET-2"\n',
                       encoding="utf-8")
     monkeypatch.setenv("OUTBOUND_WEBHOOK_SECRET", "0123456789abcdef0123")
@@ -225,7 +226,7 @@ def test_a_previous_intake_token_is_shown_as_set_and_needs_the_new_one(
     assert "INTAKE_TOKEN_PREVIOUS: set without INTAKE_TOKEN" in err
     _no_secret(err)
     monkeypatch.setenv("INTAKE_TOKEN", "new-intake-SECRET-5")
-    assert main(["--config", str(EXAMPLE_POLICY), "check-config"]) == 0
+    assert main(["--config", str(configured_policy(operator_env)), "check-config"]) == 0
     captured = capsys.readouterr()
     assert "INTAKE_TOKEN_PREVIOUS = set (accepted too, until removed)" in captured.out
     _no_secret(captured.out + captured.err)

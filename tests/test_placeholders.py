@@ -18,7 +18,15 @@ from bot.policy import Policy
 from bot.services import build_services
 from handlers.cli import main
 from handlers.server import BotServer
-from tests.conftest import BOT_TOKEN, EXAMPLE_POLICY, ROOT, Database, make_settings, start_bot
+from tests.conftest import (
+    BOT_TOKEN,
+    EXAMPLE_POLICY,
+    ROOT,
+    Database,
+    configured_policy,
+    make_settings,
+    start_bot,
+)
 from tests.harness import FakeSlack, http_post
 from tests.test_webhook import EXAMPLE, counts
 
@@ -74,11 +82,7 @@ def test_check_config_refuses_each_placeholder_one_line_each(
 def test_check_config_passes_once_real_values_are_set(
     operator_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    text = EXAMPLE_POLICY.read_text(encoding="utf-8")
-    for index, value in enumerate(sorted(CHANNEL_PLACEHOLDERS | MEMBER_PLACEHOLDERS)):
-        text = text.replace(value, f"{value[0]}REAL{index:04d}")
-    own = tmp_path / "own.toml"
-    own.write_text(text, encoding="utf-8")
+    own = configured_policy(tmp_path)
     assert main(["--config", str(own), "check-config"]) == 0, capsys.readouterr().err
 
 
