@@ -2,6 +2,7 @@
 #   make demo   try it without Slack: the real bot plays a scripted day and week (no tokens)
 #   make run    start the bot (creates .venv, .env and sla.toml on first use)
 #   make test   run the whole test suite
+# Options reach the command through ARGS, e.g. make demo ARGS="--language en".
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
@@ -25,13 +26,13 @@ sla.toml:
 	@echo "Created sla.toml from sla.example.toml: adjust channels, people and numbers."
 
 demo: install
-	$(BIN)/sla-bot demo
+	$(BIN)/sla-bot demo $(ARGS)
 
 run: install .env sla.toml
-	$(BIN)/sla-bot run
+	$(BIN)/sla-bot run $(ARGS)
 
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest $(ARGS)
 
 lint: install
 	$(BIN)/ruff check .

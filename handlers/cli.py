@@ -78,8 +78,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     log.info("reminder plan applied: %d lead(s) got a new next instant", changed)
     # the reports' stamps of a changed calendar, meanwhile measured by the reports themselves
     threading.Thread(target=_restamp, args=(services,), name="restamp", daemon=True).start()
-    run_until_signalled(BotServer(services, port=args.port, sweep_steps=default_steps()))
+    run_until_signalled(BotServer(services, port=args.port, sweep_steps=default_steps()),
+                        on_started=_print_next_steps)
     return 0
+
+
+def _print_next_steps(server: Any) -> None:
+    """SPEC 8: once it serves, say what to do next instead of ending on a log line."""
+    settings = server.services.settings
+    lines = [f"sla-bot is running: http://{settings.host}:{server.port}/healthz answers."]
+    if settings.socket_mode:
+        lines.append("Slack reaches it over Socket Mode (SLACK_APP_TOKEN): no public URL is "
+                     "needed.")
+    else:
+        lines += [
+            "Next: in your Slack app (https://api.slack.com/apps), set the Request URL of Event "
+            "Subscriptions, Interactivity & Shortcuts and each slash command to",
+            "  https://<the public address of this server>/slack/events",
+            "  (Slack checks the URL only while the bot answers: save it now, or press Retry "
+            "there.)",
+        ]
+    lines.append("Then check the installation against Slack: .venv/bin/sla-bot doctor")
+    print("\n".join(lines), flush=True)
 
 
 def _restamp(services: Services) -> None:

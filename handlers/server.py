@@ -209,8 +209,10 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def run_until_signalled(server: BotServer) -> None:
-    """Serve until SIGTERM or SIGINT, then stop gracefully."""
+def run_until_signalled(
+    server: BotServer, on_started: Callable[[BotServer], None] | None = None
+) -> None:
+    """Serve until SIGTERM or SIGINT, then stop gracefully; ``on_started`` once it serves."""
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -221,6 +223,8 @@ def run_until_signalled(server: BotServer) -> None:
     signal.signal(signal.SIGINT, on_signal)
     tune_gc()
     server.start()
+    if on_started is not None:
+        on_started(server)
     try:
         while not stop.wait(1.0):
             pass

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -230,3 +232,41 @@ def test_a_previous_intake_token_is_shown_as_set_and_needs_the_new_one(
     captured = capsys.readouterr()
     assert "INTAKE_TOKEN_PREVIOUS = set (accepted too, until removed)" in captured.out
     _no_secret(captured.out + captured.err)
+
+
+@pytest.mark.parametrize("socket_mode", [False, True])
+def test_run_says_what_to_do_next_once_it_serves(
+    operator_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    socket_mode: bool,
+) -> None:
+    """SPEC 8: the Request URL to paste (or Socket Mode), and sla-bot doctor."""
+    import handlers.server
+
+    def serve_once(server: handlers.server.BotServer, on_started: Any = None) -> None:
+        """``run_until_signalled`` without waiting for a signal, and without dialling Slack's
+        Socket Mode (no network here): the settings keep the app token for what is printed."""
+        settings = server.services.settings
+        server.services.settings = dataclasses.replace(settings, slack_app_token=None)
+        server.start()
+        server.services.settings = settings
+        try:
+            on_started(server)
+        finally:
+            server.stop()
+
+    monkeypatch.setattr(handlers.server, "run_until_signalled", serve_once)
+    monkeypatch.setenv("PORT", "0")
+    monkeypatch.setenv("HOST", "127.0.0.1")
+    if socket_mode:
+        monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-test")
+    assert main(["--config", str(configured_policy(operator_env)), "run"]) == 0
+    out = capsys.readouterr().out
+    assert "/healthz answers" in out
+    assert ".venv/bin/sla-bot doctor" in out
+    if socket_mode:
+        assert "Socket Mode" in out and "/slack/events" not in out
+    else:
+        assert "https://<the public address of this server>/slack/events" in out
+        assert "Retry" in out
