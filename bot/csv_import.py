@@ -25,8 +25,8 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TextIO
 
@@ -104,6 +104,8 @@ class RowResult:
     outcome: Outcome
     detail: str = ""
     lead_id: int | None = None
+    #: accepted, but already past the hand-off promise: its post will come with a breach notice
+    late_handoff: bool = False
 
     def describe(self) -> str:
         """One line for the operator: line number, external_id, outcome — no personal data."""
@@ -116,6 +118,8 @@ class RowResult:
 class ImportReport:
     rows: list[RowResult] = field(default_factory=list)
     dry_run: bool = False
+    #: the policy's hand-off promise, to say which accepted leads are already late
+    handoff_within_hours: int = 24
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for row in self.rows if row.outcome == outcome)
@@ -136,10 +140,25 @@ class ImportReport:
         )
         return text + (" (dry run: nothing was written)" if self.dry_run else "")
 
+    def late_note(self) -> str | None:
+        """Old files hand off late: say so before the bot posts breach notices for them."""
+        late = sum(1 for row in self.rows if row.late_handoff)
+        if not late:
+            return None
+        leads = "lead is" if late == 1 else "leads are"
+        verb = "would be" if self.dry_run else "are"
+        return (
+            f"{late} accepted {leads} already past the {self.handoff_within_hours} h hand-off "
+            f"promise: they {verb} posted to sales when the bot runs, each with a late hand-off "
+            "notice to marketing. To import them as qualified just now instead, use "
+            "--qualified-at now."
+        )
+
     def lines(self) -> list[str]:
         """What the CLI prints: every row that was not simply accepted, then the summary."""
         shown = [row.describe() for row in self.rows if row.outcome != Outcome.ACCEPTED]
-        return [*shown, self.summary()]
+        note = self.late_note()
+        return [*shown, self.summary(), *([note] if note else [])]
 
 
 class ImportInterrupted(RuntimeError):
@@ -287,16 +306,26 @@ def import_table(
     *,
     dry_run: bool = False,
     progress: Progress | None = None,
+    qualified_now: bool = False,
 ) -> ImportReport:
-    """Import the rows of a file already read; with ``dry_run``, say what would happen only."""
-    report = ImportReport(dry_run=dry_run)
+    """Import the rows of a file already read; with ``dry_run``, say what would happen only.
+
+    ``qualified_now``: each lead is taken as qualified at the moment of import, its activities
+    moved by the same amount, so a sample or an old export hands off on time with the history
+    it had (``sla-bot import --qualified-at now``).
+    """
+    report = ImportReport(
+        dry_run=dry_run, handoff_within_hours=services.policy.agreement.handoff_within_hours
+    )
     seen: dict[str, int] = {}  # dry run: external_id → line that would have stored it
     total = len(table.records)
     if progress:
         progress(0, total)
     for done, (line, cells) in enumerate(table.records, start=1):
         try:
-            report.rows.append(_import_row(services, table, line, cells, dry_run, seen))
+            report.rows.append(
+                _import_row(services, table, line, cells, dry_run, seen, qualified_now)
+            )
         except SQLAlchemyError as exc:
             raise ImportInterrupted(line, report, exc) from exc
         if progress:
@@ -311,16 +340,23 @@ def _import_row(
     cells: list[str],
     dry_run: bool,
     seen: dict[str, int],
+    qualified_now: bool = False,
 ) -> RowResult:
     external_id = _cell(cells, table.index("external_id"))
     external_id = external_id.strip() if external_id else None
+    now = services.clock.now()
     try:
-        mql = _parse_row(table, cells, services.clock.now())
+        mql = _parse_row(table, cells, now)
     except InvalidLead as exc:
         detail = "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
         return RowResult(line, external_id, Outcome.REJECTED, detail)
+    if qualified_now:
+        mql = _qualified_at(mql, now)
+    late = mql.qualified_at + timedelta(
+        hours=services.policy.agreement.handoff_within_hours) < now
     if dry_run:
-        return _evaluate_only(services, line, mql, seen)
+        result = _evaluate_only(services, line, mql, seen)
+        return replace(result, late_handoff=late and result.outcome == Outcome.ACCEPTED)
     try:
         result = accept(services, mql, surface=Surface.CSV, actor=None)
     except SQLAlchemyError as exc:
@@ -330,12 +366,20 @@ def _import_row(
         detail = f"the database refused this row ({type(exc).__name__}); nothing was stored"
         return RowResult(line, mql.external_id, Outcome.REJECTED, detail)
     if result.status == "queued":
-        return RowResult(line, mql.external_id, Outcome.ACCEPTED, lead_id=result.lead_id)
+        return RowResult(line, mql.external_id, Outcome.ACCEPTED, lead_id=result.lead_id,
+                         late_handoff=late)
     if result.status == "duplicate":
         detail = f"already stored as lead {result.lead_id}; nothing changed"
         return RowResult(line, mql.external_id, Outcome.DUPLICATE, detail, result.lead_id)
     detail = "; ".join(result.reasons)
     return RowResult(line, mql.external_id, Outcome.NOT_QUALIFIED, detail, result.lead_id)
+
+
+def _qualified_at(mql: MqlIn, at: datetime) -> MqlIn:
+    """The lead as if it qualified at ``at``: its activities keep their distance to it."""
+    shift = at - mql.qualified_at
+    activities = [a.model_copy(update={"at": a.at + shift}) for a in mql.activities]
+    return mql.model_copy(update={"qualified_at": at, "activities": activities})
 
 
 def _refused_row(exc: SQLAlchemyError) -> bool:

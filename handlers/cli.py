@@ -445,7 +445,8 @@ def cmd_import(args: argparse.Namespace) -> int:
                 raise SchemaNotCurrent(SCHEMA_NOT_CURRENT + why)
             migrate.upgrade(services.engine)
         report = csv_import.import_table(
-            services, table, dry_run=args.dry_run, progress=progress
+            services, table, dry_run=args.dry_run, progress=progress,
+            qualified_now=args.qualified_at == "now",
         )
     except csv_import.ImportInterrupted as exc:
         progress.close()
@@ -556,6 +557,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="validate and evaluate every row; write nothing"
     )
     imp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    imp.add_argument(
+        "--qualified-at", choices=["now"], default=None,
+        help="take every lead as qualified now (activities moved with it), e.g. for the "
+             "sample file, so nothing is handed off late")
     imp.set_defaults(func=cmd_import)
 
     swp = sub.add_parser("sweep", help="one scheduler pass (for cron), then deliver what it queued")

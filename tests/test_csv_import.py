@@ -586,3 +586,52 @@ def test_a_row_the_database_refuses_is_reported_and_skipped(
     (refused,) = [row for row in report.rows if row.outcome == Outcome.REJECTED]
     assert refused.describe().startswith("line 3 (csv-2): rejected: the database refused this row")
     assert "refused by a trigger" not in refused.describe()  # never the database's text
+
+
+@pytest.fixture
+def weeks_later(operator_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The CLI's clock two weeks after the sample's leads qualified (as a new user meets it)."""
+    monkeypatch.setattr(
+        cli, "SystemClock", lambda: ManualClock(datetime(2026, 12, 8, 1, 0, tzinfo=UTC))
+    )
+    return operator_env
+
+
+def test_an_old_file_says_which_leads_are_already_late_for_hand_off(
+    weeks_later: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_import("--dry-run", str(SAMPLE)) == 2  # not migrated: nothing happens
+    capsys.readouterr()
+    assert main(["migrate"]) == 0
+    capsys.readouterr()
+    run_import(str(SAMPLE))
+    lines = capsys.readouterr().out.splitlines()
+    accepted = int(lines[-2].split(": ", 1)[1].split(" accepted")[0])
+    assert accepted >= 1
+    assert lines[-1].startswith(
+        f"{accepted} accepted lead{'s are' if accepted > 1 else ' is'} already past the 24 h "
+        "hand-off promise: they are posted to sales when the bot runs")
+    assert "--qualified-at now" in lines[-1]
+
+
+def test_qualified_at_now_imports_the_sample_on_time_with_its_history(
+    weeks_later: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from storage.db import make_engine
+
+    assert main(["migrate"]) == 0
+    capsys.readouterr()
+    run_import("--qualified-at", "now", str(SAMPLE))
+    lines = capsys.readouterr().out.splitlines()
+    assert "already past" not in "\n".join(lines)
+    assert lines[-1] == SAMPLE_SUMMARY  # the same leads qualify as on the day they were sent
+    engine = make_engine(f"sqlite:///{weeks_later}/cli.db")
+    with engine.connect() as connection:
+        rows = connection.execute(text(
+            "SELECT l.qualified_at, min(a.at) FROM leads l JOIN activities a ON a.lead_id = l.id "
+            "WHERE l.external_id = 'csv-1001' GROUP BY l.id")).one()
+    engine.dispose()
+    qualified, first_activity = (str(v)[:19] for v in rows)
+    assert qualified == "2026-12-08 01:00:00"
+    # 2026-11-20 10:01 JST was 3 d 23 h 11 min before the original 2026-11-24 09:12 JST
+    assert first_activity == "2026-12-04 01:49:00"
