@@ -119,7 +119,8 @@ def test_run_starts_with_placeholders_and_names_them(
 ) -> None:
     """``run`` still starts (so /healthz can be tried) but logs each placeholder."""
     started: list[BotServer] = []
-    monkeypatch.setattr("handlers.server.run_until_signalled", started.append)
+    monkeypatch.setattr("handlers.server.run_until_signalled",
+                        lambda server, on_started=None: started.append(server))
     with caplog.at_level(logging.WARNING, logger="sla_bot"):
         assert main(["--config", str(EXAMPLE_POLICY), "run"]) == 0
     assert len(started) == 1
