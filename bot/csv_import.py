@@ -39,6 +39,7 @@ from sqlalchemy.exc import (
 )
 
 from bot.definition import evaluate
+from bot.i18n import Translator
 from bot.intake import FieldError, InvalidLead, MqlIn, accept, build_lead, parse_data
 from bot.lifecycle import Surface
 from bot.services import Services
@@ -107,10 +108,12 @@ class RowResult:
     #: accepted, but already past the hand-off promise: its post will come with a breach notice
     late_handoff: bool = False
 
-    def describe(self) -> str:
+    def describe(self, t: Translator | None = None) -> str:
         """One line for the operator: line number, external_id, outcome — no personal data."""
-        shown = _shown(self.external_id) if self.external_id else "no external_id"
-        head = f"line {self.line} ({shown}): {self.outcome.replace('_', ' ')}"
+        t = t or Translator("en")
+        shown = _shown(self.external_id) if self.external_id else t("cli.import.no_id")
+        head = t("cli.import.row", line=self.line, id=shown,
+                 outcome=t(f"cli.import.outcome.{self.outcome.value}"))
         return f"{head}: {self.detail}" if self.detail else head
 
 
@@ -120,6 +123,8 @@ class ImportReport:
     dry_run: bool = False
     #: the policy's hand-off promise, to say which accepted leads are already late
     handoff_within_hours: int = 24
+    #: the language of the lines printed (the policy's, or ``sla-bot import --language``)
+    language: str = "en"
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for row in self.rows if row.outcome == outcome)
@@ -130,33 +135,30 @@ class ImportReport:
         return 1 if self.count(Outcome.REJECTED) else 0
 
     def summary(self) -> str:
-        total = len(self.rows)
-        text = (
-            f"{total} row{'' if total == 1 else 's'}: "
-            f"{self.count(Outcome.ACCEPTED)} accepted, "
-            f"{self.count(Outcome.DUPLICATE)} duplicate, "
-            f"{self.count(Outcome.NOT_QUALIFIED)} not qualified, "
-            f"{self.count(Outcome.REJECTED)} rejected"
+        t = Translator(self.language)
+        text = t(
+            "cli.import.summary_one" if len(self.rows) == 1 else "cli.import.summary",
+            total=len(self.rows),
+            accepted=self.count(Outcome.ACCEPTED),
+            duplicate=self.count(Outcome.DUPLICATE),
+            not_qualified=self.count(Outcome.NOT_QUALIFIED),
+            rejected=self.count(Outcome.REJECTED),
         )
-        return text + (" (dry run: nothing was written)" if self.dry_run else "")
+        return text + (t("cli.import.dry_run") if self.dry_run else "")
 
     def late_note(self) -> str | None:
         """Old files hand off late: say so before the bot posts breach notices for them."""
         late = sum(1 for row in self.rows if row.late_handoff)
         if not late:
             return None
-        leads = "lead is" if late == 1 else "leads are"
-        verb = "would be" if self.dry_run else "are"
-        return (
-            f"{late} accepted {leads} already past the {self.handoff_within_hours} h hand-off "
-            f"promise: they {verb} posted to sales when the bot runs, each with a late hand-off "
-            "notice to marketing. To import them as qualified just now instead, use "
-            "--qualified-at now."
-        )
+        key = "cli.import.late_dry_run" if self.dry_run else "cli.import.late"
+        return Translator(self.language)(key + ("_one" if late == 1 else ""), count=late,
+                                         hours=self.handoff_within_hours)
 
     def lines(self) -> list[str]:
         """What the CLI prints: every row that was not simply accepted, then the summary."""
-        shown = [row.describe() for row in self.rows if row.outcome != Outcome.ACCEPTED]
+        t = Translator(self.language)
+        shown = [row.describe(t) for row in self.rows if row.outcome != Outcome.ACCEPTED]
         note = self.late_note()
         return [*shown, self.summary(), *([note] if note else [])]
 
@@ -315,7 +317,8 @@ def import_table(
     it had (``sla-bot import --qualified-at now``).
     """
     report = ImportReport(
-        dry_run=dry_run, handoff_within_hours=services.policy.agreement.handoff_within_hours
+        dry_run=dry_run, handoff_within_hours=services.policy.agreement.handoff_within_hours,
+        language=services.t.language,
     )
     seen: dict[str, int] = {}  # dry run: external_id → line that would have stored it
     total = len(table.records)
@@ -363,13 +366,13 @@ def _import_row(
         if not _refused_row(exc):
             raise  # the database itself failed: stop, and say where (ImportInterrupted)
         # the type only: a database error's text quotes the row's values
-        detail = f"the database refused this row ({type(exc).__name__}); nothing was stored"
+        detail = services.t("cli.import.refused", error=type(exc).__name__)
         return RowResult(line, mql.external_id, Outcome.REJECTED, detail)
     if result.status == "queued":
         return RowResult(line, mql.external_id, Outcome.ACCEPTED, lead_id=result.lead_id,
                          late_handoff=late)
     if result.status == "duplicate":
-        detail = f"already stored as lead {result.lead_id}; nothing changed"
+        detail = services.t("cli.import.stored", lead=result.lead_id)
         return RowResult(line, mql.external_id, Outcome.DUPLICATE, detail, result.lead_id)
     detail = "; ".join(result.reasons)
     return RowResult(line, mql.external_id, Outcome.NOT_QUALIFIED, detail, result.lead_id)
@@ -399,10 +402,10 @@ def _evaluate_only(
         existing = uow.leads.by_external_id(mql.external_id)
         existing_id = existing.id if existing is not None else None
     if existing_id is not None:
-        detail = f"already stored as lead {existing_id}; nothing would change"
+        detail = services.t("cli.import.stored_dry_run", lead=existing_id)
         return RowResult(line, mql.external_id, Outcome.DUPLICATE, detail, existing_id)
     if mql.external_id in seen:
-        detail = f"same external_id as line {seen[mql.external_id]}; nothing would change"
+        detail = services.t("cli.import.same_id", line=seen[mql.external_id])
         return RowResult(line, mql.external_id, Outcome.DUPLICATE, detail)
     seen[mql.external_id] = line
     now = services.clock.now()

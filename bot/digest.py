@@ -37,6 +37,7 @@ from bot import metrics
 from bot.chart import ChartDay, render_week_chart
 from bot.periods import Period, week_of
 from bot.services import Services
+from bot.terminal_text import blocks_as_text, plain
 from bot.views.digest import (
     MAX_BREACHES,
     MAX_FEEDBACK,
@@ -45,7 +46,6 @@ from bot.views.digest import (
     FeedbackLine,
     PromiseFigure,
     RepLine,
-    blocks_as_text,
     chart_comment,
     chart_labels,
     digest_message,
@@ -89,7 +89,7 @@ class Digest:
         text = blocks_as_text(self.message)
         if self.chart_png is not None:
             text += f"\n[chart {self.period.label}.png, {len(self.chart_png)} bytes] "
-            text += self.chart_comment + "\n"
+            text += plain(self.chart_comment) + "\n"
         return text
 
 

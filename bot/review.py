@@ -49,7 +49,7 @@ from bot import metrics
 from bot.metrics import Scorecard
 from bot.periods import Period, month
 from bot.services import Services
-from bot.views.digest import blocks_as_text
+from bot.terminal_text import blocks_as_text
 from bot.views.review import review_message
 from storage.models import Activity, Lead, LeadEvent, LeadStatus
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import csv_import
 from bot.clock import SystemClock
+from bot.i18n import Translator
 from bot.outbound import check_config, config_problems
 from bot.placeholders import placeholder_problems
 from bot.policy import Policy, PolicyError, load_policy
@@ -54,9 +55,15 @@ def _require_schema(services: Services) -> None:
 
 def _load(args: argparse.Namespace) -> tuple[Settings, Policy]:
     settings = load_settings()
-    policy = load_policy(args.config or settings.sla_config)
+    policy = _in_language(load_policy(args.config or settings.sla_config), args)
     check_config(settings, policy)  # e.g. a webhook url without its signing secret
     return settings, policy
+
+
+def _in_language(policy: Policy, args: argparse.Namespace) -> Policy:
+    """SPEC 8: a command answers in one language, the policy's unless ``--language`` says."""
+    language = getattr(args, "language", None)
+    return policy.model_copy(update={"language": language}) if language else policy
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -237,7 +244,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             except OSError as exc:
                 print(f"cannot write {args.csv}: {exc.strerror or exc}", file=sys.stderr)
                 return 2
-            print(f"\n{rows} lead(s) of {period.label} written to {args.csv}")
+            print("\n" + services.t("cli.report.csv_written", rows=rows, month=period.label,
+                                     file=args.csv))
         if args.post:
             queued = queue_review(services, period, now, review)
             worker = OutboxWorker(services)  # also finishes an earlier run's delivery, if any
@@ -371,32 +379,36 @@ def cmd_makemigration(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    problems: list[str] = []
+    environment: list[str] = []
+    policy_problems: list[str] = []
     settings: Settings | None = None
     policy: Policy | None = None
     try:
         settings = load_settings()
     except SettingsError as exc:
-        problems += [f"environment: {p}" for p in exc.problems]
+        environment += exc.problems
     config_path = args.config or (settings.sla_config if settings else "sla.toml")
     try:
-        policy = load_policy(config_path)
-    except PolicyError as exc:
-        problems += [f"{exc.source}: {p}" for p in exc.problems]
+        policy = _in_language(load_policy(config_path), args)
+    except PolicyError as exc:  # pydantic's validation messages stay English
+        policy_problems += [f"{exc.source}: {p}" for p in exc.problems]
+    # the policy's language once it is read; without a policy, --language or English
+    t = Translator(policy.language if policy is not None else args.language or "en")
     if settings is not None and policy is not None:
-        problems += [f"environment: {p}" for p in config_problems(settings, policy)]
-    problems += placeholder_problems(settings, policy)
+        environment += config_problems(settings, policy)
+    problems = [t("cli.check.environment", problem=p) for p in environment]
+    problems += policy_problems + placeholder_problems(settings, policy)
     if problems:
-        print("The configuration has problems:", file=sys.stderr)
+        print(t("cli.check.problems"), file=sys.stderr)
         for problem in problems:
             print(f"  ✗ {problem}", file=sys.stderr)
         return 2
     assert settings is not None and policy is not None
-    print("# Environment")
+    print(t("cli.check.environment_heading"))
     for key, value in settings.redacted().items():
         print(f"#   {key} = {value}")
-    print(f"#   database: {_database_state(settings)}")
-    print(f"# Effective policy from {config_path} (defaults filled in)\n")
+    print(t("cli.check.database", state=_database_state(settings)))
+    print(t("cli.check.effective_policy", path=config_path) + "\n")
     print(tomli_w.dumps(_printable_policy(policy)))
     return 0
 
@@ -415,7 +427,6 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     Exit 0 when every check passes, 2 otherwise (Slack unreachable included).
     """
     from bot.doctor import doctor_client, run_checks
-    from bot.i18n import Translator
     from bot.views.doctor import doctor_lines
 
     settings, policy = _load(args)
@@ -434,7 +445,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         table = csv_import.read_csv(args.file)
     except csv_import.CsvFileError as exc:
-        print(f"cannot import {args.file}: {exc}", file=sys.stderr)
+        print(Translator(policy.language)("cli.import.cannot_import", file=args.file,
+                                          reason=exc), file=sys.stderr)
         return 2
     services = build_services(settings, policy, SystemClock())
     progress = _ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
@@ -452,7 +464,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         progress.close()
         for line in exc.report.lines():
             print(line)
-        print(f"import stopped: {exc}; re-run the same file to finish it", file=sys.stderr)
+        print(services.t("cli.import.stopped", reason=exc), file=sys.stderr)
         return 2
     except SQLAlchemyError as exc:  # its text may quote row values: name the type only
         print(f"database error: {type(exc).__name__}", file=sys.stderr)
@@ -525,6 +537,11 @@ def _outbox_state(settings: Settings) -> str:
     return "\n".join(lines)
 
 
+def _language_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--language", choices=["en", "ja"], default=None,
+                         help="the language of the output (default: the policy's)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sla-bot",
@@ -549,6 +566,7 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_migrate
     )
     check = sub.add_parser("check-config", help="validate env and policy; print the policy")
+    _language_option(check)
     check.set_defaults(func=cmd_check_config)
 
     imp = sub.add_parser("import", help="import leads from a CSV file (see samples/leads.csv)")
@@ -561,6 +579,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--qualified-at", choices=["now"], default=None,
         help="take every lead as qualified now (activities moved with it), e.g. for the "
              "sample file, so nothing is handed off late")
+    _language_option(imp)
     imp.set_defaults(func=cmd_import)
 
     swp = sub.add_parser("sweep", help="one scheduler pass (for cron), then deliver what it queued")
@@ -575,6 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
     dig.add_argument("--chart", default=None, metavar="FILE.png",
                      help="write the week's chart to a PNG file; queue and send nothing")
     dig.add_argument("--max-passes", type=int, default=50, help=argparse.SUPPRESS)
+    _language_option(dig)
     dig.set_defaults(func=cmd_digest)
     rep = sub.add_parser("report", help="the monthly review pack: print, --csv, --post")
     rep.add_argument("--month", default=None, metavar="YYYY-MM",
@@ -585,6 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--post", action="store_true",
                      help="post the pack to the digest channel (once per month, whoever posts)")
     rep.add_argument("--max-passes", type=int, default=50, help=argparse.SUPPRESS)
+    _language_option(rep)
     rep.set_defaults(func=cmd_report)
     demo = sub.add_parser(
         "demo", help="try it without Slack: a scripted day and week of the real bot")
@@ -607,6 +628,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a lead in the webhook's JSON format: its tier and qualified_at apply")
     pre.add_argument("--compare", default=None, metavar="OTHER.toml",
                      help="show another policy side by side, and what changes")
+    _language_option(pre)
     pre.set_defaults(func=cmd_preview)
     doc = sub.add_parser(
         "doctor", help="check the installation against Slack: token, scopes, channels, people")

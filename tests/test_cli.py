@@ -113,7 +113,7 @@ def test_check_config_refuses_a_webhook_without_its_secret(
                       + '\n[outbound_webhook]\nurl = "https://ma.example.com/hooks/sla"\n',
                       encoding="utf-8")
     monkeypatch.delenv("OUTBOUND_WEBHOOK_SECRET", raising=False)
-    assert main(["--config", str(policy), "check-config"]) == 2
+    assert main(["--config", str(policy), "check-config", "--language", "en"]) == 2
     assert "environment: OUTBOUND_WEBHOOK_SECRET: required" in capsys.readouterr().err
     monkeypatch.setenv("OUTBOUND_WEBHOOK_SECRET", "0123456789abcdef0123")
     assert main(["--config", str(policy), "check-config"]) == 0

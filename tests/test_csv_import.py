@@ -11,6 +11,7 @@ from sqlalchemy import Engine, func, inspect, select, table, text
 
 from bot.clock import ManualClock
 from bot.csv_import import CsvFileError, ImportReport, Outcome, import_csv, read_csv
+from bot.i18n import Translator
 from bot.policy import Policy
 from bot.services import Services
 from handlers import cli
@@ -32,6 +33,8 @@ SAMPLE_OUTCOMES = {
     10: ("csv-1007", Outcome.ACCEPTED),
 }
 SAMPLE_SUMMARY = "8 rows: 4 accepted, 1 duplicate, 1 not qualified, 2 rejected"
+#: the same, as the example policy (Japanese) has the importer say it
+SAMPLE_SUMMARY_JA = "8 行: 受け付け 4 件、重複 1 件、対象外 1 件、却下 2 件"
 HEADER = (
     "external_id,source,qualified_at,contact_name,contact_email,contact_title,contact_phone,"
     "company_name,company_industry,company_employees,company_domain,score"
@@ -104,7 +107,7 @@ def test_the_sample_shows_every_outcome_and_stores_only_what_it_accepts(
     report = import_csv(import_services, SAMPLE)
 
     assert outcomes(report) == SAMPLE_OUTCOMES
-    assert report.summary() == SAMPLE_SUMMARY
+    assert report.summary() == SAMPLE_SUMMARY_JA
     assert report.exit_code == 1
     detail = {row.line: row.detail for row in report.rows}
     assert detail[8] == (
@@ -115,7 +118,7 @@ def test_the_sample_shows_every_outcome_and_stores_only_what_it_accepts(
         "contact_name: required; company_employees: must be a whole number, e.g. 250"
     )
     assert "score 10 is below 30" in detail[6] and "company size 20 is below 50" in detail[6]
-    assert "already stored as lead" in detail[7]
+    assert "として登録済みです" in detail[7]
 
     with import_services.unit_of_work() as uow:
         leads = {lead.external_id: lead for lead in uow.session.scalars(select(Lead))}
@@ -147,7 +150,7 @@ def test_the_sample_shows_every_outcome_and_stores_only_what_it_accepts(
         line: (Outcome.REJECTED if outcome == Outcome.REJECTED else Outcome.DUPLICATE)
         for line, (_, outcome) in SAMPLE_OUTCOMES.items()
     }
-    assert again.summary() == "8 rows: 0 accepted, 6 duplicate, 0 not qualified, 2 rejected"
+    assert again.summary() == "8 行: 受け付け 0 件、重複 6 件、対象外 0 件、却下 2 件"
     assert row_counts(db.engine) == before
 
 
@@ -161,7 +164,7 @@ def test_a_dry_run_writes_nothing_and_reports_what_the_import_then_does(
 
     assert row_counts(db.engine) == before
     assert outcomes(dry) == SAMPLE_OUTCOMES
-    assert dry.summary() == SAMPLE_SUMMARY + " (dry run: nothing was written)"
+    assert dry.summary() == SAMPLE_SUMMARY_JA + "（ドライラン: 何も書き込んでいません）"
     real = import_csv(import_services, SAMPLE)
     assert outcomes(real) == outcomes(dry)
     reasons = {row.line: row.detail for row in real.rows if row.outcome != Outcome.DUPLICATE}
@@ -172,7 +175,7 @@ def test_a_dry_run_writes_nothing_and_reports_what_the_import_then_does(
     redo = import_csv(import_services, SAMPLE, dry_run=True)
     assert row_counts(db.engine) == after
     assert outcomes(redo) == outcomes(import_csv(import_services, SAMPLE))
-    assert redo.summary().startswith("8 rows: 0 accepted, 6 duplicate, 0 not qualified")
+    assert redo.summary().startswith("8 行: 受け付け 0 件、重複 6 件、対象外 0 件")
 
 
 # --- activities --------------------------------------------------------------------------------
@@ -425,8 +428,9 @@ def cli_env(operator_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return operator_env
 
 
-def run_import(*args: str) -> int:
-    return main(["--config", str(EXAMPLE_POLICY), "import", *args])
+def run_import(*args: str, language: str = "en") -> int:
+    """``sla-bot import`` on the example policy, in English unless ``language`` says."""
+    return main(["--config", str(EXAMPLE_POLICY), "import", "--language", language, *args])
 
 
 def cli_leads(cli_env: Path) -> int:
@@ -509,6 +513,14 @@ def test_cli_dry_run_writes_nothing_and_needs_a_current_schema(
     )
     assert cli_leads(cli_env) == 0
 
+    # without --language, the policy's language (the example's is Japanese)
+    assert main(["--config", str(EXAMPLE_POLICY), "import", "--dry-run", str(SAMPLE)]) == 1
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1] == SAMPLE_SUMMARY_JA + "（ドライラン: 何も書き込んでいません）"
+    assert "9 行目（csv-1006）: 却下: contact_name: required" in out  # intake's words stay
+    assert "8 行目（csv-1005）: 却下: " in out and "6 行目（csv-1004）: 対象外: " in out
+    assert "line " not in out and "rows" not in out
+
 
 def test_cli_refuses_to_touch_an_old_schema_when_migrating_on_start_is_off(
     cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -584,7 +596,8 @@ def test_a_row_the_database_refuses_is_reported_and_skipped(
                                 3: ("csv-2", Outcome.REJECTED),
                                 4: ("csv-3", Outcome.NOT_QUALIFIED)}
     (refused,) = [row for row in report.rows if row.outcome == Outcome.REJECTED]
-    assert refused.describe().startswith("line 3 (csv-2): rejected: the database refused this row")
+    assert refused.describe(Translator("ja")).startswith(
+        "3 行目（csv-2）: 却下: データベースがこの行を受け付けませんでした")
     assert "refused by a trigger" not in refused.describe()  # never the database's text
 
 
@@ -604,6 +617,11 @@ def test_an_old_file_says_which_leads_are_already_late_for_hand_off(
     capsys.readouterr()
     assert main(["migrate"]) == 0
     capsys.readouterr()
+    run_import("--dry-run", str(SAMPLE), language="ja")
+    note = capsys.readouterr().out.splitlines()[-1]
+    assert note.startswith(
+        "受け付けるリードのうち 4 件は、すでに引き渡しの約束（24 時間）を過ぎています。")
+    assert "--qualified-at now" in note
     run_import(str(SAMPLE))
     lines = capsys.readouterr().out.splitlines()
     accepted = int(lines[-2].split(": ", 1)[1].split(" accepted")[0])
@@ -612,6 +630,7 @@ def test_an_old_file_says_which_leads_are_already_late_for_hand_off(
         f"{accepted} accepted lead{'s are' if accepted > 1 else ' is'} already past the 24 h "
         "hand-off promise: they are posted to sales when the bot runs")
     assert "--qualified-at now" in lines[-1]
+
 
 
 def test_qualified_at_now_imports_the_sample_on_time_with_its_history(

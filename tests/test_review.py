@@ -484,7 +484,7 @@ def test_cli_prints_writes_the_csv_and_posts_once(
     out = capsys.readouterr().out
     assert out.startswith("月次SLAレビュー · 2026年10月\n")
     assert "5 回未満のタッチでのリサイクルが 1 件" in out
-    assert "1 lead(s) of 2026-10 written to pack.csv" in out
+    assert "2026-10 のリード 1 件を pack.csv に書き出しました" in out  # the policy's language
     raw = (operator_env / "pack.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # Excel opens UTF-8 with a BOM correctly
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))

@@ -8,34 +8,18 @@ call's arguments; nothing here talks to the bot or the database.
 
 from __future__ import annotations
 
-import html
 import itertools
-import re
 import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot.terminal_text import emojize, plain
+
 __all__ = ["Names", "Rendered", "blocks_text", "mrkdwn_text", "render_call"]
 
 RULE = "─"
 WIDTH = 78
-
-_LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
-_BOLD = re.compile(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])")
-_EMOJI_CODE = re.compile(r":([a-z0-9_+-]+):")
-#: the shortcodes the bot's views use, as a terminal can show them
-EMOJI = {
-    "fire": "🔥", "red_circle": "🔴", "large_orange_circle": "🟠", "white_check_mark": "✅",
-    "warning": "⚠️", "alarm_clock": "⏰", "recycle": "♻️", "bust_in_silhouette": "👤",
-    "busts_in_silhouette": "👥", "memo": "📝", "telephone_receiver": "📞", "email": "📧",
-    "handshake": "🤝", "hourglass_flowing_sand": "⏳", "rotating_light": "🚨",
-    "bar_chart": "📊", "chart_with_upwards_trend": "📈", "tada": "🎉", "speech_balloon": "💬",
-    "calendar": "📅", "link": "🔗", "mag": "🔍", "inbox_tray": "📥", "x": "❌",
-    "heavy_check_mark": "✔️", "zzz": "💤", "palm_tree": "🌴", "star": "⭐", "wave": "👋",
-    "arrows_counterclockwise": "🔄", "clock": "🕐", "information_source": "ℹ️",
-    "leftwards_arrow_with_hook": "↩️", "robot_face": "🤖",
-}
 
 
 @dataclass(frozen=True)
@@ -75,33 +59,17 @@ class Rendered:
 
 
 def mrkdwn_text(text: str, names: Names) -> str:
-    """Slack's mrkdwn as read on screen: mentions and links resolved, entities decoded."""
+    """Slack's mrkdwn as read on screen: mentions and links resolved, entities decoded,
+    shortcodes shown as emoji (``bot.terminal_text``); a link shows its label only."""
 
-    def link(match: re.Match[str]) -> str:
-        target, label = match[1], match[2]
-        if target.startswith("@"):
-            return names.user(target[1:])
-        if target.startswith("#"):
-            return "#" + label if label else names.channel(target[1:])
-        if target.startswith("!subteam^"):
-            return label or "@group"
-        if target.startswith("!date^"):
-            return label or target
-        if target.startswith("!"):
-            return "@" + target[1:]
-        return label or target
-
-    text = _LINK.sub(link, text)
-    text = _BOLD.sub(r"\1", text)
-    text = _EMOJI_CODE.sub(lambda m: EMOJI.get(m[1], m[0]), text)
-    return html.unescape(text)
+    return plain(text, user=names.user, channel=names.channel, links="label")
 
 
 def _plain(obj: Any, names: Names) -> str:
     """A text object (plain_text or mrkdwn) as a string."""
     if isinstance(obj, dict):
         text = str(obj.get("text", ""))
-        return mrkdwn_text(text, names) if obj.get("type") == "mrkdwn" else text
+        return mrkdwn_text(text, names) if obj.get("type") == "mrkdwn" else emojize(text)
     return str(obj or "")
 
 

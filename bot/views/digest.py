@@ -28,7 +28,6 @@ __all__ = [
     "PromiseFigure",
     "RepLine",
     "arrow",
-    "blocks_as_text",
     "chart_comment",
     "chart_labels",
     "digest_message",
@@ -41,7 +40,6 @@ MAX_REASONS = 5
 MAX_FEEDBACK = 5
 MAX_REPS = 20
 UP, DOWN, SAME = "▲", "▼", "＝"
-_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]*)>")
 
 
 @dataclass(frozen=True)
@@ -147,23 +145,6 @@ def chart_labels(figures: DigestFigures, t: Translator, tz: ZoneInfo) -> ChartLa
 def chart_comment(figures: DigestFigures, t: Translator) -> str:
     """The upload's comment: the chart's legend, in the reader's language."""
     return t("digest.chart_comment", week=figures.week_label)
-
-
-def blocks_as_text(message: dict[str, Any]) -> str:
-    """A plain rendering of a message's blocks for a terminal (``sla-bot digest --dry-run``)."""
-    lines: list[str] = []
-    for block in message.get("blocks", []):
-        kind = block.get("type")
-        if kind == "header":
-            text = str(block["text"]["text"])
-            lines += [text, "=" * min(len(text) * 2, 72)]
-        elif kind == "section":
-            lines += [_LINK.sub(r"\2 (\1)", str(block["text"]["text"])), ""]
-        elif kind == "context":
-            lines += [str(e.get("text", "")) for e in block.get("elements", [])]
-        elif kind == "divider":
-            lines.append("-" * 40)
-    return "\n".join(lines).rstrip() + "\n"
 
 
 # ------------------------------------------------------------------------------ sections

@@ -51,7 +51,8 @@ def month_label(figures_label: str, t: Translator) -> str:
 def review_message(
     figures: ReviewFigures, found: Sequence[Suggestion], t: Translator, tz: ZoneInfo
 ) -> dict[str, Any]:
-    """``{"text", "blocks"}`` for ``chat.postMessage`` (and ``blocks_as_text`` for the CLI)."""
+    """``{"text", "blocks"}`` for ``chat.postMessage`` (and, through
+    ``bot.terminal_text.blocks_as_text``, for the CLI)."""
     title = t("review.title", month=month_label(figures.period.label, t))
     blocks: list[dict[str, Any]] = [_header(title)]
     blocks.append(_section(_suggestions(found, t)))
