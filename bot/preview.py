@@ -11,9 +11,13 @@ counted and which were skipped (night, weekend, holiday, closure).
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
+
+import holidays
 
 from bot.calendar import BusinessCalendar
 from bot.deadlines import (
@@ -23,7 +27,7 @@ from bot.deadlines import (
     handoff_due_from,
 )
 from bot.definition import Qualification, evaluate
-from bot.i18n import format_duration
+from bot.i18n import Translator, format_duration
 from bot.intake import build_lead, parse_json
 from bot.policy import Policy
 from bot.policy_diff import policy_differences
@@ -33,17 +37,26 @@ from storage.models import LeadStatus
 __all__ = ["Preview", "build_preview", "compare_lines", "trace", "when"]
 
 
-def when(at: datetime, policy: Policy) -> str:
+_JA_WEEKDAYS = "月火水木金土日"
+_EN = Translator("en")
+
+
+def when(at: datetime, policy: Policy, language: str = "en") -> str:
     """A local instant with its weekday and full date: previews often cross a year end."""
-    return f"{at.astimezone(policy.tz):%a %Y-%m-%d %H:%M}"
+    local = at.astimezone(policy.tz)
+    return f"{_day(local.date(), language)}{'' if language == 'ja' else ' '}{local:%H:%M}"
 
 
-def _day(day: date) -> str:
+def _day(day: date, language: str = "en") -> str:
+    """``Tue 2027-01-12`` / ``2027-01-12（火）``: the full date, as each language writes it."""
+    if language == "ja":
+        return f"{day:%Y-%m-%d}（{_JA_WEEKDAYS[day.weekday()]}）"
     return f"{day:%a %Y-%m-%d}"
 
 
-def _hours(value: float) -> str:
-    return f"{value:g} business hour" + ("" if value == 1 else "s")
+def _hours(value: float, t: Translator) -> str:
+    key = "cli.preview.business_hour" if value == 1 else "cli.preview.business_hours"
+    return t(key, hours=f"{value:g}")
 
 
 @dataclass(frozen=True)
@@ -97,6 +110,7 @@ class Preview:
     deadlines: tuple[Deadline, ...]
     notices: tuple[PlannedNotice, ...]
     follow_up: str
+    language: str = "en"  # the labels above are already in it; lines() follows by default
 
     @property
     def qualified(self) -> bool:
@@ -105,35 +119,40 @@ class Preview:
     def deadline(self, key: str) -> Deadline:
         return next(d for d in self.deadlines if d.key == key)
 
-    def lines(self) -> list[str]:
+    def lines(self, t: Translator | None = None) -> list[str]:
         """The preview as plain text, one promise or notice after another."""
-        p = self.policy
-        out = [f"Policy {self.source} · time zone {p.calendar.timezone}"]
-        who = self.lead.name or "an ordinary lead (no tier)"
+        t = t or Translator(self.language)
+        p, lang = self.policy, t.language
+        out = [t("cli.preview.policy", source=self.source, timezone=p.calendar.timezone)]
+        who = self.lead.name or t("cli.preview.ordinary_lead")
         if self.lead.tier:
-            who += f", tier {self.lead.tier}"
-        out.append(f"Lead: {who}, handed off {when(self.arrival, p)}")
+            who = t("cli.preview.lead_tier", lead=who, tier=self.lead.tier)
+        out.append(t("cli.preview.lead", lead=who, at=when(self.arrival, p, lang)))
         q = self.lead.qualification
         if q is not None and not q.qualified:
-            out.append(f"Not qualified under definition {q.version}: " + "; ".join(q.reasons))
-            out.append("It would be stored and counted, but never handed off: no deadlines.")
+            out.append(t("cli.preview.not_qualified", version=q.version,
+                         reasons=t("cli.preview.reason_separator").join(q.reasons)))
+            out.append(t("cli.preview.no_plan"))
             return out
-        closure = p.business_calendar.closure_reason(self.arrival.astimezone(p.tz).date())
+        cal = p.business_calendar
+        closure = _closure(cal, self.arrival.astimezone(p.tz).date(), t)
         if closure:
-            out.append(f"  (that day is closed: {closure})")
-        elif not p.business_calendar.is_open(self.arrival):
-            out.append("  (outside business hours)")
-        out += ["", "Deadlines"]
+            out.append("  " + t("cli.preview.closed_day", reason=closure))
+        elif not cal.is_open(self.arrival):
+            out.append("  " + t("cli.preview.outside_hours"))
+        out += ["", t("cli.preview.deadlines")]
         for deadline in self.deadlines:
-            out.append(f"  {deadline.label}: {when(deadline.due, p)}  ({deadline.rule})")
-            out += [f"      {line}" for line in _span_lines(deadline.spans, p)]
+            out.append("  " + t("cli.preview.deadline", label=deadline.label,
+                                at=when(deadline.due, p, lang), rule=deadline.rule))
+            out += [f"      {line}" for line in _span_lines(deadline.spans, p, t)]
             if deadline.note:
                 out.append(f"      {deadline.note}")
-        out += ["", "Reminders and escalations"]
+        out += ["", t("cli.preview.notices")]
         if not self.notices:
-            out.append("  none")
+            out.append("  " + t("cli.preview.no_notices"))
         for notice in self.notices:
-            out.append(f"  {when(notice.at, p)}  {notice.label} → {notice.who}")
+            out.append("  " + t("cli.preview.notice", at=when(notice.at, p, lang),
+                                label=notice.label, audience=notice.who))
             if notice.note:
                 out.append(f"      {notice.note}")
         if self.follow_up:
@@ -142,14 +161,18 @@ class Preview:
 
 
 def build_preview(
-    policy: Policy, arrival: datetime, *, lead_json: bytes | None = None, source: str = "policy"
+    policy: Policy, arrival: datetime, *, lead_json: bytes | None = None, source: str = "policy",
+    t: Translator | None = None,
 ) -> Preview:
     """The deadlines and notices of a lead handed off at ``arrival`` under ``policy``.
 
     With ``lead_json`` (the webhook's payload) the lead's own tier and ``qualified_at`` apply,
     and a lead the definition refuses gets no plan; without it an ordinary lead is assumed,
-    qualified at the moment it arrives.
+    qualified at the moment it arrives. Labels are in ``t``'s language (default: the
+    policy's), so a ``--compare`` can build both previews in one language.
     """
+    t = t or Translator(policy.language)
+    lang = t.language
     lead = LeadInput()
     if lead_json is not None:
         mql = parse_json(lead_json, now=arrival)
@@ -158,126 +181,161 @@ def build_preview(
                          name=f"{mql.external_id} ({mql.source})")
     qualified_at = lead.qualified_at or arrival
     if lead.qualification is not None and not lead.qualification.qualified:
-        return Preview(source, policy, arrival, lead, (), (), "")
+        return Preview(source, policy, arrival, lead, (), (), "", lang)
     cal = policy.business_calendar
     hours = first_contact_target_hours(lead, policy)
     first = first_contact_due_from(arrival, lead, policy)
     decision = decision_due_from(arrival, policy)
     handoff = handoff_due_from(qualified_at, policy)
     late = arrival - handoff
+    first_rule = (t("cli.preview.first_contact_rule_tier", hours=_hours(hours, t), tier=lead.tier)
+                  if lead.tier else t("cli.preview.first_contact_rule", hours=_hours(hours, t)))
     deadlines = (
-        Deadline("handoff", "Hand-off (marketing)", handoff.astimezone(policy.tz),
-                 f"{policy.agreement.handoff_within_hours} calendar hours after qualifying at "
-                 f"{when(qualified_at, policy)}",
-                 note=(f"already late by {format_duration(late, 'en')}: a marketing breach"
+        Deadline("handoff", t("cli.preview.handoff"), handoff.astimezone(policy.tz),
+                 t("cli.preview.handoff_rule", hours=policy.agreement.handoff_within_hours,
+                   at=when(qualified_at, policy, lang)),
+                 note=(t("cli.preview.late", duration=format_duration(late, lang))
                        if late > timedelta(0) else "")),
-        Deadline("first_contact", "First contact (sales)", first,
-                 _hours(hours) + " after hand-off"
-                 + (f", tier {lead.tier}" if lead.tier else ""),
-                 spans=tuple(trace(cal, arrival, first))),
-        Deadline("decision", "Decision: SQL or recycle (sales)", decision,
-                 f"{policy.agreement.decision_days} calendar days after hand-off",
-                 note=_closed_note(cal, decision)),
+        Deadline("first_contact", t("cli.preview.first_contact"), first, first_rule,
+                 spans=tuple(trace(cal, arrival, first, t))),
+        Deadline("decision", t("cli.preview.decision"), decision,
+                 t("cli.preview.decision_rule", days=policy.agreement.decision_days),
+                 note=_closed_note(cal, decision, t)),
     )
     clocks = LeadClocks(
         status=LeadStatus.POSTED, qualified_at=qualified_at, posted_at=arrival, owner_id=None,
         first_touch_at=None, last_touch_at=None, touch_count=0, decided_at=None, tier=lead.tier,
     )
-    notices = tuple(_describe(n, arrival, policy) for n in plan(clocks, policy, cal))
+    notices = tuple(_describe(n, policy, t) for n in plan(clocks, policy, cal))
     follow_up = ""
     if policy.reminders.follow_up_reminders:
-        follow_up = (f"After each touch: a follow-up reminder to the owner "
-                     f"{_hours(policy.agreement.follow_up_every_business_hours)} later, "
-                     f"until {policy.agreement.min_touches} touches.")
-    return Preview(source, policy, arrival, lead, deadlines, notices, follow_up)
+        follow_up = t("cli.preview.follow_up",
+                      hours=_hours(policy.agreement.follow_up_every_business_hours, t),
+                      touches=policy.agreement.min_touches)
+    return Preview(source, policy, arrival, lead, deadlines, notices, follow_up, lang)
 
 
 # ------------------------------------------------------------------------------ reasoning
 
 
-def trace(cal: BusinessCalendar, start: datetime, end: datetime) -> list[Span]:
+def trace(cal: BusinessCalendar, start: datetime, end: datetime,
+          t: Translator = _EN) -> list[Span]:
     """The business time counted between ``start`` and ``end``, and what was skipped."""
     spans: list[Span] = []
     cursor = start.astimezone(cal.tz)
     for s, e in cal.open_intervals(start, end):
         if s > cursor:
-            spans.append(Span(cursor, s, False, _gap_reason(cal, cursor, s, first=not spans)))
+            spans.append(Span(cursor, s, False, _gap_reason(cal, cursor, s, t, first=not spans)))
         spans.append(Span(s, e, True))
         cursor = e
     return spans
 
 
-def _gap_reason(cal: BusinessCalendar, start: datetime, end: datetime, *, first: bool) -> str:
+def _gap_reason(cal: BusinessCalendar, start: datetime, end: datetime, t: Translator, *,
+                first: bool) -> str:
     a, b = start.astimezone(cal.tz), end.astimezone(cal.tz)
     if a.date() == b.date():
-        return "before opening" if first else "break"
+        return t("cli.preview.before_opening") if first else t("cli.preview.break")
+    night = t("cli.preview.night")
     parts: list[str] = []
     day = a.date()
     while day < b.date():
-        reason = cal.closure_reason(day)
-        parts.append(f"{_day(day)} {reason}" if reason is not None else "night")
+        reason = _closure(cal, day, t)
+        parts.append(t("cli.preview.closed_date", day=_day(day, t.language), reason=reason)
+                     if reason is not None else night)
         day += timedelta(days=1)
-    return ", ".join(dict.fromkeys(parts)) or "night"
+    return t("cli.preview.why_separator").join(dict.fromkeys(parts)) or night
 
 
-def _span_lines(spans: Sequence[Span], policy: Policy) -> list[str]:
-    lines = []
+def _closure(cal: BusinessCalendar, day: date, t: Translator) -> str | None:
+    """``BusinessCalendar.closure_reason`` in words of ``t``'s language, holiday names too."""
+    reason = cal.closure_reason(day)
+    if reason is None:
+        return None
+    if reason.startswith("holiday: "):
+        name = reason.removeprefix("holiday: ")
+        if t.language != "en" and cal.holiday_country is not None:
+            name = _holiday_names(cal.holiday_country, cal.holiday_subdivision, day.year,
+                                  t.language).get(day, name)
+        return t("cli.preview.holiday", name=name)
+    key = {"weekend": "weekend", "closed": "closed", "annual closure": "annual_closure"}
+    return t(f"cli.preview.{key[reason]}") if reason in key else reason
+
+
+@cache
+def _holiday_names(country: str, subdivision: str | None, year: int,
+                   language: str) -> dict[date, str]:
+    """The ``holidays`` package's names in ``language`` where it has them (成人の日…)."""
+    try:
+        table = holidays.country_holidays(country, subdiv=subdivision, years=year,
+                                          language=language)
+    except (NotImplementedError, ValueError):  # pragma: no cover - the calendar loaded it
+        return {}
+    if language not in (getattr(table, "supported_languages", ()) or ()):
+        return {}  # the package would fall back to its own default language
+    return dict(table.items())
+
+
+def _span_lines(spans: Sequence[Span], policy: Policy, t: Translator) -> list[str]:
+    lang, lines = t.language, []
     for span in spans:
         if span.counted:
             end = span.end.astimezone(policy.tz)
-            lines.append(f"counted {when(span.start, policy)}–{end:%H:%M}"
-                         f"  {format_duration(span.end - span.start, 'en')}")
+            lines.append(t("cli.preview.counted", start=when(span.start, policy, lang),
+                           end=f"{end:%H:%M}",
+                           duration=format_duration(span.end - span.start, lang)))
         else:
-            lines.append(f"skipped {when(span.start, policy)} → {when(span.end, policy)}: "
-                         f"{span.why}")
+            lines.append(t("cli.preview.skipped", start=when(span.start, policy, lang),
+                           end=when(span.end, policy, lang), why=span.why))
     return lines
 
 
-def _closed_note(cal: BusinessCalendar, at: datetime) -> str:
-    reason = cal.closure_reason(at.astimezone(cal.tz).date())
-    if reason is not None:
-        return f"falls on a closed day ({reason}): calendar days count anyway"
-    return ""
+def _closed_note(cal: BusinessCalendar, at: datetime, t: Translator) -> str:
+    reason = _closure(cal, at.astimezone(cal.tz).date(), t)
+    return t("cli.preview.closed_note", reason=reason) if reason is not None else ""
 
 
 _WHO = {
-    Audience.OWNER: "the owner by DM (the lead's thread while unclaimed)",
-    Audience.CHANNEL: "the lead's thread in the sales channel",
-    Audience.MANAGERS: "the managers by DM",
-    Audience.MARKETING: "the marketing channel",
+    Audience.OWNER: "cli.preview.to_owner",
+    Audience.CHANNEL: "cli.preview.to_channel",
+    Audience.MANAGERS: "cli.preview.to_managers",
+    Audience.MARKETING: "cli.preview.to_marketing",
+}
+_BREACH = {
+    Clock.HANDOFF: "cli.preview.breach_handoff",
+    Clock.FIRST_CONTACT: "cli.preview.breach_first_contact",
+    Clock.DECISION: "cli.preview.breach_decision",
 }
 
 
-def _describe(notice: Notice, arrival: datetime, policy: Policy) -> PlannedNotice:
+def _describe(notice: Notice, policy: Policy, t: Translator) -> PlannedNotice:
     """A notice in words, with why it goes when it goes (quiet hours, recorded vs told)."""
-    who = " + ".join(_WHO[a] for a in notice.audiences) or "nobody (recorded only)"
+    lang = t.language
+    who = (t("cli.preview.audience_separator").join(t(_WHO[a]) for a in notice.audiences)
+           or t("cli.preview.to_nobody"))
     step, note = notice.step, ""
     if notice.kind == NoticeKind.BREACH:
-        label = {
-            Clock.HANDOFF: "Breach: handed off late",
-            Clock.FIRST_CONTACT: "Breach: no first contact yet",
-            Clock.DECISION: "Breach: no decision yet",
-        }.get(notice.clock, f"Breach: {notice.clock}")
+        label = (t(_BREACH[notice.clock]) if notice.clock in _BREACH
+                 else t("cli.preview.breach_other", clock=notice.clock))
         if notice.send_at != notice.deadline:
-            note = (f"recorded at {when(notice.deadline, policy)}; outside business hours, so "
-                    "people hear at the next opening")
+            note = t("cli.preview.breach_recorded", at=when(notice.deadline, policy, lang))
     elif notice.kind == NoticeKind.ASSIGN:
-        label, who = "Auto-assign to a rep if still unclaimed", "a rep by DM"
+        label, who = t("cli.preview.assign"), t("cli.preview.to_rep")
     elif notice.clock == Clock.CLAIM:
-        label = "Nudge: nobody has claimed it"
+        label = t("cli.preview.nudge")
     elif notice.clock == Clock.FIRST_CONTACT and step.endswith("m"):
-        label = f"Reminder: first contact due in {step.removesuffix('m')} min"
+        label = t("cli.preview.reminder_minutes", minutes=step.removesuffix("m"))
         nominal = notice.deadline - timedelta(minutes=int(step.removesuffix("m")))
         if nominal != notice.send_at:
-            note = (f"moved from {when(nominal, policy)}: no reminders outside business hours "
-                    "(quiet hours)")
+            note = t("cli.preview.reminder_moved", at=when(nominal, policy, lang))
     elif notice.clock == Clock.FIRST_CONTACT and step.endswith("%"):
-        label = f"Reminder: {step.removesuffix('%')} % of the first-contact window used"
+        label = t("cli.preview.reminder_percent", percent=step.removesuffix("%"))
     elif notice.clock == Clock.DECISION:
         days = step.removesuffix("d")
-        label = f"Reminder: decision due in {days} business day" + ("" if days == "1" else "s")
+        label = t("cli.preview.reminder_decision_one" if days == "1"
+                  else "cli.preview.reminder_decision", days=days)
     else:
-        label = f"Reminder ({notice.clock}, {step})"
+        label = t("cli.preview.reminder_other", clock=notice.clock, step=step)
     key = f"{notice.clock}:{notice.kind}:{step}"
     return PlannedNotice(key, label, notice.send_at, who, note)
 
@@ -285,14 +343,20 @@ def _describe(notice: Notice, arrival: datetime, policy: Policy) -> PlannedNotic
 # ------------------------------------------------------------------------------ compare
 
 
-def compare_lines(a: Preview, b: Preview) -> list[str]:
-    """Two previews of the same lead side by side, then what changes in words."""
+def compare_lines(a: Preview, b: Preview, t: Translator | None = None) -> list[str]:
+    """Two previews of the same lead side by side, then what changes in words.
+
+    Build both previews with the same translator: the labels are theirs, and the output is in
+    one language (``t``'s, by default ``a``'s).
+    """
+    t = t or Translator(a.language)
+    lang = t.language
     rows: list[tuple[str, str, str]] = []
     for key in ("handoff", "first_contact", "decision"):
         da, db = a.deadline(key) if a.deadlines else None, b.deadline(key) if b.deadlines else None
-        label = (da or db).label if (da or db) else key  # type: ignore[union-attr]
-        rows.append((label, _at(da.due if da else None, a.policy),
-                     _at(db.due if db else None, b.policy)))
+        label = (da or db).label if (da or db) else t(f"cli.preview.{key}")  # type: ignore[union-attr]
+        rows.append((label, _at(da.due if da else None, a.policy, lang),
+                     _at(db.due if db else None, b.policy, lang)))
     by_key_a = {n.key: n for n in a.notices}
     by_key_b = {n.key: n for n in b.notices}
     keys = list(dict.fromkeys([*by_key_a, *by_key_b]))
@@ -300,16 +364,16 @@ def compare_lines(a: Preview, b: Preview) -> list[str]:
     for key in keys:
         na, nb = by_key_a.get(key), by_key_b.get(key)
         label = (na or nb).label  # type: ignore[union-attr]
-        rows.append((label, _at(na.at if na else None, a.policy),
-                     _at(nb.at if nb else None, b.policy)))
-    width = max(len(r[0]) for r in rows) + 2
-    col = max(len(a.source), len(b.source), 22) + 2
-    out = [f"Lead handed off {when(a.arrival, a.policy)}", "",
-           f"{'':{width}}{a.source:{col}}{b.source}"]
+        rows.append((label, _at(na.at if na else None, a.policy, lang),
+                     _at(nb.at if nb else None, b.policy, lang)))
+    width = max(_width(r[0]) for r in rows) + 2
+    col = max(_width(a.source), _width(b.source), 22) + 2
+    out = [t("cli.preview.compare_lead", at=when(a.arrival, a.policy, lang)), "",
+           f"{_pad('', width)}{_pad(a.source, col)}{b.source}"]
     for label, left, right in rows:
-        mark = "" if left == right else "   ← changed"
-        out.append(f"{label:{width}}{left:{col}}{right}{mark}")
-    out += ["", "What changes"]
+        mark = "" if left == right else "   " + t("cli.preview.changed")
+        out.append(f"{_pad(label, width)}{_pad(left, col)}{right}{mark}")
+    out += ["", t("cli.preview.what_changes")]
     changes = []
     for key in ("handoff", "first_contact", "decision"):
         if not a.deadlines or not b.deadlines:
@@ -317,35 +381,51 @@ def compare_lines(a: Preview, b: Preview) -> list[str]:
         da, db = a.deadline(key), b.deadline(key)
         if da.due != db.due:
             delta = db.due - da.due
-            direction = "later" if delta > timedelta(0) else "earlier"
-            changes.append(f"  {da.label}: {when(da.due, a.policy)} → {when(db.due, b.policy)} "
-                           f"({format_duration(abs(delta), 'en')} {direction})")
+            changes.append("  " + t(
+                "cli.preview.later" if delta > timedelta(0) else "cli.preview.earlier",
+                label=da.label, before=when(da.due, a.policy, lang),
+                after=when(db.due, b.policy, lang), duration=format_duration(abs(delta), lang)))
     for key in keys:
         na, nb = by_key_a.get(key), by_key_b.get(key)
         if na is None and nb is not None:
-            changes.append(f"  new: {nb.label} at {when(nb.at, b.policy)}")
+            changes.append("  " + t("cli.preview.new", label=nb.label,
+                                    at=when(nb.at, b.policy, lang)))
         elif nb is None and na is not None:
-            changes.append(f"  gone: {na.label} (was {when(na.at, a.policy)})")
+            changes.append("  " + t("cli.preview.gone", label=na.label,
+                                    at=when(na.at, a.policy, lang)))
         elif na is not None and nb is not None and na.at != nb.at:
-            changes.append(f"  {na.label}: {when(na.at, a.policy)} → {when(nb.at, b.policy)}")
+            changes.append("  " + t("cli.preview.moved", label=na.label,
+                                    before=when(na.at, a.policy, lang),
+                                    after=when(nb.at, b.policy, lang)))
     if a.qualified != b.qualified:
-        changes.append("  qualification: " + ("qualified" if a.qualified else "not qualified")
-                       + " → " + ("qualified" if b.qualified else "not qualified"))
-    out += changes or ["  nothing: both policies treat this lead the same way"]
-    out += ["", "Policy keys that differ"]
+        def verdict(qualified: bool) -> str:
+            return t("cli.preview.qualified" if qualified else "cli.preview.unqualified")
+        changes.append("  " + t("cli.preview.qualification", before=verdict(a.qualified),
+                                after=verdict(b.qualified)))
+    out += changes or ["  " + t("cli.preview.nothing")]
+    out += ["", t("cli.preview.keys")]
     differences = policy_differences(a.policy, b.policy)
-    out += [f"  {d.key}: {_value(d.old)} → {_value(d.new)}" for d in differences] or [
-        "  none: the two files set the same values"
-    ]
+    out += ["  " + t("cli.preview.key", key=d.key, old=_value(d.old, t), new=_value(d.new, t))
+            for d in differences] or ["  " + t("cli.preview.no_keys")]
     return out
 
 
-def _value(value: object) -> str:
+def _value(value: object, t: Translator = _EN) -> str:
     """A policy value as it is written in TOML; ``(unset)`` for a key one side lacks."""
     if value is None:
-        return "(unset)"
+        return t("cli.preview.unset")
     return json.dumps(value, ensure_ascii=False)
 
 
-def _at(at: datetime | None, policy: Policy) -> str:
-    return when(at, policy) if at is not None else "—"
+def _at(at: datetime | None, policy: Policy, language: str = "en") -> str:
+    return when(at, policy, language) if at is not None else "—"
+
+
+def _width(text: str) -> int:
+    """Columns ``text`` takes on a terminal: East Asian wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int) -> str:
+    """``text`` left-aligned in ``width`` terminal columns (``str.ljust`` counts characters)."""
+    return text + " " * max(width - _width(text), 0)

@@ -305,21 +305,23 @@ def cmd_preview(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"cannot read {args.lead}: {exc.strerror or exc}", file=sys.stderr)
             return 2
+    # SPEC 8: one language, the policy's unless --language says; a --compare follows the first
+    t = Translator(args.language or policy.language)
     try:
-        preview = build_preview(policy, at, lead_json=lead_json, source=Path(path).name)
+        preview = build_preview(policy, at, lead_json=lead_json, source=Path(path).name, t=t)
         if not args.compare:
-            print("\n".join(preview.lines()))
+            print("\n".join(preview.lines(t)))
             return 0
         other = build_preview(load_policy(args.compare), at, lead_json=lead_json,
-                              source=Path(args.compare).name)
+                              source=Path(args.compare).name, t=t)
     except InvalidLead as exc:
         print(f"{args.lead}: not a valid lead:", file=sys.stderr)
         for error in exc.errors:
             print(f"  {error.field}: {error.message}", file=sys.stderr)
         return 2
-    print("\n".join(compare_lines(preview, other)))
+    print("\n".join(compare_lines(preview, other, t)))
     for each in (preview, other):
-        print("\n" + "\n".join(each.lines()))
+        print("\n" + "\n".join(each.lines(t)))
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
+from unicodedata import east_asian_width
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,9 +24,11 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 FRIDAY_1730 = "2027-01-08T17:30+09:00"
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str,
-        policy: Path = EXAMPLE_POLICY) -> tuple[int, str, str]:
-    code = main(["preview", "--policy", str(policy), *argv])
+def run(capsys: pytest.CaptureFixture[str], *argv: str, policy: Path = EXAMPLE_POLICY,
+        language: str | None = "en") -> tuple[int, str, str]:
+    """``sla-bot preview``; in English unless told (the example policy's language is ja)."""
+    code = main(["preview", "--policy", str(policy), *argv,
+                 *(["--language", language] if language else [])])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -84,6 +87,47 @@ def test_a_wall_time_without_offset_is_read_in_the_policy_time_zone(
 ) -> None:
     code, out, _ = run(capsys, "--at", "2027-01-08T17:30")
     assert code == 0 and "First contact (sales): Tue 2027-01-12 10:30" in out
+
+
+def test_the_example_policy_previews_in_japanese_with_its_reasoning(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "--at", "2027-01-08T17:30", language=None)
+    assert code == 0
+    assert "初回接触（営業）: 2027-01-12（火）10:30（引き渡しから2営業時間）" in out
+    assert "算入 2027-01-08（金）17:30–18:00  30分" in out
+    assert ("除外 2027-01-08（金）18:00 → 2027-01-12（火）09:00: 夜間、"
+            "2027-01-09（土）週末、2027-01-10（日）週末、2027-01-11（月）祝日（成人の日）") in out
+    assert "算入 2027-01-12（火）09:00–10:30  1時間30分" in out
+    assert "2027-01-12（火）10:00  リマインダー: 初回接触の期限まであと30分 → 担当者に DM" in out
+    assert "2027-01-14（木）17:30  リマインダー: 判断の期限まであと1営業日" in out
+    assert "\n期限\n" in out and "\nリマインダーとエスカレーション\n" in out
+    assert "First contact" not in out and "business hour" not in out and "Sat" not in out
+
+
+def test_compare_in_japanese_names_its_sections_and_changes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    one_hour = variant(tmp_path, "one-hour.toml", (
+        "first_contact_business_hours = 2 ", "first_contact_business_hours = 1 "))
+    code, out, _ = run(capsys, "--at", FRIDAY_1730, "--compare", str(one_hour), language=None)
+    assert code == 0
+    row = next(line for line in out.splitlines() if line.startswith("初回接触（営業）"))
+    assert row.split()[1:] == ["2027-01-12（火）10:30", "2027-01-12（火）09:30", "←", "変更"]
+    # wide labels stay aligned: a Japanese character takes two terminal columns
+    header = out.splitlines()[2]
+    columns = sum(2 if east_asian_width(c) in "WF" else 1 for c in row[:row.index("2027")])
+    assert columns == len(header) - len(header.lstrip())
+    assert "\n変わること\n" in out and "\n異なるポリシー設定\n" in out
+    assert ("初回接触（営業）: 2027-01-12（火）10:30 → 2027-01-12（火）09:30"
+            "（1時間早くなります）") in out
+    keys = out.split("異なるポリシー設定\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert keys == ["  agreement.first_contact_business_hours: 2.0 → 1.0"]
+    code, out, _ = run(capsys, "--at", FRIDAY_1730, "--compare", str(EXAMPLE_POLICY),
+                       language=None)
+    assert "変化なし: どちらのポリシーでもこのリードの扱いは同じです" in out
+    assert "なし: 2つのファイルの設定値は同じです" in out
+    assert "changed" not in out and "What changes" not in out
 
 
 def test_compare_with_one_business_hour_shows_what_moves(
@@ -219,7 +263,7 @@ def test_without_a_policy_option_sla_config_is_read_like_run_does(
         "first_contact_business_hours = 2 ", "first_contact_business_hours = 1 "))
     monkeypatch.setenv("SLA_CONFIG", str(one_hour))
     monkeypatch.chdir(tmp_path)  # no sla.toml here: without SLA_CONFIG, the example
-    assert main(["preview", "--at", FRIDAY_1730]) == 0
+    assert main(["preview", "--at", FRIDAY_1730, "--language", "en"]) == 0
     out = capsys.readouterr().out
     assert "Policy from-env.toml" in out
     assert "First contact (sales): Tue 2027-01-12 09:30" in out
