@@ -52,10 +52,12 @@ class ClientLimits:
     #: a kept-alive connection with nothing to do is closed after this (above a reverse proxy's
     #: upstream keep-alive, nginx's 60 s, so the proxy closes first)
     idle_timeout_s: float = 75.0
-    #: connections one peer address may hold; all of the bot's threads, no more
-    peer_connections: int = 64
+    #: connections one peer address may hold. Not the thread count: a request read whole waits
+    #: for a thread without holding one, and an MA tool's burst of held deliveries, Slack and a
+    #: reverse proxy all share one address; beyond it, the longest stalled one is evicted
+    peer_connections: int = 256
     #: connections all peers together may hold (each is a file descriptor)
-    max_connections: int = 512
+    max_connections: int = 1024
     #: request line and headers together (Slack's are under 2 KiB)
     header_bytes: int = 32 * 1024
     #: how often deadlines and idle times are checked
