@@ -592,6 +592,8 @@ class OutboxWorker:
             if job.kind == "handoff" and row.lead_id is not None:
                 lead = uow.leads.get_for_update(row.lead_id)
                 if lead is not None and lead.status == LeadStatus.QUEUED:
+                    # the agreement version it is handed off under, read in the same transaction
+                    lead.agreement_version = uow.agreements.active_number()
                     self._mark_posted(lead, channel, str(ts), now)
             uow.commit()
 

@@ -78,8 +78,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         migrate.upgrade(services.engine)
     else:
         _require_schema(services)
+    from bot.agreement.versions import record_at_start
     from bot.notices import recompute_all
     from bot.scheduler import default_steps
+
+    record_at_start(services)  # SPEC 9: the file's agreement, recorded as a version
 
     changed = recompute_all(services)  # the policy or calendar may have changed since last run
     log.info("reminder plan applied: %d lead(s) got a new next instant", changed)
@@ -351,6 +354,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except DemoError as exc:
         print(f"the demo stopped: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_agreement_history(args: argparse.Namespace) -> int:
+    """SPEC 9: the agreement's versions with status, dates, proposer and approvals."""
+    from bot.agreement.versions import history_text
+
+    settings, policy = _load(args)
+    _configure_logging(settings.log_level)
+    services = build_services(settings, policy, SystemClock())
+    try:
+        _require_schema(services)
+        print(history_text(services), end="")
+    finally:
+        services.close()
     return 0
 
 
@@ -637,6 +655,11 @@ def build_parser() -> argparse.ArgumentParser:
     doc.add_argument("--language", choices=["en", "ja"], default=None,
                      help="the checklist's language (default: the policy's)")
     doc.set_defaults(func=cmd_doctor)
+    agr = sub.add_parser("agreement", help="the agreement both sides own: its versions")
+    agr_sub = agr.add_subparsers(dest="agreement_command", required=True, metavar="COMMAND")
+    hist = agr_sub.add_parser("history", help="list the versions: status, dates, approvals")
+    _language_option(hist)
+    hist.set_defaults(func=cmd_agreement_history)
     make = sub.add_parser("makemigration", help="(developers) autogenerate a migration")
     make.add_argument("-m", "--message", required=True)
     make.set_defaults(func=cmd_makemigration)

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
     ForeignKey,
     Index,
     MetaData,
@@ -66,6 +67,20 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     SKIPPED = "skipped"
+
+
+class AgreementStatus(StrEnum):
+    """An agreement version's states (SPEC section 9)."""
+
+    PROPOSED = "proposed"
+    ACTIVE = "active"
+    SUPERSEDED = "superseded"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+def _one_of(column: str, values: type[StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 
 
 #: the leads the open-breaches list shows: open now, with a recorded breach
@@ -127,6 +142,8 @@ class Lead(Base):
     timing_basis: Mapped[str | None] = mapped_column(String(32))
     #: the earliest recorded breach (its deadline), for the open-breaches list
     first_breach_at: Mapped[datetime | None]
+    #: the number of the agreement version active when the lead was handed off
+    agreement_version: Mapped[int | None]
 
     activities: Mapped[list[Activity]] = relationship(
         back_populates="lead", cascade="all, delete-orphan", order_by="Activity.at.desc()"
@@ -304,3 +321,45 @@ class LeadNotice(Base):
     late: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     __table_args__ = (UniqueConstraint("lead_id", "key"),)
+
+
+class AgreementVersion(Base):
+    """One version of the agreement both sides work under (SPEC section 9).
+
+    ``policy_text`` is the agreement part of a policy as canonical TOML (``bot.agreement``);
+    ``number`` is unique, so two processes recording the same change at once store it once.
+    """
+
+    __tablename__ = "agreement_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int] = mapped_column(unique=True)
+    policy_text: Mapped[str] = mapped_column(Text)
+    policy_hash: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[AgreementStatus] = mapped_column(String(20))
+    #: who proposed it: a Slack user id, or "operator" for a version born of the policy file
+    proposer: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    effective_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    __table_args__ = (CheckConstraint(_one_of("status", AgreementStatus), name="status"),)
+
+
+class AgreementApproval(Base):
+    """An approver's approval of a version, for their side; one per person and version."""
+
+    __tablename__ = "agreement_approvals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("agreement_versions.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(20))
+    approved_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("version_id", "user_id"),
+        CheckConstraint("side IN ('marketing', 'sales')", name="side"),
+    )

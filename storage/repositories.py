@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -13,6 +13,9 @@ from sqlalchemy.orm import Session
 
 from storage.models import (
     Activity,
+    AgreementApproval,
+    AgreementStatus,
+    AgreementVersion,
     Feedback,
     Lead,
     LeadEvent,
@@ -342,3 +345,58 @@ def insert_outbox_messages(session: Session, messages: list[dict[str, Any]]) -> 
                             m["lead_id"], None)
             for m in messages
         ])
+
+
+class AgreementRepository:
+    """The agreement's versions (SPEC section 9): the active one, history, new records."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def lock(self) -> None:
+        """Serialize whoever changes the versions until this transaction ends.
+
+        Reading the active version and then the next number are two statements; under
+        PostgreSQL's READ COMMITTED another process may commit in between (a second active
+        version, not a unique-number clash). A transaction-scoped advisory lock orders them;
+        SQLite's transactions begin IMMEDIATE, so they are ordered already.
+        """
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(select(func.pg_advisory_xact_lock(func.hashtext("agreement"))))
+
+    def active(self) -> AgreementVersion | None:
+        return self.session.scalars(
+            select(AgreementVersion)
+            .where(AgreementVersion.status == AgreementStatus.ACTIVE)
+            .order_by(AgreementVersion.number.desc())
+            .limit(1)
+        ).first()
+
+    def active_number(self) -> int | None:
+        """The active version's number alone: what a hand-off records (a tiny table)."""
+        return self.session.scalar(
+            select(func.max(AgreementVersion.number))
+            .where(AgreementVersion.status == AgreementStatus.ACTIVE)
+        )
+
+    def latest_number(self) -> int:
+        return int(self.session.scalar(select(func.max(AgreementVersion.number))) or 0)
+
+    def add(self, version: AgreementVersion) -> AgreementVersion:
+        self.session.add(version)
+        self.session.flush()  # the unique number is decided here, not at commit
+        return version
+
+    def history(self) -> list[tuple[AgreementVersion, int]]:
+        """Every version, newest first, with how many approvals it has."""
+        approvals = (
+            select(AgreementApproval.version_id, func.count().label("n"))
+            .group_by(AgreementApproval.version_id)
+            .subquery()
+        )
+        rows = self.session.execute(
+            select(AgreementVersion, func.coalesce(approvals.c.n, 0))
+            .outerjoin(approvals, approvals.c.version_id == AgreementVersion.id)
+            .order_by(AgreementVersion.number.desc())
+        ).all()
+        return [(version, int(count)) for version, count in rows]

@@ -16,6 +16,7 @@ from typing import Generic, Self, TypeVar
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.repositories import (
+    AgreementRepository,
     FeedbackRepository,
     LeadRepository,
     OutboxRepository,
@@ -29,6 +30,7 @@ class UnitOfWork:
     outbox: OutboxRepository
     feedback: FeedbackRepository
     processed_events: ProcessedEventRepository
+    agreements: AgreementRepository
 
     def __init__(
         self,
@@ -45,6 +47,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(self.session)
         self.feedback = FeedbackRepository(self.session)
         self.processed_events = ProcessedEventRepository(self.session)
+        self.agreements = AgreementRepository(self.session)
         return self
 
     def __exit__(
