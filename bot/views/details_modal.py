@@ -28,6 +28,7 @@ from bot.lifecycle import OPEN
 from bot.mrkdwn import mrkdwn_text, plain_text
 from bot.policy import Policy
 from bot.views.handoff import fit_mrkdwn, fit_plain, utf16_len
+from bot.views.labels import activity_label, industry_label
 from storage.models import Activity, Feedback, Lead, LeadEvent, LeadStatus, Touch
 
 __all__ = ["MAX_BLOCKS", "SECTION_LIMIT", "details_modal"]
@@ -235,7 +236,7 @@ def _contact_fields(lead: Lead, t: Translator) -> list[dict[str, Any]]:
         (t("details.field_phone"), _value(lead.contact_phone, t)),
         (t("handoff.field_company"), _value(lead.company_name, t)),
         (t("details.field_domain"), _value(lead.company_domain, t)),
-        (t("handoff.field_industry"), _value(lead.company_industry, t)),
+        (t("handoff.field_industry"), _value(industry_label(lead.company_industry or "", t), t)),
         (t("handoff.field_size"), size),
     ]
     return [_field(label, value) for label, value in pairs]
@@ -287,7 +288,8 @@ def _activities(activities: Sequence[Activity], policy: Policy, t: Translator) -
 
 def _activity_line(activity: Activity, policy: Policy, t: Translator) -> str:
     at = _when(activity.at, policy, t)
-    kind = fit_mrkdwn((activity.type or "").strip() or "?", ACTIVITY_TYPE_BUDGET)
+    kind = fit_mrkdwn(activity_label(activity.type or "", policy, t) or "?",
+                      ACTIVITY_TYPE_BUDGET)
     detail = " ".join((activity.detail or "").split())
     if not detail:
         return t("handoff.activity_no_detail", at=at, type=kind)

@@ -67,7 +67,7 @@ def review_message(
     blocks.append({"type": "context", "elements": [
         mrkdwn_text(t("review.footer", month=figures.period.label))]})
     summary = (t("review.summary_kept") if not found
-               else t("review.summary", count=len(found)))
+               else t.plural("review.summary", len(found)))
     return {"text": fit_plain(f"{title} — {summary}", 3000), "blocks": blocks[:MAX_BLOCKS]}
 
 
@@ -99,6 +99,10 @@ def _suggestion(s: Suggestion, t: Translator) -> str:
         half = "pm" if s.params.get("afternoon") else "am"
         params["slot"] = t("review.slot", day=t(f"review.weekday.{_DAYS[s.params['weekday']]}"),
                            half=t(f"review.half.{half}"))
+    count = s.params.get("count")
+    if isinstance(count, int) and not isinstance(count, bool):
+        del params["count"]
+        return t.plural(f"review.suggest.{s.key}", count, **params)
     return t(f"review.suggest.{s.key}", **params)
 
 
