@@ -59,11 +59,13 @@ def plural(language: str, key: str, count: int, /, **params: Any) -> str:
 
     Why forms rather than ``lead(s)``: people read "1 lead" and "2 leads"; Japanese has no
     plural and counts with counters (2件), so its catalog gives only ``_other`` (CLDR's single
-    category for Japanese). ``{count}`` is passed formatted with thousands grouped.
+    category for Japanese). A key without forms is used as it is. ``{count}`` is passed
+    formatted with thousands grouped.
     """
     lang: Language = language if language in LANGUAGES else FALLBACK  # type: ignore[assignment]
+    known = catalog(lang).keys() | catalog(FALLBACK).keys()
     form = f"{key}_one" if count == 1 and f"{key}_one" in catalog(lang) else f"{key}_other"
-    return t(lang, form, count=format_number(count, lang), **params)
+    return t(lang, form if form in known else key, count=format_number(count, lang), **params)
 
 
 class Translator:

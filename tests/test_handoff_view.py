@@ -181,7 +181,7 @@ def test_english_message_reads_as_agreed(policy: Policy) -> None:
     assert field_texts(message) == [
         "*Company*\nExample KK",
         "*Title*\n営業部長",
-        "*Industry*\nmanufacturing",
+        "*Industry*\nManufacturing",
         "*Size*\n1,250 employees",
         "*Score*\n72",
         "*Source*\nhubspot",
@@ -217,19 +217,19 @@ def test_japanese_message_reads_as_agreed(policy: Policy) -> None:
     message = handoff_message(example_lead(), policy, NOW, JA)
     (header,) = blocks_of(message, "header")
     assert header["text"]["text"] == "Example KK Sato Hanako 様"
-    assert field_texts(message)[3] == "*従業員数*\n1,250 名"
+    assert field_texts(message)[3] == "*従業員数*\n1,250名"
     assert field_texts(message)[6] == "*MQL 判定日時*\n11/20(金) 09:12"
     timeline, deadlines = section_texts(message)
     assert timeline.splitlines() == [
-        "*行動履歴（3 件）*",
+        "*行動履歴（3件）*",
         "• 11/19(木) 14:00 — webinar: Sales x Marketing alignment",
         "• 11/18(水) 15:30 — download: SLA whitepaper",
         "• 11/17(火) 10:01 — page_view: /pricing",
     ]
     assert deadlines.splitlines() == [
         "*期限*",
-        "初回接触期限: *11/24(火) 10:30*（2 営業時間以内）",
-        "判断期限（SQL 化またはリサイクル）: *11/27(金) 17:30*（7 日以内）",
+        "初回接触期限: *11/24(火) 10:30*（2営業時間以内）",
+        "判断期限（SQL 化またはリサイクル）: *11/27(金) 17:30*（7日以内）",
     ]
     assert claim_button(message)["text"]["text"] == "担当する"
     assert "Sato Hanako" in message["text"] and "Example KK" in message["text"]
@@ -249,7 +249,7 @@ def test_timeline_is_newest_first_then_counts_the_rest(policy: Policy) -> None:
     assert [line.rsplit("/", 1)[1] for line in lines[1:11]] == [str(i) for i in range(24, 14, -1)]
     assert lines[11:] == ["+15 more"]
     ja = handoff_message(make_lead(25), policy, NOW, JA)
-    assert section_texts(ja)[0].splitlines()[-1] == "他 15 件"
+    assert section_texts(ja)[0].splitlines()[-1] == "他 15件"
 
 
 def test_exactly_ten_activities_need_no_more_line(policy: Policy) -> None:

@@ -261,10 +261,10 @@ def test_a_bad_month_gets_the_suggestions_it_deserves(seeded: Pack) -> None:
     for line in (
         "MQL target met but the MQL → SQL rate fell from 80 % to 33 %: review the definition "
         "— download only leads convert at 0 %.",
-        "Marketing handed off 1 lead(s) later than 24 h after qualifying",
-        "First contact breached 3 time(s), 3 for leads handed off on Friday afternoons: cover "
+        "Marketing handed off 1 lead later than 24 h after qualifying",
+        "First contact breached 3 times, 3 for leads handed off on Friday afternoons: cover "
         "that slot.",
-        "Recycled with fewer than 5 touches 4 time(s): coach the follow-up cadence.",
+        "Recycled with fewer than 5 touches 4 times: coach the follow-up cadence.",
         "• marketo · 0 % (0 of 4) · recycled: no need right now 4",
         "• download only · 0 % (0 of 4)",
         "• 2026-11-v1 (current) · 33 % (2 of 6)",
@@ -483,7 +483,7 @@ def test_cli_prints_writes_the_csv_and_posts_once(
     assert main([*config, "report", "--month", "2026-10", "--csv", "pack.csv"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("月次SLAレビュー · 2026年10月\n")
-    assert "5 回未満のタッチでのリサイクルが 1 件" in out
+    assert "5回未満の接触でのリサイクルが 1件" in out
     assert "1 lead(s) of 2026-10 written to pack.csv" in out
     raw = (operator_env / "pack.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # Excel opens UTF-8 with a BOM correctly

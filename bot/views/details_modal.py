@@ -291,6 +291,8 @@ def _activity_line(activity: Activity, policy: Policy, t: Translator) -> str:
     kind = fit_mrkdwn(activity_label(activity.type or "", policy, t) or "?",
                       ACTIVITY_TYPE_BUDGET)
     detail = " ".join((activity.detail or "").split())
+    if detail.casefold() == activity_label(activity.type or "", policy, t).casefold():
+        detail = ""  # "Download: Download" says it twice
     if not detail:
         return t("handoff.activity_no_detail", at=at, type=kind)
     return t("handoff.activity", at=at, type=kind,

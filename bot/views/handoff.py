@@ -369,7 +369,9 @@ def _activity_line(activity: Activity, policy: Policy, t: Translator) -> str:
     at = format_datetime(activity.at, t.language, policy.tz)
     kind = fit_mrkdwn(activity_label(activity.type or "", policy, t) or "?",
                       ACTIVITY_TYPE_BUDGET)
-    detail = " ".join((activity.detail or "").split())  # one line per activity
+    detail = " ".join((activity.detail or "").split())
+    if detail.casefold() == activity_label(activity.type or "", policy, t).casefold():
+        detail = ""  # "Download: Download" says it twice  # one line per activity
     if not detail:
         return t("handoff.activity_no_detail", at=at, type=kind)
     return t(
