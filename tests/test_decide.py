@@ -574,7 +574,7 @@ def test_japanese_texts_render(ja_env: Env) -> None:
     env.drain()
     assert "マーケティングに戻りました" in marketing(env)[-1]["text"]
     assert "連絡がつかない" in shown(marketing(env)[-1])
-    assert "0 回（合意した最低回数 5 回）" in shown(marketing(env)[-1])
+    assert "0回（合意した最低回数 5回）" in shown(marketing(env)[-1])
 
 
 def test_user_text_pings_nobody(env: Env) -> None:

@@ -339,8 +339,11 @@ def test_a_lead_that_does_not_qualify_is_recorded_and_the_reasons_dmed(
     assert fake_slack.messages(SALES) == []
     (message,) = fake_slack.dms(MARKETER)
     assert "MQL 定義を満たさない" in message["text"]
-    assert "• no qualifying behaviour" in message["text"]
-    assert "• score 0 is below 30" in message["text"]
+    # the reasons in the marketer's language (the webhook's answer keeps its English)
+    assert "• 直近90日間に対象の行動がありません（次のうち1件が必要: 料金ページ閲覧、" \
+        in message["text"]
+    assert "• スコア 0 は基準の30に届きません" in message["text"]
+    assert "no qualifying behaviour" not in message["text"] and "page_view" not in message["text"]
 
 
 def errors_of(answer: HttpResponse) -> dict[str, str]:

@@ -25,10 +25,10 @@ from bot.deadlines import decision_due_from, first_contact_due_from
 from bot.i18n import Translator, format_datetime, format_number
 from bot.ids import Callback
 from bot.lifecycle import OPEN
-from bot.mrkdwn import mrkdwn_text, plain_text
+from bot.mrkdwn import mrkdwn_text, plain_text, truncate
 from bot.policy import Policy
 from bot.views.handoff import fit_mrkdwn, fit_plain, utf16_len
-from bot.views.labels import activity_label, industry_label
+from bot.views.labels import activity_label, criterion_text, industry_label
 from storage.models import Activity, Feedback, Lead, LeadEvent, LeadStatus, Touch
 
 __all__ = ["MAX_BLOCKS", "SECTION_LIMIT", "details_modal"]
@@ -78,7 +78,7 @@ def details_modal(
         _section(_deadlines(lead, policy, now, t)),
         {"type": "section", "fields": _contact_fields(lead, t)},
         {"type": "section", "fields": _qualification_fields(lead, policy, t)},
-        _section(_criteria(lead, t)),
+        _section(_criteria(lead, policy, t)),
     ]
     parts = [
         _activities(lead.activities or [], policy, t),
@@ -257,15 +257,20 @@ def _qualification_fields(lead: Lead, policy: Policy, t: Translator) -> list[dic
     return [_field(label, value) for label, value in pairs]
 
 
-def _criteria(lead: Lead, t: Translator) -> str:
+def _criterion(criterion: Any, policy: Policy, t: Translator) -> str:
+    text = criterion_text(criterion if isinstance(criterion, dict) else str(criterion), policy, t)
+    return truncate(text, CRITERION_BUDGET)
+
+
+def _criteria(lead: Lead, policy: Policy, t: Translator) -> str:
     """Which criteria of the definition the lead met (and missed, if it did not qualify)."""
     judged = lead.qualification or {}
-    matched = [str(c) for c in judged.get("matched") or []]
-    missed = [str(r) for r in judged.get("reasons") or []]
+    # codes (translated) when the lead was judged with them, else the stored English
+    matched = judged.get("matched_codes") or [str(c) for c in judged.get("matched") or []]
+    missed = judged.get("reason_codes") or [str(r) for r in judged.get("reasons") or []]
     lines = [f"*{t('details.criteria')}*"]
-    lines += [t("details.criterion_met", criterion=fit_mrkdwn(c, CRITERION_BUDGET))
-              for c in matched]
-    lines += [t("details.criterion_missed", criterion=fit_mrkdwn(r, CRITERION_BUDGET))
+    lines += [t("details.criterion_met", criterion=_criterion(c, policy, t)) for c in matched]
+    lines += [t("details.criterion_missed", criterion=_criterion(r, policy, t))
               for r in missed]
     if not matched and not missed:
         lines.append(t("handoff.not_given"))

@@ -20,6 +20,7 @@ from bot.i18n import Translator
 from bot.ids import Callback, MqlBlock, row
 from bot.mrkdwn import escape, mrkdwn_text, plain_text, truncate
 from bot.policy import Policy
+from bot.views.labels import criterion_text
 
 __all__ = [
     "ACTIVITY_ROWS",
@@ -455,7 +456,7 @@ def outcome_message(
     *,
     status: str,
     lead_id: int,
-    reasons: Iterable[str],
+    reasons: Iterable[str | Mapping[str, Any]],
     name: str,
     company: str | None,
     channel: str,
@@ -470,7 +471,9 @@ def outcome_message(
     elif status == "duplicate":
         text = t("mql_modal.outcome.duplicate", lead=who)
     else:
-        lines = [f"• {escape(truncate(reason, REASON_BUDGET))}" for reason in reasons]
+        # each reason escaped piecewise by criterion_text; a cut is rare (budget 300)
+        lines = [f"• {truncate(criterion_text(reason, None, t), REASON_BUDGET)}"
+                 for reason in reasons]
         text = t("mql_modal.outcome.not_qualified", lead=who)
         if lines:
             text += "\n" + "\n".join(lines)
