@@ -190,7 +190,8 @@ def assert_reads_as_japanese(text: str) -> None:
     assert "行動履歴（3件） • 11/24(火) 08:50 — デモ依頼: demo request form" in section(
         text, "09:50 · チャンネル #sales")
     assert "業種 製造業" in section(text, "09:50 · チャンネル #sales")
-    assert "期限 11/24(火) 11:50 をたった今過ぎました。" in section(text, "11:50 · ダイレクトメッセージ · @田中")
+    assert "期限 11/24(火) 11:50 をたった今過ぎました。" in section(
+        text, "11:50 · ダイレクトメッセージ · @田中")
     # the tier note is said with the intake, never inside a later lead's frame
     tier = text.index("「hot」ティアに該当")
     assert tier < text.index("── ")
