@@ -18,6 +18,7 @@ from bot.i18n import Translator, format_number
 from bot.mrkdwn import mrkdwn_text, plain_text
 from bot.views.digest import arrow
 from bot.views.handoff import fit_mrkdwn, fit_plain, reason_label, utf16_len
+from bot.views.labels import activity_label
 
 if TYPE_CHECKING:
     from bot.metrics import Scorecard
@@ -159,7 +160,7 @@ class _Only:
 def _behaviour_label(kind: str, t: Translator, *, only: bool) -> str:
     if only and not kind:
         return t("review.no_history")
-    label = fit_mrkdwn(kind, LABEL_BUDGET)
+    label = fit_mrkdwn(activity_label(kind, None, t), LABEL_BUDGET)  # "Webinar", not "webinar"
     return t("review.only", behaviour=label) if only else label
 
 
