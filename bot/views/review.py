@@ -63,7 +63,7 @@ def review_message(
                                       reasons=True, empty=t("review.no_decided"))))
     behaviour = list(figures.by_behaviour) + [_Only(b) for b in figures.by_single_behaviour]
     blocks.append(_section(_breakdown(t("review.by_behaviour"), behaviour, t, reasons=False,
-                                      empty=t("review.no_decided"))))
+                                      empty=t("review.no_decided"), activities=True)))
     blocks.append(_section(_versions(figures, t)))
     blocks.append({"type": "context", "elements": [
         mrkdwn_text(t("review.footer", month=figures.period.label))]})
@@ -165,13 +165,15 @@ def _behaviour_label(kind: str, t: Translator, *, only: bool) -> str:
 
 
 def _breakdown(heading: str, groups: Sequence[Any], t: Translator, *, reasons: bool,
-               empty: str) -> str:
+               empty: str, activities: bool = False) -> str:
     lines = [f"*{heading}*"]
     if not groups:
         return "\n".join([*lines, empty])
     for group in list(groups)[:MAX_ROWS]:
         if isinstance(group, _Only):
             label = _behaviour_label(group.key, t, only=True)
+        elif activities:  # groups named by activity type: shown by the type's name
+            label = _behaviour_label(group.key or t("review.unknown"), t, only=False)
         else:
             label = fit_mrkdwn(group.key or t("review.unknown"), LABEL_BUDGET)
         line = t("review.group_line", group=label, rate=percent(group.rate, t),
