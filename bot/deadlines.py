@@ -21,6 +21,7 @@ __all__ = [
     "first_contact_due",
     "first_contact_due_from",
     "first_contact_target_hours",
+    "follow_up_due",
     "handoff_due",
     "handoff_due_from",
     "handoff_lateness",
@@ -96,3 +97,13 @@ def decision_due(lead: Lead, policy: Policy) -> datetime | None:
     if lead.posted_at is None:
         return None
     return decision_due_from(lead.posted_at, policy)
+
+
+def follow_up_due(lead: Lead, policy: Policy) -> datetime | None:
+    """When the next follow-up touch is owed: the agreed business hours after the last touch,
+    while fewer than ``min_touches`` are logged (the same instant the follow-up reminder
+    plans for); None before the first touch and once the minimum is reached."""
+    if lead.last_touch_at is None or (lead.touch_count or 0) >= policy.agreement.min_touches:
+        return None
+    every = timedelta(hours=policy.agreement.follow_up_every_business_hours)
+    return policy.business_calendar.add(lead.last_touch_at, every)

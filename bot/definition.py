@@ -3,8 +3,10 @@
 Marketing and sales argue less about a lead when the bot says exactly which criteria it met
 and which it missed, by which version of the definition. So ``evaluate`` never stops at the
 first failure: it collects every reason, in plain English, and records what matched, so the
-monthly review can relate recycles to criteria. The wording is stored with the lead and
-returned from the webhook (an API answer, not a Slack text), hence not translated.
+monthly review can relate recycles to criteria. The English wording is stored with the lead and
+returned from the webhook (an API answer, not a Slack text, kept stable for integrations); each
+criterion is also recorded as a code with its values (``reason_codes``, ``matched_codes``) so
+what a person reads is translated (``bot.views.labels.criterion_text``).
 
 Text is compared after NFKC normalisation and case folding: CRM exports mix full-width and
 half-width characters ("ＭＡＮＡＧＥＲ", "ﾏﾈｰｼﾞｬｰ") and nobody agrees on capitals.
@@ -40,6 +42,9 @@ class Qualification:
     reasons: tuple[str, ...]
     tier: str | None
     first_contact_business_hours: float
+    #: the same criteria as codes and values, for texts in the reader's language
+    matched_codes: tuple[dict[str, Any], ...] = ()
+    reason_codes: tuple[dict[str, Any], ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         """Plain JSON types, for ``Lead.qualification`` and the webhook answer."""
@@ -50,25 +55,29 @@ class Qualification:
             "reasons": list(self.reasons),
             "tier": self.tier,
             "first_contact_business_hours": self.first_contact_business_hours,
+            "matched_codes": list(self.matched_codes),
+            "reason_codes": list(self.reason_codes),
         }
 
 
 def evaluate(lead: Lead, policy: Policy, now: datetime) -> Qualification:
     """Behaviour AND firmographics AND score, with every matched and failed criterion."""
     definition = policy.mql_definition
-    matched: list[str] = []
-    reasons: list[str] = []
+    matched = _Found()
+    reasons = _Found()
     recent = _recent_activities(lead.activities, now, definition.behaviour.lookback_days)
 
     _check_behaviour(recent, policy, matched, reasons)
     _check_firmographics(lead, definition.firmographics, matched, reasons)
     if definition.min_score is not None:
+        low = definition.min_score
         if lead.score is None:
-            reasons.append(f"score unknown (needs ≥ {definition.min_score})")
-        elif lead.score < definition.min_score:
-            reasons.append(f"score {lead.score} is below {definition.min_score}")
+            reasons.add(f"score unknown (needs ≥ {low})", "score_unknown", min=low)
+        elif lead.score < low:
+            reasons.add(f"score {lead.score} is below {low}", "score_below",
+                        score=lead.score, min=low)
         else:
-            matched.append(f"score: {lead.score} ≥ {definition.min_score}")
+            matched.add(f"score: {lead.score} ≥ {low}", "score", score=lead.score, min=low)
 
     tier = _first_tier(policy.tiers, recent, lead.score)
     return Qualification(
@@ -76,6 +85,8 @@ def evaluate(lead: Lead, policy: Policy, now: datetime) -> Qualification:
         version=definition.version,
         matched=tuple(matched),
         reasons=tuple(reasons),
+        matched_codes=tuple(matched.codes),
+        reason_codes=tuple(reasons.codes),
         tier=tier.name if tier else None,
         first_contact_business_hours=(
             tier.first_contact_business_hours
@@ -83,6 +94,23 @@ def evaluate(lead: Lead, policy: Policy, now: datetime) -> Qualification:
             else policy.agreement.first_contact_business_hours
         ),
     )
+
+
+class _Found(list[str]):
+    """Criteria found, in English (stored, returned by the webhook) and as codes with values."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.codes: list[dict[str, Any]] = []
+
+    def add(self, english: str, code: str, **values: Any) -> None:
+        self.append(english)
+        self.codes.append({"code": code, **values})
+
+
+def _rule_json(rule: BehaviourRule) -> dict[str, Any]:
+    return {"type": rule.type, "label": rule.label, "detail_contains": rule.detail_contains,
+            "min_count": rule.min_count}
 
 
 def _norm(text: str | None) -> str:
@@ -134,13 +162,14 @@ def _matched_rule(rule: BehaviourRule) -> str:
 
 
 def _check_behaviour(
-    recent: Sequence[Activity], policy: Policy, matched: list[str], reasons: list[str]
+    recent: Sequence[Activity], policy: Policy, matched: _Found, reasons: _Found
 ) -> None:
     behaviour = policy.mql_definition.behaviour
     if not behaviour.rules:
         return
     hits = [rule for rule in behaviour.rules if _rule_matches(rule, recent)]
-    matched.extend(_matched_rule(rule) for rule in hits)
+    for rule in hits:
+        matched.add(_matched_rule(rule), "behaviour", rule=_rule_json(rule))
     if len(hits) >= behaviour.min_rules_matched:
         return
     wanted = ", ".join(_describe_rule(rule) for rule in behaviour.rules)
@@ -149,24 +178,30 @@ def _check_behaviour(
         if not hits
         else (f"only {len(hits)} qualifying behaviour{'s' if len(hits) > 1 else ''}")
     )
-    reasons.append(
+    reasons.add(
         f"{found} in the last {behaviour.lookback_days} days "
-        f"(needs {behaviour.min_rules_matched} of: {wanted})"
+        f"(needs {behaviour.min_rules_matched} of: {wanted})",
+        "behaviour_few" if hits else "behaviour_none", count=len(hits),
+        days=behaviour.lookback_days, needed=behaviour.min_rules_matched,
+        rules=[_rule_json(rule) for rule in behaviour.rules],
     )
 
 
 def _check_firmographics(
-    lead: Lead, firmographics: Firmographics, matched: list[str], reasons: list[str]
+    lead: Lead, firmographics: Firmographics, matched: _Found, reasons: _Found
 ) -> None:
     if firmographics.industries:
         allowed = ", ".join(firmographics.industries)
+        codes = list(firmographics.industries)
         industry = (lead.company_industry or "").strip()
         if not industry:
-            reasons.append(f"industry unknown (needs one of: {allowed})")
+            reasons.add(f"industry unknown (needs one of: {allowed})", "industry_unknown",
+                        allowed=codes)
         elif _norm(industry) in {_norm(i) for i in firmographics.industries}:
-            matched.append(f"industry: {_short(industry)}")
+            matched.add(f"industry: {_short(industry)}", "industry", industry=_short(industry))
         else:
-            reasons.append(f"industry {_quote(industry)} is not one of: {allowed}")
+            reasons.add(f"industry {_quote(industry)} is not one of: {allowed}",
+                        "industry_other", industry=_short(industry), allowed=codes)
 
     _check_size(lead.company_employees, firmographics, matched, reasons)
 
@@ -174,16 +209,19 @@ def _check_firmographics(
         keywords = ", ".join(firmographics.title_keywords)
         title = (lead.contact_title or "").strip()
         hit = next((k for k in firmographics.title_keywords if _norm(k) in _norm(title)), None)
+        words = list(firmographics.title_keywords)
         if not title:
-            reasons.append(f"title unknown (needs one of: {keywords})")
+            reasons.add(f"title unknown (needs one of: {keywords})", "title_unknown",
+                        keywords=words)
         elif hit is None:
-            reasons.append(f"title {_quote(title)} matches none of: {keywords}")
+            reasons.add(f"title {_quote(title)} matches none of: {keywords}", "title_other",
+                        title=_short(title), keywords=words)
         else:
-            matched.append(f"title: {hit}")
+            matched.add(f"title: {hit}", "title", keyword=hit)
 
 
 def _check_size(
-    employees: int | None, firmographics: Firmographics, matched: list[str], reasons: list[str]
+    employees: int | None, firmographics: Firmographics, matched: _Found, reasons: _Found
 ) -> None:
     low, high = firmographics.min_employees, firmographics.max_employees
     if low is None and high is None:
@@ -195,15 +233,20 @@ def _check_size(
     else:
         bounds = f"≤ {high}"
     if employees is None:
-        reasons.append(f"company size unknown (needs {bounds} employees)")
+        reasons.add(f"company size unknown (needs {bounds} employees)", "size_unknown",
+                    low=low, high=high)
     elif low is not None and employees < low:
-        reasons.append(f"company size {employees} is below {low} employees")
+        reasons.add(f"company size {employees} is below {low} employees", "size_below",
+                    employees=employees, low=low)
     elif high is not None and employees > high:
-        reasons.append(f"company size {employees} is above {high} employees")
+        reasons.add(f"company size {employees} is above {high} employees", "size_above",
+                    employees=employees, high=high)
     elif low is not None and high is not None:
-        matched.append(f"employees: {employees} within {bounds}")
+        matched.add(f"employees: {employees} within {bounds}", "employees",
+                    employees=employees, low=low, high=high)
     else:
-        matched.append(f"employees: {employees} {bounds}")
+        matched.add(f"employees: {employees} {bounds}", "employees",
+                    employees=employees, low=low, high=high)
 
 
 def _first_tier(

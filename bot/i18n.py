@@ -9,6 +9,7 @@ Values are ``str.format`` templates; callers escape user text before passing it 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
@@ -20,6 +21,7 @@ LANGUAGES: tuple[Language, ...] = get_args(Language)
 FALLBACK: Language = "en"
 
 _JA_WEEKDAYS = "月火水木金土日"
+_EN_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def _flatten(prefix: str, table: dict[str, Any], into: dict[str, str]) -> None:
@@ -52,6 +54,20 @@ def t(language: str, key: str, /, **params: Any) -> str:
         return template
 
 
+def plural(language: str, key: str, count: int, /, **params: Any) -> str:
+    """``key`` with the plural form ``count`` asks for: ``key_one`` for 1, else ``key_other``.
+
+    Why forms rather than ``lead(s)``: people read "1 lead" and "2 leads"; Japanese has no
+    plural and counts with counters (2件), so its catalog gives only ``_other`` (CLDR's single
+    category for Japanese). A key without forms is used as it is. ``{count}`` is passed
+    formatted with thousands grouped.
+    """
+    lang: Language = language if language in LANGUAGES else FALLBACK  # type: ignore[assignment]
+    known = catalog(lang).keys() | catalog(FALLBACK).keys()
+    form = f"{key}_one" if count == 1 and f"{key}_one" in catalog(lang) else f"{key}_other"
+    return t(lang, form if form in known else key, count=format_number(count, lang), **params)
+
+
 class Translator:
     """``t`` bound to one language, handy to pass to view functions."""
 
@@ -60,6 +76,10 @@ class Translator:
 
     def __call__(self, key: str, /, **params: Any) -> str:
         return t(self.language, key, **params)
+
+    def plural(self, key: str, count: int, /, **params: Any) -> str:
+        """``plural`` in this language: ``t.plural("digest.headline", 2, …)``."""
+        return plural(self.language, key, count, **params)
 
 
 def format_datetime(at: datetime, language: str, tz: ZoneInfo) -> str:
@@ -73,6 +93,33 @@ def format_datetime(at: datetime, language: str, tz: ZoneInfo) -> str:
 def format_number(value: float, language: str, digits: int = 0) -> str:
     """Group thousands; both languages use ``1,234.5``."""
     return f"{value:,.{digits}f}"
+
+
+def format_weekdays(days: Iterable[int], language: str) -> str:
+    """Opening weekdays (0 = Monday) as people write them: runs of three or more days joined,
+    ``Mon–Fri`` / ``月〜金``, others listed: ``Mon, Wed`` / ``月・水``."""
+    names = _JA_WEEKDAYS if language == "ja" else _EN_WEEKDAYS
+    ordered = sorted(set(days))
+    runs: list[list[int]] = []
+    for day in ordered:
+        if runs and runs[-1][-1] == day - 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    dash, sep = ("〜", "・") if language == "ja" else ("–", ", ")
+    parts = [
+        f"{names[run[0]]}{dash}{names[run[-1]]}" if len(run) >= 3
+        else sep.join(names[d] for d in run)
+        for run in runs
+    ]
+    return sep.join(parts)
+
+
+def format_lateness(delta: timedelta, language: str) -> str | None:
+    """How late something is, or None under a minute (callers then say "just now")."""
+    if delta < timedelta(minutes=1):
+        return None
+    return format_duration(delta, language)
 
 
 def format_duration(delta: timedelta, language: str) -> str:

@@ -348,6 +348,8 @@ class IntakeResult:
     lead_id: int
     status: IntakeStatus
     reasons: list[str] = field(default_factory=list)
+    #: the reasons as codes and values, for people (translated); not part of the answer
+    reason_codes: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {"lead_id": self.lead_id, "status": self.status, "reasons": self.reasons}
@@ -501,7 +503,8 @@ def _store_together(uow: UnitOfWork, deliveries: list[_Delivery]) -> list[Intake
             stored[delivery.external_id] = IntakeResult(lead_id, "queued", [])
         else:
             stored[delivery.external_id] = IntakeResult(
-                lead_id, "not_qualified", list(qualification.reasons))
+                lead_id, "not_qualified", list(qualification.reasons),
+                list(qualification.reason_codes))
     insert_outbox_messages(uow.session, handoffs)
     results = []
     for delivery in deliveries:
@@ -512,7 +515,7 @@ def _store_together(uow: UnitOfWork, deliveries: list[_Delivery]) -> list[Intake
         else:
             original = first[delivery.external_id].admission.qualification
             results.append(IntakeResult(stored[delivery.external_id].lead_id, "duplicate",
-                                        list(original.reasons)))
+                                        list(original.reasons), list(original.reason_codes)))
     return results
 
 
@@ -551,7 +554,8 @@ def _accepted(delivery: _Delivery) -> None:
 
 
 def _duplicate(lead_id: int, qualification: dict[str, Any]) -> IntakeResult:
-    return IntakeResult(lead_id, "duplicate", list(qualification.get("reasons", [])))
+    return IntakeResult(lead_id, "duplicate", list(qualification.get("reasons", [])),
+                        list(qualification.get("reason_codes", [])))
 
 
 @dataclass(frozen=True)
@@ -598,7 +602,9 @@ def veto(qualification: Qualification, vetoes: Sequence[str]) -> Qualification:
     the lead from qualifying whatever the definition says; they come first among the reasons."""
     if not vetoes:
         return qualification
-    return replace(qualification, qualified=False, reasons=(*vetoes, *qualification.reasons))
+    return replace(qualification, qualified=False, reasons=(*vetoes, *qualification.reasons),
+                   reason_codes=(*({"code": "veto", "text": v} for v in vetoes),
+                                 *qualification.reason_codes))
 
 
 def store(uow: UnitOfWork, policy: Policy, admission: Admission, *, now: datetime) -> IntakeResult:
@@ -616,4 +622,5 @@ def store(uow: UnitOfWork, policy: Policy, admission: Admission, *, now: datetim
             payload={},
         )
         return IntakeResult(lead_id, "queued", [])
-    return IntakeResult(lead_id, "not_qualified", list(qualification.reasons))
+    return IntakeResult(lead_id, "not_qualified", list(qualification.reasons),
+                        list(qualification.reason_codes))

@@ -105,7 +105,7 @@ def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], services: Servi
     message = outcome_message(
         status=result.status,
         lead_id=result.lead_id,
-        reasons=result.reasons,
+        reasons=result.reason_codes or result.reasons,
         name=mql.contact.name,
         company=mql.company.name if mql.company else None,
         channel=services.policy.channels.handoff,

@@ -212,7 +212,7 @@ def test_a_valid_conversion_tells_the_channel_the_thread_and_marketing(env: Env)
     text = shown(post)
     assert post["text"] == (f"MQL → SQL: Sato Hanako (Example KK) was converted to SQL by "
                             f"<@{REP1}>.")
-    assert "1 h 30 min (business hours)" in text and "2 touches" in text
+    assert "1 h 30 min (business hours)" in text and "*Touches*\\n2\"" in text
     assert "1,200,000" in text and "hubspot" in text
     assert f"<{link(ts)}|{t('decide.thread_link')}>" in text
     assert len(env.fake.calls_to("views.publish")) > homes_before  # App Homes refreshed
@@ -364,7 +364,7 @@ def test_a_valid_recycle_tells_marketing_why_with_the_notes_and_touches(env: Env
     text = shown(post)
     assert post["text"] == (f"Back to marketing: Sato Hanako (Example KK), recycled by "
                             f"<@{REP1}>. Reason: no budget")
-    for expected in ("Reason: *no budget*", "2 touches (agreed minimum 5)",
+    for expected in ("Reason: *no budget*", "*Touches*\\n2 (agreed minimum 5)",
                      "*Rep's note*\\nBudget frozen until April",
                      "*Fewer touches than agreed because*\\nThey said no on the second call",
                      f"<{link(ts)}|Open the hand-off thread>", f"Lead #{lead_id}"):
@@ -557,7 +557,7 @@ def test_japanese_texts_render(ja_env: Env) -> None:
     env.drain()
     assert f"{REP1}> が SQL 化しました · 11/24(火) 10:30" in shown(env.fake.messages(CHANNEL)[0])
     assert env.fake.thread(CHANNEL, ts)[-1]["text"] == (
-        f":white_check_mark: <@{REP1}> が SQL 化しました — 接触 1 回、引き渡しから初回接触まで "
+        f":white_check_mark: <@{REP1}> が SQL 化しました — 接触 1回、引き渡しから初回接触まで "
         "30分（営業時間）。")
     (post,) = marketing(env)
     assert post["text"] == f"MQL → SQL: Example KK Sato Hanako 様 を <@{REP1}> が SQL 化しました。"
@@ -568,13 +568,13 @@ def test_japanese_texts_render(ja_env: Env) -> None:
     (_, recycle_call) = env.fake.wait_for("views.open", 2)
     blocks = recycle_call.args["view"]["blocks"]
     assert blocks[0]["element"]["options"][0]["text"]["text"] == "予算なし"
-    assert blocks[2]["label"]["text"] == "接触が 5 回未満の理由"
+    assert blocks[2]["label"]["text"] == "接触が 5回未満の理由"
     accepted(submit(env, Callback.RECYCLE_MODAL, other, REP1,
                     recycle_values("unreachable", None, fewer="電話がつながらない")))
     env.drain()
     assert "マーケティングに戻りました" in marketing(env)[-1]["text"]
     assert "連絡がつかない" in shown(marketing(env)[-1])
-    assert "0 回（合意した最低回数 5 回）" in shown(marketing(env)[-1])
+    assert "0回（合意した最低回数 5回）" in shown(marketing(env)[-1])
 
 
 def test_user_text_pings_nobody(env: Env) -> None:

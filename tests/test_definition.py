@@ -117,6 +117,8 @@ def test_as_json_is_plain_json(policy: Policy) -> None:
         "reasons": list(result.reasons),
         "tier": None,
         "first_contact_business_hours": 2,
+        "matched_codes": list(result.matched_codes),
+        "reason_codes": list(result.reason_codes),
     }
     assert isinstance(result, Qualification)
 
@@ -354,6 +356,42 @@ def test_every_failing_reason_is_collected(policy: Policy) -> None:
         "score",
     ]
     assert result.matched == ()
+    assert [c["code"] for c in result.reason_codes] == [
+        "behaviour_none", "industry_other", "size_unknown", "title_other", "score_unknown"]
+    assert [c["code"] for c in result.reason_codes] == [
+        "behaviour_none", "industry_other", "size_unknown", "title_other", "score_unknown"]
+
+
+def test_criteria_read_in_the_readers_language(policy: Policy) -> None:
+    """What a person reads is translated from the codes; the stored English stays as it was."""
+    from bot.i18n import Translator
+    from bot.views.labels import criterion_text
+
+    lead = make_lead(
+        activities=(("page_view", days_ago(1), "/about"),),
+        company_industry="agriculture", company_employees=10, contact_title="Intern <b>",
+        score=10,
+    )
+    result = evaluate(lead, policy, NOW)
+    ja = [criterion_text(c, policy, Translator("ja")) for c in result.reason_codes]
+    assert ja == [
+        "直近90日間に対象の行動がありません（次のうち1件が必要: 料金ページ閲覧、資料ダウンロード、"
+        "ウェビナー参加、デモ依頼）",
+        "業種「agriculture」は対象外です（対象: 製造業、ソフトウェア、小売、金融、物流）",
+        "従業員数 10名は下限の50名に届きません",
+        "役職「Intern &lt;b&gt;」は対象のキーワードのどれにも当たりません（部長、課長、"
+        "取締役、役員、マネージャー、manager、director、head、vp、chief、ceo、cto）",
+        "スコア 10 は基準の30に届きません",
+    ]
+    en = [criterion_text(c, policy, Translator("en")) for c in result.reason_codes]
+    assert en[1] == ("Industry “agriculture” is not one of: Manufacturing, Software, Retail, "
+                     "Finance, Logistics")
+    assert en[2] == "Company size 10 is below 50 employees"
+    assert result.reasons[2] == "company size 10 is below 50 employees"  # the webhook's text
+    good = evaluate(make_lead(), policy, NOW)
+    assert [criterion_text(c, policy, Translator("ja")) for c in good.matched_codes] == [
+        "行動: 料金ページ閲覧", "行動: 資料ダウンロード", "行動: ウェビナー参加", "業種: 製造業",
+        "従業員数: 250名（50名以上）", "役職: 部長", "スコア: 72（基準 30以上）"]
 
 
 # -------------------------------------------------------------------------- tiers

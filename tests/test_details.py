@@ -17,6 +17,7 @@ from bot.clock import ManualClock
 from bot.i18n import format_datetime
 from bot.ids import Action, Callback
 from bot.policy import Policy
+from bot.views.labels import criterion_text
 from bot.workflow import log_touch
 from storage.models import Feedback
 from tests.conftest import Database
@@ -131,12 +132,16 @@ def test_details_show_the_whole_record_to_a_rep(env: Env) -> None:
     assert t("handoff.more_activities", count="20") not in text
 
     for shown in ("Sato Hanako", "営業部長", "hanako@example.co.jp", "+81-3-0000-0000",
-                  "Example KK", "example.co.jp", "manufacturing", "hubspot", "2026-11-v1",
+                  "Example KK", "example.co.jp", t("industry.manufacturing"), "hubspot",
+                  "2026-11-v1",
                   "/pricing"):
         assert shown in text, shown
     lead = env.lead(lead_id)
-    for criterion in lead.qualification["matched"]:
-        assert t("details.criterion_met", criterion=criterion) in text
+    assert lead.qualification["matched_codes"]
+    for criterion in lead.qualification["matched_codes"]:  # in the reader's language
+        assert t("details.criterion_met",
+                 criterion=criterion_text(criterion, env.services.policy, t)) in text
+    assert "behaviour:" not in text and "industry:" not in text
 
     assert t("details.touch", at=format_datetime(touched_at, t.language, TOKYO),
              user=f"<@{REP1}>", kind=t("touch_kind.call"),

@@ -134,7 +134,7 @@ def test_monday_0900_posts_one_digest_with_its_chart_and_never_again(world: Worl
     (digest,) = world.digests("2026-W48")
     text = shown(digest)
     assert "2026-W48" in digest["blocks"][0]["text"]["text"]
-    assert t("digest.headline", handoffs=2, arrow="▲", previous=0) in text
+    assert t.plural("digest.headline", 2, arrow="▲", previous=0) in text
     assert t("digest.breaches", count=1) in text or t("digest.breaches", count=2) in text
     assert "&lt;!channel&gt; Ltd" in text and "<!channel>" not in text  # user text escaped
     assert t("recycle_reason.no_budget") in text

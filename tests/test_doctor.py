@@ -76,7 +76,7 @@ HEALTHY_EN = [
     f"✓ The app has all {ALL_SCOPES} scopes of manifest.yml",
     "✓ Channel #sales (handoff, digest): the bot is a member",
     "✓ Channel #marketing (marketing_feedback): the bot is a member",
-    f"✓ User group {MANAGERS_GROUP} (managers): 1 member(s)",
+    f"✓ User group {MANAGERS_GROUP} (managers): 1 member",
     "✓ @sato (reps, auto_assign.weights) is a person in this workspace",
     "✓ @suzuki (reps, auto_assign.weights) is a person in this workspace",
     "✓ @kato (marketers) is a person in this workspace",
@@ -165,10 +165,10 @@ FAILURES: dict[str, tuple[Scenario, dict[str, tuple[str, str]]]] = {
                "SLACK_BOT_TOKEN に設定してください"),
     }),
     "missing scope": (_missing_scope, {
-        "en": ("✗ The app lacks 1 scope(s) of manifest.yml: users:read",
+        "en": ("✗ The app lacks 1 scope of manifest.yml: users:read",
                "    add them under OAuth & Permissions (or re-create the app from manifest.yml) "
                "and reinstall the app to the workspace"),
-        "ja": ("✗ manifest.yml のスコープのうち 1 個が付与されていません: users:read",
+        "ja": ("✗ manifest.yml のスコープのうち 1個が付与されていません: users:read",
                "    OAuth & Permissions で不足しているスコープを追加し（または manifest.yml から"
                "アプリを作り直し）、アプリをワークスペースに再インストールしてください"),
     }),

@@ -181,7 +181,7 @@ def test_english_message_reads_as_agreed(policy: Policy) -> None:
     assert field_texts(message) == [
         "*Company*\nExample KK",
         "*Title*\n営業部長",
-        "*Industry*\nmanufacturing",
+        "*Industry*\nManufacturing",
         "*Size*\n1,250 employees",
         "*Score*\n72",
         "*Source*\nhubspot",
@@ -190,9 +190,9 @@ def test_english_message_reads_as_agreed(policy: Policy) -> None:
     timeline, deadlines = section_texts(message)
     assert timeline == (
         "*Behaviour history (3)*\n"
-        "• Thu 19 Nov 14:00 — webinar: Sales x Marketing alignment\n"
-        "• Wed 18 Nov 15:30 — download: SLA whitepaper\n"
-        "• Tue 17 Nov 10:01 — page_view: /pricing"
+        "• Thu 19 Nov 14:00 — Webinar: Sales x Marketing alignment\n"
+        "• Wed 18 Nov 15:30 — Download: SLA whitepaper\n"
+        "• Tue 17 Nov 10:01 — Page view: /pricing"
     )
     assert deadlines == (
         "*Deadlines*\n"
@@ -217,23 +217,50 @@ def test_japanese_message_reads_as_agreed(policy: Policy) -> None:
     message = handoff_message(example_lead(), policy, NOW, JA)
     (header,) = blocks_of(message, "header")
     assert header["text"]["text"] == "Example KK Sato Hanako 様"
-    assert field_texts(message)[3] == "*従業員数*\n1,250 名"
+    assert field_texts(message)[3] == "*従業員数*\n1,250名"
     assert field_texts(message)[6] == "*MQL 判定日時*\n11/20(金) 09:12"
     timeline, deadlines = section_texts(message)
     assert timeline.splitlines() == [
-        "*行動履歴（3 件）*",
-        "• 11/19(木) 14:00 — webinar: Sales x Marketing alignment",
-        "• 11/18(水) 15:30 — download: SLA whitepaper",
-        "• 11/17(火) 10:01 — page_view: /pricing",
+        "*行動履歴（3件）*",
+        "• 11/19(木) 14:00 — ウェビナー参加: Sales x Marketing alignment",
+        "• 11/18(水) 15:30 — 資料ダウンロード: SLA whitepaper",
+        "• 11/17(火) 10:01 — ページ閲覧: /pricing",
     ]
     assert deadlines.splitlines() == [
         "*期限*",
-        "初回接触期限: *11/24(火) 10:30*（2 営業時間以内）",
-        "判断期限（SQL 化またはリサイクル）: *11/27(金) 17:30*（7 日以内）",
+        "初回接触期限: *11/24(火) 10:30*（2営業時間以内）",
+        "判断期限（SQL 化またはリサイクル）: *11/27(金) 17:30*（7日以内）",
     ]
     assert claim_button(message)["text"]["text"] == "担当する"
     assert "Sato Hanako" in message["text"] and "Example KK" in message["text"]
     assert "11/24(火) 10:30" in message["text"]
+
+
+def test_codes_read_by_name_and_unknown_ones_as_given(policy: Policy) -> None:
+    """Activity types and industries by their translated names (SPEC 8); a type only the
+    policy knows by its rule's label; anything else as the tool sent it."""
+    at = datetime(2026, 11, 19, 14, 0, tzinfo=TOKYO)
+    rules = [*policy.mql_definition.behaviour.rules,
+             policy.mql_definition.behaviour.rules[0].model_copy(
+                 update={"type": "trade_show", "label": "展示会来場", "detail_contains": None})]
+    custom = policy.model_copy(update={"mql_definition": policy.mql_definition.model_copy(
+        update={"behaviour": policy.mql_definition.behaviour.model_copy(
+            update={"rules": rules})})})
+    lead = make_lead([Activity(type="demo_request", at=at, detail="demo request form"),
+                      Activity(type="trade_show", at=at, detail="Booth 12"),
+                      Activity(type="podcast_listen", at=at, detail="ep. 4"),
+                      Activity(type="download", at=at, detail="資料ダウンロード")],
+                     company_industry="shipbuilding")
+    for t, expected in (
+        (EN, ["Demo request: demo request form", "展示会来場: Booth 12", "podcast_listen: ep. 4",
+              "Download: 資料ダウンロード"]),
+        (JA, ["デモ依頼: demo request form", "展示会来場: Booth 12", "podcast_listen: ep. 4",
+              "資料ダウンロード"]),
+    ):
+        timeline = section_texts(handoff_message(lead, custom, NOW, t))[0]
+        assert [line.split(" — ", 1)[1] for line in timeline.splitlines()[1:]] == expected
+        assert field_texts(handoff_message(lead, custom, NOW, t))[2].endswith("\nshipbuilding")
+    assert field_texts(handoff_message(make_lead(), policy, NOW, JA))[2] == "*業種*\n製造業"
 
 
 def test_hot_lead_shows_its_badge_and_one_hour_target(policy: Policy) -> None:
@@ -249,7 +276,7 @@ def test_timeline_is_newest_first_then_counts_the_rest(policy: Policy) -> None:
     assert [line.rsplit("/", 1)[1] for line in lines[1:11]] == [str(i) for i in range(24, 14, -1)]
     assert lines[11:] == ["+15 more"]
     ja = handoff_message(make_lead(25), policy, NOW, JA)
-    assert section_texts(ja)[0].splitlines()[-1] == "他 15 件"
+    assert section_texts(ja)[0].splitlines()[-1] == "他 15件"
 
 
 def test_exactly_ten_activities_need_no_more_line(policy: Policy) -> None:

@@ -211,9 +211,9 @@ def test_a_reps_home_lists_open_leads_by_next_deadline_overdue_first(home_env: E
     assert t("home.due.first_contact", due=fmt(env, soon_due)) in sections[1]
     decision = env.lead(touched).posted_at + timedelta(days=7)
     assert t("home.due.decision", due=fmt(env, decision)) in sections[2]
-    assert t("lead_status.working") in sections[2] and t("home.touches_one", count="1") in \
+    assert t("lead_status.working") in sections[2] and t.plural("home.touches", 1) in \
         sections[2]
-    assert t("home.touches", count="0") in sections[0]
+    assert t.plural("home.touches", 0) in sections[0]
     assert f"https://slack.com/archives/{CHANNEL}/p{late_ts.replace('.', '')}" in sections[0]
     assert "Someone Else" not in json.dumps(view, ensure_ascii=False)
     actions = [b for b in view["blocks"] if b["type"] == "actions"]

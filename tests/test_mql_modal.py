@@ -339,8 +339,11 @@ def test_a_lead_that_does_not_qualify_is_recorded_and_the_reasons_dmed(
     assert fake_slack.messages(SALES) == []
     (message,) = fake_slack.dms(MARKETER)
     assert "MQL 定義を満たさない" in message["text"]
-    assert "• no qualifying behaviour" in message["text"]
-    assert "• score 0 is below 30" in message["text"]
+    # the reasons in the marketer's language (the webhook's answer keeps its English)
+    assert "• 直近90日間に対象の行動がありません（次のうち1件が必要: 料金ページ閲覧、" \
+        in message["text"]
+    assert "• スコア 0 は基準の30に届きません" in message["text"]
+    assert "no qualifying behaviour" not in message["text"] and "page_view" not in message["text"]
 
 
 def errors_of(answer: HttpResponse) -> dict[str, str]:
@@ -499,3 +502,18 @@ def test_the_manifest_declares_the_shortcut_and_interactivity() -> None:
     assert shortcuts == {Shortcut.MQL_HANDOFF.value: "global"}
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert "usergroups:read" in manifest["oauth_config"]["scopes"]["bot"]
+
+
+def test_activity_types_are_offered_by_name(policy: Policy) -> None:
+    """The type options read as names, the rule's own label beside one it differs from."""
+    def options(language: str) -> list[str]:
+        view = mql_modal(policy, Translator(language))
+        select = next(b["element"] for b in view["blocks"] if b["type"] == "input"
+                      and b["element"].get("type") == "static_select"
+                      and b["element"]["options"][0]["value"] == "page_view")
+        return [o["text"]["text"] for o in select["options"]]
+
+    assert options("en") == ["Page view (料金ページ閲覧)", "Download (資料ダウンロード)",
+                             "Webinar (ウェビナー参加)", "Demo request (デモ依頼)", "Other"]
+    assert options("ja") == ["ページ閲覧（料金ページ閲覧）", "資料ダウンロード", "ウェビナー参加",
+                             "デモ依頼", "その他"]

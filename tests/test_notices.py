@@ -411,3 +411,27 @@ def test_a_simulated_week_across_a_holiday_sends_exactly_the_plan(world: World) 
     ], key=lambda a: (a[1], a[0]))
     assert [e.at for e in world.breaches(claimed)] == [jst(24, 10, 30), jst(27, 17, 30)]
     assert [e.at for e in world.breaches(unclaimed)] == [jst(24, 10, 30), jst(27, 17, 30)]
+
+
+@pytest.mark.parametrize(("language", "late", "expected", "never"), [
+    ("en", timedelta(seconds=20), "due *Tue 24 Nov 12:00*, missed just now. Owner:", "0 min"),
+    ("ja", timedelta(seconds=20), "期限 *11/24(火) 12:00* をたった今過ぎました。", "0分"),
+    ("en", timedelta(hours=1, minutes=5), "due *Tue 24 Nov 12:00*, now 1 h 5 min late.", "(s)"),
+    ("ja", timedelta(minutes=19), "期限 *11/24(火) 12:00*、19分超過。", "19 分"),
+])
+def test_a_breach_says_how_late_as_people_say_it(
+    policy: Policy, language: str, late: timedelta, expected: str, never: str
+) -> None:
+    """A breach sent as the deadline passes reads "just now", not "now 0 min late"."""
+    from bot.i18n import Translator
+    from bot.reminders import Audience, Clock, Notice
+    from bot.views.notice import breach_message
+
+    deadline = jst(24, 12)
+    notice = Notice(Clock.FIRST_CONTACT, "breach", deadline, deadline, "due",
+                    (Audience.OWNER,))
+    lead = Lead(id=1, contact_name="Kobayashi Ken", company_name="Acme", owner_id=REP)
+    message = breach_message(notice, lead, policy, deadline + late, Translator(language),
+                             for_manager=False)
+    body = message["blocks"][1]["text"]["text"]
+    assert expected in body and never not in body

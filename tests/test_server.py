@@ -42,7 +42,7 @@ def test_url_verification_and_a_slash_command_get_200(
     assert reply.args["response_type"] == "ephemeral"
     shown = str(reply.args["blocks"])
     assert "月間 MQL 目標: *100* 件" in shown  # the example policy speaks Japanese
-    assert "2 営業時間" in shown
+    assert "2営業時間" in shown
 
 
 @pytest.mark.parametrize(

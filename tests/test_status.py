@@ -134,7 +134,7 @@ def test_japanese(env: Env) -> None:
     env.services.policy = env.services.policy.model_copy(update={"language": "ja"})
     env.services.t = type(env.services.t)("ja")
     text = shown(ask(env, MANAGER))
-    assert "2 営業時間以内の初回コンタクト" in text and "中央値 20分" in text
+    assert "2営業時間以内の初回接触" in text and "中央値 20分" in text
     assert "2026/11/1 – 2026/11/30" in text
 
 

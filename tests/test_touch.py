@@ -346,3 +346,38 @@ def test_an_expired_trigger_offers_a_retry_that_opens_the_modal(any_env: Env) ->
     )
     assert calls[1].response is not None and calls[1].response["ok"] is True
     assert env.answers("retry") == []
+
+
+def test_after_a_touch_the_message_names_the_next_follow_up_until_enough_are_logged(
+    env: Env,
+) -> None:
+    """Follow-ups are owed while touches < min_touches: "Next: decision" would tell the rep
+    the opposite of the agreement (first-hour issue, point 9)."""
+    from bot.deadlines import decision_due_from
+    from bot.i18n import format_datetime
+
+    policy, t = env.services.policy, env.services.t
+    minimum = policy.agreement.min_touches
+    assert minimum > 1
+    lead_id, _ts = claimed(env)
+    submit(env, lead_id, REP1, form())
+    eventually(lambda: env.lead(lead_id).touch_count == 1)
+    env.drain()
+    lead = env.lead(lead_id)
+    due = policy.business_calendar.add(
+        lead.last_touch_at, timedelta(hours=policy.agreement.follow_up_every_business_hours))
+    (message,) = env.fake.messages(CHANNEL)
+    assert t("handoff.next_follow_up", due=format_datetime(due, t.language, policy.tz),
+             touch="2", target=str(minimum)) in shown(message)
+    decision = t("handoff.next_decision", due=format_datetime(
+        decision_due_from(lead.posted_at, policy), t.language, policy.tz))
+    assert decision not in shown(message)
+
+    for count in range(2, minimum + 1):
+        submit(env, lead_id, REP1, form("email", "replied", f"follow-up {count}"))
+        eventually(lambda count=count: env.lead(lead_id).touch_count == count)
+    env.drain()
+    (message,) = env.fake.messages(CHANNEL)
+    assert decision in shown(message)
+    assert t("handoff.next_follow_up", due=format_datetime(due, t.language, policy.tz),
+             touch="2", target=str(minimum)) not in shown(message)

@@ -41,7 +41,7 @@ from bot.outbox import OutboxWorker
 from bot.policy import Policy, Tier
 from bot.review import due_month, review_key
 from bot.sandbox.fake_slack import Call, FakeSlack
-from bot.sandbox.render import Names, Rendered, mrkdwn_text, render_call
+from bot.sandbox.render import Names, Rendered, mrkdwn_text, render_call, render_modal
 from bot.sandbox.slack_requests import HttpResponse, SlackRequests, http_post
 from bot.scheduler import default_steps, sweep
 from bot.services import Services, build_services
@@ -60,6 +60,8 @@ MAX_PAUSE_S = 0.4
 SETTLE_TIMEOUT_S = 20.0
 #: Tuesday morning, in the policy's time zone
 START = (2026, 11, 24, 9, 50)
+#: surface kinds (``Rendered.surface``) → their names under ``demo.surface`` in the catalog
+_SURFACE_KEYS = {"DM": "dm", "App Home": "home"}
 #: proxies would capture the stand-in's loopback traffic (slack_sdk ignores NO_PROXY)
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
 
@@ -246,14 +248,15 @@ class Stage:
             shown = render_call(
                 call.method, call.args, call.response, at=self.when(at), names=self.names,
                 thread_title=self.thread_title, response_target=self.fake.response_url_target,
-                trigger_user=self.triggers.get,
+                trigger_user=self.triggers.get, t=self.t,
             )
             if shown is not None:
                 self.show(shown)
         self.out.flush()
 
-    def show(self, shown: Rendered) -> None:
-        self.seen[shown.surface] = self.seen.get(shown.surface, 0) + 1
+    def show(self, shown: Rendered, *, counted: bool = True) -> None:
+        if counted:  # a submitted modal is the same surface again, not another one
+            self.seen[shown.surface] = self.seen.get(shown.surface, 0) + 1
         bold = (lambda s: f"\033[1m{s}\033[0m") if self._tty else str
         self.out.write("\n" + shown.text(bold=bold) + "\n")
 
@@ -411,6 +414,9 @@ class Stage:
         title = str((view.get("title") or {}).get("text", ""))
         self.say("submit", user=self.names.user(user), title=title)
         values = state_for(view.get("blocks") or [], chosen)
+        filled = {**view, "blocks": with_answers(view.get("blocks") or [], values)}
+        self.show(render_modal(filled, at=self.when(), names=self.names, user=user, t=self.t,
+                               filled=True), counted=False)
         response = self.slack.view_submission(
             str(view["callback_id"]), values, user_id=user,
             private_metadata=str(view.get("private_metadata", "")), view_id=str(view["id"]),
@@ -447,6 +453,30 @@ class Stage:
     def _ok(response: HttpResponse) -> None:
         if response.status != 200:
             raise DemoError(f"the bot answered HTTP {response.status}: {response.body[:200]}")
+
+
+def with_answers(blocks: list[dict[str, Any]], values: dict[str, Any]) -> list[dict[str, Any]]:
+    """The modal's blocks with the submitted answers as initial values, to show what was sent
+    (Slack shows a person their own typing; the demo's reader sees it this way)."""
+    out: list[dict[str, Any]] = []
+    for block in blocks:
+        state = values.get(str(block.get("block_id", "")), {})
+        element = block.get("element") or {}
+        answer = state.get(element.get("action_id", "")) if block.get("type") == "input" else None
+        if not answer:
+            out.append(block)
+            continue
+        element = dict(element)
+        if answer.get("selected_option"):
+            element["initial_option"] = answer["selected_option"]
+        if answer.get("selected_options"):
+            element["initial_options"] = answer["selected_options"]
+        if answer.get("selected_date"):
+            element["initial_date"] = answer["selected_date"]
+        if answer.get("value"):
+            element["initial_value"] = answer["value"]
+        out.append({**block, "element": element})
+    return out
 
 
 def state_for(blocks: list[dict[str, Any]], chosen: dict[str, Any]) -> dict[str, Any]:
@@ -518,14 +548,14 @@ def play(stage: Stage, cast: Cast) -> None:
         if status != 202:
             raise DemoError(f"the webhook refused the demo lead: {answer}")
         leads[key] = DemoLead(int(answer["lead_id"]), company)
+        tier_name = stage.lead(leads[key].lead_id).tier if key == "hot" else None
+        if tier_name:  # said with its own lead, before the hand-off frames are printed
+            stage.note("  " + t("demo.tier", company=company, tier=tier_name))
         if key != "cold" and answer.get("status") != "queued":
             raise DemoError(t("demo.not_qualified", reasons="; ".join(answer.get("reasons", []))))
     stage.settle()
     stage.flush()
     hot, ordinary = leads["hot"], leads["ordinary"]
-    tier = stage.lead(hot.lead_id).tier
-    if tier:
-        stage.note(t("demo.tier", company=hot.label, tier=tier))
 
     # a rep claims the hot lead; a second rep is too late
     stage.until(stage.at(9, 58))
@@ -584,7 +614,8 @@ def play(stage: Stage, cast: Cast) -> None:
                                       thread_ts=row.message_ts)
     title = stage.thread_title(str(row.channel_id), str(row.message_ts))
     stage.show(Rendered(
-        "thread", f"{stage.when()} · thread of “{title}” in {names.channel(row.channel_id)}",
+        "thread", f"{stage.when()} · "
+        + t("demo.frame.thread", title=title, channel=names.channel(row.channel_id)),
         (f"{names.user(cast.marketer)}: {text}",)))
     stage.event({**message, "type": "message", "channel": row.channel_id,
                  "channel_type": "channel"})
@@ -669,8 +700,9 @@ def run_demo(policy: Policy, *, start_bot: StartBot, listener_threads: int,
             play(stage, cast)
             if fake.errors:
                 raise DemoError("the Slack stand-in failed:\n" + "\n".join(fake.errors))
-            out.write("\n" + services.t("demo.done", surfaces=", ".join(
-                f"{k} {v}" for k, v in stage.seen.items())) + "\n")
+            out.write("\n" + services.t("demo.done", surfaces=services.t("demo.separator").join(
+                f"{services.t(f'demo.surface.{_SURFACE_KEYS.get(k, k)}')} {v}"
+                for k, v in stage.seen.items())) + "\n")
             out.flush()
             return dict(stage.seen)
         finally:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import itertools
 import textwrap
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot.i18n import Translator
 from bot.terminal_text import emojize, plain
 
-__all__ = ["Names", "Rendered", "blocks_text", "mrkdwn_text", "render_call"]
+__all__ = ["Names", "Rendered", "blocks_text", "mrkdwn_text", "render_call", "render_modal"]
 
 RULE = "─"
 WIDTH = 78
@@ -51,11 +53,17 @@ class Rendered:
 
     def text(self, *, bold: Callable[[str], str] = str) -> str:
         head = f"{RULE * 2} {self.header} "
-        head += RULE * max(3, WIDTH - len(head))
+        head += RULE * max(3, WIDTH - display_width(head))
         return "\n".join([bold(head), *(f"  {line}" for line in self.lines)])
 
 
 # ------------------------------------------------------------------------------ text
+
+
+def display_width(text: str) -> int:
+    """Columns a terminal gives ``text``: wide (CJK) characters take two, so Japanese frame
+    headers end where English ones do."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def mrkdwn_text(text: str, names: Names) -> str:
@@ -102,19 +110,24 @@ def _input(block: dict[str, Any], names: Names) -> list[str]:
     kind = element.get("type")
     lines = [label]
     if kind in ("checkboxes", "radio_buttons"):
-        box = "[ ]" if kind == "checkboxes" else "( )"
-        lines += [f"  {box} {_plain(o.get('text'), names)}" for o in element.get("options", [])]
+        chosen = [o.get("value") for o in element.get("initial_options") or []]
+        if element.get("initial_option"):
+            chosen.append(element["initial_option"].get("value"))
+        boxes = ("[ ]", "[x]") if kind == "checkboxes" else ("( )", "(•)")
+        lines += [f"  {boxes[o.get('value') in chosen]} {_plain(o.get('text'), names)}"
+                  for o in element.get("options", [])]
+    elif kind in ("static_select", "multi_static_select") and element.get("initial_option"):
+        lines.append(f"  [ {_plain(element['initial_option'].get('text'), names)} ▾ ]")
     elif kind in ("static_select", "multi_static_select"):
         options = [_plain(o.get("text"), names) for o in element.get("options", [])]
         for group in element.get("option_groups", []):
             options += [_plain(o.get("text"), names) for o in group.get("options", [])]
         lines.append(f"  [ {_plain(element.get('placeholder'), names) or 'Select'} ▾ ]  "
                      + " · ".join(options))
-    elif kind == "number_input":
-        lines.append("  [ 123 ]")
-    elif kind == "plain_text_input":
+    elif kind in ("number_input", "plain_text_input"):
+        given = element.get("initial_value")
         hint = _plain(element.get("placeholder"), names)
-        lines.append(f"  [ {hint or '…'} ]")
+        lines.append(f"  [ {given or hint or '…'} ]")
     else:
         lines.append(f"  {_element(element, names)}")
     return lines
@@ -198,13 +211,20 @@ def render_call(
     thread_title: Callable[[str, str], str] = lambda _channel, _ts: "",
     response_target: Callable[[str], Mapping[str, str | None]] = lambda _name: {},
     trigger_user: Callable[[str], str | None] = lambda _trigger: None,
+    t: Translator | None = None,
 ) -> Rendered | None:
     """The surface one Web API call changed, or None when it shows nothing to anyone.
 
     ``thread_title(channel, ts)`` names a thread by its parent message; ``response_target``
     says where a response URL's answers appear (channel, message, user); ``trigger_user``
-    names who pressed what opened a modal.
+    names who pressed what opened a modal. Frame headers are in ``t``'s language (the bot's),
+    so a Japanese demo does not say "ephemeral · only @x sees it".
     """
+    t = t or Translator("en")
+
+    def frame(key: str, **params: Any) -> str:
+        return f"{at} · " + t(f"demo.frame.{key}", **params)
+
     if response is not None and response.get("ok") is False:
         return None
     channel = str(args.get("channel") or args.get("channel_id") or "")
@@ -212,23 +232,26 @@ def render_call(
         lines = tuple(_message_lines(args, names))
         if channel.startswith(("U", "W", "D")):
             user = channel[1:] if channel.startswith("D") else channel
-            return Rendered("DM", f"{at} · DM · {names.user(user)}", lines)
+            return Rendered("DM", frame("dm", user=names.user(user)), lines)
         if args.get("thread_ts"):
             title = thread_title(channel, str(args["thread_ts"]))
-            about = f" of “{title}”" if title else ""
-            return Rendered("thread", f"{at} · thread{about} in {names.channel(channel)}", lines)
-        return Rendered("channel", f"{at} · channel {names.channel(channel)}", lines)
+            if title:
+                return Rendered("thread", frame("thread", title=title,
+                                                channel=names.channel(channel)), lines)
+            return Rendered("thread", frame("thread_untitled", channel=names.channel(channel)),
+                            lines)
+        return Rendered("channel", frame("channel", channel=names.channel(channel)), lines)
     if method == "chat.update":
         lines = tuple(_message_lines(args, names))
         if channel.startswith("D"):
-            return Rendered("DM", f"{at} · DM · {names.user(channel[1:])} (updated)", lines)
-        return Rendered("channel",
-                        f"{at} · channel {names.channel(channel)} (message updated)", lines)
+            return Rendered("DM", frame("dm_updated", user=names.user(channel[1:])), lines)
+        return Rendered("channel", frame("channel_updated", channel=names.channel(channel)),
+                        lines)
     if method == "chat.postEphemeral":
         return Rendered(
             "ephemeral",
-            f"{at} · ephemeral in {names.channel(channel)} · only "
-            f"{names.user(str(args.get('user')))} sees it",
+            frame("ephemeral_in", channel=names.channel(channel),
+                  user=names.user(str(args.get("user")))),
             tuple(_message_lines(args, names)),
         )
     if method == "response_url":
@@ -236,34 +259,42 @@ def render_call(
         lines = tuple(_message_lines(args, names))
         where = names.channel(target.get("channel"))
         if args.get("replace_original") in (True, "true") and target.get("message_ts"):
-            return Rendered("channel", f"{at} · channel {where} (message updated)", lines)
+            return Rendered("channel", frame("channel_updated", channel=where), lines)
         if args.get("response_type") == "in_channel":
-            return Rendered("channel", f"{at} · channel {where}", lines)
-        return Rendered("ephemeral",
-                        f"{at} · ephemeral · only {names.user(target.get('user'))} sees it",
+            return Rendered("channel", frame("channel", channel=where), lines)
+        return Rendered("ephemeral", frame("ephemeral", user=names.user(target.get("user"))),
                         lines)
     if method in ("views.open", "views.push", "views.update"):
         view = args.get("view") or {}
         if not isinstance(view, dict):
             return None
-        title = _plain(view.get("title"), names)
-        body = blocks_text(view.get("blocks") or [], names)
-        buttons = "  ".join(f"[ {_plain(view[k], names)} ]" for k in ("close", "submit")
-                            if view.get(k))
         user = trigger_user(str(args.get("trigger_id") or ""))
-        who = f" · {names.user(user)}" if user else ""
-        return Rendered("modal", f"{at} · modal “{title}”{who}",
-                        tuple([*body, *([buttons] if buttons else [])]))
+        return render_modal(view, at=at, names=names, user=user, t=t)
     if method == "views.publish":
         view = args.get("view") or {}
         body = blocks_text(view.get("blocks") or [], names) if isinstance(view, dict) else []
-        return Rendered("App Home", f"{at} · App Home of {names.user(str(args.get('user_id')))}",
+        return Rendered("App Home", frame("home", user=names.user(str(args.get("user_id")))),
                         tuple(body))
     if method == "files.completeUploadExternal":
         files = args.get("files") or []
         titles = ", ".join(str(f.get("title") or f.get("id")) for f in files
                            if isinstance(f, dict))
         comment = mrkdwn_text(str(args.get("initial_comment") or ""), names)
-        return Rendered("channel", f"{at} · channel {names.channel(channel)} (file)",
+        return Rendered("channel", frame("file", channel=names.channel(channel)),
                         tuple([*comment.splitlines(), f"📎 {titles}"]))
     return None
+
+
+def render_modal(view: Mapping[str, Any], *, at: str, names: Names, user: str | None,
+                 t: Translator, filled: bool = False) -> Rendered:
+    """A modal as opened, or (``filled``) with the answers its inputs carry as initial values,
+    so the reader sees what was submitted."""
+    title = _plain(view.get("title"), names)
+    body = blocks_text(view.get("blocks") or [], names)
+    buttons = "  ".join(f"[ {_plain(view[k], names)} ]" for k in ("close", "submit")
+                        if view.get(k))
+    key = "modal_filled" if filled else "modal"
+    header = f"{at} · " + t(f"demo.frame.{key}", title=title)
+    if user:
+        header += " · " + names.user(user)
+    return Rendered("modal", header, tuple([*body, *([buttons] if buttons else [])]))

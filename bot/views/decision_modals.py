@@ -240,6 +240,12 @@ def business_duration(duration: timedelta, t: Translator) -> str:
     return t("decide.duration_m", minutes=rest)
 
 
+def touch_count_value(count: int, t: Translator) -> str:
+    """The value under a "Touches" label: the number alone ("Touches 1", not "Touches 1
+    touch"); Japanese keeps its counter (接触回数 1回)."""
+    return t("decide.touch_count_value", count=format_number(count, t.language))
+
+
 def touches_text(count: int, t: Translator) -> str:
     key = "decide.touch" if count == 1 else "decide.touches"
     return t(key, count=format_number(count, t.language))
@@ -264,7 +270,7 @@ def converted_announcement(
     user = f"<@{escape(actor)}>"
     fields = [
         (t("decide.field_first_touch"), _first_touch_value(first_touch_after, t)),
-        (t("decide.field_touches"), touches_text(touch_count, t)),
+        (t("decide.field_touches"), touch_count_value(touch_count, t)),
         (t("decide.field_source"), _value(source, t)),
     ]
     if amount is not None:
@@ -299,7 +305,7 @@ def recycled_announcement(
     who = _who(lead_name, company, t)
     user = f"<@{escape(actor)}>"
     label = fit_mrkdwn(reason_label(reason, t), VALUE_BUDGET)
-    touches = t("recycle.touches_value", touches=touches_text(touch_count, t),
+    touches = t("recycle.touches_value", touches=touch_count_value(touch_count, t),
                 min=format_number(min_touches, t.language))
     blocks: list[dict[str, Any]] = [
         _section(t("recycle.marketing", lead=who, user=user, reason=label)),

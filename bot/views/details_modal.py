@@ -25,9 +25,10 @@ from bot.deadlines import decision_due_from, first_contact_due_from
 from bot.i18n import Translator, format_datetime, format_number
 from bot.ids import Callback
 from bot.lifecycle import OPEN
-from bot.mrkdwn import mrkdwn_text, plain_text
+from bot.mrkdwn import mrkdwn_text, plain_text, truncate
 from bot.policy import Policy
 from bot.views.handoff import fit_mrkdwn, fit_plain, utf16_len
+from bot.views.labels import activity_label, criterion_text, industry_label
 from storage.models import Activity, Feedback, Lead, LeadEvent, LeadStatus, Touch
 
 __all__ = ["MAX_BLOCKS", "SECTION_LIMIT", "details_modal"]
@@ -77,7 +78,7 @@ def details_modal(
         _section(_deadlines(lead, policy, now, t)),
         {"type": "section", "fields": _contact_fields(lead, t)},
         {"type": "section", "fields": _qualification_fields(lead, policy, t)},
-        _section(_criteria(lead, t)),
+        _section(_criteria(lead, policy, t)),
     ]
     parts = [
         _activities(lead.activities or [], policy, t),
@@ -235,7 +236,7 @@ def _contact_fields(lead: Lead, t: Translator) -> list[dict[str, Any]]:
         (t("details.field_phone"), _value(lead.contact_phone, t)),
         (t("handoff.field_company"), _value(lead.company_name, t)),
         (t("details.field_domain"), _value(lead.company_domain, t)),
-        (t("handoff.field_industry"), _value(lead.company_industry, t)),
+        (t("handoff.field_industry"), _value(industry_label(lead.company_industry or "", t), t)),
         (t("handoff.field_size"), size),
     ]
     return [_field(label, value) for label, value in pairs]
@@ -256,15 +257,20 @@ def _qualification_fields(lead: Lead, policy: Policy, t: Translator) -> list[dic
     return [_field(label, value) for label, value in pairs]
 
 
-def _criteria(lead: Lead, t: Translator) -> str:
+def _criterion(criterion: Any, policy: Policy, t: Translator) -> str:
+    text = criterion_text(criterion if isinstance(criterion, dict) else str(criterion), policy, t)
+    return truncate(text, CRITERION_BUDGET)
+
+
+def _criteria(lead: Lead, policy: Policy, t: Translator) -> str:
     """Which criteria of the definition the lead met (and missed, if it did not qualify)."""
     judged = lead.qualification or {}
-    matched = [str(c) for c in judged.get("matched") or []]
-    missed = [str(r) for r in judged.get("reasons") or []]
+    # codes (translated) when the lead was judged with them, else the stored English
+    matched = judged.get("matched_codes") or [str(c) for c in judged.get("matched") or []]
+    missed = judged.get("reason_codes") or [str(r) for r in judged.get("reasons") or []]
     lines = [f"*{t('details.criteria')}*"]
-    lines += [t("details.criterion_met", criterion=fit_mrkdwn(c, CRITERION_BUDGET))
-              for c in matched]
-    lines += [t("details.criterion_missed", criterion=fit_mrkdwn(r, CRITERION_BUDGET))
+    lines += [t("details.criterion_met", criterion=_criterion(c, policy, t)) for c in matched]
+    lines += [t("details.criterion_missed", criterion=_criterion(r, policy, t))
               for r in missed]
     if not matched and not missed:
         lines.append(t("handoff.not_given"))
@@ -287,8 +293,11 @@ def _activities(activities: Sequence[Activity], policy: Policy, t: Translator) -
 
 def _activity_line(activity: Activity, policy: Policy, t: Translator) -> str:
     at = _when(activity.at, policy, t)
-    kind = fit_mrkdwn((activity.type or "").strip() or "?", ACTIVITY_TYPE_BUDGET)
+    kind = fit_mrkdwn(activity_label(activity.type or "", policy, t) or "?",
+                      ACTIVITY_TYPE_BUDGET)
     detail = " ".join((activity.detail or "").split())
+    if detail.casefold() == activity_label(activity.type or "", policy, t).casefold():
+        detail = ""  # "Download: Download" says it twice
     if not detail:
         return t("handoff.activity_no_detail", at=at, type=kind)
     return t("handoff.activity", at=at, type=kind,

@@ -160,8 +160,8 @@ def _days(figures: DigestFigures, t: Translator, tz: ZoneInfo) -> str:
 
 def _headline(figures: DigestFigures, t: Translator) -> str:
     mark = arrow(figures.handoffs, figures.previous_handoffs)
-    return t("digest.headline", handoffs=figures.handoffs, arrow=mark,
-             previous=figures.previous_handoffs)
+    return t.plural("digest.headline", figures.handoffs, arrow=mark,
+                    previous=figures.previous_handoffs)
 
 
 def _value(value: float | None, percent: bool, t: Translator) -> str:

@@ -28,4 +28,8 @@ def doctor_lines(checks: Sequence[Check], t: Translator) -> list[str]:
 
 
 def _text(text: Text, t: Translator) -> str:
+    count = text.params.get("count")
+    if isinstance(count, int):  # "1 member" / "2 members"
+        params = {k: v for k, v in text.params.items() if k != "count"}
+        return t.plural(f"doctor.{text.key}", count, **params)
     return t(f"doctor.{text.key}", **text.params)

@@ -18,12 +18,18 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from bot.deadlines import decision_due_from, first_contact_due_from, first_contact_target_hours
+from bot.deadlines import (
+    decision_due_from,
+    first_contact_due_from,
+    first_contact_target_hours,
+    follow_up_due,
+)
 from bot.i18n import Translator, format_datetime, format_number
 from bot.ids import Action, Block
 from bot.lifecycle import OWNED, TERMINAL
 from bot.mrkdwn import escape, mrkdwn_text, plain_text, sanitise, truncate
 from bot.policy import Policy
+from bot.views.labels import activity_label, industry_label
 from storage.models import Activity, Lead, LeadStatus
 
 __all__ = ["decided_text", "handoff_message", "reason_label", "thread_link"]
@@ -151,7 +157,15 @@ def _owner_text(
                      due=format_datetime(first_contact, t.language, policy.tz))
     else:
         decision = decision_due_from(posted_at, policy)
-        upcoming = t("handoff.next_decision", due=format_datetime(decision, t.language, policy.tz))
+        follow_up = follow_up_due(lead, policy)
+        if follow_up is not None and follow_up < decision:  # touches still owed come first
+            upcoming = t("handoff.next_follow_up",
+                         due=format_datetime(follow_up, t.language, policy.tz),
+                         touch=format_number((lead.touch_count or 0) + 1, t.language),
+                         target=format_number(policy.agreement.min_touches, t.language))
+        else:
+            upcoming = t("handoff.next_decision",
+                         due=format_datetime(decision, t.language, policy.tz))
     touches = t("handoff.touches", count=format_number(lead.touch_count or 0, t.language))
     return fit_plain(f"{owner}\n{touches}\n{upcoming}", SECTION_LIMIT)
 
@@ -314,7 +328,7 @@ def _fields(lead: Lead, policy: Policy, t: Translator) -> list[dict[str, Any]]:
     pairs = [
         ("handoff.field_company", value(lead.company_name)),
         ("handoff.field_title", value(lead.contact_title)),
-        ("handoff.field_industry", value(lead.company_industry)),
+        ("handoff.field_industry", value(industry_label(lead.company_industry or "", t))),
         ("handoff.field_size", size),
         ("handoff.field_score", score),
         ("handoff.field_source", value(lead.source)),
@@ -353,8 +367,11 @@ def _timeline(activities: list[Activity], policy: Policy, t: Translator) -> str:
 
 def _activity_line(activity: Activity, policy: Policy, t: Translator) -> str:
     at = format_datetime(activity.at, t.language, policy.tz)
-    kind = fit_mrkdwn((activity.type or "").strip() or "?", ACTIVITY_TYPE_BUDGET)
-    detail = " ".join((activity.detail or "").split())  # one line per activity
+    kind = fit_mrkdwn(activity_label(activity.type or "", policy, t) or "?",
+                      ACTIVITY_TYPE_BUDGET)
+    detail = " ".join((activity.detail or "").split())
+    if detail.casefold() == activity_label(activity.type or "", policy, t).casefold():
+        detail = ""  # "Download: Download" says it twice  # one line per activity
     if not detail:
         return t("handoff.activity_no_detail", at=at, type=kind)
     return t(

@@ -315,8 +315,7 @@ def overdue_by(late: timedelta, t: Translator) -> str:
 
 
 def _touches(count: int, t: Translator) -> str:
-    key = "home.touches_one" if count == 1 else "home.touches"
-    return t(key, count=format_number(count, t.language))
+    return t.plural("home.touches", count)
 
 
 def _title(lead: HomeLead, t: Translator, name_budget: int, company_budget: int) -> str:

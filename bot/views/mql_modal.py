@@ -20,6 +20,7 @@ from bot.i18n import Translator
 from bot.ids import Callback, MqlBlock, row
 from bot.mrkdwn import escape, mrkdwn_text, plain_text, truncate
 from bot.policy import Policy
+from bot.views.labels import activity_label, criterion_text
 
 __all__ = [
     "ACTIVITY_ROWS",
@@ -205,7 +206,10 @@ def _activity_options(policy: Policy, t: Translator) -> list[dict[str, Any]]:
             names.append(rule.label)
     options = []
     for kind, names in list(labels.items())[: MAX_OPTIONS - 1]:
-        text = f"{' / '.join(names)} ({kind})" if names else kind
+        label = activity_label(kind, None, t)  # its name, never the raw code (SPEC 8)
+        others = [n for n in names if n != label]
+        text = (t("mql_modal.activity_option", name=label, labels=" / ".join(others))
+                if others else label)
         options.append(_option(kind, text))
     if OTHER_TYPE not in labels:
         options.append(_option(OTHER_TYPE, t("mql_modal.activity_other")))
@@ -455,7 +459,7 @@ def outcome_message(
     *,
     status: str,
     lead_id: int,
-    reasons: Iterable[str],
+    reasons: Iterable[str | Mapping[str, Any]],
     name: str,
     company: str | None,
     channel: str,
@@ -470,7 +474,9 @@ def outcome_message(
     elif status == "duplicate":
         text = t("mql_modal.outcome.duplicate", lead=who)
     else:
-        lines = [f"• {escape(truncate(reason, REASON_BUDGET))}" for reason in reasons]
+        # each reason escaped piecewise by criterion_text; a cut is rare (budget 300)
+        lines = [f"• {truncate(criterion_text(reason, None, t), REASON_BUDGET)}"
+                 for reason in reasons]
         text = t("mql_modal.outcome.not_qualified", lead=who)
         if lines:
             text += "\n" + "\n".join(lines)

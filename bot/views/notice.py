@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.i18n import Translator, format_datetime, format_duration
+from bot.i18n import Translator, format_datetime, format_duration, format_lateness
 from bot.ids import Action
 from bot.mrkdwn import mrkdwn_text, plain_text
 from bot.policy import Policy
@@ -113,10 +113,13 @@ def breach_message(
 ) -> dict[str, Any]:
     """A breach notice: a header that reads as an alarm, the lateness, who owns the lead."""
     due = format_datetime(notice.deadline, t.language, policy.tz)
-    late_by = format_duration(now - notice.deadline, t.language)
+    late_by = format_lateness(now - notice.deadline, t.language)
     owner = f"<@{lead.owner_id}>" if lead.owner_id else t("notice.nobody")
     heading = t(f"notice.breach.{notice.clock.value}.title")
-    text = t("notice.breach.body", who=_who(lead, t), due=due, late=late_by, owner=owner)
+    if late_by is None:  # sent as the deadline passes: "now 0 min late" reads as a glitch
+        text = t("notice.breach.body_just_now", who=_who(lead, t), due=due, owner=owner)
+    else:
+        text = t("notice.breach.body", who=_who(lead, t), due=due, late=late_by, owner=owner)
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": plain_text(fit_plain(heading, 150))},
         {"type": "section", "text": _mrkdwn(text)},

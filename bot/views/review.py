@@ -18,6 +18,7 @@ from bot.i18n import Translator, format_number
 from bot.mrkdwn import mrkdwn_text, plain_text
 from bot.views.digest import arrow
 from bot.views.handoff import fit_mrkdwn, fit_plain, reason_label, utf16_len
+from bot.views.labels import activity_label
 
 if TYPE_CHECKING:
     from bot.metrics import Scorecard
@@ -63,12 +64,12 @@ def review_message(
                                       reasons=True, empty=t("review.no_decided"))))
     behaviour = list(figures.by_behaviour) + [_Only(b) for b in figures.by_single_behaviour]
     blocks.append(_section(_breakdown(t("review.by_behaviour"), behaviour, t, reasons=False,
-                                      empty=t("review.no_decided"))))
+                                      empty=t("review.no_decided"), activities=True)))
     blocks.append(_section(_versions(figures, t)))
     blocks.append({"type": "context", "elements": [
         mrkdwn_text(t("review.footer", month=figures.period.label))]})
     summary = (t("review.summary_kept") if not found
-               else t("review.summary", count=len(found)))
+               else t.plural("review.summary", len(found)))
     return {"text": fit_plain(f"{title} — {summary}", 3000), "blocks": blocks[:MAX_BLOCKS]}
 
 
@@ -100,6 +101,10 @@ def _suggestion(s: Suggestion, t: Translator) -> str:
         half = "pm" if s.params.get("afternoon") else "am"
         params["slot"] = t("review.slot", day=t(f"review.weekday.{_DAYS[s.params['weekday']]}"),
                            half=t(f"review.half.{half}"))
+    count = s.params.get("count")
+    if isinstance(count, int) and not isinstance(count, bool):
+        del params["count"]
+        return t.plural(f"review.suggest.{s.key}", count, **params)
     return t(f"review.suggest.{s.key}", **params)
 
 
@@ -156,18 +161,20 @@ class _Only:
 def _behaviour_label(kind: str, t: Translator, *, only: bool) -> str:
     if only and not kind:
         return t("review.no_history")
-    label = fit_mrkdwn(kind, LABEL_BUDGET)
+    label = fit_mrkdwn(activity_label(kind, None, t), LABEL_BUDGET)  # "Webinar", not "webinar"
     return t("review.only", behaviour=label) if only else label
 
 
 def _breakdown(heading: str, groups: Sequence[Any], t: Translator, *, reasons: bool,
-               empty: str) -> str:
+               empty: str, activities: bool = False) -> str:
     lines = [f"*{heading}*"]
     if not groups:
         return "\n".join([*lines, empty])
     for group in list(groups)[:MAX_ROWS]:
         if isinstance(group, _Only):
             label = _behaviour_label(group.key, t, only=True)
+        elif activities:  # groups named by activity type: shown by the type's name
+            label = _behaviour_label(group.key or t("review.unknown"), t, only=False)
         else:
             label = fit_mrkdwn(group.key or t("review.unknown"), LABEL_BUDGET)
         line = t("review.group_line", group=label, rate=percent(group.rate, t),

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.i18n import Translator, format_datetime, format_duration, format_number
+from bot.i18n import Translator, format_datetime, format_duration, format_number, format_weekdays
 from bot.metrics import BreachList, Scorecard
 from bot.mrkdwn import escape, mrkdwn_text, plain_text, truncate
 from bot.periods import Period
-from bot.policy import Policy
+from bot.policy import WEEKDAYS, Policy
 from bot.views.handoff import (
     SECTION_LIMIT,
     fit_mrkdwn,
@@ -35,7 +35,7 @@ def agreement_blocks(policy: Policy, t: Translator) -> list[dict[str, Any]]:
         t("status.decision", days=a.decision_days),
         t(
             "status.calendar",
-            days="/".join(d.capitalize() for d in cal.working_days),
+            days=format_weekdays((WEEKDAYS.index(d) for d in cal.working_days), t.language),
             hours=hours,
             timezone=cal.timezone,
             holidays=cal.holidays or t("status.no_holidays"),
