@@ -136,8 +136,9 @@ class ImportReport:
 
     def summary(self) -> str:
         t = Translator(self.language)
-        text = t(
-            "cli.import.summary_one" if len(self.rows) == 1 else "cli.import.summary",
+        text = t.plural(
+            "cli.import.summary",
+            len(self.rows),
             total=len(self.rows),
             accepted=self.count(Outcome.ACCEPTED),
             duplicate=self.count(Outcome.DUPLICATE),
@@ -152,8 +153,7 @@ class ImportReport:
         if not late:
             return None
         key = "cli.import.late_dry_run" if self.dry_run else "cli.import.late"
-        return Translator(self.language)(key + ("_one" if late == 1 else ""), count=late,
-                                         hours=self.handoff_within_hours)
+        return Translator(self.language).plural(key, late, hours=self.handoff_within_hours)
 
     def lines(self) -> list[str]:
         """What the CLI prints: every row that was not simply accepted, then the summary."""

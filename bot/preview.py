@@ -332,8 +332,7 @@ def _describe(notice: Notice, policy: Policy, t: Translator) -> PlannedNotice:
         label = t("cli.preview.reminder_percent", percent=step.removesuffix("%"))
     elif notice.clock == Clock.DECISION:
         days = step.removesuffix("d")
-        label = t("cli.preview.reminder_decision_one" if days == "1"
-                  else "cli.preview.reminder_decision", days=days)
+        label = t.plural("cli.preview.reminder_decision", int(days), days=days)
     else:
         label = t("cli.preview.reminder_other", clock=notice.clock, step=step)
     key = f"{notice.clock}:{notice.kind}:{step}"

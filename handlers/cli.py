@@ -247,8 +247,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             except OSError as exc:
                 print(f"cannot write {args.csv}: {exc.strerror or exc}", file=sys.stderr)
                 return 2
-            print("\n" + services.t("cli.report.csv_written", rows=rows, month=period.label,
-                                     file=args.csv))
+            print("\n" + services.t.plural("cli.report.csv_written", rows, rows=rows,
+                                            month=period.label, file=args.csv))
         if args.post:
             queued = queue_review(services, period, now, review)
             worker = OutboxWorker(services)  # also finishes an earlier run's delivery, if any

@@ -34,7 +34,7 @@ SAMPLE_OUTCOMES = {
 }
 SAMPLE_SUMMARY = "8 rows: 4 accepted, 1 duplicate, 1 not qualified, 2 rejected"
 #: the same, as the example policy (Japanese) has the importer say it
-SAMPLE_SUMMARY_JA = "8 行: 受け付け 4 件、重複 1 件、対象外 1 件、却下 2 件"
+SAMPLE_SUMMARY_JA = "8行: 受け付け 4件、重複 1件、対象外 1件、却下 2件"
 HEADER = (
     "external_id,source,qualified_at,contact_name,contact_email,contact_title,contact_phone,"
     "company_name,company_industry,company_employees,company_domain,score"
@@ -150,7 +150,7 @@ def test_the_sample_shows_every_outcome_and_stores_only_what_it_accepts(
         line: (Outcome.REJECTED if outcome == Outcome.REJECTED else Outcome.DUPLICATE)
         for line, (_, outcome) in SAMPLE_OUTCOMES.items()
     }
-    assert again.summary() == "8 行: 受け付け 0 件、重複 6 件、対象外 0 件、却下 2 件"
+    assert again.summary() == "8行: 受け付け 0件、重複 6件、対象外 0件、却下 2件"
     assert row_counts(db.engine) == before
 
 
@@ -175,7 +175,7 @@ def test_a_dry_run_writes_nothing_and_reports_what_the_import_then_does(
     redo = import_csv(import_services, SAMPLE, dry_run=True)
     assert row_counts(db.engine) == after
     assert outcomes(redo) == outcomes(import_csv(import_services, SAMPLE))
-    assert redo.summary().startswith("8 行: 受け付け 0 件、重複 6 件、対象外 0 件")
+    assert redo.summary().startswith("8行: 受け付け 0件、重複 6件、対象外 0件")
 
 
 # --- activities --------------------------------------------------------------------------------
@@ -517,8 +517,8 @@ def test_cli_dry_run_writes_nothing_and_needs_a_current_schema(
     assert main(["--config", str(EXAMPLE_POLICY), "import", "--dry-run", str(SAMPLE)]) == 1
     out = capsys.readouterr().out
     assert out.splitlines()[-1] == SAMPLE_SUMMARY_JA + "（ドライラン: 何も書き込んでいません）"
-    assert "9 行目（csv-1006）: 却下: contact_name: required" in out  # intake's words stay
-    assert "8 行目（csv-1005）: 却下: " in out and "6 行目（csv-1004）: 対象外: " in out
+    assert "9行目（csv-1006）: 却下: contact_name: required" in out  # intake's words stay
+    assert "8行目（csv-1005）: 却下: " in out and "6行目（csv-1004）: 対象外: " in out
     assert "line " not in out and "rows" not in out
 
 
@@ -597,7 +597,7 @@ def test_a_row_the_database_refuses_is_reported_and_skipped(
                                 4: ("csv-3", Outcome.NOT_QUALIFIED)}
     (refused,) = [row for row in report.rows if row.outcome == Outcome.REJECTED]
     assert refused.describe(Translator("ja")).startswith(
-        "3 行目（csv-2）: 却下: データベースがこの行を受け付けませんでした")
+        "3行目（csv-2）: 却下: データベースがこの行を受け付けませんでした")
     assert "refused by a trigger" not in refused.describe()  # never the database's text
 
 
@@ -620,7 +620,7 @@ def test_an_old_file_says_which_leads_are_already_late_for_hand_off(
     run_import("--dry-run", str(SAMPLE), language="ja")
     note = capsys.readouterr().out.splitlines()[-1]
     assert note.startswith(
-        "受け付けるリードのうち 4 件は、すでに引き渡しの約束（24 時間）を過ぎています。")
+        "受け付けるリードのうち 4件は、すでに引き渡しの約束（24時間）を過ぎています。")
     assert "--qualified-at now" in note
     run_import(str(SAMPLE))
     lines = capsys.readouterr().out.splitlines()

@@ -484,7 +484,7 @@ def test_cli_prints_writes_the_csv_and_posts_once(
     out = capsys.readouterr().out
     assert out.startswith("月次SLAレビュー · 2026年10月\n")
     assert "5回未満の接触でのリサイクルが 1件" in out
-    assert "2026-10 のリード 1 件を pack.csv に書き出しました" in out  # the policy's language
+    assert "2026-10 のリード 1件を pack.csv に書き出しました" in out  # the policy's language
     raw = (operator_env / "pack.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # Excel opens UTF-8 with a BOM correctly
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))

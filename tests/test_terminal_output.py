@@ -37,7 +37,7 @@ COMMANDS = {
 JAPANESE = {
     "report": "月次SLAレビュー",
     "digest": "週次",
-    "import": "8 行: 受け付け",
+    "import": "8行: 受け付け",
     "preview": "期限",
 }
 
