@@ -10,6 +10,7 @@ step with the shipped files.
 
 from __future__ import annotations
 
+from bot.i18n import Translator
 from bot.policy import Policy
 from bot.settings import Settings
 
@@ -24,21 +25,17 @@ CHANNEL_PLACEHOLDERS = frozenset({"C0000SALES", "C0000MKTG"})
 #: the member ids of ``sla.example.toml``
 MEMBER_PLACEHOLDERS = frozenset({"U0000REP1", "U0000REP2", "U0000MGR1", "U0000MKT1"})
 
-_ENV_FIXES = {
-    "SLACK_BOT_TOKEN": "paste the Bot User OAuth Token (xoxb-…) from the Slack app's OAuth & "
-    "Permissions page",
-    "SLACK_SIGNING_SECRET": "paste the Signing Secret from the Slack app's Basic Information "
-    "page",
-    "INTAKE_TOKEN": "set a long random string, e.g. the output of: openssl rand -hex 32",
-}
-
-
 def is_placeholder_intake_token(token: str | None) -> bool:
     return token == ENV_PLACEHOLDERS["INTAKE_TOKEN"]
 
 
-def placeholder_problems(settings: Settings | None, policy: Policy | None) -> list[str]:
-    """One line per example value still in use, each with what to put there instead."""
+def placeholder_problems(
+    settings: Settings | None, policy: Policy | None, t: Translator | None = None
+) -> list[str]:
+    """One line per example value still in use, each with what to put there instead, in the
+    policy's language (or ``t``'s)."""
+    if t is None:
+        t = Translator(policy.language if policy is not None else "en")
     problems: list[str] = []
     if settings is not None:
         current = {
@@ -48,8 +45,7 @@ def placeholder_problems(settings: Settings | None, policy: Policy | None) -> li
         }
         for name, example in ENV_PLACEHOLDERS.items():
             if current[name] == example:
-                problems.append(f"{name}: still the example value of .env.example: "
-                                f"{_ENV_FIXES[name]}")
+                problems.append(t(f"placeholders.{name.lower()}", name=name))
     if policy is not None:
         channels = policy.channels
         for key, value in (
@@ -58,10 +54,7 @@ def placeholder_problems(settings: Settings | None, policy: Policy | None) -> li
             ("digest", channels.digest),
         ):
             if value in CHANNEL_PLACEHOLDERS:
-                problems.append(
-                    f"[channels] {key}: {value} is the example's channel id: put your channel's "
-                    "id (in Slack, open the channel's details; the id is at the bottom)"
-                )
+                problems.append(t("placeholders.channel", key=key, value=value))
         roles = policy.roles
         for key in ("reps", "managers", "marketers", "away"):
             people = getattr(roles, key)
@@ -69,12 +62,8 @@ def placeholder_problems(settings: Settings | None, policy: Policy | None) -> li
                 person for person in people if person in MEMBER_PLACEHOLDERS
             ]
             if examples:
-                problems.append(
-                    f"[roles] {key}: {', '.join(examples)} is the example's member id: put your "
-                    "people's ids (in Slack, open a profile, ⋮ → Copy member ID)"
-                )
+                problems.append(t("placeholders.member", key=key, ids=", ".join(examples)))
         examples = sorted(set(policy.auto_assign.weights) & MEMBER_PLACEHOLDERS)
         if examples:
-            problems.append(f"[auto_assign] weights: {', '.join(examples)} is the example's "
-                            "member id: use your reps' ids")
+            problems.append(t("placeholders.weights", ids=", ".join(examples)))
     return problems

@@ -417,7 +417,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if settings is not None and policy is not None:
         environment += config_problems(settings, policy)
     problems = [t("cli.check.environment", problem=p) for p in environment]
-    problems += policy_problems + placeholder_problems(settings, policy)
+    problems += policy_problems + placeholder_problems(settings, policy, t)
     if problems:
         print(t("cli.check.problems"), file=sys.stderr)
         for problem in problems:

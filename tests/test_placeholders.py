@@ -66,7 +66,7 @@ def example_env_vars(operator_env: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
 def test_check_config_refuses_each_placeholder_one_line_each(
     example_env_vars: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["--config", str(EXAMPLE_POLICY), "check-config"]) == 2
+    assert main(["--config", str(EXAMPLE_POLICY), "check-config", "--language", "en"]) == 2
     err = capsys.readouterr().err
     lines = [line.strip() for line in err.splitlines()]
     for name in ENV_PLACEHOLDERS:
@@ -126,5 +126,18 @@ def test_run_starts_with_placeholders_and_names_them(
     assert len(started) == 1
     started[0].services.close()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any("INTAKE_TOKEN: still the example value" in w for w in warnings)
+    # in the policy's language (the example's is Japanese), like check-config
+    assert any("INTAKE_TOKEN: .env.example の例の値のままです" in w for w in warnings)
     assert any("[channels] handoff: C0000SALES" in w for w in warnings)
+
+
+def test_check_config_names_placeholders_in_the_policys_language(
+    example_env_vars: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One language per output: the header and every placeholder line in Japanese."""
+    assert main(["--config", str(EXAMPLE_POLICY), "check-config"]) == 2
+    err = capsys.readouterr().err
+    assert "SLACK_BOT_TOKEN: .env.example の例の値のままです" in err
+    assert "[channels] handoff: C0000SALES は例のチャンネル ID です" in err
+    assert "[roles] reps: U0000REP1, U0000REP2 は例のメンバー ID です" in err
+    assert "still the example value" not in err and "example's" not in err
