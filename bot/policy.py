@@ -203,6 +203,27 @@ class Roles(_Section):
         return value
 
 
+class Governance(_Section):
+    """Who approves a change to the agreement, per side (SPEC 9): user ids or one user-group
+    id each. Only when both sides have approvers does a changed agreement wait for one
+    approval of each side; otherwise the file's agreement takes effect at start."""
+
+    marketing_approvers: People = ()
+    sales_approvers: People = ()
+    #: when an approved version takes effect: at once, or at the start of the next business day
+    effective: Literal["immediately", "next_business_day"] = "immediately"
+
+    @field_validator("marketing_approvers", "sales_approvers")
+    @classmethod
+    def _ids(cls, value: People) -> People:
+        return Roles._ids(value)
+
+    @property
+    def enabled(self) -> bool:
+        """Both sides have approvers: changes to the agreement need both sides' consent."""
+        return bool(self.marketing_approvers) and bool(self.sales_approvers)
+
+
 class CalendarConfig(_Section):
     timezone: str = "UTC"
     working_days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = (
@@ -508,6 +529,7 @@ class Policy(_Section):
     outbound_webhook: OutboundWebhook | None = None
     auto_assign: AutoAssign = AutoAssign()
     adapters: Adapters = Adapters()
+    governance: Governance = Governance()
 
     @cached_property
     def business_calendar(self) -> BusinessCalendar:
