@@ -120,3 +120,30 @@ class OtherRepRefused(NotAllowed):
     """A rep asked for someone else's figures: only managers may."""
 
     message_key = "status_report.not_allowed"
+
+
+class NotAnApprover(NotAllowed):
+    """Only the approvers of a side (``[governance]``) may approve or ask for changes."""
+
+    message_key = "agreement.proposal.error.not_approver"
+
+
+class NotTheProposer(NotAllowed):
+    """Only the proposer withdraws a proposal (any approver, for one of the policy file)."""
+
+    message_key = "agreement.proposal.error.not_proposer"
+
+
+class ProposalClosed(DomainError):
+    """The proposal is no longer open: superseded, withdrawn, rejected or in effect."""
+
+    def __init__(self, detail: str, *, status: str, number: int, newer: int | None = None) -> None:
+        super().__init__(detail, number=number, newer=newer or "")
+        suffix = "_by" if status == "superseded" and newer else ""
+        self.message_key = f"agreement.proposal.error.{status}{suffix}"
+
+
+class UnknownProposal(NotFound):
+    """A button or modal named no proposal this bot recorded (a forged or stale value)."""
+
+    message_key = "agreement.proposal.error.unknown"

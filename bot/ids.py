@@ -25,6 +25,10 @@ class Action(StrEnum):
     REASSIGN = "lead.reassign"  # managers only
     DETAILS = "lead.details"  # anyone: the whole history, read-only
     SNOOZE = "notice.snooze"  # on a reminder DM: remind me again later (not past the deadline)
+    # on an agreement proposal (SPEC 9): approvers of each side; Withdraw: its proposer
+    PROPOSAL_APPROVE = "agreement.approve"
+    PROPOSAL_REQUEST_CHANGES = "agreement.request_changes"
+    PROPOSAL_WITHDRAW = "agreement.withdraw"
 
 
 class Block(StrEnum):
@@ -49,6 +53,7 @@ class Callback(StrEnum):
     RECYCLE_MODAL = "recycle.modal"
     REASSIGN_MODAL = "reassign.modal"
     DETAILS_MODAL = "details.modal"
+    PROPOSAL_CHANGES_MODAL = "agreement.changes.modal"
 
 
 class MqlBlock(StrEnum):
@@ -101,6 +106,12 @@ class ReassignBlock(StrEnum):
 
     REP = "reassign.rep"
     REASON = "reassign.reason"
+
+
+class ProposalBlock(StrEnum):
+    """``block_id`` of the Request changes modal's input; its ``action_id`` is the same."""
+
+    COMMENT = "agreement.changes.comment"
 
 
 def row(block: StrEnum, index: int) -> str:

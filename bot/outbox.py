@@ -45,6 +45,13 @@ from sqlalchemy import func, or_, select
 
 from bot.adapters.hubspot_fetch import FETCH_KIND, ContactGone
 from bot.adapters.hubspot_fetch import run as run_fetch
+from bot.agreement.proposals import (
+    PROPOSAL_KIND,
+    WAIT_FOR_POST,
+    PostGone,
+    PostNotSentYet,
+    proposal_call,
+)
 from bot.home import SUPERSEDED, home_publish_args
 from bot.lifecycle import Action, Surface, apply
 from bot.notices import still_owed
@@ -329,6 +336,19 @@ class OutboxWorker:
                 method, args = UPLOAD_METHOD, {"channel": row.channel, **row.payload}
             elif row.kind == FETCH_KIND:  # a thin HubSpot event: read its contact, store it
                 method, args = "GET", dict(row.payload)
+            elif row.kind == PROPOSAL_KIND:  # an agreement proposal: rendered as it is now
+                try:
+                    method, args = proposal_call(self.services, uow, row)
+                except PostNotSentYet:  # an update or reply waits for its post's ts
+                    row.status = OutboxStatus.PENDING
+                    row.not_before = now + WAIT_FOR_POST
+                    row.locked_by = row.locked_until = None
+                    uow.commit()
+                    return None
+                except PostGone as gone:
+                    self._finish(uow, row, OutboxStatus.SKIPPED, error=str(gone))
+                    uow.commit()
+                    return None
             else:
                 notice = row.payload.get("notice")
                 if isinstance(notice, dict) and not still_owed(

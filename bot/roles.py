@@ -23,10 +23,13 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.clock import Clock
 from bot.policy import Policy
 
-__all__ = ["CACHE_FOR", "RETRY_AFTER_ERROR", "ROLES", "Directory", "Role"]
+__all__ = ["CACHE_FOR", "RETRY_AFTER_ERROR", "ROLES", "SIDES", "Directory", "Role", "Side"]
 
 Role = Literal["reps", "managers", "marketers"]
 ROLES: tuple[Role, ...] = get_args(Role)
+#: the two parties to the agreement, each with its approvers (``[governance]``, SPEC 9)
+Side = Literal["marketing", "sales"]
+SIDES: tuple[Side, ...] = get_args(Side)
 #: how long a group's members are trusted before Slack is asked again
 CACHE_FOR = timedelta(minutes=5)
 #: after a failed lookup, how long the last known members are used before asking again, so an
@@ -77,6 +80,20 @@ class Directory:
         """True when ``user_id`` holds any of ``roles``; listed roles are checked before groups."""
         ordered = sorted(roles, key=lambda role: isinstance(self._people(role), str))
         return any(user_id in self.members(role) for role in ordered)
+
+    def approvers(self, side: Side) -> frozenset[str]:
+        """Who may approve a change to the agreement for ``side`` (a list, or a user group
+        resolved and cached like a role's)."""
+        if side not in SIDES:
+            raise ValueError(f"unknown side {side!r}; expected one of {SIDES}")
+        people: tuple[str, ...] | str = getattr(self.policy.governance, f"{side}_approvers")
+        if isinstance(people, str):
+            return self._group_members(people)
+        return frozenset(people)
+
+    def approver_sides(self, user_id: str) -> tuple[Side, ...]:
+        """The sides ``user_id`` approves for, now (none: not an approver)."""
+        return tuple(side for side in SIDES if user_id in self.approvers(side))
 
     def is_away(self, user_id: str, *, cached_only: bool = False) -> bool:
         """Whether reminders should skip ``user_id``: listed as away in the policy, or their

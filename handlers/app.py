@@ -26,6 +26,7 @@ from handlers import (
     feedback,
     home,
     mql_modal,
+    proposals,
     reassign,
     snooze,
     status,
@@ -123,7 +124,7 @@ def create_app(
     # Bolt tries listeners in registration order, building each tried matcher's arguments: the
     # clicks that come in bursts (Claim) first. No two listeners match the same request.
     for module in (claim, touch, decide, reassign, details, snooze, status, mql_modal, feedback,
-                   home):
+                   home, proposals):
         module.register(app)
     return app
 

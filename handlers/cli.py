@@ -372,6 +372,67 @@ def cmd_agreement_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agreement_propose(args: argparse.Namespace) -> int:
+    """SPEC 9: FILE validated like check-config, recorded as a proposed version; the running
+    bot posts it to both channels for approval. A refused file records nothing."""
+    from bot.agreement.changes import describe_changes
+    from bot.agreement.proposals import propose
+    from bot.agreement.versions import OPERATOR
+    from bot.policy import USER_ID
+    from bot.terminal_text import plain
+
+    settings, policy = _load(args)
+    _configure_logging(settings.log_level)
+    t = Translator(policy.language)
+    if args.by is not None and not USER_ID.match(args.by):
+        print(t("cli.agreement.propose.bad_by", value=args.by), file=sys.stderr)
+        return 2
+    try:
+        proposed = load_policy(args.file)
+    except PolicyError as exc:  # the same per-key lines as check-config
+        print(t("cli.check.problems"), file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  ✗ {exc.source}: {problem}", file=sys.stderr)
+        print(t("cli.agreement.propose.nothing_recorded"), file=sys.stderr)
+        return 2
+    if not policy.governance.enabled:
+        print(t("cli.agreement.propose.no_governance"), file=sys.stderr)
+        return 2
+    services = build_services(settings, policy, SystemClock())
+    try:
+        _require_schema(services)
+        result = propose(services, proposed, proposer=args.by or OPERATOR, note=args.note)
+    finally:
+        services.close()
+    if result.outcome == "same_as_active":
+        print(t("cli.agreement.propose.same_as_active", number=result.number or "—"))
+        return 1
+    if result.outcome == "same_as_open":
+        print(t("cli.agreement.propose.same_as_open", number=result.number))
+        return 1
+    print(t("cli.agreement.propose.recorded", number=result.number))
+    if result.superseded:
+        print(t("cli.agreement.propose.superseded", number=result.superseded))
+    agreement = [c for c in result.changes if not c.operational]
+    operational = [c for c in result.changes if c.operational]
+    for title, changes in (("changes", agreement), ("operational", operational)):
+        if changes:
+            print(t(f"cli.agreement.propose.{title}"))
+            for line in describe_changes(changes, t):
+                print(f"  • {plain(line)}")
+    if result.impact is not None:
+        i = result.impact
+        print(t("agreement.proposal.impact", month=i.month))
+        print("  • " + t.plural("agreement.proposal.impact_qualified", i.qualified,
+                                not_qualified=i.not_qualified))
+        print("  • " + t.plural("agreement.proposal.impact_late", i.handed_off,
+                                before=i.late_now, after=i.late_proposed))
+    print(t("cli.agreement.propose.next", handoff=policy.channels.handoff,
+            marketing=policy.channels.marketing_feedback,
+            when=t(f"cli.agreement.propose.effective_{policy.governance.effective}")))
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     settings = load_settings()
     _configure_logging(settings.log_level)
@@ -660,6 +721,14 @@ def build_parser() -> argparse.ArgumentParser:
     hist = agr_sub.add_parser("history", help="list the versions: status, dates, approvals")
     _language_option(hist)
     hist.set_defaults(func=cmd_agreement_history)
+    prop = agr_sub.add_parser(
+        "propose", help="propose FILE's agreement; both sides approve it in Slack")
+    prop.add_argument("file", metavar="FILE", help="the policy file with the changed agreement")
+    prop.add_argument("--note", default=None, help="why: shown with the proposal")
+    prop.add_argument("--by", default=None, metavar="USER_ID",
+                      help="your Slack member id (U…), so you can withdraw it in Slack "
+                           "(default: the operator; any approver may withdraw it)")
+    prop.set_defaults(func=cmd_agreement_propose)
     make = sub.add_parser("makemigration", help="(developers) autogenerate a migration")
     make.add_argument("-m", "--message", required=True)
     make.set_defaults(func=cmd_makemigration)

@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from bot.errors import NotFound
+from bot.errors import NotFound, UnknownProposal
 
 #: ASCII digits only: ``str.isdigit`` is true for "²" and "١", which ``int`` refuses or reads
 _ID = re.compile(r"[0-9]{1,10}")
@@ -29,6 +29,15 @@ def lead_id(value: object, where: str = "button value") -> int:
     text = value if isinstance(value, str) else str(value) if isinstance(value, int) else ""
     if not _ID.fullmatch(text) or int(text) > MAX_LEAD_ID:
         raise NotFound(f"bad lead id in {where}")
+    return int(text)
+
+
+def version_id(value: object, where: str = "button value") -> int:
+    """The agreement version id in ``value``, parsed like a lead id; anything else is a
+    proposal this bot never recorded."""
+    text = value if isinstance(value, str) else ""
+    if not _ID.fullmatch(text) or int(text) > MAX_LEAD_ID:
+        raise UnknownProposal(f"bad version id in {where}")
     return int(text)
 
 

@@ -342,6 +342,9 @@ class AgreementVersion(Base):
     note: Mapped[str | None] = mapped_column(Text)
     effective_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    #: a proposal's change list and its impact on last month's leads, as computed when it was
+    #: proposed (``bot.agreement.proposals``); None for versions born of the policy file
+    proposal: Mapped[dict[str, Any] | None]
 
     __table_args__ = (CheckConstraint(_one_of("status", AgreementStatus), name="status"),)
 

@@ -400,3 +400,34 @@ class AgreementRepository:
             .order_by(AgreementVersion.number.desc())
         ).all()
         return [(version, int(count)) for version, count in rows]
+
+    def get(self, version_id: int) -> AgreementVersion | None:
+        return self.session.get(AgreementVersion, version_id)
+
+    def open_proposal(self) -> AgreementVersion | None:
+        """The proposal still waiting for approvals or for its effective instant (at most one:
+        a newer proposal supersedes it)."""
+        return self.session.scalars(
+            select(AgreementVersion)
+            .where(AgreementVersion.status == AgreementStatus.PROPOSED)
+            .order_by(AgreementVersion.number.desc())
+            .limit(1)
+        ).first()
+
+    def approvals(self, version_id: int) -> list[AgreementApproval]:
+        return list(self.session.scalars(
+            select(AgreementApproval)
+            .where(AgreementApproval.version_id == version_id)
+            .order_by(AgreementApproval.approved_at, AgreementApproval.id)
+        ))
+
+    def add_approval(self, approval: AgreementApproval) -> AgreementApproval:
+        self.session.add(approval)
+        self.session.flush()
+        return approval
+
+    def number_after(self, number: int) -> int | None:
+        """The first version recorded after ``number`` (what superseded it)."""
+        return self.session.scalar(
+            select(func.min(AgreementVersion.number)).where(AgreementVersion.number > number)
+        )

@@ -1,0 +1,172 @@
+"""An agreement proposal as posted to both channels, and the Request changes modal (pure).
+
+The post says what would change (the agreement's changes, then operational ones, which take
+effect from the file without a vote), what it would have done to last month's leads, who has
+approved on each side, and — while it is open — the buttons. Once withdrawn, superseded or
+in effect the buttons go and the status says why. Button values carry the version id only;
+who may press them and whether the proposal is still open is checked by the service.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.agreement.changes import describe_changes
+from bot.agreement.proposals import ProposalState
+from bot.agreement.versions import OPERATOR
+from bot.i18n import Translator, format_datetime
+from bot.ids import Action, Callback, ProposalBlock
+from bot.mrkdwn import mrkdwn_text, plain_text, truncate
+from bot.policy import Policy
+from bot.roles import SIDES
+from bot.views.handoff import fit_mrkdwn, fit_plain
+
+__all__ = ["COMMENT_MAX", "proposal_message", "read_comment", "request_changes_modal"]
+
+#: longest comment kept, in characters
+COMMENT_MAX = 3000
+SECTION_LIMIT = 3000
+#: the proposer's note, escaped, within one section
+NOTE_BUDGET = 2800
+#: sections the change list may use (a message holds 50 blocks)
+CHANGE_SECTIONS = 12
+
+
+def proposal_message(state: ProposalState, policy: Policy, t: Translator) -> dict[str, Any]:
+    """The post: headline, who proposed, changes, impact, approvals, buttons while open."""
+    tz, lang = policy.tz, t.language
+    headline = t("agreement.proposal.headline", number=state.number)
+    proposer = (t("agreement.proposal.by_operator") if state.proposer in (None, OPERATOR)
+                else f"<@{state.proposer}>")
+    about = [t("agreement.proposal.proposed_by", who=proposer,
+               at=format_datetime(state.created_at, lang, tz))]
+    if state.base is not None:
+        about.append(t("agreement.proposal.instead_of", base=state.base))
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": plain_text(fit_plain(headline, 150))},
+        {"type": "context", "elements": [mrkdwn_text(truncate(" · ".join(about), 2000))]},
+    ]
+    if state.note:
+        blocks.append({"type": "section", "text": mrkdwn_text(
+            t("agreement.proposal.note", note=fit_mrkdwn(state.note, NOTE_BUDGET)))})
+    agreement = [c for c in state.changes if not c.operational]
+    operational = [c for c in state.changes if c.operational]
+    blocks += _list(t("agreement.proposal.changes"), describe_changes(agreement, t)
+                    or [t("agreement.proposal.no_agreement_changes")], t)
+    if operational:
+        blocks += _list(t("agreement.proposal.operational"), describe_changes(operational, t), t)
+    if state.impact is not None:
+        i = state.impact
+        lines = [t.plural("agreement.proposal.impact_qualified", i.qualified,
+                          not_qualified=i.not_qualified),
+                 t.plural("agreement.proposal.impact_late", i.handed_off,
+                          before=i.late_now, after=i.late_proposed)]
+        blocks += _list(t("agreement.proposal.impact", month=i.month), lines, t)
+    blocks.append({"type": "section", "text": mrkdwn_text(truncate(
+        "\n".join(_status_lines(state, policy, t)), SECTION_LIMIT))})
+    if state.status == "proposed":
+        blocks.append(_buttons(state, t))
+    return {"text": headline, "blocks": blocks}
+
+
+def _list(title: str, lines: list[str], t: Translator) -> list[dict[str, Any]]:
+    """``title`` and one bullet per line, split over sections of Slack's size."""
+    sections: list[str] = []
+    current = f"*{title}*"
+    for line in lines:
+        bullet = f"• {line}"
+        if len(current) + 1 + len(bullet) > SECTION_LIMIT:
+            sections.append(current)
+            current = ""
+        current = f"{current}\n{bullet}" if current else bullet
+    sections.append(current)
+    if len(sections) > CHANGE_SECTIONS:
+        shown = sections[:CHANGE_SECTIONS]
+        shown[-1] = truncate(shown[-1], SECTION_LIMIT - 200) + "\n" + t("agreement.proposal.more")
+        sections = shown
+    return [{"type": "section", "text": mrkdwn_text(truncate(s, SECTION_LIMIT))}
+            for s in sections]
+
+
+def _status_lines(state: ProposalState, policy: Policy, t: Translator) -> list[str]:
+    tz, lang = policy.tz, t.language
+    lines = []
+    for side in SIDES:
+        people = [f"<@{a.user_id}> ({format_datetime(a.at, lang, tz)})"
+                  for a in state.approvals if a.side == side]
+        lines.append(t(f"agreement.proposal.side_{side}",
+                       who=("、" if lang == "ja" else ", ").join(people)
+                       if people else t("agreement.proposal.waiting")))
+    if state.status == "withdrawn":
+        who = f"<@{state.withdrawn_by}>" if state.withdrawn_by else "—"
+        lines.append(t("agreement.proposal.status_withdrawn", who=who))
+    elif state.status == "superseded":
+        lines.append(t("agreement.proposal.status_superseded", newer=state.newer or "—"))
+    elif state.status == "rejected":
+        lines.append(t("agreement.proposal.status_rejected"))
+    elif state.status == "active":
+        lines.append(t("agreement.proposal.status_active"))
+    elif state.effective_at is not None:
+        lines.append(t("agreement.proposal.status_approved",
+                       at=format_datetime(state.effective_at, lang, tz)))
+    else:
+        lines.append(t("agreement.proposal.status_open"))
+    return lines
+
+
+def _buttons(state: ProposalState, t: Translator) -> dict[str, Any]:
+    value = str(state.version_id)
+    elements: list[dict[str, Any]] = []
+    if not state.approved:
+        elements.append({"type": "button", "action_id": Action.PROPOSAL_APPROVE.value,
+                         "text": plain_text(t("agreement.proposal.approve")), "value": value,
+                         "style": "primary"})
+        elements.append({"type": "button",
+                         "action_id": Action.PROPOSAL_REQUEST_CHANGES.value,
+                         "text": plain_text(t("agreement.proposal.request_changes")),
+                         "value": value})
+    elements.append({
+        "type": "button", "action_id": Action.PROPOSAL_WITHDRAW.value,
+        "text": plain_text(t("agreement.proposal.withdraw")), "value": value, "style": "danger",
+        "confirm": {
+            "title": plain_text(fit_plain(t("agreement.proposal.withdraw_title"), 100)),
+            "text": plain_text(fit_plain(t("agreement.proposal.withdraw_confirm",
+                                           number=state.number), 300)),
+            "confirm": plain_text(t("agreement.proposal.withdraw")),
+            "deny": plain_text(t("agreement.proposal.keep")),
+        },
+    })
+    return {"type": "actions", "elements": elements}
+
+
+def request_changes_modal(version_id: int, number: int, t: Translator) -> dict[str, Any]:
+    """A required comment; ``private_metadata`` names the version (re-checked on submit)."""
+    return {
+        "type": "modal",
+        "callback_id": Callback.PROPOSAL_CHANGES_MODAL.value,
+        "private_metadata": str(version_id),
+        "title": plain_text(fit_plain(t("agreement.proposal.modal_title"), 24)),
+        "submit": plain_text(fit_plain(t("agreement.proposal.modal_submit"), 24)),
+        "close": plain_text(fit_plain(t("agreement.proposal.modal_close"), 24)),
+        "blocks": [
+            {"type": "section", "text": mrkdwn_text(
+                t("agreement.proposal.modal_intro", number=number))},
+            {"type": "input", "block_id": ProposalBlock.COMMENT.value,
+             "label": plain_text(t("agreement.proposal.modal_comment")),
+             "element": {"type": "plain_text_input", "action_id": ProposalBlock.COMMENT.value,
+                         "multiline": True, "max_length": COMMENT_MAX}},
+        ],
+    }
+
+
+def read_comment(values: dict[str, Any], t: Translator) -> tuple[str | None, dict[str, str]]:
+    """The comment, or the inline error: empty or whitespace only, or too long."""
+    element = (values.get(ProposalBlock.COMMENT.value) or {}).get(ProposalBlock.COMMENT.value)
+    raw = element.get("value") if isinstance(element, dict) else None
+    comment = raw.strip() if isinstance(raw, str) else ""
+    if not comment:
+        return None, {ProposalBlock.COMMENT.value: t("agreement.proposal.error.comment_empty")}
+    if len(comment) > COMMENT_MAX:
+        return None, {ProposalBlock.COMMENT.value: t("agreement.proposal.error.comment_long",
+                                                     limit=COMMENT_MAX)}
+    return comment, {}
