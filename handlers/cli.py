@@ -9,7 +9,7 @@ import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomli_w
 from sqlalchemy.exc import SQLAlchemyError
@@ -26,6 +26,9 @@ from bot.settings import Settings, SettingsError, configured_policy_path, load_s
 from handlers import logging_setup
 from storage import migrate
 from storage.db import make_engine
+
+if TYPE_CHECKING:
+    from bot.agreement.versions import FileStanding
 
 log = logging.getLogger("sla_bot")
 
@@ -443,14 +446,17 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         else:
             print(t("cli.check.agreement_proposed", number=standing.in_force,
                     proposal=standing.proposal))
-        policy = policy_with_agreement(policy, standing.in_force_text)
-        print(t("cli.check.effective_policy_in_force", path=config_path,
-                number=standing.in_force) + "\n")
+        try:
+            policy = policy_with_agreement(policy, standing.in_force_text)
+            print(t("cli.check.effective_policy_in_force", path=config_path,
+                    number=standing.in_force) + "\n")
+        except PolicyError:  # run says so too; the file is what can be shown
+            print(t("cli.check.effective_policy", path=config_path) + "\n")
     print(tomli_w.dumps(_printable_policy(policy)))
     return 0
 
 
-def _agreement_standing(settings: Settings, policy: Policy) -> Any:
+def _agreement_standing(settings: Settings, policy: Policy) -> FileStanding | None:
     """With approvers configured, whether the file's agreement differs from the one in force
     (``bot.agreement.versions.FileStanding``); None when it is applied or the database cannot
     tell (unreachable, schema behind: the database line says so)."""
