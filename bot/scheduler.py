@@ -22,15 +22,17 @@ SweepStep = Callable[[Services, datetime], object]
 
 
 def default_steps() -> list[SweepStep]:
-    """What every sweep does: send due reminders and breach notices, post the weekly digest
-    and the monthly review pack when they fall due (once across processes), forget old event
-    ids."""
+    """What every sweep does: first put an approved agreement into effect and run the one in
+    force (``bot.agreement.activation``: the other steps then see its numbers), send due
+    reminders and breach notices, post the weekly digest and the monthly review pack when they
+    fall due (once across processes), forget old event ids."""
+    from bot.agreement.activation import activation_step
     from bot.digest import digest_step
     from bot.feedback import prune_processed_events
     from bot.notices import sweep_notices
     from bot.review import review_step
 
-    return [sweep_notices, digest_step, review_step, prune_processed_events]
+    return [activation_step, sweep_notices, digest_step, review_step, prune_processed_events]
 
 
 def sweep(services: Services, steps: list[SweepStep]) -> None:
@@ -44,6 +46,8 @@ def sweep(services: Services, steps: list[SweepStep]) -> None:
 
 
 def build_scheduler(services: Services, steps: list[SweepStep]) -> BackgroundScheduler:
+    """The interval is the policy's at start: a new agreement changing it applies at the
+    next restart (the other numbers switch at the next sweep)."""
     scheduler = BackgroundScheduler(timezone=services.policy.tz)
     scheduler.add_job(
         sweep,

@@ -37,6 +37,9 @@ class Services:
     #: thousands of due leads, the start-up re-plan) stop between batches instead of
     #: holding the shutdown up; what they leave is still due and the next pass takes it
     stopping: threading.Event = field(default_factory=threading.Event)
+    #: the number of the agreement version ``policy`` carries (SPEC 9); the sweep compares it
+    #: with the active version and swaps ``policy`` when another process activated a new one
+    agreement_version: int | None = None
     t: Translator = field(init=False)
 
     def __post_init__(self) -> None:

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomli_w
 from sqlalchemy.exc import SQLAlchemyError
@@ -26,6 +26,9 @@ from bot.settings import Settings, SettingsError, configured_policy_path, load_s
 from handlers import logging_setup
 from storage import migrate
 from storage.db import make_engine
+
+if TYPE_CHECKING:
+    from bot.agreement.versions import FileStanding
 
 log = logging.getLogger("sla_bot")
 
@@ -127,6 +130,7 @@ def _restamp(services: Services) -> None:
 def cmd_sweep(args: argparse.Namespace) -> int:
     """One pass of everything the scheduler does (reminders, the digest and the review pack
     when due, pruning) and the deliveries it queued, for cron-style deployments."""
+    from bot.agreement.activation import activation_step
     from bot.notices import recompute_all, sweep_notices
     from bot.outbox import OutboxWorker
     from bot.scheduler import default_steps, sweep
@@ -136,10 +140,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     services = build_services(settings, policy, SystemClock())
     try:
         _require_schema(services)
+        # SPEC 9: an approved agreement due now takes effect, and the one in force is used
+        activation_step(services, services.clock.now())
         changed = recompute_all(services)
         _restamp(services)
         result = sweep_notices(services)
-        sweep(services, [step for step in default_steps() if step is not sweep_notices])
+        sweep(services, [step for step in default_steps()
+                         if step not in (sweep_notices, activation_step)])
         worker = OutboxWorker(services)
         delivered = 0
         for _ in range(args.max_passes):
@@ -489,9 +496,47 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     for key, value in settings.redacted().items():
         print(f"#   {key} = {value}")
     print(t("cli.check.database", state=_database_state(settings)))
-    print(t("cli.check.effective_policy", path=config_path) + "\n")
+    standing = _agreement_standing(settings, policy)
+    if standing is None:
+        print(t("cli.check.effective_policy", path=config_path) + "\n")
+    else:  # SPEC 9: the database holds the agreement in force; the file's is not applied
+        from bot.agreement.document import policy_with_agreement
+
+        if standing.proposal is None:
+            print(t("cli.check.agreement_differs", number=standing.in_force))
+        else:
+            print(t("cli.check.agreement_proposed", number=standing.in_force,
+                    proposal=standing.proposal))
+        try:
+            policy = policy_with_agreement(policy, standing.in_force_text)
+            print(t("cli.check.effective_policy_in_force", path=config_path,
+                    number=standing.in_force) + "\n")
+        except PolicyError:  # run says so too; the file is what can be shown
+            print(t("cli.check.effective_policy", path=config_path) + "\n")
     print(tomli_w.dumps(_printable_policy(policy)))
     return 0
+
+
+def _agreement_standing(settings: Settings, policy: Policy) -> FileStanding | None:
+    """With approvers configured, whether the file's agreement differs from the one in force
+    (``bot.agreement.versions.FileStanding``); None when it is applied or the database cannot
+    tell (unreachable, schema behind: the database line says so)."""
+    from bot.agreement.versions import file_standing
+    from storage.db import make_session_factory
+    from storage.unit_of_work import unit_of_work_factory
+
+    if not policy.governance.enabled:
+        return None
+    engine = make_engine(settings.database_url)
+    try:
+        if migrate.pending(engine):
+            return None
+        with unit_of_work_factory(make_session_factory(engine))() as uow:
+            return file_standing(uow, policy)
+    except SQLAlchemyError:
+        return None
+    finally:
+        engine.dispose()
 
 
 def _printable_policy(policy: Policy) -> dict[str, Any]:

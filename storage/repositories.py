@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, exists, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -387,6 +387,48 @@ class AgreementRepository:
         self.session.flush()  # the unique number is decided here, not at commit
         return version
 
+    def by_number(self, number: int) -> AgreementVersion | None:
+        return self.session.scalars(
+            select(AgreementVersion).where(AgreementVersion.number == number)
+        ).first()
+
+    def open_proposals(self) -> list[AgreementVersion]:
+        """Versions still waiting for approval or for their effective instant, oldest first."""
+        return list(self.session.scalars(
+            select(AgreementVersion)
+            .where(AgreementVersion.status == AgreementStatus.PROPOSED)
+            .order_by(AgreementVersion.number)
+        ))
+
+    def due_for_activation(self, now: datetime) -> AgreementVersion | None:
+        """The newest proposed version approved by both sides whose effective instant has
+        come, if it is newer than the active one (an older approval never reverts a newer
+        agreement)."""
+        def approved_by(side: str) -> Any:
+            return exists().where(AgreementApproval.version_id == AgreementVersion.id,
+                                  AgreementApproval.side == side)
+
+        active = select(func.coalesce(func.max(AgreementVersion.number), 0)).where(
+            AgreementVersion.status == AgreementStatus.ACTIVE).scalar_subquery()
+        return self.session.scalars(
+            select(AgreementVersion)
+            .where(AgreementVersion.status == AgreementStatus.PROPOSED,
+                   AgreementVersion.effective_at.is_not(None),
+                   AgreementVersion.effective_at <= now,
+                   AgreementVersion.number > active,
+                   approved_by("marketing"), approved_by("sales"))
+            .order_by(AgreementVersion.number.desc())
+            .limit(1)
+        ).first()
+
+    def approvals(self, version_id: int) -> list[AgreementApproval]:
+        """Who approved a version, in the order they approved."""
+        return list(self.session.scalars(
+            select(AgreementApproval)
+            .where(AgreementApproval.version_id == version_id)
+            .order_by(AgreementApproval.approved_at, AgreementApproval.id)
+        ))
+
     def history(self) -> list[tuple[AgreementVersion, int]]:
         """Every version, newest first, with how many approvals it has."""
         approvals = (
@@ -413,13 +455,6 @@ class AgreementRepository:
             .order_by(AgreementVersion.number.desc())
             .limit(1)
         ).first()
-
-    def approvals(self, version_id: int) -> list[AgreementApproval]:
-        return list(self.session.scalars(
-            select(AgreementApproval)
-            .where(AgreementApproval.version_id == version_id)
-            .order_by(AgreementApproval.approved_at, AgreementApproval.id)
-        ))
 
     def add_approval(self, approval: AgreementApproval) -> AgreementApproval:
         self.session.add(approval)

@@ -22,7 +22,6 @@ business day) and it stays ``proposed``: the activation sweep makes it active wh
 from __future__ import annotations
 
 import logging
-import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
@@ -30,12 +29,12 @@ from typing import Any, Literal
 from sqlalchemy.exc import IntegrityError
 
 from bot.agreement.changes import AgreementChange, agreement_changes
-from bot.agreement.document import AGREEMENT_KEYS, agreement_document
+from bot.agreement.document import agreement_document, policy_with_agreement
 from bot.agreement.impact import Impact, replay_month
 from bot.agreement.versions import OPERATOR
 from bot.errors import NotAnApprover, NotTheProposer, ProposalClosed, UnknownProposal
 from bot.mrkdwn import escape
-from bot.policy import Policy, parse_policy
+from bot.policy import Policy
 from bot.roles import SIDES, Side
 from bot.services import Services
 from storage.models import (
@@ -54,7 +53,6 @@ __all__ = [
     "PostNotSentYet",
     "ProposalState",
     "ProposeResult",
-    "agreement_policy",
     "approve",
     "check_can_request_changes",
     "proposal_call",
@@ -142,15 +140,6 @@ class ApproveResult:
 # ------------------------------------------------------------------------------ proposing
 
 
-def agreement_policy(text: str, operational: Policy) -> Policy:
-    """A version's agreement (its canonical text) with ``operational``'s other settings."""
-    data = operational.model_dump(mode="json", exclude_none=True)
-    for key in AGREEMENT_KEYS:
-        data.pop(key, None)
-    data.update(tomllib.loads(text))
-    return parse_policy(data, "agreement")
-
-
 def propose(services: Services, policy: Policy, *, proposer: str,
             note: str | None) -> ProposeResult:
     """Record ``policy``'s agreement as a proposal, supersede the open one and queue its posts
@@ -160,7 +149,7 @@ def propose(services: Services, policy: Policy, *, proposer: str,
     with services.unit_of_work() as uow:  # read first: the replay must not hold the lock
         active = uow.agreements.active()
         base_number = active.number if active is not None else None
-        current = (agreement_policy(active.policy_text, services.policy) if active is not None
+        current = (policy_with_agreement(services.policy, active.policy_text) if active is not None
                    else services.policy)
         unchanged = _unchanged(uow, document.hash, current)
         if unchanged is not None:

@@ -1,0 +1,182 @@
+"""SPEC 9 across real processes: two `sla-bot run` on one database; an approval made while
+they run switches both within a sweep, without a restart, and a restart with the old policy
+file keeps the approved agreement."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import pytest
+from sqlalchemy import Engine, text
+
+from bot.agreement.proposals import propose
+from bot.clock import SystemClock
+from bot.policy import load_policy
+from bot.services import build_services
+from storage import migrate
+from storage.db import make_engine
+from tests.conftest import BOT_TOKEN, PG_URL, SIGNING_SECRET, configured_policy, make_settings
+from tests.harness import FakeSlack, http_get
+from tests.test_agreement_activation import (
+    MARKETING_APPROVER,
+    SALES_APPROVER,
+    approve,
+    in_effect_rows,
+    versions,
+)
+from tests.test_server import free_port
+
+SWEEP_SECONDS = 1
+SWITCHED = "agreement v2 in effect in this process"
+
+
+@dataclass
+class SharedDatabase:
+    url: str  # what the bot processes are given
+    engine: Engine
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SharedDatabase]:
+    """One database for several processes; on PostgreSQL a schema of its own, named in the
+    URL (the processes build their own engines from it)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'shared.db'}"
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        yield SharedDatabase(url, engine)
+        engine.dispose()
+        return
+    if not PG_URL:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(PG_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+    engine = make_engine(url)
+    try:
+        migrate.upgrade(engine)
+        yield SharedDatabase(url, engine)
+    finally:
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+class Bot:
+    """One `sla-bot run` process, its output kept in a file the test reads."""
+
+    def __init__(self, name: str, env: dict[str, str], tmp_path: Path) -> None:
+        self.port = free_port()
+        self.log_path = tmp_path / f"{name}.log"
+        self._log: IO[str] = self.log_path.open("w", encoding="utf-8")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "handlers.cli", "run"],
+            cwd=tmp_path, env={**env, "PORT": str(self.port)},
+            stdout=self._log, stderr=subprocess.STDOUT, text=True,
+        )
+
+    @property
+    def output(self) -> str:
+        return self.log_path.read_text(encoding="utf-8")
+
+    def wait_serving(self) -> None:
+        def serving() -> bool:
+            try:
+                return http_get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).status == 200
+            except OSError:
+                return False
+
+        within(30, lambda: self.process.poll() is None and serving(), self)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+def within(seconds: float, check: Callable[[], bool], *bots: Bot) -> float:
+    """Poll ``check`` for at most ``seconds``; how long it took."""
+    started = time.monotonic()
+    while not check():
+        if time.monotonic() - started > seconds:
+            logs = "\n".join(f"--- {b.log_path.name}\n{b.output}" for b in bots)
+            raise AssertionError(f"condition not met within {seconds}s\n{logs}")
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def test_two_running_bots_switch_to_an_approved_agreement_and_a_restart_keeps_it(
+    tmp_path: Path, fake_slack: FakeSlack, shared_db: SharedDatabase
+) -> None:
+    base = configured_policy(tmp_path).read_text(encoding="utf-8")
+    assert "sweep_interval_seconds = 30" in base
+    policy_text = base.replace("sweep_interval_seconds = 30",
+                               f"sweep_interval_seconds = {SWEEP_SECONDS}") + (
+        f'\n[governance]\nmarketing_approvers = ["{MARKETING_APPROVER}"]\n'
+        f'sales_approvers = ["{SALES_APPROVER}"]\n')
+    old_file, new_file = tmp_path / "sla.toml", tmp_path / "proposal.toml"
+    old_file.write_text(policy_text, encoding="utf-8")
+    new_file.write_text(policy_text.replace("first_contact_business_hours = 2",
+                                            "first_contact_business_hours = 1", 1),
+                        encoding="utf-8")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_"))},
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake_slack.base_url,
+        "DATABASE_URL": shared_db.url,
+        "SLA_CONFIG": str(old_file),
+        "HOST": "127.0.0.1",
+    }
+    services = build_services(make_settings(fake_slack, shared_db.url), load_policy(old_file),
+                              SystemClock(), engine=shared_db.engine)
+    bots = [Bot("a", env, tmp_path), Bot("b", env, tmp_path)]
+    try:
+        for bot in bots:
+            bot.wait_serving()
+        assert versions(services) == [(1, "active")]
+
+        # both sides approve a proposal while the bots run
+        propose(services, load_policy(new_file), proposer=SALES_APPROVER)
+        now = services.clock.now()
+        approve(services, 2, "marketing", MARKETING_APPROVER, now)
+        approve(services, 2, "sales", SALES_APPROVER, now, effective_at=now)
+        # one sweep interval, with room for a loaded machine; a bot that never switches (or
+        # only on restart) fails here
+        within(10 * SWEEP_SECONDS, lambda: all(SWITCHED in b.output for b in bots), *bots)
+        assert versions(services) == [(1, "superseded"), (2, "active")]
+        assert sum("approved by both sides and now active" in b.output for b in bots) == 1
+        assert len(in_effect_rows(services)) == 2  # once, to both channels
+        within(10, lambda: len(fake_slack.calls_to("chat.postMessage")) >= 2, *bots)
+        posts = fake_slack.calls_to("chat.postMessage")
+        assert len(posts) == 2 and all("合意 v2 が発効しました" in p.args["text"] for p in posts)
+
+        # bot a restarts with the old file: it keeps v2, and the file becomes a proposal
+        bots[0].stop()
+        bots[0] = Bot("a-restarted", env, tmp_path)
+        bots[0].wait_serving()
+        assert ("differs from v2 in force and is not applied: recorded as proposal v3"
+                in bots[0].output)
+        assert "in effect in this process" not in bots[0].output  # it started on v2
+    finally:
+        for bot in bots:
+            bot.stop()
+    for bot in bots:
+        assert bot.process.returncode == 0, bot.output
