@@ -82,7 +82,7 @@ def in_effect_rows(services: Services) -> list[str]:
     with services.unit_of_work() as uow:
         return sorted(uow.session.scalars(
             select(OutboxMessage.idempotency_key)
-            .where(OutboxMessage.idempotency_key.like("agreement:%"))))
+            .where(OutboxMessage.idempotency_key.like("agreement:%:in-effect:%"))))
 
 
 def deliver(services: Services, clock: ManualClock, fake_slack: FakeSlack) -> None:

@@ -141,7 +141,7 @@ class ApproveResult:
 
 
 def propose(services: Services, policy: Policy, *, proposer: str,
-            note: str | None) -> ProposeResult:
+            note: str | None = None) -> ProposeResult:
     """Record ``policy``'s agreement as a proposal, supersede the open one and queue its posts
     to the hand-off and marketing channels, in one transaction."""
     document = agreement_document(policy)
