@@ -12,6 +12,7 @@ from enum import StrEnum
 class Command(StrEnum):
     SLA_STATUS = "/sla-status"
     MQL = "/mql"
+    SLA_AGREEMENT = "/sla-agreement"
 
 
 class Action(StrEnum):
@@ -25,6 +26,9 @@ class Action(StrEnum):
     REASSIGN = "lead.reassign"  # managers only
     DETAILS = "lead.details"  # anyone: the whole history, read-only
     SNOOZE = "notice.snooze"  # on a reminder DM: remind me again later (not past the deadline)
+    AGREEMENT_OPEN = "agreement.open"  # anyone: the whole agreement in a modal
+    AGREEMENT_PREVIOUS = "agreement.previous"  # the modal's pages
+    AGREEMENT_NEXT = "agreement.next"
 
 
 class Block(StrEnum):
@@ -49,6 +53,7 @@ class Callback(StrEnum):
     RECYCLE_MODAL = "recycle.modal"
     REASSIGN_MODAL = "reassign.modal"
     DETAILS_MODAL = "details.modal"
+    AGREEMENT_MODAL = "agreement.modal"
 
 
 class MqlBlock(StrEnum):

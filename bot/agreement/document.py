@@ -49,3 +49,20 @@ def agreement_document(policy: Policy) -> AgreementDocument:
     data = agreement_data(policy)
     text = tomli_w.dumps(data)
     return AgreementDocument(data, text, hashlib.sha256(text.encode("utf-8")).hexdigest())
+
+
+def policy_with_agreement(file_policy: Policy, agreement_text: str) -> Policy:
+    """The policy a stored version stands for: the file's operational part (people, channels,
+    language…) with the version's agreement part in place of the file's, key for key.
+
+    A stored version holds only the agreement; reading or comparing one needs a whole policy.
+    Agreement sections the stored text leaves out take their defaults, as when it was stored.
+    """
+    import tomllib
+
+    from bot.policy import parse_policy
+
+    data = {key: value for key, value in file_policy.model_dump(mode="json").items()
+            if key not in AGREEMENT_KEYS}
+    data.update(tomllib.loads(agreement_text))
+    return parse_policy(data, "stored agreement version")
