@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot import metrics
+from bot.agreement.reading import versions_in_force
 from bot.chart import ChartDay, render_week_chart
 from bot.periods import Period, week_of
 from bot.services import Services
@@ -234,6 +235,8 @@ def digest_figures(services: Services, period: Period) -> DigestFigures:
         promises=promises, breaches=breaches, breach_total=breach_total,
         recycle_reasons=list(card.recycle_reasons),
         feedback_count=feedback_count, feedback=feedback, reps=reps,
+        agreement_changes=tuple(head for head in versions_in_force(services, period)
+                                if head.since is not None and head.since >= period.start),
     )
 
 

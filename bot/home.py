@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import load_only, raiseload
 
+from bot.agreement.reading import current_headline
 from bot.deadlines import decision_due, first_contact_due
 from bot.lifecycle import OWNED
 from bot.notify import HOME_KIND
@@ -143,6 +144,7 @@ def load_home(
         team=team,
         unclaimed=unclaimed,
         unclaimed_total=unclaimed_total,
+        agreement=current_headline(uow),
     )
 
 

@@ -12,6 +12,7 @@ from enum import StrEnum
 class Command(StrEnum):
     SLA_STATUS = "/sla-status"
     MQL = "/mql"
+    SLA_AGREEMENT = "/sla-agreement"
 
 
 class Action(StrEnum):
@@ -29,6 +30,9 @@ class Action(StrEnum):
     PROPOSAL_APPROVE = "agreement.approve"
     PROPOSAL_REQUEST_CHANGES = "agreement.request_changes"
     PROPOSAL_WITHDRAW = "agreement.withdraw"
+    AGREEMENT_OPEN = "agreement.open"  # anyone: the whole agreement in a modal
+    AGREEMENT_PREVIOUS = "agreement.previous"  # the modal's pages
+    AGREEMENT_NEXT = "agreement.next"
 
 
 class Block(StrEnum):
@@ -54,6 +58,7 @@ class Callback(StrEnum):
     REASSIGN_MODAL = "reassign.modal"
     DETAILS_MODAL = "details.modal"
     PROPOSAL_CHANGES_MODAL = "agreement.changes.modal"
+    AGREEMENT_MODAL = "agreement.modal"
 
 
 class MqlBlock(StrEnum):

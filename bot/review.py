@@ -42,14 +42,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import IO, Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot import metrics
+from bot.agreement.reading import versions_in_force
 from bot.metrics import Scorecard
 from bot.periods import Period, month
 from bot.services import Services
 from bot.terminal_text import blocks_as_text
+from bot.views.agreement import AgreementHeadline
 from bot.views.review import review_message
 from storage.models import Activity, Lead, LeadEvent, LeadStatus
 
@@ -130,6 +132,29 @@ class BreachSlot:
 
 
 @dataclass(frozen=True)
+class AgreementFigures:
+    """Leads handed off in the month under one agreement version (None: before versions were
+    recorded), when the agreement changed during the month (SPEC 9)."""
+
+    number: int | None
+    since: datetime | None
+    handed_off: int
+    first_contact_settled: int
+    first_contact_on_time: int
+    decided: int
+    converted: int
+
+    @property
+    def first_contact_rate(self) -> float | None:
+        return (self.first_contact_on_time / self.first_contact_settled
+                if self.first_contact_settled else None)
+
+    @property
+    def sql_rate(self) -> float | None:
+        return self.converted / self.decided if self.decided else None
+
+
+@dataclass(frozen=True)
 class ReviewFigures:
     period: Period
     previous: Period
@@ -149,6 +174,10 @@ class ReviewFigures:
     by_version: tuple[Breakdown, ...] = ()
     first_contact_breaches: int = 0
     breach_slots: tuple[BreachSlot, ...] = ()
+    #: the agreement versions in force during the month, oldest first (SPEC 9)
+    agreement_versions: tuple[AgreementHeadline, ...] = ()
+    #: per version, only when the agreement changed during the month
+    by_agreement: tuple[AgreementFigures, ...] = ()
 
 
 def review_figures(services: Services, period: Period) -> ReviewFigures:
@@ -157,6 +186,7 @@ def review_figures(services: Services, period: Period) -> ReviewFigures:
     previous = _previous_month(period, services)
     card = metrics.scorecard(services, policy, period)
     before = metrics.scorecard(services, policy, previous)
+    in_force = versions_in_force(services, period)
     with services.unit_of_work() as uow:
         session = uow.session
         criteria = _by_criterion(session, period)
@@ -165,6 +195,8 @@ def review_figures(services: Services, period: Period) -> ReviewFigures:
         single = _by_single_behaviour(session, period)
         versions = _by_version(session, period)
         breaches, slots = _breach_slots(session, period, services)
+        per_version = (_by_agreement(session, period, in_force, services.clock.now())
+                       if len(in_force) > 1 else ())
         uow.rollback()
     agreement = policy.agreement
     return ReviewFigures(
@@ -175,6 +207,7 @@ def review_figures(services: Services, period: Period) -> ReviewFigures:
         by_criterion=criteria, by_source=sources, by_behaviour=behaviour,
         by_single_behaviour=single, by_version=versions,
         first_contact_breaches=breaches, breach_slots=slots,
+        agreement_versions=in_force, by_agreement=per_version,
     )
 
 
@@ -339,6 +372,31 @@ def _by_version(session: Session, period: Period) -> tuple[Breakdown, ...]:
     ).all()
     return tuple(Breakdown(str(version or ""), int(decided), int(converted))
                  for version, decided, converted, _ in rows)
+
+
+def _by_agreement(
+    session: Session, period: Period, in_force: Sequence[AgreementHeadline], now: datetime
+) -> tuple[AgreementFigures, ...]:
+    """Leads handed off in the month, per the agreement version they were handed off under
+    (``leads.agreement_version``): volume, first contact on time (settled and kept as
+    ``bot.metrics`` counts them, from the stamped deadline), and MQL → SQL among the decided.
+    """
+    kept = func.coalesce(Lead.first_touch_at, Lead.decided_at)
+    due = Lead.first_contact_due_at
+    rows = session.execute(
+        select(Lead.agreement_version, func.count(),
+               func.count().filter(or_(kept.is_not(None), due <= now)),
+               func.count().filter(kept <= due),
+               func.count().filter(Lead.status.in_(_DECIDED)),
+               func.count().filter(Lead.status == LeadStatus.CONVERTED.value))
+        .where(Lead.posted_at >= period.start, Lead.posted_at < period.end)
+        .group_by(Lead.agreement_version)
+    ).all()
+    since = {head.number: head.since for head in in_force}
+    figures = [AgreementFigures(number, since.get(number), int(n), int(settled), int(on_time),
+                                int(decided), int(converted))
+               for number, n, settled, on_time, decided, converted in rows]
+    return tuple(sorted(figures, key=lambda f: -1 if f.number is None else f.number))
 
 
 def _breach_slots(

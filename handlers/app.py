@@ -19,6 +19,7 @@ from bot.services import Services
 from bot.submissions import already_handled
 from bot.user_agent import webhook_client
 from handlers import (
+    agreement,
     claim,
     decide,
     details,
@@ -124,7 +125,7 @@ def create_app(
     # Bolt tries listeners in registration order, building each tried matcher's arguments: the
     # clicks that come in bursts (Claim) first. No two listeners match the same request.
     for module in (claim, touch, decide, reassign, details, snooze, status, mql_modal, feedback,
-                   home, proposals):
+                   home, proposals, agreement):
         module.register(app)
     return app
 

@@ -440,6 +440,37 @@ def cmd_agreement_propose(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agreement(args: argparse.Namespace) -> int:
+    """SPEC 9: the whole agreement as a document for the review meeting (a version, or the one
+    in effect), as text or Markdown."""
+    from bot.agreement.reading import AgreementVersionNotFound, agreement_view
+    from bot.views.agreement import (
+        MARKDOWN,
+        TEXT,
+        agreement_document_content,
+        document_markdown,
+        document_text,
+    )
+
+    settings, policy = _load(args)
+    _configure_logging(settings.log_level)
+    services = build_services(settings, policy, SystemClock())
+    try:
+        _require_schema(services)
+        try:
+            view = agreement_view(services, args.version)
+        except AgreementVersionNotFound as exc:
+            print(services.t(exc.message_key, **exc.params), file=sys.stderr)
+            return 2
+        markdown = args.format == "markdown"
+        content = agreement_document_content(view, services.t, policy.tz,
+                                             MARKDOWN if markdown else TEXT)
+        print(document_markdown(content) if markdown else document_text(content), end="")
+    finally:
+        services.close()
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     settings = load_settings()
     _configure_logging(settings.log_level)
@@ -668,6 +699,12 @@ def _language_option(command: argparse.ArgumentParser) -> None:
                          help="the language of the output (default: the policy's)")
 
 
+def _version_number(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) < 2**31:
+        raise argparse.ArgumentTypeError(f"expected a version number like 3, got {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sla-bot",
@@ -761,8 +798,15 @@ def build_parser() -> argparse.ArgumentParser:
     doc.add_argument("--language", choices=["en", "ja"], default=None,
                      help="the checklist's language (default: the policy's)")
     doc.set_defaults(func=cmd_doctor)
-    agr = sub.add_parser("agreement", help="the agreement both sides own: its versions")
-    agr_sub = agr.add_subparsers(dest="agreement_command", required=True, metavar="COMMAND")
+    agr = sub.add_parser(
+        "agreement", help="the agreement both sides own: the whole document, or its versions")
+    agr.add_argument("--version", type=_version_number, default=None, metavar="N",
+                     help="the version to print (default: the one in effect)")
+    agr.add_argument("--format", choices=["text", "markdown"], default="text",
+                     help="plain text (default) or Markdown")
+    _language_option(agr)
+    agr.set_defaults(func=cmd_agreement)
+    agr_sub = agr.add_subparsers(dest="agreement_command", metavar="COMMAND")
     hist = agr_sub.add_parser("history", help="list the versions: status, dates, approvals")
     _language_option(hist)
     hist.set_defaults(func=cmd_agreement_history)

@@ -56,3 +56,34 @@ def submission_key(view: dict[str, Any]) -> str | None:
                            ensure_ascii=False, separators=(",", ":"), default=str)
     digest = hashlib.sha256(submitted.encode()).hexdigest()
     return SUBMISSION_KEY_PREFIX + digest[: 64 - len(SUBMISSION_KEY_PREFIX)]
+
+
+#: what the agreement modal's ``private_metadata`` may name (``bot.views.agreement``)
+MAX_AGREEMENT_PAGE = 1000
+
+
+def agreement_page(metadata: object) -> tuple[int, int] | None:
+    """The version (0: none stored when opened) and page the agreement modal shows, from its
+    ``private_metadata``; None for anything the bot did not write there."""
+    if not isinstance(metadata, str) or len(metadata) > 200:
+        return None
+    try:
+        data = json.loads(metadata)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or set(data) != {"version", "page"}:
+        return None
+    version, page = data["version"], data["page"]
+    if not all(type(v) is int for v in (version, page)):  # bool is an int: refused too
+        return None
+    if not (0 <= version <= MAX_LEAD_ID and 0 <= page < MAX_AGREEMENT_PAGE):
+        return None
+    return version, page
+
+
+def agreement_version(value: object) -> int:
+    """The version a button names (``0``: the one in effect); a forged value is refused."""
+    text = value if isinstance(value, str) else ""
+    if not _ID.fullmatch(text) or int(text) > MAX_LEAD_ID:
+        raise NotFound("bad agreement version in button value")
+    return int(text)

@@ -17,8 +17,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.chart import ChartLabels
-from bot.i18n import Translator
+from bot.i18n import Translator, format_datetime
 from bot.mrkdwn import mrkdwn_text, plain_text
+from bot.views.agreement import AgreementHeadline
 from bot.views.handoff import fit_mrkdwn, fit_plain, utf16_len
 
 __all__ = [
@@ -91,6 +92,8 @@ class DigestFigures:
     feedback_count: int = 0
     feedback: Sequence[FeedbackLine] = ()
     reps: Sequence[RepLine] = field(default_factory=tuple)
+    #: agreement versions that took effect during the week (SPEC 9), oldest first
+    agreement_changes: Sequence[AgreementHeadline] = ()
 
 
 def arrow(current: float | None, previous: float | None) -> str:
@@ -113,6 +116,8 @@ def digest_message(figures: DigestFigures, t: Translator, tz: ZoneInfo) -> dict[
         blocks.append(_section(t("digest.quiet", previous=figures.previous_handoffs)))
     else:
         blocks.append(_section(_headline(figures, t)))
+    if figures.agreement_changes:
+        blocks.append(_section(_agreement(figures, t, tz)))
     if figures.promises:
         blocks.append(_section(_promises(figures, t)))
     blocks.append(_section(_breaches(figures, t)))
@@ -156,6 +161,14 @@ def _days(figures: DigestFigures, t: Translator, tz: ZoneInfo) -> str:
     if t.language == "ja":
         return f"{first.month}/{first.day}–{last.month}/{last.day}"
     return f"{first.day} {first:%b} – {last.day} {last:%b}"
+
+
+def _agreement(figures: DigestFigures, t: Translator, tz: ZoneInfo) -> str:
+    """SPEC 9: "the weekly digest mentions a change" — which version, since when."""
+    lines = [t("digest.agreement_changed", number=head.number,
+               since=format_datetime(head.since, t.language, tz) if head.since else "—")
+             for head in figures.agreement_changes]
+    return _fit_lines([*lines, t("digest.agreement_read")], t)
 
 
 def _headline(figures: DigestFigures, t: Translator) -> str:

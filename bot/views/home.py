@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from bot.i18n import Translator, format_datetime, format_number
 from bot.ids import Action
 from bot.mrkdwn import mrkdwn_text, plain_text
+from bot.views.agreement import AgreementHeadline, home_agreement_block
 from bot.views.handoff import (
     BUTTON_TEXT_LIMIT,
     HEADER_LIMIT,
@@ -99,6 +100,8 @@ class HomeData:
     team: Sequence[HomeLead] | None = None
     unclaimed: Sequence[HomeLead] | None = None
     unclaimed_total: int = 0
+    #: the agreement in effect (SPEC 9), None while no version is recorded
+    agreement: AgreementHeadline | None = None
 
 
 def home_view(data: HomeData, tz: ZoneInfo, t: Translator) -> dict[str, Any]:
@@ -111,13 +114,15 @@ def home_view(data: HomeData, tz: ZoneInfo, t: Translator) -> dict[str, Any]:
     context = {"type": "context", "elements": [
         _mrkdwn(t("home.updated", at=format_datetime(data.now, t.language, tz)))
     ]}
+    agreement = ([home_agreement_block(data.agreement, t, tz)]
+                 if data.agreement is not None else [])
     team = _team_blocks(data, tz, t) if data.is_manager else []
     show_mine = bool(data.mine) or data.is_rep or not data.is_manager
     mine: list[dict[str, Any]] = []
     if show_mine:
-        room = MAX_BLOCKS - 1 - len(team)  # 1: the context line
+        room = MAX_BLOCKS - 1 - len(agreement) - len(team)  # 1: the context line
         mine = _mine_blocks(data, tz, t, room)
-    blocks = [context, *mine, *team]
+    blocks = [context, *agreement, *mine, *team]
     return {"type": "home", "blocks": blocks[:MAX_BLOCKS]}
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from bot.i18n import Translator, format_number
+from bot.i18n import Translator, format_datetime, format_number
 from bot.mrkdwn import mrkdwn_text, plain_text
 from bot.views.digest import arrow
 from bot.views.handoff import fit_mrkdwn, fit_plain, reason_label, utf16_len
@@ -66,6 +67,8 @@ def review_message(
     blocks.append(_section(_breakdown(t("review.by_behaviour"), behaviour, t, reasons=False,
                                       empty=t("review.no_decided"), activities=True)))
     blocks.append(_section(_versions(figures, t)))
+    if figures.agreement_versions:
+        blocks.append(_section(_agreement(figures, t, tz)))
     blocks.append({"type": "context", "elements": [
         mrkdwn_text(t("review.footer", month=figures.period.label))]})
     summary = (t("review.summary_kept") if not found
@@ -201,6 +204,29 @@ def _versions(figures: ReviewFigures, t: Translator) -> str:
         lines.append(t("review.group_line", group=label, rate=percent(group.rate, t),
                        converted=format_number(group.converted, t.language),
                        decided=format_number(group.decided, t.language)))
+    return _fit_lines(lines, t)
+
+
+def _agreement(figures: ReviewFigures, t: Translator, tz: ZoneInfo) -> str:
+    """SPEC 9: the agreement version(s) of the month; figures per version when it changed."""
+    def since(at: datetime | None) -> str:
+        return format_datetime(at, t.language, tz) if at else t("review.na")
+
+    if len(figures.agreement_versions) == 1:
+        (head,) = figures.agreement_versions
+        return t("review.agreement", number=head.number, since=since(head.since))
+    lines = [f"*{t('review.agreement_changed')}*"]
+    for group in figures.by_agreement:
+        label = (t("review.agreement_version", number=group.number, since=since(group.since))
+                 if group.number is not None else t("review.agreement_unrecorded"))
+        lines.append(t("review.agreement_line", version=label,
+                       handed_off=format_number(group.handed_off, t.language),
+                       first_contact=percent(group.first_contact_rate, t),
+                       sql=percent(group.sql_rate, t),
+                       converted=format_number(group.converted, t.language),
+                       decided=format_number(group.decided, t.language)))
+    if not figures.by_agreement:
+        lines.append(t("review.agreement_none"))
     return _fit_lines(lines, t)
 
 
