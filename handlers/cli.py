@@ -384,7 +384,7 @@ def cmd_agreement_propose(args: argparse.Namespace) -> int:
     bot posts it to both channels for approval. A refused file records nothing."""
     from bot.agreement.changes import describe_changes
     from bot.agreement.proposals import propose
-    from bot.agreement.versions import OPERATOR
+    from bot.agreement.versions import OPERATOR, record_at_start
     from bot.policy import USER_ID
     from bot.terminal_text import plain
 
@@ -408,6 +408,10 @@ def cmd_agreement_propose(args: argparse.Namespace) -> int:
     services = build_services(settings, policy, SystemClock())
     try:
         _require_schema(services)
+        with services.unit_of_work() as uow:
+            first = uow.agreements.active() is None
+        if first:  # never started: the file's agreement is v1 in force, as `run` would record
+            record_at_start(services)
         result = propose(services, proposed, proposer=args.by or OPERATOR, note=args.note)
     finally:
         services.close()

@@ -437,8 +437,15 @@ def test_cli_propose(operator_env: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert cli.main(["--config", str(config), "agreement", "propose", str(proposal),
                      "--note", "速く"]) == 0
     out = capsys.readouterr().out
-    assert "合意書 v1 を変更提案として記録しました。" in out
+    # the bot never ran: the file's agreement became v1 in force, the proposal v2
+    assert "合意書 v2 を変更提案として記録しました。" in out
     assert "営業：初回接触は2→1営業時間以内" in out
     assert "C0000SALES" in out and "C0000MKTG" in out
     assert cli.main(["--config", str(config), "agreement", "propose", str(proposal)]) == 1
-    assert "すでに v1 として提案され" in capsys.readouterr().out
+    assert "すでに v2 として提案され" in capsys.readouterr().out
+    engine = make_engine(f"sqlite:///{operator_env}/cli.db")
+    with engine.connect() as connection:
+        statuses = connection.exec_driver_sql(
+            "SELECT number, status FROM agreement_versions ORDER BY number").all()
+    engine.dispose()
+    assert [tuple(row) for row in statuses] == [(1, "active"), (2, "proposed")]
