@@ -387,6 +387,7 @@ def cmd_agreement_propose(args: argparse.Namespace) -> int:
     from bot.agreement.versions import OPERATOR, record_at_start
     from bot.policy import USER_ID
     from bot.terminal_text import plain
+    from bot.views.proposal import impact_lines
 
     settings, policy = _load(args)
     _configure_logging(settings.log_level)
@@ -432,12 +433,9 @@ def cmd_agreement_propose(args: argparse.Namespace) -> int:
             for line in describe_changes(changes, t):
                 print(f"  • {plain(line)}")
     if result.impact is not None:
-        i = result.impact
-        print(t("agreement.proposal.impact", month=i.month))
-        print("  • " + t.plural("agreement.proposal.impact_qualified", i.qualified,
-                                not_qualified=i.not_qualified))
-        print("  • " + t.plural("agreement.proposal.impact_late", i.handed_off,
-                                before=i.late_now, after=i.late_proposed))
+        print(t("agreement.proposal.impact", month=result.impact.month))
+        for line in impact_lines(result.impact, t):
+            print(f"  • {line}")
     print(t("cli.agreement.propose.next", handoff=policy.channels.handoff,
             marketing=policy.channels.marketing_feedback,
             when=t(f"cli.agreement.propose.effective_{policy.governance.effective}")))

@@ -440,6 +440,7 @@ def test_cli_propose(operator_env: Path, capsys: pytest.CaptureFixture[str]) -> 
     # the bot never ran: the file's agreement became v1 in force, the proposal v2
     assert "合意書 v2 を変更提案として記録しました。" in out
     assert "営業：初回接触は2→1営業時間以内" in out
+    assert "先月は対象となるリードがなかったため" in out  # not "0 of 0"
     assert "C0000SALES" in out and "C0000MKTG" in out
     assert cli.main(["--config", str(config), "agreement", "propose", str(proposal)]) == 1
     assert "すでに v2 として提案され" in capsys.readouterr().out

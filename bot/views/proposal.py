@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.agreement.changes import describe_changes
+from bot.agreement.impact import Impact
 from bot.agreement.proposals import ProposalState
 from bot.agreement.versions import OPERATOR
 from bot.i18n import Translator, format_datetime
@@ -56,12 +57,8 @@ def proposal_message(state: ProposalState, policy: Policy, t: Translator) -> dic
     if operational:
         blocks += _list(t("agreement.proposal.operational"), describe_changes(operational, t), t)
     if state.impact is not None:
-        i = state.impact
-        lines = [t.plural("agreement.proposal.impact_qualified", i.qualified,
-                          not_qualified=i.not_qualified),
-                 t.plural("agreement.proposal.impact_late", i.handed_off,
-                          before=i.late_now, after=i.late_proposed)]
-        blocks += _list(t("agreement.proposal.impact", month=i.month), lines, t)
+        blocks += _list(t("agreement.proposal.impact", month=state.impact.month),
+                        impact_lines(state.impact, t), t)
     blocks.append({"type": "section", "text": mrkdwn_text(truncate(
         "\n".join(_status_lines(state, policy, t)), SECTION_LIMIT))})
     if state.status == "proposed":
@@ -170,3 +167,14 @@ def read_comment(values: dict[str, Any], t: Translator) -> tuple[str | None, dic
         return None, {ProposalBlock.COMMENT.value: t("agreement.proposal.error.comment_long",
                                                      limit=COMMENT_MAX)}
     return comment, {}
+
+
+def impact_lines(impact: Impact, t: Translator) -> list[str]:
+    """What the proposal would have done to last month's leads; one line when there were none,
+    rather than "0 of 0"."""
+    if impact.qualified == 0 and impact.handed_off == 0:
+        return [t("agreement.proposal.impact_none")]
+    return [t.plural("agreement.proposal.impact_qualified", impact.qualified,
+                     not_qualified=impact.not_qualified),
+            t.plural("agreement.proposal.impact_late", impact.handed_off,
+                     before=impact.late_now, after=impact.late_proposed)]
