@@ -519,16 +519,23 @@ def test_cli_prints_writes_the_csv_and_posts_once(
 
     for _ in range(2):
         assert main([*config, "report", "--month", "2026-10", "--post"]) == 0
-    out = capsys.readouterr().out
-    assert "posted to C0000SALES" in out and "already posted" in out
+    out = capsys.readouterr().out  # the policy's language
+    assert "2026-10 の月次レビューを C0000SALES に投稿しました" in out
+    assert "2026-10 の月次レビューは投稿済みか送信待ちです" in out and "posted" not in out
+    assert main([*config, "report", "--month", "2026-10", "--post", "--language", "en"]) == 0
+    assert "already posted" in capsys.readouterr().out
     packs = [m for m in fake_slack.messages(CHANNEL)
              if (m.get("metadata") or {}).get("event_payload", {}).get("key") == "review:2026-10"]
     assert len(packs) == 1
     assert packs[0]["blocks"][0]["text"]["text"] == "月次SLAレビュー · 2026年10月"
 
     assert main([*config, "report", "--month", "2026-13"]) == 2
-    assert "expected a month like 2026-11" in capsys.readouterr().err
+    assert "2026-11 のような年月で指定してください" in capsys.readouterr().err
+    assert main([*config, "report", "--month", "2026-13", "--language", "en"]) == 2
+    assert "expected a month like 2026-11, got '2026-13'" in capsys.readouterr().err
     assert main([*config, "report", "--month", "2099-01", "--post"]) == 2
+    assert "2099-01 はまだ終わっていません" in capsys.readouterr().err
+    assert main([*config, "report", "--month", "2099-01", "--post", "--language", "en"]) == 2
     assert "has not ended yet" in capsys.readouterr().err
     engine = make_engine(url)
     with engine.connect() as connection:

@@ -9,14 +9,18 @@ else as given (operators and tools invent their own codes; hiding them would los
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import html
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.i18n import Translator, format_number
+from bot.i18n import FALLBACK, Translator, format_number
 from bot.mrkdwn import escape
 from bot.policy import Policy
 
-__all__ = ["activity_label", "criterion_group_text", "criterion_text", "industry_label"]
+__all__ = [
+    "activity_label", "criteria_as_text", "criterion_group_text", "criterion_text",
+    "industry_label",
+]
 
 
 def _known(prefix: str, code: str, t: Translator) -> str | None:
@@ -82,6 +86,15 @@ def criterion_text(criterion: Mapping[str, Any] | str, policy: Policy | None,
                                                        if k != "count"})
     text = t(key, **params)
     return escape(str(criterion)) if text == key else text
+
+
+def criteria_as_text(codes: Sequence[Mapping[str, Any]], english: Sequence[str],
+                     policy: Policy | None, t: Translator) -> list[str]:
+    """Criteria for a terminal (``import``, ``preview``): in English as the definition wrote
+    them (the webhook's wording), in another language from their codes, unescaped."""
+    if t.language == FALLBACK or not codes or len(codes) != len(english):
+        return list(english)
+    return [html.unescape(criterion_text(code, policy, t)) for code in codes]
 
 
 def criterion_group_text(criterion: Mapping[str, Any], policy: Policy | None,
