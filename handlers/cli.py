@@ -117,10 +117,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def healthz_url(host: str, port: int) -> str:
+    """The address to open: a server bound to every interface is reached on this machine as
+    ``localhost`` (``http://0.0.0.0:3000`` does not open in every browser)."""
+    shown = "localhost" if host in {"", "0.0.0.0", "::"} else host
+    return f"http://[{shown}]:{port}/healthz" if ":" in shown else f"http://{shown}:{port}/healthz"
+
+
 def _print_next_steps(server: Any) -> None:
     """SPEC 8: once it serves, say what to do next instead of ending on a log line."""
     settings, t = server.services.settings, server.services.t
-    lines = [t("cli.run.running", url=f"http://{settings.host}:{server.port}/healthz")]
+    lines = [t("cli.run.running", url=healthz_url(settings.host, server.port))]
     if settings.socket_mode:
         lines.append(t("cli.run.socket_mode"))
     else:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from handlers.cli import main
+from handlers.cli import healthz_url, main
 from storage import migrate
 from storage.db import make_engine
 from tests.conftest import EXAMPLE_POLICY, ROOT, configured_policy
@@ -304,3 +304,10 @@ def test_run_says_what_to_do_next_once_it_serves(
     else:
         assert "https://<the public address of this server>/slack/events" in out
         assert "Retry" in out
+
+
+def test_the_printed_healthz_address_opens_on_this_machine() -> None:
+    assert healthz_url("0.0.0.0", 3000) == "http://localhost:3000/healthz"
+    assert healthz_url("::", 3000) == "http://localhost:3000/healthz"
+    assert healthz_url("127.0.0.1", 8080) == "http://127.0.0.1:8080/healthz"
+    assert healthz_url("::1", 3000) == "http://[::1]:3000/healthz"
