@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -311,3 +312,24 @@ def test_the_printed_healthz_address_opens_on_this_machine() -> None:
     assert healthz_url("::", 3000) == "http://localhost:3000/healthz"
     assert healthz_url("127.0.0.1", 8080) == "http://127.0.0.1:8080/healthz"
     assert healthz_url("::1", 3000) == "http://[::1]:3000/healthz"
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly(operator_env: Path) -> None:
+    """``sla-bot preview | head -3``: no BrokenPipeError traceback once ``head`` has exited
+    (here the reader is gone before the command writes at all)."""
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "handlers.cli", "preview", "--policy", str(EXAMPLE_POLICY),
+             "--at", "2027-01-08T17:30"],
+            cwd=operator_env, env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
