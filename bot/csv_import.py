@@ -24,7 +24,7 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -42,7 +42,9 @@ from bot.definition import evaluate
 from bot.i18n import Translator
 from bot.intake import FieldError, InvalidLead, MqlIn, accept, build_lead, parse_data
 from bot.lifecycle import Surface
+from bot.problems import Problem
 from bot.services import Services
+from bot.views.labels import criteria_as_text
 
 __all__ = [
     "CsvFileError",
@@ -95,7 +97,21 @@ class Outcome(StrEnum):
 
 
 class CsvFileError(ValueError):
-    """The file as a whole cannot be imported; nothing was written."""
+    """The file as a whole cannot be imported; nothing was written.
+
+    ``str()`` is English; ``text(t)`` says the same in the reader's language.
+    """
+
+    def __init__(self, *problems: Problem) -> None:
+        super().__init__("; ".join(p.english for p in problems))
+        self.problems = problems
+
+    def text(self, t: Translator) -> str:
+        return t("cli.import.problem_separator").join(p.text(t) for p in self.problems)
+
+
+def _file_error(english: str, key: str, **params: Any) -> CsvFileError:
+    return CsvFileError(Problem("", english, f"cli.import.file.{key}", params))
 
 
 @dataclass(frozen=True)
@@ -176,6 +192,11 @@ class ImportInterrupted(RuntimeError):
         )
         self.line = line
         self.report = report
+        self.error = type(cause).__name__
+
+    def text(self, t: Translator) -> str:
+        return t.plural("cli.import.interrupted", len(self.report.rows), line=self.line,
+                        error=self.error)
 
 
 @dataclass(frozen=True)
@@ -208,8 +229,9 @@ def read_csv(source: str | os.PathLike[str] | TextIO) -> CsvTable:
     """
     text = _read_text(source)
     if "\x00" in text:
-        raise CsvFileError(
-            "it contains NUL characters: is it UTF-16 or a binary file? Save it as CSV UTF-8"
+        raise _file_error(
+            "it contains NUL characters: is it UTF-16 or a binary file? Save it as CSV UTF-8",
+            "nul",
         )
     limit = csv.field_size_limit()
     csv.field_size_limit(max(limit, MAX_CELL_CHARS))
@@ -223,12 +245,14 @@ def read_csv(source: str | os.PathLike[str] | TextIO) -> CsvTable:
             records.append((previous_end + 1, cells))
             previous_end = reader.line_num
     except csv.Error as exc:
-        raise CsvFileError(f"line {reader.line_num}: {exc}") from None
+        raise CsvFileError(Problem("", f"line {reader.line_num}: {exc}",
+                                   "cli.import.file.syntax", {"line": reader.line_num})) from None
     finally:
         csv.field_size_limit(limit)
     records = [(line, cells) for line, cells in records if any(c.strip() for c in cells)]
     if not records:
-        raise CsvFileError("the file is empty: a header row naming the columns is required")
+        raise _file_error("the file is empty: a header row naming the columns is required",
+                          "empty")
     (_, header), *rows = records
     columns, groups = _read_header(header)
     return CsvTable(columns=columns, width=len(header), records=rows, activity_groups=groups)
@@ -240,26 +264,39 @@ def _read_text(source: str | os.PathLike[str] | TextIO) -> str:
             with open(source, "rb") as handle:
                 data = handle.read()
         except OSError as exc:
-            raise CsvFileError(f"cannot read it: {exc.strerror or type(exc).__name__}") from None
+            raise _file_error(f"cannot read it: {exc.strerror or type(exc).__name__}",
+                              _os_error_key(exc)) from None
         if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            raise CsvFileError("it is UTF-16 text: save it as CSV UTF-8")
+            raise _file_error("it is UTF-16 text: save it as CSV UTF-8", "utf16")
         try:
             return data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise CsvFileError(
+            raise _file_error(
                 f"it is not UTF-8 (byte {exc.start}): save it as CSV UTF-8 "
-                "(Excel: 'CSV UTF-8 (Comma delimited)'), not Shift_JIS or another code page"
+                "(Excel: 'CSV UTF-8 (Comma delimited)'), not Shift_JIS or another code page",
+                "not_utf8", byte=exc.start,
             ) from None
     try:
         text = source.read()
     except (OSError, UnicodeDecodeError) as exc:
-        raise CsvFileError(f"cannot read it: {type(exc).__name__}") from None
+        raise _file_error(f"cannot read it: {type(exc).__name__}", "unreadable") from None
     return text.removeprefix("\ufeff")
+
+
+def _os_error_key(exc: OSError) -> str:
+    """Why a file could not be opened, as a catalog key (the OS says it in English)."""
+    if isinstance(exc, FileNotFoundError):
+        return "not_found"
+    if isinstance(exc, PermissionError):
+        return "permission"
+    if isinstance(exc, IsADirectoryError):
+        return "directory"
+    return "unreadable"
 
 
 def _read_header(header: list[str]) -> tuple[list[_Column], dict[int, dict[str, int]]]:
     columns: list[_Column] = []
-    problems: list[str] = []
+    problems: list[Problem] = []
     for index, raw in enumerate(header):
         name = raw.strip()
         if name:  # Excel leaves unnamed trailing columns ("a,b,,"): nothing to import there
@@ -267,19 +304,21 @@ def _read_header(header: list[str]) -> tuple[list[_Column], dict[int, dict[str, 
     counts = Counter(c.key for c in columns)
     repeated = sorted(key for key, n in counts.items() if n > 1)
     if repeated:
-        problems.append("repeated columns: " + ", ".join(repeated))
+        problems.append(Problem("", "repeated columns: " + ", ".join(repeated),
+                                "cli.import.file.repeated", {"columns": ", ".join(repeated)}))
     keys = set(counts)
     missing = [key for key in REQUIRED_COLUMNS if key not in keys]
     if missing:
-        problems.append("missing required columns: " + ", ".join(missing))
+        problems.append(Problem("", "missing required columns: " + ", ".join(missing),
+                                "cli.import.file.missing", {"columns": ", ".join(missing)}))
     reserved = sorted(keys & RESERVED_COLUMNS)
     if reserved:
-        problems.append(
-            "reserved column names: " + ", ".join(reserved)
-            + " (use contact_name, company_name, ... instead)"
-        )
+        problems.append(Problem(
+            "", "reserved column names: " + ", ".join(reserved)
+            + " (use contact_name, company_name, ... instead)",
+            "cli.import.file.reserved", {"columns": ", ".join(reserved)}))
     if problems:
-        raise CsvFileError("; ".join(problems))
+        raise CsvFileError(*problems)
     groups: dict[int, dict[str, int]] = {}
     for column in columns:
         match = _ACTIVITY_GROUP.fullmatch(column.key)
@@ -351,7 +390,8 @@ def _import_row(
     try:
         mql = _parse_row(table, cells, now)
     except InvalidLead as exc:
-        detail = "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
+        detail = services.t("cli.import.problem_separator").join(
+            f"{e.field}: {e.text(services.t)}" for e in exc.errors)
         return RowResult(line, external_id, Outcome.REJECTED, detail)
     if qualified_now:
         mql = _qualified_at(mql, now)
@@ -374,8 +414,15 @@ def _import_row(
     if result.status == "duplicate":
         detail = services.t("cli.import.stored", lead=result.lead_id)
         return RowResult(line, mql.external_id, Outcome.DUPLICATE, detail, result.lead_id)
-    detail = "; ".join(result.reasons)
+    detail = _reasons_text(services, result.reason_codes, result.reasons)
     return RowResult(line, mql.external_id, Outcome.NOT_QUALIFIED, detail, result.lead_id)
+
+
+def _reasons_text(services: Services, codes: Sequence[Mapping[str, Any]],
+              english: Sequence[str]) -> str:
+    """Why a row does not qualify, in the policy's language."""
+    return services.t("cli.import.problem_separator").join(
+        criteria_as_text(codes, english, services.policy, services.t))
 
 
 def _qualified_at(mql: MqlIn, at: datetime) -> MqlIn:
@@ -412,7 +459,7 @@ def _evaluate_only(
     qualification = evaluate(build_lead(mql, now), services.policy, now)
     if qualification.qualified:
         return RowResult(line, mql.external_id, Outcome.ACCEPTED)
-    detail = "; ".join(qualification.reasons)
+    detail = _reasons_text(services, qualification.reason_codes, qualification.reasons)
     return RowResult(line, mql.external_id, Outcome.NOT_QUALIFIED, detail)
 
 
@@ -431,7 +478,8 @@ def _parse_row(table: CsvTable, cells: list[str], now: datetime) -> MqlIn:
     """Build the canonical dict from one record and validate it; errors name CSV columns."""
     if any(c.strip() for c in cells[table.width :]):
         raise InvalidLead(
-            [FieldError("(row)", f"has {len(cells)} cells but the header has {table.width}")]
+            [FieldError("(row)", f"has {len(cells)} cells but the header has {table.width}",
+                        "cli.validation.csv.cells", {"cells": len(cells), "width": table.width})]
         )
     errors: list[FieldError] = []
     data: dict[str, Any] = {}
@@ -452,7 +500,8 @@ def _parse_row(table: CsvTable, cells: list[str], now: datetime) -> MqlIn:
         if column.key in INTEGER_COLUMNS:
             number = _integer(value)
             if number is None:
-                errors.append(FieldError(column.key, "must be a whole number, e.g. 250"))
+                errors.append(FieldError(column.key, "must be a whole number, e.g. 250",
+                                         "cli.validation.csv.whole_number"))
                 continue
             converted: Any = number
         else:
@@ -507,6 +556,7 @@ def _activities(
             FieldError(
                 ACTIVITIES_COLUMN,
                 "give activities either in this column or in activity_N_* columns, not both",
+                "cli.validation.csv.activities_both",
             )
         )
         return None, None
@@ -517,11 +567,13 @@ def _activities(
     try:
         parsed = json.loads(from_json)
     except (ValueError, RecursionError):
-        errors.append(FieldError(ACTIVITIES_COLUMN, "not valid JSON"))
+        errors.append(FieldError(ACTIVITIES_COLUMN, "not valid JSON",
+                                 "cli.validation.intake.not_json"))
         return None, None
     if not isinstance(parsed, list):
         errors.append(
-            FieldError(ACTIVITIES_COLUMN, "must be a JSON array of {type, at, detail} objects")
+            FieldError(ACTIVITIES_COLUMN, "must be a JSON array of {type, at, detail} objects",
+                       "cli.validation.csv.activities_array")
         )
         return None, None
     return parsed, None
@@ -531,14 +583,14 @@ def _in_column_terms(error: FieldError, group_numbers: list[int] | None) -> Fiel
     """``contact.name`` → ``contact_name``; ``activities.0.at`` → ``activity_1_at`` or item 1."""
     parts = error.field.split(".")
     if parts[0] in ("contact", "company") and len(parts) > 1:
-        return FieldError(f"{parts[0]}_{'.'.join(parts[1:])}", error.message)
+        return error.moved(f"{parts[0]}_{'.'.join(parts[1:])}")
     if parts[0] == ACTIVITIES_COLUMN and len(parts) > 1 and parts[1].isdigit():
         item, rest = int(parts[1]), ".".join(parts[2:])
         if group_numbers is not None and item < len(group_numbers):
             name = f"activity_{group_numbers[item]}" + (f"_{rest}" if rest else "")
-            return FieldError(name, error.message)
+            return error.moved(name)
         where = f"item {item + 1}" + (f", {rest}" if rest else "")
-        return FieldError(f"{ACTIVITIES_COLUMN} ({where})", error.message)
+        return error.moved(f"{ACTIVITIES_COLUMN} ({where})")
     return error
 
 

@@ -75,7 +75,11 @@ CHART_KIND = "file"  # ``bot.outbox.FILE_KIND``; not imported: the outbox import
 
 
 class BadWeek(ValueError):
-    """``--week`` that is not ``YYYY-Www`` (an ISO week)."""
+    """``--week`` that is not ``YYYY-Www`` (an ISO week); ``key`` says which, for the CLI."""
+
+    def __init__(self, english: str, key: str = "cli.digest.bad_week") -> None:
+        super().__init__(english)
+        self.key = key
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,7 @@ def parse_week(label: str, services: Services) -> Period:
     try:
         monday = date.fromisocalendar(int(match[1]), int(match[2]), 1)
     except ValueError:
-        raise BadWeek(f"there is no week {label}") from None
+        raise BadWeek(f"there is no week {label}", "cli.digest.no_week") from None
     return week_of(monday, services.policy.tz)
 
 

@@ -17,6 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.manifest import MANIFEST_PATH, ManifestError, bot_scopes
+from bot.placeholders import ENV_PLACEHOLDERS
 from bot.policy import Policy
 from bot.settings import Settings
 
@@ -95,6 +96,9 @@ def run_checks(settings: Settings, policy: Policy, client: WebClient) -> list[Ch
     """Every check, in the order an operator fixes them; stops after a token that does not
     work (or a Slack that does not answer), since nothing else can be checked then."""
     checks: list[Check] = []
+    if settings.slack_bot_token == ENV_PLACEHOLDERS["SLACK_BOT_TOKEN"]:
+        # .env copied from .env.example: Slack would only say invalid_auth, after a round trip
+        return [Check("token", False, Text("token_placeholder"), Text("token_placeholder_fix"))]
     try:
         token = _check_token(client, settings)
         checks.append(token.check)

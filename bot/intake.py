@@ -19,8 +19,9 @@ import math
 import threading
 import unicodedata
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -42,8 +43,10 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy.exc import IntegrityError
 
 from bot.definition import Qualification, evaluate
+from bot.i18n import Translator
 from bot.lifecycle import Action, Surface, apply
 from bot.policy import Policy
+from bot.problems import Problem, pydantic_key
 from bot.services import Services
 from storage.models import Activity, Lead, LeadStatus
 from storage.repositories import (
@@ -189,8 +192,21 @@ class MqlIn(BaseModel):
 
 @dataclass(frozen=True)
 class FieldError:
+    """One bad field: ``message`` in English (the webhooks' answer); ``key`` and ``params``
+    say it in a person's language (``text``)."""
+
     field: str
     message: str
+    key: str | None = dataclass_field(default=None, compare=False)
+    params: Mapping[str, Any] = dataclass_field(default_factory=dict, compare=False)
+
+    def text(self, t: Translator) -> str:
+        """The message in ``t``'s language (English as written)."""
+        return Problem(self.field, self.message, self.key, self.params).text(t)
+
+    def moved(self, field: str) -> FieldError:
+        """The same problem under another name (a CSV column for a payload field)."""
+        return FieldError(field, self.message, self.key, self.params)
 
 
 class InvalidLead(ValueError):
@@ -201,18 +217,28 @@ class InvalidLead(ValueError):
         self.errors = errors
 
 
+#: our own error types (``PydanticCustomError``) → catalog keys
+_INTAKE_KEYS = {"timestamp_number": "cli.validation.intake.timestamp_number"}
+
+
 def field_errors(exc: ValidationError) -> list[FieldError]:
     errors = []
     for error in exc.errors(include_url=False):
         location = ".".join(str(part) for part in error["loc"]) or "(body)"
         message = error["msg"]
+        key, params = pydantic_key(error)
         if error["type"] == "missing":
             message = "required"
         elif error["type"] == "timezone_aware":
             message = (
                 "must be an ISO 8601 timestamp with a UTC offset, e.g. 2026-11-24T09:12:00+09:00"
             )
-        errors.append(FieldError(location, message))
+        elif error["type"] in _INTAKE_KEYS:
+            key = _INTAKE_KEYS[error["type"]]
+        elif error["type"] == "date_window":
+            key = "cli.validation.intake.too_early" if message == TOO_EARLY else \
+                "cli.validation.intake.too_late"
+        errors.append(FieldError(location, message, key, params))
     return errors
 
 
@@ -222,7 +248,8 @@ def parse_json(body: bytes | str, *, now: datetime) -> MqlIn:
         try:
             body = body.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise InvalidLead([FieldError("(body)", "not valid UTF-8")]) from None
+            raise InvalidLead([FieldError("(body)", "not valid UTF-8",
+                                          "cli.validation.intake.not_utf8")]) from None
     return _validate(load_json(body), now)  # load_json has checked its values
 
 
@@ -277,9 +304,11 @@ def load_json(text: str) -> Any:
         value = json.loads(text, object_pairs_hook=_object)
     except RecursionError:
         raise InvalidLead([FieldError("(body)", f"nested more than {MAX_JSON_DEPTH} levels "
-                                                "deep")]) from None
+                                                "deep", "cli.validation.intake.nested",
+                                      {"levels": MAX_JSON_DEPTH})]) from None
     except ValueError:
-        raise InvalidLead([FieldError("(body)", "not valid JSON")]) from None
+        raise InvalidLead([FieldError("(body)", "not valid JSON",
+                                      "cli.validation.intake.not_json")]) from None
     problems = value_problems(value)
     if problems:
         raise InvalidLead(problems)
@@ -300,23 +329,27 @@ def value_problems(value: Any) -> list[FieldError]:
         item, depth, trail = stack.pop()
         if isinstance(item, str):
             if "\x00" in item:
-                problems.append(FieldError(_path(trail), HAS_NUL))
+                problems.append(FieldError(_path(trail), HAS_NUL, "cli.validation.intake.nul"))
         elif isinstance(item, float):
             if not math.isfinite(item):
-                problems.append(FieldError(_path(trail), NOT_FINITE))
+                problems.append(FieldError(_path(trail), NOT_FINITE, "cli.validation.finite"))
         elif isinstance(item, dict | list | tuple) and depth >= MAX_JSON_DEPTH:
             # named by its top-level field: the full path would be as long as the nesting
             while trail is not None and trail[0] is not None:
                 trail = trail[0]
             problems.append(FieldError(_path(trail),
-                                       f"nested more than {MAX_JSON_DEPTH} levels deep"))
+                                       f"nested more than {MAX_JSON_DEPTH} levels deep",
+                                       "cli.validation.intake.nested",
+                                       {"levels": MAX_JSON_DEPTH}))
         elif isinstance(item, dict):
             if isinstance(item, _Duplicated):
                 problems.append(FieldError(_path((trail, item.duplicate)),
-                                           "appears more than once in its object"))
+                                           "appears more than once in its object",
+                                           "cli.validation.intake.duplicate_key"))
             for key, child in reversed(list(item.items())):
                 if isinstance(key, str) and "\x00" in key:
-                    problems.append(FieldError(_path(trail), "a key " + HAS_NUL))
+                    problems.append(FieldError(_path(trail), "a key " + HAS_NUL,
+                                               "cli.validation.intake.key_nul"))
                     continue
                 stack.append((child, depth + 1, (trail, key)))
         elif isinstance(item, list | tuple):

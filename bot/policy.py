@@ -31,6 +31,8 @@ from pydantic import (
 
 from bot.adapters import paths
 from bot.calendar import AnnualClosure, BusinessCalendar, Shift
+from bot.i18n import LANGUAGES, Translator
+from bot.problems import Invalid, Problem, pydantic_key
 from bot.redact import redact_url
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -56,12 +58,27 @@ NonNegativeInt = Annotated[int, Field(ge=0)]
 
 
 class PolicyError(ValueError):
-    """The policy file is unusable; ``problems`` holds one line per problem."""
+    """The policy file is unusable; ``problems`` holds one line per problem (English).
 
-    def __init__(self, source: str, problems: list[str]) -> None:
-        super().__init__(f"{source}:\n" + "\n".join(f"  - {p}" for p in problems))
+    ``lines(t)`` says them in another language; ``language`` is the one the file declares
+    (``language = "ja"``) when it can be read, so the refusal answers in it (SPEC 8).
+    """
+
+    def __init__(self, source: str, problems: list[str | Problem],
+                 language: str | None = None) -> None:
+        self.items = [p if isinstance(p, Problem) else Problem("", p) for p in problems]
+        self.problems = [str(p) for p in self.items]
+        super().__init__(f"{source}:\n" + "\n".join(f"  - {p}" for p in self.problems))
         self.source = source
-        self.problems = problems
+        self.language = language
+
+    def lines(self, t: Translator) -> list[str]:
+        """One line per problem in ``t``'s language (the dotted key as written)."""
+        return [p.line(t) for p in self.items]
+
+    def text(self, t: Translator) -> str:
+        """``str(self)`` in ``t``'s language."""
+        return f"{self.source}:\n" + "\n".join(f"  - {line}" for line in self.lines(t))
 
 
 class _Section(BaseModel):
@@ -127,9 +144,11 @@ class Behaviour(_Section):
     @model_validator(mode="after")
     def _enough_rules(self) -> Behaviour:
         if self.rules and self.min_rules_matched > len(self.rules):
-            raise ValueError(
+            raise Invalid(
                 f"min_rules_matched is {self.min_rules_matched} but only "
-                f"{len(self.rules)} rules are defined"
+                f"{len(self.rules)} rules are defined",
+                "cli.validation.policy.too_few_rules", needed=self.min_rules_matched,
+                defined=len(self.rules),
             )
         return self
 
@@ -147,7 +166,8 @@ class Firmographics(_Section):
             and self.max_employees is not None
             and self.min_employees > self.max_employees
         ):
-            raise ValueError("min_employees is larger than max_employees")
+            raise Invalid("min_employees is larger than max_employees",
+                          "cli.validation.policy.employees_range")
         return self
 
 
@@ -169,7 +189,8 @@ class Channels(_Section):
     @classmethod
     def _channel_id(cls, value: str | None) -> str | None:
         if value is not None and not CHANNEL_ID.match(value):
-            raise ValueError(f"expected a Slack channel id like C0123ABCD, got {value!r}")
+            raise Invalid(f"expected a Slack channel id like C0123ABCD, got {value!r}",
+                          "cli.validation.policy.channel_id", value=repr(value))
         return value
 
     @property
@@ -193,13 +214,15 @@ class Roles(_Section):
     def _ids(cls, value: People) -> People:
         if isinstance(value, str):
             if not GROUP_ID.match(value):
-                raise ValueError(
-                    f"expected a list of user ids or a user-group id like S0123ABCD, got {value!r}"
+                raise Invalid(
+                    f"expected a list of user ids or a user-group id like S0123ABCD, got {value!r}",
+                    "cli.validation.policy.people", value=repr(value),
                 )
             return value
         bad = [v for v in value if not USER_ID.match(v)]
         if bad:
-            raise ValueError(f"expected Slack user ids like U0123ABCD, got {bad}")
+            raise Invalid(f"expected Slack user ids like U0123ABCD, got {bad}",
+                          "cli.validation.policy.user_ids", value=str(bad))
         return value
 
 
@@ -245,8 +268,9 @@ class CalendarConfig(_Section):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"expected an IANA time zone like Asia/Tokyo, got {value!r}"
+            raise Invalid(
+                f"expected an IANA time zone like Asia/Tokyo, got {value!r}",
+                "cli.validation.policy.timezone", value=repr(value),
             ) from None
         return value
 
@@ -254,20 +278,25 @@ class CalendarConfig(_Section):
     @classmethod
     def _days(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
-            raise ValueError("at least one working day is needed")
+            raise Invalid("at least one working day is needed",
+                          "cli.validation.policy.no_working_day")
         return value
 
     @field_validator("working_hours")
     @classmethod
     def _hours(cls, value: tuple[tuple[time, time], ...]) -> tuple[tuple[time, time], ...]:
         if not value:
-            raise ValueError("at least one [start, end] pair is needed")
+            raise Invalid("at least one [start, end] pair is needed",
+                          "cli.validation.policy.no_working_hours")
         previous_end: time | None = None
         for start, end in value:
             if start >= end:
-                raise ValueError(f"shift {start:%H:%M}-{end:%H:%M} ends before it starts")
+                raise Invalid(f"shift {start:%H:%M}-{end:%H:%M} ends before it starts",
+                              "cli.validation.policy.shift_backwards",
+                              shift=f"{start:%H:%M}-{end:%H:%M}")
             if previous_end is not None and start < previous_end:
-                raise ValueError("shifts must be sorted and must not overlap")
+                raise Invalid("shifts must be sorted and must not overlap",
+                              "cli.validation.policy.shifts_overlap")
             previous_end = end
         return value
 
@@ -275,7 +304,8 @@ class CalendarConfig(_Section):
     @classmethod
     def _country(cls, value: str | None) -> str | None:
         if value is not None and value.upper() not in holidays_lib.list_supported_countries():
-            raise ValueError(f"expected an ISO country code known to `holidays`, got {value!r}")
+            raise Invalid(f"expected an ISO country code known to `holidays`, got {value!r}",
+                          "cli.validation.policy.country", value=repr(value))
         return value.upper() if value else None
 
     @field_validator("annual_closures")
@@ -303,12 +333,14 @@ class CalendarConfig(_Section):
 def _month_day(text: str) -> tuple[int, int]:
     match = re.fullmatch(r"(\d{2})-(\d{2})", text)
     if not match:
-        raise ValueError(f"expected MM-DD, got {text!r}")
+        raise Invalid(f"expected MM-DD, got {text!r}", "cli.validation.policy.month_day",
+                      value=repr(text))
     month, day = int(match[1]), int(match[2])
     try:
         date(2024, month, day)  # a leap year, so 02-29 is allowed
     except ValueError:
-        raise ValueError(f"expected a real month and day, got {text!r}") from None
+        raise Invalid(f"expected a real month and day, got {text!r}",
+                      "cli.validation.policy.real_month_day", value=repr(text)) from None
     return month, day
 
 
@@ -330,7 +362,8 @@ class Recycle(_Section):
     @classmethod
     def _non_empty(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
-            raise ValueError("at least one recycle reason is needed")
+            raise Invalid("at least one recycle reason is needed",
+                          "cli.validation.policy.no_recycle_reason")
         return value
 
 
@@ -369,19 +402,23 @@ class OutboundWebhook(_Section):
             host = parts.hostname
             parts.port  # noqa: B018 - raises on a malformed port
         except ValueError:
-            raise ValueError(f"expected an https:// URL, got {redact_url(value)!r}") from None
+            raise Invalid(f"expected an https:// URL, got {redact_url(value)!r}",
+                          "cli.validation.policy.url", value=repr(redact_url(value))) from None
         if parts.scheme not in {"https", "http"} or not host:
-            raise ValueError(f"expected an https:// URL, got {redact_url(value)!r}")
+            raise Invalid(f"expected an https:// URL, got {redact_url(value)!r}",
+                          "cli.validation.policy.url", value=repr(redact_url(value)))
         if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
-            raise ValueError(
+            raise Invalid(
                 "expected https:// (plain http only for localhost / 127.0.0.1), got "
-                f"{redact_url(value)!r}"
+                f"{redact_url(value)!r}",
+                "cli.validation.policy.url_https", value=repr(redact_url(value)),
             )
         if parts.username or parts.password:
             # "got" without the URL: the formatter would otherwise echo the password
-            raise ValueError(
+            raise Invalid(
                 "got a URL with a user name or password; credentials do not belong in the "
-                "policy file (receivers verify X-SLA-Signature, keyed by OUTBOUND_WEBHOOK_SECRET)"
+                "policy file (receivers verify X-SLA-Signature, keyed by OUTBOUND_WEBHOOK_SECRET)",
+                "cli.validation.policy.url_credentials",
             )
         return value.strip()
 
@@ -389,8 +426,9 @@ class OutboundWebhook(_Section):
     @classmethod
     def _events(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
-            raise ValueError(
-                'at least one of "converted", "recycled" is needed (or remove the section)'
+            raise Invalid(
+                'at least one of "converted", "recycled" is needed (or remove the section)',
+                "cli.validation.policy.no_events",
             )
         return tuple(dict.fromkeys(value))
 
@@ -401,16 +439,19 @@ def _zone(value: str | None) -> str | None:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"expected an IANA time zone like Asia/Tokyo, got {value!r}") from None
+        raise Invalid(f"expected an IANA time zone like Asia/Tokyo, got {value!r}",
+                      "cli.validation.policy.timezone", value=repr(value)) from None
     return value
 
 
 def _timestamp_format(value: str) -> str:
     if value in TIMESTAMP_FORMATS or "%" in value:
         return value
-    raise ValueError(
+    raise Invalid(
         f"expected one of {', '.join(TIMESTAMP_FORMATS)} or a strptime pattern like "
-        f"%Y-%m-%d %H:%M:%S, got {value!r}"
+        f"%Y-%m-%d %H:%M:%S, got {value!r}",
+        "cli.validation.policy.timestamp_format", formats=", ".join(TIMESTAMP_FORMATS),
+        value=repr(value),
     )
 
 
@@ -452,7 +493,8 @@ class ActivityMapping(_Section):
     @model_validator(mode="after")
     def _one_type(self) -> ActivityMapping:
         if (self.type is None) == (self.type_value is None):
-            raise ValueError("set exactly one of type (a path) or type_value (a fixed type)")
+            raise Invalid("set exactly one of type (a path) or type_value (a fixed type)",
+                          "cli.validation.policy.one_type")
         return self
 
 
@@ -486,9 +528,10 @@ class FieldMapping(_Section):
     def _has_a_name(self) -> FieldMapping:
         if not {"contact.name", "contact.first_name", "contact.last_name",
                 "contact.email"} & set(self.fields):
-            raise ValueError(
+            raise Invalid(
                 "fields needs contact.name (or contact.first_name / contact.last_name, or "
-                "contact.email to stand in for the name)"
+                "contact.email to stand in for the name)",
+                "cli.validation.policy.mapping_name",
             )
         return self
 
@@ -505,7 +548,8 @@ class Adapters(_Section):
     def _unique_names(cls, value: tuple[FieldMapping, ...]) -> tuple[FieldMapping, ...]:
         names = [m.name for m in value]
         if twice := sorted({n for n in names if names.count(n) > 1}):
-            raise ValueError(f"mapping names must be unique, got {', '.join(twice)} twice")
+            raise Invalid(f"mapping names must be unique, got {', '.join(twice)} twice",
+                          "cli.validation.policy.mapping_unique", names=", ".join(twice))
         return value
 
     def find(self, name: str) -> FieldMapping | None:
@@ -540,18 +584,22 @@ class Policy(_Section):
         return ZoneInfo(self.calendar.timezone)
 
 
-def _format_error(error: Mapping[str, Any]) -> str:
+def _format_error(error: Mapping[str, Any]) -> Problem:
     location = ".".join(str(part) for part in error["loc"] if not _is_union_tag(part))
     message = str(error["msg"]).removeprefix("Value error, ")
+    key, params = pydantic_key(error)
+    got: str | None = None
     if error["type"] == "extra_forbidden":
         message = "unknown key (check the spelling; see sla.example.toml)"
     elif error["type"] == "missing":
         message = "required, not set"
+        key = "cli.validation.required_not_set"
     elif "input" in error and "got " not in message and not isinstance(
         error["input"], dict | list
     ):
-        message = f"{message} (got {error['input']!r})"
-    return f"{location or '(top level)'}: {message}"
+        got = repr(error["input"])
+        message = f"{message} (got {got})"
+    return Problem(location or "(top level)", message, key, params, got)
 
 
 def _is_union_tag(part: object) -> bool:
@@ -564,24 +612,48 @@ def parse_policy(data: Mapping[str, Any], source: str = "policy") -> Policy:
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        problems = list(dict.fromkeys(_format_error(e) for e in exc.errors()))
-        raise PolicyError(source, problems) from None
+        problems = list({str(p): p for p in map(_format_error, exc.errors())}.values())
+        raise PolicyError(source, list(problems), declared_language(data)) from None
+
+
+def declared_language(data: Mapping[str, Any] | str) -> str | None:
+    """The ``language`` a policy declares (parsed, or the file's text even when it is not
+    valid TOML), when it is one the bot speaks: a refused policy still answers in it."""
+    if isinstance(data, str):
+        try:
+            data = tomllib.loads(data)
+        except tomllib.TOMLDecodeError:
+            match = _LANGUAGE_LINE.search(data)
+            return match[1] if match else None
+    language = data.get("language")
+    return language if language in LANGUAGES else None
+
+
+_LANGUAGE_LINE = re.compile(r"""^\s*language\s*=\s*["'](\w+)["']""", re.MULTILINE)
+_TOML_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 
 def load_policy(path: Path | str) -> Policy:
     """Read and validate a policy file; ``PolicyError`` lists every problem."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise PolicyError(
-            str(path), ["file not found (copy sla.example.toml to sla.toml, or set SLA_CONFIG)"]
-        ) from None
+        raise PolicyError(str(path), [Problem(
+            "", "file not found (copy sla.example.toml to sla.toml, or set SLA_CONFIG)",
+            "cli.validation.policy.file_not_found")]) from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(str(path), [f"not valid TOML: {exc}"]) from None
+        at = _TOML_AT.search(str(exc))
+        problem = (Problem("", f"not valid TOML: {exc}", "cli.validation.policy.toml_at",
+                           {"line": at[1], "column": at[2]}) if at
+                   else Problem("", f"not valid TOML: {exc}", "cli.validation.policy.toml"))
+        raise PolicyError(str(path), [problem], declared_language(text)) from None
     policy = parse_policy(data, str(path))
     try:
         policy.business_calendar  # noqa: B018 - build once so calendar errors surface here
     except ValueError as exc:
-        raise PolicyError(str(path), [f"calendar: {exc}"]) from None
+        raise PolicyError(str(path), [Problem("calendar", str(exc))],
+                          policy.language) from None
     return policy

@@ -32,6 +32,7 @@ from bot.intake import build_lead, parse_json
 from bot.policy import Policy
 from bot.policy_diff import policy_differences
 from bot.reminders import Audience, Clock, LeadClocks, Notice, NoticeKind, plan
+from bot.views.labels import criteria_as_text
 from storage.models import LeadStatus
 
 __all__ = ["Preview", "build_preview", "compare_lines", "trace", "when"]
@@ -131,7 +132,8 @@ class Preview:
         q = self.lead.qualification
         if q is not None and not q.qualified:
             out.append(t("cli.preview.not_qualified", version=q.version,
-                         reasons=t("cli.preview.reason_separator").join(q.reasons)))
+                         reasons=t("cli.preview.reason_separator").join(
+                             criteria_as_text(q.reason_codes, q.reasons, p, t))))
             out.append(t("cli.preview.no_plan"))
             return out
         cal = p.business_calendar

@@ -34,10 +34,11 @@ guarantee (two sweepers race, one insert wins), and the CLI uses the same key.
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import IO, Any
@@ -112,6 +113,9 @@ class Breakdown:
     converted: int
     #: recycle reasons in the group, most frequent first
     reasons: tuple[tuple[str, int], ...] = ()
+    #: a criterion group's code and values (``matched_codes`` without the lead's own number),
+    #: rendered in the reader's language; None for other groups and leads stored without codes
+    criterion: Mapping[str, Any] | None = field(default=None, compare=False)
 
     @property
     def recycled(self) -> int:
@@ -232,12 +236,14 @@ def _sorted(rows: Iterable[Breakdown]) -> tuple[Breakdown, ...]:
 
 
 def _with_reasons(
-    counts: dict[str, tuple[int, int]], reasons: dict[str, Counter[str]]
+    counts: dict[str, tuple[int, int]], reasons: dict[str, Counter[str]],
+    criteria: Mapping[str, Mapping[str, Any] | None] | None = None,
 ) -> tuple[Breakdown, ...]:
     return _sorted(
         Breakdown(key, decided, converted,
                   tuple(sorted(reasons.get(key, Counter()).items(),
-                               key=lambda kv: (-kv[1], kv[0]))))
+                               key=lambda kv: (-kv[1], kv[0]))),
+                  criterion=(criteria or {}).get(key))
         for key, (decided, converted) in counts.items()
     )
 
@@ -273,27 +279,57 @@ def criterion_key(matched: str) -> str:
     return matched
 
 
+#: a matched criterion's own values that are the lead's, not the definition's: dropped to group
+_LEADS_OWN = {"employees": "employees", "score": "score"}
+
+
+def criterion_group(code: Mapping[str, Any]) -> dict[str, Any]:
+    """A matched criterion's code as a group: ``{"code": "employees", "employees": 250,
+    "low": 50}`` → ``{"code": "employees", "low": 50}`` (one group per bound, not per lead)."""
+    own = _LEADS_OWN.get(str(code.get("code")))
+    return {k: v for k, v in code.items() if k != own}
+
+
 def _by_criterion(session: Session, period: Period) -> tuple[Breakdown, ...]:
     """Per matched MQL-definition criterion: ONE query of the month's decided leads' lists.
 
-    Aggregated in Python (see module doc): bounded by the leads decided in the month.
+    Grouped by the stored codes (``matched_codes``), so the pack names each criterion in its
+    reader's language; a group keeps the English wording of its first lead as its key (stable
+    in the CSV of suggestions and in the API). Leads stored before criteria had codes are
+    grouped by that English wording. Aggregated in Python (see module doc): bounded by the
+    leads decided in the month.
     """
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     reasons: dict[str, Counter[str]] = defaultdict(Counter)
-    # only the "matched" list is read: decoding each lead's whole qualification took seconds
+    keys: dict[str, str] = {}  # a group's code (as JSON) → its key
+    criteria: dict[str, Mapping[str, Any] | None] = {}
+    # only the two lists are read: decoding each lead's whole qualification took seconds
     # for a month of 100,000 leads
-    for matched_json, status, reason in session.execute(
-        select(Lead.qualification["matched"], Lead.status, Lead.decision_reason)
+    for matched_json, codes_json, status, reason in session.execute(
+        select(Lead.qualification["matched"], Lead.qualification["matched_codes"],
+               Lead.status, Lead.decision_reason)
         .where(_decided_in(period))
     ):
-        matched = matched_json or []
-        for key in dict.fromkeys(criterion_key(str(m)) for m in matched):
+        matched = [str(m) for m in matched_json or []]
+        codes = [c for c in codes_json or [] if isinstance(c, Mapping)]
+        groups: dict[str, None] = {}
+        if codes and len(codes) == len(matched):
+            for english, code in zip(matched, codes, strict=True):
+                group = criterion_group(code)
+                signature = json.dumps(group, sort_keys=True, ensure_ascii=False, default=str)
+                key = keys.setdefault(signature, criterion_key(english))
+                criteria.setdefault(key, group)
+                groups[key] = None
+        else:
+            for english in matched:
+                groups[criterion_key(english)] = None
+        for key in groups:
             counts[key][0] += 1
             if status == LeadStatus.CONVERTED.value:
                 counts[key][1] += 1
             else:
                 reasons[key][reason or "other"] += 1
-    return _with_reasons({k: (v[0], v[1]) for k, v in counts.items()}, reasons)
+    return _with_reasons({k: (v[0], v[1]) for k, v in counts.items()}, reasons, criteria)
 
 
 def _lead_types(period: Period) -> Any:
@@ -469,6 +505,7 @@ def rule_definition(figures: ReviewFigures) -> Suggestion | None:
     if crit is not None:
         return Suggestion("definition_criterion", {"before": then, "now": now,
                                                    "criterion": crit.key,
+                                                   "criterion_code": crit.criterion,
                                                    "rate": crit.rate or 0.0})
     return Suggestion("definition", {"before": then, "now": now})
 

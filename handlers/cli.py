@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from bot.clock import SystemClock
 from bot.i18n import Translator
 from bot.outbound import check_config, config_problems
 from bot.placeholders import placeholder_problems
-from bot.policy import Policy, PolicyError, load_policy
+from bot.policy import Policy, PolicyError, declared_language, load_policy
 from bot.redact import redact_url
 from bot.services import Services, build_services
 from bot.settings import Settings, SettingsError, configured_policy_path, load_settings
@@ -53,7 +54,7 @@ def _require_schema(services: Services) -> None:
     query ended in a traceback (``no such table: leads``) instead of saying what to do.
     """
     if migrate.pending(services.engine):
-        raise SchemaNotCurrent(SCHEMA_NOT_CURRENT)
+        raise SchemaNotCurrent(services.t("cli.schema_not_current"))
 
 
 def _load(args: argparse.Namespace) -> tuple[Settings, Policy]:
@@ -61,6 +62,30 @@ def _load(args: argparse.Namespace) -> tuple[Settings, Policy]:
     policy = _in_language(load_policy(args.config or settings.sla_config), args)
     check_config(settings, policy)  # e.g. a webhook url without its signing secret
     return settings, policy
+
+
+def _language(args: argparse.Namespace) -> str:
+    """The language of a command's answer before (or without) a valid policy: ``--language``,
+    else the one its policy file declares, else English (SPEC 8)."""
+    if language := getattr(args, "language", None):
+        return str(language)
+    path = (getattr(args, "policy", None) or args.config or configured_policy_path()
+            or "sla.toml")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return "en"
+    return declared_language(text) or "en"
+
+
+def _os_reason(exc: OSError, t: Translator) -> str:
+    """Why a file could not be read or written, in ``t``'s language (the OS says it in
+    English)."""
+    for kind, key in ((FileNotFoundError, "not_found"), (PermissionError, "permission"),
+                      (IsADirectoryError, "directory")):
+        if isinstance(exc, kind):
+            return t(f"cli.os_error.{key}")
+    return str(exc.strerror or exc) if t.language == "en" else t("cli.os_error.other")
 
 
 def _in_language(policy: Policy, args: argparse.Namespace) -> Policy:
@@ -96,22 +121,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def healthz_url(host: str, port: int) -> str:
+    """The address to open: a server bound to every interface is reached on this machine as
+    ``localhost`` (``http://0.0.0.0:3000`` does not open in every browser)."""
+    shown = "localhost" if host in {"", "0.0.0.0", "::"} else host
+    return f"http://[{shown}]:{port}/healthz" if ":" in shown else f"http://{shown}:{port}/healthz"
+
+
 def _print_next_steps(server: Any) -> None:
     """SPEC 8: once it serves, say what to do next instead of ending on a log line."""
-    settings = server.services.settings
-    lines = [f"sla-bot is running: http://{settings.host}:{server.port}/healthz answers."]
+    settings, t = server.services.settings, server.services.t
+    lines = [t("cli.run.running", url=healthz_url(settings.host, server.port))]
     if settings.socket_mode:
-        lines.append("Slack reaches it over Socket Mode (SLACK_APP_TOKEN): no public URL is "
-                     "needed.")
+        lines.append(t("cli.run.socket_mode"))
     else:
-        lines += [
-            "Next: in your Slack app (https://api.slack.com/apps), set the Request URL of Event "
-            "Subscriptions, Interactivity & Shortcuts and each slash command to",
-            "  https://<the public address of this server>/slack/events",
-            "  (Slack checks the URL only while the bot answers: save it now, or press Retry "
-            "there.)",
-        ]
-    lines.append("Then check the installation against Slack: .venv/bin/sla-bot doctor")
+        lines += [t("cli.run.request_url"), t("cli.run.request_url_address"),
+                  t("cli.run.request_url_retry")]
+    lines.append(t("cli.run.doctor"))
     print("\n".join(lines), flush=True)
 
 
@@ -156,9 +182,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 break
     finally:
         services.close()
-    print(f"swept {result.leads} lead(s): {result.sent} reminder(s), {result.breaches} "
-          f"breach notice(s), {result.skipped} skipped; {delivered} outbox item(s) handled; "
-          f"{changed} lead(s) re-planned")
+    t = services.t
+    print(t("cli.sweep.summary", leads=t.plural("cli.sweep.leads", result.leads),
+            sent=t.plural("cli.sweep.reminders", result.sent),
+            breaches=t.plural("cli.sweep.breaches", result.breaches),
+            skipped=t.plural("cli.sweep.skipped", result.skipped),
+            handled=t.plural("cli.sweep.handled", delivered),
+            changed=t.plural("cli.sweep.replanned", changed)))
     return 0
 
 
@@ -180,16 +210,15 @@ def cmd_digest(args: argparse.Namespace) -> int:
         try:
             period = parse_week(args.week, services) if args.week else due_week(services, now)
         except BadWeek as exc:
-            print(str(exc), file=sys.stderr)
+            print(services.t(exc.key, week=args.week), file=sys.stderr)
             return 2
         if args.chart:
-            return _write_chart(build_digest(services, period), args.chart)
+            return _write_chart(build_digest(services, period), args.chart, services.t)
         if args.dry_run:
             print(build_digest(services, period).as_text(), end="")
             return 0
         if now < period.end:
-            print(f"week {period.label} has not ended yet; use --dry-run to preview it",
-                  file=sys.stderr)
+            print(services.t("cli.digest.not_ended", week=period.label), file=sys.stderr)
             return 2
         queued = queue_digest(services, period, now)
         worker = OutboxWorker(services)  # also finishes an earlier run's delivery, if any
@@ -197,27 +226,27 @@ def cmd_digest(args: argparse.Namespace) -> int:
             if worker.run_once() == 0:
                 break
         if queued:
-            print(f"digest {period.label} posted to {policy.channels.digest_channel} (what "
-                  "Slack refused, if anything, is listed by `sla-bot check-config`)")
+            print(services.t("cli.digest.posted", week=period.label,
+                             channel=policy.channels.digest_channel))
         else:
-            print(f"the digest of {period.label} was already posted or queued; nothing to do")
+            print(services.t("cli.digest.already_posted", week=period.label))
     finally:
         services.close()
     return 0
 
 
-def _write_chart(digest: Any, path: str) -> int:
+def _write_chart(digest: Any, path: str, t: Translator) -> int:
     """``digest --chart FILE.png``: the week's chart as a file; nothing is posted."""
     if digest.chart_png is None:
-        print(f"no chart for {digest.period.label}: no lead was handed off that week",
-              file=sys.stderr)
+        print(t("cli.digest.no_chart", week=digest.period.label), file=sys.stderr)
         return 1
     try:
         Path(path).write_bytes(digest.chart_png)
     except OSError as exc:
-        print(f"cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        print(t("cli.cannot_write", file=path, reason=_os_reason(exc, t)), file=sys.stderr)
         return 2
-    print(f"chart of {digest.period.label} written to {path} ({len(digest.chart_png):,} bytes)")
+    print(t.plural("cli.digest.chart_written", len(digest.chart_png), week=digest.period.label,
+                   file=path))
     return 0
 
 
@@ -238,12 +267,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         now = services.clock.now()
         try:
             period = parse_month(args.month, services) if args.month else due_month(services, now)
-        except BadMonth as exc:
-            print(str(exc), file=sys.stderr)
+        except BadMonth:
+            print(services.t("cli.report.bad_month", month=repr(args.month)), file=sys.stderr)
             return 2
         if args.post and now < period.end:
-            print(f"month {period.label} has not ended yet; print it without --post to preview",
-                  file=sys.stderr)
+            print(services.t("cli.report.not_ended", month=period.label), file=sys.stderr)
             return 2
         review = build_review(services, period)
         print(review.as_text(), end="")
@@ -252,7 +280,8 @@ def cmd_report(args: argparse.Namespace) -> int:
                 with open(args.csv, "w", encoding="utf-8-sig", newline="") as out:
                     rows = write_csv(services, period, out)  # utf-8-sig: Excel reads it right
             except OSError as exc:
-                print(f"cannot write {args.csv}: {exc.strerror or exc}", file=sys.stderr)
+                print(services.t("cli.cannot_write", file=args.csv,
+                                 reason=_os_reason(exc, services.t)), file=sys.stderr)
                 return 2
             print("\n" + services.t.plural("cli.report.csv_written", rows, rows=rows,
                                             month=period.label, file=args.csv))
@@ -263,11 +292,10 @@ def cmd_report(args: argparse.Namespace) -> int:
                 if worker.run_once() == 0:
                     break
             if queued:
-                print(f"\nreview {period.label} posted to {policy.channels.digest_channel} (what "
-                      "Slack refused, if anything, is listed by `sla-bot check-config`)")
+                print("\n" + services.t("cli.report.posted", month=period.label,
+                                        channel=policy.channels.digest_channel))
             else:
-                print(f"\nthe review of {period.label} was already posted or queued; "
-                      "nothing to do")
+                print("\n" + services.t("cli.report.already_posted", month=period.label))
     finally:
         services.close()
     return 0
@@ -302,21 +330,21 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
     path = _policy_file(args)
     policy = load_policy(path)
+    # SPEC 8: one language, the policy's unless --language says; a --compare follows the first
+    t = Translator(args.language or policy.language)
     try:
         at = _instant(args.at, policy) if args.at else SystemClock().now()
     except ValueError:
-        print(f"--at: expected an ISO time like 2027-01-08T17:30 or 2027-01-08T17:30+09:00, "
-              f"got {args.at!r}", file=sys.stderr)
+        print(t("cli.preview.bad_at", at=repr(args.at)), file=sys.stderr)
         return 2
     lead_json: bytes | None = None
     if args.lead:
         try:
             lead_json = Path(args.lead).read_bytes()
         except OSError as exc:
-            print(f"cannot read {args.lead}: {exc.strerror or exc}", file=sys.stderr)
+            print(t("cli.cannot_read", file=args.lead, reason=_os_reason(exc, t)),
+                  file=sys.stderr)
             return 2
-    # SPEC 8: one language, the policy's unless --language says; a --compare follows the first
-    t = Translator(args.language or policy.language)
     try:
         preview = build_preview(policy, at, lead_json=lead_json, source=Path(path).name, t=t)
         if not args.compare:
@@ -325,9 +353,9 @@ def cmd_preview(args: argparse.Namespace) -> int:
         other = build_preview(load_policy(args.compare), at, lead_json=lead_json,
                               source=Path(args.compare).name, t=t)
     except InvalidLead as exc:
-        print(f"{args.lead}: not a valid lead:", file=sys.stderr)
+        print(t("cli.preview.invalid_lead", file=args.lead), file=sys.stderr)
         for error in exc.errors:
-            print(f"  {error.field}: {error.message}", file=sys.stderr)
+            print(f"  {error.field}: {error.text(t)}", file=sys.stderr)
         return 2
     print("\n".join(compare_lines(preview, other, t)))
     for each in (preview, other):
@@ -344,7 +372,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from handlers.server import BotServer
 
     if args.speed < 0:
-        print("--speed must be 0 (no pauses) or more", file=sys.stderr)
+        print(Translator(_language(args))("cli.demo.bad_speed"), file=sys.stderr)
         return 2
     path = args.policy or args.config or _example_policy()
     policy = load_policy(path)
@@ -359,7 +387,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         run_demo(policy, start_bot=start_bot, listener_threads=LISTENER_THREADS,
                  language=args.language, speed=args.speed, source=Path(path).name)
     except DemoError as exc:
-        print(f"the demo stopped: {exc}", file=sys.stderr)
+        print(Translator(args.language or policy.language)("cli.demo.stopped", reason=exc),
+              file=sys.stderr)
         return 1
     return 0
 
@@ -509,12 +538,17 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         environment += exc.problems
     config_path = args.config or (settings.sla_config if settings else "sla.toml")
+    refused: PolicyError | None = None
     try:
         policy = _in_language(load_policy(config_path), args)
-    except PolicyError as exc:  # pydantic's validation messages stay English
-        policy_problems += [f"{exc.source}: {p}" for p in exc.problems]
-    # the policy's language once it is read; without a policy, --language or English
-    t = Translator(policy.language if policy is not None else args.language or "en")
+    except PolicyError as exc:
+        refused = exc
+    # the policy's language once it is read; else --language, else the one the refused file
+    # declares, else English
+    t = Translator(policy.language if policy is not None
+                   else args.language or (refused.language if refused else None) or "en")
+    if refused is not None:
+        policy_problems += [f"{refused.source}: {line}" for line in refused.lines(t)]
     if settings is not None and policy is not None:
         environment += config_problems(settings, policy)
     problems = [t("cli.check.environment", problem=p) for p in environment]
@@ -528,7 +562,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(t("cli.check.environment_heading"))
     for key, value in settings.redacted().items():
         print(f"#   {key} = {value}")
-    print(t("cli.check.database", state=_database_state(settings)))
+    print(t("cli.check.database", state=_database_state(settings, t)))
     standing = _agreement_standing(settings, policy)
     if standing is None:
         print(t("cli.check.effective_policy", path=config_path) + "\n")
@@ -604,16 +638,16 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         table = csv_import.read_csv(args.file)
     except csv_import.CsvFileError as exc:
-        print(Translator(policy.language)("cli.import.cannot_import", file=args.file,
-                                          reason=exc), file=sys.stderr)
+        t = Translator(policy.language)
+        print(t("cli.import.cannot_import", file=args.file, reason=exc.text(t)), file=sys.stderr)
         return 2
     services = build_services(settings, policy, SystemClock())
     progress = _ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
     try:
         if migrate.pending(services.engine):
             if args.dry_run or not settings.migrate_on_start:
-                why = " (a dry run changes nothing, not even the schema)" if args.dry_run else ""
-                raise SchemaNotCurrent(SCHEMA_NOT_CURRENT + why)
+                why = services.t("cli.import.schema_dry_run") if args.dry_run else ""
+                raise SchemaNotCurrent(services.t("cli.schema_not_current") + why)
             migrate.upgrade(services.engine)
         report = csv_import.import_table(
             services, table, dry_run=args.dry_run, progress=progress,
@@ -623,10 +657,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         progress.close()
         for line in exc.report.lines():
             print(line)
-        print(services.t("cli.import.stopped", reason=exc), file=sys.stderr)
+        print(services.t("cli.import.stopped", reason=exc.text(services.t)), file=sys.stderr)
         return 2
     except SQLAlchemyError as exc:  # its text may quote row values: name the type only
-        print(f"database error: {type(exc).__name__}", file=sys.stderr)
+        print(services.t("cli.database_error", error=type(exc).__name__), file=sys.stderr)
         return 2
     finally:
         progress.close()
@@ -659,21 +693,21 @@ class _ProgressBar:
             self._bar = None
 
 
-def _database_state(settings: Settings) -> str:
+def _database_state(settings: Settings, t: Translator) -> str:
     engine = make_engine(settings.database_url)
     try:
         current = migrate.current_revision(engine)
         head = migrate.head_revision()
     except SQLAlchemyError as exc:
-        return f"unreachable ({type(exc).__name__})"
+        return t("cli.check.unreachable", error=type(exc).__name__)
     finally:
         engine.dispose()
     if current != head:
-        return f"reachable, schema at {current}, code at {head}: run sla-bot migrate"
-    return f"reachable, schema current ({head})" + _outbox_state(settings)
+        return t("cli.check.behind", current=current, head=head)
+    return t("cli.check.current", head=head) + _outbox_state(settings, t)
 
 
-def _outbox_state(settings: Settings) -> str:
+def _outbox_state(settings: Settings, t: Translator) -> str:
     """Messages Slack refused for good (e.g. the bot is not in the channel) need a person."""
     from bot.outbox import outbox_health
     from storage.db import make_session_factory
@@ -684,15 +718,12 @@ def _outbox_state(settings: Settings) -> str:
         health = outbox_health(unit_of_work_factory(make_session_factory(engine)))
     finally:
         engine.dispose()
-    lines = [f"\n#   outbox: {health.pending} pending, {health.failed} failed"]
+    lines = ["\n" + t("cli.check.outbox", pending=health.pending, failed=health.failed)]
     for failure in health.failures:
-        lines.append(
-            f"#     ✗ {failure['kind']} to {failure['channel']} (outbox #{failure['id']}): "
-            f"{failure['error']}"
-        )
+        lines.append(t("cli.check.outbox_failure", kind=failure["kind"],
+                       channel=failure["channel"], id=failure["id"], error=failure["error"]))
     if health.failed:
-        lines.append("#     fix the cause (e.g. /invite the bot to the channel); failed items are"
-                     " kept, not lost")
+        lines.append(t("cli.check.outbox_fix"))
     return "\n".join(lines)
 
 
@@ -826,19 +857,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush into the closed pipe
+    does not print a traceback at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (SettingsError, PolicyError) as exc:
-        print(f"configuration error:\n{exc}", file=sys.stderr)
+    except BrokenPipeError:  # `sla-bot preview | head`: the reader has what it wanted
+        _quiet_stdout()
+        return 0
+    except SettingsError as exc:
+        t = Translator(_language(args))
+        print(t("cli.configuration_error") + f"\n{exc}", file=sys.stderr)
+        return 2
+    except PolicyError as exc:
+        t = Translator(getattr(args, "language", None) or exc.language or "en")
+        print(t("cli.configuration_error") + "\n" + exc.text(t), file=sys.stderr)
         return 2
     except SchemaNotCurrent as exc:
         print(str(exc), file=sys.stderr)
         return 2
     except SQLAlchemyError as exc:  # its text may quote values or the URL: name the type only
-        print(f"the database cannot be used ({type(exc).__name__}): check DATABASE_URL and "
-              "that the database is running", file=sys.stderr)
+        t = Translator(_language(args))
+        print(t("cli.database_unusable", error=type(exc).__name__), file=sys.stderr)
         return 2
 
 

@@ -131,6 +131,9 @@ def test_history_lists_the_versions_in_the_policy_language(
 ) -> None:
     config = str(configured_policy(operator_env))
     assert main(["--config", config, "agreement", "history"]) == 2
+    assert capsys.readouterr().err.strip() == (  # the policy's language
+        "データベースのスキーマが最新ではありません。先に sla-bot migrate を実行してください")
+    assert main(["--config", config, "agreement", "history", "--language", "en"]) == 2
     assert capsys.readouterr().err.strip() == SCHEMA_NOT_CURRENT
 
     assert main(["--config", config, "migrate"]) == 0

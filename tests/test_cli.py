@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from handlers.cli import main
+from handlers.cli import healthz_url, main
 from storage import migrate
 from storage.db import make_engine
 from tests.conftest import EXAMPLE_POLICY, ROOT, configured_policy
+
+
+def english_policy(directory: Path) -> Path:
+    """The configured example policy answering in English (``language = "en"``)."""
+    path = directory / "english.toml"
+    text = configured_policy(directory).read_text(encoding="utf-8")
+    path.write_text(text.replace('language = "ja"', 'language = "en"', 1), encoding="utf-8")
+    return path
 
 
 def test_check_config_prints_the_effective_policy(
@@ -24,7 +34,10 @@ def test_check_config_prints_the_effective_policy(
     assert "mql_monthly_target = 100" in out
     assert "sweep_interval_seconds = 30" in out  # defaults are filled in
     assert "xoxb-secret-token-value" not in out and "signing-secret-value" not in out
-    assert "run sla-bot migrate" in out  # a fresh database is not migrated yet
+    # a fresh database is not migrated yet: said in the policy's language
+    assert "sla-bot migrate を実行してください" in out and "run sla-bot migrate" not in out
+    assert main(["--config", str(english_policy(operator_env)), "check-config"]) == 0
+    assert "run sla-bot migrate" in capsys.readouterr().out
 
 
 def test_check_config_names_each_bad_key_and_fails(
@@ -89,10 +102,14 @@ def test_check_config_surfaces_messages_slack_refused_for_good(
         uow.commit()
     engine.dispose()
     capsys.readouterr()
-    assert main(["--config", str(configured_policy(operator_env)), "check-config"]) == 0
+    assert main(["--config", str(english_policy(operator_env)), "check-config"]) == 0
     out = capsys.readouterr().out
     assert "outbox: 0 pending, 1 failed" in out
     assert "handoff to C0SALES" in out and "not_in_channel" in out
+    assert main(["--config", str(configured_policy(operator_env)), "check-config"]) == 0
+    out = capsys.readouterr().out
+    assert "送信キュー: 送信待ち 0件、失敗 1件" in out and "C0SALES への handoff" in out
+    assert "pending" not in out and "fix the cause" not in out
 
 
 def test_sweep_runs_one_reminder_pass_for_cron(
@@ -100,9 +117,14 @@ def test_sweep_runs_one_reminder_pass_for_cron(
 ) -> None:
     assert main(["migrate"]) == 0
     capsys.readouterr()
-    assert main(["--config", str(EXAMPLE_POLICY), "sweep"]) == 0
+    assert main(["--config", str(english_policy(operator_env)), "sweep"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("swept 0 lead(s): 0 reminder(s), 0 breach notice(s), 0 skipped")
+    assert re.fullmatch(r"swept 0 leads: 0 reminders, 0 breach notices, 0 skipped; \d+ outbox "
+                        r"items? handled; 0 leads re-planned\n", out), out
+    assert main(["--config", str(EXAMPLE_POLICY), "sweep"]) == 0  # the policy's language
+    out = capsys.readouterr().out
+    assert re.fullmatch(r"リード 0件を確認: リマインダー 0件、違反通知 0件、スキップ 0件。"
+                        r"送信キュー \d+件を処理。リード 0件の予定を再計算\n", out), out
 
 
 def test_check_config_refuses_a_webhook_without_its_secret(
@@ -137,22 +159,30 @@ def test_check_config_refuses_a_webhook_without_its_secret(
 def test_every_command_on_an_unmigrated_database_answers_one_line(
     operator_env: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
 ) -> None:
-    """SPEC 8: one clean line and exit 2, never a traceback about a missing table."""
-    assert main(["--config", str(configured_policy(operator_env)), *argv]) == 2
+    """SPEC 8: one clean line and exit 2, never a traceback about a missing table; in the
+    policy's language."""
+    assert main(["--config", str(english_policy(operator_env)), *argv]) == 2
     captured = capsys.readouterr()
     assert captured.err.count("\n") == 1
     assert captured.err.startswith("the database schema is not current: run sla-bot migrate first")
     assert "Traceback" not in captured.out + captured.err
+    assert main(["--config", str(configured_policy(operator_env)), *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1
+    assert captured.err.startswith("データベースのスキーマが最新ではありません。")
 
 
 def test_an_unreachable_database_is_one_line_without_the_url(
     operator_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{operator_env}/no/such/dir/x.db")
-    assert main(["--config", str(EXAMPLE_POLICY), "sweep"]) == 2
+    assert main(["--config", str(english_policy(operator_env)), "sweep"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "the database cannot be used" in err
     assert "no/such/dir" not in err
+    assert main(["--config", str(EXAMPLE_POLICY), "sweep"]) == 2  # the policy's language
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "データベースを使えません" in err and "no/such/dir" not in err
 
 
 SECRETS = ("pw-SECRET-1", "SECRET-2", "SECRET-3", "SECRET-4", "SECRET-5", "SECRET-6")
@@ -262,6 +292,11 @@ def test_run_says_what_to_do_next_once_it_serves(
     if socket_mode:
         monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-test")
     assert main(["--config", str(configured_policy(operator_env)), "run"]) == 0
+    japanese = capsys.readouterr().out  # the policy's language
+    assert "/healthz が応答します" in japanese and "sla-bot doctor" in japanese
+    assert ("ソケットモード" if socket_mode else "このサーバーの公開アドレス") in japanese
+    assert "answers" not in japanese and "Next:" not in japanese
+    assert main(["--config", str(english_policy(operator_env)), "run"]) == 0
     out = capsys.readouterr().out
     assert "/healthz answers" in out
     assert ".venv/bin/sla-bot doctor" in out
@@ -270,3 +305,31 @@ def test_run_says_what_to_do_next_once_it_serves(
     else:
         assert "https://<the public address of this server>/slack/events" in out
         assert "Retry" in out
+
+
+def test_the_printed_healthz_address_opens_on_this_machine() -> None:
+    assert healthz_url("0.0.0.0", 3000) == "http://localhost:3000/healthz"
+    assert healthz_url("::", 3000) == "http://localhost:3000/healthz"
+    assert healthz_url("127.0.0.1", 8080) == "http://127.0.0.1:8080/healthz"
+    assert healthz_url("::1", 3000) == "http://[::1]:3000/healthz"
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly(operator_env: Path) -> None:
+    """``sla-bot preview | head -3``: no BrokenPipeError traceback once ``head`` has exited
+    (here the reader is gone before the command writes at all)."""
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "handlers.cli", "preview", "--policy", str(EXAMPLE_POLICY),
+             "--at", "2027-01-08T17:30"],
+            cwd=operator_env, env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr

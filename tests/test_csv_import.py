@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,6 +66,12 @@ def import_services(
     return make_services(fake_slack, db, policy, clock)
 
 
+def english(services: Services) -> Services:
+    """The same services under the policy answering in English (the example's is Japanese)."""
+    return dataclasses.replace(services, policy=services.policy.model_copy(
+        update={"language": "en"}))
+
+
 def outcomes(report: ImportReport) -> dict[int, tuple[str | None, Outcome]]:
     return {row.line: (row.external_id, row.outcome) for row in report.rows}
 
@@ -109,15 +116,16 @@ def test_the_sample_shows_every_outcome_and_stores_only_what_it_accepts(
     assert outcomes(report) == SAMPLE_OUTCOMES
     assert report.summary() == SAMPLE_SUMMARY_JA
     assert report.exit_code == 1
-    detail = {row.line: row.detail for row in report.rows}
+    detail = {row.line: row.detail for row in report.rows}  # the policy's language: Japanese
     assert detail[8] == (
-        "qualified_at: must be an ISO 8601 timestamp with a UTC offset, "
-        "e.g. 2026-11-24T09:12:00+09:00"
+        "qualified_at: UTC オフセット付きの ISO 8601 形式の日時で指定してください"
+        "（例: 2026-11-24T09:12:00+09:00）"
     )
     assert detail[9] == (
-        "contact_name: required; company_employees: must be a whole number, e.g. 250"
+        "contact_name: 必須です。company_employees: 250 のような整数で指定してください"
     )
-    assert "score 10 is below 30" in detail[6] and "company size 20 is below 50" in detail[6]
+    assert "スコア 10 は基準の30に届きません" in detail[6]
+    assert "従業員数 20名は下限の50名に届きません" in detail[6] and "score" not in detail[6]
     assert "として登録済みです" in detail[7]
 
     with import_services.unit_of_work() as uow:
@@ -220,7 +228,7 @@ def test_a_bad_activities_column_rejects_the_row_naming_it(
 ) -> None:
     path = write(tmp_path / "bad.csv", [HEADER + ",activities", f"x-1,hubspot,{GOOD_CELLS},{cell}"])
 
-    (row,) = import_csv(services, path).rows
+    (row,) = import_csv(english(services), path).rows
 
     assert (row.line, row.outcome) == (2, Outcome.REJECTED)
     assert row.detail.startswith(message)
@@ -235,7 +243,7 @@ def test_a_partial_activity_group_names_its_columns_and_both_styles_at_once_is_r
         f"x-2,hubspot,{GOOD_CELLS},{ACTIVITIES_JSON},{ACTIVITY_GROUPS}",
     ])
 
-    first, second = import_csv(services, path).rows
+    first, second = import_csv(english(services), path).rows
 
     assert first.detail == "activity_2_at: required"
     assert second.detail == (
@@ -257,7 +265,7 @@ def test_integers_are_converted_and_a_non_integer_names_its_column(
         f"n-3,hubspot,{base},-3,example.co.jp,,{ACTIVITIES_JSON}",
     ])
 
-    ok, bad, negative = import_csv(services, path).rows
+    ok, bad, negative = import_csv(english(services), path).rows
 
     assert ok.outcome == Outcome.ACCEPTED
     lead = stored(services, "n-1")
@@ -301,12 +309,15 @@ def test_a_row_longer_than_the_header_is_rejected_and_blank_lines_are_skipped(
         "r-2,2026-11-24T09:00:00+09:00",
     ])
 
-    rows = import_csv(services, path).rows
+    rows = import_csv(english(services), path).rows
 
     assert [(r.line, r.outcome, r.detail) for r in rows] == [
         (2, Outcome.REJECTED, "(row): has 4 cells but the header has 3"),
         (5, Outcome.REJECTED, "contact_name: required"),
     ]
+    rows = import_csv(services, path).rows  # the policy's language
+    assert [r.detail for r in rows] == ["(row): セルが4個ありますが、ヘッダーは3列です",
+                                        "contact_name: 必須です"]
 
 
 @pytest.mark.parametrize(
@@ -517,7 +528,8 @@ def test_cli_dry_run_writes_nothing_and_needs_a_current_schema(
     assert main(["--config", str(EXAMPLE_POLICY), "import", "--dry-run", str(SAMPLE)]) == 1
     out = capsys.readouterr().out
     assert out.splitlines()[-1] == SAMPLE_SUMMARY_JA + "（ドライラン: 何も書き込んでいません）"
-    assert "9行目（csv-1006）: 却下: contact_name: required" in out  # intake's words stay
+    assert "9行目（csv-1006）: 却下: contact_name: 必須です。company_employees: 250 のような" \
+        "整数で指定してください" in out
     assert "8行目（csv-1005）: 却下: " in out and "6行目（csv-1004）: 対象外: " in out
     assert "line " not in out and "rows" not in out
 
@@ -552,8 +564,8 @@ def test_a_row_with_an_absurd_date_is_reported_and_skipped_and_a_rerun_repeats_i
         f"csv-4,,0001-01-01T00:00:00+23:59,{GOOD_CELLS.split(',', 1)[1]}",
     ])
 
-    first = import_csv(import_services, path)
-    again = import_csv(import_services, path)
+    first = import_csv(english(import_services), path)
+    again = import_csv(english(import_services), path)
 
     assert outcomes(first) == {2: ("csv-1", Outcome.NOT_QUALIFIED), 3: ("csv-2", Outcome.REJECTED),
                                4: ("csv-3", Outcome.NOT_QUALIFIED),

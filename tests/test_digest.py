@@ -334,9 +334,17 @@ def test_cli_dry_run_prints_the_digest_and_queues_nothing(
         assert connection.execute(select(OutboxMessage.id)).all() == []
     engine.dispose()
 
-    assert main(["--config", str(EXAMPLE_POLICY), "digest", "--week", "2026-W99"]) == 2
-    assert "no week 2026-W99" in capsys.readouterr().err
-    assert main(["--config", str(EXAMPLE_POLICY), "digest", "--week", "2099-W01"]) == 2
+    config = ["--config", str(EXAMPLE_POLICY)]
+    assert main([*config, "digest", "--week", "2026-W99"]) == 2  # the policy's language
+    assert capsys.readouterr().err == "2026-W99 という週はありません\n"
+    assert main([*config, "digest", "--week", "2026-W99", "--language", "en"]) == 2
+    assert capsys.readouterr().err == "there is no week 2026-W99\n"
+    assert main([*config, "digest", "--week", "26w4", "--language", "en"]) == 2
+    assert capsys.readouterr().err == "expected an ISO week like 2026-W48, got '26w4'\n"
+    assert main([*config, "digest", "--week", "2099-W01"]) == 2
+    assert capsys.readouterr().err == (
+        "2099-W01 はまだ終わっていません。内容を確認するには --dry-run を付けてください\n")
+    assert main([*config, "digest", "--week", "2099-W01", "--language", "en"]) == 2
     assert "has not ended yet" in capsys.readouterr().err
 
 
@@ -350,8 +358,13 @@ def test_cli_posts_a_week_once_with_the_schedulers_key(
     assert main(["migrate"]) == 0
     for _ in range(2):
         assert main(["--config", str(EXAMPLE_POLICY), "digest", "--week", "2020-W02"]) == 0
-    out = capsys.readouterr().out
-    assert "already posted" in out
+    out = capsys.readouterr().out  # the policy's language
+    assert "2020-W02 の週次ダイジェストを C0000SALES に投稿しました" in out
+    assert "2020-W02 の週次ダイジェストは投稿済みか送信待ちです" in out
+    assert "posted" not in out
+    assert main(["--config", str(EXAMPLE_POLICY), "digest", "--week", "2020-W02",
+                 "--language", "en"]) == 0
+    assert "already posted" in capsys.readouterr().out
     (posted,) = fake_slack.messages(CHANNEL)
     assert "2020-W02" in posted["blocks"][0]["text"]["text"]
     assert posted["metadata"]["event_payload"]["key"] == "digest:2020-W02"

@@ -105,7 +105,7 @@ def test_the_language_is_the_policys_unless_overridden(
     code, lines = doctor(capsys)
     assert code == 0
     assert lines[1] == "✓ ボットトークンは有効です（Fake Team の @sla-bot）"
-    assert lines[-1] == "9 項目すべて問題ありません。"
+    assert lines[-1] == "9項目すべて問題ありません。"
     assert doctor(capsys, "--language", "en") == (0, HEALTHY_EN)
 
 
@@ -291,6 +291,21 @@ def test_a_dropped_connection_is_not_retried(
     assert lines[1].startswith("✗ Slack cannot be reached at ")
     (dropped,) = workspace.calls_to("auth.test")
     assert dropped.response is None
+
+
+def test_the_example_token_is_named_without_asking_slack(
+    workspace: FakeSlack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A .env copied from .env.example: one cross saying so and where the real token is."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-your-bot-token")
+    calls = len(workspace.calls)
+    code, lines = doctor(capsys, "--language", "ja")
+    assert code == 2 and len(workspace.calls) == calls
+    assert lines[1] == ("✗ SLACK_BOT_TOKEN が .env.example の例の値のままです"
+                        "（Slack には問い合わせていません）")
+    assert "OAuth & Permissions" in lines[2] and lines[-1] == "1項目中 1項目に問題があります。"
+    code, lines = doctor(capsys, "--language", "en")
+    assert lines[1].startswith("✗ SLACK_BOT_TOKEN is still the example value of .env.example")
 
 
 def test_slack_answering_503_is_reported_as_slack_not_the_token(

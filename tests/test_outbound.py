@@ -747,5 +747,5 @@ def test_sla_bot_run_refuses_a_webhook_without_its_secret(
         text=True, timeout=60,
     )
     assert result.returncode == 2, result.stderr
-    assert "configuration error" in result.stderr
+    assert "設定エラー" in result.stderr  # the policy's language
     assert "OUTBOUND_WEBHOOK_SECRET: required" in result.stderr

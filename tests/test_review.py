@@ -61,6 +61,7 @@ from bot.review import (
 )
 from bot.scheduler import default_steps, sweep
 from bot.services import Services
+from bot.terminal_text import blocks_as_text
 from bot.views.review import MAX_BLOCKS, SECTION_LIMIT, review_message
 from storage.models import Lead, LeadStatus, OutboxMessage
 from tests.conftest import EXAMPLE_POLICY, Database, make_services
@@ -241,6 +242,29 @@ def test_criterion_keys_drop_the_leads_own_numbers() -> None:
     assert criterion_key("employees: 80 within 50–500") == "employees: within 50–500"
     assert criterion_key("score: 72 ≥ 30") == "score: ≥ 30"
     assert criterion_key("industry: manufacturing") == "industry: manufacturing"
+
+
+def test_the_criterion_breakdown_is_grouped_by_code_and_named_in_the_packs_language(
+    seeded: Pack,
+) -> None:
+    """Groups come from the stored ``matched_codes``: a Japanese pack names each criterion in
+    Japanese (the English wording stored with the lead is never shown), numbers grouped by the
+    definition's bound, not the lead's own value."""
+    figures = review_figures(seeded.services, NOVEMBER)
+    codes = {b.key: b.criterion for b in figures.by_criterion}
+    assert codes["employees: ≥ 50"] == {"code": "employees", "low": 50, "high": None}
+    assert codes["industry: manufacturing"] == {"code": "industry",
+                                                "industry": "manufacturing"}
+    text = build_review(seeded.services, NOVEMBER).as_text()  # the policy's language: Japanese
+    section = text[text.index("MQL 定義の条件別"):]
+    section = section[: section.index("\n\n")]
+    for line in ("• 業種: 製造業 · 33 %", "• 従業員数: 50名以上 · 33 %", "• スコア: 30以上 · 33 %",
+                 "• 役職: 部長 · 33 %", "• 行動: 資料ダウンロード · 0 %"):
+        assert line in section, section
+    for english in ("industry:", "employees:", "score:", "behaviour:", "title:"):
+        assert english not in section
+    english_pack = blocks_as_text(review_message(figures, [], Translator("en"), TOKYO))
+    assert "• Industry: Manufacturing · 33 % (2 of 6)" in english_pack
 
 
 # ---------------------------------------------------------------------------- suggestions
@@ -495,16 +519,23 @@ def test_cli_prints_writes_the_csv_and_posts_once(
 
     for _ in range(2):
         assert main([*config, "report", "--month", "2026-10", "--post"]) == 0
-    out = capsys.readouterr().out
-    assert "posted to C0000SALES" in out and "already posted" in out
+    out = capsys.readouterr().out  # the policy's language
+    assert "2026-10 の月次レビューを C0000SALES に投稿しました" in out
+    assert "2026-10 の月次レビューは投稿済みか送信待ちです" in out and "posted" not in out
+    assert main([*config, "report", "--month", "2026-10", "--post", "--language", "en"]) == 0
+    assert "already posted" in capsys.readouterr().out
     packs = [m for m in fake_slack.messages(CHANNEL)
              if (m.get("metadata") or {}).get("event_payload", {}).get("key") == "review:2026-10"]
     assert len(packs) == 1
     assert packs[0]["blocks"][0]["text"]["text"] == "月次SLAレビュー · 2026年10月"
 
     assert main([*config, "report", "--month", "2026-13"]) == 2
-    assert "expected a month like 2026-11" in capsys.readouterr().err
+    assert "2026-11 のような年月で指定してください" in capsys.readouterr().err
+    assert main([*config, "report", "--month", "2026-13", "--language", "en"]) == 2
+    assert "expected a month like 2026-11, got '2026-13'" in capsys.readouterr().err
     assert main([*config, "report", "--month", "2099-01", "--post"]) == 2
+    assert "2099-01 はまだ終わっていません" in capsys.readouterr().err
+    assert main([*config, "report", "--month", "2099-01", "--post", "--language", "en"]) == 2
     assert "has not ended yet" in capsys.readouterr().err
     engine = make_engine(url)
     with engine.connect() as connection:

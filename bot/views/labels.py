@@ -9,14 +9,18 @@ else as given (operators and tools invent their own codes; hiding them would los
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import html
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.i18n import Translator, format_number
+from bot.i18n import FALLBACK, Translator, format_number
 from bot.mrkdwn import escape
 from bot.policy import Policy
 
-__all__ = ["activity_label", "criterion_text", "industry_label"]
+__all__ = [
+    "activity_label", "criteria_as_text", "criterion_group_text", "criterion_text",
+    "industry_label",
+]
 
 
 def _known(prefix: str, code: str, t: Translator) -> str | None:
@@ -70,7 +74,7 @@ def criterion_text(criterion: Mapping[str, Any] | str, policy: Policy | None,
             params[name] = format_number(value, t.language)
         elif value is not None:
             params[name] = escape(str(value))
-    if code in ("size_unknown", "employees"):
+    if code in ("size_unknown", "employees", "group_employees"):
         low, high = values.get("low"), values.get("high")
         form = ("range" if low is not None and high is not None
                 else "min" if low is not None else "max")
@@ -82,6 +86,27 @@ def criterion_text(criterion: Mapping[str, Any] | str, policy: Policy | None,
                                                        if k != "count"})
     text = t(key, **params)
     return escape(str(criterion)) if text == key else text
+
+
+def criteria_as_text(codes: Sequence[Mapping[str, Any]], english: Sequence[str],
+                     policy: Policy | None, t: Translator) -> list[str]:
+    """Criteria for a terminal (``import``, ``preview``): in English as the definition wrote
+    them (the webhook's wording), in another language from their codes, unescaped."""
+    if t.language == FALLBACK or not codes or len(codes) != len(english):
+        return list(english)
+    return [html.unescape(criterion_text(code, policy, t)) for code in codes]
+
+
+def criterion_group_text(criterion: Mapping[str, Any], policy: Policy | None,
+                         t: Translator) -> str:
+    """A matched criterion as the review groups it, without the lead's own number:
+    "Employees: at least 50 employees" / "Score: at least 30"; escaped like ``criterion_text``."""
+    code = str(criterion.get("code") or "")
+    if code == "employees":
+        return criterion_text({**criterion, "code": "group_employees"}, policy, t)
+    if code == "score":
+        return criterion_text({**criterion, "code": "group_score"}, policy, t)
+    return criterion_text(criterion, policy, t)
 
 
 def _rule_text(rule: Mapping[str, Any], policy: Policy | None, t: Translator) -> str:

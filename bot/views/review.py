@@ -19,7 +19,7 @@ from bot.i18n import Translator, format_datetime, format_number
 from bot.mrkdwn import mrkdwn_text, plain_text
 from bot.views.digest import arrow
 from bot.views.handoff import fit_mrkdwn, fit_plain, reason_label, utf16_len
-from bot.views.labels import activity_label
+from bot.views.labels import activity_label, criterion_group_text
 
 if TYPE_CHECKING:
     from bot.metrics import Scorecard
@@ -90,7 +90,7 @@ def _suggestions(found: Sequence[Suggestion], t: Translator) -> str:
 def _suggestion(s: Suggestion, t: Translator) -> str:
     params: dict[str, str] = {}
     for name, value in s.params.items():
-        if isinstance(value, bool):
+        if isinstance(value, bool) or value is None or isinstance(value, dict):
             continue
         if isinstance(value, float):
             params[name] = percent(value, t)
@@ -98,6 +98,8 @@ def _suggestion(s: Suggestion, t: Translator) -> str:
             params[name] = format_number(value, t.language)
         else:
             params[name] = fit_mrkdwn(str(value), LABEL_BUDGET)
+    if isinstance(s.params.get("criterion_code"), dict):
+        params["criterion"] = _criterion_label(s.params["criterion_code"], t)
     if "behaviour" in s.params:
         params["behaviour"] = _behaviour_label(str(s.params["behaviour"]), t, only=True)
     if "weekday" in s.params:
@@ -178,6 +180,8 @@ def _breakdown(heading: str, groups: Sequence[Any], t: Translator, *, reasons: b
             label = _behaviour_label(group.key, t, only=True)
         elif activities:  # groups named by activity type: shown by the type's name
             label = _behaviour_label(group.key or t("review.unknown"), t, only=False)
+        elif getattr(group, "criterion", None) is not None:  # a criterion, by its code
+            label = _criterion_label(group.criterion, t)
         else:
             label = fit_mrkdwn(group.key or t("review.unknown"), LABEL_BUDGET)
         line = t("review.group_line", group=label, rate=percent(group.rate, t),
@@ -191,6 +195,12 @@ def _breakdown(heading: str, groups: Sequence[Any], t: Translator, *, reasons: b
             line += t("review.recycled_because", reasons=top)
         lines.append(line)
     return _fit_lines(lines, t, max(len(groups) - MAX_ROWS, 0))
+
+
+def _criterion_label(criterion: Any, t: Translator) -> str:
+    """A criterion group in the reader's language (already escaped), cut to the label budget."""
+    text = criterion_group_text(criterion, None, t)
+    return text if len(text) <= LABEL_BUDGET else text[: LABEL_BUDGET - 1] + "…"
 
 
 def _versions(figures: ReviewFigures, t: Translator) -> str:
