@@ -28,6 +28,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from bot.policy import Policy
+from bot.problems import Problem
 from bot.services import Services
 from bot.settings import Settings, SettingsError
 from bot.user_agent import USER_AGENT
@@ -87,13 +88,14 @@ class DeliveryRefused(Exception):
 # ---------------------------------------------------------------------- configuration
 
 
-def config_problems(settings: Settings, policy: Policy) -> list[str]:
+def config_problems(settings: Settings, policy: Policy) -> list[Problem]:
     """What the environment lacks for the policy's webhook (the secret is never in the file)."""
     if policy.outbound_webhook is not None and not settings.outbound_webhook_secret:
-        return [
-            "OUTBOUND_WEBHOOK_SECRET: required, not set: the policy's [outbound_webhook] url "
-            "needs it to sign deliveries (see .env.example)"
-        ]
+        return [Problem(
+            "OUTBOUND_WEBHOOK_SECRET",
+            "required, not set: the policy's [outbound_webhook] url needs it to sign "
+            "deliveries (see .env.example)",
+            "cli.environment.webhook_secret_missing")]
     return []
 
 

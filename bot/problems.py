@@ -111,7 +111,9 @@ def pydantic_key(error: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
     if isinstance(cause, Invalid):
         return cause.key, dict(cause.params)
     key = _PYDANTIC.get(str(error.get("type")))
-    params = {k: v for k, v in ctx.items() if k != "error"}
+    # a bound of a float field reads "0", not "0.0"
+    params = {k: int(v) if isinstance(v, float) and v.is_integer() else v
+              for k, v in ctx.items() if k != "error"}
     if "expected" in params:  # "'en' or 'ja'": the choices, listed without English words
         params["expected"] = str(params["expected"]).replace(" or ", ", ")
     return key, params

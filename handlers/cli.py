@@ -21,6 +21,7 @@ from bot.i18n import Translator
 from bot.outbound import check_config, config_problems
 from bot.placeholders import placeholder_problems
 from bot.policy import Policy, PolicyError, declared_language, load_policy
+from bot.problems import Problem
 from bot.redact import redact_url
 from bot.services import Services, build_services
 from bot.settings import Settings, SettingsError, configured_policy_path, load_settings
@@ -428,7 +429,7 @@ def cmd_agreement_propose(args: argparse.Namespace) -> int:
         proposed = load_policy(args.file)
     except PolicyError as exc:  # the same per-key lines as check-config
         print(t("cli.check.problems"), file=sys.stderr)
-        for problem in exc.problems:
+        for problem in exc.lines(t):
             print(f"  ✗ {exc.source}: {problem}", file=sys.stderr)
         print(t("cli.agreement.propose.nothing_recorded"), file=sys.stderr)
         return 2
@@ -529,14 +530,14 @@ def cmd_makemigration(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    environment: list[str] = []
+    environment: list[Problem] = []
     policy_problems: list[str] = []
     settings: Settings | None = None
     policy: Policy | None = None
     try:
         settings = load_settings()
     except SettingsError as exc:
-        environment += exc.problems
+        environment += exc.items
     config_path = args.config or (settings.sla_config if settings else "sla.toml")
     refused: PolicyError | None = None
     try:
@@ -551,7 +552,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         policy_problems += [f"{refused.source}: {line}" for line in refused.lines(t)]
     if settings is not None and policy is not None:
         environment += config_problems(settings, policy)
-    problems = [t("cli.check.environment", problem=p) for p in environment]
+    problems = [t("cli.check.environment", problem=p.line(t)) for p in environment]
     problems += policy_problems + placeholder_problems(settings, policy, t)
     if problems:
         print(t("cli.check.problems"), file=sys.stderr)
@@ -560,7 +561,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         return 2
     assert settings is not None and policy is not None
     print(t("cli.check.environment_heading"))
-    for key, value in settings.redacted().items():
+    for key, value in settings.redacted(t).items():
         print(f"#   {key} = {value}")
     print(t("cli.check.database", state=_database_state(settings, t)))
     standing = _agreement_standing(settings, policy)
@@ -873,7 +874,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except SettingsError as exc:
         t = Translator(_language(args))
-        print(t("cli.configuration_error") + f"\n{exc}", file=sys.stderr)
+        print(t("cli.configuration_error") + "\n" + "\n".join(exc.lines(t)), file=sys.stderr)
         return 2
     except PolicyError as exc:
         t = Translator(getattr(args, "language", None) or exc.language or "en")

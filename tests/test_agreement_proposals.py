@@ -427,7 +427,8 @@ def test_cli_propose(operator_env: Path, capsys: pytest.CaptureFixture[str]) -> 
         "first_contact_business_hours = 2", "first_contact_business_hours = -1"), "utf-8")
     assert cli.main(["--config", str(config), "agreement", "propose", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert "agreement.first_contact_business_hours: Input should be greater than 0" in err
+    # check-config's per-key lines, in the policy's language
+    assert "agreement.first_contact_business_hours: 0より大きい値にしてください" in err
     assert "✗" in err
 
     assert cli.main(["--config", str(config), "agreement", "propose", str(config)]) == 1

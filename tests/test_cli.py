@@ -59,6 +59,8 @@ def test_check_config_reports_environment_problems_too(
 ) -> None:
     monkeypatch.delenv("SLACK_SIGNING_SECRET")
     assert main(["--config", str(EXAMPLE_POLICY), "check-config"]) == 2
+    assert "SLACK_SIGNING_SECRET: 必須ですが設定されていません" in capsys.readouterr().err
+    assert main(["--config", str(EXAMPLE_POLICY), "check-config", "--language", "en"]) == 2
     assert "SLACK_SIGNING_SECRET: required" in capsys.readouterr().err
 
 
@@ -140,7 +142,7 @@ def test_check_config_refuses_a_webhook_without_its_secret(
     monkeypatch.setenv("OUTBOUND_WEBHOOK_SECRET", "0123456789abcdef0123")
     assert main(["--config", str(policy), "check-config"]) == 0
     out = capsys.readouterr().out
-    assert "OUTBOUND_WEBHOOK_SECRET = set" in out and "0123456789abcdef0123" not in out
+    assert "OUTBOUND_WEBHOOK_SECRET = 設定済み" in out and "0123456789abcdef0123" not in out
 
 
 @pytest.mark.parametrize(
@@ -234,7 +236,7 @@ def test_an_unparseable_database_url_is_one_clean_line_without_the_secret(
     _no_secret(captured.out + captured.err)
     assert "Traceback" not in captured.err
     lines = [line for line in captured.err.splitlines() if "DATABASE_URL" in line]
-    assert len(lines) == 1 and "cannot be parsed" in lines[0] and "%40" in lines[0]
+    assert len(lines) == 1 and "URLを解釈できません" in lines[0] and "%40" in lines[0]
 
 
 def test_a_bad_api_url_is_named_without_its_credentials(
@@ -245,7 +247,7 @@ def test_a_bad_api_url_is_named_without_its_credentials(
     assert main(["--config", str(EXAMPLE_POLICY), "migrate"]) == 2
     err = capsys.readouterr().err
     _no_secret(err)
-    assert "SLACK_API_URL: expected an http(s) URL" in err and "HUBSPOT_API_URL" in err
+    assert "SLACK_API_URL: http:// または https:// で始まるURL" in err and "HUBSPOT_API_URL" in err
 
 
 def test_a_previous_intake_token_is_shown_as_set_and_needs_the_new_one(
@@ -255,12 +257,12 @@ def test_a_previous_intake_token_is_shown_as_set_and_needs_the_new_one(
     monkeypatch.delenv("INTAKE_TOKEN", raising=False)
     assert main(["--config", str(EXAMPLE_POLICY), "check-config"]) == 2
     err = capsys.readouterr().err
-    assert "INTAKE_TOKEN_PREVIOUS: set without INTAKE_TOKEN" in err
+    assert "INTAKE_TOKEN_PREVIOUS: INTAKE_TOKEN（新しいトークン）が設定されていません" in err
     _no_secret(err)
     monkeypatch.setenv("INTAKE_TOKEN", "new-intake-SECRET-5")
     assert main(["--config", str(configured_policy(operator_env)), "check-config"]) == 0
     captured = capsys.readouterr()
-    assert "INTAKE_TOKEN_PREVIOUS = set (accepted too, until removed)" in captured.out
+    assert "INTAKE_TOKEN_PREVIOUS = 設定済み（削除するまで、こちらも受け付けます）" in captured.out
     _no_secret(captured.out + captured.err)
 
 

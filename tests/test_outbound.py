@@ -723,7 +723,7 @@ def test_a_webhook_without_its_secret_is_refused_at_start(
 ) -> None:
     policy = webhook_policy(receiver.url)
     services = webhook_services(fake_slack, sqlite_db, policy, clock, secret=None)
-    assert config_problems(services.settings, policy) == [
+    assert [str(p) for p in config_problems(services.settings, policy)] == [
         "OUTBOUND_WEBHOOK_SECRET: required, not set: the policy's [outbound_webhook] url "
         "needs it to sign deliveries (see .env.example)"
     ]
@@ -748,4 +748,4 @@ def test_sla_bot_run_refuses_a_webhook_without_its_secret(
     )
     assert result.returncode == 2, result.stderr
     assert "設定エラー" in result.stderr  # the policy's language
-    assert "OUTBOUND_WEBHOOK_SECRET: required" in result.stderr
+    assert "OUTBOUND_WEBHOOK_SECRET: 必須ですが設定されていません" in result.stderr
