@@ -585,7 +585,8 @@ def state_for(blocks: list[dict[str, Any]], chosen: dict[str, Any]) -> dict[str,
 
 
 def play(stage: Stage, cast: Cast) -> None:
-    """A Tuesday of hand-offs, the rest of the week's decisions, and Monday's digest."""
+    """A Tuesday of hand-offs, the rest of the week's decisions, Monday's digest, and then
+    the agreement revised by both sides."""
     t, policy, names = stage.t, stage.policy, stage.names
     start = stage.at(*START[3:])
     stage.clock.set(start)
