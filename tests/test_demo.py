@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.i18n import Translator
 from bot.outbox import OutboxWorker
 from bot.policy import load_policy
 from bot.sandbox.demo import run_demo
@@ -152,6 +153,68 @@ def test_the_english_demo_reads_naturally(english: tuple[int, str, str, float]) 
     assert "[ 1200000 ]" in section(out, "modal “Convert to SQL”, as submitted")
 
 
+def scene(transcript: str, t: Translator) -> str:
+    """The agreement scene: from the first proposal's narration to the end."""
+    start = transcript.index(t("demo.agreement.propose", user="@" + t("demo.people.marketer")))
+    return transcript[transcript.rindex("\n", 0, start) + 1:]
+
+
+def test_the_agreement_is_revised_in_slack(english: tuple[int, str, str, float]) -> None:
+    """SPEC 9 as people live it: proposed, changes requested, revised, approved by both
+    sides, in effect on the next sweep, and the next lead handed off under the new number.
+    Product wording is read from the catalog, so only the scene's structure is pinned."""
+    _, out, _, _ = english
+    t = Translator("en")
+    part = scene(out, t)
+    first_contact = t("agreement.change.key.agreement.first_contact_business_hours",
+                      old=2, new=1)
+    decision = t("agreement.change.key.agreement.decision_days", old=7, new=5)
+    # v2 posted to both channels (the second copy is named, not repeated), with its buttons
+    v2 = section(part, "09:30 · channel #sales")
+    assert t("agreement.proposal.headline", number=2) in v2
+    assert first_contact in v2 and decision in v2
+    approve, request = (f"[ {t(f'agreement.proposal.{key}')} ]"
+                        for key in ("approve", "request_changes"))
+    assert f"{approve} {request}" in v2
+    assert headers(part, "channel #marketing · the same as in #sales")
+    # sales asks for a change in the modal; the comment shows in both threads
+    assert f"@tanaka presses {request} on proposal v2 in #sales" in part
+    comment = " ".join(t("demo.notes.change_request").split())
+    assert comment in section(part, "modal “Request changes”, as submitted · @tanaka")
+    thread = section(part, f"thread of “{t('agreement.proposal.headline', number=2)}” in #sales")
+    assert comment in thread and "@tanaka" in thread
+    assert headers(part, f"thread of “{t('agreement.proposal.headline', number=2)}” in "
+                         "#marketing · the same as in #sales")
+    # the revised proposal v3 keeps the decision window and supersedes v2
+    v3 = section(part, "10:00 · channel #sales")
+    assert t("agreement.proposal.headline", number=3) in v3
+    assert first_contact in v3 and decision not in v3
+    assert t("agreement.proposal.status_superseded", newer=3) in section(
+        part, "10:00 · channel #sales (message updated)")
+    # both sides approve; the updated post says so and loses Approve / Request changes
+    assert f"@kato presses {approve} on proposal v3 in #marketing" in part
+    assert f"@tanaka presses {approve} on proposal v3 in #sales" in part
+    approved = part.split(f"@tanaka presses {approve}")[1]
+    updated = section(approved, "channel #sales (message updated)")
+    assert t("agreement.proposal.status_approved", at="Mon 30 Nov 10:00") in updated
+    assert approve not in updated and request not in updated
+    # the next sweep activates v3: "in effect" in both channels, after the approvals
+    in_effect = section(approved, "channel #sales ─")
+    assert t("agreement.in_effect.title", number=3) in in_effect
+    assert first_contact in in_effect
+    assert t("agreement.in_effect.approved_by", marketing="@kato", sales="@tanaka") in in_effect
+    assert headers(approved, "channel #marketing · the same as in #sales")
+    # the next lead's hand-off: 1 business hour now, where Acme's had 2 under v1
+    assert "First contact by Tue 24 Nov 11:50 (2 business hours)" in out.partition(
+        part)[0]
+    assert "business hours)" not in part
+    handoff = section(part, "10:30 · channel #sales")
+    assert "Northwind Trading" in handoff
+    assert "First contact by Mon 30 Nov 11:30 (1 business hour)" in handoff
+    # the demo's week was not the week of the agreement's change
+    assert "The agreement changed" not in section(out, "Mon 30 Nov 09:00 · channel #sales")
+
+
 def test_the_demo_in_japanese_and_without_pauses(tmp_path: Path) -> None:
     out = io.StringIO()
 
@@ -172,6 +235,27 @@ def test_the_demo_in_japanese_and_without_pauses(tmp_path: Path) -> None:
     assert "11/30(月) 09:00 · チャンネル #sales" in text
     assert "Claim" not in text and "Reminder" not in text  # the bot spoke Japanese throughout
     assert_reads_as_japanese(text)
+    assert_the_agreement_scene_in_japanese(text)
+
+
+def assert_the_agreement_scene_in_japanese(text: str) -> None:
+    """The agreement scene plays in Japanese too, and says nothing in English: what is left
+    in Latin letters are commands, ids, channel names and the intake's machine answer."""
+    t = Translator("ja")
+    part = scene(text, t)
+    assert t("demo.agreement.press", user="@田中", channel="#sales", number=2,
+             button=t("agreement.proposal.request_changes")) in part
+    assert t("agreement.proposal.headline", number=3) in part
+    assert t("demo.notes.change_request") in section(part, "#sales のスレッド")
+    assert t("agreement.proposal.status_superseded", newer=3) in part
+    assert t("agreement.in_effect.title", number=3) in part
+    assert "#marketing · #sales と同じ内容" in part
+    handoff = section(part, "10:30 · チャンネル #sales")
+    assert "北風商事" in handoff and "初回接触期限: 11/30(月) 11:30（1営業時間以内）" in handoff
+    shown = "\n".join(line for line in part.splitlines() if "HTTP 202 {" not in line)
+    words = set(re.findall(r"[A-Za-z][A-Za-z-]+", shown))
+    assert words <= {"sla-bot", "agreement", "propose", "sales", "marketing", "MQL", "SQL",
+                     "hubspot", "pricing"}, words
 
 
 def assert_reads_as_japanese(text: str) -> None:

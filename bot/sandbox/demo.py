@@ -33,12 +33,14 @@ from typing import Any, Protocol, TextIO
 
 from sqlalchemy import func, select
 
+from bot.agreement.proposals import post_key, propose
+from bot.agreement.versions import record_at_start
 from bot.clock import ManualClock
 from bot.digest import digest_key, due_week
 from bot.i18n import format_datetime
-from bot.ids import Action, Command, ConvertBlock, RecycleBlock, TouchBlock
+from bot.ids import Action, Command, ConvertBlock, ProposalBlock, RecycleBlock, TouchBlock
 from bot.outbox import OutboxWorker
-from bot.policy import Policy, Tier
+from bot.policy import Governance, Policy, Tier
 from bot.review import due_month, review_key
 from bot.sandbox.fake_slack import Call, FakeSlack
 from bot.sandbox.render import Names, Rendered, mrkdwn_text, render_call, render_modal
@@ -60,6 +62,8 @@ MAX_PAUSE_S = 0.4
 SETTLE_TIMEOUT_S = 20.0
 #: Tuesday morning, in the policy's time zone
 START = (2026, 11, 24, 9, 50)
+#: how long before the demo's start its agreement (version 1) has been in force
+AGREED_BEFORE_START = timedelta(weeks=4)
 #: surface kinds (``Rendered.surface``) → their names under ``demo.surface`` in the catalog
 _SURFACE_KEYS = {"DM": "dm", "App Home": "home"}
 #: proxies would capture the stand-in's loopback traffic (slack_sdk ignores NO_PROXY)
@@ -95,6 +99,12 @@ class DemoLead:
 
 
 @dataclass(frozen=True)
+class DemoProposal:
+    version_id: int
+    number: int
+
+
+@dataclass(frozen=True)
 class Cast:
     rep1: str
     rep2: str
@@ -113,7 +123,8 @@ def _people(value: tuple[str, ...] | str, fallback: list[str]) -> list[str]:
 
 
 def demo_policy(policy: Policy, language: str | None) -> tuple[Policy, Cast, dict[str, list[str]]]:
-    """The policy as the demo runs it: no outbound webhook (no network), enough people.
+    """The policy as the demo runs it: no outbound webhook (no network), enough people, the
+    cast's marketer and manager as the agreement's approvers.
 
     Returns the policy, who plays whom, and the members the stand-in gives any user group.
     """
@@ -131,12 +142,15 @@ def demo_policy(policy: Policy, language: str | None) -> tuple[Policy, Cast, dic
             groups[value] = members
         elif list(value) != members:
             update[name] = tuple(dict.fromkeys([*value, *members]))
-    changes: dict[str, Any] = {"outbound_webhook": None}
+    cast = Cast(reps[0], reps[1], managers[0], marketers[0])
+    # the cast's marketer and manager approve for their sides; approved means in effect
+    governance = Governance(marketing_approvers=(cast.marketer,),
+                            sales_approvers=(cast.manager,), effective="immediately")
+    changes: dict[str, Any] = {"outbound_webhook": None, "governance": governance}
     if update:
         changes["roles"] = roles.model_copy(update=update)
     if language:
         changes["language"] = language
-    cast = Cast(reps[0], reps[1], managers[0], marketers[0])
     return policy.model_copy(update=changes), cast, groups
 
 
@@ -213,15 +227,23 @@ class Stage:
         self.recorder, self.names, self.out, self.speed = recorder, names, out, speed
         self.listener_threads = listener_threads
         self.t = services.t
-        self.policy = services.policy
         self.slack = SlackRequests(f"{bot.url}/slack/events",
                                    services.settings.slack_signing_secret)
         self.steps = default_steps()
         self.triggers: dict[str, str] = {}
         self.home_wanted: set[str] = set()
         self.seen: dict[str, int] = {}
+        #: brief: an updated message shows what changed, a copy in another channel is named
+        self.brief = False
+        self._messages_shown: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._last_shown: tuple[Rendered, str] | None = None
         self._ids = itertools.count(1)
         self._tty = out.isatty()
+
+    @property
+    def policy(self) -> Policy:
+        """The policy in force now: an agreement taking effect swaps ``services.policy``."""
+        return self.services.policy
 
     # -------------------------------------------------------------- output
 
@@ -251,8 +273,25 @@ class Stage:
                 trigger_user=self.triggers.get, t=self.t,
             )
             if shown is not None:
-                self.show(shown)
+                self.show(self._briefly(call, shown) if self.brief else shown)
         self.out.flush()
+
+    def _briefly(self, call: Call, shown: Rendered) -> Rendered:
+        """``shown`` in brief: a message the reader saw already shows its first line and the
+        lines that changed; the same message just shown in another channel only its header."""
+        channel = str(call.args.get("channel") or "")
+        ts = str(call.args.get("ts") or (call.response or {}).get("ts") or "")
+        lines = shown.lines
+        before = self._messages_shown.get((channel, ts))
+        if call.method == "chat.update" and before is not None and lines:
+            lines = (lines[0], "…", *(line for line in lines[1:] if line not in before))
+        self._messages_shown[(channel, ts)] = shown.lines
+        previous, self._last_shown = self._last_shown, (shown, channel)
+        if (previous is not None and previous[0].surface == shown.surface
+                and previous[0].lines == shown.lines and previous[1] != channel):
+            same = self.t("demo.frame.same_as", channel=self.names.channel(previous[1]))
+            return Rendered(shown.surface, shown.header + same, ())
+        return Rendered(shown.surface, shown.header, lines)
 
     def show(self, shown: Rendered, *, counted: bool = True) -> None:
         if counted:  # a submitted modal is the same surface again, not another one
@@ -371,12 +410,7 @@ class Stage:
         message = self._message(row.channel_id, row.message_ts)
         if message is None:
             raise DemoError(f"message {row.message_ts} is not in {row.channel_id}")
-        for block in message.get("blocks", []):
-            for element in block.get("elements", []) if block.get("type") == "actions" else []:
-                if element.get("action_id") == action.value:
-                    label = str(element.get("text", {}).get("text", action.value))
-                    return label, element, str(block.get("block_id", "")), message
-        raise DemoError(f"{lead.label}: no {action.value} button on the message")
+        return (*_button(message, action, lead.label), message)
 
     def press(self, user: str, lead: DemoLead, action: Action,
               seen: tuple[str, dict[str, Any], str, dict[str, Any]] | None = None) -> str:
@@ -389,14 +423,34 @@ class Stage:
         key = "press_stale" if seen else "press"
         self.say(key, user=self.names.user(user), button=label, company=lead.label)
         row = self.lead(lead.lead_id)
-        channel, ts = str(row.channel_id), str(row.message_ts)
+        return self._click(user, str(row.channel_id), str(row.message_ts), message, element,
+                           block_id)
+
+    def press_proposal(self, user: str, proposal: DemoProposal, channel: str,
+                       action: Action) -> str:
+        """``user`` presses a button of the proposal's post in ``channel``; the trigger id."""
+        with self.services.unit_of_work() as uow:
+            row = uow.outbox.by_key(post_key(proposal.version_id, channel))
+            ts = row.result_ts if row is not None else None
+            uow.rollback()
+        message = self._message(channel, ts) if ts else None
+        if ts is None or message is None:
+            raise DemoError(f"proposal v{proposal.number} was not posted in {channel}")
+        label, element, block_id = _button(message, action, f"v{proposal.number}")
+        self.say("agreement.press", user=self.names.user(user), button=label,
+                 number=proposal.number, channel=self.names.channel(channel))
+        return self._click(user, channel, ts, message, element, block_id)
+
+    def _click(self, user: str, channel: str, ts: str, message: dict[str, Any],
+               element: dict[str, Any], block_id: str) -> str:
+        """Slack's ``block_actions`` for ``element`` of ``message``, signed; the trigger id."""
         n = next(self._ids)
         trigger = f"{n}.demo-trigger"
         self.triggers[trigger] = user
         url = self.fake.response_url(f"press-{n}", channel=channel, message_ts=ts, user=user)
         response = self.slack.block_action(
-            action.value, str(element.get("value", "")), user_id=user, channel_id=channel,
-            message=message, block_id=block_id, trigger_id=trigger,
+            str(element.get("action_id")), str(element.get("value", "")), user_id=user,
+            channel_id=channel, message=message, block_id=block_id, trigger_id=trigger,
             response_url=url, action={"text": element.get("text")},
         )
         self._ok(response)
@@ -453,6 +507,17 @@ class Stage:
     def _ok(response: HttpResponse) -> None:
         if response.status != 200:
             raise DemoError(f"the bot answered HTTP {response.status}: {response.body[:200]}")
+
+
+def _button(message: dict[str, Any], action: Action,
+            about: str) -> tuple[str, dict[str, Any], str]:
+    """The button ``action`` of ``message``: its label, element and block id."""
+    for block in message.get("blocks", []):
+        for element in block.get("elements", []) if block.get("type") == "actions" else []:
+            if element.get("action_id") == action.value:
+                label = str(element.get("text", {}).get("text", action.value))
+                return label, element, str(block.get("block_id", ""))
+    raise DemoError(f"{about}: no {action.value} button on the message")
 
 
 def with_answers(blocks: list[dict[str, Any]], values: dict[str, Any]) -> list[dict[str, Any]]:
@@ -520,7 +585,8 @@ def state_for(blocks: list[dict[str, Any]], chosen: dict[str, Any]) -> dict[str,
 
 
 def play(stage: Stage, cast: Cast) -> None:
-    """A Tuesday of hand-offs, the rest of the week's decisions, and Monday's digest."""
+    """A Tuesday of hand-offs, the rest of the week's decisions, Monday's digest, and then
+    the agreement revised by both sides."""
     t, policy, names = stage.t, stage.policy, stage.names
     start = stage.at(*START[3:])
     stage.clock.set(start)
@@ -631,6 +697,68 @@ def play(stage: Stage, cast: Cast) -> None:
     monday = stage.at(policy.digest.hour, 0, days=(7 - stage.at(9).weekday()) % 7 or 7)
     stage.until(monday, narrate=True)
 
+    revise_agreement(stage, cast)
+
+
+def revise_agreement(stage: Stage, cast: Cast) -> None:
+    """The agreement revised in Slack (SPEC 9): marketing proposes a faster first contact and
+    a shorter decision window, sales asks to keep the window, the revised proposal is approved
+    by both sides and takes effect on the next sweep; the next lead is handed off under it."""
+    t, names, policy = stage.t, stage.names, stage.policy
+    sales, marketing = policy.channels.handoff, policy.channels.marketing_feedback
+    terms = policy.agreement
+    hours = terms.first_contact_business_hours / 2
+    faster = policy.model_copy(update={"agreement": terms.model_copy(update={
+        "first_contact_business_hours": int(hours) if hours.is_integer() else hours})})
+    days = terms.decision_days - 2 if terms.decision_days > 2 else terms.decision_days + 1
+    first = faster.model_copy(update={"agreement": faster.agreement.model_copy(
+        update={"decision_days": days})})
+
+    stage.brief = True
+    stage.until(stage.clock.now() + timedelta(minutes=30))
+    stage.say("agreement.propose", user=names.user(cast.marketer))
+    proposal = _propose(stage, first, cast.marketer, t("demo.notes.proposal"))
+    trigger = stage.press_proposal(cast.manager, proposal, sales,
+                                   Action.PROPOSAL_REQUEST_CHANGES)
+    stage.submit(cast.manager, trigger,
+                 {ProposalBlock.COMMENT.value: t("demo.notes.change_request")})
+
+    stage.until(stage.clock.now() + timedelta(minutes=30))
+    stage.say("agreement.revise", user=names.user(cast.marketer), number=proposal.number)
+    revised = _propose(stage, faster, cast.marketer, t("demo.notes.revised"))
+    stage.press_proposal(cast.marketer, revised, marketing, Action.PROPOSAL_APPROVE)
+    stage.press_proposal(cast.manager, revised, sales, Action.PROPOSAL_APPROVE)
+
+    sweep_at = stage.clock.now() + timedelta(seconds=policy.reminders.sweep_interval_seconds)
+    stage.say("agreement.sweep", at=stage.when(sweep_at), number=revised.number)
+    stage.until(sweep_at)
+    if stage.services.agreement_version != revised.number:
+        raise DemoError(f"agreement v{revised.number} did not take effect")
+
+    stage.until(stage.clock.now() + timedelta(minutes=30))
+    stage.say("agreement.next_lead", number=revised.number)
+    company = t("demo.people.company_next")
+    payload = lead_payload(stage.policy, stage.clock.now(), external_id="hubspot-20394",
+                           contact=t("demo.people.contact_next"), company=company,
+                           qualified_minutes_ago=10)
+    status, answer = stage.webhook(payload)
+    stage.note(t("demo.kind.ordinary") + f" · {company}: HTTP {status} "
+               + json.dumps(answer, ensure_ascii=False))
+    if status != 202 or answer.get("status") != "queued":
+        raise DemoError(f"the webhook refused the demo lead: {answer}")
+    stage.settle()
+    stage.flush()
+
+
+def _propose(stage: Stage, policy: Policy, proposer: str, note: str) -> DemoProposal:
+    """``sla-bot agreement propose`` as the CLI runs it; the bot posts it to both channels."""
+    result = propose(stage.services, policy, proposer=proposer, note=note)
+    if not result.recorded or result.version_id is None or result.number is None:
+        raise DemoError(f"the proposal was not recorded ({result.outcome})")
+    stage.settle()
+    stage.flush()
+    return DemoProposal(result.version_id, result.number)
+
 
 # ------------------------------------------------------------------------------ entry point
 
@@ -667,6 +795,7 @@ def run_demo(policy: Policy, *, start_bot: StartBot, listener_threads: int,
         )
         slack = slack_client(token=settings.slack_bot_token, base_url=fake.base_url, timeout=5)
         services = build_services(settings, policy, clock, engine=engine, slack=slack)
+        _record_agreement(services, clock)
         users = {cast.rep1: "rep1", cast.rep2: "rep2", cast.manager: "manager",
                  cast.marketer: "marketer"}
         names = Names(
@@ -707,6 +836,15 @@ def run_demo(policy: Policy, *, start_bot: StartBot, listener_threads: int,
             return dict(stage.seen)
         finally:
             bot.stop()
+
+
+def _record_agreement(services: Services, clock: ManualClock) -> None:
+    """The policy's agreement recorded as ``run`` records it (version 1, in force), some weeks
+    before the demo begins: the demo's week is not the week the agreement changed."""
+    begins = clock.now()
+    clock.set(begins - AGREED_BEFORE_START)
+    record_at_start(services)
+    clock.set(begins)
 
 
 def _mark_history_posted(services: Services) -> None:
