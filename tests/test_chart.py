@@ -142,5 +142,5 @@ def test_cli_writes_the_weeks_chart_to_a_file(
 
     assert main(["--config", str(EXAMPLE_POLICY), "digest", "--week", "2026-W40",
                  "--chart", str(operator_env / "quiet.png")]) == 1
-    assert "no lead was handed off" in capsys.readouterr().err
+    assert "その週に引き渡されたリードがありません" in capsys.readouterr().err
     assert not (operator_env / "quiet.png").exists()
