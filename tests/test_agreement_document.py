@@ -242,6 +242,36 @@ def test_every_number_comes_from_the_policy(policy: Policy) -> None:
         assert expected in japanese, expected
 
 
+def test_public_holidays_are_named_by_their_country(policy: Policy) -> None:
+    """「日本の祝日は休業」, not a bare code; a country without a name in the catalog keeps its
+    code, a region follows as its code; the change list names them the same way."""
+    from bot.agreement.changes import agreement_changes, describe_changes
+
+    def holidays_line(language: str, calendar: dict[str, Any]) -> str:
+        changed = policy.model_copy(update={"calendar": policy.calendar.model_copy(
+            update=calendar)})
+        lines = document_text(agreement_document_content(
+            AgreementView(AgreementHeadline(None, None, None, True), changed),
+            Translator(language), changed.tz)).splitlines()
+        return next(line for line in lines if "holidays" in line or "祝日" in line)
+
+    assert policy.calendar.holidays == "JP"
+    assert holidays_line("en", {}) == "- Public holidays of Japan: closed"
+    assert holidays_line("ja", {}) == "- 日本の祝日は休業"
+    us_ca = {"holidays": "US", "holiday_subdivision": "CA"}
+    assert holidays_line("en", us_ca) == "- Public holidays of the United States (CA): closed"
+    assert holidays_line("ja", us_ca) == "- 米国（CA）の祝日は休業"
+    assert holidays_line("ja", {"holidays": "NO"}) == "- NOの祝日は休業"  # no name: the code
+
+    moved = policy.model_copy(update={"calendar": policy.calendar.model_copy(
+        update={"holidays": "SG"})})
+    changes = [c for c in agreement_changes(policy, moved) if not c.operational]
+    assert describe_changes(changes, Translator("ja")) == [
+        "営業カレンダー：祝日の国 日本→シンガポール"]
+    assert describe_changes(changes, Translator("en")) == [
+        "Calendar: public holidays of Japan → Singapore"]
+
+
 def test_markdown_escapes_what_the_policy_says(policy: Policy) -> None:
     rules = (BehaviourRule(type="page_view", label="*Pricing* [page] #1"),)
     behaviour = policy.mql_definition.behaviour.model_copy(update={"rules": rules})
