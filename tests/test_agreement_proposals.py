@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from threading import Barrier, Thread
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from sqlalchemy import func, select
 from bot.agreement.proposals import propose
 from bot.agreement.versions import OPERATOR, record_at_start
 from bot.clock import ManualClock
+from bot.i18n import format_datetime
 from bot.ids import Action, Callback, ProposalBlock
 from bot.lifecycle import Surface
 from bot.policy import Policy, load_policy, parse_policy
@@ -238,6 +240,50 @@ def test_one_approver_of_each_side_approves_and_the_version_gets_its_instant(env
         assert f"*Sales:* <@{SALES_APPROVER}>" in shown(post)
         assert "Approved by both sides: takes effect" in shown(post)
         assert action_ids(post) == [Action.PROPOSAL_WITHDRAW.value]
+
+
+def test_both_sides_pressing_approve_at_the_same_instant(env: Env) -> None:
+    """Each approver double-clicks while the other side approves: four presses at once. The
+    agreement lock orders them: two approvals, the instant set by whichever came second, no
+    press answered with an error."""
+    vid = proposed(env)
+    presses = [(MKT_APPROVER, "mA"), (MKT_APPROVER, "mB"), (SALES_APPROVER, "sA"),
+               (SALES_APPROVER, "sB")]
+    barrier = Barrier(len(presses))
+    statuses: dict[str, int] = {}
+    errors: list[BaseException] = []
+
+    def press_at_once(user: str, name: str) -> None:
+        try:
+            barrier.wait()
+            statuses[name] = press(env, Action.PROPOSAL_APPROVE, str(vid), user, name).status
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [Thread(target=press_at_once, args=each) for each in presses]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == [] and statuses == {name: 200 for _, name in presses}
+    answered = {name: answer(env, name) for _, name in presses}  # the listeners run after ack
+
+    assert sorted(approvals(env, vid)) == [(MKT_APPROVER, "marketing"),
+                                           (SALES_APPROVER, "sales")]
+    v2 = version(env, 2)
+    assert v2.effective_at == env.clock.now() and v2.status == AgreementStatus.PROPOSED
+    t = env.services.t
+    at = format_datetime(env.clock.now(), t.language, env.services.policy.tz)
+    for user, code in ((MKT_APPROVER, "marketing"), (SALES_APPROVER, "sales")):
+        side = t(f"agreement.proposal.side_name_{code}")
+        mine = sorted(answered[name] for who, name in presses if who == user)
+        new = [a for a in mine if a != t("agreement.proposal.already_approved", number=2,
+                                         side=side)]
+        assert len(new) == 1, mine  # one press recorded, the other one harmless
+        assert new[0] in (t("agreement.proposal.approved", number=2, side=side),
+                          t("agreement.proposal.approved_complete", number=2, side=side, at=at))
+    completed = [name for name, text in answered.items() if "Both sides have approved" in text]
+    assert len(completed) == 1  # the instant was set once, by the second side's approval
 
 
 def test_an_approver_on_both_lists_cannot_approve_for_both_sides(env: Env) -> None:
