@@ -330,8 +330,8 @@ def test_without_approvers_a_changed_file_is_a_new_version_announced_in_both_cha
     posts = posted_texts(fake_slack)
     assert set(posts) == {policy.channels.handoff, policy.channels.marketing_feedback}
     post = posts[policy.channels.handoff]
-    assert "合意 v2 が発効しました" in post  # the example policy speaks Japanese
-    assert "v1 からの改訂" in post
+    assert "SLA合意書 第2版が発効しました" in post  # the example policy speaks Japanese
+    assert "第1版からの改訂" in post
     lines = change_lines(policy, faster_first_contact(policy), changed.t)
     assert lines and all(line in post for line in lines)
     assert "ポリシーファイルから適用しました" in post
@@ -358,7 +358,7 @@ def test_the_in_effect_post_names_the_version_the_changes_and_both_approvers(
     expected = {
         "en": ["The agreement v2 is in effect", "replacing v1", "*What changed*",
                f"Approved by marketing: <@{MARKETING_APPROVER}> · sales: <@{SALES_APPROVER}>"],
-        "ja": ["合意 v2 が発効しました", "v1 からの改訂", "*変更点*",
+        "ja": ["SLA合意書 第2版が発効しました", "第1版からの改訂", "*変更点*",
                f"承認者　マーケティング：<@{MARKETING_APPROVER}>　営業：<@{SALES_APPROVER}>"],
     }[language]
     for text in expected:
@@ -421,4 +421,4 @@ def test_check_config_says_the_files_agreement_is_not_the_one_in_force(
     capsys.readouterr()
     assert main(["--config", str(config), "check-config"]) == 0
     out = capsys.readouterr().out
-    assert "提案 v2 として登録済みで、両部門が承認すると発効します" in out
+    assert "第2版案として登録済みで、両部門が承認すると発効します" in out

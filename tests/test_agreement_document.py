@@ -94,8 +94,8 @@ def test_the_cli_prints_the_version_in_effect_as_text_and_markdown_in_both_langu
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[:4] == [
-        "SLA agreement · version 2",
-        "=========================",
+        "SLA agreement v2",
+        "================",
         "In effect since 2026-11-26 10:00",
         f"Approved by {MARKETER} (marketing), {MANAGER} (sales)",
     ]
@@ -114,16 +114,16 @@ def test_the_cli_prints_the_version_in_effect_as_text_and_markdown_in_both_langu
         "- Weekly digest: every Monday at 09:00, for the week before",
         "- went with a competitor",
         "8. Change history",
-        "- Version 1: in effect since 2026-11-24 10:00 (superseded)",
-        "- Version 2: in effect since 2026-11-26 10:00 (active)",
+        "- Agreement v1: in effect since 2026-11-24 10:00 (superseded)",
+        "- Agreement v2: in effect since 2026-11-26 10:00 (active)",
     ):
         assert expected in lines, expected
-    assert out.index("- Version 1:") < out.index("- Version 2:")
+    assert out.index("- Agreement v1:") < out.index("- Agreement v2:")
 
     assert main(["--config", config, "agreement", "--version", "1", "--language", "en"]) == 0
     first = capsys.readouterr().out
-    assert first.startswith("SLA agreement · version 1\n")
-    assert "Status: superseded" in first and "Version 2:" not in first
+    assert first.startswith("SLA agreement v1\n")
+    assert "Status: superseded" in first and "Agreement v2:" not in first
     assert "- First contact within 2 business hours of hand-off" in first.splitlines()
     assert "no approvers are configured, so no vote was needed" in first
 
@@ -131,7 +131,7 @@ def test_the_cli_prints_the_version_in_effect_as_text_and_markdown_in_both_langu
                  "--language", "en"]) == 0
     markdown = capsys.readouterr().out
     assert markdown.startswith(
-        "# SLA agreement · version 2\n\nIn effect since 2026-11-26 10:00  \n")
+        "# SLA agreement v2\n\nIn effect since 2026-11-26 10:00  \n")
     assert f"Approved by `{MARKETER}` (marketing), `{MANAGER}` (sales)  " in markdown
     assert "\n## 3. Sales' promises\n\n- First contact within 1 business hour of hand-off\n" \
         in markdown
@@ -139,7 +139,7 @@ def test_the_cli_prints_the_version_in_effect_as_text_and_markdown_in_both_langu
 
     assert main(["--config", config, "agreement"]) == 0  # the policy's language: Japanese
     japanese = capsys.readouterr().out.splitlines()
-    assert japanese[0] == "SLA合意書　第2版"
+    assert japanese[0] == "SLA合意書 第2版"
     for expected in (
         "施行日：2026年11月26日 10:00",
         f"承認者：{MARKETER}（マーケティング）、{MANAGER}（営業）",
@@ -152,7 +152,7 @@ def test_the_cli_prints_the_version_in_effect_as_text_and_markdown_in_both_langu
     ):
         assert expected in japanese, expected
     assert main(["--config", config, "agreement", "--format", "markdown"]) == 0
-    assert capsys.readouterr().out.startswith("# SLA合意書　第2版\n")
+    assert capsys.readouterr().out.startswith("# SLA合意書 第2版\n")
 
 
 def test_a_version_never_recorded_is_a_clear_error(
@@ -164,10 +164,10 @@ def test_a_version_never_recorded_is_a_clear_error(
     assert main(["--config", config, "agreement", "--version", "7", "--language", "en"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.strip() == ("There is no agreement version 7: sla-bot agreement "
+    assert captured.err.strip() == ("There is no agreement v7: sla-bot agreement "
                                     "history lists the versions.")
     assert main(["--config", config, "agreement", "--version", "7"]) == 2
-    assert capsys.readouterr().err.startswith("第7版の合意は記録されていません。")
+    assert capsys.readouterr().err.startswith("SLA合意書の第7版は記録されていません。")
     for bad in ("0", "-1", "two", "١"):
         with pytest.raises(SystemExit) as exit_:
             main(["--config", config, "agreement", "--version", bad])
@@ -524,13 +524,13 @@ def test_the_digest_names_a_version_that_took_effect_in_its_week(
     services = db_services
     two_versions(services, clock)  # v1 on 24 Nov, v2 on 26 Nov: both in 2026-W48
     text = build_digest(services, parse_week("2026-W48", services)).as_text()
-    assert "The agreement changed: version 1 in effect since Tue 24 Nov 10:00." in text
-    assert "The agreement changed: version 2 in effect since Thu 26 Nov 10:00." in text
+    assert "The agreement changed: agreement v1, in effect since Tue 24 Nov 10:00." in text
+    assert "The agreement changed: agreement v2, in effect since Thu 26 Nov 10:00." in text
     assert "Read it with /sla-agreement." in text
     quiet = build_digest(services, parse_week("2026-W49", services)).as_text()
     assert "The agreement changed" not in quiet
     ja = make_like(services, services.policy.model_copy(update={"language": "ja"}))
-    assert "SLA合意が改訂されました：第2版（11/26(木) 10:00施行）" in build_digest(
+    assert "SLA合意書が改訂されました：第2版（11/26(木) 10:00施行）" in build_digest(
         ja, parse_week("2026-W48", ja)).as_text()
 
 
@@ -556,14 +556,15 @@ def test_the_review_shows_the_months_versions_and_figures_per_version(
     assert [(f.number, f.handed_off) for f in figures.by_agreement] == [(1, 2), (2, 1)]
     text = november.as_text()
     assert "The agreement changed during the month: leads handed off under each version" in text
-    assert "• Version 1 (since Tue 24 Nov 10:00) · 2 handed off · first contact on time" in text
-    assert "• Version 2 (since Thu 26 Nov 10:00) · 1 handed off · first contact on time" in text
+    assert "• Agreement v1 (since Tue 24 Nov 10:00) · 2 handed off · first contact on time" in text
+    assert "• Agreement v2 (since Thu 26 Nov 10:00) · 1 handed off · first contact on time" in text
 
     clock.advance(timedelta(days=10))
     december = build_review(services, parse_month("2026-12", services))
     assert [h.number for h in december.figures.agreement_versions] == [2]
     assert december.figures.by_agreement == ()
-    assert "Agreement in force all month: version 2 (since Thu 26 Nov 10:00)." in \
+    assert "In force all month: agreement v2 (since Thu 26 Nov 10:00)." in \
         december.as_text()
     ja = make_like(services, services.policy.model_copy(update={"language": "ja"}))
-    assert "今月は合意が改訂されました。" in build_review(ja, parse_month("2026-11", ja)).as_text()
+    assert "今月はSLA合意書が改訂されました。" in build_review(
+        ja, parse_month("2026-11", ja)).as_text()

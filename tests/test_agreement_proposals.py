@@ -436,17 +436,18 @@ def test_in_japanese(ja_env: Env) -> None:
     vid = proposed(env)
     (post,) = env.fake.messages(MARKETING)
     text = shown(post)
-    assert "合意書 v2 の変更提案" in text
+    assert "SLA合意書 第2版案" in text
     assert "営業：初回接触は2→1営業時間以内" in text
-    assert "MQLの定義：ルール「ウェビナー参加」を削除" in text
+    assert "MQL定義：ルール「ウェビナー参加」を削除" in text
     assert "営業カレンダー：2026-12-28を休業日に追加" in text
     assert "*マーケティング：* 承認待ち" in text
     assert [e["text"]["text"] for b in post["blocks"] if b["type"] == "actions"
-            for e in b["elements"]] == ["承認する", "修正を依頼", "取り下げる"]
+            for e in b["elements"]] == ["承認する", "修正を依頼する", "取り下げる"]
     press(env, Action.PROPOSAL_APPROVE, str(vid), SALES_APPROVER, "ja")
-    assert answer(env, "ja") == "提案 v2 を営業側として承認しました。"
+    assert answer(env, "ja") == "第2版案を営業側として承認しました。"
     press(env, Action.PROPOSAL_APPROVE, str(vid), REP1, "ja-rep")
-    assert answer(env, "ja-rep").startswith("合意書の変更を承認・修正依頼できるのは")
+    assert answer(env, "ja-rep").startswith(
+        "SLA合意書の改訂案を承認したり修正を依頼したりできるのは")
 
 
 # ---------------------------------------------------------------------------- the CLI
@@ -483,8 +484,8 @@ def test_cli_propose(operator_env: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert cli.main(["--config", str(config), "agreement", "propose", str(proposal),
                      "--note", "速く"]) == 0
     out = capsys.readouterr().out
-    assert "合意書 v1 を変更提案として記録しました。" in out
+    assert "SLA合意書の第1版案を記録しました。" in out
     assert "営業：初回接触は2→1営業時間以内" in out
     assert "C0000SALES" in out and "C0000MKTG" in out
     assert cli.main(["--config", str(config), "agreement", "propose", str(proposal)]) == 1
-    assert "すでに v1 として提案され" in capsys.readouterr().out
+    assert "すでに第1版案として承認待ち" in capsys.readouterr().out
