@@ -272,6 +272,27 @@ def test_public_holidays_are_named_by_their_country(policy: Policy) -> None:
         "Calendar: public holidays of Japan → Singapore"]
 
 
+def test_the_agreement_is_named_one_way_in_japanese() -> None:
+    """「SLA合意書」「第2版」「第2版案」 throughout, never 合意 v2 / 合意書 v2 / 提案 v2; and
+    "agreement v2" throughout in English, never "version 2"."""
+    from bot.i18n import catalog
+
+    def agreement_texts(language: Any) -> dict[str, str]:
+        return {key: text for key, text in catalog(language).items()
+                if key.startswith(("agreement.", "cli.agreement.", "cli.check.agreement",
+                                   "cli.check.effective_policy_in_force", "cli.preview.source"))
+                or (key.startswith(("digest.", "review.", "home.")) and "agreement" in key)}
+
+    japanese = agreement_texts("ja")
+    assert len(japanese) > 100
+    for key, text in japanese.items():
+        assert "v{" not in text and "バージョン一覧" not in text, key
+        assert "合意 " not in text and not text.startswith("合意が"), key
+    english = agreement_texts("en")
+    for key, text in english.items():
+        assert "version {number}" not in text.casefold(), key
+
+
 def test_markdown_escapes_what_the_policy_says(policy: Policy) -> None:
     rules = (BehaviourRule(type="page_view", label="*Pricing* [page] #1"),)
     behaviour = policy.mql_definition.behaviour.model_copy(update={"rules": rules})
