@@ -28,6 +28,7 @@ __all__ = [
     "MESSAGE_KIND",
     "Outgoing",
     "queue_call",
+    "refresh_every_home",
     "refresh_homes",
     "reply_in_thread",
     "send_dm",
@@ -141,13 +142,17 @@ class Outgoing:
             args["blocks"] = blocks
         self.call(lead, key, "chat.postMessage", args)
 
-    def refresh_homes(self, key: str, user_ids: Iterable[str | None]) -> None:
+    def refresh_homes(self, key: str, user_ids: Iterable[str | None], *,
+                      managers: bool = True) -> None:
         """An App Home refresh for each person whose Home shows the lead that changed.
 
-        Managers see the whole team, so they are always included. ``key`` identifies the
-        change (e.g. ``claim:12:345``); each user's refresh is keyed by it.
+        Managers see the whole team, so they are included unless ``managers`` is False.
+        ``key`` identifies the change (e.g. ``claim:12:345``); each user's refresh is keyed
+        by it.
         """
-        people = {u for u in user_ids if u} | self.services.directory.members("managers")
+        people = {u for u in user_ids if u}
+        if managers:
+            people |= self.services.directory.members("managers")
         self.rows.extend(
             {"key": f"{key}:home:{user_id}", "kind": HOME_KIND, "lead_id": None,
              "channel": user_id, "payload": {"user_id": user_id}}
@@ -210,3 +215,14 @@ def refresh_homes(
     (see ``Outgoing.refresh_homes``)."""
     with Outgoing(services, uow) as out:
         out.refresh_homes(key, user_ids)
+
+
+def refresh_every_home(services: Services, uow: UnitOfWork, key: str) -> None:
+    """Queue a refresh of every App Home the bot has published, for a change every Home shows
+    (the agreement in force). A Home is only ever published through the outbox, and opening
+    the tab queues one, so these are the people who have opened it; nobody else has a Home to
+    refresh (theirs is rendered when they first open it). Managers are not looked up: those
+    who have opened their Home are among them already, and the caller's transaction must not
+    wait on Slack."""
+    with Outgoing(services, uow) as out:
+        out.refresh_homes(key, uow.outbox.channels_of(HOME_KIND), managers=False)

@@ -58,6 +58,23 @@ def _require_schema(services: Services) -> None:
         raise SchemaNotCurrent(services.t("cli.schema_not_current"))
 
 
+def _command_services(settings: Settings, policy: Policy) -> Services:
+    """What a one-shot command works with, on a current schema, running the agreement in
+    force (SPEC 9): with approvers configured the database holds it, and a policy file whose
+    agreement differs is a proposal — reports, deadlines and documents follow what ``run``
+    runs, not the file (``bot.agreement.versions.use_in_force``)."""
+    from bot.agreement.versions import use_in_force
+
+    services = build_services(settings, policy, SystemClock())
+    try:
+        _require_schema(services)
+        use_in_force(services)
+    except BaseException:
+        services.close()
+        raise
+    return services
+
+
 def _load(args: argparse.Namespace) -> tuple[Settings, Policy]:
     settings = load_settings()
     policy = _in_language(load_policy(args.config or settings.sla_config), args)
@@ -164,9 +181,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     settings, policy = _load(args)
     _configure_logging(settings.log_level)
-    services = build_services(settings, policy, SystemClock())
+    services = _command_services(settings, policy)
     try:
-        _require_schema(services)
         # SPEC 9: an approved agreement due now takes effect, and the one in force is used
         activation_step(services, services.clock.now())
         changed = recompute_all(services)
@@ -204,9 +220,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
     settings, policy = _load(args)
     _configure_logging(settings.log_level)
-    services = build_services(settings, policy, SystemClock())
+    services = _command_services(settings, policy)
     try:
-        _require_schema(services)
         now = services.clock.now()
         try:
             period = parse_week(args.week, services) if args.week else due_week(services, now)
@@ -262,9 +277,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     settings, policy = _load(args)
     _configure_logging(settings.log_level)
-    services = build_services(settings, policy, SystemClock())
+    services = _command_services(settings, policy)
     try:
-        _require_schema(services)
         now = services.clock.now()
         try:
             period = parse_month(args.month, services) if args.month else due_month(services, now)
@@ -325,12 +339,16 @@ def _instant(text: str, policy: Policy) -> datetime:
 
 def cmd_preview(args: argparse.Namespace) -> int:
     """The deadlines and every reminder a lead arriving at ``--at`` would get; no database,
-    no Slack, no secrets needed."""
+    no Slack, no secrets needed (with approvers configured, the agreement in force is read
+    from the database when there is one: ``_preview_in_force``)."""
     from bot.intake import InvalidLead
     from bot.preview import build_preview, compare_lines
 
     path = _policy_file(args)
     policy = load_policy(path)
+    source = Path(path).name
+    if not args.policy:  # the configured policy: what runs is the agreement in force
+        policy, source = _preview_in_force(policy, source, args.language)
     # SPEC 8: one language, the policy's unless --language says; a --compare follows the first
     t = Translator(args.language or policy.language)
     try:
@@ -347,7 +365,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
     try:
-        preview = build_preview(policy, at, lead_json=lead_json, source=Path(path).name, t=t)
+        preview = build_preview(policy, at, lead_json=lead_json, source=source, t=t)
         if not args.compare:
             print("\n".join(preview.lines(t)))
             return 0
@@ -363,6 +381,28 @@ def cmd_preview(args: argparse.Namespace) -> int:
         print("\n" + "\n".join(each.lines(t)))
     return 0
 
+
+def _preview_in_force(policy: Policy, source: str, language: str | None) -> tuple[Policy, str]:
+    """With approvers configured and the database at hand, the configured policy's operations
+    with the agreement in force, named as such; otherwise the file as it is (``preview`` needs
+    no secrets nor database: without them the file is all there is)."""
+    from bot.agreement.document import policy_with_agreement
+
+    if not policy.governance.enabled:
+        return policy, source
+    try:
+        settings = load_settings()
+    except SettingsError:
+        return policy, source
+    standing = _agreement_standing(settings, policy)
+    if standing is None:
+        return policy, source
+    try:
+        in_force = policy_with_agreement(policy, standing.in_force_text)
+    except PolicyError:  # run and check-config say so; the file is what can be shown
+        return policy, source
+    t = Translator(language or policy.language)
+    return in_force, t("cli.preview.source_in_force", file=source, number=standing.in_force)
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """A scripted day and week of the real bot against a Slack stand-in on loopback: no
@@ -400,9 +440,8 @@ def cmd_agreement_history(args: argparse.Namespace) -> int:
 
     settings, policy = _load(args)
     _configure_logging(settings.log_level)
-    services = build_services(settings, policy, SystemClock())
+    services = _command_services(settings, policy)
     try:
-        _require_schema(services)
         print(history_text(services), end="")
     finally:
         services.close()
@@ -436,9 +475,8 @@ def cmd_agreement_propose(args: argparse.Namespace) -> int:
     if not policy.governance.enabled:
         print(t("cli.agreement.propose.no_governance"), file=sys.stderr)
         return 2
-    services = build_services(settings, policy, SystemClock())
+    services = _command_services(settings, policy)
     try:
-        _require_schema(services)
         with services.unit_of_work() as uow:
             first = uow.agreements.active() is None
         if first:  # never started: the file's agreement is v1 in force, as `run` would record
@@ -486,16 +524,15 @@ def cmd_agreement(args: argparse.Namespace) -> int:
 
     settings, policy = _load(args)
     _configure_logging(settings.log_level)
-    services = build_services(settings, policy, SystemClock())
+    services = _command_services(settings, policy)
     try:
-        _require_schema(services)
         try:
             view = agreement_view(services, args.version)
         except AgreementVersionNotFound as exc:
             print(services.t(exc.message_key, **exc.params), file=sys.stderr)
             return 2
         markdown = args.format == "markdown"
-        content = agreement_document_content(view, services.t, policy.tz,
+        content = agreement_document_content(view, services.t, services.policy.tz,
                                              MARKDOWN if markdown else TEXT)
         print(document_markdown(content) if markdown else document_text(content), end="")
     finally:
@@ -635,6 +672,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     Exit 0: no row rejected; 1: some rows rejected; 2: nothing could be imported (unreadable
     file, missing columns, schema not current, database down).
     """
+    from bot.agreement.versions import use_in_force
+
     settings, policy = _load(args)
     try:
         table = csv_import.read_csv(args.file)
@@ -650,6 +689,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                 why = services.t("cli.import.schema_dry_run") if args.dry_run else ""
                 raise SchemaNotCurrent(services.t("cli.schema_not_current") + why)
             migrate.upgrade(services.engine)
+        use_in_force(services)  # SPEC 9: leads qualify under the agreement in force
         report = csv_import.import_table(
             services, table, dry_run=args.dry_run, progress=progress,
             qualified_now=args.qualified_at == "now",

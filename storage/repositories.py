@@ -169,6 +169,13 @@ class OutboxRepository:
             _new_outbox_row(key, kind, now, payload, channel, lead_id, None),
         )
 
+    def channels_of(self, kind: str) -> list[str]:
+        """Every channel (or user) messages of ``kind`` were ever queued to, once each."""
+        return sorted(self.session.scalars(
+            select(OutboxMessage.channel)
+            .where(OutboxMessage.kind == kind, OutboxMessage.channel.is_not(None))
+            .distinct()))
+
     def by_key(self, key: str) -> OutboxMessage | None:
         return self.session.scalars(
             select(OutboxMessage).where(OutboxMessage.idempotency_key == key)

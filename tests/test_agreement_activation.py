@@ -197,6 +197,42 @@ def test_two_processes_sweeping_at_once_activate_it_once(
     assert len(in_effect_rows(processes[0])) == 2
 
 
+def test_every_home_opened_shows_the_new_version_once_it_is_in_effect(
+    fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock
+) -> None:
+    from bot.home import queue_home_open
+
+    services = make_services(fake_slack, db, governed(policy), clock)
+    record_at_start(services)
+    rep, manager = policy.roles.reps[0], policy.roles.managers[0]
+    queue_home_open(services, rep, "Ev-home-1")  # the rep has opened the Home; the manager not
+    deliver(services, clock, fake_slack)
+    assert "*SLA合意書 第1版*" in home_agreement_line(fake_slack, rep)
+
+    propose(services, governed(faster_first_contact(policy)), proposer=SALES_APPROVER)
+    deliver(services, clock, fake_slack)
+    published = len(fake_slack.calls_to("views.publish"))
+    assert published == 1  # a proposal changes no Home: it shows the version in force
+
+    approve(services, 2, "marketing", MARKETING_APPROVER, clock.now())
+    approve(services, 2, "sales", SALES_APPROVER, clock.now(), effective_at=clock.now())
+    activation_step(services, clock.now())
+    deliver(services, clock, fake_slack)
+    assert "*SLA合意書 第2版*" in home_agreement_line(fake_slack, rep)
+    assert [c.args["user_id"] for c in fake_slack.calls_to("views.publish")[published:]] == [rep]
+    assert manager not in fake_slack.home_views  # rendered when first opened, then current
+
+    activation_step(services, clock.now())  # nothing new in force: no refresh queued
+    deliver(services, clock, fake_slack)
+    assert len(fake_slack.calls_to("views.publish")) == published + 1
+
+
+def home_agreement_line(fake_slack: FakeSlack, user_id: str) -> str:
+    blocks = fake_slack.home_views[user_id]["blocks"]
+    texts = [b["text"]["text"] for b in blocks if "text" in b]
+    return next(text for text in texts if ":scroll:" in text)
+
+
 def test_an_older_approved_proposal_never_replaces_a_newer_active_version(
     fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock
 ) -> None:
@@ -294,8 +330,8 @@ def test_without_approvers_a_changed_file_is_a_new_version_announced_in_both_cha
     posts = posted_texts(fake_slack)
     assert set(posts) == {policy.channels.handoff, policy.channels.marketing_feedback}
     post = posts[policy.channels.handoff]
-    assert "合意 v2 が発効しました" in post  # the example policy speaks Japanese
-    assert "v1 からの改訂" in post
+    assert "SLA合意書 第2版が発効しました" in post  # the example policy speaks Japanese
+    assert "第1版からの改訂" in post
     lines = change_lines(policy, faster_first_contact(policy), changed.t)
     assert lines and all(line in post for line in lines)
     assert "ポリシーファイルから適用しました" in post
@@ -322,7 +358,7 @@ def test_the_in_effect_post_names_the_version_the_changes_and_both_approvers(
     expected = {
         "en": ["The agreement v2 is in effect", "replacing v1", "*What changed*",
                f"Approved by marketing: <@{MARKETING_APPROVER}> · sales: <@{SALES_APPROVER}>"],
-        "ja": ["合意 v2 が発効しました", "v1 からの改訂", "*変更点*",
+        "ja": ["SLA合意書 第2版が発効しました", "第1版からの改訂", "*変更点*",
                f"承認者　マーケティング：<@{MARKETING_APPROVER}>　営業：<@{SALES_APPROVER}>"],
     }[language]
     for text in expected:
@@ -385,4 +421,4 @@ def test_check_config_says_the_files_agreement_is_not_the_one_in_force(
     capsys.readouterr()
     assert main(["--config", str(config), "check-config"]) == 0
     out = capsys.readouterr().out
-    assert "提案 v2 として登録済みで、両部門が承認すると発効します" in out
+    assert "第2版案として登録済みで、両部門が承認すると発効します" in out

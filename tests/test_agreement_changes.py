@@ -26,7 +26,7 @@ def test_removing_the_first_rule_is_one_removed_rule_not_every_rule_changed(
 
     changes = agreement_changes(policy, edited(policy, drop_first))
     assert describe_changes(changes, EN) == ["MQL definition: rule '料金ページ閲覧' removed"]
-    assert describe_changes(changes, JA) == ["MQLの定義：ルール「料金ページ閲覧」を削除"]
+    assert describe_changes(changes, JA) == ["MQL定義：ルール「料金ページ閲覧」を削除"]
 
 
 def test_a_rule_added_and_a_rule_changed_are_told_by_name(policy: Policy) -> None:
@@ -61,8 +61,8 @@ def test_tiers_dates_reasons_and_people(policy: Policy) -> None:
     ]
     assert [c.operational for c in changes] == [False] * 5 + [True]
     assert describe_changes(changes, JA)[:3] == [
-        "優先度「warm」を追加：初回接触は4営業時間以内",
-        "優先度「hot」：初回接触は1→0.5営業時間以内",
+        "優先ティア「warm」を追加：初回接触は4営業時間以内",
+        "優先ティア「hot」：初回接触は1→0.5営業時間以内",
         "営業カレンダー：2026-12-28を休業日に追加",
     ]
 

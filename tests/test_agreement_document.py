@@ -94,8 +94,8 @@ def test_the_cli_prints_the_version_in_effect_as_text_and_markdown_in_both_langu
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[:4] == [
-        "SLA agreement · version 2",
-        "=========================",
+        "SLA agreement v2",
+        "================",
         "In effect since 2026-11-26 10:00",
         f"Approved by {MARKETER} (marketing), {MANAGER} (sales)",
     ]
@@ -114,16 +114,16 @@ def test_the_cli_prints_the_version_in_effect_as_text_and_markdown_in_both_langu
         "- Weekly digest: every Monday at 09:00, for the week before",
         "- went with a competitor",
         "8. Change history",
-        "- Version 1: in effect since 2026-11-24 10:00 (superseded)",
-        "- Version 2: in effect since 2026-11-26 10:00 (active)",
+        "- Agreement v1: in effect since 2026-11-24 10:00 (superseded)",
+        "- Agreement v2: in effect since 2026-11-26 10:00 (active)",
     ):
         assert expected in lines, expected
-    assert out.index("- Version 1:") < out.index("- Version 2:")
+    assert out.index("- Agreement v1:") < out.index("- Agreement v2:")
 
     assert main(["--config", config, "agreement", "--version", "1", "--language", "en"]) == 0
     first = capsys.readouterr().out
-    assert first.startswith("SLA agreement · version 1\n")
-    assert "Status: superseded" in first and "Version 2:" not in first
+    assert first.startswith("SLA agreement v1\n")
+    assert "Status: superseded" in first and "Agreement v2:" not in first
     assert "- First contact within 2 business hours of hand-off" in first.splitlines()
     assert "no approvers are configured, so no vote was needed" in first
 
@@ -131,7 +131,7 @@ def test_the_cli_prints_the_version_in_effect_as_text_and_markdown_in_both_langu
                  "--language", "en"]) == 0
     markdown = capsys.readouterr().out
     assert markdown.startswith(
-        "# SLA agreement · version 2\n\nIn effect since 2026-11-26 10:00  \n")
+        "# SLA agreement v2\n\nIn effect since 2026-11-26 10:00  \n")
     assert f"Approved by `{MARKETER}` (marketing), `{MANAGER}` (sales)  " in markdown
     assert "\n## 3. Sales' promises\n\n- First contact within 1 business hour of hand-off\n" \
         in markdown
@@ -139,7 +139,7 @@ def test_the_cli_prints_the_version_in_effect_as_text_and_markdown_in_both_langu
 
     assert main(["--config", config, "agreement"]) == 0  # the policy's language: Japanese
     japanese = capsys.readouterr().out.splitlines()
-    assert japanese[0] == "SLA合意書　第2版"
+    assert japanese[0] == "SLA合意書 第2版"
     for expected in (
         "施行日：2026年11月26日 10:00",
         f"承認者：{MARKETER}（マーケティング）、{MANAGER}（営業）",
@@ -152,7 +152,7 @@ def test_the_cli_prints_the_version_in_effect_as_text_and_markdown_in_both_langu
     ):
         assert expected in japanese, expected
     assert main(["--config", config, "agreement", "--format", "markdown"]) == 0
-    assert capsys.readouterr().out.startswith("# SLA合意書　第2版\n")
+    assert capsys.readouterr().out.startswith("# SLA合意書 第2版\n")
 
 
 def test_a_version_never_recorded_is_a_clear_error(
@@ -164,10 +164,10 @@ def test_a_version_never_recorded_is_a_clear_error(
     assert main(["--config", config, "agreement", "--version", "7", "--language", "en"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.strip() == ("There is no agreement version 7: sla-bot agreement "
+    assert captured.err.strip() == ("There is no agreement v7: sla-bot agreement "
                                     "history lists the versions.")
     assert main(["--config", config, "agreement", "--version", "7"]) == 2
-    assert capsys.readouterr().err.startswith("第7版の合意は記録されていません。")
+    assert capsys.readouterr().err.startswith("SLA合意書の第7版は記録されていません。")
     for bad in ("0", "-1", "two", "١"):
         with pytest.raises(SystemExit) as exit_:
             main(["--config", config, "agreement", "--version", bad])
@@ -240,6 +240,57 @@ def test_every_number_comes_from_the_policy(policy: Policy) -> None:
                      "- 営業日：月・水", "- 担当者1人あたりの対応中リードは12件まで",
                      "- 週次ダイジェスト：停止中"):
         assert expected in japanese, expected
+
+
+def test_public_holidays_are_named_by_their_country(policy: Policy) -> None:
+    """「日本の祝日は休業」, not a bare code; a country without a name in the catalog keeps its
+    code, a region follows as its code; the change list names them the same way."""
+    from bot.agreement.changes import agreement_changes, describe_changes
+
+    def holidays_line(language: str, calendar: dict[str, Any]) -> str:
+        changed = policy.model_copy(update={"calendar": policy.calendar.model_copy(
+            update=calendar)})
+        lines = document_text(agreement_document_content(
+            AgreementView(AgreementHeadline(None, None, None, True), changed),
+            Translator(language), changed.tz)).splitlines()
+        return next(line for line in lines if "holidays" in line or "祝日" in line)
+
+    assert policy.calendar.holidays == "JP"
+    assert holidays_line("en", {}) == "- Public holidays of Japan: closed"
+    assert holidays_line("ja", {}) == "- 日本の祝日は休業"
+    us_ca = {"holidays": "US", "holiday_subdivision": "CA"}
+    assert holidays_line("en", us_ca) == "- Public holidays of the United States (CA): closed"
+    assert holidays_line("ja", us_ca) == "- 米国（CA）の祝日は休業"
+    assert holidays_line("ja", {"holidays": "NO"}) == "- NOの祝日は休業"  # no name: the code
+
+    moved = policy.model_copy(update={"calendar": policy.calendar.model_copy(
+        update={"holidays": "SG"})})
+    changes = [c for c in agreement_changes(policy, moved) if not c.operational]
+    assert describe_changes(changes, Translator("ja")) == [
+        "営業カレンダー：祝日の国 日本→シンガポール"]
+    assert describe_changes(changes, Translator("en")) == [
+        "Calendar: public holidays of Japan → Singapore"]
+
+
+def test_the_agreement_is_named_one_way_in_japanese() -> None:
+    """「SLA合意書」「第2版」「第2版案」 throughout, never 合意 v2 / 合意書 v2 / 提案 v2; and
+    "agreement v2" throughout in English, never "version 2"."""
+    from bot.i18n import catalog
+
+    def agreement_texts(language: Any) -> dict[str, str]:
+        return {key: text for key, text in catalog(language).items()
+                if key.startswith(("agreement.", "cli.agreement.", "cli.check.agreement",
+                                   "cli.check.effective_policy_in_force", "cli.preview.source"))
+                or (key.startswith(("digest.", "review.", "home.")) and "agreement" in key)}
+
+    japanese = agreement_texts("ja")
+    assert len(japanese) > 100
+    for key, text in japanese.items():
+        assert "v{" not in text and "バージョン一覧" not in text, key
+        assert "合意 " not in text and not text.startswith("合意が"), key
+    english = agreement_texts("en")
+    for key, text in english.items():
+        assert "version {number}" not in text.casefold(), key
 
 
 def test_markdown_escapes_what_the_policy_says(policy: Policy) -> None:
@@ -494,13 +545,13 @@ def test_the_digest_names_a_version_that_took_effect_in_its_week(
     services = db_services
     two_versions(services, clock)  # v1 on 24 Nov, v2 on 26 Nov: both in 2026-W48
     text = build_digest(services, parse_week("2026-W48", services)).as_text()
-    assert "The agreement changed: version 1 in effect since Tue 24 Nov 10:00." in text
-    assert "The agreement changed: version 2 in effect since Thu 26 Nov 10:00." in text
+    assert "The agreement changed: agreement v1, in effect since Tue 24 Nov 10:00." in text
+    assert "The agreement changed: agreement v2, in effect since Thu 26 Nov 10:00." in text
     assert "Read it with /sla-agreement." in text
     quiet = build_digest(services, parse_week("2026-W49", services)).as_text()
     assert "The agreement changed" not in quiet
     ja = make_like(services, services.policy.model_copy(update={"language": "ja"}))
-    assert "SLA合意が改訂されました：第2版（11/26(木) 10:00施行）" in build_digest(
+    assert "SLA合意書が改訂されました：第2版（11/26(木) 10:00施行）" in build_digest(
         ja, parse_week("2026-W48", ja)).as_text()
 
 
@@ -526,14 +577,15 @@ def test_the_review_shows_the_months_versions_and_figures_per_version(
     assert [(f.number, f.handed_off) for f in figures.by_agreement] == [(1, 2), (2, 1)]
     text = november.as_text()
     assert "The agreement changed during the month: leads handed off under each version" in text
-    assert "• Version 1 (since Tue 24 Nov 10:00) · 2 handed off · first contact on time" in text
-    assert "• Version 2 (since Thu 26 Nov 10:00) · 1 handed off · first contact on time" in text
+    assert "• Agreement v1 (since Tue 24 Nov 10:00) · 2 handed off · first contact on time" in text
+    assert "• Agreement v2 (since Thu 26 Nov 10:00) · 1 handed off · first contact on time" in text
 
     clock.advance(timedelta(days=10))
     december = build_review(services, parse_month("2026-12", services))
     assert [h.number for h in december.figures.agreement_versions] == [2]
     assert december.figures.by_agreement == ()
-    assert "Agreement in force all month: version 2 (since Thu 26 Nov 10:00)." in \
+    assert "In force all month: agreement v2 (since Thu 26 Nov 10:00)." in \
         december.as_text()
     ja = make_like(services, services.policy.model_copy(update={"language": "ja"}))
-    assert "今月は合意が改訂されました。" in build_review(ja, parse_month("2026-11", ja)).as_text()
+    assert "今月はSLA合意書が改訂されました。" in build_review(
+        ja, parse_month("2026-11", ja)).as_text()

@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from threading import Barrier, Thread
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from sqlalchemy import func, select
 from bot.agreement.proposals import propose
 from bot.agreement.versions import OPERATOR, record_at_start
 from bot.clock import ManualClock
+from bot.i18n import format_datetime
 from bot.ids import Action, Callback, ProposalBlock
 from bot.lifecycle import Surface
 from bot.policy import Policy, load_policy, parse_policy
@@ -240,6 +242,50 @@ def test_one_approver_of_each_side_approves_and_the_version_gets_its_instant(env
         assert action_ids(post) == [Action.PROPOSAL_WITHDRAW.value]
 
 
+def test_both_sides_pressing_approve_at_the_same_instant(env: Env) -> None:
+    """Each approver double-clicks while the other side approves: four presses at once. The
+    agreement lock orders them: two approvals, the instant set by whichever came second, no
+    press answered with an error."""
+    vid = proposed(env)
+    presses = [(MKT_APPROVER, "mA"), (MKT_APPROVER, "mB"), (SALES_APPROVER, "sA"),
+               (SALES_APPROVER, "sB")]
+    barrier = Barrier(len(presses))
+    statuses: dict[str, int] = {}
+    errors: list[BaseException] = []
+
+    def press_at_once(user: str, name: str) -> None:
+        try:
+            barrier.wait()
+            statuses[name] = press(env, Action.PROPOSAL_APPROVE, str(vid), user, name).status
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [Thread(target=press_at_once, args=each) for each in presses]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == [] and statuses == {name: 200 for _, name in presses}
+    answered = {name: answer(env, name) for _, name in presses}  # the listeners run after ack
+
+    assert sorted(approvals(env, vid)) == [(MKT_APPROVER, "marketing"),
+                                           (SALES_APPROVER, "sales")]
+    v2 = version(env, 2)
+    assert v2.effective_at == env.clock.now() and v2.status == AgreementStatus.PROPOSED
+    t = env.services.t
+    at = format_datetime(env.clock.now(), t.language, env.services.policy.tz)
+    for user, code in ((MKT_APPROVER, "marketing"), (SALES_APPROVER, "sales")):
+        side = t(f"agreement.proposal.side_name_{code}")
+        mine = sorted(answered[name] for who, name in presses if who == user)
+        new = [a for a in mine if a != t("agreement.proposal.already_approved", number=2,
+                                         side=side)]
+        assert len(new) == 1, mine  # one press recorded, the other one harmless
+        assert new[0] in (t("agreement.proposal.approved", number=2, side=side),
+                          t("agreement.proposal.approved_complete", number=2, side=side, at=at))
+    completed = [name for name, text in answered.items() if "Both sides have approved" in text]
+    assert len(completed) == 1  # the instant was set once, by the second side's approval
+
+
 def test_an_approver_on_both_lists_cannot_approve_for_both_sides(env: Env) -> None:
     vid = proposed(env)
     press(env, Action.PROPOSAL_APPROVE, str(vid), BOTH, "b1")
@@ -390,17 +436,18 @@ def test_in_japanese(ja_env: Env) -> None:
     vid = proposed(env)
     (post,) = env.fake.messages(MARKETING)
     text = shown(post)
-    assert "合意書 v2 の変更提案" in text
+    assert "SLA合意書 第2版案" in text
     assert "営業：初回接触は2→1営業時間以内" in text
-    assert "MQLの定義：ルール「ウェビナー参加」を削除" in text
+    assert "MQL定義：ルール「ウェビナー参加」を削除" in text
     assert "営業カレンダー：2026-12-28を休業日に追加" in text
     assert "*マーケティング：* 承認待ち" in text
     assert [e["text"]["text"] for b in post["blocks"] if b["type"] == "actions"
-            for e in b["elements"]] == ["承認する", "修正を依頼", "取り下げる"]
+            for e in b["elements"]] == ["承認する", "修正を依頼する", "取り下げる"]
     press(env, Action.PROPOSAL_APPROVE, str(vid), SALES_APPROVER, "ja")
-    assert answer(env, "ja") == "提案 v2 を営業側として承認しました。"
+    assert answer(env, "ja") == "第2版案を営業側として承認しました。"
     press(env, Action.PROPOSAL_APPROVE, str(vid), REP1, "ja-rep")
-    assert answer(env, "ja-rep").startswith("合意書の変更を承認・修正依頼できるのは")
+    assert answer(env, "ja-rep").startswith(
+        "SLA合意書の改訂案を承認したり修正を依頼したりできるのは")
 
 
 # ---------------------------------------------------------------------------- the CLI
@@ -439,12 +486,12 @@ def test_cli_propose(operator_env: Path, capsys: pytest.CaptureFixture[str]) -> 
                      "--note", "速く"]) == 0
     out = capsys.readouterr().out
     # the bot never ran: the file's agreement became v1 in force, the proposal v2
-    assert "合意書 v2 を変更提案として記録しました。" in out
+    assert "SLA合意書の第2版案を記録しました。" in out
     assert "営業：初回接触は2→1営業時間以内" in out
     assert "先月は対象となるリードがなかったため" in out  # not "0 of 0"
     assert "C0000SALES" in out and "C0000MKTG" in out
     assert cli.main(["--config", str(config), "agreement", "propose", str(proposal)]) == 1
-    assert "すでに v2 として提案され" in capsys.readouterr().out
+    assert "すでに第2版案として承認待ち" in capsys.readouterr().out
     engine = make_engine(f"sqlite:///{operator_env}/cli.db")
     with engine.connect() as connection:
         statuses = connection.exec_driver_sql(

@@ -166,7 +166,7 @@ def test_two_running_bots_switch_to_an_approved_agreement_and_a_restart_keeps_it
         assert len(in_effect_rows(services)) == 2  # once, to both channels
         def in_effect_posts() -> list[Any]:
             return [p for p in fake_slack.calls_to("chat.postMessage")
-                    if "合意 v2 が発効しました" in p.args["text"]]
+                    if "SLA合意書 第2版が発効しました" in p.args["text"]]
 
         within(10, lambda: len(in_effect_posts()) >= 2, *bots)
         assert len(in_effect_posts()) == 2  # once, to each channel

@@ -164,9 +164,10 @@ def test_history_lists_the_versions_in_the_policy_language(
     assert main(["--config", config, "agreement", "history"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out == [
-        "合意のバージョン一覧（時刻は Asia/Tokyo）",
-        "v2　有効　発効：2026-11-26 10:00　提案者：運用担当者（ポリシーファイル）　承認：0件",
-        "v1　改訂済み　発効：2026-11-24 10:00　提案者：運用担当者（ポリシーファイル）　承認：0件",
+        "SLA合意書の版の一覧（時刻はAsia/Tokyo基準）",
+        "第2版　有効　発効：2026-11-26 10:00　提案者：運用担当者（ポリシーファイル）　承認：0件",
+        "第1版　改訂済み　発効：2026-11-24 10:00　提案者：運用担当者（ポリシーファイル）"
+        "　承認：0件",
     ]
 
 

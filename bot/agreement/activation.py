@@ -27,7 +27,7 @@ from datetime import datetime
 from bot.agreement.changes import agreement_changes, describe_changes
 from bot.agreement.document import policy_with_agreement
 from bot.notices import recompute_all
-from bot.notify import MESSAGE_KIND
+from bot.notify import MESSAGE_KIND, refresh_every_home
 from bot.policy import Policy
 from bot.services import Services
 from bot.views.agreement_notice import InEffectNotice, in_effect_message
@@ -66,8 +66,9 @@ def queue_in_effect(
     approvals: list[AgreementApproval],
     now: datetime,
 ) -> None:
-    """Queue "The agreement vN is in effect" with its change list, in the caller's
-    transaction (so the notice exists exactly when the version is active)."""
+    """Queue "The agreement vN is in effect" with its change list, and a refresh of every
+    App Home the bot has published, in the caller's transaction (so they exist exactly when
+    the version is active). A proposal changes no Home: the Home shows the version in force."""
     t = services.t
     changes = [] if old_policy is None else [
         c for c in agreement_changes(old_policy, new_policy) if not c.operational]
@@ -87,6 +88,8 @@ def queue_in_effect(
             channel=channel,
             payload={"method": "chat.postMessage", "args": {"channel": channel, **message}},
         )
+    # the Homes' "Agreement vN since …" line, rendered when each refresh is sent
+    refresh_every_home(services, uow, f"agreement:v{version.number}:in-effect")
 
 
 def activate_due(services: Services, now: datetime) -> int | None:

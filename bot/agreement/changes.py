@@ -24,7 +24,7 @@ from bot.mrkdwn import escape
 from bot.policy import WEEKDAYS, Policy
 from bot.policy_diff import flatten
 from bot.redact import redact_url
-from bot.views.labels import activity_label, industry_label
+from bot.views.labels import activity_label, country_label, industry_label
 
 __all__ = ["AgreementChange", "agreement_changes", "describe_changes"]
 
@@ -220,6 +220,8 @@ class _Words:
             return self.sep.join(f"{s[:5]}{self.dash}{e[:5]}" for s, e in value)
         if key == "mql_definition.firmographics.industries":
             return self.sep.join(escape(industry_label(v, t)) for v in value)
+        if key == "calendar.holidays":
+            return escape(country_label(value, t))
         if key == "language":
             return t(f"agreement.change.language_{value}")
         if key.startswith("channels."):

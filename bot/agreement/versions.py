@@ -92,6 +92,32 @@ def record_at_start(services: Services) -> AgreementVersion:
     return active
 
 
+def use_in_force(services: Services) -> int | None:
+    """For a command that reads the agreement without starting the bot (digest, report,
+    import, ``agreement``…): with approvers configured, run the agreement in force — the
+    file's operational part with the active version's agreement — as ``run`` would, instead
+    of the file's, which may be a proposal still waiting for approval. The version's number,
+    or None when the file's agreement applies (no approvers, no version recorded yet, or the
+    stored agreement no longer validates: logged, as ``check-config`` shows it).
+    """
+    if not services.policy.governance.enabled:
+        return None
+    with services.unit_of_work() as uow:
+        active = uow.agreements.active()
+        if active is None:
+            return None
+        number, text = active.number, active.policy_text
+        uow.rollback()
+    try:
+        services.policy = policy_with_agreement(services.policy, text)
+    except PolicyError:
+        log.warning("the agreement v%d in force no longer validates: the policy file's "
+                    "agreement is used", number)
+        return None
+    services.agreement_version = number
+    return number
+
+
 def _policy_of(file_policy: Policy, version: AgreementVersion) -> Policy | None:
     """A stored version as a policy, for the change list; None if it no longer validates."""
     try:

@@ -23,7 +23,7 @@ from bot.mrkdwn import escape as mrkdwn_escape
 from bot.mrkdwn import mrkdwn_text, plain_text
 from bot.policy import WEEKDAYS, Policy
 from bot.views.handoff import HEADER_LIMIT, SECTION_LIMIT, fit_plain, reason_label, utf16_len
-from bot.views.labels import activity_label, industry_label
+from bot.views.labels import activity_label, country_label, industry_label
 
 __all__ = [
     "MARKDOWN",
@@ -319,8 +319,7 @@ def _clock(policy: Policy, t: Translator, markup: Markup) -> tuple[Line, ...]:
         Line(t("agreement.document.hours", hours=shifts)),
     ]
     if calendar.holidays:
-        country = calendar.holidays + (f"-{calendar.holiday_subdivision}"
-                                       if calendar.holiday_subdivision else "")
+        country = country_label(calendar.holidays, t, calendar.holiday_subdivision)
         lines.append(Line(t("agreement.document.holidays", country=markup.escape(country))))
     else:
         lines.append(Line(t("agreement.document.no_holidays")))

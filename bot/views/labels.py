@@ -18,8 +18,8 @@ from bot.mrkdwn import escape
 from bot.policy import Policy
 
 __all__ = [
-    "activity_label", "criteria_as_text", "criterion_group_text", "criterion_text",
-    "industry_label",
+    "activity_label", "country_label", "criteria_as_text", "criterion_group_text",
+    "criterion_text", "industry_label",
 ]
 
 
@@ -44,6 +44,15 @@ def activity_label(code: str, policy: Policy | None, t: Translator) -> str:
 def industry_label(code: str, t: Translator) -> str:
     """"Manufacturing" / "製造業" for ``manufacturing``; an unknown industry as given."""
     return (_known("industry", code, t) if code.strip() else None) or code
+
+
+def country_label(code: str, t: Translator, subdivision: str | None = None) -> str:
+    """"Japan" / "日本" for the holidays' ``JP``; a country the catalog does not name as its
+    code (the ``holidays`` package knows many more countries than it has names for, and none
+    in Japanese). A subdivision follows as its code: "the United States (CA)"."""
+    name = (_known("country", code, t) if code.strip() else None) or code
+    return t("country.with_subdivision", country=name, subdivision=subdivision) \
+        if subdivision else name
 
 
 def criterion_text(criterion: Mapping[str, Any] | str, policy: Policy | None,
