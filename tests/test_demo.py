@@ -254,7 +254,7 @@ def assert_the_agreement_scene_in_japanese(text: str) -> None:
     assert "北風商事" in handoff and "初回接触期限: 11/30(月) 11:30（1営業時間以内）" in handoff
     shown = "\n".join(line for line in part.splitlines() if "HTTP 202 {" not in line)
     words = set(re.findall(r"[A-Za-z][A-Za-z-]+", shown))
-    assert words <= {"sla-bot", "agreement", "propose", "sales", "marketing", "MQL", "SQL",
+    assert words <= {"sla-bot", "agreement", "propose", "sales", "marketing", "MQL", "SQL", "SLA",
                      "hubspot", "pricing"}, words
 
 
