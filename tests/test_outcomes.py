@@ -174,6 +174,27 @@ def test_twenty_concurrent_deliveries_of_one_outcome_record_it_once(
     assert outcome_events(services, lead_id) == [("win", "won")]
 
 
+def test_a_closed_deal_still_counts_as_an_sql_in_every_report(services: Services) -> None:
+    from bot import metrics
+    from bot.periods import month
+    from bot.review import review_figures
+
+    period = month(2026, 11, services.policy.tz)
+    for key in ("a", "b", "c"):
+        make_lead(services, key)
+    before = metrics.scorecard(services, services.policy, period)
+    pack = review_figures(services, period)
+    assert record(services, won("a")) == "recorded"
+    assert record(services, won("b", outcome="lost", amount=None, currency=None,
+                                deal_id=None)) == "recorded"
+    after = metrics.scorecard(services, services.policy, period)
+    assert (after.decided, after.converted) == (before.decided, before.converted) == (3, 3)
+    assert after.cohort_converted == before.cohort_converted
+    again = review_figures(services, period)
+    assert [(b.key, b.decided, b.converted) for b in again.by_source] == [
+        (b.key, b.decided, b.converted) for b in pack.by_source] == [("webinar", 3, 3)]
+
+
 # ------------------------------------------------------------------------- the payload
 
 
