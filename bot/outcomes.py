@@ -78,6 +78,8 @@ OUTCOME_OF: dict[LeadStatus, str] = {
     LeadStatus.WON: "won", LeadStatus.LOST: "lost", LeadStatus.CONVERTED: "open",
 }
 
+#: the largest lead id (``leads.id`` is a 32-bit integer on PostgreSQL)
+MAX_LEAD_ID = 2**31 - 1
 #: no deal is worth more than this in any currency (it keeps sums far from overflowing)
 MAX_AMOUNT = Decimal(10) ** 14
 NOTE_MAX = 3000
@@ -143,7 +145,7 @@ class OutcomeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     external_id: Annotated[_text(200, 1), AfterValidator(_nfkc)] | None = None  # type: ignore[valid-type]
-    lead_id: Annotated[StrictInt, Field(ge=1, le=2**63 - 1)] | None = None
+    lead_id: Annotated[StrictInt, Field(ge=1, le=MAX_LEAD_ID)] | None = None
     outcome: Annotated[Outcome, BeforeValidator(_outcome)]
     amount: Annotated[Decimal | None, BeforeValidator(_amount),
                       AfterValidator(_amount_range)] = None
@@ -338,7 +340,7 @@ def _locked_lead(uow: UnitOfWork, data: OutcomeInput) -> Lead | None:
     """The lead the outcome is about, row-locked; None when no lead matches."""
     session = uow.session
     if data.lead_id is not None:
-        lead_id: int | None = data.lead_id
+        lead_id: int | None = data.lead_id if 0 < data.lead_id <= MAX_LEAD_ID else None
     elif data.external_id is not None:
         lead_id = session.scalar(select(Lead.id).where(Lead.external_id == data.external_id))
     elif data.contact_key is not None:

@@ -167,6 +167,7 @@ BAD_BODIES: list[tuple[str, Any, str]] = [
     ("numeric external id", example(external_id=12), "external_id"),
     ("lead id as text", example(external_id=DROP, lead_id="1"), "lead_id"),
     ("lead id zero", example(external_id=DROP, lead_id=0), "lead_id"),
+    ("lead id past the column", example(external_id=DROP, lead_id=2**31), "lead_id"),
     ("no outcome", example(outcome=DROP), "outcome"),
     ("unknown outcome", example(outcome="closed"), "outcome"),
     ("amount as text", example(amount="1200000"), "amount"),
