@@ -56,6 +56,7 @@ __all__ = [
     "import_csv",
     "import_table",
     "read_csv",
+    "read_records",
 ]
 
 DEFAULT_SOURCE = "csv"
@@ -227,6 +228,16 @@ def read_csv(source: str | os.PathLike[str] | TextIO) -> CsvTable:
 
     Accepts UTF-8 with or without a byte-order mark (Excel's "CSV UTF-8") and any line endings.
     """
+    header, rows = read_records(source)
+    columns, groups = _read_header(header)
+    return CsvTable(columns=columns, width=len(header), records=rows, activity_groups=groups)
+
+
+def read_records(
+    source: str | os.PathLike[str] | TextIO,
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header's cells and every non-blank record with the line it starts on, the whole file
+    decoded and split first; ``CsvFileError`` when it cannot be read (every CSV import's)."""
     text = _read_text(source)
     if "\x00" in text:
         raise _file_error(
@@ -254,8 +265,7 @@ def read_csv(source: str | os.PathLike[str] | TextIO) -> CsvTable:
         raise _file_error("the file is empty: a header row naming the columns is required",
                           "empty")
     (_, header), *rows = records
-    columns, groups = _read_header(header)
-    return CsvTable(columns=columns, width=len(header), records=rows, activity_groups=groups)
+    return header, rows
 
 
 def _read_text(source: str | os.PathLike[str] | TextIO) -> str:

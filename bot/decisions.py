@@ -33,7 +33,7 @@ from bot.errors import (
     NotFound,
 )
 from bot.i18n import format_datetime
-from bot.lifecycle import OWNED, TERMINAL, Action, Surface, apply
+from bot.lifecycle import OWNED, SQL_STATUSES, TERMINAL, Action, Surface, apply
 from bot.notify import queue_call, refresh_homes, reply_in_thread, update_channel_message
 from bot.outbound import queue_outcome
 from bot.services import Services
@@ -237,7 +237,8 @@ def _check_state(lead: Lead, services: Services) -> None:
         user = f"<@{event.actor}>" if event is not None and event.actor else "—"
         at = lead.decided_at or (event.at if event is not None else None)
         when = format_datetime(at, t.language, services.policy.tz) if at else "—"
-        raise AlreadyDecided(f"lead {lead.id} is {status.value}", status=status, user=user,
+        decided = LeadStatus.CONVERTED if status in SQL_STATUSES else status  # won/lost: an SQL
+        raise AlreadyDecided(f"lead {lead.id} is {status.value}", status=decided, user=user,
                              at=when)
     if status not in OWNED or lead.owner_id is None:
         raise NotClaimed(f"lead {lead.id} is {status.value} and unowned",

@@ -1,7 +1,9 @@
 """The lead lifecycle (SPEC section 2) as one explicit state machine.
 
 ``received → (not_qualified | queued) → posted → claimed → working → (converted | recycled)``;
-a claimed lead can be released or reassigned. Every transition goes through ``apply`` and
+a claimed lead can be released or reassigned. An SQL's deal then closes, as the CRM reports it
+(SPEC 10): ``converted → (won | lost)``, and a later outcome corrects an earlier one (won ↔ lost,
+or back to ``converted`` while the deal is open again). Every transition goes through ``apply`` and
 writes a ``LeadEvent`` — the audit trail and the source of every report — so a state change
 without an event cannot happen by accident.
 """
@@ -31,6 +33,10 @@ class Action(StrEnum):
     RECYCLE = "recycle"
     RELEASE = "release"
     REASSIGN = "reassign"
+    #: the SQL's deal outcome as the CRM reports it (``bot.outcomes``)
+    WIN = "win"
+    LOSE = "lose"
+    REOPEN = "reopen"
 
 
 class Surface(StrEnum):
@@ -48,7 +54,12 @@ class Surface(StrEnum):
 
 OPEN = frozenset({S.POSTED, S.CLAIMED, S.WORKING})
 OWNED = frozenset({S.CLAIMED, S.WORKING})
-TERMINAL = frozenset({S.CONVERTED, S.RECYCLED})
+#: leads that became an SQL, whatever their deal did since: every "converted" count reads this
+SQL_STATUSES = frozenset({S.CONVERTED, S.WON, S.LOST})
+#: decided leads: the rep's part is over (converted or recycled, and an SQL's closed deal)
+TERMINAL = frozenset({*SQL_STATUSES, S.RECYCLED})
+#: the actions only a deal outcome takes (from one SQL state to another)
+OUTCOME_ACTIONS = frozenset({Action.WIN, Action.LOSE, Action.REOPEN})
 
 TRANSITIONS: dict[Action, dict[LeadStatus, LeadStatus]] = {
     Action.QUALIFY: {S.RECEIVED: S.QUEUED},
@@ -61,6 +72,10 @@ TRANSITIONS: dict[Action, dict[LeadStatus, LeadStatus]] = {
     Action.RECYCLE: {S.CLAIMED: S.RECYCLED, S.WORKING: S.RECYCLED},
     Action.RELEASE: {S.CLAIMED: S.POSTED, S.WORKING: S.POSTED},
     Action.REASSIGN: {S.CLAIMED: S.CLAIMED, S.WORKING: S.WORKING},
+    # a later outcome corrects an earlier one: each is a transition, with its own event
+    Action.WIN: dict.fromkeys(SQL_STATUSES, S.WON),
+    Action.LOSE: dict.fromkeys(SQL_STATUSES, S.LOST),
+    Action.REOPEN: dict.fromkeys(SQL_STATUSES, S.CONVERTED),
 }
 
 

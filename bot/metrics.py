@@ -82,6 +82,7 @@ from sqlalchemy.orm import Session
 
 from bot import timings
 from bot.calendar import BusinessTimeline
+from bot.lifecycle import SQL_STATUSES
 from bot.periods import Period, month
 from bot.policy import Policy
 from storage.models import OPEN_BREACHED, Lead, LeadEvent, LeadStatus
@@ -453,7 +454,7 @@ def _counts(atoms: dict[str, Any], policy: Policy) -> dict[str, ColumnElement[bo
     module doc); ``touches_on_decided`` sums ``touches`` over its condition. ``atoms`` are
     ``_atoms`` themselves or a subquery's columns holding them."""
     posted, decided, status = atoms["posted"], atoms["decided"], atoms["status"]
-    converted = status == LeadStatus.CONVERTED.value
+    converted = status.in_([s.value for s in SQL_STATUSES])  # an SQL, whatever its deal did
     recycled = status == LeadStatus.RECYCLED.value
     return {
         "handed_off": posted,

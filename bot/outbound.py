@@ -54,8 +54,11 @@ WEBHOOK_KIND = "webhook"
 #: what the outbox row's ``channel`` holds: a lane of its own, never a Slack channel, so a
 #: receiver's 429 holds back only webhooks and Slack's pacing never holds back a webhook
 LANE = "outbound"
-#: lifecycle event kind → the outcome the receiver hears
-EVENT_OUTCOMES = {"convert": "converted", "recycle": "recycled"}
+#: lifecycle event kind → the outcome the receiver hears (a deal's: SPEC 10, when listed)
+EVENT_OUTCOMES = {"convert": "converted", "recycle": "recycled", "win": "won", "lose": "lost"}
+#: where a deal outcome came from, when it was the CRM itself (``bot.outcomes``): what the CRM
+#: told the bot is never sent back to it
+CRM_SOURCES = frozenset({"hubspot"})
 SIGNATURE_VERSION = "v1"
 #: a receiver's answer is read (so the connection closes cleanly) but never kept beyond this
 MAX_ANSWER_BYTES = 64 * 1024
@@ -118,11 +121,14 @@ def queue_outcome(services: Services, uow: UnitOfWork, lead: Lead, event: LeadEv
     """Queue the webhook an outcome owes, in the caller's unit of work.
 
     Nothing is queued when no webhook is configured, when the policy leaves this outcome out,
-    or for an event that is not an outcome (convert / recycle). Queuing twice is a no-op.
+    for an event that is not an outcome (convert / recycle / a deal won or lost), or for a deal
+    outcome the CRM reported (no echo). Queuing twice is a no-op.
     """
     config = services.policy.outbound_webhook
     outcome = EVENT_OUTCOMES.get(event.kind)
     if config is None or outcome is None or outcome not in config.events:
+        return
+    if (event.data or {}).get("source") in CRM_SOURCES:
         return
     if lead.id is None or event.id is None:
         uow.session.flush()  # the key names both
@@ -142,12 +148,16 @@ def outcome_body(lead: Lead, event: LeadEvent, policy: Policy) -> dict[str, Any]
     """What the receiver hears about an outcome: ids, codes, counts and timestamps.
 
     Timestamps are ISO 8601 in the policy's time zone, with its offset. ``reason`` is set for a
-    recycle only; ``bant`` and ``amount`` for a conversion only (null otherwise).
+    recycle only; ``bant`` and ``amount`` for a conversion only (null otherwise). A deal won or
+    lost also carries ``deal`` (its id, currency and close) with ``amount`` the deal's and
+    ``reason`` the loss reason code.
     """
     outcome = EVENT_OUTCOMES.get(event.kind)
     if outcome is None:
         raise ValueError(f"event {event.id} ({event.kind}) is not an outcome")
     data = event.data or {}
+    if outcome in ("won", "lost"):
+        return _deal_body(lead, event, policy, outcome)
     converted = outcome == "converted"
 
     def stamp(value: datetime | None) -> str | None:
@@ -171,6 +181,33 @@ def outcome_body(lead: Lead, event: LeadEvent, policy: Policy) -> dict[str, Any]
             "decided_at": stamp(lead.decided_at or event.at),
         },
     }
+
+
+def _deal_body(lead: Lead, event: LeadEvent, policy: Policy, outcome: str) -> dict[str, Any]:
+    """The body of a deal won or lost: the conversion's fields, the deal's outcome on top."""
+    data = event.data or {}
+    convert = next((e for e in reversed(lead.events or [])
+                    if e.kind == "convert" and e.to_status is not None), None)
+    base = outcome_body(lead, convert, policy) if convert is not None else {
+        "lead": {"id": lead.id, "external_id": lead.external_id, "source": lead.source},
+        "touches": lead.touch_count or 0, "bant": None, "owner": lead.owner_id,
+        "timestamps": {},
+    }
+    closed = data.get("closed_at")
+    base.update({
+        "event": f"lead.{outcome}",
+        "delivery_id": delivery_key(lead.id, event.id),
+        "outcome": outcome,
+        "reason": data.get("reason") if outcome == "lost" else None,
+        "amount": _number(data.get("amount")),
+        "deal": {
+            "id": data.get("deal_id"),
+            "currency": data.get("currency"),
+            "closed_at": (datetime.fromisoformat(closed).astimezone(policy.tz)
+                          .isoformat(timespec="seconds") if closed else None),
+        },
+    })
+    return base
 
 
 def _number(value: object) -> int | float | None:

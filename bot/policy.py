@@ -42,6 +42,18 @@ CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 #: hosts a webhook may be sent to over plain http: the machine itself, for tests and development
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 OUTCOME_EVENTS = ("converted", "recycled")
+#: why a deal was lost (``[outcomes] loss_reasons``); "other" holds every reason not listed
+DEFAULT_LOSS_REASONS = (
+    "competitor",
+    "price",
+    "no_decision",
+    "timing",
+    "lost_contact",
+    "product_fit",
+    "other",
+)
+OTHER_LOSS_REASON = "other"
+REASON_CODE = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
 DEFAULT_RECYCLE_REASONS = (
     "no_budget",
     "not_decision_maker",
@@ -367,6 +379,35 @@ class Recycle(_Section):
         return value
 
 
+class Outcomes(_Section):
+    """Deal outcomes from the CRM (SPEC 10): the loss reasons recorded, who hears of them.
+
+    Operational, not part of the agreement (``bot.agreement.document.AGREEMENT_KEYS``): SPEC 9
+    names the agreement's sections, and how the CRM's answers are filed and announced is the
+    operators' business, changed without both sides' approval.
+    """
+
+    #: codes a loss reason is recorded as; a reason not listed is kept as "other" with its text
+    loss_reasons: tuple[str, ...] = DEFAULT_LOSS_REASONS
+    #: which closed deals are announced in the marketing channel
+    notify_marketing: tuple[Literal["won", "lost"], ...] = ("won", "lost")
+
+    @field_validator("loss_reasons")
+    @classmethod
+    def _codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [code for code in value if not REASON_CODE.match(code)]
+        if bad:
+            raise Invalid(f"expected codes of a-z, 0-9 and _ like no_budget, got {bad}",
+                          "cli.validation.policy.reason_codes", value=bad)
+        codes = tuple(dict.fromkeys(value))
+        return codes if OTHER_LOSS_REASON in codes else (*codes, OTHER_LOSS_REASON)
+
+    @field_validator("notify_marketing")
+    @classmethod
+    def _once(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(value))
+
+
 class AutoAssign(_Section):
     """Optional: a lead still unclaimed part-way into its first-contact window is assigned.
 
@@ -389,7 +430,9 @@ class OutboundWebhook(_Section):
     """
 
     url: str
-    events: tuple[Literal["converted", "recycled"], ...] = OUTCOME_EVENTS
+    #: "won" and "lost" (a deal's outcome) are sent only when listed, and never for an outcome
+    #: the CRM itself reported (``bot.outbound.queue_outcome``)
+    events: tuple[Literal["converted", "recycled", "won", "lost"], ...] = OUTCOME_EVENTS
     #: per request; kept well below the outbox lease (60 s) so a slow receiver never lets a
     #: second worker take the same row while the first is still waiting for an answer
     timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 10
@@ -427,7 +470,8 @@ class OutboundWebhook(_Section):
     def _events(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
             raise Invalid(
-                'at least one of "converted", "recycled" is needed (or remove the section)',
+                'at least one of "converted", "recycled", "won", "lost" is needed (or remove '
+                'the section)',
                 "cli.validation.policy.no_events",
             )
         return tuple(dict.fromkeys(value))
@@ -471,6 +515,16 @@ class HubSpotAdapter(_Section):
     """``POST /webhooks/hubspot``: which lifecycle stage makes a contact an MQL."""
 
     mql_stage: Annotated[str, Field(min_length=1)] = "marketingqualifiedlead"
+    #: deal stages (``dealstage`` ids) that mean the deal was won or lost (SPEC 10)
+    won_stages: tuple[Annotated[str, Field(min_length=1)], ...] = ("closedwon",)
+    lost_stages: tuple[Annotated[str, Field(min_length=1)], ...] = ("closedlost",)
+
+    @model_validator(mode="after")
+    def _stages_apart(self) -> HubSpotAdapter:
+        if both := sorted(set(self.won_stages) & set(self.lost_stages)):
+            raise Invalid(f"a deal stage cannot be both won and lost: {', '.join(both)}",
+                          "cli.validation.policy.stage_won_and_lost", stages=", ".join(both))
+        return self
 
 
 class MarketoAdapter(_Section):
@@ -570,6 +624,7 @@ class Policy(_Section):
     digest: Digest = Digest()
     review: Review = Review()
     recycle: Recycle = Recycle()
+    outcomes: Outcomes = Outcomes()
     outbound_webhook: OutboundWebhook | None = None
     auto_assign: AutoAssign = AutoAssign()
     adapters: Adapters = Adapters()

@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session
 
 from bot import metrics
 from bot.agreement.reading import versions_in_force
+from bot.lifecycle import SQL_STATUSES
 from bot.metrics import Scorecard
 from bot.periods import Period, month
 from bot.services import Services
@@ -77,7 +78,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_DECIDED = (LeadStatus.CONVERTED.value, LeadStatus.RECYCLED.value)
+#: an SQL counts as converted whatever its deal did since (won, lost)
+_SQL = tuple(sorted(s.value for s in SQL_STATUSES))
+_DECIDED = (*_SQL, LeadStatus.RECYCLED.value)
 
 # ------------------------------------------------------------------------------ thresholds
 
@@ -226,7 +229,7 @@ def _decided_in(period: Period) -> Any:
 
 
 def _converted() -> Any:
-    return func.coalesce(func.sum(case((Lead.status == LeadStatus.CONVERTED.value, 1),
+    return func.coalesce(func.sum(case((Lead.status.in_(_SQL), 1),
                                        else_=0)), 0)
 
 
@@ -325,7 +328,7 @@ def _by_criterion(session: Session, period: Period) -> tuple[Breakdown, ...]:
                 groups[criterion_key(english)] = None
         for key in groups:
             counts[key][0] += 1
-            if status == LeadStatus.CONVERTED.value:
+            if status in _SQL:
                 counts[key][1] += 1
             else:
                 reasons[key][reason or "other"] += 1
@@ -424,7 +427,7 @@ def _by_agreement(
                func.count().filter(or_(kept.is_not(None), due <= now)),
                func.count().filter(kept <= due),
                func.count().filter(Lead.status.in_(_DECIDED)),
-               func.count().filter(Lead.status == LeadStatus.CONVERTED.value))
+               func.count().filter(Lead.status.in_(_SQL)))
         .where(Lead.posted_at >= period.start, Lead.posted_at < period.end)
         .group_by(Lead.agreement_version)
     ).all()

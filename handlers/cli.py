@@ -711,6 +711,47 @@ def cmd_import(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def cmd_import_outcomes(args: argparse.Namespace) -> int:
+    """Record deal outcomes from a CSV file; per-row results and a summary on stdout.
+
+    Exit 0: every row read (recorded, duplicate, unknown lead or not an SQL); 1: some rows
+    rejected; 2: nothing could be imported (unreadable file or header, schema not current,
+    database down).
+    """
+    from bot.outcome_import import import_outcomes, read_outcome_file
+
+    settings, policy = _load(args)
+    try:
+        table = read_outcome_file(args.file)
+    except csv_import.CsvFileError as exc:
+        print(Translator(policy.language)("cli.import_outcomes.cannot_import", file=args.file,
+                                          reason=exc), file=sys.stderr)
+        return 2
+    services = build_services(settings, policy, SystemClock())
+    progress = _ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
+    try:
+        if migrate.pending(services.engine):
+            if not settings.migrate_on_start:
+                raise SchemaNotCurrent(SCHEMA_NOT_CURRENT)
+            migrate.upgrade(services.engine)
+        report = import_outcomes(services, table, progress=progress)
+    except csv_import.ImportInterrupted as exc:
+        progress.close()
+        for line in exc.report.lines():
+            print(line)
+        print(services.t("cli.import.stopped", reason=exc), file=sys.stderr)
+        return 2
+    except SQLAlchemyError as exc:  # its text may quote row values: name the type only
+        print(f"database error: {type(exc).__name__}", file=sys.stderr)
+        return 2
+    finally:
+        progress.close()
+        services.close()
+    for line in report.lines():
+        print(line)
+    return report.exit_code
+
+
 class _ProgressBar:
     """tqdm on stderr, created on the first call, when the total is known."""
 
@@ -818,6 +859,12 @@ def build_parser() -> argparse.ArgumentParser:
              "sample file, so nothing is handed off late")
     _language_option(imp)
     imp.set_defaults(func=cmd_import)
+    out = sub.add_parser("import-outcomes",
+                         help="record deal outcomes (won / lost / open) from a CSV file")
+    out.add_argument("file", help="UTF-8 CSV with the outcome webhook's fields as columns")
+    out.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _language_option(out)
+    out.set_defaults(func=cmd_import_outcomes)
 
     swp = sub.add_parser("sweep", help="one scheduler pass (for cron), then deliver what it queued")
     swp.add_argument("--max-passes", type=int, default=50,

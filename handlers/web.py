@@ -13,7 +13,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.outbox import outbox_health
 from bot.services import Services
-from handlers import slack_gate, vendor_webhooks, webhooks
+from handlers import outcome_webhook, slack_gate, vendor_webhooks, webhooks
 from storage.db import ping
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -77,6 +77,7 @@ def create_web_app(bolt_app: App, services: Services) -> Flask:
         return jsonify(body), 200
 
     webhooks.register(web, services)
+    outcome_webhook.register(web, services)
     vendor_webhooks.register(web, services)
 
     @web.errorhandler(404)

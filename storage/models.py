@@ -8,6 +8,7 @@ when Slack is down). Nothing here knows about Slack's API.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -27,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from storage.types import UTCDateTime
+from storage.types import Money, UTCDateTime
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -59,6 +60,9 @@ class LeadStatus(StrEnum):
     WORKING = "working"
     CONVERTED = "converted"
     RECYCLED = "recycled"
+    #: the SQL's deal closed (SPEC 10): a later outcome from the CRM may still correct it
+    WON = "won"
+    LOST = "lost"
 
 
 class OutboxStatus(StrEnum):
@@ -144,6 +148,18 @@ class Lead(Base):
     first_breach_at: Mapped[datetime | None]
     #: the number of the agreement version active when the lead was handed off
     agreement_version: Mapped[int | None]
+    #: the SQL's deal as the CRM last reported it (SPEC 10; ``bot.outcomes``): its id, its
+    #: amount (exact, in ``deal_currency``, never converted), when it closed (won or lost),
+    #: why it was lost (a code of ``[outcomes] loss_reasons``; an unknown reason is ``other``
+    #: with the sender's words in ``loss_reason_text``), and where the outcome came from
+    deal_id: Mapped[str | None] = mapped_column(String(200))
+    deal_amount: Mapped[Decimal | None] = mapped_column(Money())
+    deal_currency: Mapped[str | None] = mapped_column(String(3))
+    closed_at: Mapped[datetime | None] = mapped_column(index=True)  # reports: closed when
+    loss_reason: Mapped[str | None] = mapped_column(String(64))
+    loss_reason_text: Mapped[str | None] = mapped_column(String(200))
+    loss_note: Mapped[str | None] = mapped_column(Text)
+    outcome_source: Mapped[str | None] = mapped_column(String(20))
 
     activities: Mapped[list[Activity]] = relationship(
         back_populates="lead", cascade="all, delete-orphan", order_by="Activity.at.desc()"

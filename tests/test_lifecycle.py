@@ -8,7 +8,17 @@ import pytest
 from sqlalchemy import select
 
 from bot.errors import IllegalTransition
-from bot.lifecycle import TRANSITIONS, Action, Surface, apply, next_status, record
+from bot.lifecycle import (
+    OUTCOME_ACTIONS,
+    SQL_STATUSES,
+    TERMINAL,
+    TRANSITIONS,
+    Action,
+    Surface,
+    apply,
+    next_status,
+    record,
+)
 from storage.db import make_session_factory
 from storage.models import Lead, LeadEvent, LeadStatus
 from tests.conftest import Database
@@ -39,9 +49,16 @@ def lead(status: LeadStatus = S.RECEIVED) -> Lead:
         ([Action.QUALIFY, Action.POST, Action.CLAIM, Action.RELEASE, Action.CLAIM], S.CLAIMED),
         ([Action.QUALIFY, Action.POST, Action.CLAIM, Action.REASSIGN], S.CLAIMED),
         ([Action.DISQUALIFY, Action.REQUALIFY, Action.POST], S.POSTED),
+        ([Action.QUALIFY, Action.POST, Action.CLAIM, Action.CONVERT, Action.WIN], S.WON),
+        ([Action.QUALIFY, Action.POST, Action.CLAIM, Action.CONVERT, Action.LOSE, Action.WIN],
+         S.WON),
+        ([Action.QUALIFY, Action.POST, Action.CLAIM, Action.CONVERT, Action.WIN, Action.LOSE],
+         S.LOST),
+        ([Action.QUALIFY, Action.POST, Action.CLAIM, Action.CONVERT, Action.LOSE,
+          Action.REOPEN], S.CONVERTED),
     ],
     ids=["not-qualified", "converted", "recycled", "working", "released", "reassigned",
-         "requalified"],
+         "requalified", "won", "lost-then-won", "won-then-lost", "reopened"],
 )
 def test_legal_paths(path: list[Action], final: LeadStatus) -> None:
     item = lead()
@@ -70,9 +87,21 @@ def test_every_pair_is_either_a_transition_or_refused(status: S, action: Action)
         assert item.events == []
 
 
-def test_terminal_states_have_no_way_out() -> None:
-    for terminal in (S.CONVERTED, S.RECYCLED):
-        assert not [a for a in Action if terminal in TRANSITIONS[a]]
+def test_decided_leads_only_move_by_a_deal_outcome_between_sql_states() -> None:
+    assert S.RECYCLED in TERMINAL and SQL_STATUSES < TERMINAL
+    for terminal in TERMINAL:
+        ways_out = [a for a in Action if terminal in TRANSITIONS[a]]
+        assert set(ways_out) == (OUTCOME_ACTIONS if terminal in SQL_STATUSES else set())
+    for action in OUTCOME_ACTIONS:
+        assert set(TRANSITIONS[action]) == SQL_STATUSES
+        assert set(TRANSITIONS[action].values()) <= SQL_STATUSES
+
+
+def test_a_lead_that_never_became_an_sql_has_no_outcome() -> None:
+    for status in set(S) - SQL_STATUSES:
+        for action in OUTCOME_ACTIONS:
+            with pytest.raises(IllegalTransition):
+                next_status(status, action)
 
 
 def test_illegal_transition_says_what_and_where() -> None:

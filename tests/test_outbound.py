@@ -670,8 +670,9 @@ MINIMAL = {
         ({"url": "ftp://ma.example.com/hook"}, "outbound_webhook.url: expected an https:// URL"),
         ({"url": "https://"}, "outbound_webhook.url: expected an https:// URL"),
         ({"url": "ma.example.com/hook"}, "outbound_webhook.url: expected an https:// URL"),
-        ({"url": "https://ma.example.com", "events": ["won"]},
-         "outbound_webhook.events.0: Input should be 'converted' or 'recycled' (got 'won')"),
+        ({"url": "https://ma.example.com", "events": ["closed"]},
+         "outbound_webhook.events.0: Input should be 'converted', 'recycled', 'won' or 'lost' "
+         "(got 'closed')"),
         ({"url": "https://ma.example.com", "events": []},
          "outbound_webhook.events: at least one of"),
         ({"url": "https://ma.example.com", "timeout_seconds": 0},

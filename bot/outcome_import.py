@@ -1,0 +1,242 @@
+"""``sla-bot import-outcomes FILE.csv``: deal outcomes from a CRM export, row by row (SPEC 10).
+
+The columns are the outcome webhook's fields (``external_id`` or ``lead_id``, ``outcome``,
+``amount``, ``currency``, ``closed_at``, ``reason``, ``note``, ``deal_id``); each row goes
+through ``bot.outcomes.parse_data`` and ``record_outcome`` exactly like a webhook delivery, in
+its own transaction, so a bad row is reported with its line number and skipped, and importing
+the same file again records nothing new (each row is then a duplicate).
+
+Spreadsheet conveniences, and only these: an amount may carry thousands separators
+(``1,200,000``) and full-width digits; ``closed_at`` may be a date alone (``2026-11-20``), read
+as the start of that day in the policy's time zone. The whole file is read and its header
+checked before the first row is written (``bot.csv_import.read_records``). Rows are reported
+by line number and id; notes and reasons are never printed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any, TextIO
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.csv_import import CsvFileError, ImportInterrupted, read_records
+from bot.i18n import Translator
+from bot.intake import FieldError, InvalidLead
+from bot.lifecycle import Surface
+from bot.outcomes import parse_data, record_outcome
+from bot.services import Services
+
+__all__ = [
+    "OUTCOME_COLUMNS",
+    "OutcomeFile",
+    "OutcomeImport",
+    "RowOutcome",
+    "import_outcomes",
+    "read_outcome_file",
+]
+
+#: the columns a file may have: the outcome webhook's fields
+OUTCOME_COLUMNS = ("external_id", "lead_id", "outcome", "amount", "currency", "closed_at",
+                   "reason", "note", "deal_id")
+_WHOLE = re.compile(r"\d{1,19}")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_SHOWN_ID_CHARS = 80
+
+#: ``progress(rows_done, rows_total)``, called before the first row and after each one
+Progress = Callable[[int, int], None]
+
+
+class RowOutcome(StrEnum):
+    RECORDED = "recorded"
+    DUPLICATE = "duplicate"
+    UNKNOWN_LEAD = "unknown_lead"
+    NOT_CONVERTED = "not_converted"
+    REJECTED = "rejected"  # does not follow the contract; nothing written
+
+
+@dataclass(frozen=True)
+class RowResult:
+    line: int
+    lead: str | None  # the row's external_id or lead_id, as written
+    outcome: RowOutcome
+    detail: str = ""
+    lead_id: int | None = None
+
+    def describe(self, t: Translator) -> str:
+        shown = _shown(self.lead) if self.lead else t("cli.import_outcomes.no_id")
+        head = t("cli.import_outcomes.row", line=self.line, id=shown,
+                 outcome=t(f"cli.import_outcomes.outcome.{self.outcome.value}"))
+        return f"{head}: {self.detail}" if self.detail else head
+
+
+@dataclass
+class OutcomeImport:
+    rows: list[RowResult] = field(default_factory=list)
+    language: str = "en"
+
+    def count(self, outcome: RowOutcome) -> int:
+        return sum(1 for row in self.rows if row.outcome == outcome)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every row was read (whatever the answer), 1 when some were rejected."""
+        return 1 if self.count(RowOutcome.REJECTED) else 0
+
+    def summary(self) -> str:
+        counts = {o.value: self.count(o) for o in RowOutcome}
+        return Translator(self.language).plural("cli.import_outcomes.summary", len(self.rows),
+                                                total=len(self.rows), **counts)
+
+    def lines(self) -> list[str]:
+        """Every row that was not simply recorded, then the summary."""
+        t = Translator(self.language)
+        shown = [r.describe(t) for r in self.rows if r.outcome != RowOutcome.RECORDED]
+        return [*shown, self.summary()]
+
+
+@dataclass(frozen=True)
+class OutcomeFile:
+    """A decoded, split file whose header was checked: column → index, and the records."""
+
+    columns: dict[str, int]
+    width: int
+    records: list[tuple[int, list[str]]]
+
+
+def read_outcome_file(source: str | os.PathLike[str] | TextIO) -> OutcomeFile:
+    """The whole file read and its header checked; ``CsvFileError`` (nothing written) when the
+    file or its header cannot be used."""
+    header, records = read_records(source)
+    return OutcomeFile(_columns(header), len(header), records)
+
+
+def import_outcomes(
+    services: Services, source: str | os.PathLike[str] | TextIO | OutcomeFile, *,
+    progress: Progress | None = None,
+) -> OutcomeImport:
+    """Record every row of ``source``; ``CsvFileError`` (nothing written) when the file or its
+    header cannot be used; ``ImportInterrupted`` when the database fails mid-way (the rows
+    before it are done; importing the file again finishes it)."""
+    table = source if isinstance(source, OutcomeFile) else read_outcome_file(source)
+    report = OutcomeImport(language=services.t.language)
+    if progress:
+        progress(0, len(table.records))
+    for done, (line, cells) in enumerate(table.records, start=1):
+        try:
+            report.rows.append(_import_row(services, table.columns, table.width, line, cells))
+        except SQLAlchemyError as exc:
+            raise ImportInterrupted(line, report, exc) from exc  # type: ignore[arg-type]
+        if progress:
+            progress(done, len(table.records))
+    return report
+
+
+def _columns(header: list[str]) -> dict[str, int]:
+    """Column name → index; the file is refused for unknown, repeated or missing columns."""
+    columns: dict[str, int] = {}
+    problems: list[str] = []
+    unknown: list[str] = []
+    for index, raw in enumerate(header):
+        name = raw.strip().lower()
+        if not name:
+            continue  # Excel's unnamed trailing columns
+        if name in columns:
+            problems.append(f"repeated column: {name}")
+        elif name not in OUTCOME_COLUMNS:
+            unknown.append(name[:40])
+        columns[name] = index
+    if unknown:
+        problems.append(f"unknown columns: {', '.join(unknown)} (the columns are: "
+                        f"{', '.join(OUTCOME_COLUMNS)})")
+    if "outcome" not in columns:
+        problems.append("missing required column: outcome")
+    if "external_id" not in columns and "lead_id" not in columns:
+        problems.append("missing required column: external_id (or lead_id)")
+    if problems:
+        raise CsvFileError("; ".join(problems))
+    return columns
+
+
+def _import_row(
+    services: Services, columns: dict[str, int], width: int, line: int, cells: list[str]
+) -> RowResult:
+    lead = _cell(cells, columns.get("external_id")) or _cell(cells, columns.get("lead_id"))
+    lead = lead.strip() if lead else None
+    try:
+        data = parse_data(_row_data(services, columns, width, cells), now=services.clock.now())
+    except InvalidLead as exc:
+        detail = "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
+        return RowResult(line, lead, RowOutcome.REJECTED, detail)
+    result = record_outcome(services, data, source="csv", surface=Surface.CSV)
+    return RowResult(line, lead, RowOutcome(result.status), lead_id=result.lead_id)
+
+
+def _row_data(
+    services: Services, columns: dict[str, int], width: int, cells: list[str]
+) -> dict[str, Any]:
+    """The row as the webhook's payload: blank cells are "not given"."""
+    if any(c.strip() for c in cells[width:]):
+        raise InvalidLead([FieldError("(row)",
+                                      f"has {len(cells)} cells but the header has {width}")])
+    data: dict[str, Any] = {}
+    errors: list[FieldError] = []
+    for name, index in columns.items():
+        value = _cell(cells, index)
+        if value is None:
+            continue
+        if name == "lead_id":
+            text = unicodedata.normalize("NFKC", value).strip()
+            if not _WHOLE.fullmatch(text):
+                errors.append(FieldError(name, "must be a whole number, e.g. 42"))
+                continue
+            data[name] = int(text)
+        elif name == "amount":
+            amount = _amount(value)
+            if amount is None:
+                errors.append(FieldError(name, "must be a number, e.g. 1200000"))
+                continue
+            data[name] = amount
+        elif name == "closed_at" and _DATE.fullmatch(value.strip()):
+            try:
+                day = date.fromisoformat(value.strip())
+            except ValueError:
+                errors.append(FieldError(name, "must be a real date, e.g. 2026-11-20"))
+                continue
+            data[name] = datetime.combine(day, time(0), services.policy.tz).isoformat()
+        else:
+            data[name] = value
+    if errors:
+        raise InvalidLead(errors)
+    return data
+
+
+def _amount(value: str) -> Decimal | None:
+    """``1,200,000``, ``１２０００００`` or ``1234.50`` as an exact number; None if not one."""
+    text = unicodedata.normalize("NFKC", value).strip().replace(",", "").replace(" ", "")
+    if not re.fullmatch(r"[+-]?\d+(\.\d+)?", text):
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None
+
+
+def _cell(cells: list[str], index: int | None) -> str | None:
+    if index is None or index >= len(cells):
+        return None
+    value = cells[index]
+    return value if value.strip() else None
+
+
+def _shown(text: str) -> str:
+    """An id made safe for a terminal: printable characters only, and short."""
+    clean = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return clean if len(clean) <= _SHOWN_ID_CHARS else clean[: _SHOWN_ID_CHARS - 1] + "…"
