@@ -32,6 +32,7 @@ from bot.i18n import Translator
 from bot.intake import FieldError, InvalidLead
 from bot.lifecycle import Surface
 from bot.outcomes import parse_data, record_outcome
+from bot.problems import Problem
 from bot.services import Services
 
 __all__ = [
@@ -142,26 +143,31 @@ def import_outcomes(
 def _columns(header: list[str]) -> dict[str, int]:
     """Column name → index; the file is refused for unknown, repeated or missing columns."""
     columns: dict[str, int] = {}
-    problems: list[str] = []
+    problems: list[Problem] = []
     unknown: list[str] = []
     for index, raw in enumerate(header):
         name = raw.strip().lower()
         if not name:
             continue  # Excel's unnamed trailing columns
         if name in columns:
-            problems.append(f"repeated column: {name}")
+            problems.append(Problem("", f"repeated column: {name}", "cli.import.file.repeated",
+                                    {"columns": name}))
         elif name not in OUTCOME_COLUMNS:
             unknown.append(name[:40])
         columns[name] = index
     if unknown:
-        problems.append(f"unknown columns: {', '.join(unknown)} (the columns are: "
-                        f"{', '.join(OUTCOME_COLUMNS)})")
+        known = ", ".join(OUTCOME_COLUMNS)
+        problems.append(Problem(
+            "", f"unknown columns: {', '.join(unknown)} (the columns are: {known})",
+            "cli.import.file.unknown", {"columns": ", ".join(unknown), "known": known}))
     if "outcome" not in columns:
-        problems.append("missing required column: outcome")
+        problems.append(Problem("", "missing required column: outcome",
+                                "cli.import.file.missing", {"columns": "outcome"}))
     if "external_id" not in columns and "lead_id" not in columns:
-        problems.append("missing required column: external_id (or lead_id)")
+        problems.append(Problem("", "missing required column: external_id (or lead_id)",
+                                "cli.import.file.missing_id"))
     if problems:
-        raise CsvFileError("; ".join(problems))
+        raise CsvFileError(*problems)
     return columns
 
 
