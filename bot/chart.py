@@ -1,4 +1,5 @@
-"""The weekly digest's chart: daily handoffs (bars) and first-contact compliance (line), as PNG.
+"""The reports' charts, as PNG: the weekly digest's daily handoffs (bars) and first-contact
+compliance (line), and the monthly review's funnel MQL → SQL → won.
 
 Drawn with Pillow alone: a few rectangles, a polyline and some text do not need a plotting
 library (matplotlib would add tens of megabytes and a font cache for one small picture).
@@ -22,9 +23,13 @@ from PIL import Image, ImageDraw, ImageFont
 __all__ = [
     "BAR_COLOUR",
     "FONT_FILE",
+    "FUNNEL_COLOURS",
     "LINE_COLOUR",
     "ChartDay",
     "ChartLabels",
+    "FunnelLabels",
+    "FunnelStage",
+    "render_funnel_chart",
     "render_week_chart",
 ]
 
@@ -41,6 +46,8 @@ BAR_COLOUR = (54, 123, 245)  # handoffs
 LINE_COLOUR = (46, 182, 125)  # first-contact compliance
 #: the chart's font: a subset of Noto Sans CJK JP (see ``bot/fonts/build.py``)
 FONT_FILE = "chart-sans-jp.otf"
+#: the funnel's stages, top to bottom (MQL, SQL, won); a longer funnel repeats the last
+FUNNEL_COLOURS = ((54, 123, 245), (122, 92, 230), (46, 182, 125))
 
 
 @dataclass(frozen=True)
@@ -122,6 +129,66 @@ def render_week_chart(days: Sequence[ChartDay], labels: ChartLabels) -> bytes:
         draw.text((x, y), text, fill=TEXT, font=small, anchor="md", stroke_width=3,
                   stroke_fill=BACKGROUND)
 
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class FunnelStage:
+    """One stage of the funnel: its name and count, and how the stage above led to it (the
+    rate as the reader reads it, e.g. "30 % of decided"; None for the first stage). Words
+    already translated by the view."""
+
+    name: str
+    count: int
+    step: str | None = None
+
+
+@dataclass(frozen=True)
+class FunnelLabels:
+    title: str
+    #: one line under the funnel saying what the rates are rates of
+    footnote: str
+
+
+FUNNEL_HEIGHT = 440
+FUNNEL_NAME_RIGHT = 190  # stage names end here; the bars are centred in what is right of it
+FUNNEL_MIN_BAR = 6  # a stage of 0 is a sliver, not nothing: the stage exists
+
+
+def render_funnel_chart(stages: Sequence[FunnelStage], labels: FunnelLabels) -> bytes:
+    """A PNG: one centred bar per stage, its width in proportion to the largest stage, the
+    count on it, the step's rate between stages, a title and a footnote.
+
+    Deterministic for the same input (a re-render is byte-identical).
+    """
+    image = Image.new("RGB", (WIDTH, FUNNEL_HEIGHT), BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    name_font, count_font, step_font = _font(17), _font(17), _font(14)
+    small, title_font = _font(13), _font(19)
+    draw.text((WIDTH / 2, 16), labels.title, fill=TITLE, font=title_font, anchor="mt")
+    top, bottom = 64, FUNNEL_HEIGHT - 48
+    n = max(len(stages), 1)
+    row = (bottom - top) / n
+    bar_h = min(row * 0.55, 64)
+    centre = FUNNEL_NAME_RIGHT + (WIDTH - FUNNEL_NAME_RIGHT - 40) / 2
+    widest = WIDTH - FUNNEL_NAME_RIGHT - 80
+    largest = max((s.count for s in stages), default=0) or 1
+    for i, stage in enumerate(stages):
+        y = top + row * i + (row - bar_h) / 2 + row * 0.2
+        width = max(widest * stage.count / largest, FUNNEL_MIN_BAR)
+        colour = FUNNEL_COLOURS[min(i, len(FUNNEL_COLOURS) - 1)]
+        draw.rectangle([centre - width / 2, y, centre + width / 2, y + bar_h], fill=colour)
+        draw.text((FUNNEL_NAME_RIGHT - 16, y + bar_h / 2), stage.name, fill=TITLE,
+                  font=name_font, anchor="rm")
+        draw.text((centre, y + bar_h / 2), f"{stage.count:,}", fill=TITLE, font=count_font,
+                  anchor="mm", stroke_width=3, stroke_fill=BACKGROUND)
+        if stage.step:  # between this bar and the one above, with an arrow down
+            draw.text((centre, y - row * 0.2), f"↓ {stage.step}", fill=TEXT, font=step_font,
+                      anchor="mm")
+    draw.text((WIDTH / 2, FUNNEL_HEIGHT - 18), labels.footnote, fill=TEXT, font=small,
+              anchor="md")
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()

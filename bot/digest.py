@@ -36,13 +36,16 @@ from sqlalchemy import func, select
 from bot import metrics
 from bot.agreement.reading import versions_in_force
 from bot.chart import ChartDay, render_week_chart
+from bot.outcome_metrics import closed_deals, deal_summary
 from bot.periods import Period, week_of
 from bot.services import Services
 from bot.terminal_text import blocks_as_text, plain
 from bot.views.digest import (
     MAX_BREACHES,
+    MAX_DEALS,
     MAX_FEEDBACK,
     BreachLine,
+    DealLine,
     DigestFigures,
     FeedbackLine,
     PromiseFigure,
@@ -228,6 +231,13 @@ def digest_figures(services: Services, period: Period) -> DigestFigures:
     ]
     breaches, breach_total, per_rep_breaches = _week_breaches(services, period)
     feedback_count, feedback = _feedback(services, period)
+    deals = deal_summary(services, period, closed_only=True)
+    deal_lines = [
+        DealLine(d.lead_label, d.won, d.amount, d.currency, d.loss_reason, d.loss_reason_text,
+                 d.owner_id, thread_link(d.channel_id, d.message_ts))
+        for d in (closed_deals(services, period, limit=MAX_DEALS)
+                  if deals.figures.closed else ())
+    ]
     reps = [
         RepLine(rep, c.handed_off, c.first_contact_rate, c.converted, c.recycled,
                 per_rep_breaches.get(rep, 0))
@@ -241,6 +251,7 @@ def digest_figures(services: Services, period: Period) -> DigestFigures:
         feedback_count=feedback_count, feedback=feedback, reps=reps,
         agreement_changes=tuple(head for head in versions_in_force(services, period)
                                 if head.since is not None and head.since >= period.start),
+        deals=deals, deal_lines=deal_lines,
     )
 
 

@@ -8,8 +8,13 @@ month in the policy's time zone:
 - conversion (converted ÷ decided, leads *decided* in the month) and recycle reasons broken
   down by MQL-definition criterion, by source and by behaviour type, and conversion by
   definition version;
+- the deals (SPEC 10, ``bot.outcome_metrics``): the funnel MQL → SQL → won with its rates and
+  a chart, pipeline and revenue per currency, median days from SQL to close, loss reasons
+  ranked, and the deals broken down by source, criterion, behaviour, tier, definition version
+  and agreement version;
 - plain suggestions, each a pure rule over those figures (thresholds are named constants
-  below), or "All promises kept" when none fires;
+  below; a win rate only with ``MIN_CLOSED_FOR_WIN_RATE`` closed deals behind it), or
+  "All promises kept" when none fires;
 - a CSV of the month's leads with their timings and no personal data.
 
 How the breakdowns are computed: by source, by behaviour type and by definition version are
@@ -33,6 +38,7 @@ guarantee (two sweepers race, one insert wins), and the CLI uses the same key.
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import logging
@@ -43,18 +49,29 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import IO, Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import String, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot import metrics
 from bot.agreement.reading import versions_in_force
+from bot.chart import render_funnel_chart
+from bot.digest import CHART_KIND
 from bot.lifecycle import SQL_STATUSES
 from bot.metrics import Scorecard
+from bot.outcome_metrics import (
+    DealFigures,
+    DealSummary,
+    DealTally,
+    deal_columns,
+    deal_scope,
+    deal_summary,
+)
+from bot.outcomes import exact_text
 from bot.periods import Period, month
 from bot.services import Services
-from bot.terminal_text import blocks_as_text
+from bot.terminal_text import blocks_as_text, plain
 from bot.views.agreement import AgreementHeadline
-from bot.views.review import review_message
+from bot.views.review import funnel_comment, funnel_labels, funnel_stages, review_message
 from storage.models import Activity, Lead, LeadEvent, LeadStatus
 
 __all__ = [
@@ -98,6 +115,16 @@ MQL_TARGET_SHARE = 1.0
 HOTSPOT_MIN = 2
 #: ...and at least this share of the month's first-contact breaches
 HOTSPOT_SHARE = 0.5
+#: a win rate is compared only with at least this many deals closed behind it, in the group
+#: and overall: below it one lucky or unlucky deal swings the rate by 10 points or more, and
+#: a meeting would review a rule on noise. A constant, not a setting: the agreement's
+#: sections are versioned and approved by both sides, and how the pack reads its figures is
+#: not part of what they agree.
+MIN_CLOSED_FOR_WIN_RATE = 10
+#: a group's win rate worth naming: at most this fraction of the overall win rate
+WEAK_WIN_FACTOR = 0.5
+#: the deal breakdowns, in the order the pack shows them (locale keys ``review.deals_by.*``)
+DEAL_DIMENSIONS = ("source", "criterion", "behaviour", "tier", "definition", "agreement")
 
 
 class BadMonth(ValueError):
@@ -185,6 +212,14 @@ class ReviewFigures:
     agreement_versions: tuple[AgreementHeadline, ...] = ()
     #: per version, only when the agreement changed during the month
     by_agreement: tuple[AgreementFigures, ...] = ()
+    #: the month's deals (SPEC 10): the funnel's SQLs and wins, pipeline, revenue, days to
+    #: close, loss reasons; None only for figures built by hand
+    deals: DealSummary | None = None
+    #: the deals per group, by each of ``DEAL_DIMENSIONS`` (biggest groups first)
+    deals_by: tuple[tuple[str, tuple[DealFigures, ...]], ...] = ()
+    #: a criterion group's code (``Breakdown.criterion``), for every criterion key above
+    criterion_codes: Mapping[str, Mapping[str, Any] | None] = field(
+        default_factory=dict, compare=False)
 
 
 def review_figures(services: Services, period: Period) -> ReviewFigures:
@@ -194,9 +229,13 @@ def review_figures(services: Services, period: Period) -> ReviewFigures:
     card = metrics.scorecard(services, policy, period)
     before = metrics.scorecard(services, policy, previous)
     in_force = versions_in_force(services, period)
+    deals = deal_summary(services, period)
     with services.unit_of_work() as uow:
         session = uow.session
-        criteria = _by_criterion(session, period)
+        criteria, deals_by_criterion, codes = _by_criterion(session, period)
+        deals_by = {**_deals_by_columns(session, period),
+                    "criterion": deals_by_criterion,
+                    "behaviour": _deals_by_behaviour(session, period)}
         sources = _grouped(session, period, Lead.source)
         behaviour = _by_behaviour(session, period)
         single = _by_single_behaviour(session, period)
@@ -215,6 +254,8 @@ def review_figures(services: Services, period: Period) -> ReviewFigures:
         by_single_behaviour=single, by_version=versions,
         first_contact_breaches=breaches, breach_slots=slots,
         agreement_versions=in_force, by_agreement=per_version,
+        deals=deals, deals_by=tuple((d, deals_by.get(d, ())) for d in DEAL_DIMENSIONS),
+        criterion_codes=codes,
     )
 
 
@@ -293,25 +334,32 @@ def criterion_group(code: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in code.items() if k != own}
 
 
-def _by_criterion(session: Session, period: Period) -> tuple[Breakdown, ...]:
-    """Per matched MQL-definition criterion: ONE query of the month's decided leads' lists.
+def _by_criterion(
+    session: Session, period: Period
+) -> tuple[tuple[Breakdown, ...], tuple[DealFigures, ...], dict[str, Mapping[str, Any] | None]]:
+    """Per matched MQL-definition criterion: ONE query of the month's decided leads' lists
+    (and of the deals closed in the month), for conversion and for the deals.
 
     Grouped by the stored codes (``matched_codes``), so the pack names each criterion in its
     reader's language; a group keeps the English wording of its first lead as its key (stable
     in the CSV of suggestions and in the API). Leads stored before criteria had codes are
     grouped by that English wording. Aggregated in Python (see module doc): bounded by the
-    leads decided in the month.
+    leads decided or closed in the month. Returns the conversion groups, the deal groups and
+    every group's code.
     """
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     reasons: dict[str, Counter[str]] = defaultdict(Counter)
     keys: dict[str, str] = {}  # a group's code (as JSON) → its key
     criteria: dict[str, Mapping[str, Any] | None] = {}
+    deals = DealTally(period)
     # only the two lists are read: decoding each lead's whole qualification took seconds
     # for a month of 100,000 leads
-    for matched_json, codes_json, status, reason in session.execute(
+    for (matched_json, codes_json, status, reason, decided_at, closed_at, currency,
+         amount) in session.execute(
         select(Lead.qualification["matched"], Lead.qualification["matched_codes"],
-               Lead.status, Lead.decision_reason)
-        .where(_decided_in(period))
+               Lead.status, Lead.decision_reason, Lead.decided_at, Lead.closed_at,
+               Lead.deal_currency, Lead.deal_amount)
+        .where(or_(_decided_in(period), deal_scope(period, closed_only=True)))
     ):
         matched = [str(m) for m in matched_json or []]
         codes = [c for c in codes_json or [] if isinstance(c, Mapping)]
@@ -326,13 +374,65 @@ def _by_criterion(session: Session, period: Period) -> tuple[Breakdown, ...]:
         else:
             for english in matched:
                 groups[criterion_key(english)] = None
+        deals.add_lead(groups, status, decided_at, closed_at, currency, amount)
+        if not (decided_at is not None and period.start <= decided_at < period.end):
+            continue  # a deal closed in the month, decided before it
         for key in groups:
             counts[key][0] += 1
             if status in _SQL:
                 counts[key][1] += 1
             else:
                 reasons[key][reason or "other"] += 1
-    return _with_reasons({k: (v[0], v[1]) for k, v in counts.items()}, reasons, criteria)
+    breakdowns = _with_reasons({k: (v[0], v[1]) for k, v in counts.items()}, reasons, criteria)
+    return breakdowns, _deal_groups(deals), criteria
+
+
+def _deal_groups(tally: DealTally) -> tuple[DealFigures, ...]:
+    """Groups with deals in the month (an SQL or a closed deal), the biggest first."""
+    groups = [g for g in tally.figures().values() if g.sqls or g.closed]
+    return tuple(sorted(groups, key=lambda g: (-(g.sqls + g.closed), -g.closed, g.key)))
+
+
+#: the deal breakdowns read from a lead's own columns, and the column each reads
+_DEAL_COLUMNS: dict[str, Any] = {
+    "source": Lead.source,
+    "tier": Lead.tier,
+    "definition": Lead.definition_version,
+    "agreement": cast(Lead.agreement_version, String),
+}
+
+
+def _deals_by_columns(session: Session, period: Period) -> dict[str, tuple[DealFigures, ...]]:
+    """The deals by source, tier, definition version and agreement version: ONE grouped query
+    (every combination of the four with the currency; few rows), rolled up per dimension."""
+    columns = [c.label(name) for name, c in _DEAL_COLUMNS.items()]
+    query = (select(*columns, Lead.deal_currency, *deal_columns(period))
+             .where(deal_scope(period))
+             .group_by(*_DEAL_COLUMNS.values(), Lead.deal_currency))
+    tallies = {name: DealTally(period) for name in _DEAL_COLUMNS}
+    for row in session.execute(query).mappings():
+        for name, tally in tallies.items():
+            tally.add_row(str(row[name] or ""), row)
+    return {name: _deal_groups(tally) for name, tally in tallies.items()}
+
+
+def _deals_by_behaviour(session: Session, period: Period) -> tuple[DealFigures, ...]:
+    """The deals per activity type present on the lead (a lead counts in each of its types)."""
+    pairs = (
+        select(Activity.lead_id.label("lead_id"), func.lower(Activity.type).label("type"))
+        .join(Lead, Lead.id == Activity.lead_id)
+        .where(deal_scope(period))
+        .distinct()
+        .subquery()
+    )
+    tally = DealTally(period)
+    for row in session.execute(
+        select(pairs.c.type, Lead.deal_currency, *deal_columns(period))
+        .join(Lead, Lead.id == pairs.c.lead_id)
+        .group_by(pairs.c.type, Lead.deal_currency)
+    ).mappings():
+        tally.add_row(str(row["type"]), row)
+    return _deal_groups(tally)
 
 
 def _lead_types(period: Period) -> Any:
@@ -558,9 +658,37 @@ def rule_decision(figures: ReviewFigures) -> Suggestion | None:
         if late > 0 else None
 
 
+def rule_win_rate(figures: ReviewFigures) -> Suggestion | None:
+    """A group that reaches SQL yet rarely wins: its rule (or source, tier…) brings in leads
+    sales cannot close. Only with ``MIN_CLOSED_FOR_WIN_RATE`` closed deals in the group and
+    overall; the weakest group of all the breakdowns is named, the most closed deals first
+    when rates tie."""
+    if figures.deals is None:
+        return None
+    overall = figures.deals.figures
+    if overall.closed < MIN_CLOSED_FOR_WIN_RATE or overall.win_rate is None:
+        return None
+    candidates = [
+        (group.win_rate, -group.closed, rank, group.key, dimension, group)
+        for rank, (dimension, groups) in enumerate(figures.deals_by)
+        for group in groups
+        if group.closed >= MIN_CLOSED_FOR_WIN_RATE and group.win_rate is not None
+        and group.sql_rate is not None
+        and group.win_rate <= overall.win_rate * WEAK_WIN_FACTOR + 1e-9  # float noise
+    ]
+    if not candidates:
+        return None
+    *_, dimension, weak = min(candidates, key=lambda c: c[:4])
+    params: dict[str, Any] = {"group": weak.key, "sql_rate": weak.sql_rate,
+                              "win_rate": weak.win_rate, "overall": overall.win_rate}
+    if dimension == "criterion":
+        params["criterion_code"] = figures.criterion_codes.get(weak.key)
+    return Suggestion(f"win_rate_{dimension}", params)
+
+
 #: every rule, in the order the pack lists what it finds (marketing's side first)
 RULES: tuple[Rule, ...] = (rule_volume, rule_definition, rule_late_handoff, rule_history,
-                           rule_first_contact, rule_touches, rule_decision)
+                           rule_first_contact, rule_touches, rule_decision, rule_win_rate)
 
 
 def suggestions(figures: ReviewFigures) -> list[Suggestion]:
@@ -576,16 +704,27 @@ class Review:
     figures: ReviewFigures
     suggestions: list[Suggestion]
     message: dict[str, Any]  # {"text", "blocks"}
+    #: the funnel chart (MQL → SQL → won); None for a month without an MQL or a deal
+    chart_png: bytes | None = None
+    chart_comment: str = ""
 
     def as_text(self) -> str:
-        return blocks_as_text(self.message)
+        text = blocks_as_text(self.message)
+        if self.chart_png is not None:
+            text += (f"\n[chart {self.figures.period.label}.png, {len(self.chart_png)} bytes] "
+                     f"{plain(self.chart_comment)}\n")
+        return text
 
 
 def build_review(services: Services, period: Period) -> Review:
     figures = review_figures(services, period)
     found = suggestions(figures)
-    return Review(figures, found,
-                  review_message(figures, found, services.t, services.policy.tz))
+    t, tz = services.t, services.policy.tz
+    stages = funnel_stages(figures, t)
+    chart = (render_funnel_chart(stages, funnel_labels(figures, t))
+             if any(stage.count for stage in stages) else None)
+    return Review(figures, found, review_message(figures, found, t, tz), chart,
+                  funnel_comment(figures, t))
 
 
 def parse_month(label: str, services: Services) -> Period:
@@ -648,15 +787,26 @@ def queue_review(services: Services, period: Period, now: datetime,
     """
     review = review or build_review(services, period)
     channel = services.policy.channels.digest_channel
+    key = review_key(period)
     with services.unit_of_work() as uow:
         row = uow.outbox.enqueue(
-            key=review_key(period), kind="message", now=now, channel=channel,
+            key=key, kind="message", now=now, channel=channel,
             payload={"method": "chat.postMessage", "args": {"channel": channel,
                                                             **review.message}},
         )
         if row is None:
             uow.rollback()
             return False
+        if review.chart_png is not None:  # after the pack, as the digest's chart
+            uow.outbox.enqueue(
+                key=f"{key}:chart", kind=CHART_KIND, now=now, channel=channel,
+                payload={
+                    "filename": f"sla-review-{period.label}-funnel.png",
+                    "title": review.message["text"][:200],
+                    "content_b64": base64.b64encode(review.chart_png).decode("ascii"),
+                    "initial_comment": review.chart_comment,
+                },
+            )
         uow.commit()
     services.outbox_ready.set()
     return True
@@ -668,7 +818,11 @@ CSV_COLUMNS = (
     "external_id", "source", "status", "definition_version", "tier", "owner",
     "qualified_at", "posted_at", "claimed_at", "first_touch_at", "decided_at",
     "minutes_to_claim", "minutes_to_first_contact", "touches", "decision_reason",
+    "outcome", "amount", "currency", "closed_at", "loss_reason",
 )
+#: the ``outcome`` column: an SQL's deal as the CRM last reported it (blank: not an SQL)
+_OUTCOME_OF = {LeadStatus.CONVERTED.value: "open", LeadStatus.WON.value: "won",
+               LeadStatus.LOST.value: "lost"}
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -679,7 +833,8 @@ def _cell(value: str | None) -> str:
 
 
 def csv_rows(services: Services, period: Period) -> Iterator[list[str]]:
-    """The month's leads (handed off or decided in it), oldest hand-off first; no contacts.
+    """The month's leads (handed off, decided or closed in it), oldest hand-off first; no
+    contacts. An SQL's deal: its outcome, exact amount and currency, close and loss reason.
 
     One query (the first claim is the lead's stored ``first_claimed_at``, as ``bot.metrics``
     counts time to claim); business minutes are measured with the calendar in Python, row by row.
@@ -687,11 +842,13 @@ def csv_rows(services: Services, period: Period) -> Iterator[list[str]]:
     tz = services.policy.tz
     cal = services.policy.business_calendar
     in_month = ((Lead.posted_at >= period.start) & (Lead.posted_at < period.end)) | (
-        (Lead.decided_at >= period.start) & (Lead.decided_at < period.end))
+        (Lead.decided_at >= period.start) & (Lead.decided_at < period.end)) | (
+        (Lead.closed_at >= period.start) & (Lead.closed_at < period.end))
     query = (
         select(Lead.external_id, Lead.source, Lead.status, Lead.definition_version, Lead.tier,
                Lead.owner_id, Lead.qualified_at, Lead.posted_at, Lead.first_claimed_at,
-               Lead.first_touch_at, Lead.decided_at, Lead.touch_count, Lead.decision_reason)
+               Lead.first_touch_at, Lead.decided_at, Lead.touch_count, Lead.decision_reason,
+               Lead.deal_amount, Lead.deal_currency, Lead.closed_at, Lead.loss_reason)
         .where(in_month).order_by(Lead.posted_at, Lead.id)
     )
 
@@ -705,12 +862,15 @@ def csv_rows(services: Services, period: Period) -> Iterator[list[str]]:
 
     with services.unit_of_work() as uow:
         for (external_id, source, status, version, tier, owner, qualified, posted, claimed,
-             touched, decided, touches, reason) in uow.session.execute(query):
+             touched, decided, touches, reason, amount, currency, closed,
+             loss) in uow.session.execute(query):
             yield [
                 _cell(external_id), _cell(source), str(status), _cell(version), _cell(tier),
                 owner or "", instant(qualified), instant(posted), instant(claimed),
                 instant(touched), instant(decided), minutes(posted, claimed),
                 minutes(posted, touched), str(touches or 0), _cell(reason),
+                _OUTCOME_OF.get(str(status), ""), exact_text(amount) or "", currency or "",
+                instant(closed), _cell(loss),
             ]
         uow.rollback()
 

@@ -365,8 +365,11 @@ def test_csv_lists_the_months_leads_with_timings_and_no_personal_data(seeded: Pa
         # Friday 15:00–18:00 and Monday 09:00–11:00 are business time; the weekend is not
         "minutes_to_claim": "10", "minutes_to_first_contact": "300",
         "touches": "1", "decision_reason": "no_need_now",
+        # a recycled lead never had a deal
+        "outcome": "", "amount": "", "currency": "", "closed_at": "", "loss_reason": "",
     }
     assert rows[2]["touches"] == "5" and rows[2]["decision_reason"] == ""
+    assert rows[2]["outcome"] == "open"  # an SQL whose deal the CRM has not closed
 
 
 def test_csv_cells_never_start_a_spreadsheet_formula(
@@ -542,7 +545,7 @@ def test_cli_prints_writes_the_csv_and_posts_once(
         keys = connection.execute(select(OutboxMessage.idempotency_key).where(
             OutboxMessage.idempotency_key.like("review:%"))).scalars().all()
     engine.dispose()
-    assert keys == ["review:2026-10"]
+    assert keys == ["review:2026-10", "review:2026-10:chart"]  # the pack, then its funnel
 
 
 def test_parse_month(seeded: Pack) -> None:

@@ -1,7 +1,9 @@
 """The weekly digest message (SPEC 4): pure functions from the week's figures to Block Kit.
 
 Last week against the week before (an arrow per promise), the week's breaches, top recycle
-reasons, marketer feedback with links to its threads, per-rep figures. A week without
+reasons, the deals won and lost in the week (SPEC 10; only when one closed: a team whose CRM
+reports no outcomes is not told "no deals" every Monday), marketer feedback with links to its
+threads, per-rep figures. A week without
 handoffs still gets a digest that says so: silence would read as "the bot is broken".
 Every list is capped and every section budgeted so the message stays inside Slack's limits
 (50 blocks, 3,000 characters per section text) whatever the data.
@@ -13,17 +15,22 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.chart import ChartLabels
-from bot.i18n import Translator, format_datetime
+from bot.i18n import Translator, format_datetime, format_number
+from bot.money import format_amount
 from bot.mrkdwn import mrkdwn_text, plain_text
+from bot.outcome_metrics import DealSummary
 from bot.views.agreement import AgreementHeadline
+from bot.views.deals import amounts, loss_reason_label, loss_reasons_text, rate
 from bot.views.handoff import fit_mrkdwn, fit_plain, utf16_len
 
 __all__ = [
     "BreachLine",
+    "DealLine",
     "DigestFigures",
     "FeedbackLine",
     "PromiseFigure",
@@ -40,6 +47,7 @@ MAX_BREACHES = 10
 MAX_REASONS = 5
 MAX_FEEDBACK = 5
 MAX_REPS = 20
+MAX_DEALS = 8
 UP, DOWN, SAME = "▲", "▼", "＝"
 
 
@@ -57,6 +65,20 @@ class PromiseFigure:
 class BreachLine:
     lead_label: str  # user text (company / contact): escaped when rendered
     promise: str  # ``notice.clock`` key: handoff, first_contact, decision...
+    owner_id: str | None
+    link: str | None
+
+
+@dataclass(frozen=True)
+class DealLine:
+    """A deal closed in the week (``bot.outcome_metrics.ClosedDeal`` with its thread link)."""
+
+    lead_label: str  # user text: escaped when rendered
+    won: bool
+    amount: Decimal | None
+    currency: str | None
+    loss_reason: str | None
+    loss_reason_text: str | None  # the CRM's words for an unlisted reason: escaped
     owner_id: str | None
     link: str | None
 
@@ -94,6 +116,9 @@ class DigestFigures:
     reps: Sequence[RepLine] = field(default_factory=tuple)
     #: agreement versions that took effect during the week (SPEC 9), oldest first
     agreement_changes: Sequence[AgreementHeadline] = ()
+    #: the deals closed in the week (SPEC 10) and the first of them, wins first
+    deals: DealSummary | None = None
+    deal_lines: Sequence[DealLine] = ()
 
 
 def arrow(current: float | None, previous: float | None) -> str:
@@ -123,6 +148,8 @@ def digest_message(figures: DigestFigures, t: Translator, tz: ZoneInfo) -> dict[
     blocks.append(_section(_breaches(figures, t)))
     if figures.recycle_reasons:
         blocks.append(_section(_reasons(figures, t)))
+    if figures.deals is not None and figures.deals.figures.closed:
+        blocks.append(_section(_deals(figures, t)))
     blocks.append(_section(_feedback(figures, t)))
     if figures.reps:
         blocks.append(_section(_reps(figures, t)))
@@ -218,6 +245,37 @@ def _reasons(figures: DigestFigures, t: Translator) -> str:
             label = fit_mrkdwn(reason, 100)
         lines.append(t("digest.reason_line", reason=label, count=count))
     return _fit_lines(lines, t)
+
+
+def _deals(figures: DigestFigures, t: Translator) -> str:
+    """Wins and losses of the week: the totals, a line per deal, the loss reasons."""
+    assert figures.deals is not None
+    deals, lang = figures.deals.figures, t.language
+    lines = [t("digest.deals", won=format_number(deals.won, lang),
+               revenue=amounts(deals.revenue, t), lost=format_number(deals.lost, lang),
+               rate=rate(deals.win_rate, t))]
+    for d in figures.deal_lines[:MAX_DEALS]:
+        lead = _linked(fit_mrkdwn(d.lead_label, 120), d.link)
+        owner = f"<@{_id(d.owner_id)}>" if d.owner_id else t("digest.unowned")
+        if d.won:
+            amount = (format_amount(d.amount, d.currency, lang)
+                      if d.amount is not None and d.currency else t("digest.none"))
+            lines.append(t("digest.deal_won", lead=lead, amount=amount, owner=owner))
+            continue
+        reason = loss_reason_label(d.loss_reason, t) if d.loss_reason else ""
+        if d.loss_reason_text:
+            reason = t("digest.deal_reason_text", reason=reason,
+                       text=fit_mrkdwn(d.loss_reason_text, 100))
+        key = "digest.deal_lost_reason" if reason else "digest.deal_lost"
+        lines.append(t(key, lead=lead, reason=reason, owner=owner))
+    hidden = deals.closed - min(len(figures.deal_lines), MAX_DEALS)
+    if figures.deals.loss_reasons:
+        lines.append(t("digest.deal_loss_reasons",
+                       reasons=loss_reasons_text(figures.deals.loss_reasons, t)))
+        if hidden > 0:  # "+N more" belongs with the deal lines, before the reasons
+            lines.insert(-1, t("digest.more", count=hidden))
+            hidden = 0
+    return _fit_lines(lines, t, hidden)
 
 
 def _feedback(figures: DigestFigures, t: Translator) -> str:

@@ -1,10 +1,13 @@
 """The monthly review pack message (SPEC 4): pure functions from the figures to Block Kit.
 
 What the meeting reads top to bottom: the suggestions (or "All promises kept"), every promise
-against its target with last month beside it, then where conversion and recycles come from —
-by MQL-definition criterion, source, behaviour and definition version. Every list is capped
-and every section budgeted, so the message stays inside Slack's limits (50 blocks, 3,000
-characters per section) whatever the data. The same blocks print as text for the CLI.
+against its target with last month beside it, the deals (the funnel MQL → SQL → won, pipeline
+and revenue per currency, days to close, loss reasons, and the deals by source, criterion,
+behaviour, tier, definition and agreement version; SPEC 10), then where conversion and
+recycles come from — by MQL-definition criterion, source, behaviour and definition version.
+Every list is capped and every section budgeted, so the message stays inside Slack's limits
+(50 blocks, 3,000 characters per section) whatever the data. The same blocks print as text
+for the CLI.
 """
 
 from __future__ import annotations
@@ -15,18 +18,21 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from bot.chart import FunnelLabels, FunnelStage
 from bot.i18n import Translator, format_datetime, format_number
 from bot.mrkdwn import mrkdwn_text, plain_text
+from bot.views.deals import amounts, loss_reasons_text
 from bot.views.digest import arrow
 from bot.views.handoff import fit_mrkdwn, fit_plain, reason_label, utf16_len
 from bot.views.labels import activity_label, criterion_group_text
 
 if TYPE_CHECKING:
     from bot.metrics import Scorecard
+    from bot.outcome_metrics import DealFigures
     from bot.review import Breakdown, ReviewFigures, Suggestion
 
-__all__ = ["MAX_BLOCKS", "MAX_ROWS", "SECTION_LIMIT", "month_label", "percent",
-           "review_message"]
+__all__ = ["MAX_BLOCKS", "MAX_ROWS", "SECTION_LIMIT", "funnel_comment", "funnel_labels",
+           "funnel_stages", "month_label", "percent", "review_message"]
 
 MAX_BLOCKS = 50
 SECTION_LIMIT = 3000
@@ -59,6 +65,12 @@ def review_message(
     blocks: list[dict[str, Any]] = [_header(title)]
     blocks.append(_section(_suggestions(found, t)))
     blocks.append(_section(_promises(figures, t)))
+    if figures.deals is not None:
+        blocks.append(_section(_deals(figures, t)))
+        if figures.deals.figures.sqls or figures.deals.figures.closed:
+            for dimension, groups in figures.deals_by:
+                if groups:
+                    blocks.append(_section(_deal_breakdown(dimension, groups, figures, t)))
     blocks.append(_section(_breakdown(t("review.by_criterion"), figures.by_criterion, t,
                                       reasons=True, empty=t("review.no_decided"))))
     blocks.append(_section(_breakdown(t("review.by_source"), figures.by_source, t,
@@ -102,6 +114,10 @@ def _suggestion(s: Suggestion, t: Translator) -> str:
         params["criterion"] = _criterion_label(s.params["criterion_code"], t)
     if "behaviour" in s.params:
         params["behaviour"] = _behaviour_label(str(s.params["behaviour"]), t, only=True)
+    if s.key.startswith("win_rate_"):  # a deal group, named as its breakdown names it
+        params["group"] = _deal_group_label(s.key.removeprefix("win_rate_"),
+                                            str(s.params.get("group") or ""),
+                                            s.params.get("criterion_code"), None, t)
     if "weekday" in s.params:
         half = "pm" if s.params.get("afternoon") else "am"
         params["slot"] = t("review.slot", day=t(f"review.weekday.{_DAYS[s.params['weekday']]}"),
@@ -138,6 +154,97 @@ def _promises(figures: ReviewFigures, t: Translator) -> str:
                    decided=format_number(card.decided, lang)),
     ]
     return _fit_lines([re.sub(r" {2,}", " ", line) for line in lines], t)  # no arrow: one space
+
+
+# ------------------------------------------------------------------------------ deals
+
+
+def funnel_stages(figures: ReviewFigures, t: Translator) -> list[FunnelStage]:
+    """MQL → SQL → won for the chart: the month's counts, each step's rate in words."""
+    if figures.deals is None:
+        return []
+    deals, lang = figures.deals.figures, t.language
+    return [
+        FunnelStage(t("review.funnel.mql"), figures.card.handed_off),
+        FunnelStage(t("review.funnel.sql"), deals.sqls,
+                    t("review.funnel.sql_step", rate=percent(deals.sql_rate, t),
+                      decided=format_number(deals.decided, lang))),
+        FunnelStage(t("review.funnel.won"), deals.won,
+                    t("review.funnel.won_step", rate=percent(deals.win_rate, t),
+                      closed=format_number(deals.closed, lang))),
+    ]
+
+
+def funnel_labels(figures: ReviewFigures, t: Translator) -> FunnelLabels:
+    return FunnelLabels(title=t("review.funnel.title", month=month_label(figures.period.label, t)),
+                        footnote=t("review.funnel.footnote"))
+
+
+def funnel_comment(figures: ReviewFigures, t: Translator) -> str:
+    """The chart upload's comment (what the picture shows, for those who cannot see it)."""
+    if figures.deals is None:
+        return ""
+    deals, lang = figures.deals.figures, t.language
+    return t("review.funnel.comment", month=month_label(figures.period.label, t),
+             mql=format_number(figures.card.handed_off, lang),
+             sql=format_number(deals.sqls, lang), won=format_number(deals.won, lang))
+
+
+def _deals(figures: ReviewFigures, t: Translator) -> str:
+    """The funnel in words, pipeline and revenue per currency, days to close, loss reasons."""
+    assert figures.deals is not None
+    summary, lang = figures.deals, t.language
+    deals = summary.figures
+    lines = [f"*{t('review.deals')}*"]
+    lines.append(t("review.deals_funnel", mql=format_number(figures.card.handed_off, lang),
+                   sql=format_number(deals.sqls, lang), sql_rate=percent(deals.sql_rate, t),
+                   decided=format_number(deals.decided, lang),
+                   won=format_number(deals.won, lang), win_rate=percent(deals.win_rate, t),
+                   closed=format_number(deals.closed, lang),
+                   lost=format_number(deals.lost, lang)))
+    lines.append(t("review.deals_pipeline", amounts=amounts(deals.pipeline, t)))
+    lines.append(t("review.deals_revenue", amounts=amounts(deals.revenue, t)))
+    lines.append(t("review.deals_days", days=t("review.na") if summary.days_to_close is None
+                   else t("review.days", days=format_number(summary.days_to_close, lang, 1))))
+    if summary.loss_reasons:
+        lines.append(t("review.deals_loss_reasons",
+                       reasons=loss_reasons_text(summary.loss_reasons, t)))
+    return _fit_lines(lines, t)
+
+
+def _deal_group_label(dimension: str, key: str, code: Any, current: str | None,
+                      t: Translator) -> str:
+    """A deal group as its breakdown names it (escaped mrkdwn)."""
+    if dimension == "criterion" and isinstance(code, dict):
+        return _criterion_label(code, t)
+    if dimension == "behaviour":
+        return _behaviour_label(key or t("review.unknown"), t, only=False)
+    if dimension == "tier" and not key:
+        return t("review.deals_no_tier")
+    if dimension == "agreement":
+        return (t("review.deals_agreement", number=key) if key
+                else t("review.agreement_unrecorded"))
+    label = fit_mrkdwn(key or t("review.unknown"), LABEL_BUDGET)
+    if dimension == "definition" and key and key == current:
+        return t("review.current_version", version=label)
+    return label
+
+
+def _deal_breakdown(dimension: str, groups: Sequence[DealFigures], figures: ReviewFigures,
+                    t: Translator) -> str:
+    lang = t.language
+    lines = [f"*{t(f'review.deals_by.{dimension}')}*"]
+    for group in list(groups)[:MAX_ROWS]:
+        label = _deal_group_label(dimension, group.key, figures.criterion_codes.get(group.key),
+                                  figures.current_version, t)
+        lines.append(t("review.deal_line", group=label, sqls=format_number(group.sqls, lang),
+                       sql_rate=percent(group.sql_rate, t),
+                       won=format_number(group.won, lang),
+                       closed=format_number(group.closed, lang),
+                       win_rate=percent(group.win_rate, t),
+                       pipeline=amounts(group.pipeline, t),
+                       revenue=amounts(group.revenue, t)))
+    return _fit_lines(lines, t, max(len(groups) - MAX_ROWS, 0))
 
 
 def _rate_line(key: str, now: float | None, then: float | None, t: Translator,

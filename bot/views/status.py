@@ -10,8 +10,10 @@ from zoneinfo import ZoneInfo
 from bot.i18n import Translator, format_datetime, format_duration, format_number, format_weekdays
 from bot.metrics import BreachList, Scorecard
 from bot.mrkdwn import escape, mrkdwn_text, plain_text, truncate
+from bot.outcome_metrics import DealSummary
 from bot.periods import Period
 from bot.policy import WEEKDAYS, Policy
+from bot.views.deals import deals_status_line
 from bot.views.handoff import (
     SECTION_LIMIT,
     fit_mrkdwn,
@@ -80,6 +82,9 @@ class StatusReport:
     breaches: BreachList
     language: str
     tz: ZoneInfo
+    #: the deals closed in the period (SPEC 10): the team's, and the rep's shown above
+    team_deals: DealSummary | None = None
+    rep_deals: DealSummary | None = None
 
 
 def _pct(rate: float | None, language: str, t: Translator) -> str:
@@ -101,8 +106,9 @@ def _full(rate: float | None) -> bool | None:
 
 
 def scorecard_lines(card: Scorecard, policy: Policy, t: Translator, language: str,
-                    *, marketing: bool = True) -> list[str]:
-    """One line per promise: target, actual, ✅/⚠️ (marketing's promises for the team only)."""
+                    *, marketing: bool = True, deals: DealSummary | None = None) -> list[str]:
+    """One line per promise: target, actual, ✅/⚠️ (marketing's promises for the team only);
+    then the deals closed in the period, when given."""
     a = policy.agreement
     lines: list[str] = []
     if marketing and card.mql_target is not None:
@@ -151,6 +157,8 @@ def scorecard_lines(card: Scorecard, policy: Policy, t: Translator, language: st
     lines.append(t("status_report.sql_rate", rate=_pct(card.sql_rate, language, t),
                    converted=format_number(card.converted, language),
                    decided=format_number(card.decided, language)))
+    if deals is not None:
+        lines.append(deals_status_line(deals, t))
     if card.recycle_reasons:
         reasons = ", ".join(f"{escape(reason_label(code, t))} {count}"
                             for code, count in card.recycle_reasons[:8])
@@ -229,9 +237,11 @@ def status_blocks(report: StatusReport, policy: Policy, t: Translator) -> list[d
     if report.rep is not None:
         blocks += _sections(
             t("status_report.rep_heading", rep=f"<@{escape(report.rep.rep or '')}>"),
-            scorecard_lines(report.rep, policy, t, language, marketing=False))
+            scorecard_lines(report.rep, policy, t, language, marketing=False,
+                            deals=report.rep_deals))
     blocks += _sections(t("status_report.team"),
-                        scorecard_lines(report.team, policy, t, language))
+                        scorecard_lines(report.team, policy, t, language,
+                                        deals=report.team_deals))
     breach_lines = _breach_lines(report, t)
     blocks += _sections(
         t("status_report.breaches", count=format_number(report.breaches.total, language)),
