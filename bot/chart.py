@@ -168,7 +168,7 @@ def render_funnel_chart(stages: Sequence[FunnelStage], labels: FunnelLabels) -> 
     name_font, count_font, step_font = _font(17), _font(17), _font(14)
     small, title_font = _font(13), _font(19)
     draw.text((WIDTH / 2, 16), labels.title, fill=TITLE, font=title_font, anchor="mt")
-    top, bottom = 64, FUNNEL_HEIGHT - 48
+    top, bottom = 44, FUNNEL_HEIGHT - 48
     n = max(len(stages), 1)
     row = (bottom - top) / n
     bar_h = min(row * 0.55, 64)
