@@ -27,7 +27,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -159,8 +158,8 @@ def deal_columns(period: Period) -> list[Any]:
 
 
 class DealTally:
-    """``DealFigures`` per group, summed from grouped rows (``add_row``) or lead by lead
-    (``add_lead``, for groups SQL cannot form: a lead's matched criteria)."""
+    """``DealFigures`` per group, summed from grouped rows: of ``deal_columns`` (``add_row``),
+    or of leads alike (``add_alike``, for groups SQL cannot form: a lead's matched criteria)."""
 
     def __init__(self, period: Period) -> None:
         self.period = period
@@ -184,25 +183,24 @@ class DealTally:
         self._add_money(key, "pipeline", currency, row["pipeline"], int(row["pipeline_deals"]))
         self._add_money(key, "revenue", currency, row["revenue"], int(row["revenue_deals"]))
 
-    def add_lead(self, keys: Iterable[str], status: str, decided_at: datetime | None,
-                 closed_at: datetime | None, currency: str | None,
-                 amount: Decimal | None) -> None:
-        """One lead of ``deal_scope``, counted in each of ``keys`` (``_conditions`` in Python)."""
-        period = self.period
-        decided = decided_at is not None and period.start <= decided_at < period.end
-        closed = closed_at is not None and period.start <= closed_at < period.end
+    def add_alike(self, keys: Iterable[str], status: str, *, decided: bool, closed: bool,
+                  currency: str | None, leads: int, amount: Decimal | None,
+                  priced: int) -> None:
+        """``leads`` leads of ``deal_scope`` alike (one status, currency, and whether decided
+        and closed in the period), ``priced`` of them with an amount summing to ``amount``;
+        counted in each of ``keys`` (``_conditions`` in Python)."""
         sql = decided and status in SQL_VALUES
-        flags = (decided and status in DECIDED_VALUES, sql,
-                 closed and status == LeadStatus.WON.value,
+        won = closed and status == LeadStatus.WON.value
+        flags = (decided and status in DECIDED_VALUES, sql, won,
                  closed and status == LeadStatus.LOST.value)
         for key in keys:
             counts = self._counts[key]
             for i, flag in enumerate(flags):
-                counts[i] += int(flag)
+                counts[i] += leads if flag else 0
             if sql:
-                self._add_money(key, "pipeline", currency, amount, 1)
-            if flags[2]:
-                self._add_money(key, "revenue", currency, amount, 1)
+                self._add_money(key, "pipeline", currency, amount, priced)
+            if won:
+                self._add_money(key, "revenue", currency, amount, priced)
 
     def figures(self) -> dict[str, DealFigures]:
         sums: dict[tuple[str, str], list[CurrencySum]] = defaultdict(list)

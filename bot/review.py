@@ -233,11 +233,10 @@ def review_figures(services: Services, period: Period) -> ReviewFigures:
     with services.unit_of_work() as uow:
         session = uow.session
         criteria, deals_by_criterion, codes = _by_criterion(session, period)
+        behaviour, deals_by_behaviour = _by_behaviour(session, period)
         deals_by = {**_deals_by_columns(session, period),
-                    "criterion": deals_by_criterion,
-                    "behaviour": _deals_by_behaviour(session, period)}
+                    "criterion": deals_by_criterion, "behaviour": deals_by_behaviour}
         sources = _grouped(session, period, Lead.source)
-        behaviour = _by_behaviour(session, period)
         single = _by_single_behaviour(session, period)
         versions = _by_version(session, period)
         breaches, slots = _breach_slots(session, period, services)
@@ -343,23 +342,35 @@ def _by_criterion(
     Grouped by the stored codes (``matched_codes``), so the pack names each criterion in its
     reader's language; a group keeps the English wording of its first lead as its key (stable
     in the CSV of suggestions and in the API). Leads stored before criteria had codes are
-    grouped by that English wording. Aggregated in Python (see module doc): bounded by the
-    leads decided or closed in the month. Returns the conversion groups, the deal groups and
-    every group's code.
+    grouped by that English wording. Aggregated in Python (see module doc): leads alike (the
+    same lists, status, reason, currency, decided and closed in the month or not) are read as
+    one grouped row, so the rows are bounded by the leads decided or closed in the month, and
+    far fewer when leads share their criteria. Returns the conversion groups, the deal groups
+    and every group's code.
     """
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     reasons: dict[str, Counter[str]] = defaultdict(Counter)
     keys: dict[str, str] = {}  # a group's code (as JSON) → its key
     criteria: dict[str, Mapping[str, Any] | None] = {}
     deals = DealTally(period)
+    decided_here, closed_here = _decided_in(period), deal_scope(period, closed_only=True)
     # only the two lists are read: decoding each lead's whole qualification took seconds
     # for a month of 100,000 leads
-    for (matched_json, codes_json, status, reason, decided_at, closed_at, currency,
-         amount) in session.execute(
-        select(Lead.qualification["matched"], Lead.qualification["matched_codes"],
-               Lead.status, Lead.decision_reason, Lead.decided_at, Lead.closed_at,
-               Lead.deal_currency, Lead.deal_amount)
-        .where(or_(_decided_in(period), deal_scope(period, closed_only=True)))
+    leads = (
+        select(Lead.qualification["matched"].label("matched"),
+               Lead.qualification["matched_codes"].label("codes"),
+               Lead.status, Lead.decision_reason, Lead.deal_currency, Lead.deal_amount,
+               case((decided_here, 1), else_=0).label("decided"),
+               case((closed_here, 1), else_=0).label("closed"))
+        .where(or_(decided_here, closed_here))
+        .subquery()
+    )
+    alike = [leads.c.matched, leads.c.codes, leads.c.status, leads.c.decision_reason,
+             leads.c.deal_currency, leads.c.decided, leads.c.closed]
+    for (matched_json, codes_json, status, reason, currency, decided, closed, n, amount,
+         priced) in session.execute(
+        select(*alike, func.count(), func.sum(leads.c.deal_amount),
+               func.count(leads.c.deal_amount)).group_by(*alike)
     ):
         matched = [str(m) for m in matched_json or []]
         codes = [c for c in codes_json or [] if isinstance(c, Mapping)]
@@ -374,15 +385,17 @@ def _by_criterion(
         else:
             for english in matched:
                 groups[criterion_key(english)] = None
-        deals.add_lead(groups, status, decided_at, closed_at, currency, amount)
-        if not (decided_at is not None and period.start <= decided_at < period.end):
-            continue  # a deal closed in the month, decided before it
+        n = int(n)
+        deals.add_alike(groups, status, decided=bool(decided), closed=bool(closed),
+                        currency=currency, leads=n, amount=amount, priced=int(priced))
+        if not decided:
+            continue  # deals closed in the month, decided before it
         for key in groups:
-            counts[key][0] += 1
+            counts[key][0] += n
             if status in _SQL:
-                counts[key][1] += 1
+                counts[key][1] += n
             else:
-                reasons[key][reason or "other"] += 1
+                reasons[key][reason or "other"] += n
     breakdowns = _with_reasons({k: (v[0], v[1]) for k, v in counts.items()}, reasons, criteria)
     return breakdowns, _deal_groups(deals), criteria
 
@@ -416,23 +429,6 @@ def _deals_by_columns(session: Session, period: Period) -> dict[str, tuple[DealF
     return {name: _deal_groups(tally) for name, tally in tallies.items()}
 
 
-def _deals_by_behaviour(session: Session, period: Period) -> tuple[DealFigures, ...]:
-    """The deals per activity type present on the lead (a lead counts in each of its types)."""
-    pairs = (
-        select(Activity.lead_id.label("lead_id"), func.lower(Activity.type).label("type"))
-        .join(Lead, Lead.id == Activity.lead_id)
-        .where(deal_scope(period))
-        .distinct()
-        .subquery()
-    )
-    tally = DealTally(period)
-    for row in session.execute(
-        select(pairs.c.type, Lead.deal_currency, *deal_columns(period))
-        .join(Lead, Lead.id == pairs.c.lead_id)
-        .group_by(pairs.c.type, Lead.deal_currency)
-    ).mappings():
-        tally.add_row(str(row["type"]), row)
-    return _deal_groups(tally)
 
 
 def _lead_types(period: Period) -> Any:
@@ -446,24 +442,40 @@ def _lead_types(period: Period) -> Any:
     )
 
 
-def _by_behaviour(session: Session, period: Period) -> tuple[Breakdown, ...]:
-    """Per activity type present on the lead: which behaviours predict SQLs (SQL aggregate)."""
-    pairs = _lead_types(period)
-    counts = {
-        str(kind): (int(decided), int(converted))
-        for kind, decided, converted in session.execute(
-            select(pairs.c.type, func.count(), _converted())
-            .join(Lead, Lead.id == pairs.c.lead_id).group_by(pairs.c.type))
-    }
+def _by_behaviour(
+    session: Session, period: Period
+) -> tuple[tuple[Breakdown, ...], tuple[DealFigures, ...]]:
+    """Per activity type present on the lead: which behaviours predict SQLs, and the deals.
+
+    ONE aggregate over the (lead, type) pairs of the leads decided or closed in the month,
+    grouped by type, currency and recycle reason: conversion is its decided and SQL counts,
+    the recycle reasons its recycled count per reason, the deals its ``deal_columns``.
+    """
+    pairs = (
+        select(Activity.lead_id.label("lead_id"), func.lower(Activity.type).label("type"))
+        .join(Lead, Lead.id == Activity.lead_id)
+        .where(deal_scope(period))
+        .distinct()
+        .subquery()
+    )
+    recycled = and_(_decided_in(period), Lead.status == LeadStatus.RECYCLED.value)
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     reasons: dict[str, Counter[str]] = defaultdict(Counter)
-    for kind, reason, count in session.execute(
-        select(pairs.c.type, Lead.decision_reason, func.count())
+    deals = DealTally(period)
+    for row in session.execute(
+        select(pairs.c.type, Lead.deal_currency, Lead.decision_reason, *deal_columns(period),
+               func.count().filter(recycled).label("recycled"))
         .join(Lead, Lead.id == pairs.c.lead_id)
-        .where(Lead.status == LeadStatus.RECYCLED.value)
-        .group_by(pairs.c.type, Lead.decision_reason)
-    ):
-        reasons[str(kind)][reason or "other"] += int(count)
-    return _with_reasons(counts, reasons)
+        .group_by(pairs.c.type, Lead.deal_currency, Lead.decision_reason)
+    ).mappings():
+        kind = str(row["type"])
+        deals.add_row(kind, row)
+        counts[kind][0] += int(row["decided"])
+        counts[kind][1] += int(row["sqls"])
+        if row["recycled"]:
+            reasons[kind][row["decision_reason"] or "other"] += int(row["recycled"])
+    conversion = {k: (v[0], v[1]) for k, v in counts.items() if v[0]}
+    return _with_reasons(conversion, reasons), _deal_groups(deals)
 
 
 def _by_single_behaviour(session: Session, period: Period) -> tuple[Breakdown, ...]:
