@@ -30,7 +30,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ARRAY, ColumnElement, Double, and_, bindparam, func, or_, select
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Double,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from bot.lifecycle import SQL_STATUSES
@@ -48,6 +57,7 @@ __all__ = [
     "DealSummary",
     "DealTally",
     "closed_deals",
+    "closed_summaries",
     "deal_columns",
     "deal_scope",
     "deal_summary",
@@ -264,24 +274,68 @@ def deal_summary(
 
     ``closed_only``: the deals closed in the period alone (won, lost, revenue, the loss
     reasons) — what ``/sla-status`` and the digest show, from the ``closed_at`` index; the
-    SQLs, pipeline and days to close are then left empty.
+    SQLs, pipeline and days to close are then left empty (see ``closed_summaries``).
     """
     with _reading(source) as (session, _):
+        if closed_only:
+            return _closed(session, period, rep, only_rep=True)[0]
         query = (select(Lead.deal_currency, *deal_columns(period))
-                 .where(deal_scope(period, closed_only=closed_only))
-                 .group_by(Lead.deal_currency))
+                 .where(deal_scope(period)).group_by(Lead.deal_currency))
         if rep is not None:
             query = query.where(Lead.owner_id == rep)
         tally = DealTally(period)
         for row in session.execute(query).mappings():
             tally.add_row("", row)
         figures = tally.figures().get("", DealFigures(""))
-        if closed_only:
-            figures = DealFigures("", won=figures.won, lost=figures.lost,
-                                  revenue=figures.revenue)
-        days = None if closed_only else _days_to_close(session, period, rep)
+        days = _days_to_close(session, period, rep)
         reasons = _loss_reasons(session, period, rep)
     return DealSummary(period, rep, figures, days, reasons)
+
+
+def closed_summaries(
+    source: Services | Session, period: Period, rep: str | None = None,
+) -> tuple[DealSummary, DealSummary | None]:
+    """The deals closed in the period for the team, and for ``rep`` when given, from ONE
+    statement over the ``closed_at`` index (each as ``deal_summary(closed_only=True)``)."""
+    with _reading(source) as (session, _):
+        summaries = _closed(session, period, rep, only_rep=False)
+    return summaries[0], summaries[1] if rep is not None else None
+
+
+def _closed(session: Session, period: Period, rep: str | None, *,
+            only_rep: bool) -> list[DealSummary]:
+    """Won, lost, revenue and loss reasons of the deals closed in the period, grouped by
+    currency and loss reason, and by whether ``rep`` owns them when both the team's and the
+    rep's are asked for (``only_rep`` False): ``[team, rep]``; else ``[rep or team]``."""
+    cond = _conditions(period)
+    keys: list[Any] = [Lead.deal_currency, Lead.loss_reason]
+    split = rep is not None and not only_rep
+    if split:
+        keys.append((Lead.owner_id == rep).label("mine"))
+    query = select(
+        *keys,
+        func.count().filter(cond["won"]).label("won"),
+        func.count().filter(cond["lost"]).label("lost"),
+        func.sum(Lead.deal_amount).filter(cond["won"]).label("revenue"),
+        func.count(Lead.deal_amount).filter(cond["won"]).label("revenue_deals"),
+    ).where(deal_scope(period, closed_only=True)).group_by(*keys)
+    if only_rep and rep is not None:
+        query = query.where(Lead.owner_id == rep)
+    owners = [None, rep] if split else [rep if only_rep else None]
+    tallies = [DealTally(period) for _ in owners]
+    reasons: list[dict[str, int]] = [defaultdict(int) for _ in owners]
+    for row in session.execute(query).mappings():
+        values = {"decided": 0, "sqls": 0, "pipeline": None, "pipeline_deals": 0, **row}
+        for i in (0, 1) if split and row["mine"] else (0,):
+            tallies[i].add_row("", values)
+            if row["lost"]:
+                reasons[i][row["loss_reason"] or "other"] += int(row["lost"])
+    out = []
+    for owner, tally, counted in zip(owners, tallies, reasons, strict=True):
+        figures = tally.figures().get("", DealFigures(""))
+        ranked = tuple(sorted(counted.items(), key=lambda kv: (-kv[1], kv[0])))
+        out.append(DealSummary(period, owner, figures, None, ranked))
+    return out
 
 
 def closed_deals(source: Services | Session, period: Period, *,

@@ -9,7 +9,7 @@ from slack_bolt import Ack, App, Respond
 from bot.errors import OtherRepRefused
 from bot.ids import Command
 from bot.metrics import Scorecard, open_breaches, scorecard, team_and_reps
-from bot.outcome_metrics import deal_summary
+from bot.outcome_metrics import closed_summaries
 from bot.periods import parse_status_args
 from bot.services import Services
 from bot.views.status import StatusReport, status_blocks, status_text
@@ -48,9 +48,8 @@ def status_answer(services: Services, user_id: str, text: str) -> dict[str, Any]
         mine = scorecard(services, policy, period, rep, now=now) if rep else None
         reps = None
     breaches = open_breaches(services, policy, None if is_manager and not asked_rep else rep)
-    # the deals closed in the period: one read of the ``closed_at`` index each
-    team_deals = deal_summary(services, period, closed_only=True)
-    rep_deals = deal_summary(services, period, rep, closed_only=True) if mine else None
+    # the deals closed in the period, the team's and the rep's: one read of ``closed_at``
+    team_deals, rep_deals = closed_summaries(services, period, rep if mine else None)
     report = StatusReport(period=period, team=team, rep=mine, reps=reps, breaches=breaches,
                           language=services.t.language, tz=policy.tz,
                           team_deals=team_deals, rep_deals=rep_deals)

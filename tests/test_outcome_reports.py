@@ -46,7 +46,13 @@ from bot.i18n import Translator
 from bot.lifecycle import Surface
 from bot.metrics import Scorecard
 from bot.money import format_amount
-from bot.outcome_metrics import CurrencySum, DealFigures, DealSummary, deal_summary
+from bot.outcome_metrics import (
+    CurrencySum,
+    DealFigures,
+    DealSummary,
+    closed_summaries,
+    deal_summary,
+)
 from bot.outcomes import OutcomeInput, record_outcome
 from bot.periods import month
 from bot.policy import Policy
@@ -196,6 +202,8 @@ def test_a_reps_figures_and_the_closed_only_read(seeded: Services) -> None:
     team = deal_summary(seeded, NOVEMBER, closed_only=True)
     assert (team.figures.won, team.figures.lost, team.figures.sqls) == (3, 4, 0)
     assert team.days_to_close is None and team.figures.pipeline == ()
+    assert closed_summaries(seeded, NOVEMBER, REP1) == (team, mine)  # both from one read
+    assert closed_summaries(seeded, NOVEMBER) == (team, None)
 
 
 def test_deals_by_source_behaviour_tier_and_agreement_version(seeded: Services) -> None:
