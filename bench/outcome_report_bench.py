@@ -181,7 +181,10 @@ def seed_outcomes(url: str) -> dict[str, int]:
             "switch": NOW.replace(day=16)})
         counts = dict(connection.execute(text(
             "SELECT status, count(*) FROM leads GROUP BY status")).all())
+    # every row was rewritten (stamps, outcomes, versions): compact the table and set its
+    # visibility map, as autovacuum keeps a table in use
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("VACUUM FULL leads"))
         connection.execute(text("VACUUM ANALYZE leads, lead_events"))
     engine.dispose()
     return {str(k): int(v) for k, v in counts.items()}
@@ -207,7 +210,6 @@ def main() -> None:
         return
     sys.path.insert(0, str(ROOT))
     from slack_sdk import WebClient
-    from sqlalchemy import text
 
     from bench.report_bench import MONTH, NOW, YEAR, seed
     from bench.sweep_bench import DEFAULT_SERVER, POLICY, create_database, drop_database
@@ -238,8 +240,6 @@ def main() -> None:
             services = build_services(settings, policy, ManualClock(NOW), engine=engine,
                                       slack=WebClient(token="x", base_url=fake.base_url))
             restamp_all(services)
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("VACUUM FULL leads"))
         engine.dispose()
         statuses = seed_outcomes(url)
         print(f"seeded {seeded.leads:,} leads ({seeded.handed_off:,} handed off) with outcomes "
