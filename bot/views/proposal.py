@@ -89,10 +89,11 @@ def _status_lines(state: ProposalState, policy: Policy, t: Translator) -> list[s
     tz, lang = policy.tz, t.language
     lines = []
     for side in SIDES:
-        people = [f"<@{a.user_id}> ({format_datetime(a.at, lang, tz)})"
+        people = [t("agreement.proposal.approver", user=f"<@{a.user_id}>",
+                    at=format_datetime(a.at, lang, tz))
                   for a in state.approvals if a.side == side]
         lines.append(t(f"agreement.proposal.side_{side}",
-                       who=("、" if lang == "ja" else ", ").join(people)
+                       who=t("agreement.proposal.approver_separator").join(people)
                        if people else t("agreement.proposal.waiting")))
     if state.status == "withdrawn":
         who = f"<@{state.withdrawn_by}>" if state.withdrawn_by else "—"
