@@ -550,7 +550,11 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         after = migrate.current_revision(engine)
     finally:
         engine.dispose()
-    print(f"database at revision {after}" + ("" if before == after else f" (was {before})"))
+    t = Translator(_language(args))  # the language the policy file declares
+    if before == after:
+        print(t("cli.migrate.current", revision=after))
+    else:
+        print(t("cli.migrate.upgraded", revision=after, before=before or t("cli.migrate.empty")))
     return 0
 
 
