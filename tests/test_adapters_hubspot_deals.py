@@ -414,3 +414,12 @@ def test_the_outbound_webhook_never_echoes_a_hubspot_outcome(
         kinds = list(uow.session.scalars(select(OutboxMessage.kind).where(
             OutboxMessage.kind == WEBHOOK_KIND)))
     assert kinds == [WEBHOOK_KIND]
+
+
+def test_the_default_currency_must_be_an_iso_code() -> None:
+    from bot.policy import PolicyError
+
+    config = policy_with(hubspot={"default_currency": " jpy "}).adapters.hubspot
+    assert config.default_currency == "JPY"
+    with pytest.raises(PolicyError, match="default_currency"):
+        policy_with(hubspot={"default_currency": "YEN"})
