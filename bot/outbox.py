@@ -43,7 +43,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import func, or_, select
 
-from bot.adapters.hubspot_fetch import FETCH_KIND, ContactGone
+from bot.adapters.hubspot_deals import DEAL_FETCH_KIND
+from bot.adapters.hubspot_deals import run as run_deal_fetch
+from bot.adapters.hubspot_fetch import FETCH_KIND, Moot
 from bot.adapters.hubspot_fetch import run as run_fetch
 from bot.agreement.proposals import (
     PROPOSAL_KIND,
@@ -92,7 +94,10 @@ UNCERTAIN_RECHECK_S = 30.0
 WEBHOOK_RETRY_FOR = timedelta(hours=24)
 #: rows that call no Slack API (a webhook receiver, HubSpot's CRM API): after Slack's in a pass,
 #: retried for ``WEBHOOK_RETRY_FOR`` rather than ``MAX_ATTEMPTS``
-OFF_SLACK_KINDS = frozenset({WEBHOOK_KIND, FETCH_KIND})
+OFF_SLACK_KINDS = frozenset({WEBHOOK_KIND, FETCH_KIND, DEAL_FETCH_KIND})
+#: HubSpot's thin events: what the worker runs to fetch and store each kind
+FETCHERS: dict[str, Callable[[Services, dict[str, Any]], dict[str, Any]]] = {
+    FETCH_KIND: run_fetch, DEAL_FETCH_KIND: run_deal_fetch}
 PERMANENT_ERRORS = frozenset({
     "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed",
     "account_inactive", "token_revoked", "token_expired", "no_permission", "missing_scope",
@@ -334,7 +339,7 @@ class OutboxWorker:
                         "body": str(row.payload.get("body", ""))}
             elif row.kind == FILE_KIND:
                 method, args = UPLOAD_METHOD, {"channel": row.channel, **row.payload}
-            elif row.kind == FETCH_KIND:  # a thin HubSpot event: read its contact, store it
+            elif row.kind in FETCHERS:  # a thin HubSpot event: read its contact or deal
                 method, args = "GET", dict(row.payload)
             elif row.kind == PROPOSAL_KIND:  # an agreement proposal: rendered as it is now
                 try:
@@ -408,7 +413,7 @@ class OutboxWorker:
             return self._post_webhook(job)
         if job.kind == FILE_KIND:
             return self._upload_file(job)
-        if job.kind == FETCH_KIND:
+        if job.kind in FETCHERS:
             return self._fetch(job)
         try:
             response = self.client.api_call(job.method, json=job.args)
@@ -458,14 +463,15 @@ class OutboxWorker:
         return {"ok": True, "channel": LANE, "status": status}
 
     def _fetch(self, job: _Job) -> dict[str, Any]:
-        """Fetch a thin HubSpot event's contact and receive it (``bot.adapters.hubspot_fetch``);
-        a 429 holds back the lane until HubSpot's ``Retry-After``."""
+        """Fetch a thin HubSpot event's contact or deal and store what it says
+        (``bot.adapters.hubspot_fetch``, ``hubspot_deals``); a 429 holds back the lane until
+        HubSpot's ``Retry-After``."""
         try:
-            return run_fetch(self.services, job.args)
+            return FETCHERS[job.kind](self.services, job.args)
         except DeliveryRetry as retry:
             raise _Retry(retry.reason, after_s=retry.after_s,
                          hold_lane=retry.unreachable or retry.after_s is not None) from None
-        except ContactGone as gone:  # deleted or merged: moot, like a lead no longer queued
+        except Moot as gone:  # deleted, merged, no lead: moot, like a lead no longer queued
             with self.services.unit_of_work() as uow:
                 row = uow.session.get(OutboxMessage, job.id)
                 if row is not None:
