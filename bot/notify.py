@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Self
 
+from bot.deal import deal_outcome
 from bot.services import Services
 from bot.views.handoff import handoff_message
 from storage.models import Lead
@@ -98,9 +99,11 @@ class Outgoing:
         })
 
     def handoff_view(self, lead: Lead) -> dict[str, Any]:
-        """The handoff message as it is now; render it once when several calls carry it."""
+        """The handoff message as it is now (a closed deal's outcome included); render it once
+        when several calls carry it."""
         services = self.services
-        return handoff_message(lead, services.policy, self.now, services.t)
+        return handoff_message(lead, services.policy, self.now, services.t,
+                               outcome=deal_outcome(lead))
 
     def update_channel_message(
         self, lead: Lead, key: str, view: dict[str, Any] | None = None

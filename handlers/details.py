@@ -41,5 +41,5 @@ def open_details(
     with reported(body, context):  # a refusal (DetailsNotAllowed, NotFound) becomes an ephemeral
         details = lead_details(services, parse_lead_id(action.get("value")), body["user"]["id"])
         view = details_modal(details.lead, services.policy, services.clock.now(), services.t,
-                             feedback=details.feedback)
+                             feedback=details.feedback, outcomes=details.outcomes)
         open_or_offer_retry(client, body, action, view, respond, services.t)
