@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.action_payloads import LeadPayload
 from bot.deadlines import decision_due_from, first_contact_due_from
 from bot.deal import DealOutcome
 from bot.i18n import Translator, format_datetime, format_number
@@ -106,7 +107,7 @@ def details_modal(
     return {
         "type": "modal",
         "callback_id": Callback.DETAILS_MODAL.value,
-        "private_metadata": "" if lead.id is None else str(lead.id),
+        "private_metadata": "" if lead.id is None else LeadPayload(lead.id).encode(),
         "title": _plain(fit_plain(t("details.modal_title"), TITLE_LIMIT)),
         "close": _plain(fit_plain(t("details.close"), TITLE_LIMIT)),
         "blocks": blocks,

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from bot.action_payloads import LeadPayload
 from bot.deadlines import (
     decision_due_from,
     first_contact_due_from,
@@ -259,7 +260,8 @@ def _button(lead: Lead, action: Action, text: str, style: str | None = None) -> 
         "type": "button",
         "action_id": action.value,
         "text": _plain(fit_plain(text, BUTTON_TEXT_LIMIT)),
-        "value": fit_plain("" if lead.id is None else str(lead.id), BUTTON_VALUE_LIMIT),
+        "value": fit_plain("" if lead.id is None else LeadPayload(lead.id).encode(),
+                          BUTTON_VALUE_LIMIT),
     }
     if style:
         button["style"] = style
