@@ -24,16 +24,13 @@ from bot.outbound import WEBHOOK_KIND
 from bot.outcomes import OutcomeInput, record_outcome
 from bot.user_agent import USER_AGENT
 from storage.models import LeadStatus, OutboxMessage, OutboxStatus
-from tests.adapters_support import HUBSPOT_TOKEN, BotFactory, counts, deliver_all, make_bot
-from tests.conftest import make_worker
 from tests.harness import FakeSlack
+from tests.harness.adapters import HUBSPOT_TOKEN, BotFactory, deliver_all, send_v3
+from tests.harness.bot_env import make_worker
 from tests.harness.fake_hubspot import Failure, FakeHubSpot
-from tests.outcomes_support import lead_row, make_lead, outcome_events, row_counts
-from tests.test_adapters_hubspot import send_v3
-from tests.test_adapters_marketo_mapping import policy_with
-from tests.test_outbound import SECRET, Receiver, webhook_policy
-
-__all__ = ["make_bot"]
+from tests.harness.leads import counts, lead_row, make_lead, outcome_events, row_counts
+from tests.harness.outbound import SECRET, Receiver
+from tests.harness.policies import adapter_policy, webhook_policy
 
 CONTACT = "501"
 DEAL = "9001"
@@ -172,7 +169,7 @@ def test_the_first_contact_with_an_sql_is_the_deals_lead(
 def test_the_configured_stages_and_default_currency_apply(
     make_bot: BotFactory, crm: FakeHubSpot, clock: ManualClock, fake_slack: FakeSlack
 ) -> None:
-    bot = make_bot(policy_with(hubspot={"won_stages": ["1467822"], "lost_stages": ["1467823"],
+    bot = make_bot(adapter_policy(hubspot={"won_stages": ["1467822"], "lost_stages": ["1467823"],
                                         "default_currency": "usd"}), hubspot_api_url=crm.url)
     lead_id = sql_lead(bot)
     crm.add_deal(DEAL, {**WON, "dealstage": "1467822", "amount": "4500.50",
@@ -379,15 +376,6 @@ def test_a_bad_signature_is_refused_and_nothing_is_stored(
 # --- no echo -----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def test_the_outbound_webhook_never_echoes_a_hubspot_outcome(
     make_bot: BotFactory, crm: FakeHubSpot, clock: ManualClock, fake_slack: FakeSlack,
     receiver: Receiver,
@@ -419,7 +407,7 @@ def test_the_outbound_webhook_never_echoes_a_hubspot_outcome(
 def test_the_default_currency_must_be_an_iso_code() -> None:
     from bot.policy import PolicyError
 
-    config = policy_with(hubspot={"default_currency": " jpy "}).adapters.hubspot
+    config = adapter_policy(hubspot={"default_currency": " jpy "}).adapters.hubspot
     assert config.default_currency == "JPY"
     with pytest.raises(PolicyError, match="default_currency"):
-        policy_with(hubspot={"default_currency": "YEN"})
+        adapter_policy(hubspot={"default_currency": "YEN"})

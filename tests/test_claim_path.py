@@ -26,10 +26,12 @@ from bot.services import Services
 from bot.workflow import ClaimOutcome, claim, release
 from handlers.app import AckFirst, AckFirstExecutor
 from storage.models import Lead, LeadEvent, LeadStatus, OutboxMessage, OutboxStatus
-from tests.conftest import Database, make_services, make_worker
 from tests.harness import FakeSlack
-from tests.test_claim import MANAGER, REP1, REP2, eventually
-from tests.test_outbox import queue
+from tests.harness.bot_env import make_services, make_worker
+from tests.harness.databases import Database
+from tests.harness.leads import queue
+from tests.harness.people import MANAGER, REP1, REP2
+from tests.harness.waiting import eventually
 
 LONG_WAIT_S = 30.0  # far beyond every wait below: only what is in flight can hold a pass back
 

@@ -13,7 +13,8 @@ import pytest
 from handlers.cli import healthz_url, main
 from storage import migrate
 from storage.db import make_engine
-from tests.conftest import EXAMPLE_POLICY, ROOT, configured_policy
+from tests.harness.policies import EXAMPLE_POLICY, configured_policy
+from tests.harness.settings import ROOT
 
 
 def english_policy(directory: Path) -> Path:

@@ -6,28 +6,18 @@ The receiver and helpers are ``tests.test_outbound``'s; the outcomes are recorde
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-
-import pytest
 
 from bot.clock import ManualClock
 from bot.lifecycle import Action, Surface
 from bot.outcomes import OutcomeInput, record_outcome
 from bot.services import Services
-from tests.conftest import Database, make_worker
 from tests.harness import FakeSlack
-from tests.test_outbound import Receiver, decide, webhook_policy, webhook_rows, webhook_services
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver().start()
-    try:
-        yield server
-    finally:
-        server.stop()
+from tests.harness.bot_env import make_worker
+from tests.harness.databases import Database
+from tests.harness.outbound import Receiver, decide, webhook_rows, webhook_services
+from tests.harness.policies import webhook_policy
 
 
 def deal_services(

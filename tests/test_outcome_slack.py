@@ -20,21 +20,14 @@ import pytest
 from bot.clock import ManualClock
 from bot.ids import Callback
 from bot.policy import Policy
-from tests.conftest import Database
 from tests.harness import FakeSlack, HttpResponse, http_post
-from tests.test_claim import MANAGER, REP1, Env, shown, start
-from tests.test_decide import (
-    MARKETING,
-    accepted,
-    convert_values,
-    link,
-    marketing,
-    owned,
-    policy_with,
-    submit,
-)
-from tests.test_details import open_details
-from tests.test_outbox import CHANNEL
+from tests.harness.blocks import shown
+from tests.harness.bot_env import Env, start
+from tests.harness.databases import Database
+from tests.harness.decisions import accepted, convert_values, link, marketing, owned, submit
+from tests.harness.details import open_details
+from tests.harness.people import CHANNEL, MANAGER, MARKETING, REP1
+from tests.harness.policies import policy_with
 
 TOKEN = "test-intake-token"
 EXTERNAL_ID = "hubspot-20391"

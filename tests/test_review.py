@@ -64,9 +64,12 @@ from bot.services import Services
 from bot.terminal_text import blocks_as_text
 from bot.views.review import MAX_BLOCKS, SECTION_LIMIT, review_message
 from storage.models import Lead, LeadStatus, OutboxMessage
-from tests.conftest import EXAMPLE_POLICY, Database, make_services
 from tests.harness import FakeSlack
-from tests.test_metrics import REP1, REP2, TOKYO, Month, jst
+from tests.harness.bot_env import make_services
+from tests.harness.databases import Database
+from tests.harness.people import REP1, REP2
+from tests.harness.policies import EXAMPLE_POLICY
+from tests.harness.report_month import TOKYO, Month, jst
 
 CHANNEL = "C0000SALES"
 EMAIL, PHONE, NAME = "hanako@example.co.jp", "+81-3-0000-0000", "Sato Hanako"

@@ -14,7 +14,7 @@ from storage import migrate
 from storage.db import make_session_factory
 from storage.models import Base, Lead, LeadStatus, OutboxMessage
 from storage.unit_of_work import UnitOfWork
-from tests.conftest import Database
+from tests.harness.databases import Database
 
 JST = timezone(timedelta(hours=9))
 
