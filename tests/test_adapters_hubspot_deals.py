@@ -202,8 +202,10 @@ def test_a_close_date_planned_far_ahead_gives_way_to_when_the_stage_changed(
 ) -> None:
     lead_id = sql_lead(bot)
     crm.add_deal(DEAL, {**WON, "closedate": "2027-03-31T00:00:00.000Z"}, contacts=[CONTACT])
+    changed = clock.now()
     close(bot, clock, fake_slack, "closedwon")
-    assert lead_row(bot.services, lead_id).closed_at == clock.now()
+    # when the stage changed (the worker's pacing may move the clock on a little meanwhile)
+    assert changed <= lead_row(bot.services, lead_id).closed_at <= clock.now()
 
 
 # --- reopened deals -----------------------------------------------------------------------------
