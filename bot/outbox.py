@@ -43,12 +43,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import func, or_, select
 
-from bot.adapters.hubspot_deals import DEAL_FETCH_KIND
 from bot.adapters.hubspot_deals import run as run_deal_fetch
-from bot.adapters.hubspot_fetch import FETCH_KIND, Moot
+from bot.adapters.hubspot_fetch import Moot
 from bot.adapters.hubspot_fetch import run as run_fetch
 from bot.agreement.proposals import (
-    PROPOSAL_KIND,
     WAIT_FOR_POST,
     PostGone,
     PostNotSentYet,
@@ -57,10 +55,8 @@ from bot.agreement.proposals import (
 from bot.home import SUPERSEDED, home_publish_args
 from bot.lifecycle import Action, Surface, apply
 from bot.notices import still_owed
-from bot.notify import HOME_KIND
 from bot.outbound import (
     LANE,
-    WEBHOOK_KIND,
     DeliveryRefused,
     DeliveryRetry,
     check_config,
@@ -71,14 +67,12 @@ from bot.timings import stamp
 from bot.user_agent import USER_AGENT, slack_client
 from bot.views.handoff import handoff_message
 from storage.models import Lead, LeadStatus, OutboxMessage, OutboxStatus
+from storage.outbox_kind import OutboxKind
 from storage.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
 EVENT_TYPE = "sla_outbox"
-#: outbox ``kind`` of a file upload; payload: ``{"filename", "title", "content_b64",
-#: "initial_comment"?, "thread_ts"?}`` plus ``file_ids`` the worker adds (files it created)
-FILE_KIND = "file"
 UPLOAD_METHOD = "files.completeUploadExternal"
 LEASE = timedelta(seconds=60)
 CHANNEL_INTERVAL = timedelta(seconds=1)  # Slack allows about one message per second per channel
@@ -94,10 +88,11 @@ UNCERTAIN_RECHECK_S = 30.0
 WEBHOOK_RETRY_FOR = timedelta(hours=24)
 #: rows that call no Slack API (a webhook receiver, HubSpot's CRM API): after Slack's in a pass,
 #: retried for ``WEBHOOK_RETRY_FOR`` rather than ``MAX_ATTEMPTS``
-OFF_SLACK_KINDS = frozenset({WEBHOOK_KIND, FETCH_KIND, DEAL_FETCH_KIND})
+OFF_SLACK_KINDS = frozenset({
+    OutboxKind.WEBHOOK, OutboxKind.HUBSPOT_FETCH, OutboxKind.HUBSPOT_DEAL_FETCH})
 #: HubSpot's thin events: what the worker runs to fetch and store each kind
 FETCHERS: dict[str, Callable[[Services, dict[str, Any]], dict[str, Any]]] = {
-    FETCH_KIND: run_fetch, DEAL_FETCH_KIND: run_deal_fetch}
+    OutboxKind.HUBSPOT_FETCH: run_fetch, OutboxKind.HUBSPOT_DEAL_FETCH: run_deal_fetch}
 PERMANENT_ERRORS = frozenset({
     "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed",
     "account_inactive", "token_revoked", "token_expired", "no_permission", "missing_scope",
@@ -203,7 +198,7 @@ class OutboxWorker:
             if until is not None:
                 self._release(job, until)
                 continue
-            if job.kind != WEBHOOK_KIND:  # a receiver is not a Slack channel
+            if job.kind != OutboxKind.WEBHOOK:  # a receiver is not a Slack channel
                 if job.channel in self._busy_channels():
                     self._release(job, None)
                     continue
@@ -270,9 +265,9 @@ class OutboxWorker:
                 query = query.with_for_update(skip_locked=True)
             rows = list(uow.session.scalars(query))
             # one render covers a person's Home refreshes claimed together (see _skip_superseded)
-            last_home = {_home_user(row): row.id for row in rows if row.kind == HOME_KIND}
+            last_home = {_home_user(row): row.id for row in rows if row.kind == OutboxKind.HOME}
             for row in rows:
-                if row.kind == HOME_KIND and last_home[_home_user(row)] != row.id:
+                if row.kind == OutboxKind.HOME and last_home[_home_user(row)] != row.id:
                     self._finish(uow, row, OutboxStatus.SKIPPED, error=SUPERSEDED)
                     continue
                 if row.status == OutboxStatus.SENDING:
@@ -317,7 +312,7 @@ class OutboxWorker:
             row = uow.session.get(OutboxMessage, row_id)
             if row is None or row.locked_by != self.worker_id:
                 return None
-            if row.kind == "handoff":
+            if row.kind == OutboxKind.HANDOFF:
                 lead = uow.leads.get(row.lead_id) if row.lead_id else None
                 if lead is None or lead.status != LeadStatus.QUEUED:
                     self._finish(uow, row, OutboxStatus.SKIPPED, error="lead no longer queued")
@@ -325,10 +320,10 @@ class OutboxWorker:
                     return None
                 payload = handoff_message(lead, self.services.policy, now, self.services.t)
                 method, args = "chat.postMessage", {"channel": row.channel, **payload}
-            elif row.kind == HOME_KIND:
+            elif row.kind == OutboxKind.HOME:
                 user_id = _home_user(row)
                 method, args = "views.publish", home_publish_args(self.services, uow, user_id)
-            elif row.kind == WEBHOOK_KIND:
+            elif row.kind == OutboxKind.WEBHOOK:
                 config = self.services.policy.outbound_webhook
                 if config is None:  # the operator turned the webhook off since it was queued
                     self._finish(uow, row, OutboxStatus.SKIPPED, error="webhook not configured")
@@ -337,11 +332,11 @@ class OutboxWorker:
                 method = "POST"
                 args = {"url": config.url, "timeout": config.timeout_seconds,
                         "body": str(row.payload.get("body", ""))}
-            elif row.kind == FILE_KIND:
+            elif row.kind == OutboxKind.FILE:
                 method, args = UPLOAD_METHOD, {"channel": row.channel, **row.payload}
             elif row.kind in FETCHERS:  # a thin HubSpot event: read its contact or deal
                 method, args = "GET", dict(row.payload)
-            elif row.kind == PROPOSAL_KIND:  # an agreement proposal: rendered as it is now
+            elif row.kind == OutboxKind.AGREEMENT_PROPOSAL:  # rendered as the proposal is now
                 try:
                     method, args = proposal_call(self.services, uow, row)
                 except PostNotSentYet:  # an update or reply waits for its post's ts
@@ -404,14 +399,14 @@ class OutboxWorker:
     @staticmethod
     def _checkable(job: _Job) -> bool:
         """Only a post or a shared file can be found again in a channel's history."""
-        if job.kind == FILE_KIND:
+        if job.kind == OutboxKind.FILE:
             return bool(job.args.get("file_ids"))
-        return job.kind != WEBHOOK_KIND and job.method == "chat.postMessage"
+        return job.kind != OutboxKind.WEBHOOK and job.method == "chat.postMessage"
 
     def _call(self, job: _Job) -> dict[str, Any]:
-        if job.kind == WEBHOOK_KIND:
+        if job.kind == OutboxKind.WEBHOOK:
             return self._post_webhook(job)
-        if job.kind == FILE_KIND:
+        if job.kind == OutboxKind.FILE:
             return self._upload_file(job)
         if job.kind in FETCHERS:
             return self._fetch(job)
@@ -615,7 +610,7 @@ class OutboxWorker:
             row.attempts += 1 if sent else 0  # an adopted earlier post is not a new attempt
             row.result_channel, row.result_ts = channel, str(ts) if ts else None
             self._finish(uow, row, OutboxStatus.SENT)
-            if job.kind == "handoff" and row.lead_id is not None:
+            if job.kind == OutboxKind.HANDOFF and row.lead_id is not None:
                 lead = uow.leads.get_for_update(row.lead_id)
                 if lead is not None and lead.status == LeadStatus.QUEUED:
                     # the agreement version it is handed off under, read in the same transaction

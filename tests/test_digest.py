@@ -24,7 +24,6 @@ from bot.digest import digest_step, due_week, parse_week
 from bot.feedback import Reply, record_reply
 from bot.lifecycle import Surface
 from bot.notices import sweep_notices
-from bot.outbox import FILE_KIND
 from bot.policy import Policy
 from bot.scheduler import default_steps, sweep
 from bot.services import Services
@@ -40,6 +39,7 @@ from bot.views.digest import (
 )
 from bot.workflow import claim, log_touch
 from storage.models import OutboxMessage, OutboxStatus
+from storage.outbox_kind import OutboxKind
 from tests.conftest import EXAMPLE_POLICY, Database, make_services, make_worker
 from tests.harness import FakeSlack
 from tests.test_outbox import CHANNEL, queue
@@ -236,7 +236,7 @@ def test_two_sweepers_at_once_post_one_digest(world: World) -> None:
 def chart_row(world: World) -> OutboxMessage:
     with world.services.unit_of_work() as uow:
         row = uow.session.scalars(
-            select(OutboxMessage).where(OutboxMessage.kind == FILE_KIND)).one()
+            select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.FILE)).one()
         uow.session.expunge(row)
         return row
 

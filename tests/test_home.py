@@ -21,11 +21,11 @@ from sqlalchemy import event, insert, select
 from bot.clock import ManualClock
 from bot.i18n import format_datetime
 from bot.ids import Action
-from bot.notify import HOME_KIND
 from bot.policy import Policy
 from bot.views.handoff import utf16_len
 from bot.views.home import OWNERS_SHOWN, UNCLAIMED_SHOWN
 from storage.models import Lead, LeadStatus, OutboxMessage, OutboxStatus
+from storage.outbox_kind import OutboxKind
 from tests.conftest import Database
 from tests.harness import FakeSlack
 from tests.test_claim import MANAGER, MARKETER, REP1, REP2, Env, claim_by, eventually, start
@@ -165,7 +165,7 @@ def home_rows(env: Env, user: str) -> list[OutboxMessage]:
     with env.services.unit_of_work() as uow:
         rows = uow.session.scalars(
             select(OutboxMessage)
-            .where(OutboxMessage.kind == HOME_KIND, OutboxMessage.channel == user)
+            .where(OutboxMessage.kind == OutboxKind.HOME, OutboxMessage.channel == user)
             .order_by(OutboxMessage.id)
         ).all()
         uow.session.expunge_all()

@@ -35,13 +35,14 @@ from sqlalchemy import select
 from bot.clock import ManualClock
 from bot.lifecycle import Action, Surface, apply
 from bot.notify import queue_call
-from bot.outbound import WEBHOOK_KIND, config_problems, outcome_body, queue_outcome
+from bot.outbound import config_problems, outcome_body, queue_outcome
 from bot.outbox import OutboxWorker, outbox_health
 from bot.policy import Policy, PolicyError, load_policy, parse_policy
 from bot.services import Services, build_services
 from bot.settings import SettingsError
 from bot.user_agent import USER_AGENT
 from storage.models import Lead, LeadEvent, LeadStatus, OutboxMessage, OutboxStatus
+from storage.outbox_kind import OutboxKind
 from tests.conftest import (
     BOT_TOKEN,
     EXAMPLE_POLICY,
@@ -231,7 +232,7 @@ def decide(
 def webhook_rows(services: Services) -> list[OutboxMessage]:
     with services.unit_of_work() as uow:
         rows = uow.session.scalars(
-            select(OutboxMessage).where(OutboxMessage.kind == WEBHOOK_KIND)
+            select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.WEBHOOK)
             .order_by(OutboxMessage.id)
         ).all()
         for row in rows:

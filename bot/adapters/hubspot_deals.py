@@ -51,14 +51,13 @@ from bot.outcomes import (
 )
 from bot.services import Services
 from storage.models import Lead
+from storage.outbox_kind import OutboxKind
 from storage.unit_of_work import UnitOfWork
 
-__all__ = ["DEAL_FETCH_KIND", "DEAL_PROPERTIES", "DealGone", "NoLead", "queue", "run"]
+__all__ = ["DEAL_PROPERTIES", "DealGone", "NoLead", "queue", "run"]
 
 log = logging.getLogger(__name__)
 
-#: outbox ``kind`` of a deal fetch; payload: ``ThinEvent.as_json()`` (the deal's id and stage)
-DEAL_FETCH_KIND = "hubspot_deal_fetch"
 #: what the CRM API is asked for about a deal
 DEAL_PROPERTIES = ("dealstage", "amount", "deal_currency_code", "closedate",
                    "closed_lost_reason")
@@ -90,7 +89,8 @@ def queue(services: Services, uow: UnitOfWork, event: ThinEvent, now: datetime) 
         return Outcome("ignored", reasons=[
             f"deal stage {stage!r} is not in won_stages or lost_stages, and no lead has an "
             "outcome of this deal from HubSpot"])
-    row = uow.outbox.enqueue(key=f"{DEAL_FETCH_KIND}:{event.key}", kind=DEAL_FETCH_KIND,
+    row = uow.outbox.enqueue(key=f"{OutboxKind.HUBSPOT_DEAL_FETCH}:{event.key}",
+                             kind=OutboxKind.HUBSPOT_DEAL_FETCH,
                              now=now, channel=LANE, payload=event.as_json())
     return Outcome("fetching" if row is not None else "duplicate")
 
