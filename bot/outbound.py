@@ -49,8 +49,6 @@ __all__ = [
     "sign",
 ]
 
-#: outbox ``kind`` of an outbound webhook
-WEBHOOK_KIND = "webhook"
 #: what the outbox row's ``channel`` holds: a lane of its own, never a Slack channel, so a
 #: receiver's 429 holds back only webhooks and Slack's pacing never holds back a webhook
 LANE = "outbound"
