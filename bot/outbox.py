@@ -21,12 +21,12 @@ created file id is remembered on the row before it is shared, and after an attem
 outcome is unknown the worker looks for any of those ids in the channel's recent history and
 adopts the share it finds instead of uploading again (``bot.outbox_files``).
 
-Outbound webhooks (kind ``webhook``, see ``bot.outbound``) and HubSpot's CRM fetches ride the
-same rows, claims, leases and backoff, but are not Slack calls: they are sent after Slack's rows
-in a pass, retried for a time window rather than a number of attempts, and never looked up in
-history; a webhook is never paced as a channel. Webhook receivers dedupe on the delivery id
-instead, since a crash between the POST and its commit sends again (at least once)
-(``bot.outbox_off_slack``).
+Outbound webhooks (kind ``webhook``, see ``bot.outbound_webhook``) and HubSpot's CRM fetches
+ride the same rows, claims, leases and backoff, but are not Slack calls: they are sent after
+Slack's rows in a pass, retried for a time window rather than a number of attempts, and never
+looked up in history; a webhook is never paced as a channel. Webhook receivers dedupe on the
+delivery id instead, since a crash between the POST and its commit sends again (at least
+once) (``bot.outbox_off_slack``).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from typing import Any
 from slack_sdk import WebClient
 from sqlalchemy import func, or_, select
 
-from bot.outbound import check_config
+from bot.outbound_webhook import check_config
 from bot.outbox_routes import SENDERS
 from bot.outbox_sender import (
     Call,

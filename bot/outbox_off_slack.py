@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.adapters.hubspot_fetch import Moot
-from bot.outbound import LANE, DeliveryRefused, DeliveryRetry, deliver
+from bot.outbound_webhook import LANE, DeliveryRefused, DeliveryRetry, deliver
 from bot.outbox_sender import Job, Permanent, Retry, Skipped, Transport
 from bot.services import Services
 

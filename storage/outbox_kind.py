@@ -24,7 +24,7 @@ class OutboxKind(StrEnum):
     #: a file upload, payload ``{"filename", "title", "content_b64", "initial_comment"?,
     #: "thread_ts"?}`` plus ``file_ids`` the worker adds (files it created)
     FILE = "file"
-    #: an outbound webhook delivery (``bot.outbound``), payload ``{"body"}``
+    #: an outbound webhook delivery (``bot.outbound_webhook``), payload ``{"body"}``
     WEBHOOK = "webhook"
     #: HubSpot's thin contact event, payload ``ThinEvent.as_json()``
     HUBSPOT_FETCH = "hubspot_fetch"

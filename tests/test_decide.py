@@ -21,7 +21,7 @@ from slack_sdk import WebClient
 
 from bot.clock import ManualClock
 from bot.ids import Action, Callback, ConvertBlock, RecycleBlock
-from bot.outbound import delivery_key
+from bot.outbound_webhook import delivery_key
 from bot.policy import OutboundWebhook, Policy
 from bot.services import build_services
 from bot.workflow import log_touch

@@ -20,7 +20,7 @@ did), else the SQL of the deal's associated contacts in HubSpot's order: HubSpot
 keyed by contact (``hubspot:<contact id>``, ``bot.adapters.hubspot``), so no contact is read.
 A deleted deal (404), a deal without contacts, contacts without an SQL, a reopened deal whose
 lead has no outcome from HubSpot: the row is moot, skipped with a log line of ids. What
-HubSpot reported is never sent back to it by the outbound webhook (``bot.outbound``).
+HubSpot reported is never sent back to it by the outbound webhook (``bot.outbound_webhook``).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from bot.adapters.hubspot_fetch import LANE, Moot, crm_get
 from bot.adapters.receive import Outcome
 from bot.intake import in_window
 from bot.lifecycle import SQL_STATUSES, Surface
-from bot.outbound import DeliveryRefused, DeliveryRetry
+from bot.outbound_webhook import DeliveryRefused, DeliveryRetry
 from bot.outcomes import (
     REASON_MAX,
     InvalidOutcome,

@@ -29,7 +29,7 @@ from typing import Any
 
 from bot.adapters import hubspot
 from bot.adapters.receive import Outcome, receive
-from bot.outbound import DeliveryRefused, DeliveryRetry
+from bot.outbound_webhook import DeliveryRefused, DeliveryRetry
 from bot.services import Services
 from bot.user_agent import USER_AGENT
 from storage.outbox_kind import OutboxKind
