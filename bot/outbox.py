@@ -305,7 +305,7 @@ class OutboxWorker:
             self._fail(job, str(failure))
             return None
         except Skipped as moot:
-            self._skip(job, str(moot))
+            self._end(job, OutboxStatus.SKIPPED, str(moot))
             return None
         except Exception as exc:  # a bug or bad data must not abort the pass or loop the row
             name = type(exc).__name__  # never the message: it may quote personal data
@@ -333,15 +333,6 @@ class OutboxWorker:
             if sender.on_sent is not None:
                 sender.on_sent(self.services, uow, row, channel, ts, now)
             uow.commit()
-
-    def _skip(self, job: Job, reason: str) -> None:
-        """The call found nothing left to do: the attempt counts, the row ends skipped."""
-        with self.services.unit_of_work() as uow:
-            row = uow.session.get(OutboxMessage, job.id)
-            if row is not None:
-                row.attempts += 1
-                self._finish(uow, row, OutboxStatus.SKIPPED, error=reason)
-                uow.commit()
 
     def _reschedule(self, job: Job, retry: Retry) -> datetime | None:
         now = self.services.clock.now()
@@ -378,13 +369,18 @@ class OutboxWorker:
             uow.commit()
         return not_before if retry.after_s is not None or retry.hold_lane else None
 
-    def _fail(self, job: Job, error: str) -> None:
+    def _end(self, job: Job, status: OutboxStatus, error: str) -> None:
+        """The attempt counts and the row ends: failed, or skipped when it found nothing left
+        to do."""
         with self.services.unit_of_work() as uow:
             row = uow.session.get(OutboxMessage, job.id)
             if row is not None:
                 row.attempts += 1
-                self._finish(uow, row, OutboxStatus.FAILED, error=error)
+                self._finish(uow, row, status, error=error)
                 uow.commit()
+
+    def _fail(self, job: Job, error: str) -> None:
+        self._end(job, OutboxStatus.FAILED, error)
         log.error("outbox %s (%s to %s) failed permanently: %s", job.id, job.kind, job.channel,
                   error)
 
