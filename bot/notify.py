@@ -22,11 +22,10 @@ from bot.deal import deal_outcome
 from bot.services import Services
 from bot.views.handoff import handoff_message
 from storage.models import Lead
+from storage.outbox_kind import OutboxKind
 from storage.unit_of_work import UnitOfWork
 
 __all__ = [
-    "HOME_KIND",
-    "MESSAGE_KIND",
     "Outgoing",
     "queue_call",
     "refresh_every_home",
@@ -36,11 +35,6 @@ __all__ = [
     "update_channel_message",
 ]
 
-#: outbox ``kind`` of a ready-made Slack call (``{"method", "args"}``)
-MESSAGE_KIND = "message"
-#: outbox ``kind`` of an App Home refresh: the view is rendered when it is sent, from then-current
-#: state, so a burst of changes never publishes a stale Home
-HOME_KIND = "home"
 
 
 class Outgoing:
@@ -92,7 +86,7 @@ class Outgoing:
         """
         self.rows.append({
             "key": key,
-            "kind": MESSAGE_KIND,
+            "kind": OutboxKind.MESSAGE,
             "lead_id": lead.id if lead is not None else None,
             "channel": str(args["channel"]),
             "payload": {"method": method, "args": args, **(extra or {})},
@@ -157,7 +151,7 @@ class Outgoing:
         if managers:
             people |= self.services.directory.members("managers")
         self.rows.extend(
-            {"key": f"{key}:home:{user_id}", "kind": HOME_KIND, "lead_id": None,
+            {"key": f"{key}:home:{user_id}", "kind": OutboxKind.HOME, "lead_id": None,
              "channel": user_id, "payload": {"user_id": user_id}}
             for user_id in sorted(people)
         )
@@ -228,4 +222,4 @@ def refresh_every_home(services: Services, uow: UnitOfWork, key: str) -> None:
     who have opened their Home are among them already, and the caller's transaction must not
     wait on Slack."""
     with Outgoing(services, uow) as out:
-        out.refresh_homes(key, uow.outbox.channels_of(HOME_KIND), managers=False)
+        out.refresh_homes(key, uow.outbox.channels_of(OutboxKind.HOME), managers=False)

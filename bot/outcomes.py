@@ -44,7 +44,7 @@ from bot.currencies import minor_units
 from bot.intake import FieldError, Instant, InvalidLead, _nfkc, _sane, _text, field_errors
 from bot.intake import value_problems as intake_value_problems
 from bot.lifecycle import SQL_STATUSES, Action, Surface, apply
-from bot.outbound import CRM_SOURCES, queue_outcome
+from bot.outbound_webhook import CRM_SOURCES, queue_outcome
 from bot.outcome_notices import announce
 from bot.policy import OTHER_LOSS_REASON, Policy
 from bot.services import Services

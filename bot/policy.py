@@ -432,7 +432,7 @@ class OutboundWebhook(_Section):
 
     url: str
     #: "won" and "lost" (a deal's outcome) are sent only when listed, and never for an outcome
-    #: the CRM itself reported (``bot.outbound.queue_outcome``)
+    #: the CRM itself reported (``bot.outbound_webhook.queue_outcome``)
     events: tuple[Literal["converted", "recycled", "won", "lost"], ...] = OUTCOME_EVENTS
     #: per request; kept well below the outbox lease (60 s) so a slow receiver never lets a
     #: second worker take the same row while the first is still waiting for an answer

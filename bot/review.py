@@ -56,6 +56,7 @@ from bot.terminal_text import blocks_as_text
 from bot.views.agreement import AgreementHeadline
 from bot.views.review import review_message
 from storage.models import Activity, Lead, LeadEvent, LeadStatus
+from storage.outbox_kind import OutboxKind
 
 __all__ = [
     "CSV_COLUMNS",
@@ -650,7 +651,7 @@ def queue_review(services: Services, period: Period, now: datetime,
     channel = services.policy.channels.digest_channel
     with services.unit_of_work() as uow:
         row = uow.outbox.enqueue(
-            key=review_key(period), kind="message", now=now, channel=channel,
+            key=review_key(period), kind=OutboxKind.MESSAGE, now=now, channel=channel,
             payload={"method": "chat.postMessage", "args": {"channel": channel,
                                                             **review.message}},
         )

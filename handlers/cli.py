@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import csv_import
 from bot.clock import SystemClock
 from bot.i18n import Translator
-from bot.outbound import check_config, config_problems
+from bot.outbound_webhook import check_config, config_problems
 from bot.placeholders import placeholder_problems
 from bot.policy import Policy, PolicyError, declared_language, load_policy
 from bot.problems import Problem

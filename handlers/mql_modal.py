@@ -23,12 +23,12 @@ from bot.roles import Role
 from bot.services import Services
 from bot.views.mql_modal import mql_modal, outcome_message, read_form, refusal_modal
 from handlers.errors import reported
+from storage.outbox_kind import OutboxKind
 
 log = logging.getLogger(__name__)
 
 #: who may hand off a lead by hand
 MAY_HAND_OFF: tuple[Role, ...] = ("marketers", "managers")
-DM_KIND = "message"
 
 
 def register(app: App) -> None:
@@ -131,7 +131,7 @@ def _queue_dm(
     with services.unit_of_work() as uow:
         uow.outbox.enqueue(
             key=key,
-            kind=DM_KIND,
+            kind=OutboxKind.MESSAGE,
             now=services.clock.now(),
             lead_id=lead_id,
             channel=user_id,

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.adapters.hubspot_deals import DEAL_FETCH_KIND, DEAL_PROPERTIES
+from bot.adapters.hubspot_deals import DEAL_PROPERTIES
 from bot.clock import ManualClock
 from bot.lifecycle import Surface
-from bot.outbound import WEBHOOK_KIND
 from bot.outcomes import OutcomeInput, record_outcome
 from bot.user_agent import USER_AGENT
 from storage.models import LeadStatus, OutboxMessage, OutboxStatus
+from storage.outbox_kind import OutboxKind
 from tests.harness import FakeSlack
 from tests.harness.adapters import HUBSPOT_TOKEN, BotFactory, deliver_all, send_v3
 from tests.harness.bot_env import make_worker
@@ -65,7 +65,7 @@ def stage_event(clock: ManualClock, stage: str, *, event_id: int = 1, deal: str 
 def deal_rows(bot: Any) -> list[OutboxMessage]:
     with bot.services.unit_of_work() as uow:
         rows = list(uow.session.scalars(select(OutboxMessage).where(
-            OutboxMessage.kind == DEAL_FETCH_KIND).order_by(OutboxMessage.id)))
+            OutboxMessage.kind == OutboxKind.HUBSPOT_DEAL_FETCH).order_by(OutboxMessage.id)))
         uow.session.expunge_all()
         return rows
 
@@ -402,8 +402,8 @@ def test_the_outbound_webhook_never_echoes_a_hubspot_outcome(
     assert sent.json()["outcome"] == "lost"
     with bot.services.unit_of_work() as uow:
         kinds = list(uow.session.scalars(select(OutboxMessage.kind).where(
-            OutboxMessage.kind == WEBHOOK_KIND)))
-    assert kinds == [WEBHOOK_KIND]
+            OutboxMessage.kind == OutboxKind.WEBHOOK)))
+    assert kinds == [OutboxKind.WEBHOOK]
 
 
 def test_the_default_currency_must_be_an_iso_code() -> None:

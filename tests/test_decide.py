@@ -21,12 +21,13 @@ from slack_sdk import WebClient
 
 from bot.clock import ManualClock
 from bot.ids import Action, Callback, ConvertBlock, RecycleBlock
-from bot.outbound import WEBHOOK_KIND, delivery_key
+from bot.outbound_webhook import delivery_key
 from bot.policy import OutboundWebhook, Policy
 from bot.services import build_services
 from bot.workflow import log_touch
 from handlers.server import BotServer
 from storage.models import LeadStatus
+from storage.outbox_kind import OutboxKind
 from tests.harness import FakeSlack, SlackRequests
 from tests.harness.blocks import action_ids, shown
 from tests.harness.bot_env import Env, claim_by, errors_of, make_worker, start
@@ -548,7 +549,7 @@ def test_each_decision_queues_the_outbound_webhook_in_its_unit_of_work(
             (event,) = running.events(lead_id, kind)
             with running.services.unit_of_work() as uow:
                 row = uow.outbox.by_key(delivery_key(lead_id, event.id))
-                assert row is not None and row.kind == WEBHOOK_KIND
+                assert row is not None and row.kind == OutboxKind.WEBHOOK
                 body = json.loads(row.payload["body"])
             assert body["lead"]["id"] == lead_id
             if kind == "convert":

@@ -17,7 +17,6 @@ from sqlalchemy import select
 
 from bot.clock import ManualClock
 from bot.digest import digest_step, due_week, parse_week
-from bot.outbox import FILE_KIND
 from bot.policy import Policy
 from bot.views.digest import (
     MAX_BLOCKS,
@@ -30,6 +29,7 @@ from bot.views.digest import (
     digest_message,
 )
 from storage.models import OutboxMessage, OutboxStatus
+from storage.outbox_kind import OutboxKind
 from tests.harness import FakeSlack
 from tests.harness.blocks import shown
 from tests.harness.bot_env import make_services
@@ -166,7 +166,7 @@ def test_two_sweepers_at_once_post_one_digest(world: World) -> None:
 def chart_row(world: World) -> OutboxMessage:
     with world.services.unit_of_work() as uow:
         row = uow.session.scalars(
-            select(OutboxMessage).where(OutboxMessage.kind == FILE_KIND)).one()
+            select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.FILE)).one()
         uow.session.expunge(row)
         return row
 

@@ -20,10 +20,10 @@ from sqlalchemy import event, insert, select
 
 from bot.i18n import format_datetime
 from bot.ids import Action
-from bot.notify import HOME_KIND
 from bot.views.handoff import utf16_len
 from bot.views.home import OWNERS_SHOWN, UNCLAIMED_SHOWN
 from storage.models import Lead, LeadStatus, OutboxMessage, OutboxStatus
+from storage.outbox_kind import OutboxKind
 from tests.harness.bot_env import Env, claim_by
 from tests.harness.leads import queue
 from tests.harness.people import CHANNEL, MANAGER, MARKETER, REP1, REP2
@@ -159,7 +159,7 @@ def home_rows(env: Env, user: str) -> list[OutboxMessage]:
     with env.services.unit_of_work() as uow:
         rows = uow.session.scalars(
             select(OutboxMessage)
-            .where(OutboxMessage.kind == HOME_KIND, OutboxMessage.channel == user)
+            .where(OutboxMessage.kind == OutboxKind.HOME, OutboxMessage.channel == user)
             .order_by(OutboxMessage.id)
         ).all()
         uow.session.expunge_all()

@@ -20,7 +20,7 @@ did), else the SQL of the deal's associated contacts in HubSpot's order: HubSpot
 keyed by contact (``hubspot:<contact id>``, ``bot.adapters.hubspot``), so no contact is read.
 A deleted deal (404), a deal without contacts, contacts without an SQL, a reopened deal whose
 lead has no outcome from HubSpot: the row is moot, skipped with a log line of ids. What
-HubSpot reported is never sent back to it by the outbound webhook (``bot.outbound``).
+HubSpot reported is never sent back to it by the outbound webhook (``bot.outbound_webhook``).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from bot.adapters.hubspot_fetch import LANE, Moot, crm_get
 from bot.adapters.receive import Outcome
 from bot.intake import in_window
 from bot.lifecycle import SQL_STATUSES, Surface
-from bot.outbound import DeliveryRefused, DeliveryRetry
+from bot.outbound_webhook import DeliveryRefused, DeliveryRetry
 from bot.outcomes import (
     REASON_MAX,
     InvalidOutcome,
@@ -51,14 +51,13 @@ from bot.outcomes import (
 )
 from bot.services import Services
 from storage.models import Lead
+from storage.outbox_kind import OutboxKind
 from storage.unit_of_work import UnitOfWork
 
-__all__ = ["DEAL_FETCH_KIND", "DEAL_PROPERTIES", "DealGone", "NoLead", "queue", "run"]
+__all__ = ["DEAL_PROPERTIES", "DealGone", "NoLead", "queue", "run"]
 
 log = logging.getLogger(__name__)
 
-#: outbox ``kind`` of a deal fetch; payload: ``ThinEvent.as_json()`` (the deal's id and stage)
-DEAL_FETCH_KIND = "hubspot_deal_fetch"
 #: what the CRM API is asked for about a deal
 DEAL_PROPERTIES = ("dealstage", "amount", "deal_currency_code", "closedate",
                    "closed_lost_reason")
@@ -90,7 +89,8 @@ def queue(services: Services, uow: UnitOfWork, event: ThinEvent, now: datetime) 
         return Outcome("ignored", reasons=[
             f"deal stage {stage!r} is not in won_stages or lost_stages, and no lead has an "
             "outcome of this deal from HubSpot"])
-    row = uow.outbox.enqueue(key=f"{DEAL_FETCH_KIND}:{event.key}", kind=DEAL_FETCH_KIND,
+    row = uow.outbox.enqueue(key=f"{OutboxKind.HUBSPOT_DEAL_FETCH}:{event.key}",
+                             kind=OutboxKind.HUBSPOT_DEAL_FETCH,
                              now=now, channel=LANE, payload=event.as_json())
     return Outcome("fetching" if row is not None else "duplicate")
 

@@ -29,15 +29,14 @@ from typing import Any
 
 from bot.adapters import hubspot
 from bot.adapters.receive import Outcome, receive
-from bot.outbound import DeliveryRefused, DeliveryRetry
+from bot.outbound_webhook import DeliveryRefused, DeliveryRetry
 from bot.services import Services
 from bot.user_agent import USER_AGENT
+from storage.outbox_kind import OutboxKind
 from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-#: outbox ``kind`` of a fetch; payload: ``ThinEvent.as_json()``
-FETCH_KIND = "hubspot_fetch"
 #: the outbox ``channel`` of every fetch: a lane of its own, paced, never a Slack channel
 LANE = "hubspot"
 #: HubSpot's rate limits are per 10 seconds
@@ -63,7 +62,8 @@ class ContactGone(Moot):
 
 def queue(uow: UnitOfWork, event: hubspot.ThinEvent, now: datetime) -> bool:
     """Store one thin event for the worker, in the caller's transaction; False if already."""
-    row = uow.outbox.enqueue(key=f"{FETCH_KIND}:{event.key}", kind=FETCH_KIND, now=now,
+    row = uow.outbox.enqueue(key=f"{OutboxKind.HUBSPOT_FETCH}:{event.key}",
+                             kind=OutboxKind.HUBSPOT_FETCH, now=now,
                              channel=LANE, payload=event.as_json())
     return row is not None
 

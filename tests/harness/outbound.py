@@ -19,10 +19,11 @@ from sqlalchemy import select
 
 from bot.clock import ManualClock
 from bot.lifecycle import Action, Surface, apply
-from bot.outbound import WEBHOOK_KIND, queue_outcome
+from bot.outbound_webhook import queue_outcome
 from bot.policy import Policy
 from bot.services import Services, build_services
 from storage.models import Lead, LeadStatus, OutboxMessage
+from storage.outbox_kind import OutboxKind
 from tests.harness.databases import Database
 from tests.harness.fake_slack import FakeSlack
 from tests.harness.people import REP1
@@ -168,7 +169,7 @@ def decide(
 def webhook_rows(services: Services) -> list[OutboxMessage]:
     with services.unit_of_work() as uow:
         rows = uow.session.scalars(
-            select(OutboxMessage).where(OutboxMessage.kind == WEBHOOK_KIND)
+            select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.WEBHOOK)
             .order_by(OutboxMessage.id)
         ).all()
         for row in rows:
