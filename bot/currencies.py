@@ -9,6 +9,10 @@ out: no deal is priced in them.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from babel.numbers import format_currency
+
 _NO_MINOR_UNIT = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
 _THREE_PLACES = "BHD IQD JOD KWD LYD OMR TND"
 _FOUR_PLACES = "CLF UYW"
@@ -34,3 +38,13 @@ MINOR_UNITS: dict[str, int] = {
 def minor_units(code: str) -> int | None:
     """The decimal places of ``code`` (``JPY`` → 0, ``USD`` → 2); None: not a currency."""
     return MINOR_UNITS.get(code)
+
+
+
+def format_money(amount: Decimal, currency: str, language: str) -> str:
+    """An amount as readers of ``language`` write it in its currency, from CLDR (Babel):
+    ``¥1,200,000`` (``￥1,200,000`` in Japanese), ``$12,000.50``, ``€1,234.50`` — the symbol,
+    its place and the currency's decimals per locale. Digits beyond the currency's usual
+    decimals are shown, never rounded away: the amount is the CRM's, exactly."""
+    return format_currency(amount, currency, locale="ja" if language == "ja" else "en",
+                           currency_digits=True, decimal_quantization=False)

@@ -56,9 +56,9 @@ from bot.views.digest import (
 )
 from bot.views.handoff import thread_link
 from storage.models import Feedback, Lead, LeadEvent
+from storage.outbox_kind import OutboxKind
 
 __all__ = [
-    "CHART_KIND",
     "BadWeek",
     "Digest",
     "build_digest",
@@ -74,7 +74,6 @@ log = logging.getLogger(__name__)
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
-CHART_KIND = "file"  # ``bot.outbox.FILE_KIND``; not imported: the outbox imports services
 
 
 class BadWeek(ValueError):
@@ -177,7 +176,7 @@ def queue_digest(services: Services, period: Period, now: datetime) -> bool:
     key = digest_key(period)
     with services.unit_of_work() as uow:
         row = uow.outbox.enqueue(
-            key=key, kind="message", now=now, channel=channel,
+            key=key, kind=OutboxKind.MESSAGE, now=now, channel=channel,
             payload={"method": "chat.postMessage", "args": {"channel": channel,
                                                             **digest.message}},
         )
@@ -186,7 +185,7 @@ def queue_digest(services: Services, period: Period, now: datetime) -> bool:
             return False
         if digest.chart_png is not None:
             uow.outbox.enqueue(
-                key=f"{key}:chart", kind=CHART_KIND, now=now, channel=channel,
+                key=f"{key}:chart", kind=OutboxKind.FILE, now=now, channel=channel,
                 payload={
                     "filename": f"sla-digest-{period.label}.png",
                     "title": digest.message["text"][:200],

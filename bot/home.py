@@ -20,11 +20,11 @@ from sqlalchemy.orm import load_only, raiseload
 from bot.agreement.reading import current_headline
 from bot.deadlines import decision_due, first_contact_due
 from bot.lifecycle import OWNED
-from bot.notify import HOME_KIND
 from bot.policy import Policy
 from bot.services import Services
 from bot.views.home import UNCLAIMED_SHOWN, Deadline, HomeData, HomeLead, home_view
 from storage.models import Lead, LeadStatus, OutboxMessage, OutboxStatus
+from storage.outbox_kind import OutboxKind
 from storage.unit_of_work import UnitOfWork
 
 __all__ = [
@@ -84,7 +84,7 @@ def queue_home_open(services: Services, user_id: str, event_id: str | None) -> N
     with services.unit_of_work() as uow:
         uow.outbox.enqueue(
             key=open_key(user_id, event_id, now.isoformat()),
-            kind=HOME_KIND,
+            kind=OutboxKind.HOME,
             now=now,
             channel=user_id,
             payload={"user_id": user_id},
@@ -198,7 +198,7 @@ def _skip_superseded(uow: UnitOfWork, user_id: str) -> None:
         skipped = uow.session.execute(
             update(OutboxMessage)
             .where(
-                OutboxMessage.kind == HOME_KIND,
+                OutboxMessage.kind == OutboxKind.HOME,
                 OutboxMessage.channel == user_id,
                 OutboxMessage.status == OutboxStatus.PENDING.value,
             )

@@ -95,6 +95,13 @@ def format_number(value: float, language: str, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def format_percent(share: float, language: str) -> str:
+    """A share (0.32) as people write it: ``32 %`` in English as the reports always showed it,
+    ``32%`` in Japanese, where a unit follows its number without a space."""
+    number = format_number(share * 100, language)
+    return f"{number}%" if language == "ja" else f"{number} %"
+
+
 def format_weekdays(days: Iterable[int], language: str) -> str:
     """Opening weekdays (0 = Monday) as people write them: runs of three or more days joined,
     ``Mon–Fri`` / ``月〜金``, others listed: ``Mon, Wed`` / ``月・水``."""

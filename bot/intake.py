@@ -49,6 +49,7 @@ from bot.policy import Policy
 from bot.problems import Problem, pydantic_key
 from bot.services import Services
 from storage.models import Activity, Lead, LeadStatus
+from storage.outbox_kind import OutboxKind
 from storage.repositories import (
     find_leads_by_external_ids,
     insert_leads,
@@ -58,7 +59,6 @@ from storage.unit_of_work import GroupCommit, UnitOfWork
 
 log = logging.getLogger(__name__)
 
-HANDOFF_KIND = "handoff"
 MAX_ACTIVITIES = 1000
 #: the window a lead's dates must fall in: no marketing tool dates a lead before 2000, and a
 #: date ahead of the clock by more than a day (beyond any time zone mistake) is a typo or a
@@ -529,7 +529,8 @@ def _store_together(uow: UnitOfWork, deliveries: list[_Delivery]) -> list[Intake
         qualification = delivery.admission.qualification
         if qualification.qualified:
             handoffs.append({
-                "key": f"{HANDOFF_KIND}:{lead_id}", "kind": HANDOFF_KIND, "now": delivery.now,
+                "key": f"{OutboxKind.HANDOFF}:{lead_id}", "kind": OutboxKind.HANDOFF,
+                "now": delivery.now,
                 "lead_id": lead_id, "channel": delivery.services.policy.channels.handoff,
                 "payload": {},
             })
@@ -647,8 +648,8 @@ def store(uow: UnitOfWork, policy: Policy, admission: Admission, *, now: datetim
     lead_id = uow.leads.insert_new(lead)
     if qualification.qualified:
         uow.outbox.insert_new(
-            key=f"{HANDOFF_KIND}:{lead_id}",
-            kind=HANDOFF_KIND,
+            key=f"{OutboxKind.HANDOFF}:{lead_id}",
+            kind=OutboxKind.HANDOFF,
             now=now,
             lead_id=lead_id,
             channel=policy.channels.handoff,

@@ -25,7 +25,6 @@ from bot.autoassign import pick_assignee
 from bot.errors import NotAllowed, NotFound, NothingToSnooze, SnoozeRefused
 from bot.i18n import format_datetime
 from bot.lifecycle import Surface, record
-from bot.notify import MESSAGE_KIND
 from bot.reminders import Audience, Clock, LeadClocks, Notice, NoticeKind, Snooze, due_now, plan
 from bot.services import Services
 from bot.views.notice import (
@@ -36,6 +35,7 @@ from bot.views.notice import (
 )
 from bot.workflow import assign_automatically
 from storage.models import Lead, LeadEvent, LeadNotice, LeadStatus
+from storage.outbox_kind import OutboxKind
 from storage.unit_of_work import UnitOfWork
 
 __all__ = [
@@ -390,7 +390,7 @@ def _queue(
 ) -> None:
     """A Slack call in the batch, with the marker the worker uses to drop a moot reminder."""
     batch.outbox.append({
-        "key": key, "kind": MESSAGE_KIND, "lead_id": lead.id, "channel": str(args["channel"]),
+        "key": key, "kind": OutboxKind.MESSAGE, "lead_id": lead.id, "channel": str(args["channel"]),
         "payload": {"method": method, "args": args, **marker},
     })
 

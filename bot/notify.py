@@ -18,14 +18,14 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Self
 
+from bot.deal import deal_outcome
 from bot.services import Services
 from bot.views.handoff import handoff_message
 from storage.models import Lead
+from storage.outbox_kind import OutboxKind
 from storage.unit_of_work import UnitOfWork
 
 __all__ = [
-    "HOME_KIND",
-    "MESSAGE_KIND",
     "Outgoing",
     "queue_call",
     "refresh_every_home",
@@ -35,11 +35,6 @@ __all__ = [
     "update_channel_message",
 ]
 
-#: outbox ``kind`` of a ready-made Slack call (``{"method", "args"}``)
-MESSAGE_KIND = "message"
-#: outbox ``kind`` of an App Home refresh: the view is rendered when it is sent, from then-current
-#: state, so a burst of changes never publishes a stale Home
-HOME_KIND = "home"
 
 
 class Outgoing:
@@ -91,16 +86,18 @@ class Outgoing:
         """
         self.rows.append({
             "key": key,
-            "kind": MESSAGE_KIND,
+            "kind": OutboxKind.MESSAGE,
             "lead_id": lead.id if lead is not None else None,
             "channel": str(args["channel"]),
             "payload": {"method": method, "args": args, **(extra or {})},
         })
 
     def handoff_view(self, lead: Lead) -> dict[str, Any]:
-        """The handoff message as it is now; render it once when several calls carry it."""
+        """The handoff message as it is now (a closed deal's outcome included); render it once
+        when several calls carry it."""
         services = self.services
-        return handoff_message(lead, services.policy, self.now, services.t)
+        return handoff_message(lead, services.policy, self.now, services.t,
+                               outcome=deal_outcome(lead))
 
     def update_channel_message(
         self, lead: Lead, key: str, view: dict[str, Any] | None = None
@@ -154,7 +151,7 @@ class Outgoing:
         if managers:
             people |= self.services.directory.members("managers")
         self.rows.extend(
-            {"key": f"{key}:home:{user_id}", "kind": HOME_KIND, "lead_id": None,
+            {"key": f"{key}:home:{user_id}", "kind": OutboxKind.HOME, "lead_id": None,
              "channel": user_id, "payload": {"user_id": user_id}}
             for user_id in sorted(people)
         )
@@ -225,4 +222,4 @@ def refresh_every_home(services: Services, uow: UnitOfWork, key: str) -> None:
     who have opened their Home are among them already, and the caller's transaction must not
     wait on Slack."""
     with Outgoing(services, uow) as out:
-        out.refresh_homes(key, uow.outbox.channels_of(HOME_KIND), managers=False)
+        out.refresh_homes(key, uow.outbox.channels_of(OutboxKind.HOME), managers=False)

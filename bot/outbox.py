@@ -3,36 +3,38 @@
 Every Slack message the bot owes is an ``OutboxMessage`` row committed together with the change
 that caused it. This worker claims due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
 several processes never take the same row; SQLite serializes writers), sends them without
-holding a transaction, and records the outcome.
+holding a transaction, and records the outcome: sent, retried with backoff, failed, or skipped
+when it became moot.
+
+What a row owes depends on its kind (``storage.outbox_kind.OutboxKind``); the worker looks the
+kind up in a route table (``bot.outbox_routes.SENDERS``) whose ``Sender`` prepares the call
+from current state, makes it, and says whether an earlier attempt can be found again. The
+worker itself has no branch per kind.
 
 ``chat.postMessage`` has no idempotency key, so each post carries message ``metadata`` with the
 outbox key. When an earlier attempt's outcome is unknown (the process died, the answer was lost,
 the call timed out) the worker first looks for that key in the channel's recent history and
-adopts the message it finds instead of posting a second one.
+adopts the message it finds instead of posting a second one (``bot.outbox_slack``).
 
-Outbound webhooks (kind ``webhook``, see ``bot.outbound``) ride the same rows, claims, leases and
-backoff, but are not Slack calls: they are POSTed to the policy's URL, never paced as a channel
-and never looked up in history. Their receivers dedupe on the delivery id instead, since a crash
-between the POST and its commit sends again (at least once).
+File uploads (kind ``file``, e.g. the weekly digest's chart) use Slack's three-step API; each
+created file id is remembered on the row before it is shared, and after an attempt whose
+outcome is unknown the worker looks for any of those ids in the channel's recent history and
+adopts the share it finds instead of uploading again (``bot.outbox_files``).
 
-File uploads (kind ``file``, e.g. the weekly digest's chart) use Slack's current three-step
-API: ``files.getUploadURLExternal`` creates a private file, the bytes are POSTed to its
-``upload_url``, and ``files.completeUploadExternal`` shares it in the channel. Only the last
-step is visible to people, so redoing a failed attempt from the start is harmless until a
-``complete`` may have succeeded. Each created file id is remembered on the row before it is
-shared; after an attempt whose outcome is unknown the worker looks for any of those ids in the
-channel's recent history and adopts the share it finds instead of uploading again.
+Outbound webhooks (kind ``webhook``, see ``bot.outbound_webhook``) and HubSpot's CRM fetches
+ride the same rows, claims, leases and backoff, but are not Slack calls: they are sent after
+Slack's rows in a pass, retried for a time window rather than a number of attempts, and never
+looked up in history; a webhook is never paced as a channel. Webhook receivers dedupe on the
+delivery id instead, since a crash between the POST and its commit sends again (at least
+once) (``bot.outbox_off_slack``).
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 import random
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,98 +42,43 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import func, or_, select
 
-from bot.adapters.hubspot_fetch import FETCH_KIND, ContactGone
-from bot.adapters.hubspot_fetch import run as run_fetch
-from bot.agreement.proposals import (
-    PROPOSAL_KIND,
-    WAIT_FOR_POST,
-    PostGone,
-    PostNotSentYet,
-    proposal_call,
+from bot.outbound_webhook import check_config
+from bot.outbox_routes import SENDERS
+from bot.outbox_sender import (
+    Call,
+    Job,
+    Later,
+    Permanent,
+    Retry,
+    Sender,
+    Skip,
+    Skipped,
+    Transport,
 )
-from bot.home import SUPERSEDED, home_publish_args
-from bot.lifecycle import Action, Surface, apply
-from bot.notices import still_owed
-from bot.notify import HOME_KIND
-from bot.outbound import (
-    LANE,
-    WEBHOOK_KIND,
-    DeliveryRefused,
-    DeliveryRetry,
-    check_config,
-    deliver,
-)
+from bot.outbox_slack import EVENT_TYPE, find_posted, with_metadata
 from bot.services import Services
-from bot.timings import stamp
-from bot.user_agent import USER_AGENT, slack_client
-from bot.views.handoff import handoff_message
-from storage.models import Lead, LeadStatus, OutboxMessage, OutboxStatus
+from bot.user_agent import slack_client
+from storage.models import OutboxMessage, OutboxStatus
 from storage.unit_of_work import UnitOfWorkFactory
+
+__all__ = ["EVENT_TYPE", "MAX_ATTEMPTS", "OutboxHealth", "OutboxWorker", "outbox_health",
+           "worker_client"]
 
 log = logging.getLogger(__name__)
 
-EVENT_TYPE = "sla_outbox"
-#: outbox ``kind`` of a file upload; payload: ``{"filename", "title", "content_b64",
-#: "initial_comment"?, "thread_ts"?}`` plus ``file_ids`` the worker adds (files it created)
-FILE_KIND = "file"
-UPLOAD_METHOD = "files.completeUploadExternal"
 LEASE = timedelta(seconds=60)
 CHANNEL_INTERVAL = timedelta(seconds=1)  # Slack allows about one message per second per channel
 BACKOFF_BASE_S = 2.0
 BACKOFF_CAP_S = 300.0
 MAX_ATTEMPTS = 12
-HISTORY_PAGES = 3
 #: after an attempt whose outcome is unknown, wait at least this long before looking for it in
 #: the channel: a post that timed out on our side may still be completing on Slack's
 UNCERTAIN_RECHECK_S = 30.0
 #: a webhook receiver may be down for a maintenance window: keep retrying (at the backoff cap)
 #: this long after the outcome was queued before giving up, rather than ``MAX_ATTEMPTS``
 WEBHOOK_RETRY_FOR = timedelta(hours=24)
-#: rows that call no Slack API (a webhook receiver, HubSpot's CRM API): after Slack's in a pass,
-#: retried for ``WEBHOOK_RETRY_FOR`` rather than ``MAX_ATTEMPTS``
-OFF_SLACK_KINDS = frozenset({WEBHOOK_KIND, FETCH_KIND})
-PERMANENT_ERRORS = frozenset({
-    "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed",
-    "account_inactive", "token_revoked", "token_expired", "no_permission", "missing_scope",
-    "restricted_action", "msg_too_long", "invalid_blocks", "invalid_metadata_format",
-    "user_not_found", "cannot_dm_bot", "ekm_access_denied", "team_access_not_granted",
-})
-
-
-class _Retry(Exception):
-    def __init__(
-        self,
-        reason: str,
-        after_s: float | None = None,
-        uncertain: bool = False,
-        hold_lane: bool = False,
-    ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.after_s = after_s
-        self.uncertain = uncertain  # the call may have reached Slack
-        #: the destination as a whole is unreachable: hold back the rest of its lane until this
-        #: row's retry, instead of waiting out a timeout for each of them
-        self.hold_lane = hold_lane
-
-
-class _Permanent(Exception):
-    pass
-
-
-@dataclass
-class _Job:
-    id: int
-    key: str
-    kind: str
-    channel: str
-    needs_check: bool
-    attempts: int
-    method: str
-    args: dict[str, Any]
 
 
 def worker_client(services: Services) -> WebClient:
@@ -159,6 +106,7 @@ class OutboxWorker:
         check_config(services.settings, services.policy)  # never send a webhook unsigned
         self.services = services
         self.client = client or worker_client(services)
+        self._transport = Transport(services, self.client)
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
         self.sleep = sleep
         self.rng = rng or random.Random()
@@ -191,14 +139,14 @@ class OutboxWorker:
         busy = self._busy_channels()
         # Slack first: a slow or unreachable webhook receiver must not delay a handoff claimed
         # in the same pass (sorting is stable, so each lane keeps its order)
-        jobs = sorted(self._claim(limit, busy), key=lambda job: job.kind in OFF_SLACK_KINDS)
+        jobs = sorted(self._claim(limit, busy), key=lambda job: _off_slack(job.kind))
         blocked: dict[str, datetime] = {}
         for job in jobs:
             until = blocked.get(job.channel)
             if until is not None:
                 self._release(job, until)
                 continue
-            if job.kind != WEBHOOK_KIND:  # a receiver is not a Slack channel
+            if SENDERS[job.kind].paced:
                 if job.channel in self._busy_channels():
                     self._release(job, None)
                     continue
@@ -245,7 +193,7 @@ class OutboxWorker:
 
     # ------------------------------------------------------------------ claiming
 
-    def _claim(self, limit: int, busy: set[str] | None = None) -> list[_Job]:
+    def _claim(self, limit: int, busy: set[str] | None = None) -> list[Job]:
         now = self.services.clock.now()
         claimed: list[int] = []
         with self.services.unit_of_work() as uow:
@@ -264,11 +212,12 @@ class OutboxWorker:
             if uow.session.bind is not None and uow.session.bind.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             rows = list(uow.session.scalars(query))
-            # one render covers a person's Home refreshes claimed together (see _skip_superseded)
-            last_home = {_home_user(row): row.id for row in rows if row.kind == HOME_KIND}
+            newest = {key: row.id for row in rows if (key := _coalesce_key(row)) is not None}
             for row in rows:
-                if row.kind == HOME_KIND and last_home[_home_user(row)] != row.id:
-                    self._finish(uow, row, OutboxStatus.SKIPPED, error=SUPERSEDED)
+                key = _coalesce_key(row)
+                if key is not None and newest[key] != row.id:
+                    self._finish(uow, row, OutboxStatus.SKIPPED,
+                                 error=SENDERS[row.kind].superseded)
                     continue
                 if row.status == OutboxStatus.SENDING:
                     row.needs_check = True  # its worker stopped mid-send: Slack may have it
@@ -277,7 +226,7 @@ class OutboxWorker:
                 row.locked_until = now + self.lease
                 claimed.append(row.id)
             uow.commit()
-        jobs: list[_Job] = []
+        jobs: list[Job] = []
         for row_id in claimed:
             try:
                 job = self._prepare(row_id)
@@ -299,331 +248,93 @@ class OutboxWorker:
             row = uow.session.get(OutboxMessage, row_id)
             if row is None or row.locked_by != self.worker_id:
                 return
-            job = _Job(id=row.id, key=row.idempotency_key, kind=row.kind,
-                       channel=str(row.channel or ""), needs_check=row.needs_check,
-                       attempts=row.attempts, method="", args={})
+            job = Job(id=row.id, key=row.idempotency_key, kind=row.kind,
+                      channel=str(row.channel or ""), needs_check=row.needs_check,
+                      attempts=row.attempts, method="", args={})
         # nothing was sent: an unknown earlier attempt keeps its needs_check on the row
-        self._reschedule(job, _Retry(f"cannot prepare: {name}"))
+        self._reschedule(job, Retry(f"cannot prepare: {name}"))
 
-    def _prepare(self, row_id: int) -> _Job | None:
-        """Build the Slack call from current state (a lead may have changed since enqueue)."""
+    def _prepare(self, row_id: int) -> Job | None:
+        """Build the call from current state (a lead may have changed since enqueue)."""
         now = self.services.clock.now()
         with self.services.unit_of_work() as uow:
             row = uow.session.get(OutboxMessage, row_id)
             if row is None or row.locked_by != self.worker_id:
                 return None
-            if row.kind == "handoff":
-                lead = uow.leads.get(row.lead_id) if row.lead_id else None
-                if lead is None or lead.status != LeadStatus.QUEUED:
-                    self._finish(uow, row, OutboxStatus.SKIPPED, error="lead no longer queued")
-                    uow.commit()
-                    return None
-                payload = handoff_message(lead, self.services.policy, now, self.services.t)
-                method, args = "chat.postMessage", {"channel": row.channel, **payload}
-            elif row.kind == HOME_KIND:
-                user_id = _home_user(row)
-                method, args = "views.publish", home_publish_args(self.services, uow, user_id)
-            elif row.kind == WEBHOOK_KIND:
-                config = self.services.policy.outbound_webhook
-                if config is None:  # the operator turned the webhook off since it was queued
-                    self._finish(uow, row, OutboxStatus.SKIPPED, error="webhook not configured")
-                    uow.commit()
-                    return None
-                method = "POST"
-                args = {"url": config.url, "timeout": config.timeout_seconds,
-                        "body": str(row.payload.get("body", ""))}
-            elif row.kind == FILE_KIND:
-                method, args = UPLOAD_METHOD, {"channel": row.channel, **row.payload}
-            elif row.kind == FETCH_KIND:  # a thin HubSpot event: read its contact, store it
-                method, args = "GET", dict(row.payload)
-            elif row.kind == PROPOSAL_KIND:  # an agreement proposal: rendered as it is now
-                try:
-                    method, args = proposal_call(self.services, uow, row)
-                except PostNotSentYet:  # an update or reply waits for its post's ts
-                    row.status = OutboxStatus.PENDING
-                    row.not_before = now + WAIT_FOR_POST
-                    row.locked_by = row.locked_until = None
-                    uow.commit()
-                    return None
-                except PostGone as gone:
-                    self._finish(uow, row, OutboxStatus.SKIPPED, error=str(gone))
-                    uow.commit()
-                    return None
-            else:
-                notice = row.payload.get("notice")
-                if isinstance(notice, dict) and not still_owed(
-                    self.services, uow, int(notice.get("lead_id", 0)), str(notice.get("key"))
-                ):  # e.g. the touch was logged after the reminder was queued
-                    self._finish(uow, row, OutboxStatus.SKIPPED, error="reminder became moot")
-                    uow.commit()
-                    return None
-                method = str(row.payload.get("method", "chat.postMessage"))
-                args = dict(row.payload.get("args", {}))
-            if method == "chat.postMessage":
-                args["metadata"] = {
-                    "event_type": EVENT_TYPE,
-                    "event_payload": {"key": row.idempotency_key},
-                }
-            return _Job(
+            sender = SENDERS.get(row.kind)
+            if sender is None:  # written before its kind was refused at enqueue
+                self._finish(uow, row, OutboxStatus.FAILED, error="unknown kind")
+                uow.commit()
+                return None
+            prepared = sender.prepare(self.services, uow, row, now)
+            if isinstance(prepared, Skip):
+                self._finish(uow, row, OutboxStatus.SKIPPED, error=prepared.reason)
+                uow.commit()
+                return None
+            if isinstance(prepared, Later):
+                row.status = OutboxStatus.PENDING
+                row.not_before = prepared.not_before
+                row.locked_by = row.locked_until = None
+                uow.commit()
+                return None
+            assert isinstance(prepared, Call)
+            args = with_metadata(prepared.method, prepared.args, row.idempotency_key)
+            return Job(
                 id=row.id,
                 key=row.idempotency_key,
                 kind=row.kind,
                 channel=str(args.get("channel") or row.channel or ""),
                 needs_check=row.needs_check,
                 attempts=row.attempts,
-                method=method,
+                method=prepared.method,
                 args=args,
             )
 
     # ------------------------------------------------------------------ delivering
 
-    def _deliver(self, job: _Job) -> datetime | None:
+    def _deliver(self, job: Job) -> datetime | None:
         """Send one job and record the outcome; returns an instant the channel is blocked until."""
+        sender = SENDERS[job.kind]
         try:
-            found = self._find_posted(job) if job.needs_check and self._checkable(job) else None
-            response = found or self._call(job)
-        except _Retry as retry:
+            found = (find_posted(self._transport, job)
+                     if job.needs_check and sender.findable(job) else None)
+            response = found or sender.send(self._transport, job)
+        except Retry as retry:
             return self._reschedule(job, retry)
-        except _Permanent as failure:
+        except Permanent as failure:
             self._fail(job, str(failure))
+            return None
+        except Skipped as moot:
+            self._end(job, OutboxStatus.SKIPPED, str(moot))
             return None
         except Exception as exc:  # a bug or bad data must not abort the pass or loop the row
             name = type(exc).__name__  # never the message: it may quote personal data
             log.error("outbox %s (%s): unexpected %s", job.id, job.kind, name)
             # a post may have reached Slack before the error: look before posting again
-            return self._reschedule(job, _Retry(f"unexpected {name}",
-                                                uncertain=self._checkable(job)))
-        self._succeed(job, response, sent=found is None)
+            return self._reschedule(job, Retry(f"unexpected {name}",
+                                               uncertain=sender.findable(job)))
+        self._succeed(job, sender, response, sent=found is None)
         return None
-
-    @staticmethod
-    def _checkable(job: _Job) -> bool:
-        """Only a post or a shared file can be found again in a channel's history."""
-        if job.kind == FILE_KIND:
-            return bool(job.args.get("file_ids"))
-        return job.kind != WEBHOOK_KIND and job.method == "chat.postMessage"
-
-    def _call(self, job: _Job) -> dict[str, Any]:
-        if job.kind == WEBHOOK_KIND:
-            return self._post_webhook(job)
-        if job.kind == FILE_KIND:
-            return self._upload_file(job)
-        if job.kind == FETCH_KIND:
-            return self._fetch(job)
-        try:
-            response = self.client.api_call(job.method, json=job.args)
-            return dict(response.data) if isinstance(response.data, dict) else {}
-        except SlackApiError as exc:
-            raise self._classify(exc) from None
-        except (SlackClientError, OSError, TimeoutError) as exc:
-            raise _Retry(f"connection: {type(exc).__name__}", uncertain=True) from None
-
-    def _classify(self, exc: SlackApiError) -> Exception:
-        status = exc.response.status_code
-        error = str(exc.response.get("error", "")) if exc.response is not None else ""
-        if status == 429:
-            retry_after = exc.response.headers.get("Retry-After") or exc.response.headers.get(
-                "retry-after"
-            )
-            try:
-                after = float(retry_after) if retry_after is not None else 1.0
-            except ValueError:
-                after = 1.0
-            return _Retry("ratelimited", after_s=after)
-        if status >= 500:
-            return _Retry(f"http {status}", uncertain=True)
-        if error in PERMANENT_ERRORS:
-            return _Permanent(error)
-        return _Retry(error or f"http {status}", uncertain=error in {"", "request_timeout"})
-
-    def _post_webhook(self, job: _Job) -> dict[str, Any]:
-        """POST a signed delivery; failures map onto the worker's retry and failure paths."""
-        secret = self.services.settings.outbound_webhook_secret
-        if not secret:  # guarded at start; a row is never sent unsigned
-            raise _Permanent("OUTBOUND_WEBHOOK_SECRET not set")
-        try:
-            status = deliver(
-                str(job.args["url"]),
-                str(job.args["body"]).encode("utf-8"),
-                delivery_id=job.key,
-                secret=secret,
-                now=self.services.clock.now(),
-                timeout=float(job.args["timeout"]),
-            )
-        except DeliveryRetry as retry:
-            # a receiver dedupes on the delivery id, so no "uncertain" re-check delay is owed
-            raise _Retry(retry.reason, after_s=retry.after_s, hold_lane=retry.unreachable) from None
-        except DeliveryRefused as refused:
-            raise _Permanent(str(refused)) from None
-        return {"ok": True, "channel": LANE, "status": status}
-
-    def _fetch(self, job: _Job) -> dict[str, Any]:
-        """Fetch a thin HubSpot event's contact and receive it (``bot.adapters.hubspot_fetch``);
-        a 429 holds back the lane until HubSpot's ``Retry-After``."""
-        try:
-            return run_fetch(self.services, job.args)
-        except DeliveryRetry as retry:
-            raise _Retry(retry.reason, after_s=retry.after_s,
-                         hold_lane=retry.unreachable or retry.after_s is not None) from None
-        except ContactGone as gone:  # deleted or merged: moot, like a lead no longer queued
-            with self.services.unit_of_work() as uow:
-                row = uow.session.get(OutboxMessage, job.id)
-                if row is not None:
-                    row.attempts += 1
-                    self._finish(uow, row, OutboxStatus.SKIPPED, error=str(gone))
-                    uow.commit()
-            return {"ok": True, "channel": LANE, "status": "skipped"}
-        except DeliveryRefused as refused:
-            raise _Permanent(str(refused)) from None
-        except Exception as exc:  # a bug or bad data must not abort the pass or loop the row
-            name = type(exc).__name__  # never the message: it may quote personal data
-            log.error("outbox %s (%s): unexpected %s", job.id, job.kind, name)
-            raise _Retry(f"unexpected {name}") from None
-
-    def _upload_file(self, job: _Job) -> dict[str, Any]:
-        """Create the file, upload its bytes, then share it: only the share is seen by people.
-
-        A failure before ``complete`` leaves at most an unshared private file (Slack discards
-        those), so it is retried from scratch; a ``complete`` whose outcome is unknown marks the
-        row for a history check (``_find_posted``) before any new attempt.
-        """
-        content = base64.b64decode(str(job.args.get("content_b64", "")))
-        filename = str(job.args.get("filename") or "file.png")
-        try:
-            created = self.client.files_getUploadURLExternal(filename=filename,
-                                                             length=len(content))
-        except SlackApiError as exc:
-            raise self._known_not_shared(self._classify(exc)) from None
-        except (SlackClientError, OSError, TimeoutError) as exc:
-            raise _Retry(f"files.getUploadURLExternal: {type(exc).__name__}") from None
-        file_id, upload_url = str(created.get("file_id")), str(created.get("upload_url"))
-        self._remember_file(job, file_id)
-        self._post_bytes(upload_url, content)
-        share: dict[str, Any] = {
-            "files": [{"id": file_id, "title": str(job.args.get("title") or filename)}],
-            "channel_id": job.channel,
-        }
-        for optional in ("initial_comment", "thread_ts"):
-            if job.args.get(optional):
-                share[optional] = str(job.args[optional])
-        try:
-            response = self.client.files_completeUploadExternal(**share)
-        except SlackApiError as exc:
-            raise self._classify(exc) from None
-        except (SlackClientError, OSError, TimeoutError) as exc:
-            raise _Retry(f"{UPLOAD_METHOD}: {type(exc).__name__}", uncertain=True) from None
-        data = dict(response.data) if isinstance(response.data, dict) else {}
-        return {**data, "channel": job.channel}
-
-    @staticmethod
-    def _known_not_shared(error: Exception) -> Exception:
-        """Before ``complete`` nothing reached the channel: never an uncertain outcome."""
-        if isinstance(error, _Retry):
-            error.uncertain = False
-        return error
-
-    def _post_bytes(self, url: str, content: bytes) -> None:
-        if not url.startswith(("https://", "http://")):
-            raise _Permanent("files.getUploadURLExternal returned no upload URL")
-        request = urllib.request.Request(
-            url, data=content, method="POST",
-            headers={"Content-Type": "application/octet-stream", "User-Agent": USER_AGENT},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.client.timeout) as answer:
-                answer.read()
-        except urllib.error.HTTPError as exc:
-            if exc.code == 429 or exc.code >= 500:
-                raise _Retry(f"upload: http {exc.code}") from None
-            raise _Permanent(f"upload: http {exc.code}") from None
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
-            raise _Retry(f"upload: {type(exc).__name__}") from None
-
-    def _remember_file(self, job: _Job, file_id: str) -> None:
-        """Record a created file on the row before it can be shared, so a later check can
-        recognise the share in the channel whichever attempt made it."""
-        ids = [str(i) for i in job.args.get("file_ids") or []] + [file_id]
-        job.args["file_ids"] = ids
-        with self.services.unit_of_work() as uow:
-            row = uow.session.get(OutboxMessage, job.id)
-            if row is not None:
-                row.payload = {**row.payload, "file_ids": ids}
-                uow.commit()
-
-    def _find_posted(self, job: _Job) -> dict[str, Any] | None:
-        """Look for an earlier attempt of this job in the channel's recent history."""
-        file_ids = {str(i) for i in job.args.get("file_ids") or []}
-        cursor: str | None = None
-        channel = self._conversation(job.channel)
-        for _ in range(HISTORY_PAGES):
-            try:
-                response = self.client.conversations_history(
-                    channel=channel, limit=200, include_all_metadata=True, cursor=cursor
-                )
-            except SlackApiError as exc:
-                raise self._classify(exc) from None
-            except (SlackClientError, OSError, TimeoutError) as exc:
-                raise _Retry(f"history: {type(exc).__name__}", uncertain=True) from None
-            for message in response.get("messages", []):
-                shared = {str(f.get("id")) for f in message.get("files") or []
-                          if isinstance(f, dict)}
-                if file_ids & shared:
-                    log.info("outbox %s: the file was shared by an earlier attempt (%s); "
-                             "adopting it", job.id, message.get("ts"))
-                    return {"ok": True, "channel": job.channel, "ts": message.get("ts")}
-                metadata = message.get("metadata") or {}
-                if (
-                    metadata.get("event_type") == EVENT_TYPE
-                    and (metadata.get("event_payload") or {}).get("key") == job.key
-                ):
-                    log.info("outbox %s: found an earlier post %s; adopting it", job.id,
-                             message.get("ts"))
-                    return {"ok": True, "channel": job.channel, "ts": message.get("ts")}
-            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
-            if not cursor:
-                break
-        return None
-
-    def _conversation(self, channel: str) -> str:
-        """A DM posted to a user id lives in a conversation of its own: find its id."""
-        if not channel.startswith(("U", "W")):
-            return channel
-        try:
-            response = self.client.conversations_open(users=channel)
-        except SlackApiError as exc:
-            raise self._classify(exc) from None
-        except (SlackClientError, OSError, TimeoutError) as exc:
-            raise _Retry(f"conversations.open: {type(exc).__name__}", uncertain=True) from None
-        return str((response.get("channel") or {}).get("id") or channel)
 
     # ------------------------------------------------------------------ recording
 
-    def _succeed(self, job: _Job, response: dict[str, Any], *, sent: bool) -> None:
+    def _succeed(self, job: Job, sender: Sender, response: dict[str, Any], *,
+                 sent: bool) -> None:
         now = self.services.clock.now()
         channel = str(response.get("channel") or job.channel)
         ts = response.get("ts")
         with self.services.unit_of_work() as uow:
             row = uow.session.get(OutboxMessage, job.id)
-            if row is None or row.status == OutboxStatus.SKIPPED:  # ended moot by _fetch
+            if row is None or row.status == OutboxStatus.SKIPPED:  # ended moot meanwhile
                 return
             row.attempts += 1 if sent else 0  # an adopted earlier post is not a new attempt
             row.result_channel, row.result_ts = channel, str(ts) if ts else None
             self._finish(uow, row, OutboxStatus.SENT)
-            if job.kind == "handoff" and row.lead_id is not None:
-                lead = uow.leads.get_for_update(row.lead_id)
-                if lead is not None and lead.status == LeadStatus.QUEUED:
-                    # the agreement version it is handed off under, read in the same transaction
-                    lead.agreement_version = uow.agreements.active_number()
-                    self._mark_posted(lead, channel, str(ts), now)
+            if sender.on_sent is not None:
+                sender.on_sent(self.services, uow, row, channel, ts, now)
             uow.commit()
 
-    def _mark_posted(self, lead: Lead, channel: str, ts: str, now: datetime) -> None:
-        lead.channel_id, lead.message_ts, lead.posted_at = channel, ts, now
-        stamp(lead, self.services.policy)  # its first-contact deadline, for the reports
-        # A late hand-off is recorded (at its true instant) and told by the reminder sweep.
-        apply(lead, Action.POST, at=now, surface=Surface.OUTBOX, data={"ts": ts})
-
-    def _reschedule(self, job: _Job, retry: _Retry) -> datetime | None:
+    def _reschedule(self, job: Job, retry: Retry) -> datetime | None:
         now = self.services.clock.now()
         attempts = job.attempts + 1
         if retry.after_s is not None:
@@ -641,7 +352,7 @@ class OutboxWorker:
             row.attempts = attempts
             row.last_error = retry.reason
             row.needs_check = row.needs_check or retry.uncertain
-            if job.kind in OFF_SLACK_KINDS:
+            if _off_slack(job.kind):
                 give_up = now - row.created_at >= WEBHOOK_RETRY_FOR
             else:
                 give_up = attempts >= MAX_ATTEMPTS
@@ -658,17 +369,22 @@ class OutboxWorker:
             uow.commit()
         return not_before if retry.after_s is not None or retry.hold_lane else None
 
-    def _fail(self, job: _Job, error: str) -> None:
+    def _end(self, job: Job, status: OutboxStatus, error: str) -> None:
+        """The attempt counts and the row ends: failed, or skipped when it found nothing left
+        to do."""
         with self.services.unit_of_work() as uow:
             row = uow.session.get(OutboxMessage, job.id)
             if row is not None:
                 row.attempts += 1
-                self._finish(uow, row, OutboxStatus.FAILED, error=error)
+                self._finish(uow, row, status, error=error)
                 uow.commit()
+
+    def _fail(self, job: Job, error: str) -> None:
+        self._end(job, OutboxStatus.FAILED, error)
         log.error("outbox %s (%s to %s) failed permanently: %s", job.id, job.kind, job.channel,
                   error)
 
-    def _release(self, job: _Job, not_before: datetime | None) -> None:
+    def _release(self, job: Job, not_before: datetime | None) -> None:
         """Put a claimed row back; ``not_before`` None keeps its place in the queue."""
         with self.services.unit_of_work() as uow:
             row = uow.session.get(OutboxMessage, job.id)
@@ -691,9 +407,19 @@ class OutboxWorker:
             row.sent_at = self.services.clock.now()
 
 
-def _home_user(row: OutboxMessage) -> str:
-    """Whose Home a ``home`` row refreshes."""
-    return str(row.payload.get("user_id") or row.channel)
+def _off_slack(kind: str) -> bool:
+    """Rows that call no Slack API (a webhook receiver, HubSpot's CRM API): after Slack's in a
+    pass, retried for ``WEBHOOK_RETRY_FOR`` rather than ``MAX_ATTEMPTS``."""
+    sender = SENDERS.get(kind)
+    return sender is not None and sender.off_slack
+
+
+def _coalesce_key(row: OutboxMessage) -> tuple[str, str] | None:
+    """Rows claimed together with the same key need one send (e.g. one person's Home)."""
+    sender = SENDERS.get(row.kind)
+    if sender is None or sender.coalesce is None:
+        return None
+    return row.kind, sender.coalesce(row)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,8 @@ from bot.currencies import minor_units
 from bot.intake import FieldError, Instant, InvalidLead, _nfkc, _sane, _text, field_errors
 from bot.intake import value_problems as intake_value_problems
 from bot.lifecycle import SQL_STATUSES, Action, Surface, apply
-from bot.outbound import CRM_SOURCES, queue_outcome
+from bot.outbound_webhook import CRM_SOURCES, queue_outcome
+from bot.outcome_notices import announce
 from bot.policy import OTHER_LOSS_REASON, Policy
 from bot.services import Services
 from storage.models import Lead, LeadEvent, LeadStatus
@@ -361,7 +362,8 @@ def _announce(
     """What a recorded outcome owes people in Slack, queued in the outcome's transaction.
 
     The one place every surface's outcome passes through on its way to Slack (the lead's
-    thread, the hand-off message, the marketing channel per ``[outcomes] notify_marketing``);
-    nothing is announced yet.
+    thread, the hand-off message, the marketing channel per ``[outcomes] notify_marketing``):
+    ``bot.outcome_notices``.
     """
-    del services, uow, lead, event, result
+    del result
+    announce(services, uow, lead, event)

@@ -31,6 +31,7 @@ from pydantic import (
 
 from bot.adapters import paths
 from bot.calendar import AnnualClosure, BusinessCalendar, Shift
+from bot.currencies import minor_units
 from bot.i18n import LANGUAGES, Translator
 from bot.problems import Invalid, Problem, pydantic_key
 from bot.redact import redact_url
@@ -431,7 +432,7 @@ class OutboundWebhook(_Section):
 
     url: str
     #: "won" and "lost" (a deal's outcome) are sent only when listed, and never for an outcome
-    #: the CRM itself reported (``bot.outbound.queue_outcome``)
+    #: the CRM itself reported (``bot.outbound_webhook.queue_outcome``)
     events: tuple[Literal["converted", "recycled", "won", "lost"], ...] = OUTCOME_EVENTS
     #: per request; kept well below the outbox lease (60 s) so a slow receiver never lets a
     #: second worker take the same row while the first is still waiting for an answer
@@ -512,12 +513,27 @@ MappedField = Literal[
 
 
 class HubSpotAdapter(_Section):
-    """``POST /webhooks/hubspot``: which lifecycle stage makes a contact an MQL."""
+    """``POST /webhooks/hubspot``: which lifecycle stage makes a contact an MQL, which deal
+    stages close a deal (``bot.adapters.hubspot_deals``)."""
 
     mql_stage: Annotated[str, Field(min_length=1)] = "marketingqualifiedlead"
     #: deal stages (``dealstage`` ids) that mean the deal was won or lost (SPEC 10)
     won_stages: tuple[Annotated[str, Field(min_length=1)], ...] = ("closedwon",)
     lost_stages: tuple[Annotated[str, Field(min_length=1)], ...] = ("closedlost",)
+    #: the portal's company currency (ISO 4217): a deal's amount is in it when the deal has
+    #: no ``deal_currency_code`` (portals without multiple currencies leave it empty)
+    default_currency: str | None = None
+
+    @field_validator("default_currency")
+    @classmethod
+    def _currency(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = value.strip().upper()
+        if minor_units(code) is None:
+            raise Invalid(f"expected an ISO 4217 currency code like JPY or USD, got {value!r}",
+                          "cli.validation.policy.currency_code", value=value)
+        return code
 
     @model_validator(mode="after")
     def _stages_apart(self) -> HubSpotAdapter:

@@ -55,7 +55,6 @@ from sqlalchemy.orm import Session
 from bot import metrics
 from bot.agreement.reading import versions_in_force
 from bot.chart import render_funnel_chart
-from bot.digest import CHART_KIND
 from bot.lifecycle import SQL_STATUSES
 from bot.metrics import Scorecard
 from bot.outcome_metrics import (
@@ -73,6 +72,7 @@ from bot.terminal_text import blocks_as_text, plain
 from bot.views.agreement import AgreementHeadline
 from bot.views.review import funnel_comment, funnel_labels, funnel_stages, review_message
 from storage.models import Activity, Lead, LeadEvent, LeadStatus
+from storage.outbox_kind import OutboxKind
 
 __all__ = [
     "CSV_COLUMNS",
@@ -802,7 +802,7 @@ def queue_review(services: Services, period: Period, now: datetime,
     key = review_key(period)
     with services.unit_of_work() as uow:
         row = uow.outbox.enqueue(
-            key=key, kind="message", now=now, channel=channel,
+            key=key, kind=OutboxKind.MESSAGE, now=now, channel=channel,
             payload={"method": "chat.postMessage", "args": {"channel": channel,
                                                             **review.message}},
         )
@@ -811,7 +811,7 @@ def queue_review(services: Services, period: Period, now: datetime,
             return False
         if review.chart_png is not None:  # after the pack, as the digest's chart
             uow.outbox.enqueue(
-                key=f"{key}:chart", kind=CHART_KIND, now=now, channel=channel,
+                key=f"{key}:chart", kind=OutboxKind.FILE, now=now, channel=channel,
                 payload={
                     "filename": f"sla-review-{period.label}-funnel.png",
                     "title": review.message["text"][:200],

@@ -23,7 +23,7 @@ answer once it was acknowledged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -32,6 +32,7 @@ from sqlalchemy import ColumnElement, case, func, literal, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from bot.deadlines import decision_due_from, first_contact_due, first_contact_due_from
+from bot.deal import DealOutcome, event_outcome
 from bot.errors import (
     AssigneeAtLimit,
     DetailsNotAllowed,
@@ -150,10 +151,12 @@ class ReassignResult:
 
 @dataclass(frozen=True)
 class LeadDetails:
-    """A lead detached from its session with everything the Details modal shows loaded."""
+    """A lead detached from its session with everything the Details modal shows loaded;
+    ``outcomes``: each deal-outcome event's outcome, by event id, for its history."""
 
     lead: Lead
     feedback: tuple[Feedback, ...]
+    outcomes: dict[int, DealOutcome] = field(default_factory=dict)
 
 
 def claim(services: Services, lead_id: int, user_id: str, *, surface: Surface) -> ClaimResult:
@@ -419,7 +422,9 @@ def lead_details(services: Services, lead_id: int, user_id: str) -> LeadDetails:
             .order_by(Feedback.at.desc(), Feedback.id.desc())
         ))
         uow.session.expunge_all()
-    return LeadDetails(lead, feedback)
+    outcomes = {event.id: deal for event in lead.events or []
+                if (deal := event_outcome(event)) is not None}
+    return LeadDetails(lead, feedback, outcomes)
 
 
 def touch_refusal(error: DomainError, t: Translator) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
+from bot.action_payloads import AgreementPage, AgreementPayload
 from bot.agreement.reading import agreement_view
 from bot.ids import Action, Callback, Command
 from bot.services import Services
@@ -26,7 +27,6 @@ from bot.views.agreement import (
 )
 from handlers.errors import reported
 from handlers.modals import open_or_offer_retry
-from handlers.payloads import agreement_page, agreement_version
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def open_agreement(
 ) -> None:
     ack()
     with reported(body, context):
-        number = agreement_version(action.get("value")) or None
+        number = AgreementPayload.require(action.get("value")).version or None
         view = agreement_view(services, number)
         content = agreement_document_content(view, services.t, services.policy.tz, SLACK)
         modal = agreement_modal(content, view.headline.number, 0, services.t)
@@ -69,12 +69,12 @@ def turn_page(
     ack()
     with reported(body, context):
         shown = body.get("view") or {}
-        where = agreement_page(shown.get("private_metadata"))
+        where = AgreementPage.parse(shown.get("private_metadata"))
         if shown.get("callback_id") != Callback.AGREEMENT_MODAL.value or where is None:
             log.warning("an agreement page was asked for with metadata the bot did not write: "
                         "refused")
             return
-        number, page = where
+        number, page = where.version, where.page
         step = 1 if action.get("action_id") == Action.AGREEMENT_NEXT.value else -1
         view = agreement_view(services, number or None)
         content = agreement_document_content(view, services.t, services.policy.tz, SLACK)

@@ -12,12 +12,12 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 
+from bot.action_payloads import LeadPayload
 from bot.ids import Action
 from bot.lifecycle import Surface
 from bot.services import Services
 from bot.workflow import ClaimOutcome, ClaimResult, claim, release
 from handlers.errors import reported
-from handlers.payloads import lead_id
 
 
 def register(app: App) -> None:
@@ -35,8 +35,8 @@ def on_claim(
 ) -> None:
     ack()
     with reported(body, context):
-        lead = lead_id(action.get("value"))
-        result = claim(services, lead, body["user"]["id"], surface=Surface.BUTTON)
+        lead = LeadPayload.require(action.get("value"))
+        result = claim(services, lead.lead_id, body["user"]["id"], surface=Surface.BUTTON)
         _answer(result, respond, services)
 
 
@@ -63,4 +63,5 @@ def on_release(
 ) -> None:
     ack()
     with reported(body, context):
-        release(services, lead_id(action.get("value")), body["user"]["id"], reason=None)
+        lead = LeadPayload.require(action.get("value"))
+        release(services, lead.lead_id, body["user"]["id"], reason=None)

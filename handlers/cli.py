@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import csv_import
 from bot.clock import SystemClock
 from bot.i18n import Translator
-from bot.outbound import check_config, config_problems
+from bot.outbound_webhook import check_config, config_problems
 from bot.placeholders import placeholder_problems
 from bot.policy import Policy, PolicyError, declared_language, load_policy
 from bot.problems import Problem
@@ -550,7 +550,11 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         after = migrate.current_revision(engine)
     finally:
         engine.dispose()
-    print(f"database at revision {after}" + ("" if before == after else f" (was {before})"))
+    t = Translator(_language(args))  # the language the policy file declares
+    if before == after:
+        print(t("cli.migrate.current", revision=after))
+    else:
+        print(t("cli.migrate.upgraded", revision=after, before=before or t("cli.migrate.empty")))
     return 0
 
 

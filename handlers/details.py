@@ -9,37 +9,24 @@ a retry offered if Slack still says the trigger expired.
 
 from __future__ import annotations
 
-from typing import Any
+from slack_bolt import App
 
-from slack_bolt import Ack, App, BoltContext, Respond
-from slack_sdk import WebClient
-
+from bot.action_payloads import LeadPayload
 from bot.ids import Action
-from bot.services import Services
 from bot.views.details_modal import details_modal
 from bot.workflow import lead_details
-from handlers.errors import reported
-from handlers.modals import open_or_offer_retry
-from handlers.payloads import lead_id as parse_lead_id
+from handlers.modals import GatedModal
+
+#: a refusal (DetailsNotAllowed, NotFound) becomes the error handler's ephemeral answer
+BUTTON = GatedModal(
+    "Details", LeadPayload,
+    allow=lambda services, lead, user_id: lead_details(services, lead.lead_id, user_id),
+    view=lambda services, _, details: details_modal(
+        details.lead, services.policy, services.clock.now(), services.t,
+        feedback=details.feedback, outcomes=details.outcomes),
+)
 
 
 def register(app: App) -> None:
     """Register this module's listeners."""
-    app.action(Action.DETAILS.value)(open_details)
-
-
-def open_details(
-    ack: Ack,
-    body: dict[str, Any],
-    action: dict[str, Any],
-    client: WebClient,
-    respond: Respond,
-    context: BoltContext,
-    services: Services,
-) -> None:
-    ack()
-    with reported(body, context):  # a refusal (DetailsNotAllowed, NotFound) becomes an ephemeral
-        details = lead_details(services, parse_lead_id(action.get("value")), body["user"]["id"])
-        view = details_modal(details.lead, services.policy, services.clock.now(), services.t,
-                             feedback=details.feedback)
-        open_or_offer_retry(client, body, action, view, respond, services.t)
+    BUTTON.register(app, Action.DETAILS)

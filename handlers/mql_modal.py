@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -22,12 +22,13 @@ from bot.lifecycle import Surface
 from bot.roles import Role
 from bot.services import Services
 from bot.views.mql_modal import mql_modal, outcome_message, read_form, refusal_modal
+from handlers.errors import reported
+from storage.outbox_kind import OutboxKind
 
 log = logging.getLogger(__name__)
 
 #: who may hand off a lead by hand
 MAY_HAND_OFF: tuple[Role, ...] = ("marketers", "managers")
-DM_KIND = "message"
 
 
 def register(app: App) -> None:
@@ -37,28 +38,31 @@ def register(app: App) -> None:
 
 
 def open_from_command(
-    ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, services: Services
+    ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext,
+    services: Services,
 ) -> None:
     ack()
-    user_id = body["user_id"]
-    if not services.directory.has_role(user_id, *MAY_HAND_OFF):
-        respond(response_type="ephemeral", text=services.t("mql_modal.not_allowed"))
-        return
-    if not _open(client, body["trigger_id"], mql_modal(services.policy, services.t)):
-        respond(response_type="ephemeral", text=services.t("mql_modal.expired"))
+    with reported(body, context):
+        user_id = body["user_id"]
+        if not services.directory.has_role(user_id, *MAY_HAND_OFF):
+            respond(response_type="ephemeral", text=services.t("mql_modal.not_allowed"))
+            return
+        if not _open(client, body["trigger_id"], mql_modal(services.policy, services.t)):
+            respond(response_type="ephemeral", text=services.t("mql_modal.expired"))
 
 
 def open_from_shortcut(
-    ack: Ack, body: dict[str, Any], client: WebClient, services: Services
+    ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, services: Services
 ) -> None:
     """A global shortcut has no channel to answer in, so a refusal is a modal too."""
     ack()
-    user_id = body["user"]["id"]
-    allowed = services.directory.has_role(user_id, *MAY_HAND_OFF)
-    view = mql_modal(services.policy, services.t) if allowed else refusal_modal(services.t)
-    if not _open(client, body["trigger_id"], view):
-        text = services.t("mql_modal.expired")
-        _queue_dm(services, f"mql-expired:{body['trigger_id']}", user_id, {"text": text})
+    with reported(body, context):
+        user_id = body["user"]["id"]
+        allowed = services.directory.has_role(user_id, *MAY_HAND_OFF)
+        view = mql_modal(services.policy, services.t) if allowed else refusal_modal(services.t)
+        if not _open(client, body["trigger_id"], view):
+            text = services.t("mql_modal.expired")
+            _queue_dm(services, f"mql-expired:{body['trigger_id']}", user_id, {"text": text})
 
 
 def _open(client: WebClient, trigger_id: str, view: dict[str, Any]) -> bool:
@@ -73,7 +77,8 @@ def _open(client: WebClient, trigger_id: str, view: dict[str, Any]) -> bool:
     return True
 
 
-def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], services: Services) -> None:
+def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext,
+           services: Services) -> None:
     """Validate, answer Slack (errors keep the modal open), then take the lead in."""
     t = services.t
     user_id = body["user"]["id"]
@@ -100,18 +105,18 @@ def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], services: Servi
         ack(response_action="errors", errors=errors)
         return
     ack()
-
-    result = accept_lead(services, mql, surface=Surface.MODAL, actor=user_id)
-    message = outcome_message(
-        status=result.status,
-        lead_id=result.lead_id,
-        reasons=result.reason_codes or result.reasons,
-        name=mql.contact.name,
-        company=mql.company.name if mql.company else None,
-        channel=services.policy.channels.handoff,
-        t=t,
-    )
-    _queue_dm(services, f"mql-modal:{view['id']}", user_id, message, lead_id=result.lead_id)
+    with reported(body, context):
+        result = accept_lead(services, mql, surface=Surface.MODAL, actor=user_id)
+        message = outcome_message(
+            status=result.status,
+            lead_id=result.lead_id,
+            reasons=result.reason_codes or result.reasons,
+            name=mql.contact.name,
+            company=mql.company.name if mql.company else None,
+            channel=services.policy.channels.handoff,
+            t=t,
+        )
+        _queue_dm(services, f"mql-modal:{view['id']}", user_id, message, lead_id=result.lead_id)
 
 
 def _queue_dm(
@@ -126,7 +131,7 @@ def _queue_dm(
     with services.unit_of_work() as uow:
         uow.outbox.enqueue(
             key=key,
-            kind=DM_KIND,
+            kind=OutboxKind.MESSAGE,
             now=services.clock.now(),
             lead_id=lead_id,
             channel=user_id,

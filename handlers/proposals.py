@@ -12,24 +12,46 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
-from slack_sdk import WebClient
 
+from bot.action_payloads import ProposalPayload
 from bot.agreement.proposals import approve, check_can_request_changes, request_changes, withdraw
 from bot.i18n import format_datetime
 from bot.ids import Action, Callback, ProposalBlock
 from bot.services import Services
 from bot.views.proposal import read_comment, request_changes_modal
-from handlers.decide import _refusal
 from handlers.errors import reported
-from handlers.modals import open_or_offer_retry
-from handlers.payloads import version_id as parse_version_id
+from handlers.modals import GatedModal
+from handlers.submissions import ModalSubmission, Submitted, at
+
+#: an approver, on the open proposal (its number for the modal); refusals answered ephemerally
+REQUEST_CHANGES_BUTTON = GatedModal(
+    "Request changes", ProposalPayload,
+    allow=lambda services, proposal, user_id: check_can_request_changes(
+        services, proposal.version_id, user_id),
+    view=lambda services, proposal, number: request_changes_modal(
+        proposal.version_id, number, services.t),
+)
+
+
+def _read(services: Services, values: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
+    return read_comment(values, services.t)
+
+
+def _post(s: Submitted[ProposalPayload, str | None]) -> None:
+    """Post the comment, re-checked from the database, before the modal closes."""
+    assert s.form is not None  # read_comment refused an empty one
+    request_changes(s.services, s.target.version_id, s.user_id, s.form, submission=s.key)
+
+
+CHANGES = ModalSubmission("change request", ProposalPayload, read=_read, decide=_post,
+                          block=at(ProposalBlock.COMMENT))
 
 
 def register(app: App) -> None:
     app.action(Action.PROPOSAL_APPROVE.value)(press_approve)
-    app.action(Action.PROPOSAL_REQUEST_CHANGES.value)(press_request_changes)
+    REQUEST_CHANGES_BUTTON.register(app, Action.PROPOSAL_REQUEST_CHANGES)
     app.action(Action.PROPOSAL_WITHDRAW.value)(press_withdraw)
-    app.view(Callback.PROPOSAL_CHANGES_MODAL.value)(submit_changes)
+    CHANGES.register(app, Callback.PROPOSAL_CHANGES_MODAL)
 
 
 def _tell(respond: Respond, text: str) -> None:
@@ -41,7 +63,8 @@ def press_approve(ack: Ack, body: dict[str, Any], action: dict[str, Any], respon
     ack()
     with reported(body, context):
         t = services.t
-        result = approve(services, parse_version_id(action.get("value")), body["user"]["id"])
+        proposal = ProposalPayload.require(action.get("value"))
+        result = approve(services, proposal.version_id, body["user"]["id"])
         side = t(f"agreement.proposal.side_name_{result.side}")
         if result.already:
             _tell(respond, t("agreement.proposal.already_approved", number=result.number,
@@ -58,36 +81,6 @@ def press_withdraw(ack: Ack, body: dict[str, Any], action: dict[str, Any], respo
                    context: BoltContext, services: Services) -> None:
     ack()
     with reported(body, context):
-        number = withdraw(services, parse_version_id(action.get("value")), body["user"]["id"])
+        proposal = ProposalPayload.require(action.get("value"))
+        number = withdraw(services, proposal.version_id, body["user"]["id"])
         _tell(respond, services.t("agreement.proposal.withdrawn", number=number))
-
-
-def press_request_changes(ack: Ack, body: dict[str, Any], action: dict[str, Any],
-                          client: WebClient, respond: Respond, context: BoltContext,
-                          services: Services) -> None:
-    ack()
-    with reported(body, context):
-        version_id = parse_version_id(action.get("value"))
-        number = check_can_request_changes(services, version_id, body["user"]["id"])
-        view = request_changes_modal(version_id, number, services.t)
-        open_or_offer_retry(client, body, action, view, respond, services.t)
-
-
-def submit_changes(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext,
-                   services: Services) -> None:
-    """Validate the comment, then post it (re-checked from the database) before acking."""
-    t = services.t
-    user_id = body["user"]["id"]
-    comment, problems = read_comment(view.get("state", {}).get("values", {}), t)
-    if comment is None:
-        ack(response_action="errors", errors=problems)
-        return
-    try:
-        version_id = parse_version_id(view.get("private_metadata"), "private_metadata")
-        request_changes(services, version_id, user_id, comment,
-                        submission=context.get("submission_key"))
-    except Exception as error:
-        ack(response_action="errors", errors={
-            ProposalBlock.COMMENT.value: _refusal(error, "change request", user_id, t)})
-        return
-    ack()

@@ -14,83 +14,59 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, Respond
-from slack_sdk import WebClient
+from slack_bolt import App
 
+from bot.action_payloads import LeadPayload
 from bot.errors import DomainError
 from bot.ids import Action, Callback, ReassignBlock
 from bot.services import Services
-from bot.views.reassign_modal import read_reassign_form, reassign_modal
+from bot.views.reassign_modal import ReassignForm, read_reassign_form, reassign_modal
 from bot.workflow import check_reassign, reassign, reassign_refusal, tell_refused
-from handlers.errors import reported
-from handlers.modals import open_or_offer_retry
-from handlers.payloads import lead_id as parse_lead_id
+from handlers.modals import GatedModal
+from handlers.submissions import ModalSubmission, Submitted, at
 
 log = logging.getLogger(__name__)
 
 #: where a refusal that is not about the reason is shown: the choice of the new owner
-CHOICE_BLOCK = ReassignBlock.REP.value
+CHOICE_BLOCK = ReassignBlock.REP
+
+BUTTON = GatedModal(
+    "Reassign", LeadPayload,
+    allow=lambda services, lead, user_id: check_reassign(services, lead.lead_id, user_id),
+    view=lambda services, _, target: reassign_modal(target.lead_id, target.owner_id,
+                                                    target.contact_name, services.t),
+    refusal=reassign_refusal,
+)
+
+
+def _read(services: Services, values: dict[str, Any]) -> tuple[ReassignForm, dict[str, str]]:
+    form = read_reassign_form(values, services.t)
+    return form, form.problems
+
+
+def _check(s: Submitted[LeadPayload, ReassignForm]) -> None:
+    """The modal stays open for a refusal found now: manager, lead and choice re-checked."""
+    assert s.form.new_owner is not None  # read_reassign_form checked it
+    check_reassign(s.services, s.target.lead_id, s.user_id, s.form.new_owner)
+
+
+def _reassign(s: Submitted[LeadPayload, ReassignForm]) -> None:
+    """Reassign; if the lead changed since the check the modal is gone: tell by DM."""
+    assert s.form.new_owner is not None
+    try:
+        reassign(s.services, s.target.lead_id, s.user_id, s.form.new_owner, s.form.reason,
+                 submission=s.key)
+    except DomainError as error:
+        log.info("reassignment by %s refused after the check: %s", s.user_id, error)
+        tell_refused(s.services, s.target.lead_id, s.user_id, message_key="reassign.refused_dm",
+                     reason=reassign_refusal(error, s.services.t), submission=s.view_id)
+
+
+SUBMISSION = ModalSubmission("reassignment", LeadPayload, read=_read, decide=_check,
+                             block=at(CHOICE_BLOCK), refusal=reassign_refusal, after=_reassign)
 
 
 def register(app: App) -> None:
     """Register this module's listeners."""
-    app.action(Action.REASSIGN.value)(open_modal)
-    app.view(Callback.REASSIGN_MODAL.value)(submit)
-
-
-def open_modal(
-    ack: Ack,
-    body: dict[str, Any],
-    action: dict[str, Any],
-    client: WebClient,
-    respond: Respond,
-    context: BoltContext,
-    services: Services,
-) -> None:
-    ack()
-    with reported(body, context):
-        user_id = body["user"]["id"]
-        lead_id = parse_lead_id(action.get("value"))
-        try:
-            target = check_reassign(services, lead_id, user_id)
-        except DomainError as error:
-            log.info("refused to open Reassign for %s: %s", user_id, error)
-            respond(response_type="ephemeral", replace_original=False,
-                    text=reassign_refusal(error, services.t))
-            return
-        view = reassign_modal(target.lead_id, target.owner_id, target.contact_name, services.t)
-        open_or_offer_retry(client, body, action, view, respond, services.t)
-
-
-def submit(
-    ack: Ack,
-    body: dict[str, Any],
-    view: dict[str, Any],
-    context: BoltContext,
-    services: Services,
-) -> None:
-    """Validate the choice, re-check everything from the database, then reassign."""
-    t = services.t
-    user_id = body["user"]["id"]
-    form = read_reassign_form(view.get("state", {}).get("values", {}), t)
-    if form.problems:
-        ack(response_action="errors", errors=form.problems)
-        return
-    assert form.new_owner is not None  # read_reassign_form checked it
-    try:
-        lead_id = parse_lead_id(view.get("private_metadata"), "private_metadata")
-        check_reassign(services, lead_id, user_id, form.new_owner)
-    except DomainError as error:
-        log.info("refused a reassignment by %s: %s", user_id, error)
-        ack(response_action="errors", errors={CHOICE_BLOCK: reassign_refusal(error, t)})
-        return
-    ack()
-    with reported(body, context):
-        try:
-            reassign(services, lead_id, user_id, form.new_owner, form.reason,
-                     submission=context.get("submission_key"))
-        except DomainError as error:  # the lead changed since the check: the modal is gone
-            log.info("reassignment by %s refused after the check: %s", user_id, error)
-            tell_refused(services, lead_id, user_id, message_key="reassign.refused_dm",
-                         reason=reassign_refusal(error, t),
-                         submission=str(view.get("id") or ""))
+    BUTTON.register(app, Action.REASSIGN)
+    SUBMISSION.register(app, Callback.REASSIGN_MODAL)

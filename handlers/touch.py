@@ -17,81 +17,58 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, Respond
-from slack_sdk import WebClient
+from slack_bolt import App
 
+from bot.action_payloads import LeadPayload
 from bot.errors import DomainError
 from bot.ids import Action, Callback, TouchBlock
 from bot.services import Services
-from bot.views.touch_modal import read_touch_form, touch_modal
+from bot.views.touch_modal import TouchForm, read_touch_form, touch_modal
 from bot.workflow import check_touch, log_touch, tell_refused, touch_refusal
-from handlers.errors import reported
-from handlers.modals import open_or_offer_retry
-from handlers.payloads import lead_id as parse_lead_id
+from handlers.modals import GatedModal
+from handlers.submissions import ModalSubmission, Submitted, at
 
 log = logging.getLogger(__name__)
 
 #: where a refusal that is not about one input is shown
-FIRST_BLOCK = TouchBlock.KIND.value
+FIRST_BLOCK = TouchBlock.KIND
+
+BUTTON = GatedModal(
+    "Log touch", LeadPayload,
+    allow=lambda services, lead, user_id: check_touch(services, lead.lead_id, user_id),
+    view=lambda services, lead, _: touch_modal(lead.lead_id, services.t),
+    refusal=touch_refusal,
+)
+
+
+def _read(services: Services, values: dict[str, Any]) -> tuple[TouchForm, dict[str, str]]:
+    form = read_touch_form(values, services.t)
+    return form, form.problems
+
+
+def _check(s: Submitted[LeadPayload, TouchForm]) -> None:
+    """The modal stays open for a refusal found now: the lead re-checked from the database."""
+    check_touch(s.services, s.target.lead_id, s.user_id)
+
+
+def _log(s: Submitted[LeadPayload, TouchForm]) -> None:
+    """Log the touch; if the lead changed since the check the modal is gone: tell by DM."""
+    form = s.form
+    assert form.kind is not None and form.outcome is not None  # read_touch_form checked them
+    try:
+        log_touch(s.services, s.target.lead_id, s.user_id, kind=form.kind, outcome=form.outcome,
+                  note=form.note, submission=s.key)
+    except DomainError as error:
+        log.info("touch by %s refused after the check: %s", s.user_id, error)
+        tell_refused(s.services, s.target.lead_id, s.user_id, message_key="touch_guard.dm",
+                     reason=touch_refusal(error, s.services.t), submission=s.view_id,
+                     note=form.note)
+
+
+SUBMISSION = ModalSubmission("touch", LeadPayload, read=_read, decide=_check,
+                             block=at(FIRST_BLOCK), after=_log)
 
 
 def register(app: App) -> None:
-    app.action(Action.LOG_TOUCH.value)(open_modal)
-    app.view(Callback.TOUCH_MODAL.value)(submit)
-
-
-def open_modal(
-    ack: Ack,
-    body: dict[str, Any],
-    action: dict[str, Any],
-    client: WebClient,
-    respond: Respond,
-    context: BoltContext,
-    services: Services,
-) -> None:
-    ack()
-    with reported(body, context):
-        lead_id = parse_lead_id(action.get("value"))
-        try:
-            check_touch(services, lead_id, body["user"]["id"])
-        except DomainError as error:
-            log.info("refused to open Log touch for %s: %s", body["user"]["id"], error)
-            respond(response_type="ephemeral", replace_original=False,
-                    text=touch_refusal(error, services.t))
-            return
-        view = touch_modal(lead_id, services.t)
-        open_or_offer_retry(client, body, action, view, respond, services.t)
-
-
-def submit(
-    ack: Ack,
-    body: dict[str, Any],
-    view: dict[str, Any],
-    context: BoltContext,
-    services: Services,
-) -> None:
-    """Validate the inputs, re-check the lead from the database, then log the touch."""
-    t = services.t
-    user_id = body["user"]["id"]
-    form = read_touch_form(view.get("state", {}).get("values", {}), t)
-    if form.problems:
-        ack(response_action="errors", errors=form.problems)
-        return
-    try:
-        lead_id = parse_lead_id(view.get("private_metadata"), "private_metadata")
-        check_touch(services, lead_id, user_id)
-    except DomainError as error:
-        log.info("refused a touch by %s: %s", user_id, error)
-        ack(response_action="errors", errors={FIRST_BLOCK: t(error.message_key, **error.params)})
-        return
-    ack()
-    assert form.kind is not None and form.outcome is not None  # read_touch_form checked them
-    with reported(body, context):
-        try:
-            log_touch(services, lead_id, user_id, kind=form.kind, outcome=form.outcome,
-                      note=form.note, submission=context.get("submission_key"))
-        except DomainError as error:  # the lead changed since the check: the modal is gone
-            log.info("touch by %s refused after the check: %s", user_id, error)
-            tell_refused(services, lead_id, user_id, message_key="touch_guard.dm",
-                         reason=touch_refusal(error, t), submission=str(view.get("id") or ""),
-                         note=form.note)
+    BUTTON.register(app, Action.LOG_TOUCH)
+    SUBMISSION.register(app, Callback.TOUCH_MODAL)

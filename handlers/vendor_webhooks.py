@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from bot.adapters import hubspot, mapping, marketo, mautic
+from bot.adapters import hubspot, hubspot_deals, mapping, marketo, mautic
 from bot.adapters.events import Rejected, Skipped
 from bot.adapters.hubspot_fetch import queue
 from bot.adapters.receive import Outcome, receive
@@ -172,7 +172,8 @@ def _called_url(services: Services) -> str:
 
 
 def _hubspot_thin(services: Services, payload: list[Any]) -> Answer:
-    """Store each thin event for the worker (all in one transaction) and answer at once."""
+    """Store each thin event for the worker (all in one transaction) and answer at once: a
+    contact's to be fetched, a deal's when its new stage may change an outcome."""
     if not services.settings.hubspot_access_token:
         return _error(503, "fetch_disabled",
                       "Webhooks API events carry no contact data and HUBSPOT_ACCESS_TOKEN is not "
@@ -185,6 +186,8 @@ def _hubspot_thin(services: Services, payload: list[Any]) -> Answer:
                 outcomes.append((kind, Outcome("ignored", reasons=[event.reason])))
             elif isinstance(event, Rejected):
                 outcomes.append((kind, Outcome("rejected", errors=event.errors)))
+            elif event.kind == hubspot.DEAL_STAGE_EVENT:
+                outcomes.append((kind, hubspot_deals.queue(services, uow, event, now)))
             else:
                 outcomes.append((kind, Outcome("fetching" if queue(uow, event, now)
                                                else "duplicate")))

@@ -152,7 +152,7 @@ class Lead(Base):
     #: amount (exact, in ``deal_currency``, never converted), when it closed (won or lost),
     #: why it was lost (a code of ``[outcomes] loss_reasons``; an unknown reason is ``other``
     #: with the sender's words in ``loss_reason_text``), and where the outcome came from
-    deal_id: Mapped[str | None] = mapped_column(String(200))
+    deal_id: Mapped[str | None] = mapped_column(String(200), index=True)
     deal_amount: Mapped[Decimal | None] = mapped_column(Money())
     deal_currency: Mapped[str | None] = mapped_column(String(3))
     closed_at: Mapped[datetime | None] = mapped_column(index=True)  # reports: closed when

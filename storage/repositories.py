@@ -24,6 +24,7 @@ from storage.models import (
     OutboxStatus,
     ProcessedEvent,
 )
+from storage.outbox_kind import OutboxKind
 
 _INSERT_LEAD = insert(Lead.__table__).returning(Lead.__table__.c.id)
 
@@ -109,7 +110,7 @@ class OutboxRepository:
         self,
         *,
         key: str,
-        kind: str,
+        kind: OutboxKind,
         now: datetime,
         payload: dict[str, Any],
         channel: str | None = None,
@@ -118,7 +119,8 @@ class OutboxRepository:
     ) -> OutboxMessage | None:
         """Queue a Slack call once per idempotency key; returns None if the key exists.
 
-        A savepoint keeps a duplicate from spoiling the caller's transaction.
+        A savepoint keeps a duplicate from spoiling the caller's transaction. A kind that is
+        not an ``OutboxKind`` is refused (``ValueError``) before anything is written.
         """
         message = OutboxMessage(
             **_new_outbox_row(key, kind, now, payload, channel, lead_id, not_before)
@@ -156,7 +158,7 @@ class OutboxRepository:
         self,
         *,
         key: str,
-        kind: str,
+        kind: OutboxKind,
         now: datetime,
         payload: dict[str, Any],
         channel: str | None = None,
@@ -169,7 +171,7 @@ class OutboxRepository:
             _new_outbox_row(key, kind, now, payload, channel, lead_id, None),
         )
 
-    def channels_of(self, kind: str) -> list[str]:
+    def channels_of(self, kind: OutboxKind) -> list[str]:
         """Every channel (or user) messages of ``kind`` were ever queued to, once each."""
         return sorted(self.session.scalars(
             select(OutboxMessage.channel)
@@ -275,17 +277,18 @@ class ProcessedEventRepository:
 
 def _new_outbox_row(
     key: str,
-    kind: str,
+    kind: OutboxKind | str,
     now: datetime,
     payload: dict[str, Any],
     channel: str | None,
     lead_id: int | None,
     not_before: datetime | None,
 ) -> dict[str, Any]:
-    """The column values of a freshly queued outbox message."""
+    """The column values of a freshly queued outbox message; an unknown kind is refused
+    (``ValueError``), since no worker could send it."""
     return {
         "idempotency_key": key,
-        "kind": kind,
+        "kind": OutboxKind(kind).value,
         "lead_id": lead_id,
         "channel": channel,
         "payload": payload,

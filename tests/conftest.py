@@ -1,95 +1,41 @@
 """Fixtures shared by the whole suite: databases, clock, fake Slack, a running bot.
 
-Databases are real: a SQLite file per test, and — when ``TEST_DATABASE_URL`` is set — a
-PostgreSQL schema per test (dropped afterwards), so tests are isolated yet several connections
-can race each other like bot processes do.
+The helpers behind them live in ``tests/harness/``; tests import those, and ask for these
+fixtures by name.
 """
 
 from __future__ import annotations
 
-import os
-import random
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
 
 from bot.clock import ManualClock
-from bot.outbox import OutboxWorker
 from bot.policy import Policy, load_policy
-from bot.services import Services, build_services
-from bot.settings import Settings
-from bot.user_agent import slack_client
+from bot.services import Services
 from handlers.server import BotServer
 from storage import migrate
-from storage.db import make_engine
-
-if TYPE_CHECKING:
-    from tests.harness import FakeSlack, SlackRequests
-
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE_POLICY = ROOT / "sla.example.toml"
-SIGNING_SECRET = "test-signing-secret"
-BOT_TOKEN = "xoxb-test-token"
-PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
-
-
-def configured_policy(directory: Path) -> Path:
-    """``sla.example.toml`` with its example channel and member ids replaced, as an operator
-    would have it: ``check-config`` refuses the examples' placeholder ids."""
-    from bot.placeholders import CHANNEL_PLACEHOLDERS, MEMBER_PLACEHOLDERS
-
-    text = EXAMPLE_POLICY.read_text(encoding="utf-8")
-    for index, value in enumerate(sorted(CHANNEL_PLACEHOLDERS | MEMBER_PLACEHOLDERS)):
-        text = text.replace(value, f"{value[0]}REAL{index:04d}")
-    path = directory / "configured.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-@dataclass
-class Database:
-    kind: str
-    url: str
-    engine: Engine
-
-
-def _sqlite(tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'test.db'}"
-    engine = make_engine(url)
-    yield Database("sqlite", url, engine)
-    engine.dispose()
-
-
-def _postgresql() -> Iterator[Database]:
-    if not PG_URL:
-        pytest.skip("TEST_DATABASE_URL is not set")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(PG_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        yield Database("postgresql", PG_URL, engine)
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+from tests.harness import FakeSlack, SlackRequests
+from tests.harness.adapters import BotFactory, vendor_services
+from tests.harness.bot_env import Env, make_services, start, start_bot
+from tests.harness.databases import Database, postgresql_database, sqlite_database
+from tests.harness.held_roles import MANAGERS_GROUP
+from tests.harness.outbound import Receiver
+from tests.harness.people import MANAGER
+from tests.harness.policies import EXAMPLE_POLICY
+from tests.harness.settings import SIGNING_SECRET
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """An empty database of each kind (PostgreSQL skipped without TEST_DATABASE_URL)."""
     if request.param == "sqlite":
-        yield from _sqlite(tmp_path)
+        yield from sqlite_database(tmp_path)
     else:
-        yield from _postgresql()
+        yield from postgresql_database()
 
 
 @pytest.fixture
@@ -102,7 +48,7 @@ def db(empty_db: Database) -> Database:
 @pytest.fixture
 def sqlite_db(tmp_path: Path) -> Iterator[Database]:
     """A migrated SQLite database, for tests that are not about storage."""
-    for database in _sqlite(tmp_path):
+    for database in sqlite_database(tmp_path):
         migrate.upgrade(database.engine)
         yield database
 
@@ -146,8 +92,6 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def fake_slack() -> Iterator[FakeSlack]:
     """The fake Slack Web API on 127.0.0.1; fails the test if the fake itself crashed."""
-    from tests.harness import FakeSlack
-
     fake = FakeSlack().start()
     try:
         yield fake
@@ -156,62 +100,11 @@ def fake_slack() -> Iterator[FakeSlack]:
     assert fake.errors == [], "the fake itself crashed:\n" + "\n".join(fake.errors)
 
 
-def make_settings(fake_slack: FakeSlack, database_url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "slack_bot_token": BOT_TOKEN,
-        "slack_signing_secret": SIGNING_SECRET,
-        "intake_token": "test-intake-token",
-        "database_url": database_url,
-        "slack_api_url": fake_slack.base_url,
-        "port": 0,
-        "host": "127.0.0.1",
-    }
-    values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
-
-
-def make_services(
-    fake_slack: FakeSlack, database: Database, policy: Policy, clock: ManualClock
-) -> Services:
-    settings = make_settings(fake_slack, database.url)
-    slack = slack_client(token=BOT_TOKEN, base_url=fake_slack.base_url, timeout=5)
-    return build_services(settings, policy, clock, engine=database.engine, slack=slack)
-
-
-def make_worker(
-    services: Services, clock: ManualClock, fake: FakeSlack, timeout: float = 5
-) -> OutboxWorker:
-    """The real outbox worker; its pacing waits move the injected clock instead of sleeping."""
-    client = slack_client(token=BOT_TOKEN, base_url=fake.base_url, timeout=timeout,
-                       retry_handlers=[])
-    return OutboxWorker(
-        services,
-        client=client,
-        sleep=lambda seconds: clock.advance(timedelta(seconds=seconds)),
-        rng=random.Random(7),
-    )
-
-
 @pytest.fixture
 def services(
     fake_slack: FakeSlack, sqlite_db: Database, policy: Policy, clock: ManualClock
 ) -> Services:
     return make_services(fake_slack, sqlite_db, policy, clock)
-
-
-def start_bot(services: Services) -> BotServer:
-    """The real bot serving HTTP on 127.0.0.1 (a free port).
-
-    Scheduler and outbox worker are off: tests run them by hand with the injected clock.
-    """
-    server = BotServer(
-        services,
-        host="127.0.0.1",
-        port=0,
-        start_scheduler=False,
-        start_worker=False,
-    )
-    return server.start()
 
 
 @pytest.fixture
@@ -236,6 +129,64 @@ def operator_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 @pytest.fixture
 def slack(bot: BotServer) -> SlackRequests:
     """Signed requests to the running bot, as Slack would send them."""
-    from tests.harness import SlackRequests
-
     return SlackRequests(f"{bot.url}/slack/events", SIGNING_SECRET)
+
+
+@pytest.fixture
+def env(
+    fake_slack: FakeSlack, sqlite_db: Database, policy: Policy, clock: ManualClock
+) -> Iterator[Env]:
+    """The running bot with the example policy, signed presses and the worker run by hand."""
+    running = start(fake_slack, sqlite_db, policy, clock)
+    yield running
+    running.bot.stop()
+
+
+@pytest.fixture
+def any_env(
+    fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock
+) -> Iterator[Env]:
+    """The bot on each kind of database."""
+    running = start(fake_slack, db, policy, clock)
+    yield running
+    running.bot.stop()
+
+
+@pytest.fixture
+def group_env(
+    fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock
+) -> Iterator[Env]:
+    """The bot on each kind of database, its managers a Slack user group."""
+    roles = policy.roles.model_copy(update={"managers": MANAGERS_GROUP})
+    fake_slack.set_usergroup(MANAGERS_GROUP, [MANAGER])
+    running = start(fake_slack, db, policy.model_copy(update={"roles": roles}), clock)
+    yield running
+    running.bot.stop()
+
+
+@pytest.fixture
+def make_bot(
+    fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock
+) -> Iterator[BotFactory]:
+    """Start the real bot on each database kind, with adapter secrets (overridable)."""
+    servers: list[BotServer] = []
+
+    def start_vendor_bot(policy_override: Policy | None = None, **settings: Any) -> BotServer:
+        services = vendor_services(fake_slack, db, policy_override or policy, clock, **settings)
+        server = start_bot(services)
+        servers.append(server)
+        return server
+
+    yield start_vendor_bot
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """The MA tool's endpoint for the outbound webhook, on 127.0.0.1."""
+    server = Receiver().start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -16,13 +16,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from bot.ids import Action
-from tests.conftest import SIGNING_SECRET
 from tests.harness import http_post, slack_signature_headers
-from tests.test_claim import REP1, REP2, Env, claim_by, env, eventually
-from tests.test_outbox import CHANNEL
-from tests.test_touch import form, submit, touches
-
-__all__ = ["env"]  # the fixture, re-used
+from tests.harness.bot_env import Env, claim_by
+from tests.harness.people import CHANNEL, REP1, REP2
+from tests.harness.settings import SIGNING_SECRET
+from tests.harness.touch import form, submit, touches
+from tests.harness.waiting import eventually
 
 LONG_WAIT_S = 30.0  # far beyond every wait below: only an answer in flight can hold work back
 

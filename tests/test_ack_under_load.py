@@ -27,11 +27,13 @@ from bot.ids import Action, Callback, Command, Shortcut
 from bot.policy import Policy
 from handlers.app import LISTENER_THREADS
 from handlers.server import HTTP_THREADS, OTHER_ROUTES_LIMIT, RETRY_AFTER_S
-from tests.conftest import Database
 from tests.harness import FakeSlack, http_post
-from tests.test_claim import MANAGER, MARKETER, REP1, REP2, Env, claim_by, eventually, start
-from tests.test_outbox import CHANNEL, spec_lead
-from tests.test_touch import form as touch_form
+from tests.harness.bot_env import Env, claim_by, start
+from tests.harness.databases import Database
+from tests.harness.leads import spec_lead
+from tests.harness.people import CHANNEL, MANAGER, MARKETER, REP1, REP2
+from tests.harness.touch import form as touch_form
+from tests.harness.waiting import eventually
 
 SLOW_S = 5.0
 ACK_WITHIN_S = 1.0

@@ -20,31 +20,27 @@ from bot.clock import ManualClock
 from bot.outbox import MAX_ATTEMPTS
 from bot.user_agent import USER_AGENT
 from storage.models import LeadStatus, OutboxMessage, OutboxStatus
-from tests.adapters_support import (
+from tests.harness import FakeSlack
+from tests.harness.adapters import (
+    HUBSPOT_PATH,
     HUBSPOT_SECRET,
     HUBSPOT_TOKEN,
     BotFactory,
-    counts,
     deliver_all,
     leads,
-    make_bot,
+    ms,
     payload,
     post,
+    send_v3,
 )
-from tests.conftest import make_worker
-from tests.harness import FakeSlack
+from tests.harness.bot_env import make_worker
 from tests.harness.fake_hubspot import Failure, FakeHubSpot
+from tests.harness.leads import counts
+from tests.harness.policies import adapter_policy
 
-__all__ = ["make_bot"]
-
-PATH = "/webhooks/hubspot"
 SIGNED_SAMPLE = "hubspot_webhooks_contact_creation_signed.json"
 SAMPLE_SIGNATURE = "232db2615f3d666fe21a8ec971ac7b5402d33b9a925784df3ca654d05f4817de"
 NOTHING = {"leads": 0, "activities": 0, "lead_events": 0, "outbox": 0}
-
-
-def ms(at: datetime) -> int:
-    return int(at.timestamp() * 1000)
 
 
 MQL_AT = datetime(2026, 11, 24, 0, 12, tzinfo=UTC)
@@ -75,17 +71,6 @@ def bot(make_bot: BotFactory, crm: FakeHubSpot) -> Any:
     return make_bot(hubspot_api_url=crm.url)
 
 
-def send_v3(bot: Any, body: bytes | str | list[Any] | dict[str, Any], clock: ManualClock, *,
-            age: timedelta = timedelta(0), uri: str | None = None,
-            secret: str = HUBSPOT_SECRET) -> Any:
-    raw = body if isinstance(body, bytes | str) else json.dumps(body)
-    raw = raw.encode() if isinstance(raw, str) else raw
-    timestamp = str(ms(clock.now() - age))
-    signature = sign_v3(secret, "POST", uri or f"{bot.url}{PATH}", raw, timestamp)
-    return post(bot, PATH, raw, {"X-HubSpot-Signature-v3": signature,
-                                 "X-HubSpot-Request-Timestamp": timestamp})
-
-
 def run_worker(bot: Any, clock: ManualClock, fake_slack: FakeSlack) -> None:
     deliver_all(bot.services, clock, fake_slack)
 
@@ -107,7 +92,7 @@ def test_the_signed_sample_verifies_with_its_documented_secret(bot: Any, crm: Fa
     body = payload(SIGNED_SAMPLE)
     assert sign_v1(HUBSPOT_SECRET, body) == SAMPLE_SIGNATURE  # the published pair
 
-    response = post(bot, PATH, body, {"X-HubSpot-Signature": SAMPLE_SIGNATURE,
+    response = post(bot, HUBSPOT_PATH, body, {"X-HubSpot-Signature": SAMPLE_SIGNATURE,
                                       "X-HubSpot-Signature-Version": "v1"})
 
     assert response.status == 202, response.body
@@ -125,7 +110,7 @@ def test_one_changed_byte_fails_the_signature(bot: Any, position: int) -> None:
     body = bytearray(payload(SIGNED_SAMPLE))
     body[position] = ord("X") if body[position] != ord("X") else ord("Y")
 
-    response = post(bot, PATH, bytes(body), {"X-HubSpot-Signature": SAMPLE_SIGNATURE})
+    response = post(bot, HUBSPOT_PATH, bytes(body), {"X-HubSpot-Signature": SAMPLE_SIGNATURE})
 
     assert response.status == 401, response.body
     assert counts(bot.services.engine) == NOTHING
@@ -144,7 +129,7 @@ def test_v3_signatures_cover_the_url_and_a_five_minute_window(
     assert send_v3(bot, body, clock, secret="another-secret").status == 401
     assert send_v3(bot, body, clock, uri="https://sla.example.com/webhooks/hubspot"
                    ).status == 401
-    assert post(bot, PATH, body).status == 401  # no signature at all
+    assert post(bot, HUBSPOT_PATH, body).status == 401  # no signature at all
 
     # behind a proxy: HubSpot called the public URL, the bot sees its own Host
     proxied = make_bot(hubspot_api_url=crm.url, public_base_url="https://sla.example.com")
@@ -157,8 +142,8 @@ def test_an_absurd_v3_timestamp_is_refused_not_a_server_error(
 ) -> None:
     body = payload(SIGNED_SAMPLE)
     stamp = "9" * 25
-    signature = sign_v3(HUBSPOT_SECRET, "POST", f"{bot.url}{PATH}", body, stamp)
-    response = post(bot, PATH, body, {"X-HubSpot-Signature-v3": signature,
+    signature = sign_v3(HUBSPOT_SECRET, "POST", f"{bot.url}{HUBSPOT_PATH}", body, stamp)
+    response = post(bot, HUBSPOT_PATH, body, {"X-HubSpot-Signature-v3": signature,
                                       "X-HubSpot-Request-Timestamp": stamp})
     assert (response.status, response.json()["error"]) == (401, "unauthorized")
     assert counts(bot.services.engine) == NOTHING
@@ -166,7 +151,7 @@ def test_an_absurd_v3_timestamp_is_refused_not_a_server_error(
 
 def test_without_a_client_secret_the_endpoint_is_off(make_bot: BotFactory) -> None:
     bot = make_bot(hubspot_client_secret=None)
-    response = post(bot, PATH, payload(SIGNED_SAMPLE), {"X-HubSpot-Signature": "x"})
+    response = post(bot, HUBSPOT_PATH, payload(SIGNED_SAMPLE), {"X-HubSpot-Signature": "x"})
     assert (response.status, response.json()["error"]) == (404, "not_enabled")
 
 
@@ -459,9 +444,8 @@ def test_a_workflow_value_of_the_wrong_kind_names_its_field(bot: Any, clock: Man
 
 
 def test_the_mql_stage_is_configurable(make_bot: BotFactory, clock: ManualClock) -> None:
-    from tests.test_adapters_marketo_mapping import policy_with
 
-    bot = make_bot(policy_with(hubspot={"mql_stage": "lead"}))
+    bot = make_bot(adapter_policy(hubspot={"mql_stage": "lead"}))
     response = send_v3(bot, copy.deepcopy(workflow(stage="lead")), clock)
     assert response.json()["status"] == "queued", response.body
 

@@ -7,39 +7,32 @@ the header token. Mappings: JSON paths from the policy, wrapped values, timestam
 from __future__ import annotations
 
 import json
-import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.policy import Policy, PolicyError, parse_policy
+from bot.policy import PolicyError
 from storage.models import LeadStatus
-from tests.adapters_support import (
-    INTAKE_TOKEN,
+from tests.harness.adapters import (
     MARKETO_TOKEN,
+    ZAPIER,
     BotFactory,
-    counts,
     leads,
-    make_bot,
+    mapped,
     payload,
     payload_json,
     post,
+    zap,
 )
-from tests.conftest import EXAMPLE_POLICY
-
-__all__ = ["make_bot"]
+from tests.harness.leads import counts
+from tests.harness.policies import adapter_policy
+from tests.harness.settings import INTAKE_TOKEN
 
 MARKETO = "/webhooks/marketo"
 TEMPLATE = Path(__file__).parent.parent / "samples" / "marketo_webhook_template.json"
 NOTHING = {"leads": 0, "activities": 0, "lead_events": 0, "outbox": 0}
-
-
-def policy_with(**sections: Any) -> Policy:
-    data = tomllib.loads(EXAMPLE_POLICY.read_text(encoding="utf-8"))
-    data["adapters"] = sections
-    return parse_policy(data)
 
 
 def marketo(bot: Any, body: bytes | dict[str, Any], token: str | None = MARKETO_TOKEN) -> Any:
@@ -66,7 +59,7 @@ def marketo(bot: Any, body: bytes | dict[str, Any], token: str | None = MARKETO_
 def test_the_rendered_example_lands_with_times_in_the_instances_zone(
     make_bot: BotFactory, zone: str | None, fired: datetime, moment_at: datetime
 ) -> None:
-    bot = make_bot(policy_with(marketo={"timezone": zone} if zone else {}))
+    bot = make_bot(adapter_policy(marketo={"timezone": zone} if zone else {}))
 
     response = marketo(bot, payload("marketo_webhook_rendered_example.json"))
 
@@ -150,49 +143,9 @@ def test_a_marketo_value_of_the_wrong_kind_names_its_field(make_bot: BotFactory)
 
 # --- generic mappings ------------------------------------------------------------------------
 
-ZAPIER = {
-    "name": "zapier",
-    "records": "$.leads",
-    "external_id": "$.id",
-    "contact_id": "$.person.id",
-    "qualified_at": "$.qualified",
-    "timestamp_format": "%Y/%m/%d %H:%M",
-    "timezone": "Asia/Tokyo",
-    "fields": {
-        "contact.first_name": "$.person.first",
-        "contact.last_name": "$.person.last",
-        "contact.email": '$.person["e-mail"]',
-        "contact.title": "$.person.title",
-        "company.name": "$.org.name",
-        "company.industry": "$.org.industry",
-        "company.employees": "$.org.size",
-        "score": "$.score",
-    },
-    "activities": [{"path": "$.events", "type": "$.kind", "at": "$.when", "detail": "$.what"}],
-}
-
-
-def zap(record_id: str = "z-1", person: str = "p-9", score: Any = None) -> dict[str, Any]:
-    return {
-        "id": record_id,
-        "qualified": "2026/11/24 09:12",
-        "score": {"value": "72"} if score is None else score,
-        "person": {"id": person, "first": {"value": "Hanako"}, "last": {"value": "Sato"},
-                   "e-mail": "hanako@example.co.jp", "title": "Sales Manager"},
-        "org": {"name": "Example KK", "industry": {"value": "manufacturing"},
-                "size": {"value": "250"}},
-        "events": [{"kind": "page_view", "when": "2026/11/20 10:01", "what": "/pricing"},
-                   {"kind": "webinar", "when": "2026/11/22 14:00", "what": "Alignment"}],
-    }
-
-
-def mapped(bot: Any, body: Any, name: str = "zapier", token: str = INTAKE_TOKEN) -> Any:
-    return post(bot, f"/webhooks/map/{name}", json.dumps(body),
-                {"Authorization": f"Bearer {token}"})
-
 
 def test_a_mapping_reads_paths_wrappers_and_its_timestamp_format(make_bot: BotFactory) -> None:
-    bot = make_bot(policy_with(mapping=[ZAPIER]))
+    bot = make_bot(adapter_policy(mapping=[ZAPIER]))
 
     response = mapped(bot, {"leads": [zap(), zap("z-2", "p-10", score="lots"), zap()]})
 
@@ -216,7 +169,7 @@ def test_a_mapping_reads_paths_wrappers_and_its_timestamp_format(make_bot: BotFa
 
 
 def test_a_single_record_gets_the_single_answer(make_bot: BotFactory) -> None:
-    bot = make_bot(policy_with(mapping=[{**ZAPIER, "records": None}]))
+    bot = make_bot(adapter_policy(mapping=[{**ZAPIER, "records": None}]))
     response = mapped(bot, zap())
     assert response.status == 202
     assert response.json()["status"] == "queued"
@@ -230,7 +183,7 @@ def test_a_single_record_gets_the_single_answer(make_bot: BotFactory) -> None:
 def test_mappings_need_the_intake_token_and_a_known_name(
     make_bot: BotFactory, name: str, token: str, status: int
 ) -> None:
-    bot = make_bot(policy_with(mapping=[ZAPIER]))
+    bot = make_bot(adapter_policy(mapping=[ZAPIER]))
     response = mapped(bot, {"leads": [zap()]}, name=name, token=token)
     assert response.status == status
     assert counts(bot.services.engine) == NOTHING
@@ -251,12 +204,12 @@ def test_mappings_need_the_intake_token_and_a_known_name(
 )
 def test_a_bad_mapping_is_a_clear_policy_error(change: dict[str, Any], problem: str) -> None:
     with pytest.raises(PolicyError) as error:
-        policy_with(mapping=[{**ZAPIER, **change}])
+        adapter_policy(mapping=[{**ZAPIER, **change}])
     assert any(p.startswith(problem) for p in error.value.problems), error.value.problems
 
 
 def test_mapping_names_are_unique() -> None:
     with pytest.raises(PolicyError) as error:
-        policy_with(mapping=[ZAPIER, ZAPIER])
+        adapter_policy(mapping=[ZAPIER, ZAPIER])
     assert error.value.problems == [
         "adapters.mapping: mapping names must be unique, got zapier twice"]

@@ -12,49 +12,27 @@ import pytest
 from bot.adapters.mautic import sign
 from bot.clock import ManualClock
 from storage.models import LeadStatus
-from tests.adapters_support import (
+from tests.harness import FakeSlack
+from tests.harness.adapters import (
+    MAUTIC_FILES,
+    MAUTIC_PATH,
     MAUTIC_SECRET,
     BotFactory,
-    counts,
     deliver_all,
+    envelope,
     leads,
-    make_bot,
     payload_json,
     post,
+    send,
 )
-from tests.harness import FakeSlack
+from tests.harness.leads import counts
 
-__all__ = ["make_bot"]
-
-PATH = "/webhooks/mautic"
-FILES = {
-    "mautic.lead_post_save_new": "mautic_lead_post_save_new.json",
-    "mautic.lead_post_save_update": "mautic_lead_post_save_update.json",
-    "mautic.lead_points_change": "mautic_lead_points_change.json",
-    "mautic.form_on_submit": "mautic_form_on_submit.json",
-}
 NOTHING = {"leads": 0, "activities": 0, "lead_events": 0, "outbox": 0}
-
-
-def envelope(*kinds: str, timestamp: str = "2017-06-19T09:34:00+00:00") -> dict[str, Any]:
-    """What Mautic POSTs: each event type's payload under its key, plus the POST's timestamp."""
-    body: dict[str, Any] = {kind: payload_json(FILES[kind]) for kind in kinds}
-    body["timestamp"] = timestamp
-    return body
-
-
-def send(bot: Any, body: dict[str, Any] | bytes, *, secret: str | None = MAUTIC_SECRET,
-         signature: str | None = None) -> Any:
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    headers = {}
-    if signature is not None or secret is not None:
-        headers["Webhook-Signature"] = signature or sign(raw, secret or "")
-    return post(bot, PATH, raw, headers)
 
 
 def test_each_payload_lands_in_the_right_fields(make_bot: BotFactory) -> None:
     bot = make_bot()
-    for kind in FILES:
+    for kind in MAUTIC_FILES:
         response = send(bot, envelope(kind))
         assert response.status == 202, response.body
     by_key = {lead.external_id: lead for lead in leads(bot.services)}
@@ -91,7 +69,7 @@ def test_a_queue_mode_post_mixing_event_types_answers_each_event(make_bot: BotFa
                                                                   fake_slack: FakeSlack,
                                                                   clock: ManualClock) -> None:
     bot = make_bot()
-    response = send(bot, envelope(*FILES))
+    response = send(bot, envelope(*MAUTIC_FILES))
 
     assert response.status == 202, response.body
     results = response.json()["results"]
@@ -110,10 +88,10 @@ def test_a_queue_mode_post_mixing_event_types_answers_each_event(make_bot: BotFa
 
 def test_replaying_a_post_creates_nothing_new(make_bot: BotFactory) -> None:
     bot = make_bot()
-    first = send(bot, envelope(*FILES))
+    first = send(bot, envelope(*MAUTIC_FILES))
     before = counts(bot.services.engine)
 
-    again = send(bot, envelope(*FILES, timestamp="2017-06-19T09:40:00+00:00"))
+    again = send(bot, envelope(*MAUTIC_FILES, timestamp="2017-06-19T09:40:00+00:00"))
 
     assert again.status == 202
     assert [r["status"] for r in again.json()["results"]] == ["duplicate"] * 4
@@ -125,7 +103,7 @@ def test_replaying_a_post_creates_nothing_new(make_bot: BotFactory) -> None:
 def qualifying(contact_id: int = 77, points: int = 45, at: str = "2026-11-24T00:30:00+00:00",
                form: str = "Whitepaper download") -> dict[str, Any]:
     """A form submission by a manager at a software company: qualifies under the example."""
-    submission = copy.deepcopy(payload_json(FILES["mautic.form_on_submit"]))["submission"]
+    submission = copy.deepcopy(payload_json(MAUTIC_FILES["mautic.form_on_submit"]))["submission"]
     submission["dateSubmitted"] = at
     submission["form"]["name"] = form
     lead = submission["lead"]
@@ -261,7 +239,7 @@ def test_the_signature_must_match_the_body(make_bot: BotFactory, signature: str 
     elif signature == "tampered":
         response = send(bot, raw.replace(b"John", b"Joan"), signature=sign(raw, MAUTIC_SECRET))
     elif signature == "":
-        response = post(bot, PATH, raw)
+        response = post(bot, MAUTIC_PATH, raw)
     else:
         response = send(bot, raw, signature=sign(raw, "another-secret"))
 
@@ -295,7 +273,7 @@ def test_bodies_that_are_not_mautic_envelopes_are_refused(
     make_bot: BotFactory, body: bytes, content_type: str, status: int, field: str | None
 ) -> None:
     bot = make_bot()
-    response = post(bot, PATH, body, {"Webhook-Signature": sign(body, MAUTIC_SECRET)},
+    response = post(bot, MAUTIC_PATH, body, {"Webhook-Signature": sign(body, MAUTIC_SECRET)},
                      content_type=content_type)
     assert response.status == status, response.body
     if field:

@@ -9,7 +9,7 @@ import pytest
 
 from bot.policy import parse_policy
 from bot.settings import DEFAULT_HUBSPOT_API_URL, SettingsError, load_settings
-from tests.conftest import EXAMPLE_POLICY
+from tests.harness.policies import EXAMPLE_POLICY
 
 BASE = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
 SECRETS = {

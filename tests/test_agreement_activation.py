@@ -13,7 +13,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
 
 from bot.agreement.activation import activation_step, in_effect_key
 from bot.agreement.changes import AgreementChange, agreement_changes, describe_changes
@@ -28,23 +27,24 @@ from bot.policy import Governance, Policy, PolicyError
 from bot.services import Services
 from bot.views.agreement_notice import InEffectNotice, in_effect_message
 from handlers.cli import main
-from storage.models import AgreementApproval, AgreementVersion, OutboxMessage
-from tests.conftest import Database, configured_policy, make_services, make_worker
+from storage.models import AgreementVersion
 from tests.harness import FakeSlack
-from tests.test_outbox import lead_row, queue
-
-MARKETING_APPROVER = "U0MKTAPPR1"
-SALES_APPROVER = "U0SALAPPR1"
+from tests.harness.agreements import (
+    MARKETING_APPROVER,
+    SALES_APPROVER,
+    approve,
+    in_effect_rows,
+    versions,
+)
+from tests.harness.bot_env import make_services, make_worker
+from tests.harness.databases import Database
+from tests.harness.leads import lead_row, queue
+from tests.harness.policies import configured_policy, faster_first_contact
 
 
 def governed(policy: Policy) -> Policy:
     return policy.model_copy(update={"governance": Governance(
         marketing_approvers=(MARKETING_APPROVER,), sales_approvers=(SALES_APPROVER,))})
-
-
-def faster_first_contact(policy: Policy) -> Policy:
-    agreement = policy.agreement.model_copy(update={"first_contact_business_hours": 1})
-    return policy.model_copy(update={"agreement": agreement})
 
 
 def sooner_nudge(policy: Policy) -> Policy:
@@ -57,32 +57,6 @@ def change_lines(old: Policy, new: Policy, t: Translator) -> list[str]:
     """The change list as the post shows it (its wording is ``describe_changes``')."""
     changes = [c for c in agreement_changes(old, new) if not c.operational]
     return [f"• {escape(line)}" for line in describe_changes(changes, t)]
-
-
-def versions(services: Services) -> list[tuple[int, str]]:
-    with services.unit_of_work() as uow:
-        rows = uow.session.scalars(select(AgreementVersion).order_by(AgreementVersion.number))
-        return [(v.number, str(v.status)) for v in rows]
-
-
-def approve(services: Services, number: int, side: str, user: str, at: datetime,
-            effective_at: datetime | None = None) -> None:
-    """What the proposal workflow records when an approver presses Approve."""
-    with services.unit_of_work() as uow:
-        version = uow.agreements.by_number(number)
-        assert version is not None
-        uow.session.add(AgreementApproval(version_id=version.id, user_id=user, side=side,
-                                          approved_at=at))
-        if effective_at is not None:
-            version.effective_at = effective_at
-        uow.commit()
-
-
-def in_effect_rows(services: Services) -> list[str]:
-    with services.unit_of_work() as uow:
-        return sorted(uow.session.scalars(
-            select(OutboxMessage.idempotency_key)
-            .where(OutboxMessage.idempotency_key.like("agreement:%:in-effect:%"))))
 
 
 def deliver(services: Services, clock: ManualClock, fake_slack: FakeSlack) -> None:

@@ -39,12 +39,14 @@ from bot.views.agreement import (
 )
 from handlers.cli import main
 from storage.models import AgreementApproval
-from tests.conftest import Database, configured_policy, make_services
 from tests.harness import FakeSlack
-from tests.test_agreement_versions import faster_first_contact
-from tests.test_claim import MANAGER, MARKETER, REP1, Env, eventually, start
-from tests.test_details import assert_within_modal_limits
-from tests.test_outbox import queue
+from tests.harness.bot_env import Env, make_services, make_worker, start
+from tests.harness.databases import Database
+from tests.harness.details import assert_within_modal_limits
+from tests.harness.leads import queue
+from tests.harness.people import MANAGER, MARKETER, REP1
+from tests.harness.policies import configured_policy, faster_first_contact
+from tests.harness.waiting import eventually
 
 OUTSIDER = "U0000OUTS1"  # in the workspace, in no role: may read the agreement all the same
 
@@ -558,7 +560,6 @@ def test_the_digest_names_a_version_that_took_effect_in_its_week(
 def test_the_review_shows_the_months_versions_and_figures_per_version(
     db_services: Services, clock: ManualClock, fake_slack: FakeSlack
 ) -> None:
-    from tests.conftest import make_worker
 
     services = db_services
     worker = make_worker(services, clock, fake_slack)

@@ -15,7 +15,7 @@ from bot.policy import load_policy
 from bot.services import build_services
 from bot.settings import load_settings
 from handlers.cli import main
-from tests.conftest import configured_policy
+from tests.harness.policies import configured_policy
 
 MARKETING_APPROVER = "U0MKTAPPR1"
 SALES_APPROVER = "U0SALAPPR1"

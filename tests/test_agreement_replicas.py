@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,16 +23,19 @@ from bot.policy import load_policy
 from bot.services import build_services
 from storage import migrate
 from storage.db import make_engine
-from tests.conftest import BOT_TOKEN, PG_URL, SIGNING_SECRET, configured_policy, make_settings
 from tests.harness import FakeSlack, http_get
-from tests.test_agreement_activation import (
+from tests.harness.agreements import (
     MARKETING_APPROVER,
     SALES_APPROVER,
     approve,
     in_effect_rows,
     versions,
 )
-from tests.test_server import free_port
+from tests.harness.databases import PG_URL
+from tests.harness.policies import configured_policy
+from tests.harness.ports import free_port
+from tests.harness.settings import BOT_TOKEN, SIGNING_SECRET, make_settings
+from tests.harness.waiting import eventually
 
 SWEEP_SECONDS = 1
 SWITCHED = "agreement v2 in effect in this process"
@@ -98,7 +100,8 @@ class Bot:
             except OSError:
                 return False
 
-        within(30, lambda: self.process.poll() is None and serving(), self)
+        eventually(lambda: self.process.poll() is None and serving(), 30, every=0.05,
+                   context=logs_of(self))
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -111,15 +114,9 @@ class Bot:
         self._log.close()
 
 
-def within(seconds: float, check: Callable[[], bool], *bots: Bot) -> float:
-    """Poll ``check`` for at most ``seconds``; how long it took."""
-    started = time.monotonic()
-    while not check():
-        if time.monotonic() - started > seconds:
-            logs = "\n".join(f"--- {b.log_path.name}\n{b.output}" for b in bots)
-            raise AssertionError(f"condition not met within {seconds}s\n{logs}")
-        time.sleep(0.05)
-    return time.monotonic() - started
+def logs_of(*bots: Bot) -> Callable[[], str]:
+    """What the bot processes logged: the explanation when they do not get there in time."""
+    return lambda: "\n".join(f"--- {b.log_path.name}\n{b.output}" for b in bots)
 
 
 def test_two_running_bots_switch_to_an_approved_agreement_and_a_restart_keeps_it(
@@ -160,7 +157,8 @@ def test_two_running_bots_switch_to_an_approved_agreement_and_a_restart_keeps_it
         approve(services, 2, "sales", SALES_APPROVER, now, effective_at=now)
         # one sweep interval, with room for a loaded machine; a bot that never switches (or
         # only on restart) fails here
-        within(10 * SWEEP_SECONDS, lambda: all(SWITCHED in b.output for b in bots), *bots)
+        eventually(lambda: all(SWITCHED in b.output for b in bots), 10 * SWEEP_SECONDS,
+                   every=0.05, context=logs_of(*bots))
         assert versions(services) == [(1, "superseded"), (2, "active")]
         assert sum("approved by both sides and now active" in b.output for b in bots) == 1
         assert len(in_effect_rows(services)) == 2  # once, to both channels
@@ -168,7 +166,7 @@ def test_two_running_bots_switch_to_an_approved_agreement_and_a_restart_keeps_it
             return [p for p in fake_slack.calls_to("chat.postMessage")
                     if "SLA合意書 第2版が発効しました" in p.args["text"]]
 
-        within(10, lambda: len(in_effect_posts()) >= 2, *bots)
+        eventually(lambda: len(in_effect_posts()) >= 2, 10, every=0.05, context=logs_of(*bots))
         assert len(in_effect_posts()) == 2  # once, to each channel
 
         # bot a restarts with the old file: it keeps v2, and the file becomes a proposal

@@ -19,20 +19,17 @@ from bot.services import Services, build_services
 from bot.settings import load_settings
 from handlers.cli import SCHEMA_NOT_CURRENT, main
 from storage.models import AgreementStatus, AgreementVersion
-from tests.conftest import Database, configured_policy, make_services, make_worker
 from tests.harness import FakeSlack
-from tests.test_outbox import lead_row, queue
+from tests.harness.bot_env import make_services, make_worker
+from tests.harness.databases import Database
+from tests.harness.leads import lead_row, queue
+from tests.harness.policies import configured_policy, faster_first_contact
 
 
 def versions(services: Services) -> list[tuple[int, str]]:
     with services.unit_of_work() as uow:
         rows = uow.session.scalars(select(AgreementVersion).order_by(AgreementVersion.number))
         return [(v.number, str(v.status)) for v in rows]
-
-
-def faster_first_contact(policy: Policy) -> Policy:
-    agreement = policy.agreement.model_copy(update={"first_contact_business_hours": 1})
-    return policy.model_copy(update={"agreement": agreement})
 
 
 @pytest.fixture

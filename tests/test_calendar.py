@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.calendar import AnnualClosure, BusinessCalendar, Shift
+from tests.harness.policies import EXAMPLE_POLICY
 
 TOKYO_TZ = ZoneInfo("Asia/Tokyo")
 NY_TZ = ZoneInfo("America/New_York")
@@ -562,14 +563,12 @@ def test_open_intervals_well_formed(cal: BusinessCalendar, a: datetime, b: datet
     assert sum((e - s for s, e in spans), timedelta(0)) == cal.between(a, b)
 
 
-
 def test_the_timeline_answers_exactly_as_the_calendar() -> None:
     """Reports use ``BusinessTimeline`` for speed; it must never disagree with the calendar."""
     import random
 
     from bot.calendar import BusinessTimeline
     from bot.policy import load_policy
-    from tests.conftest import EXAMPLE_POLICY
 
     cal = load_policy(EXAMPLE_POLICY).business_calendar
     start = datetime(2026, 11, 1, tzinfo=UTC)

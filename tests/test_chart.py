@@ -14,9 +14,12 @@ from PIL import Image, ImageDraw, ImageFont
 from bot.chart import FONT_FILE, LINE_COLOUR, ChartDay, ChartLabels, render_week_chart
 from bot.clock import ManualClock
 from bot.policy import Policy
-from tests.conftest import EXAMPLE_POLICY, ROOT, Database, make_services
 from tests.harness import FakeSlack
-from tests.test_digest import PNG_SIGNATURE, World, jst
+from tests.harness.bot_env import make_services
+from tests.harness.databases import Database
+from tests.harness.digest_world import PNG_SIGNATURE, World, jst
+from tests.harness.policies import EXAMPLE_POLICY
+from tests.harness.settings import ROOT
 
 FONT = ROOT / "bot" / "fonts" / FONT_FILE
 LOCALES = ROOT / "bot" / "locales"

@@ -7,10 +7,8 @@ of them owns the lead, gets one DM, and everyone else is told who has it.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from threading import Barrier, Thread
 from typing import Any
 
@@ -19,116 +17,19 @@ from sqlalchemy import func, select
 
 from bot.clock import ManualClock
 from bot.ids import Action
-from bot.outbox import OutboxWorker
 from bot.policy import Policy
-from bot.services import Services
-from handlers.server import BotServer
-from storage.models import Lead, LeadEvent, LeadStatus, OutboxMessage
-from tests.conftest import SIGNING_SECRET, Database, make_services, make_worker
-from tests.harness import FakeSlack, SlackRequests
-from tests.harness.slack_requests import HttpResponse
-from tests.test_outbox import CHANNEL, queue
+from storage.models import Lead, LeadStatus
+from tests.harness import FakeSlack
+from tests.harness.blocks import action_ids, shown
+from tests.harness.bot_env import OWNER_ACTIONS, Env, claim_by, make_services, make_worker, start
+from tests.harness.databases import Database
+from tests.harness.leads import queue
+from tests.harness.people import CHANNEL, MANAGER, MARKETER, REP1, REP2
+from tests.harness.policies import with_reps
+from tests.harness.waiting import eventually
 
-REP1, REP2, MANAGER, MARKETER = "U0000REP1", "U0000REP2", "U0000MGR1", "U0000MKT1"
 RACERS = [f"U0000RACE{i}" for i in range(10)]
 ROUNDS = 50
-
-
-#: the buttons of an owned lead, in the order the message shows them
-OWNER_ACTIONS = [a.value for a in (Action.LOG_TOUCH, Action.CONVERT, Action.RECYCLE,
-                                   Action.RELEASE, Action.REASSIGN, Action.DETAILS)]
-
-def with_roles(policy: Policy, *, reps: list[str] | None = None,
-               max_open: int | None = None) -> Policy:
-    """The example policy with more reps or an open-lead cap."""
-    roles = policy.roles.model_copy(update={"reps": tuple(reps or policy.roles.reps)})
-    agreement = policy.agreement.model_copy(update={"max_open_leads_per_rep": max_open})
-    return policy.model_copy(update={"roles": roles, "agreement": agreement})
-
-
-@dataclass
-class Env:
-    services: Services
-    bot: BotServer
-    slack: SlackRequests
-    fake: FakeSlack
-    clock: ManualClock
-    worker: OutboxWorker
-
-    def drain(self) -> None:
-        """Run the outbox worker until nothing is due (its pacing moves the clock)."""
-        for _ in range(100):
-            if self.worker.run_once() == 0:
-                return
-        raise AssertionError("the outbox never drained")
-
-    def posted(self, external_id: str = "hubspot-20391") -> tuple[int, str]:
-        """A lead handed off to the channel: its id and message ts."""
-        lead_id = queue(self.services, external_id)
-        self.drain()
-        lead = self.lead(lead_id)
-        assert lead.status == LeadStatus.POSTED and lead.message_ts
-        return lead_id, lead.message_ts
-
-    def press(self, action: Action, lead_id: int, ts: str, user: str, name: str) -> HttpResponse:
-        response_url = self.fake.response_url(name, channel=CHANNEL, message_ts=ts, user=user)
-        return self.slack.block_action(
-            action.value, str(lead_id), user_id=user, channel_id=CHANNEL, message_ts=ts,
-            response_url=response_url,
-        )
-
-    def lead(self, lead_id: int) -> Lead:
-        with self.services.unit_of_work() as uow:
-            lead = uow.leads.get(lead_id)
-            assert lead is not None
-            uow.session.expunge(lead)
-            return lead
-
-    def events(self, lead_id: int, kind: str) -> list[LeadEvent]:
-        with self.services.unit_of_work() as uow:
-            rows = uow.session.scalars(
-                select(LeadEvent).where(LeadEvent.lead_id == lead_id, LeadEvent.kind == kind)
-            ).all()
-            uow.session.expunge_all()
-            return list(rows)
-
-    def outbox_count(self, lead_id: int) -> int:
-        with self.services.unit_of_work() as uow:
-            return uow.session.scalar(
-                select(func.count()).select_from(OutboxMessage)
-                .where(OutboxMessage.lead_id == lead_id)
-            ) or 0
-
-    def answers(self, name: str) -> list[str]:
-        """Texts posted to the response URLs whose name starts with ``name``."""
-        return [c.args.get("text", "") for c in self.fake.calls_to("response_url")
-                if str(c.args.get("_name", "")).startswith(name)]
-
-
-def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Listeners run after ``ack()``: wait for their effect instead of sleeping blindly."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
-
-
-def start(fake: FakeSlack, database: Database, policy: Policy, clock: ManualClock) -> Env:
-    services = make_services(fake, database, policy, clock)
-    server = BotServer(services, host="127.0.0.1", port=0, start_scheduler=False,
-                       start_worker=False).start()
-    slack = SlackRequests(f"{server.url}/slack/events", SIGNING_SECRET)
-    return Env(services, server, slack, fake, clock, make_worker(services, clock, fake))
-
-
-@pytest.fixture
-def env(
-    fake_slack: FakeSlack, sqlite_db: Database, policy: Policy, clock: ManualClock
-) -> Iterator[Env]:
-    running = start(fake_slack, sqlite_db, policy, clock)
-    yield running
-    running.bot.stop()
 
 
 @pytest.fixture
@@ -136,26 +37,9 @@ def race_env(
     fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock
 ) -> Iterator[Env]:
     """A bot per database kind whose policy has ten reps."""
-    running = start(fake_slack, db, with_roles(policy, reps=RACERS), clock)
+    running = start(fake_slack, db, with_reps(policy, reps=RACERS), clock)
     yield running
     running.bot.stop()
-
-
-def shown(message: dict[str, Any]) -> str:
-    return json.dumps(message["blocks"], ensure_ascii=False)
-
-
-def action_ids(message: dict[str, Any]) -> list[str]:
-    return [e["action_id"] for b in message["blocks"] if b["type"] == "actions"
-            for e in b["elements"]]
-
-
-def claim_by(env: Env, lead_id: int, ts: str, user: str) -> None:
-    """A winning press, waited for until its outbox rows exist, then delivered."""
-    before = env.outbox_count(lead_id)
-    assert env.press(Action.CLAIM, lead_id, ts, user, f"claim-{user}").status == 200
-    eventually(lambda: env.outbox_count(lead_id) >= before + 3)
-    env.drain()
 
 
 # ---------------------------------------------------------------------------- claim
@@ -231,7 +115,7 @@ def test_a_forged_button_value_is_refused(env: Env) -> None:
 def test_open_lead_cap_refuses_with_the_reason(
     fake_slack: FakeSlack, sqlite_db: Database, policy: Policy, clock: ManualClock
 ) -> None:
-    capped = start(fake_slack, sqlite_db, with_roles(policy, max_open=1), clock)
+    capped = start(fake_slack, sqlite_db, with_reps(policy, max_open=1), clock)
     try:
         first, first_ts = capped.posted("cap-1")
         second, second_ts = capped.posted("cap-2")
@@ -350,7 +234,7 @@ def test_the_open_lead_cap_holds_when_one_rep_claims_many_leads_at_once(
     from bot.lifecycle import Surface
     from bot.workflow import ClaimOutcome, claim
 
-    services = make_services(fake_slack, db, with_roles(policy, max_open=3), clock)
+    services = make_services(fake_slack, db, with_reps(policy, max_open=3), clock)
     worker = make_worker(services, clock, fake_slack)
     leads = [queue(services, f"many-{i}") for i in range(10)]
     while worker.run_once():

@@ -19,17 +19,20 @@ from sqlalchemy import event, select
 
 from bot.clock import ManualClock
 from bot.lifecycle import Action, Surface, apply
-from bot.notify import HOME_KIND, Outgoing
+from bot.notify import Outgoing
 from bot.outbox import OutboxWorker
 from bot.policy import Policy
 from bot.services import Services
 from bot.workflow import ClaimOutcome, claim, release
 from handlers.app import AckFirst, AckFirstExecutor
 from storage.models import Lead, LeadEvent, LeadStatus, OutboxMessage, OutboxStatus
-from tests.conftest import Database, make_services, make_worker
+from storage.outbox_kind import OutboxKind
 from tests.harness import FakeSlack
-from tests.test_claim import MANAGER, REP1, REP2, eventually
-from tests.test_outbox import queue
+from tests.harness.bot_env import make_services, make_worker
+from tests.harness.databases import Database
+from tests.harness.leads import queue
+from tests.harness.people import MANAGER, REP1, REP2
+from tests.harness.waiting import eventually
 
 LONG_WAIT_S = 30.0  # far beyond every wait below: only what is in flight can hold a pass back
 
@@ -107,7 +110,7 @@ def test_a_won_claim_is_one_update_one_event_and_one_insert_of_its_calls(
     keys = [r.idempotency_key for r in rows(services, lead_id=lead_id)
             if r.idempotency_key.startswith(prefix)]
     assert keys == [f"{prefix}:update", f"{prefix}:thread", f"{prefix}:dm"]
-    homes = [r.idempotency_key for r in rows(services, kind=HOME_KIND)]
+    homes = [r.idempotency_key for r in rows(services, kind=OutboxKind.HOME)]
     assert homes == [f"{prefix}:home:{user}" for user in sorted({REP1, MANAGER})]
     with services.unit_of_work() as uow:
         lead = uow.leads.get(lead_id)
@@ -203,7 +206,7 @@ def test_a_home_refreshed_by_several_claims_is_rendered_once_per_pass(
     second = posted(services, worker, "homes-2")
     claim(services, first, REP1, surface=Surface.BUTTON)
     claim(services, second, REP2, surface=Surface.BUTTON)
-    homes = rows(services, kind=HOME_KIND, channel=MANAGER)
+    homes = rows(services, kind=OutboxKind.HOME, channel=MANAGER)
     assert len(homes) == 2
     drain(worker)
     published = [c for c in fake_slack.calls_to("views.publish")
@@ -211,7 +214,7 @@ def test_a_home_refreshed_by_several_claims_is_rendered_once_per_pass(
     assert len(published) == 1
     shown = str(published[0].args["view"])
     assert f"<@{REP1}>" in shown and f"<@{REP2}>" in shown  # rendered after both claims
-    assert [r.status for r in rows(services, kind=HOME_KIND, channel=MANAGER)] == [
+    assert [r.status for r in rows(services, kind=OutboxKind.HOME, channel=MANAGER)] == [
         OutboxStatus.SKIPPED, OutboxStatus.SENT]
 
 

@@ -13,7 +13,8 @@ import pytest
 from handlers.cli import healthz_url, main
 from storage import migrate
 from storage.db import make_engine
-from tests.conftest import EXAMPLE_POLICY, ROOT, configured_policy
+from tests.harness.policies import EXAMPLE_POLICY, configured_policy
+from tests.harness.settings import ROOT
 
 
 def english_policy(directory: Path) -> Path:
@@ -76,13 +77,18 @@ def test_dotenv_in_the_working_directory_is_read(
 def test_migrate_brings_the_database_to_head_and_is_repeatable(
     operator_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["migrate"]) == 0
-    assert "(was None)" in capsys.readouterr().out
+    head = migrate.head_revision()
+    assert main(["--config", str(EXAMPLE_POLICY), "migrate"]) == 0
+    # in the language the policy file declares (the example's Japanese); "None" never shown
+    upgraded = f"データベースをリビジョン {head} に更新しました（更新前: 空）\n"
+    assert capsys.readouterr().out == upgraded
     engine = make_engine(f"sqlite:///{operator_env}/cli.db")
-    assert migrate.current_revision(engine) == migrate.head_revision()
+    assert migrate.current_revision(engine) == head
     engine.dispose()
-    assert main(["migrate"]) == 0
-    assert "was" not in capsys.readouterr().out
+    assert main(["--config", str(EXAMPLE_POLICY), "migrate"]) == 0
+    assert capsys.readouterr().out == f"データベースはリビジョン {head} です（最新）\n"
+    assert main(["migrate"]) == 0  # no policy file to read a language from: English
+    assert capsys.readouterr().out == f"database at revision {head} (already current)\n"
 
 
 def test_check_config_surfaces_messages_slack_refused_for_good(

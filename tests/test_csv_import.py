@@ -18,8 +18,11 @@ from bot.services import Services
 from handlers import cli
 from handlers.cli import main
 from storage.models import Lead, LeadEvent, LeadStatus, OutboxMessage
-from tests.conftest import EXAMPLE_POLICY, ROOT, Database, make_services
 from tests.harness import FakeSlack
+from tests.harness.bot_env import make_services
+from tests.harness.databases import Database
+from tests.harness.policies import EXAMPLE_POLICY
+from tests.harness.settings import ROOT
 
 SAMPLE = ROOT / "samples" / "leads.csv"
 #: Each data line of samples/leads.csv and what importing it into an empty database does.
@@ -642,7 +645,6 @@ def test_an_old_file_says_which_leads_are_already_late_for_hand_off(
         f"{accepted} accepted lead{'s are' if accepted > 1 else ' is'} already past the 24 h "
         "hand-off promise: they are posted to sales when the bot runs")
     assert "--qualified-at now" in lines[-1]
-
 
 
 def test_qualified_at_now_imports_the_sample_on_time_with_its_history(

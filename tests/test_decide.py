@@ -21,53 +21,37 @@ from slack_sdk import WebClient
 
 from bot.clock import ManualClock
 from bot.ids import Action, Callback, ConvertBlock, RecycleBlock
-from bot.outbound import WEBHOOK_KIND, delivery_key
+from bot.outbound_webhook import delivery_key
 from bot.policy import OutboundWebhook, Policy
 from bot.services import build_services
 from bot.workflow import log_touch
 from handlers.server import BotServer
 from storage.models import LeadStatus
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET, Database, make_settings, make_worker
+from storage.outbox_kind import OutboxKind
 from tests.harness import FakeSlack, SlackRequests
+from tests.harness.blocks import action_ids, shown
+from tests.harness.bot_env import Env, claim_by, errors_of, make_worker, start
+from tests.harness.databases import Database
+from tests.harness.decisions import (
+    BANT,
+    accepted,
+    convert_values,
+    link,
+    marketing,
+    owned,
+    recycle_values,
+    submit,
+)
+from tests.harness.leads import queue
+from tests.harness.people import CHANNEL, MANAGER, REP1, REP2
+from tests.harness.policies import policy_with
+from tests.harness.settings import BOT_TOKEN, SIGNING_SECRET, make_settings
 from tests.harness.slack_requests import (
     HttpResponse,
-    checkboxes,
-    number_input,
-    plain_text_input,
-    state_values,
-    static_select,
 )
-from tests.test_claim import (
-    MANAGER,
-    REP1,
-    REP2,
-    Env,
-    action_ids,
-    claim_by,
-    eventually,
-    shown,
-    start,
-)
-from tests.test_outbox import CHANNEL, queue
-from tests.test_touch import errors_of
+from tests.harness.waiting import eventually
 
-MARKETING = "C0000MKTG"  # the example policy's marketing feedback channel
 TOKYO = ZoneInfo("Asia/Tokyo")
-BANT = ["budget", "authority", "need", "timeline"]
-
-
-def policy_with(policy: Policy, *, language: str | None = None,
-                bant_required: tuple[str, ...] | None = None,
-                reasons: tuple[str, ...] | None = None) -> Policy:
-    update: dict[str, Any] = {}
-    if language is not None:
-        update["language"] = language
-    if bant_required is not None:
-        update["agreement"] = policy.agreement.model_copy(
-            update={"bant_required": bant_required})
-    if reasons is not None:
-        update["recycle"] = policy.recycle.model_copy(update={"reasons": reasons})
-    return policy.model_copy(update=update)
 
 
 @pytest.fixture
@@ -89,64 +73,11 @@ def ja_env(fake_slack: FakeSlack, sqlite_db: Database, policy: Policy,
 # ---------------------------------------------------------------------------- helpers
 
 
-def convert_values(bant: list[str] | None = None, amount: str | None = "1200000",
-                   note: str | None = "Budget approved in Q1") -> dict[str, Any]:
-    return state_values(
-        checkboxes(ConvertBlock.BANT.value, ConvertBlock.BANT.value,
-                   BANT if bant is None else bant),
-        number_input(ConvertBlock.AMOUNT.value, ConvertBlock.AMOUNT.value, amount),
-        plain_text_input(ConvertBlock.NOTE.value, ConvertBlock.NOTE.value, note),
-    )
-
-
-def recycle_values(reason: str | None = "no_budget", note: str | None = "Budget frozen",
-                   fewer: str | None = None, with_fewer: bool = True) -> dict[str, Any]:
-    entries = [
-        static_select(RecycleBlock.REASON.value, RecycleBlock.REASON.value, reason),
-        plain_text_input(RecycleBlock.NOTE.value, RecycleBlock.NOTE.value, note),
-    ]
-    if with_fewer:
-        entries.append(plain_text_input(RecycleBlock.FEWER_TOUCHES.value,
-                                        RecycleBlock.FEWER_TOUCHES.value, fewer))
-    return state_values(*entries)
-
-
-def submit(env: Env, callback: Callback, lead_id: int | str, user: str,
-           values: dict[str, Any], view_id: str = "V1") -> HttpResponse:
-    return env.slack.view_submission(callback.value, values, user_id=user,
-                                     private_metadata=str(lead_id), view_id=view_id)
-
-
-def accepted(response: HttpResponse) -> None:
-    """The modal closes: an empty ack, nothing to show."""
-    assert response.status == 200
-    assert "errors" not in response.body, response.body
-
-
-def owned(env: Env, touches: int = 0, external_id: str = "hubspot-20391") -> tuple[int, str]:
-    """A lead claimed by REP1 with ``touches`` calls logged, 30 minutes apart."""
-    lead_id, ts = env.posted(external_id)
-    claim_by(env, lead_id, ts, REP1)
-    for _ in range(touches):
-        env.clock.advance(timedelta(minutes=30))
-        log_touch(env.services, lead_id, REP1, kind="call", outcome="no_answer", note=None)
-    env.drain()
-    return lead_id, ts
-
-
 def state(env: Env, lead_id: int) -> tuple[Any, ...]:
     """Everything a refused decision must leave alone."""
     lead = env.lead(lead_id)
     return (lead.status, lead.decided_at, lead.decision_reason, env.outbox_count(lead_id),
             len(env.events(lead_id, "convert")), len(env.events(lead_id, "recycle")))
-
-
-def marketing(env: Env) -> list[dict[str, Any]]:
-    return env.fake.messages(MARKETING)
-
-
-def link(ts: str) -> str:
-    return f"https://slack.com/archives/{CHANNEL}/p{ts.replace('.', '')}"
 
 
 def press_and_wait(env: Env, action: Action, lead_id: int, ts: str, user: str,
@@ -618,7 +549,7 @@ def test_each_decision_queues_the_outbound_webhook_in_its_unit_of_work(
             (event,) = running.events(lead_id, kind)
             with running.services.unit_of_work() as uow:
                 row = uow.outbox.by_key(delivery_key(lead_id, event.id))
-                assert row is not None and row.kind == WEBHOOK_KIND
+                assert row is not None and row.kind == OutboxKind.WEBHOOK
                 body = json.loads(row.payload["body"])
             assert body["lead"]["id"] == lead_id
             if kind == "convert":

@@ -25,7 +25,8 @@ from bot.sandbox.demo import run_demo
 from bot.services import Services
 from handlers.app import LISTENER_THREADS
 from handlers.server import BotServer
-from tests.conftest import EXAMPLE_POLICY, ROOT
+from tests.harness.policies import EXAMPLE_POLICY
+from tests.harness.settings import ROOT
 
 SURFACES = ("channel", "thread", "DM", "ephemeral", "modal", "App Home")
 

@@ -6,35 +6,31 @@ however long the record is. On SQLite and PostgreSQL.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.clock import ManualClock
 from bot.i18n import format_datetime
 from bot.ids import Action, Callback
-from bot.policy import Policy
 from bot.views.labels import criterion_text
 from bot.workflow import log_touch
 from storage.models import Feedback
-from tests.conftest import Database
-from tests.harness import FakeSlack
-from tests.test_claim import MANAGER, MARKETER, REP1, REP2, Env, claim_by, eventually, start
-from tests.test_outbox import CHANNEL, queue, spec_lead
+from tests.harness.bot_env import Env, claim_by
+from tests.harness.details import assert_within_modal_limits, open_details
+from tests.harness.leads import queue, spec_lead
+from tests.harness.people import CHANNEL, MANAGER, MARKETER, REP1, REP2
+from tests.harness.waiting import eventually
 
 OUTSIDER = "U0000OUTS1"
 TOKYO = ZoneInfo("Asia/Tokyo")
 
 
 @pytest.fixture
-def env(fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock) -> Iterator[Env]:
+def env(any_env: Env) -> Env:
     """The bot on each kind of database."""
-    running = start(fake_slack, db, policy, clock)
-    yield running
-    running.bot.stop()
+    return any_env
 
 
 def history(count: int, detail: str = "") -> list[dict[str, Any]]:
@@ -56,16 +52,6 @@ def handed_off(env: Env, external_id: str, **changes: object) -> tuple[int, str]
     return lead_id, lead.message_ts
 
 
-def open_details(env: Env, lead_id: int, ts: str, user: str, name: str = "details",
-                 count: int = 1) -> dict[str, Any]:
-    """Press Details as ``user`` and return the modal Slack was asked to open."""
-    assert env.press(Action.DETAILS, lead_id, ts, user, name).status == 200
-    calls = env.fake.wait_for("views.open", count)
-    view = calls[count - 1].args["view"]
-    assert view["callback_id"] == Callback.DETAILS_MODAL.value
-    return view
-
-
 def mrkdwn_texts(view: dict[str, Any]) -> list[str]:
     texts = []
     for block in view["blocks"]:
@@ -79,27 +65,6 @@ def mrkdwn_texts(view: dict[str, Any]) -> list[str]:
 
 def everything(view: dict[str, Any]) -> str:
     return "\n".join(mrkdwn_texts(view))
-
-
-def utf16(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def assert_within_modal_limits(view: dict[str, Any]) -> None:
-    """Slack's documented limits for a modal: the whole view is refused beyond any of them."""
-    assert view["type"] == "modal"
-    assert len(view["blocks"]) <= 100
-    assert utf16(view["title"]["text"]) <= 24 and utf16(view["close"]["text"]) <= 24
-    assert "submit" not in view  # read-only: nothing to submit
-    for block in view["blocks"]:
-        if block["type"] == "header":
-            assert utf16(block["text"]["text"]) <= 150
-        if block["type"] == "section":
-            if "text" in block:
-                assert 0 < utf16(block["text"]["text"]) <= 3000
-            fields = block.get("fields", [])
-            assert len(fields) <= 10
-            assert all(0 < utf16(f["text"]) <= 2000 for f in fields)
 
 
 def add_feedback(env: Env, lead_id: int, author: str, text: str, ts: str) -> None:

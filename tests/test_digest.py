@@ -9,25 +9,15 @@ left unclaimed until it breaches, and a marketer replies in its thread.
 from __future__ import annotations
 
 import base64
-import json
 import threading
-from datetime import datetime
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from bot.clock import ManualClock
 from bot.digest import digest_step, due_week, parse_week
-from bot.feedback import Reply, record_reply
-from bot.lifecycle import Surface
-from bot.notices import sweep_notices
-from bot.outbox import FILE_KIND
 from bot.policy import Policy
-from bot.scheduler import default_steps, sweep
-from bot.services import Services
 from bot.views.digest import (
     MAX_BLOCKS,
     SECTION_LIMIT,
@@ -38,83 +28,23 @@ from bot.views.digest import (
     arrow,
     digest_message,
 )
-from bot.workflow import claim, log_touch
 from storage.models import OutboxMessage, OutboxStatus
-from tests.conftest import EXAMPLE_POLICY, Database, make_services, make_worker
+from storage.outbox_kind import OutboxKind
 from tests.harness import FakeSlack
-from tests.test_outbox import CHANNEL, queue
+from tests.harness.blocks import shown
+from tests.harness.bot_env import make_services
+from tests.harness.databases import Database
+from tests.harness.digest_world import PNG_SIGNATURE, TOKYO, World, jst
+from tests.harness.people import CHANNEL
+from tests.harness.policies import EXAMPLE_POLICY
 
-TOKYO = ZoneInfo("Asia/Tokyo")
 REP, MARKETER = "U0000REP1", "U0000MKT1"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def jst(month: int, day: int, hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, month, day, hour, minute, tzinfo=TOKYO)
-
-
-class World:
-    def __init__(self, services: Services, clock: ManualClock, fake: FakeSlack) -> None:
-        self.services, self.clock, self.fake = services, clock, fake
-        self.worker = make_worker(services, clock, fake)
-
-    def drain(self) -> None:
-        for _ in range(100):
-            if self.worker.run_once() == 0:
-                return
-        raise AssertionError("the outbox never drained")
-
-    def sweep_at(self, when: datetime) -> None:
-        """What the scheduler does at ``when``: one sweep with the default steps, delivered."""
-        self.clock.set(when)
-        sweep(self.services, default_steps())
-        self.drain()
-
-    def digests(self, week: str = "") -> list[dict[str, Any]]:
-        """Digest messages in the channel (of ``week`` only, when given), oldest first."""
-        return [m for m in self.fake.messages(CHANNEL)
-                if m.get("blocks") and m["blocks"][0]["type"] == "header"
-                and week in m["blocks"][0]["text"]["text"]
-                and self.services.t("digest.footer") in json.dumps(m["blocks"],
-                                                                  ensure_ascii=False)]
-
-    def shared_files(self) -> list[dict[str, Any]]:
-        return [f for f in self.fake.files.values() if f["completed"]]
-
-    def busy_week(self) -> None:
-        """W48: one lead contacted in time then recycled, one breached with marketer feedback."""
-        self.clock.set(jst(11, 24, 10))
-        first = queue(self.services, "hubspot-1")
-        second = queue(self.services, "hubspot-2", company={
-            "name": "<!channel> Ltd", "industry": "software", "employees": 80})
-        self.drain()
-        claim(self.services, first, REP, surface=Surface.BUTTON)
-        self.clock.set(jst(11, 24, 10, 30))
-        log_touch(self.services, first, REP, kind="call", outcome="connected", note=None)
-        from bot.decisions import recycle
-
-        recycle(self.services, first, REP, reason="no_budget",
-                fewer_touches_note="they said no twice")
-        self.drain()
-        self.clock.set(jst(11, 24, 12, 30))  # the second lead is still unclaimed: breaches
-        sweep_notices(self.services)
-        self.drain()
-        with self.services.unit_of_work() as uow:
-            lead = uow.leads.get(second)
-            assert lead is not None and lead.message_ts
-            ts = lead.message_ts
-        reply = Reply("Ev1", CHANNEL, ts, "1700000999.000100", MARKETER, "why no call?")
-        assert record_reply(self.services, reply).value == "stored"
 
 
 @pytest.fixture
 def world(fake_slack: FakeSlack, db: Database, policy: Policy) -> World:
     clock = ManualClock(jst(11, 24, 10))
     return World(make_services(fake_slack, db, policy, clock), clock, fake_slack)
-
-
-def shown(message: dict[str, Any]) -> str:
-    return json.dumps(message["blocks"], ensure_ascii=False)
 
 
 # ---------------------------------------------------------------------------- when
@@ -238,7 +168,7 @@ def test_two_sweepers_at_once_post_one_digest(world: World) -> None:
 def chart_row(world: World) -> OutboxMessage:
     with world.services.unit_of_work() as uow:
         row = uow.session.scalars(
-            select(OutboxMessage).where(OutboxMessage.kind == FILE_KIND)).one()
+            select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.FILE)).one()
         uow.session.expunge(row)
         return row
 

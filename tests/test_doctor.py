@@ -17,8 +17,8 @@ import pytest
 
 from bot.manifest import bot_scopes
 from handlers.cli import main
-from tests.conftest import EXAMPLE_POLICY
 from tests.harness import FakeSlack
+from tests.harness.policies import EXAMPLE_POLICY
 
 BOT_TOKEN = "xoxb-secret-token-value"  # operator_env's
 APP_TOKEN = "xapp-1-secret-app-token"

@@ -9,9 +9,7 @@ redeliveries — one after another or ten at once — never store a reply twice.
 
 from __future__ import annotations
 
-import itertools
 import logging
-from collections.abc import Iterator
 from datetime import timedelta
 from threading import Barrier, Thread
 from typing import Any
@@ -20,63 +18,23 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy import text as sql
 
-from bot.clock import ManualClock
 from bot.feedback import PROCESSED_EVENT_TTL, prune_processed_events
 from bot.notify import queue_call
-from bot.policy import Policy
-from handlers.app import LISTENER_THREADS
 from storage.models import Feedback, ProcessedEvent
-from tests.conftest import Database
-from tests.harness import FakeSlack
-from tests.harness.slack_requests import HttpResponse
-from tests.test_claim import MARKETER, REP1, Env, claim_by, start
-from tests.test_outbox import CHANNEL
+from tests.harness.bot_env import Env, claim_by
+from tests.harness.feedback import deliver, new_event_id, new_ts, reply, settle
+from tests.harness.people import CHANNEL, MARKETER, MARKETING, REP1
 
-MARKETING = "C0000MKTG"  # the example policy's marketing feedback channel
 OTHER_BOT = "B0000OTHER"
-
-_ts = itertools.count(1)
-_ids = itertools.count(1)
 
 
 @pytest.fixture
-def fenv(fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock) -> Iterator[Env]:
-    """A running bot on each database kind."""
-    running = start(fake_slack, db, policy, clock)
-    yield running
-    running.bot.stop()
+def fenv(any_env: Env) -> Env:
+    """The bot on each kind of database."""
+    return any_env
 
 
 # ------------------------------------------------------------------------------ helpers
-
-
-def new_ts() -> str:
-    """A fresh Slack message ts, later than the fake's own."""
-    return f"1795000000.{next(_ts):06d}"
-
-
-def new_event_id() -> str:
-    return f"Ev{next(_ids):08d}"
-
-
-def reply(channel: str, thread_ts: str | None, user: str, text: str,
-          ts: str | None = None, **extra: Any) -> dict[str, Any]:
-    """A ``message`` event as Slack sends it for a person's post (in a thread when
-    ``thread_ts`` is given)."""
-    event: dict[str, Any] = {
-        "type": "message",
-        "channel": channel,
-        "user": user,
-        "text": text,
-        "ts": ts or new_ts(),
-        "team": "T0001",
-        "channel_type": "channel",
-        "blocks": [],
-    }
-    if thread_ts:
-        event["thread_ts"] = thread_ts
-    event.update(extra)
-    return event
 
 
 def edited(original: dict[str, Any], text: str) -> dict[str, Any]:
@@ -108,27 +66,6 @@ def deleted(original: dict[str, Any]) -> dict[str, Any]:
         "previous_message": {k: v for k, v in original.items() if k != "channel"},
         "channel_type": "channel",
     }
-
-
-def settle(env: Env) -> None:
-    """Wait until every listener already handed to the pool has finished.
-
-    Events are acknowledged before their listener runs; the pool runs tasks in order, so once
-    a task on every thread is running at the same time, all earlier ones are done.
-    """
-    barrier = Barrier(LISTENER_THREADS)
-    waits = [env.bot.listeners.submit(barrier.wait, 10) for _ in range(LISTENER_THREADS)]
-    for wait in waits:
-        wait.result(timeout=15)
-
-
-def deliver(env: Env, event: dict[str, Any], event_id: str | None = None,
-            retry_num: int | None = None) -> HttpResponse:
-    """Send one signed event and wait for its listener."""
-    response = env.slack.event(event, event_id=event_id or new_event_id(), retry_num=retry_num)
-    assert response.status == 200
-    settle(env)
-    return response
 
 
 def feedback(env: Env, lead_id: int | None = None) -> list[Feedback]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from bot.mrkdwn import INVISIBLE_CONTROLS, escape, plain_text
 from bot.policy import Policy
 from bot.views.handoff import fit_mrkdwn, fit_plain, handoff_message, utf16_len
 from storage.models import Activity, Lead
+from tests.harness.blocks import text_objects
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 NOW = datetime(2026, 11, 20, 17, 30, tzinfo=TOKYO)  # Friday; Monday 23 Nov is a holiday
@@ -99,18 +99,6 @@ def claim_button(message: dict[str, Any]) -> dict[str, Any]:
     claim, details = actions["elements"]
     assert details["action_id"] == Action.DETAILS and details["value"] == claim["value"]
     return claim
-
-
-def text_objects(node: Any) -> Iterator[dict[str, Any]]:
-    """Every Block Kit text object in the payload."""
-    if isinstance(node, dict):
-        if node.get("type") in {"plain_text", "mrkdwn"} and "text" in node:
-            yield node
-        for value in node.values():
-            yield from text_objects(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from text_objects(item)
 
 
 def mrkdwn_texts(message: dict[str, Any]) -> list[str]:

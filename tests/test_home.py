@@ -11,26 +11,24 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import event, insert, select
 
-from bot.clock import ManualClock
 from bot.i18n import format_datetime
 from bot.ids import Action
-from bot.notify import HOME_KIND
-from bot.policy import Policy
 from bot.views.handoff import utf16_len
 from bot.views.home import OWNERS_SHOWN, UNCLAIMED_SHOWN
 from storage.models import Lead, LeadStatus, OutboxMessage, OutboxStatus
-from tests.conftest import Database
-from tests.harness import FakeSlack
-from tests.test_claim import MANAGER, MARKETER, REP1, REP2, Env, claim_by, eventually, start
-from tests.test_outbox import CHANNEL, queue
-from tests.test_touch import form, submit
+from storage.outbox_kind import OutboxKind
+from tests.harness.bot_env import Env, claim_by
+from tests.harness.leads import queue
+from tests.harness.people import CHANNEL, MANAGER, MARKETER, REP1, REP2
+from tests.harness.touch import form, submit
+from tests.harness.waiting import eventually
 
 LEAD_ACTIONS = [a.value for a in (Action.LOG_TOUCH, Action.CONVERT, Action.RECYCLE,
                                   Action.DETAILS)]
@@ -39,13 +37,9 @@ _event_ids = itertools.count(1)
 
 
 @pytest.fixture
-def home_env(
-    fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock
-) -> Iterator[Env]:
-    """The running bot on SQLite and on PostgreSQL (when configured)."""
-    running = start(fake_slack, db, policy, clock)
-    yield running
-    running.bot.stop()
+def home_env(any_env: Env) -> Env:
+    """The bot on each kind of database."""
+    return any_env
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -165,7 +159,7 @@ def home_rows(env: Env, user: str) -> list[OutboxMessage]:
     with env.services.unit_of_work() as uow:
         rows = uow.session.scalars(
             select(OutboxMessage)
-            .where(OutboxMessage.kind == HOME_KIND, OutboxMessage.channel == user)
+            .where(OutboxMessage.kind == OutboxKind.HOME, OutboxMessage.channel == user)
             .order_by(OutboxMessage.id)
         ).all()
         uow.session.expunge_all()

@@ -25,9 +25,11 @@ from bot.policy import Policy
 from handlers.server import BotServer
 from storage.models import Activity, Lead, LeadEvent, OutboxMessage
 from storage.unit_of_work import GroupCommit
-from tests.conftest import Database, make_services, start_bot
 from tests.harness import FakeSlack, HttpResponse
-from tests.test_webhook import EXAMPLE, lead, not_qualified, post
+from tests.harness.bot_env import make_services, start_bot
+from tests.harness.databases import Database
+from tests.harness.intake import post
+from tests.harness.leads import EXAMPLE, lead, not_qualified
 
 WAIT_S = 10
 

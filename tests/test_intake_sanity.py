@@ -17,22 +17,19 @@ import pytest
 
 from bot.adapters.hubspot import sign_v3
 from bot.adapters.mautic import sign
-from tests.adapters_support import (
+from tests.harness.adapters import (
     HUBSPOT_SECRET,
-    INTAKE_TOKEN,
     MARKETO_TOKEN,
     MAUTIC_SECRET,
+    ZAPIER,
     BotFactory,
-    counts,
     leads,
-    make_bot,
     payload_json,
     post,
 )
-from tests.test_adapters_marketo_mapping import ZAPIER, policy_with
-from tests.test_webhook import EXAMPLE
-
-__all__ = ["make_bot"]
+from tests.harness.leads import EXAMPLE, counts
+from tests.harness.policies import adapter_policy
+from tests.harness.settings import INTAKE_TOKEN
 
 NOTHING = {"leads": 0, "activities": 0, "lead_events": 0, "outbox": 0}
 DEEP = "[" * 10_000 + "]" * 10_000
@@ -162,7 +159,7 @@ CASES: list[Case] = [
 def test_absurd_input_is_a_4xx_naming_the_field_and_writes_nothing(
     make_bot: BotFactory, send: Any, status: int, field: str
 ) -> None:
-    bot = make_bot(policy_with(mapping=[ZAPIER]))
+    bot = make_bot(adapter_policy(mapping=[ZAPIER]))
 
     response = send(bot)
 

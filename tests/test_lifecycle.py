@@ -21,7 +21,7 @@ from bot.lifecycle import (
 )
 from storage.db import make_session_factory
 from storage.models import Lead, LeadEvent, LeadStatus
-from tests.conftest import Database
+from tests.harness.databases import Database
 
 S = LeadStatus
 T0 = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)

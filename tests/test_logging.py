@@ -24,17 +24,18 @@ from bot.csv_import import import_csv
 from bot.ids import Action, Callback
 from bot.policy import Policy
 from handlers import logging_setup
-from tests.adapters_support import vendor_services
-from tests.conftest import ROOT, SIGNING_SECRET, Database, make_worker, start_bot
 from tests.harness import FakeSlack, SlackRequests, http_post
-from tests.test_adapters_marketo_mapping import ZAPIER, mapped, policy_with, zap
-from tests.test_adapters_mautic import envelope
-from tests.test_adapters_mautic import send as send_mautic
-from tests.test_claim import MARKETER, REP1, Env, claim_by
-from tests.test_feedback import deliver, reply
-from tests.test_outbox import CHANNEL
-from tests.test_touch import form
-from tests.test_webhook import EXAMPLE, post
+from tests.harness.adapters import ZAPIER, envelope, mapped, vendor_services, zap
+from tests.harness.adapters import send as send_mautic
+from tests.harness.bot_env import Env, claim_by, make_worker, start_bot
+from tests.harness.databases import Database
+from tests.harness.feedback import deliver, reply
+from tests.harness.intake import post
+from tests.harness.leads import EXAMPLE
+from tests.harness.people import CHANNEL, MARKETER, REP1
+from tests.harness.policies import adapter_policy
+from tests.harness.settings import ROOT, SIGNING_SECRET
+from tests.harness.touch import form
 
 MAIL = "pii-marker-7731@example.com"
 NAME = "Pxmarkname Pxmarkfamily"
@@ -68,7 +69,7 @@ def marked_env(
     clock: ManualClock,
 ) -> Iterator[Env]:
     """The bot (Mautic and a generic mapping enabled) on each database, logging at DEBUG."""
-    services = vendor_services(fake_slack, db, policy_with(mapping=[ZAPIER]), clock)
+    services = vendor_services(fake_slack, db, adapter_policy(mapping=[ZAPIER]), clock)
     server = start_bot(services)
     slack = SlackRequests(f"{server.url}/slack/events", SIGNING_SECRET)
     yield Env(services, server, slack, fake_slack, clock, make_worker(services, clock, fake_slack))

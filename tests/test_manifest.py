@@ -9,7 +9,7 @@ import jsonschema
 import yaml
 
 from bot.ids import Command
-from tests.conftest import ROOT
+from tests.harness.settings import ROOT
 
 #: Slack's published manifest schema, kept in the repository (MIT; see the LICENSE beside it)
 SCHEMA = ROOT / "tests" / "fixtures" / "slack" / "manifest.schema.1.0.0.json"

@@ -21,7 +21,7 @@ from bot import metrics, timings
 from bot.periods import Period, month
 from bot.policy import CalendarConfig, Policy, Tier
 from storage.models import Activity, Lead, LeadEvent, LeadStatus
-from tests.conftest import Database
+from tests.harness.databases import Database
 
 REPS = ["U0000REP1", "U0000REP2", "U0000REP3", None]
 TIERS = [None, None, "hot", "vip", "gone"]

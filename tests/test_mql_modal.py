@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,7 +28,6 @@ from bot.services import Services
 from bot.views.mql_modal import mql_modal, refusal_modal
 from handlers.server import BotServer
 from storage.models import Lead, OutboxMessage
-from tests.conftest import BOT_TOKEN, ROOT, SIGNING_SECRET, Database, make_services
 from tests.harness import (
     FakeSlack,
     HttpResponse,
@@ -41,8 +38,12 @@ from tests.harness import (
     state_values,
     static_select,
 )
-from tests.test_handoff_view import text_objects
-from tests.test_roles import with_roles
+from tests.harness.blocks import text_objects
+from tests.harness.bot_env import make_services
+from tests.harness.databases import Database
+from tests.harness.policies import with_roles
+from tests.harness.settings import BOT_TOKEN, ROOT, SIGNING_SECRET
+from tests.harness.waiting import eventually
 
 MARKETER = "U0000MKT1"
 MANAGER = "U0000MGR1"
@@ -101,16 +102,6 @@ def submit(
     return slack.view_submission(Callback.MQL_MODAL, values, user_id=user_id, view_id=view_id)
 
 
-def wait_until(condition: Callable[[], Any], timeout: float = 5.0) -> Any:
-    """Listeners keep working after their ack: wait for what they write."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.01)
-    raise AssertionError("condition not met in time")
-
 
 def settle(bot: BotServer) -> None:
     """Let every listener finish, so "nothing was written" is a fact, not a race."""
@@ -141,7 +132,7 @@ def lead_count(services: Services) -> int:
 
 
 def dm_row(services: Services, view_id: str = "V1") -> Queued:
-    return wait_until(lambda: outbox_row(services, f"mql-modal:{view_id}"))
+    return eventually(lambda: outbox_row(services, f"mql-modal:{view_id}"))
 
 
 def deliver(services: Services, fake_slack: FakeSlack, clock: ManualClock) -> int:
@@ -223,7 +214,7 @@ def test_an_expired_trigger_asks_the_user_to_try_again(
     assert reply.args["response_type"] == "ephemeral"
 
     slack.shortcut(Shortcut.MQL_HANDOFF, user_id=MARKETER, trigger_id="trig-late")
-    dm = wait_until(lambda: outbox_row(services, "mql-expired:trig-late"))
+    dm = eventually(lambda: outbox_row(services, "mql-expired:trig-late"))
     assert dm.payload["args"] == {"channel": MARKETER, "text": ja("mql_modal.expired")}
 
 

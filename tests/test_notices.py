@@ -18,67 +18,21 @@ from bot.clock import ManualClock
 from bot.ids import Action
 from bot.lifecycle import Surface
 from bot.notices import recompute_all, sweep_notices
-from bot.outbox import OutboxWorker
 from bot.policy import Policy
 from bot.roles import status_says_away
-from bot.services import Services
 from bot.workflow import claim, log_touch
 from storage.models import Lead, LeadEvent, LeadNotice, LeadStatus
-from tests.conftest import Database, make_services, make_worker
 from tests.harness import FakeSlack
-from tests.test_outbox import CHANNEL, queue, spec_lead
+from tests.harness.bot_env import make_services
+from tests.harness.databases import Database
+from tests.harness.leads import queue, spec_lead
+from tests.harness.notices_world import World, jst
+from tests.harness.people import CHANNEL
+from tests.harness.policies import with_auto_assign
 
 REP = "U0000REP1"
 MANAGER = "U0000MGR1"
 MARKETING = "C0000MKTG"
-
-
-def jst(day: int, hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 11, day, hour - 9, minute, tzinfo=UTC) if hour >= 9 else datetime(
-        2026, 11, day - 1, hour + 15, minute, tzinfo=UTC)
-
-
-class World:
-    def __init__(self, services: Services, clock: ManualClock, fake: FakeSlack) -> None:
-        self.services, self.clock, self.fake = services, clock, fake
-        self.worker: OutboxWorker = make_worker(services, clock, fake)
-
-    def drain(self) -> None:
-        while self.worker.run_once():
-            pass
-
-    def at(self, when: datetime) -> None:
-        self.clock.set(when)
-        sweep_notices(self.services)
-        self.drain()
-
-    def posted(self, external_id: str = "hubspot-20391", **changes: object) -> tuple[int, str]:
-        lead_id = queue(self.services, external_id, **changes)
-        self.drain()
-        lead = self.lead(lead_id)
-        assert lead.status == LeadStatus.POSTED and lead.message_ts
-        return lead_id, lead.message_ts
-
-    def lead(self, lead_id: int) -> Lead:
-        with self.services.unit_of_work() as uow:
-            lead = uow.leads.get(lead_id)
-            assert lead is not None
-            uow.session.expunge(lead)
-            return lead
-
-    def thread(self, ts: str) -> list[str]:
-        return [m["text"] for m in self.fake.thread(CHANNEL, ts)]
-
-    def dm_texts(self, user: str) -> list[str]:
-        return [m["text"] for m in self.fake.dms(user)]
-
-    def breaches(self, lead_id: int) -> list[LeadEvent]:
-        with self.services.unit_of_work() as uow:
-            events = list(uow.session.scalars(select(LeadEvent).where(
-                LeadEvent.lead_id == lead_id, LeadEvent.kind == "breach")))
-            for event in events:
-                uow.session.expunge(event)
-            return events
 
 
 @pytest.fixture
@@ -309,11 +263,6 @@ def test_status_words_and_expiry() -> None:
                                 now)
     expired = {"status_emoji": ":palm_tree:", "status_expiration": int(now.timestamp()) - 60}
     assert not status_says_away(expired, now)
-
-
-def with_auto_assign(policy: Policy, **changes: object) -> Policy:
-    auto = policy.auto_assign.model_copy(update={"enabled": True, **changes})
-    return policy.model_copy(update={"auto_assign": auto})
 
 
 def test_auto_assignment_takes_turns_and_skips_the_away(

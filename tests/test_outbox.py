@@ -22,55 +22,14 @@ from bot.notices import sweep_notices
 from bot.outbox import EVENT_TYPE, OutboxWorker, outbox_health
 from bot.policy import Policy
 from bot.services import Services
-from storage.models import Lead, LeadEvent, LeadStatus, OutboxMessage, OutboxStatus
-from tests.conftest import (
-    BOT_TOKEN,
-    EXAMPLE_POLICY,
-    ROOT,
-    SIGNING_SECRET,
-    Database,
-    make_services,
-    make_worker,
-)
+from storage.models import LeadEvent, LeadStatus, OutboxMessage, OutboxStatus
 from tests.harness import FakeSlack
-
-CHANNEL = "C0000SALES"
-
-
-def spec_lead(external_id: str = "hubspot-20391", **changes: object) -> dict:
-    lead = {
-        "external_id": external_id,
-        "source": "hubspot",
-        "qualified_at": "2026-11-24T09:12:00+09:00",
-        "contact": {"name": "Sato Hanako", "email": "hanako@example.co.jp", "title": "営業部長",
-                    "phone": "+81-3-0000-0000"},
-        "company": {"name": "Example KK", "industry": "manufacturing", "employees": 250,
-                    "domain": "example.co.jp"},
-        "score": 72,
-        "activities": [
-            {"type": "page_view", "at": "2026-11-20T10:01:00+09:00", "detail": "/pricing"},
-            {"type": "download", "at": "2026-11-21T15:30:00+09:00", "detail": "SLA whitepaper"},
-            {"type": "webinar", "at": "2026-11-22T14:00:00+09:00",
-             "detail": "Sales x Marketing alignment"},
-        ],
-    }
-    lead.update(changes)
-    return lead
-
-
-def queue(services: Services, external_id: str = "hubspot-20391", **changes: object) -> int:
-    mql = parse_data(spec_lead(external_id, **changes), now=services.clock.now())
-    result = accept(services, mql, surface=Surface.WEBHOOK)
-    assert result.status == "queued", result
-    return result.lead_id
-
-
-def lead_row(services: Services, lead_id: int) -> Lead:
-    with services.unit_of_work() as uow:
-        lead = uow.leads.get(lead_id)
-        assert lead is not None
-        uow.session.expunge(lead)
-        return lead
+from tests.harness.bot_env import make_services, make_worker, start_bot
+from tests.harness.databases import Database
+from tests.harness.leads import lead_row, queue, spec_lead
+from tests.harness.people import CHANNEL
+from tests.harness.policies import EXAMPLE_POLICY
+from tests.harness.settings import BOT_TOKEN, ROOT, SIGNING_SECRET
 
 
 def outbox_row(services: Services, lead_id: int) -> OutboxMessage:
@@ -343,7 +302,6 @@ def test_a_row_that_cannot_be_rendered_fails_alone_after_bounded_attempts(
     neither aborts the pass nor holds back the 19 messages claimed with it; it is retried with
     backoff, ends ``failed`` after ``MAX_ATTEMPTS``, and /healthz says degraded."""
     from bot.outbox import MAX_ATTEMPTS
-    from tests.conftest import start_bot
     from tests.harness import http_get
 
     services = make_services(fake_slack, db, policy, clock)

@@ -19,9 +19,11 @@ from handlers import cli
 from handlers.cli import main
 from storage.db import make_engine, make_session_factory
 from storage.models import Lead, LeadStatus
-from tests.conftest import EXAMPLE_POLICY, Database, make_services
 from tests.harness import FakeSlack
-from tests.outcomes_support import lead_row, make_lead, row_counts
+from tests.harness.bot_env import make_services
+from tests.harness.databases import Database
+from tests.harness.leads import lead_row, make_lead, row_counts
+from tests.harness.policies import EXAMPLE_POLICY
 
 HEADER = "external_id,outcome,amount,currency,closed_at,reason,note,deal_id"
 FILE = "\n".join([

@@ -249,7 +249,7 @@ def test_the_status_line_for_a_manager_and_a_rep(bot_env: Env) -> None:
 def test_the_status_line_in_japanese(bot_env: Env) -> None:
     bot_env.services.t = Translator("ja")
     text = shown(ask(bot_env, MANAGER, "2026-11"))
-    assert ("商談結果 · 受注額 3,200,000円、USD 3,400.50 · 受注3件 · 受注率 43 %"
+    assert ("商談結果 · 受注額 ￥3,200,000、$3,400.50 · 受注3件 · 受注率 43%"
             "（受注・失注7件中3件）") in text
 
 
@@ -275,7 +275,7 @@ def test_the_digest_section_in_japanese(seeded: Services) -> None:
     seeded.t = Translator("ja")
     message = build_digest(seeded, parse_week("2026-W48", seeded)).message
     text = blocks_as_text(message)
-    assert "今週の商談結果：受注1件（USD 3,400.50）・失注2件・受注率33 %" in text
+    assert "今週の商談結果：受注1件（$3,400.50）・失注2件・受注率33%" in text
     assert "|Company L4>・失注（競合に敗退）" in json.dumps(message, ensure_ascii=False)
     assert "失注理由：競合に敗退 1件、価格 1件" in text
 
@@ -298,7 +298,7 @@ def test_the_review_in_japanese(seeded: Services) -> None:
     seeded.t = Translator("ja")
     text = build_review(seeded, NOVEMBER).as_text()
     assert "引き渡しMQL 11件 → SQL 9件（判断済み10件中、90 %）→ 受注 3件" in text
-    assert "売上（今月受注した商談の金額）：3,200,000円、USD 3,400.50" in text
+    assert "売上（今月受注した商談の金額）：￥3,200,000、$3,400.50" in text
     assert "SQL化から受注・失注までの日数（中央値）：18.0日" in text
     assert "失注理由：競合に敗退 2件、その他 1件、価格 1件" in text
     assert "SLA合意書 第1版・SQL 1件" in text
@@ -422,8 +422,8 @@ def test_the_seeded_month_is_below_the_minimum_sample(seeded: Services) -> None:
 
 def test_amounts_are_written_in_each_currencys_own_way() -> None:
     assert format_amount(Decimal(1200000), JPY, "en") == "¥1,200,000"
-    assert format_amount(Decimal(1200000), JPY, "ja") == "1,200,000円"
+    assert format_amount(Decimal(1200000), JPY, "ja") == "￥1,200,000"
     assert format_amount(Decimal("3400.5"), USD, "en") == "$3,400.50"
-    assert format_amount(Decimal("3400.5"), USD, "ja") == "USD 3,400.50"
+    assert format_amount(Decimal("3400.5"), USD, "ja") == "$3,400.50"
     assert format_amount(Decimal("12.345"), "KWD", "en") == "KWD 12.345"
     assert format_amount(Decimal(99), "CHF", "ja") == "CHF 99.00"

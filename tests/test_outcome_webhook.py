@@ -24,16 +24,12 @@ from handlers.server import BotServer
 from storage import migrate
 from storage.db import make_engine
 from storage.models import LeadStatus
-from tests.conftest import (
-    BOT_TOKEN,
-    EXAMPLE_POLICY,
-    Database,
-    make_services,
-    make_settings,
-    start_bot,
-)
 from tests.harness import FakeSlack, HttpResponse, http_post
-from tests.outcomes_support import lead_row, make_lead, outcome_events, row_counts
+from tests.harness.bot_env import make_services, start_bot
+from tests.harness.databases import Database
+from tests.harness.leads import lead_row, make_lead, outcome_events, row_counts
+from tests.harness.policies import EXAMPLE_POLICY
+from tests.harness.settings import BOT_TOKEN, make_settings
 
 TOKEN = "test-intake-token"
 PATH = "/webhooks/outcome"

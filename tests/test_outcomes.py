@@ -16,9 +16,11 @@ from bot.outcomes import InvalidOutcome, OutcomeInput, loss_reason, parse_data, 
 from bot.policy import Policy, PolicyError, parse_policy
 from bot.services import Services
 from storage.models import Lead, LeadStatus
-from tests.conftest import EXAMPLE_POLICY, Database, make_services
 from tests.harness import FakeSlack
-from tests.outcomes_support import lead_row, make_lead, outcome_events, row_counts
+from tests.harness.bot_env import make_services
+from tests.harness.databases import Database
+from tests.harness.leads import lead_row, make_lead, outcome_events, row_counts
+from tests.harness.policies import EXAMPLE_POLICY
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 

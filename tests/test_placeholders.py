@@ -18,17 +18,12 @@ from bot.policy import Policy
 from bot.services import build_services
 from handlers.cli import main
 from handlers.server import BotServer
-from tests.conftest import (
-    BOT_TOKEN,
-    EXAMPLE_POLICY,
-    ROOT,
-    Database,
-    configured_policy,
-    make_settings,
-    start_bot,
-)
 from tests.harness import FakeSlack, http_post
-from tests.test_webhook import EXAMPLE, counts
+from tests.harness.bot_env import start_bot
+from tests.harness.databases import Database
+from tests.harness.leads import EXAMPLE, counts
+from tests.harness.policies import EXAMPLE_POLICY, configured_policy
+from tests.harness.settings import BOT_TOKEN, ROOT, make_settings
 
 ENV_EXAMPLE = ROOT / ".env.example"
 

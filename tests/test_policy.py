@@ -8,7 +8,7 @@ import pytest
 
 from bot.policy import DEFAULT_RECYCLE_REASONS, PolicyError, load_policy, parse_policy
 from bot.settings import DEFAULT_DATABASE_URL, SettingsError, load_settings
-from tests.conftest import EXAMPLE_POLICY
+from tests.harness.policies import EXAMPLE_POLICY
 
 MINIMAL = {
     "mql_definition": {"version": "v1"},

@@ -18,7 +18,7 @@ import pytest
 from bot.policy import load_policy
 from bot.preview import build_preview, trace
 from handlers.cli import main
-from tests.conftest import EXAMPLE_POLICY
+from tests.harness.policies import EXAMPLE_POLICY
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 FRIDAY_1730 = "2027-01-08T17:30+09:00"

@@ -5,7 +5,6 @@ hear about it through the outbox. On SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -17,71 +16,30 @@ from bot.ids import Action, Callback, ReassignBlock
 from bot.policy import Policy
 from bot.workflow import release
 from storage.models import LeadStatus
-from tests.conftest import Database
 from tests.harness import FakeSlack
+from tests.harness.blocks import action_ids, shown
+from tests.harness.bot_env import OWNER_ACTIONS, Env, claimed, errors_of, start
+from tests.harness.databases import Database
+from tests.harness.held_roles import another_process, hold_the_second_role_lookup, refusal_keys
+from tests.harness.people import CHANNEL, MANAGER, MARKETER, REP1, REP2
+from tests.harness.policies import with_reps
+from tests.harness.reassign import form
 from tests.harness.slack_requests import (
     HttpResponse,
-    plain_text_input,
-    state_values,
-    users_select,
 )
-from tests.test_claim import (
-    MANAGER,
-    MARKETER,
-    OWNER_ACTIONS,
-    REP1,
-    REP2,
-    Env,
-    action_ids,
-    claim_by,
-    eventually,
-    shown,
-    start,
-    with_roles,
-)
-from tests.test_outbox import CHANNEL
-from tests.test_touch import (
-    another_process,
-    group_env,
-    hold_the_second_role_lookup,
-    refusal_keys,
-)
-
-__all__ = ["group_env"]  # the fixture, re-used
+from tests.harness.waiting import eventually
 
 
 @pytest.fixture
-def env(fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock) -> Iterator[Env]:
+def env(any_env: Env) -> Env:
     """The bot on each kind of database."""
-    running = start(fake_slack, db, policy, clock)
-    yield running
-    running.bot.stop()
-
-
-def form(rep: str | None, reason: str | None = None) -> dict[str, Any]:
-    return state_values(
-        users_select(ReassignBlock.REP.value, ReassignBlock.REP.value, rep),
-        plain_text_input(ReassignBlock.REASON.value, ReassignBlock.REASON.value, reason),
-    )
+    return any_env
 
 
 def submit(env: Env, lead_id: int | str, user: str, values: dict[str, Any],
            view_id: str = "V1") -> HttpResponse:
     return env.slack.view_submission(Callback.REASSIGN_MODAL.value, values, user_id=user,
                                      private_metadata=str(lead_id), view_id=view_id)
-
-
-def errors_of(response: HttpResponse) -> dict[str, str]:
-    assert response.status == 200
-    body = response.json()
-    assert body["response_action"] == "errors"
-    return body["errors"]
-
-
-def claimed(env: Env, external_id: str = "hubspot-20391", rep: str = REP1) -> tuple[int, str]:
-    lead_id, ts = env.posted(external_id)
-    claim_by(env, lead_id, ts, rep)
-    return lead_id, ts
 
 
 def owner_section(message: dict[str, Any]) -> str:
@@ -243,7 +201,7 @@ def test_invalid_choices_are_answered_in_the_modal(env: Env) -> None:
 def test_the_new_owners_open_lead_cap_is_respected(
     fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock
 ) -> None:
-    capped = start(fake_slack, db, with_roles(policy, max_open=1), clock)
+    capped = start(fake_slack, db, with_reps(policy, max_open=1), clock)
     try:
         first, _ = claimed(capped, "cap-1", REP1)
         claimed(capped, "cap-2", REP2)

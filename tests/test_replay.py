@@ -8,32 +8,26 @@ that closes the modal) and acts on it once, on both databases.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from bot.clock import ManualClock
 from bot.ids import Callback
-from bot.policy import Policy
 from storage.models import LeadStatus
-from tests.conftest import Database
-from tests.harness import FakeSlack
+from tests.harness.bot_env import Env, claimed
+from tests.harness.decisions import convert_values, owned, recycle_values
+from tests.harness.people import CHANNEL, MANAGER, REP1, REP2
+from tests.harness.reassign import form as reassign_form
 from tests.harness.slack_requests import HttpResponse, http_post, slack_signature_headers
-from tests.test_claim import MANAGER, REP1, REP2, Env, eventually, start
-from tests.test_decide import convert_values, owned, recycle_values
-from tests.test_outbox import CHANNEL
-from tests.test_reassign import form as reassign_form
-from tests.test_touch import claimed, touches
-from tests.test_touch import form as touch_form
+from tests.harness.touch import form as touch_form
+from tests.harness.touch import touches
+from tests.harness.waiting import eventually
 
 
 @pytest.fixture
-def env(fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock) -> Iterator[Env]:
+def env(any_env: Env) -> Env:
     """The bot on each kind of database."""
-    running = start(fake_slack, db, policy, clock)
-    yield running
-    running.bot.stop()
+    return any_env
 
 
 class Captured:

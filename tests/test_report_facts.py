@@ -5,7 +5,6 @@ re-stamped at start, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,23 +23,22 @@ from bot.policy import Policy
 from storage import migrate
 from storage.models import Lead, LeadEvent
 from storage.types import UTCDateTime
-from tests.adapters_support import BotFactory, leads, make_bot
-from tests.conftest import Database
 from tests.harness import FakeSlack
-from tests.test_adapters_mautic import envelope, send
-from tests.test_claim import REP1, REP2, Env, claim_by, eventually, start
-from tests.test_notices import World, jst, with_auto_assign
-from tests.test_outbox import spec_lead
-from tests.test_touch import form, submit
-
-__all__ = ["make_bot"]
+from tests.harness.adapters import BotFactory, envelope, leads, send
+from tests.harness.bot_env import Env, claim_by, make_services
+from tests.harness.databases import Database
+from tests.harness.leads import spec_lead
+from tests.harness.notices_world import World, jst
+from tests.harness.people import REP1, REP2
+from tests.harness.policies import with_auto_assign
+from tests.harness.touch import form, submit
+from tests.harness.waiting import eventually
 
 
 @pytest.fixture
-def env(fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock) -> Iterator[Env]:
-    running = start(fake_slack, db, policy, clock)
-    yield running
-    running.bot.stop()
+def env(any_env: Env) -> Env:
+    """The bot on each kind of database."""
+    return any_env
 
 
 def test_release_and_reclaim_keep_the_first_claim_and_time_to_claim_counts_from_it(
@@ -127,7 +125,6 @@ def test_a_changed_calendar_changes_the_basis(policy: Policy) -> None:
 
 @pytest.fixture
 def world(fake_slack: FakeSlack, db: Database, policy: Policy) -> World:
-    from tests.conftest import make_services
 
     clock = ManualClock(jst(24, 10))
     return World(make_services(fake_slack, db, policy, clock), clock, fake_slack)

@@ -9,21 +9,15 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.clock import ManualClock
-from bot.policy import Policy, Roles
+from bot.policy import Policy
 from bot.roles import CACHE_FOR, RETRY_AFTER_ERROR, Directory
 from bot.services import Services
-from tests.conftest import BOT_TOKEN
 from tests.harness import FakeSlack
+from tests.harness.policies import with_roles
+from tests.harness.settings import BOT_TOKEN
 
 GROUP = "S0000MKTG"
 LOOKUP = "usergroups.users.list"
-
-
-def with_roles(policy: Policy, **roles: object) -> Policy:
-    """The example policy with other ``[roles]`` (validated like the TOML file would be)."""
-    current = policy.roles.model_dump()
-    current.update(roles)
-    return policy.model_copy(update={"roles": Roles.model_validate(current)})
 
 
 @pytest.fixture

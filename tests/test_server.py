@@ -18,14 +18,12 @@ from bot.services import Services
 from handlers.server import BotServer
 from storage import migrate
 from storage.db import make_engine
-from tests.conftest import (
-    BOT_TOKEN,
-    EXAMPLE_POLICY,
-    SIGNING_SECRET,
-    Database,
-    make_services,
-)
 from tests.harness import FakeSlack, SlackRequests, http_get, http_post
+from tests.harness.bot_env import make_services
+from tests.harness.databases import Database
+from tests.harness.policies import EXAMPLE_POLICY
+from tests.harness.ports import free_port
+from tests.harness.settings import BOT_TOKEN, SIGNING_SECRET
 
 
 def test_url_verification_and_a_slash_command_get_200(
@@ -136,12 +134,6 @@ def test_stop_finishes_listeners_still_running_after_ack(
     assert len(fake_slack.calls_to("response_url")) == 1, "stop() returned before the listener"
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_sla_bot_run_starts_migrates_serves_and_stops_on_sigterm(

@@ -17,8 +17,8 @@ from sqlalchemy import text
 
 from bot.services import Services
 from handlers.app import create_app
-from tests.conftest import SIGNING_SECRET
 from tests.harness import FakeSlack, SlackRequests, http_post, slack_signature_headers
+from tests.harness.settings import SIGNING_SECRET
 
 FORM = "application/x-www-form-urlencoded"
 

@@ -17,15 +17,15 @@ from typing import Any
 
 import pytest
 
-from bot.clock import ManualClock
 from bot.ids import Action
-from bot.policy import Policy
 from bot.services import Services
 from handlers.http_server import ClientLimits, HttpServer
 from handlers.server import BotServer
 from handlers.web import DRAIN_LIMIT_BYTES
-from tests.conftest import SIGNING_SECRET, Database
-from tests.harness import FakeSlack, http_get, http_post, slack_signature_headers
+from tests.harness import http_get, http_post, slack_signature_headers
+from tests.harness.bot_env import Env
+from tests.harness.people import CHANNEL, REP1
+from tests.harness.settings import SIGNING_SECRET
 from tests.harness.slow_clients import (
     BODY_START,
     HEADER_START,
@@ -33,23 +33,13 @@ from tests.harness.slow_clients import (
     open_stalled,
     server_closed,
 )
-from tests.test_claim import REP1, Env, eventually, start
-from tests.test_outbox import CHANNEL
+from tests.harness.waiting import eventually
 
 SLOW_SOCKETS = 70
 ATTACK_S = 20.0
 PROBE_EVERY_S = 2.5
 HEALTH_WITHIN_S = 2.0
 ACK_WITHIN_S = 3.0
-
-
-@pytest.fixture
-def env(
-    fake_slack: FakeSlack, sqlite_db: Database, policy: Policy, clock: ManualClock
-) -> Iterator[Env]:
-    running = start(fake_slack, sqlite_db, policy, clock)
-    yield running
-    running.bot.stop()
 
 
 def timed_health(env: Env) -> tuple[float, int | None]:

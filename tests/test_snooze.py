@@ -14,9 +14,11 @@ from bot.lifecycle import Surface
 from bot.notices import sweep_notices
 from bot.policy import Policy
 from bot.workflow import claim
-from tests.conftest import Database
 from tests.harness import FakeSlack
-from tests.test_claim import MANAGER, REP1, REP2, Env, eventually, start
+from tests.harness.bot_env import Env, start
+from tests.harness.databases import Database
+from tests.harness.people import MANAGER, REP1, REP2
+from tests.harness.waiting import eventually
 
 TEN_JST = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 

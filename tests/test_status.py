@@ -14,10 +14,13 @@ import pytest
 from bot.clock import ManualClock
 from bot.ids import Command
 from bot.policy import Policy
-from tests.conftest import Database
 from tests.harness import FakeSlack
-from tests.test_claim import Env, eventually, start
-from tests.test_metrics import REP1, REP2, Month, jst, lenient
+from tests.harness.bot_env import Env, start
+from tests.harness.databases import Database
+from tests.harness.people import REP1, REP2
+from tests.harness.policies import lenient
+from tests.harness.report_month import Month, jst
+from tests.harness.waiting import eventually
 
 MANAGER = "U0000MGR1"
 
@@ -136,7 +139,6 @@ def test_japanese(env: Env) -> None:
     text = shown(ask(env, MANAGER))
     assert "2営業時間以内の初回接触" in text and "中央値 20分" in text
     assert "2026/11/1 – 2026/11/30" in text
-
 
 
 def test_a_big_team_stays_within_slacks_limits(policy: Policy) -> None:

@@ -14,7 +14,7 @@ from storage import migrate
 from storage.db import make_session_factory
 from storage.models import Base, Lead, LeadStatus, OutboxMessage
 from storage.unit_of_work import UnitOfWork
-from tests.conftest import Database
+from tests.harness.databases import Database
 
 JST = timezone(timedelta(hours=9))
 
@@ -135,9 +135,9 @@ def test_outbox_enqueue_is_idempotent_per_key(db: Database) -> None:
     factory = make_session_factory(db.engine)
     now = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
     with UnitOfWork(factory) as uow:
-        first = uow.outbox.enqueue(key="lead:1:post", kind="post", now=now, payload={"x": 1})
-        second = uow.outbox.enqueue(key="lead:1:post", kind="post", now=now, payload={"x": 2})
-        other = uow.outbox.enqueue(key="lead:2:post", kind="post", now=now, payload={})
+        first = uow.outbox.enqueue(key="lead:1:post", kind="message", now=now, payload={"x": 1})
+        second = uow.outbox.enqueue(key="lead:1:post", kind="message", now=now, payload={"x": 2})
+        other = uow.outbox.enqueue(key="lead:2:post", kind="message", now=now, payload={})
         uow.commit()
     assert first is not None and other is not None
     assert second is None
@@ -162,7 +162,7 @@ def test_concurrent_enqueues_of_one_key_store_one_row(db: Database) -> None:
         try:
             barrier.wait()
             with UnitOfWork(factory) as uow:
-                queued = uow.outbox.enqueue(key="same", kind="post", now=now, payload={})
+                queued = uow.outbox.enqueue(key="same", kind="message", now=now, payload={})
                 uow.commit()
                 results.append(queued is not None)
         except BaseException as exc:  # collected and asserted below

@@ -3,81 +3,21 @@ against the database, and the channel message and thread follow through the outb
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import select
 
-from bot.clock import ManualClock
 from bot.ids import Action, Callback, TouchBlock
 from bot.lifecycle import Action as Transition
 from bot.lifecycle import Surface, apply
-from bot.policy import Policy
-from bot.roles import Directory
-from bot.services import Services
 from bot.workflow import release
-from storage.models import LeadStatus, OutboxMessage, Touch
-from tests.conftest import Database
-from tests.harness import FakeSlack
-from tests.harness.slack_requests import (
-    HttpResponse,
-    plain_text_input,
-    state_values,
-    static_select,
-)
-from tests.test_claim import (
-    MANAGER,
-    MARKETER,
-    REP1,
-    REP2,
-    Env,
-    action_ids,
-    claim_by,
-    env,
-    eventually,
-    shown,
-    start,
-)
-from tests.test_outbox import CHANNEL
-
-__all__ = ["env"]  # the fixture, re-used
-
-
-def form(kind: str | None = "call", outcome: str | None = "connected",
-         note: str | None = "Talked budget") -> dict[str, Any]:
-    return state_values(
-        static_select(TouchBlock.KIND.value, TouchBlock.KIND.value, kind),
-        static_select(TouchBlock.OUTCOME.value, TouchBlock.OUTCOME.value, outcome),
-        plain_text_input(TouchBlock.NOTE.value, TouchBlock.NOTE.value, note),
-    )
-
-
-def submit(env: Env, lead_id: int | str, user: str, values: dict[str, Any]) -> HttpResponse:
-    return env.slack.view_submission(Callback.TOUCH_MODAL.value, values, user_id=user,
-                                     private_metadata=str(lead_id))
-
-
-def touches(env: Env, lead_id: int) -> list[Touch]:
-    with env.services.unit_of_work() as uow:
-        rows = uow.session.scalars(select(Touch).where(Touch.lead_id == lead_id)).all()
-        uow.session.expunge_all()
-        return list(rows)
-
-
-def claimed(env: Env) -> tuple[int, str]:
-    lead_id, ts = env.posted()
-    claim_by(env, lead_id, ts, REP1)
-    return lead_id, ts
-
-
-def errors_of(response: HttpResponse) -> dict[str, str]:
-    assert response.status == 200
-    body = response.json()
-    assert body["response_action"] == "errors"
-    return body["errors"]
+from storage.models import LeadStatus
+from tests.harness.blocks import action_ids, shown
+from tests.harness.bot_env import Env, claim_by, claimed, errors_of
+from tests.harness.held_roles import another_process, hold_the_second_role_lookup, refusal_keys
+from tests.harness.people import CHANNEL, MANAGER, MARKETER, REP1, REP2
+from tests.harness.touch import form, submit, touches
+from tests.harness.waiting import eventually
 
 
 def test_the_owner_sees_log_touch_and_it_opens_the_modal(env: Env) -> None:
@@ -175,19 +115,6 @@ def test_a_manager_may_log_a_touch(env: Env) -> None:
 # ------------------------------------------------------------------ pressing Log touch
 
 
-MANAGERS_GROUP = "S0MANAGERS"
-
-
-@pytest.fixture
-def any_env(
-    fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock
-) -> Iterator[Env]:
-    """The bot on each kind of database."""
-    running = start(fake_slack, db, policy, clock)
-    yield running
-    running.bot.stop()
-
-
 @pytest.mark.parametrize(
     "forged", ["²", "١٢", "+1", " 1", "1_0", "2147483648", "9" * 30, "-1", ""],
     ids=["superscript", "arabic-indic", "plus", "space", "underscore", "over-int4", "huge",
@@ -256,48 +183,6 @@ def test_log_touch_on_a_decided_or_released_lead_says_why(any_env: Env) -> None:
     ]
     assert env.fake.calls_to("views.open") == []
     assert touches(env, lead_id) == [] and touches(env, other) == []
-
-
-def refusal_keys(env: Env) -> list[str]:
-    with env.services.unit_of_work() as uow:
-        return list(uow.session.scalars(
-            select(OutboxMessage.idempotency_key)
-            .where(OutboxMessage.idempotency_key.like("refused:%"))
-        ))
-
-
-def hold_the_second_role_lookup(env: Env, seconds: float = 3.0) -> int:
-    """Make the service's own role check (after the submission's check) wait on Slack.
-
-    Managers are a user group looked up on every check (no cache), so the submission's
-    check is answered at once and the write's check is held by the fake Slack: a window
-    between the two in which the test changes the lead. Returns the lookups so far.
-    """
-    env.fake.set_usergroup(MANAGERS_GROUP, [MANAGER])
-    env.services.directory = Directory(env.services.policy, env.services.slack, env.clock,
-                                       cache_for=timedelta(0))
-    before = len(env.fake.calls_to("usergroups.users.list"))
-    env.fake.fail("usergroups.users.list", delay=0.0)  # the check: answered normally
-    env.fake.fail("usergroups.users.list", delay=seconds)  # the write: held
-    return before
-
-
-def another_process(env: Env) -> Services:
-    """The same bot's services as another process has them: its own role directory (the held
-    lookup's per-group lock is this process's), the same database and Slack."""
-    return dataclasses.replace(env.services)
-
-
-@pytest.fixture
-def group_env(
-    fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock
-) -> Iterator[Env]:
-    """The bot on each kind of database, its managers a Slack user group."""
-    roles = policy.roles.model_copy(update={"managers": MANAGERS_GROUP})
-    fake_slack.set_usergroup(MANAGERS_GROUP, [MANAGER])
-    running = start(fake_slack, db, policy.model_copy(update={"roles": roles}), clock)
-    yield running
-    running.bot.stop()
 
 
 def test_a_touch_refused_after_the_check_is_told_to_the_rep_by_dm(group_env: Env) -> None:

@@ -18,10 +18,12 @@ from bot.outbox import OutboxWorker
 from bot.policy import Policy
 from bot.services import build_services
 from bot.user_agent import USER_AGENT
-from tests.conftest import Database, make_settings, start_bot
 from tests.harness import FakeSlack, SlackRequests
-from tests.test_digest import World, jst
-from tests.test_outbox import queue
+from tests.harness.bot_env import start_bot
+from tests.harness.databases import Database
+from tests.harness.digest_world import World, jst
+from tests.harness.leads import queue
+from tests.harness.settings import make_settings
 
 
 def test_the_user_agent_is_the_product_and_its_version() -> None:

@@ -7,7 +7,6 @@ not qualified), and a precise 4xx for anything wrong — with nothing written to
 from __future__ import annotations
 
 import contextlib
-import copy
 import http.client
 import json
 import logging
@@ -18,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import select, text
 
 from bot.clock import ManualClock
 from bot.policy import Policy, load_policy
@@ -26,75 +25,20 @@ from bot.services import build_services
 from handlers.server import BotServer
 from storage import migrate
 from storage.db import make_engine
-from storage.models import Activity, Lead, LeadEvent, OutboxMessage
-from tests.conftest import (
-    EXAMPLE_POLICY,
-    Database,
-    make_services,
-    make_settings,
-    make_worker,
-    start_bot,
-)
-from tests.harness import FakeSlack, HttpResponse, http_post
+from storage.models import OutboxMessage
+from tests.harness import FakeSlack, HttpResponse
+from tests.harness.bot_env import make_services, make_worker, start_bot
+from tests.harness.databases import Database
+from tests.harness.intake import MQL_PATH, post
+from tests.harness.leads import EXAMPLE, SPEC_EXAMPLE, counts, lead, not_qualified
+from tests.harness.policies import EXAMPLE_POLICY
+from tests.harness.settings import INTAKE_TOKEN, make_settings
 
-TOKEN = "test-intake-token"
-PATH = "/webhooks/mql"
 MIB = 1024 * 1024
 
-# SPEC section 3, verbatim.
-SPEC_EXAMPLE = """{
-  "external_id": "hubspot-20391",
-  "source": "hubspot",
-  "qualified_at": "2026-11-24T09:12:00+09:00",
-  "contact": {"name": "Sato Hanako", "email": "hanako@example.co.jp", "title": "営業部長", "phone": "+81-3-0000-0000"},
-  "company": {"name": "Example KK", "industry": "manufacturing", "employees": 250, "domain": "example.co.jp"},
-  "score": 72,
-  "activities": [
-    {"type": "page_view", "at": "2026-11-20T10:01:00+09:00", "detail": "/pricing"},
-    {"type": "download", "at": "2026-11-21T15:30:00+09:00", "detail": "SLA whitepaper"},
-    {"type": "webinar", "at": "2026-11-22T14:00:00+09:00", "detail": "Sales x Marketing alignment"}
-  ]
-}"""  # noqa: E501
-EXAMPLE: dict[str, Any] = json.loads(SPEC_EXAMPLE)
 
 #: what must never reach the log: the example's personal data
 PERSONAL = ("Sato", "Hanako", "hanako@", "example.co.jp", "+81-3-0000-0000", "営業部長")
-
-
-def lead(**changes: Any) -> dict[str, Any]:
-    body = copy.deepcopy(EXAMPLE)
-    body.update(changes)
-    return body
-
-
-def not_qualified() -> dict[str, Any]:
-    return lead(external_id="hubspot-20392", activities=[], score=0)
-
-
-def post(
-    bot: BotServer,
-    body: dict[str, Any] | list[Any] | str | bytes,
-    *,
-    token: str | None = TOKEN,
-    content_type: str | None = "application/json",
-    headers: dict[str, str] | None = None,
-) -> HttpResponse:
-    data = body if isinstance(body, str | bytes) else json.dumps(body, ensure_ascii=False)
-    sent: dict[str, str] = {}
-    if token is not None:
-        sent["Authorization"] = f"Bearer {token}"
-    if content_type is not None:
-        sent["Content-Type"] = content_type
-    sent.update(headers or {})
-    return http_post(f"{bot.url}{PATH}", data, sent)
-
-
-def counts(engine: Engine) -> dict[str, int]:
-    with engine.connect() as connection:
-        return {
-            model.__tablename__: connection.scalar(select(func.count()).select_from(model)) or 0
-            for model in (Lead, Activity, LeadEvent, OutboxMessage)
-        }
 
 
 NOTHING = {"leads": 0, "activities": 0, "lead_events": 0, "outbox": 0}
@@ -284,7 +228,7 @@ def test_charset_parameter_and_lowercase_scheme_are_accepted(sqlite_bot: BotServ
         EXAMPLE,
         token=None,
         content_type="application/json; charset=UTF-8",
-        headers={"Authorization": f"bearer {TOKEN}"},
+        headers={"Authorization": f"bearer {INTAKE_TOKEN}"},
     )
 
     assert response.status == 202, response.body
@@ -330,49 +274,50 @@ OVER_LIMIT = json.dumps(lead(padding="x" * MIB))
 Case = tuple[str, Any, str | None, str | None, int, str | None]
 JSON = "application/json"
 BAD_REQUESTS: list[Case] = [
-    ("missing external_id", without("external_id"), TOKEN, JSON, 400, "external_id"),
-    ("missing source", without("source"), TOKEN, JSON, 400, "source"),
-    ("missing qualified_at", without("qualified_at"), TOKEN, JSON, 400, "qualified_at"),
-    ("missing contact", without("contact"), TOKEN, JSON, 400, "contact"),
-    ("missing contact.name", without("contact.name"), TOKEN, JSON, 400, "contact.name"),
-    ("contact null", lead(contact=None), TOKEN, JSON, 400, "contact"),
-    ("score as a string", lead(score="72"), TOKEN, JSON, 400, "score"),
-    ("score true", lead(score=True), TOKEN, JSON, 400, "score"),
-    ("score 7.5", lead(score=7.5), TOKEN, JSON, 400, "score"),
-    ("employees -1", company(employees=-1), TOKEN, JSON, 400, "company.employees"),
-    ("employees 'many'", company(employees="many"), TOKEN, JSON, 400, "company.employees"),
-    ("name a number", contact(name=123), TOKEN, JSON, 400, "contact.name"),
-    ("activities not a list", lead(activities="page_view"), TOKEN, JSON, 400, "activities"),
-    ("activity without type", without_activity_type(), TOKEN, JSON, 400, "activities.0.type"),
-    ("activity at not a time", with_activity(1, at="yesterday"), TOKEN, JSON, 400,
+    ("missing external_id", without("external_id"), INTAKE_TOKEN, JSON, 400, "external_id"),
+    ("missing source", without("source"), INTAKE_TOKEN, JSON, 400, "source"),
+    ("missing qualified_at", without("qualified_at"), INTAKE_TOKEN, JSON, 400, "qualified_at"),
+    ("missing contact", without("contact"), INTAKE_TOKEN, JSON, 400, "contact"),
+    ("missing contact.name", without("contact.name"), INTAKE_TOKEN, JSON, 400, "contact.name"),
+    ("contact null", lead(contact=None), INTAKE_TOKEN, JSON, 400, "contact"),
+    ("score as a string", lead(score="72"), INTAKE_TOKEN, JSON, 400, "score"),
+    ("score true", lead(score=True), INTAKE_TOKEN, JSON, 400, "score"),
+    ("score 7.5", lead(score=7.5), INTAKE_TOKEN, JSON, 400, "score"),
+    ("employees -1", company(employees=-1), INTAKE_TOKEN, JSON, 400, "company.employees"),
+    ("employees 'many'", company(employees="many"), INTAKE_TOKEN, JSON, 400, "company.employees"),
+    ("name a number", contact(name=123), INTAKE_TOKEN, JSON, 400, "contact.name"),
+    ("activities not a list", lead(activities="page_view"), INTAKE_TOKEN, JSON, 400, "activities"),
+    ("activity without type", without_activity_type(), INTAKE_TOKEN, JSON, 400,
+     "activities.0.type"),
+    ("activity at not a time", with_activity(1, at="yesterday"), INTAKE_TOKEN, JSON, 400,
      "activities.1.at"),
-    ("qualified_at without offset", lead(qualified_at="2026-11-24T09:12:00"), TOKEN, JSON, 400,
-     "qualified_at"),
-    ("activity at without offset", with_activity(2, at="2026-11-22T14:00:00"), TOKEN, JSON,
+    ("qualified_at without offset", lead(qualified_at="2026-11-24T09:12:00"), INTAKE_TOKEN, JSON,
+     400, "qualified_at"),
+    ("activity at without offset", with_activity(2, at="2026-11-22T14:00:00"), INTAKE_TOKEN, JSON,
      400, "activities.2.at"),
-    ("empty external_id", lead(external_id=""), TOKEN, JSON, 400, "external_id"),
-    ("blank source", lead(source="   "), TOKEN, JSON, 400, "source"),
-    ("empty contact.name", contact(name=""), TOKEN, JSON, 400, "contact.name"),
-    ("external_id 201 chars", lead(external_id="x" * 201), TOKEN, JSON, 400, "external_id"),
-    ("name 301 chars", contact(name="n" * 301), TOKEN, JSON, 400, "contact.name"),
-    ("1001 activities", lead(activities=[ONE_ACTIVITY] * 1001), TOKEN, JSON, 400,
+    ("empty external_id", lead(external_id=""), INTAKE_TOKEN, JSON, 400, "external_id"),
+    ("blank source", lead(source="   "), INTAKE_TOKEN, JSON, 400, "source"),
+    ("empty contact.name", contact(name=""), INTAKE_TOKEN, JSON, 400, "contact.name"),
+    ("external_id 201 chars", lead(external_id="x" * 201), INTAKE_TOKEN, JSON, 400, "external_id"),
+    ("name 301 chars", contact(name="n" * 301), INTAKE_TOKEN, JSON, 400, "contact.name"),
+    ("1001 activities", lead(activities=[ONE_ACTIVITY] * 1001), INTAKE_TOKEN, JSON, 400,
      "activities"),
-    ("JSON array", [EXAMPLE], TOKEN, JSON, 400, "(body)"),
-    ("JSON string", '"hubspot-20391"', TOKEN, JSON, 400, "(body)"),
-    ("malformed JSON", SPEC_EXAMPLE[:-2], TOKEN, JSON, 400, "(body)"),
-    ("empty body", b"", TOKEN, JSON, 400, "(body)"),
-    ("Shift_JIS body", SPEC_EXAMPLE.encode("shift_jis"), TOKEN, JSON, 400, "(body)"),
-    ("invalid UTF-8 bytes", b'{"external_id": "\xff\xfe"}', TOKEN, JSON, 400, "(body)"),
-    ("text/plain", SPEC_EXAMPLE, TOKEN, "text/plain", 415, None),
-    ("form", "external_id=hubspot-20391", TOKEN, "application/x-www-form-urlencoded", 415,
+    ("JSON array", [EXAMPLE], INTAKE_TOKEN, JSON, 400, "(body)"),
+    ("JSON string", '"hubspot-20391"', INTAKE_TOKEN, JSON, 400, "(body)"),
+    ("malformed JSON", SPEC_EXAMPLE[:-2], INTAKE_TOKEN, JSON, 400, "(body)"),
+    ("empty body", b"", INTAKE_TOKEN, JSON, 400, "(body)"),
+    ("Shift_JIS body", SPEC_EXAMPLE.encode("shift_jis"), INTAKE_TOKEN, JSON, 400, "(body)"),
+    ("invalid UTF-8 bytes", b'{"external_id": "\xff\xfe"}', INTAKE_TOKEN, JSON, 400, "(body)"),
+    ("text/plain", SPEC_EXAMPLE, INTAKE_TOKEN, "text/plain", 415, None),
+    ("form", "external_id=hubspot-20391", INTAKE_TOKEN, "application/x-www-form-urlencoded", 415,
      None),
-    ("no content type", SPEC_EXAMPLE, TOKEN, None, 415, None),
-    ("JSON look-alike type", SPEC_EXAMPLE, TOKEN, "application/jsonp", 415, None),
+    ("no content type", SPEC_EXAMPLE, INTAKE_TOKEN, None, 415, None),
+    ("JSON look-alike type", SPEC_EXAMPLE, INTAKE_TOKEN, "application/jsonp", 415, None),
     ("no token", SPEC_EXAMPLE, None, JSON, 401, None),
     ("wrong token", SPEC_EXAMPLE, "test-intake-token-2", JSON, 401, None),
     ("empty token", SPEC_EXAMPLE, "", JSON, 401, None),
     ("no token, bad body", b"\xff", None, "text/plain", 401, None),
-    ("over 1 MiB", OVER_LIMIT, TOKEN, JSON, 413, None),
+    ("over 1 MiB", OVER_LIMIT, INTAKE_TOKEN, JSON, 413, None),
 ]
 
 
@@ -413,11 +358,11 @@ def test_bad_request_is_refused_and_writes_nothing(
     "authorization",
     [
         "Basic dGVzdDp0ZXN0LWludGFrZS10b2tlbg==",
-        f"Basic {TOKEN}",
-        TOKEN,
+        f"Basic {INTAKE_TOKEN}",
+        INTAKE_TOKEN,
         "Bearer",
-        f"Bearer {TOKEN}x",
-        f"Token {TOKEN}",
+        f"Bearer {INTAKE_TOKEN}x",
+        f"Token {INTAKE_TOKEN}",
         "Bearer テスト",
     ],
 )
@@ -465,14 +410,15 @@ def chunked_post(bot: BotServer, size: int, headers: dict[str, str]) -> tuple[in
     try:
         # The server may answer before it read everything; its answer is still there to read.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            connection.request("POST", PATH, body=chunks(), headers=headers, encode_chunked=True)
+            connection.request("POST", MQL_PATH, body=chunks(), headers=headers,
+                               encode_chunked=True)
         response = connection.getresponse()
         return response.status, response.read()
     finally:
         connection.close()
 
 
-AUTHORIZED_JSON = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+AUTHORIZED_JSON = {"Authorization": f"Bearer {INTAKE_TOKEN}", "Content-Type": "application/json"}
 
 
 @pytest.mark.parametrize("size", [MIB + 1, 3 * MIB])
@@ -506,7 +452,7 @@ def test_without_intake_token_the_webhook_is_disabled(
     settings = make_settings(fake_slack, sqlite_db.url, intake_token=None)
     server = start_bot(build_services(settings, policy, clock, engine=sqlite_db.engine))
     try:
-        for token in (None, "", "None", TOKEN):
+        for token in (None, "", "None", INTAKE_TOKEN):
             response = post(server, EXAMPLE, token=token)
             assert response.status == 503, response.body
             assert response.json()["error"] == "intake_disabled"
@@ -523,19 +469,19 @@ def test_during_a_rotation_both_intake_tokens_are_accepted_and_only_those(
     (and the bot restarted) the old token is refused."""
     new_token = "rotated-intake-token-0123456789"
     rotating = make_settings(fake_slack, sqlite_db.url, intake_token=new_token,
-                             intake_token_previous=TOKEN)
+                             intake_token_previous=INTAKE_TOKEN)
     server = start_bot(build_services(rotating, policy, clock, engine=sqlite_db.engine))
     try:
-        assert post(server, EXAMPLE, token=TOKEN).status == 202
+        assert post(server, EXAMPLE, token=INTAKE_TOKEN).status == 202
         assert post(server, lead(external_id="rotated-1"), token=new_token).status == 202
-        for wrong in ("", "other-token", f"{new_token},{TOKEN}"):
+        for wrong in ("", "other-token", f"{new_token},{INTAKE_TOKEN}"):
             assert post(server, EXAMPLE, token=wrong).status == 401
     finally:
         server.stop()
     done = make_settings(fake_slack, sqlite_db.url, intake_token=new_token)
     server = start_bot(build_services(done, policy, clock, engine=sqlite_db.engine))
     try:
-        assert post(server, lead(external_id="rotated-2"), token=TOKEN).status == 401
+        assert post(server, lead(external_id="rotated-2"), token=INTAKE_TOKEN).status == 401
         assert post(server, lead(external_id="rotated-2"), token=new_token).status == 202
     finally:
         server.stop()
@@ -599,7 +545,7 @@ def test_other_methods_are_not_allowed(refusing_bot: BotServer, method: str) -> 
     url = urlsplit(refusing_bot.url)
     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
     try:
-        connection.request(method, PATH)
+        connection.request(method, MQL_PATH)
         response = connection.getresponse()
         assert response.status == 405
         assert json.loads(response.read())["error"] == "method_not_allowed"

@@ -7,7 +7,9 @@ Two shapes reach ``POST /webhooks/hubspot``, told apart by the body:
   epoch milliseconds in strings, the company under ``associated-company``;
 - a JSON **array**: up to 100 thin Webhooks-API events (``objectId``, ``occurredAt``,
   ``subscriptionType`` or ``eventType``…) with no name or email. Each is queued and the contact
-  fetched from the CRM API by the outbox worker (``bot.adapters.hubspot_fetch``).
+  fetched from the CRM API by the outbox worker (``bot.adapters.hubspot_fetch``); a deal's
+  ``dealstage`` change (``deal.propertyChange``) is a deal outcome, its deal fetched likewise
+  (``bot.adapters.hubspot_deals``).
 
 A contact is an MQL when its lifecycle stage is ``[adapters.hubspot] mql_stage`` (default
 ``marketingqualifiedlead``) — for a ``lifecyclestage`` change event, the stage it changed to —
@@ -64,6 +66,10 @@ _URI_DECODE = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24"
 #: contact events that are about no one we could hand off
 _SKIPPED_EVENTS = {"contact.deletion", "contact.privacyDeletion", "contact.merge",
                    "contact.associationChange", "contact.restore"}
+#: a deal's stage changed (SPEC 10): its outcome is read from the CRM
+#: (``bot.adapters.hubspot_deals``); other deal events and properties are ignored
+DEAL_STAGE_EVENT = "deal.propertyChange"
+DEAL_STAGE_PROPERTY = "dealstage"
 #: what the CRM API is asked for (``bot.adapters.hubspot_fetch``)
 CONTACT_PROPERTIES = (
     "firstname", "lastname", "email", "jobtitle", "phone", "mobilephone", "company",
@@ -150,7 +156,7 @@ def _same(given: str, expected: str) -> bool:
 
 @dataclass(frozen=True)
 class ThinEvent:
-    """A Webhooks-API event: ids only, queued until the contact is fetched."""
+    """A Webhooks-API event: ids only, queued until its contact (or deal) is fetched."""
 
     kind: str
     object_id: str
@@ -187,7 +193,10 @@ def _thin(index: int, item: Any) -> tuple[str, ThinEvent | Skipped | Rejected]:
 def _thin_event(index: int, item: Mapping[str, Any]) -> tuple[str, ThinEvent | Skipped | Rejected]:
     kind = (_read("subscriptionType", text, item.get("subscriptionType"))
             or _read("eventType", text, item.get("eventType")) or "(unknown)")
-    if not kind.startswith("contact.") or kind in _SKIPPED_EVENTS:
+    if kind == DEAL_STAGE_EVENT:
+        if _read("propertyName", text, item.get("propertyName")) != DEAL_STAGE_PROPERTY:
+            return kind, Skipped(kind, f"{kind} is not a change of {DEAL_STAGE_PROPERTY}")
+    elif not kind.startswith("contact.") or kind in _SKIPPED_EVENTS:
         return kind, Skipped(kind, f"{kind} is not about a contact to hand off")
     errors = []
     for field in ("objectId", "eventId"):

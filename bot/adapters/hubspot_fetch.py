@@ -29,15 +29,14 @@ from typing import Any
 
 from bot.adapters import hubspot
 from bot.adapters.receive import Outcome, receive
-from bot.outbound import DeliveryRefused, DeliveryRetry
+from bot.outbound_webhook import DeliveryRefused, DeliveryRetry
 from bot.services import Services
 from bot.user_agent import USER_AGENT
+from storage.outbox_kind import OutboxKind
 from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-#: outbox ``kind`` of a fetch; payload: ``ThinEvent.as_json()``
-FETCH_KIND = "hubspot_fetch"
 #: the outbox ``channel`` of every fetch: a lane of its own, paced, never a Slack channel
 LANE = "hubspot"
 #: HubSpot's rate limits are per 10 seconds
@@ -47,13 +46,24 @@ TIMEOUT_S = 10.0
 MAX_ANSWER_BYTES = 1024 * 1024
 
 
-class ContactGone(DeliveryRefused):
-    """HubSpot answered 404: the contact was deleted or merged away; the row is moot."""
+class Moot(DeliveryRefused):
+    """Nothing left to do for the row: skipped, not failed (e.g. HubSpot answered 404, the
+    record was deleted or merged away)."""
+
+    #: the record a 404 is about, as the row's error names it
+    what = "record"
+
+
+class ContactGone(Moot):
+    """HubSpot answered 404: the contact was deleted or merged away."""
+
+    what = "contact"
 
 
 def queue(uow: UnitOfWork, event: hubspot.ThinEvent, now: datetime) -> bool:
     """Store one thin event for the worker, in the caller's transaction; False if already."""
-    row = uow.outbox.enqueue(key=f"{FETCH_KIND}:{event.key}", kind=FETCH_KIND, now=now,
+    row = uow.outbox.enqueue(key=f"{OutboxKind.HUBSPOT_FETCH}:{event.key}",
+                             kind=OutboxKind.HUBSPOT_FETCH, now=now,
                              channel=LANE, payload=event.as_json())
     return row is not None
 
@@ -69,12 +79,12 @@ def run(services: Services, payload: dict[str, Any]) -> dict[str, Any]:
         raise DeliveryRetry("HUBSPOT_ACCESS_TOKEN is not set: cannot fetch the contact")
     object_id = urllib.parse.quote(str(payload.get("object_id", "")), safe="")
     base = settings.hubspot_api_url.rstrip("/")
-    contact = _get(services, f"{base}/crm/v3/objects/contacts/{object_id}?" + urllib.parse
+    contact = crm_get(services, f"{base}/crm/v3/objects/contacts/{object_id}?" + urllib.parse
                    .urlencode({"properties": ",".join(hubspot.CONTACT_PROPERTIES),
                                "associations": "companies"}))
     company = None
     if (company_id := _first_company(contact)) is not None:
-        company = _get(services, f"{base}/crm/v3/objects/companies/"
+        company = crm_get(services, f"{base}/crm/v3/objects/companies/"
                        f"{urllib.parse.quote(company_id, safe='')}?" + urllib.parse.urlencode(
                            {"properties": ",".join(hubspot.COMPANY_PROPERTIES)}))
     event = hubspot.from_crm(contact, company, payload,
@@ -97,7 +107,9 @@ def _first_company(contact: dict[str, Any]) -> str | None:
     return None
 
 
-def _get(services: Services, url: str) -> dict[str, Any]:
+def crm_get(services: Services, url: str, *, gone: type[Moot] = ContactGone) -> dict[str, Any]:
+    """One read of the CRM API as a JSON object; a 404 raises ``gone`` (the row is moot), the
+    other failures ``DeliveryRetry`` / ``DeliveryRefused`` (see ``_classify``)."""
     request = urllib.request.Request(url, method="GET", headers={
         "Authorization": f"Bearer {services.settings.hubspot_access_token}",
         "Accept": "application/json",
@@ -110,7 +122,7 @@ def _get(services: Services, url: str) -> dict[str, Any]:
         with error:
             error.read(MAX_ANSWER_BYTES)
         raise _classify(error.code, error.headers.get("Retry-After"),
-                        services.clock.now()) from None
+                        services.clock.now(), gone) from None
     except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
         cause = getattr(error, "reason", None)
         name = type(cause if isinstance(cause, BaseException) else error).__name__
@@ -124,14 +136,16 @@ def _get(services: Services, url: str) -> dict[str, Any]:
     return answer
 
 
-def _classify(status: int, retry_after: str | None, now: datetime) -> Exception:
+def _classify(status: int, retry_after: str | None, now: datetime,
+              gone: type[Moot]) -> Exception:
     if status == 429:
         return DeliveryRetry("hubspot: http 429 (rate limited)",
                              after_s=_retry_after(retry_after, now))
     if status == 404:
-        return ContactGone("hubspot: http 404 (the contact no longer exists)")
+        return gone(f"hubspot: http 404 (the {gone.what} no longer exists)")
     if status >= 500 or status in {401, 403, 408}:
-        # 401/403: the token is wrong or lacks crm.objects.contacts.read; fixable, so kept
+        # 401/403: the token is wrong or lacks a scope (crm.objects.contacts.read,
+        # crm.objects.deals.read); fixable, so kept
         return DeliveryRetry(f"hubspot: http {status}")
     return DeliveryRefused(f"hubspot: http {status}")
 

@@ -38,7 +38,6 @@ from sqlalchemy import select, text
 from bot.adapters.events import Rejected, Skipped, Translated, VendorEvent
 from bot.definition import evaluate
 from bot.intake import (
-    HANDOFF_KIND,
     MAX_ACTIVITIES,
     FieldError,
     InvalidLead,
@@ -52,6 +51,7 @@ from bot.intake import (
 from bot.lifecycle import TERMINAL, Action, Surface, apply, record
 from bot.services import Services
 from storage.models import Activity, Lead, LeadEvent, LeadStatus
+from storage.outbox_kind import OutboxKind
 from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ def _judge_again(
     apply(lead, Action.REQUALIFY, at=now, surface=surface,
           data={"version": qualification.version, "tier": qualification.tier,
                 "event": event.label, "added": added})
-    uow.outbox.enqueue(key=f"{HANDOFF_KIND}:{lead.id}", kind=HANDOFF_KIND, now=now,
+    uow.outbox.enqueue(key=f"{OutboxKind.HANDOFF}:{lead.id}", kind=OutboxKind.HANDOFF, now=now,
                        lead_id=lead.id, channel=services.policy.channels.handoff, payload={})
     return Outcome("queued", lead.id)
 

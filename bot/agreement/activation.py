@@ -27,11 +27,12 @@ from datetime import datetime
 from bot.agreement.changes import agreement_changes, describe_changes
 from bot.agreement.document import policy_with_agreement
 from bot.notices import recompute_all
-from bot.notify import MESSAGE_KIND, refresh_every_home
+from bot.notify import refresh_every_home
 from bot.policy import Policy
 from bot.services import Services
 from bot.views.agreement_notice import InEffectNotice, in_effect_message
 from storage.models import AgreementApproval, AgreementStatus, AgreementVersion
+from storage.outbox_kind import OutboxKind
 from storage.unit_of_work import UnitOfWork
 
 __all__ = [
@@ -84,7 +85,7 @@ def queue_in_effect(
     message = in_effect_message(notice, t, new_policy.tz)
     for channel in notice_channels(new_policy):
         uow.outbox.enqueue(
-            key=in_effect_key(version.number, channel), kind=MESSAGE_KIND, now=now,
+            key=in_effect_key(version.number, channel), kind=OutboxKind.MESSAGE, now=now,
             channel=channel,
             payload={"method": "chat.postMessage", "args": {"channel": channel, **message}},
         )

@@ -6,7 +6,7 @@ recorded unposted nor posted unrecorded. Its change list and its impact on last 
 are computed once, when it is proposed, and kept with the version: every later rendering of
 the post (approvals, withdrawal, supersession) shows the same facts, in the policy's language.
 
-The posts are rendered by the outbox worker when they are sent (kind ``PROPOSAL_KIND``), from
+The posts are rendered by the outbox worker when they are sent (kind ``agreement_proposal``), from
 the version's state then, so a post sent late already shows who approved. An update or a
 thread reply needs the post's ``ts``: it waits until its channel's post is sent.
 
@@ -44,10 +44,10 @@ from storage.models import (
     OutboxMessage,
     OutboxStatus,
 )
+from storage.outbox_kind import OutboxKind
 from storage.unit_of_work import UnitOfWork
 
 __all__ = [
-    "PROPOSAL_KIND",
     "ApproveResult",
     "PostGone",
     "PostNotSentYet",
@@ -63,9 +63,6 @@ __all__ = [
 
 log = logging.getLogger("sla_bot")
 
-#: outbox ``kind`` of a proposal's post, its updates and its thread replies; payload:
-#: ``{"version_id", "mode": "post" | "update" | "reply", "text"?}``
-PROPOSAL_KIND = "agreement_proposal"
 #: how long an update or a reply waits before looking again for its channel's post
 WAIT_FOR_POST = timedelta(seconds=5)
 _ATTEMPTS = 5
@@ -227,7 +224,8 @@ def _row(version_id: int, channel: str, mode: str, event: str = "",
     payload: dict[str, Any] = {"version_id": version_id, "mode": mode}
     if text is not None:
         payload["text"] = text
-    return {"key": key[:255], "kind": PROPOSAL_KIND, "channel": channel, "payload": payload}
+    return {"key": key[:255], "kind": OutboxKind.AGREEMENT_PROPOSAL, "channel": channel,
+            "payload": payload}
 
 
 # ------------------------------------------------------------------------------ buttons
@@ -368,7 +366,8 @@ def proposal_state(uow: UnitOfWork, version: AgreementVersion) -> ProposalState:
 
 def proposal_call(services: Services, uow: UnitOfWork,
                   row: OutboxMessage) -> tuple[str, dict[str, Any]]:
-    """The Slack call an outbox row of ``PROPOSAL_KIND`` owes, rendered from current state."""
+    """The Slack call an outbox row of kind ``agreement_proposal`` owes, rendered from current
+    state."""
     from bot.views.proposal import proposal_message
 
     payload = row.payload

@@ -52,6 +52,7 @@ from bot.user_agent import slack_client
 from storage import migrate
 from storage.db import make_engine
 from storage.models import Lead, OutboxMessage, OutboxStatus
+from storage.outbox_kind import OutboxKind
 
 __all__ = ["DEFAULT_SPEED", "DemoError", "RunningBot", "run_demo"]
 
@@ -854,7 +855,7 @@ def _mark_history_posted(services: Services) -> None:
     now = services.clock.now()
     with services.unit_of_work() as uow:
         for key in (digest_key(due_week(services, now)), review_key(due_month(services, now))):
-            row = uow.outbox.enqueue(key=key, kind="message", now=now, payload={})
+            row = uow.outbox.enqueue(key=key, kind=OutboxKind.MESSAGE, now=now, payload={})
             if row is not None:
                 row.status = OutboxStatus.SENT
                 row.sent_at = now

@@ -9,7 +9,6 @@ with Previous / Next within Slack's limits. Pure functions: no database, no cloc
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.action_payloads import AgreementPage, AgreementPayload
 from bot.i18n import Translator, format_number, format_weekdays
 from bot.ids import Action, Callback
 from bot.mrkdwn import escape as mrkdwn_escape
@@ -446,7 +446,7 @@ def open_button(number: int | None, t: Translator) -> dict[str, Any]:
         "type": "button",
         "action_id": Action.AGREEMENT_OPEN.value,
         "text": plain_text(fit_plain(t("agreement.slack.open"), 75)),
-        "value": str(number or 0),
+        "value": AgreementPayload(number or 0).encode(),
     }
 
 
@@ -533,7 +533,7 @@ def _too_big(blocks: list[dict[str, Any]]) -> bool:
 
 def page_metadata(number: int | None, page: int) -> str:
     """``private_metadata``: which version and page the modal shows (checked when read)."""
-    return json.dumps({"version": number or 0, "page": page}, separators=(",", ":"))
+    return AgreementPage(number or 0, page).encode()
 
 
 def agreement_modal(content: DocumentContent, number: int | None, page: int,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.i18n import Translator, format_number
+from bot.i18n import Translator, format_number, format_percent
 from bot.money import format_amounts
 from bot.mrkdwn import escape
 from bot.outcome_metrics import CurrencySum, DealSummary
@@ -18,7 +18,7 @@ __all__ = ["amounts", "deals_status_line", "loss_reason_label", "loss_reasons_te
 
 def rate(value: float | None, t: Translator) -> str:
     """A share as ``20 %``, or a dash when nothing stands behind it."""
-    return t("deals.na") if value is None else f"{format_number(value * 100, t.language)} %"
+    return t("deals.na") if value is None else format_percent(value, t.language)
 
 
 def amounts(sums: Sequence[CurrencySum], t: Translator) -> str:

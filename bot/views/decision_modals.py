@@ -26,6 +26,7 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from bot.action_payloads import LeadPayload
 from bot.i18n import Translator, format_number
 from bot.ids import Callback, ConvertBlock, RecycleBlock
 from bot.mrkdwn import escape, mrkdwn_text, plain_text, truncate
@@ -364,7 +365,7 @@ def _modal(
     return {
         "type": "modal",
         "callback_id": callback_id,
-        "private_metadata": str(lead_id),
+        "private_metadata": LeadPayload(lead_id).encode(),
         "title": _plain(truncate(t(f"{prefix}.modal_title"), TITLE_LIMIT)),
         "submit": _plain(truncate(t(f"{prefix}.submit"), TITLE_LIMIT)),
         "close": _plain(truncate(t(f"{prefix}.cancel"), TITLE_LIMIT)),

@@ -16,12 +16,14 @@ text is escaped and cut before it is assembled.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.action_payloads import LeadPayload
 from bot.deadlines import decision_due_from, first_contact_due_from
+from bot.deal import DealOutcome
 from bot.i18n import Translator, format_datetime, format_number
 from bot.ids import Callback
 from bot.lifecycle import OPEN
@@ -29,6 +31,7 @@ from bot.mrkdwn import mrkdwn_text, plain_text, truncate
 from bot.policy import Policy
 from bot.views.handoff import fit_mrkdwn, fit_plain, utf16_len
 from bot.views.labels import activity_label, criterion_text, industry_label
+from bot.views.outcome import outcome_detail
 from storage.models import Activity, Feedback, Lead, LeadEvent, LeadStatus, Touch
 
 __all__ = ["MAX_BLOCKS", "SECTION_LIMIT", "details_modal"]
@@ -70,8 +73,10 @@ def details_modal(
     t: Translator,
     *,
     feedback: Sequence[Feedback] = (),
+    outcomes: Mapping[int, DealOutcome] | None = None,
 ) -> dict[str, Any]:
-    """The read-only Details modal for ``lead`` (its collections must be loaded)."""
+    """The read-only Details modal for ``lead`` (its collections must be loaded);
+    ``outcomes`` are its deal-outcome events' outcomes by event id (``bot.deal``)."""
     fixed: list[dict[str, Any]] = [
         {"type": "header", "text": _plain(fit_plain(_header(lead, t), HEADER_LIMIT))},
         _section(_summary(lead, policy, t)),
@@ -83,7 +88,7 @@ def details_modal(
     parts = [
         _activities(lead.activities or [], policy, t),
         _touches(lead.touches or [], policy, t),
-        _timeline(lead.events or [], policy, t),
+        _timeline(lead.events or [], policy, t, outcomes or {}),
     ]
     said = [f for f in feedback if (f.text or "").strip()]
     if said:
@@ -102,7 +107,7 @@ def details_modal(
     return {
         "type": "modal",
         "callback_id": Callback.DETAILS_MODAL.value,
-        "private_metadata": "" if lead.id is None else str(lead.id),
+        "private_metadata": "" if lead.id is None else LeadPayload(lead.id).encode(),
         "title": _plain(fit_plain(t("details.modal_title"), TITLE_LIMIT)),
         "close": _plain(fit_plain(t("details.close"), TITLE_LIMIT)),
         "blocks": blocks,
@@ -318,13 +323,20 @@ def _touch_line(touch: Touch, policy: Policy, t: Translator) -> str:
     return f"{line}\n> {fit_mrkdwn(note, NOTE_BUDGET)}" if note else line
 
 
-def _timeline(events: Sequence[LeadEvent], policy: Policy, t: Translator) -> _Part:
+def _timeline(
+    events: Sequence[LeadEvent], policy: Policy, t: Translator,
+    outcomes: Mapping[int, DealOutcome],
+) -> _Part:
     ordered = sorted(events, key=lambda e: (e.at, e.id or 0), reverse=True)
     heading = f"*{t('details.timeline', count=format_number(len(ordered), t.language))}*"
-    return _Part(heading, [_event_line(e, policy, t) for e in ordered], t("details.no_events"))
+    return _Part(heading, [_event_line(e, policy, t, outcomes) for e in ordered],
+                 t("details.no_events"))
 
 
-def _event_line(event: LeadEvent, policy: Policy, t: Translator) -> str:
+def _event_line(
+    event: LeadEvent, policy: Policy, t: Translator,
+    outcomes: Mapping[int, DealOutcome] | None = None,
+) -> str:
     """Who did what, when, and from where: "Tue 24 Nov 10:30 — Claimed · @rep"."""
     data = event.data or {}
     who = _who(event.actor) if event.actor else t("details.via",
@@ -333,6 +345,12 @@ def _event_line(event: LeadEvent, policy: Policy, t: Translator) -> str:
     line = t("details.event_line", at=_when(event.at, policy, t),
              what=_label(t, "details.event", event.kind), who=who)
     detail: list[str] = []
+    deal = (outcomes or {}).get(event.id) if event.id is not None else None
+    if deal is not None:  # a deal outcome: the amount or the loss reason, and the CRM's note
+        detail.extend(outcome_detail(deal, t))
+        note = " ".join((deal.note or "").split())
+        line = " — ".join([line, *detail])
+        return f"{line}\n> {fit_mrkdwn(note, NOTE_BUDGET)}" if note else line
     if event.kind == "reassign":
         detail.append(t("details.reassigned", previous=_who(data.get("previous_owner")),
                         owner=_who(data.get("new_owner"))))

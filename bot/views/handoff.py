@@ -18,15 +18,17 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from bot.action_payloads import LeadPayload
 from bot.deadlines import (
     decision_due_from,
     first_contact_due_from,
     first_contact_target_hours,
     follow_up_due,
 )
+from bot.deal import DealOutcome
 from bot.i18n import Translator, format_datetime, format_number
 from bot.ids import Action, Block
-from bot.lifecycle import OWNED, TERMINAL
+from bot.lifecycle import OWNED, SQL_STATUSES, TERMINAL
 from bot.mrkdwn import escape, mrkdwn_text, plain_text, sanitise, truncate
 from bot.policy import Policy
 from bot.views.labels import activity_label, industry_label
@@ -54,11 +56,15 @@ CLAIMABLE = frozenset({LeadStatus.QUEUED, LeadStatus.POSTED})
 FALLBACK_PART_BUDGET = 200
 
 
-def handoff_message(lead: Lead, policy: Policy, now: datetime, t: Translator) -> dict[str, Any]:
+def handoff_message(
+    lead: Lead, policy: Policy, now: datetime, t: Translator, *,
+    outcome: DealOutcome | None = None,
+) -> dict[str, Any]:
     """``{"text", "blocks"}`` for the handoff message, in the translator's language.
 
     Deadlines of a lead not handed off yet are shown as if it were handed off at ``now``
-    (the preview a marketer sees, or the message being posted right now).
+    (the preview a marketer sees, or the message being posted right now). ``outcome`` is the
+    SQL's closed deal (``bot.deal.deal_outcome``), shown under the decision.
     """
     name = (lead.contact_name or "").strip() or t("handoff.unnamed")
     company = (lead.company_name or "").strip()
@@ -95,7 +101,7 @@ def handoff_message(lead: Lead, policy: Policy, now: datetime, t: Translator) ->
                 fit_plain(_deadlines(lead, policy, posted_at, first_contact, t), SECTION_LIMIT)
             ),
         },
-        *_owner_blocks(lead, policy, posted_at, first_contact, t),
+        *_owner_blocks(lead, policy, posted_at, first_contact, t, outcome),
     ]
     return {"text": fit_plain(fallback, FALLBACK_LIMIT), "blocks": blocks}
 
@@ -104,7 +110,8 @@ def handoff_message(lead: Lead, policy: Policy, now: datetime, t: Translator) ->
 
 
 def _owner_blocks(
-    lead: Lead, policy: Policy, posted_at: datetime, first_contact: datetime, t: Translator
+    lead: Lead, policy: Policy, posted_at: datetime, first_contact: datetime, t: Translator,
+    outcome: DealOutcome | None = None,
 ) -> list[dict[str, Any]]:
     """Who has the lead and what can be done next: Claim while open, the owner's actions after.
 
@@ -131,6 +138,12 @@ def _owner_blocks(
         if decision is not None:
             text = decided_text(decision, policy, t)
             blocks.append({"type": "context", "elements": [_mrkdwn(text)]})
+        if outcome is not None and status in SQL_STATUSES:
+            # imported here: the outcome view budgets its text with this module's helpers
+            from bot.views.outcome import handoff_outcome_line
+
+            line = handoff_outcome_line(outcome, policy, t)
+            blocks.append({"type": "context", "elements": [_mrkdwn(line)]})
         return [*blocks, _actions([_button(lead, Action.DETAILS, t("handoff.details"))])]
     blocks: list[dict[str, Any]] = []
     released = _last_release(lead) if status == LeadStatus.POSTED else None
@@ -247,7 +260,8 @@ def _button(lead: Lead, action: Action, text: str, style: str | None = None) -> 
         "type": "button",
         "action_id": action.value,
         "text": _plain(fit_plain(text, BUTTON_TEXT_LIMIT)),
-        "value": fit_plain("" if lead.id is None else str(lead.id), BUTTON_VALUE_LIMIT),
+        "value": fit_plain("" if lead.id is None else LeadPayload(lead.id).encode(),
+                          BUTTON_VALUE_LIMIT),
     }
     if style:
         button["style"] = style

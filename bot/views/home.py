@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from bot.action_payloads import LeadPayload
 from bot.i18n import Translator, format_datetime, format_number
 from bot.ids import Action
 from bot.mrkdwn import mrkdwn_text, plain_text
@@ -187,7 +188,7 @@ def _button(lead_id: int, action: Action, text: str, style: str | None = None) -
         "type": "button",
         "action_id": action.value,
         "text": plain_text(fit_plain(text, BUTTON_TEXT_LIMIT)),
-        "value": str(lead_id),
+        "value": LeadPayload(lead_id).encode(),
     }
     if style:
         button["style"] = style

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.action_payloads import SNOOZE_MINUTES, LeadPayload, SnoozePayload
 from bot.i18n import Translator, format_datetime, format_duration, format_lateness
 from bot.ids import Action
 from bot.mrkdwn import mrkdwn_text, plain_text
@@ -29,7 +30,7 @@ __all__ = [
 ]
 
 #: how long a snooze lasts, in minutes, offered on each reminder
-SNOOZE_OPTIONS = (30, 60)
+SNOOZE_OPTIONS = SNOOZE_MINUTES
 NAME_BUDGET = 120
 SECTION_LIMIT = 3000
 
@@ -64,11 +65,11 @@ def _button(action: Action, text: str, value: str, style: str | None = None) -> 
 
 def snooze_value(lead_id: int, clock: Clock, minutes: int) -> str:
     """``lead:clock:minutes``: a hint only; the service re-checks the lead and the deadline."""
-    return f"{lead_id}:{clock.value}:{minutes}"
+    return SnoozePayload(lead_id, clock, minutes).encode()
 
 
 def _lead_actions(lead: Lead, t: Translator, *, decision: bool) -> list[dict[str, Any]]:
-    value = str(lead.id)
+    value = LeadPayload(lead.id).encode()
     buttons = [_button(Action.LOG_TOUCH, t("handoff.log_touch"), value, "primary")]
     if decision:
         buttons += [
@@ -129,7 +130,8 @@ def breach_message(
         blocks.append({"type": "context", "elements": [_mrkdwn(t("notice.thread", link=link))]})
     buttons = _lead_actions(lead, t, decision=notice.clock == Clock.DECISION)
     if for_manager:
-        buttons.insert(0, _button(Action.REASSIGN, t("handoff.reassign"), str(lead.id)))
+        buttons.insert(0, _button(Action.REASSIGN, t("handoff.reassign"),
+                                  LeadPayload(lead.id).encode()))
     blocks.append({"type": "actions", "block_id": f"breach.{notice.clock.value}",
                    "elements": buttons})
     fallback = f"{heading}: {text}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.action_payloads import ProposalPayload
 from bot.agreement.changes import describe_changes
 from bot.agreement.impact import Impact
 from bot.agreement.proposals import ProposalState
@@ -89,10 +90,11 @@ def _status_lines(state: ProposalState, policy: Policy, t: Translator) -> list[s
     tz, lang = policy.tz, t.language
     lines = []
     for side in SIDES:
-        people = [f"<@{a.user_id}> ({format_datetime(a.at, lang, tz)})"
+        people = [t("agreement.proposal.approver", user=f"<@{a.user_id}>",
+                    at=format_datetime(a.at, lang, tz))
                   for a in state.approvals if a.side == side]
         lines.append(t(f"agreement.proposal.side_{side}",
-                       who=("、" if lang == "ja" else ", ").join(people)
+                       who=t("agreement.proposal.approver_separator").join(people)
                        if people else t("agreement.proposal.waiting")))
     if state.status == "withdrawn":
         who = f"<@{state.withdrawn_by}>" if state.withdrawn_by else "—"
@@ -112,7 +114,7 @@ def _status_lines(state: ProposalState, policy: Policy, t: Translator) -> list[s
 
 
 def _buttons(state: ProposalState, t: Translator) -> dict[str, Any]:
-    value = str(state.version_id)
+    value = ProposalPayload(state.version_id).encode()
     elements: list[dict[str, Any]] = []
     if not state.approved:
         elements.append({"type": "button", "action_id": Action.PROPOSAL_APPROVE.value,
@@ -141,7 +143,7 @@ def request_changes_modal(version_id: int, number: int, t: Translator) -> dict[s
     return {
         "type": "modal",
         "callback_id": Callback.PROPOSAL_CHANGES_MODAL.value,
-        "private_metadata": str(version_id),
+        "private_metadata": ProposalPayload(version_id).encode(),
         "title": plain_text(fit_plain(t("agreement.proposal.modal_title"), 24)),
         "submit": plain_text(fit_plain(t("agreement.proposal.modal_submit"), 24)),
         "close": plain_text(fit_plain(t("agreement.proposal.modal_close"), 24)),

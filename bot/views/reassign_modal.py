@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.action_payloads import LeadPayload
 from bot.i18n import Translator
 from bot.ids import Callback, ReassignBlock
 from bot.mrkdwn import escape, mrkdwn_text, plain_text
@@ -57,7 +58,7 @@ def reassign_modal(
     return {
         "type": "modal",
         "callback_id": Callback.REASSIGN_MODAL.value,
-        "private_metadata": str(lead_id),
+        "private_metadata": LeadPayload(lead_id).encode(),
         "title": _plain(fit_plain(t("reassign.modal_title"), TITLE_LIMIT)),
         "submit": _plain(fit_plain(t("reassign.submit"), TITLE_LIMIT)),
         "close": _plain(fit_plain(t("reassign.cancel"), TITLE_LIMIT)),

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.chart import FunnelLabels, FunnelStage
-from bot.i18n import Translator, format_datetime, format_number
+from bot.i18n import Translator, format_datetime, format_number, format_percent
 from bot.mrkdwn import mrkdwn_text, plain_text
 from bot.views.deals import amounts, loss_reasons_text
 from bot.views.digest import arrow
@@ -47,7 +47,7 @@ def percent(value: float | None, t: Translator) -> str:
     """A share as people read it in the pack's language (``32 %``), or a dash."""
     if value is None:
         return t("review.na")
-    return f"{format_number(value * 100, t.language)} %"
+    return format_percent(value, t.language)
 
 
 def month_label(figures_label: str, t: Translator) -> str:

@@ -7,7 +7,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.i18n import Translator, format_datetime, format_duration, format_number, format_weekdays
+from bot.i18n import (
+    Translator,
+    format_datetime,
+    format_duration,
+    format_number,
+    format_percent,
+    format_weekdays,
+)
 from bot.metrics import BreachList, Scorecard
 from bot.mrkdwn import escape, mrkdwn_text, plain_text, truncate
 from bot.outcome_metrics import DealSummary
@@ -22,6 +29,7 @@ from bot.views.handoff import (
     thread_link,
     utf16_len,
 )
+from bot.views.labels import country_label
 
 
 def agreement_blocks(policy: Policy, t: Translator) -> list[dict[str, Any]]:
@@ -40,7 +48,8 @@ def agreement_blocks(policy: Policy, t: Translator) -> list[dict[str, Any]]:
             days=format_weekdays((WEEKDAYS.index(d) for d in cal.working_days), t.language),
             hours=hours,
             timezone=cal.timezone,
-            holidays=cal.holidays or t("status.no_holidays"),
+            holidays=(country_label(cal.holidays, t, cal.holiday_subdivision) if cal.holidays
+                      else t("status.no_holidays")),
         ),
     ]
     return [
@@ -88,7 +97,7 @@ class StatusReport:
 
 
 def _pct(rate: float | None, language: str, t: Translator) -> str:
-    return t("status_report.na") if rate is None else f"{format_number(rate * 100, language)} %"
+    return t("status_report.na") if rate is None else format_percent(rate, language)
 
 
 def _minutes(value: float | None, language: str, t: Translator) -> str:

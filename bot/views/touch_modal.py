@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.action_payloads import LeadPayload
 from bot.i18n import Translator
 from bot.ids import Callback, TouchBlock
 from bot.mrkdwn import plain_text, truncate
@@ -61,7 +62,7 @@ def touch_modal(lead_id: int, t: Translator) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": Callback.TOUCH_MODAL.value,
-        "private_metadata": str(lead_id),
+        "private_metadata": LeadPayload(lead_id).encode(),
         "title": _plain(truncate(t("touch.modal_title"), TITLE_LIMIT)),
         "submit": _plain(truncate(t("touch.submit"), TITLE_LIMIT)),
         "close": _plain(truncate(t("touch.cancel"), TITLE_LIMIT)),

@@ -1,6 +1,8 @@
-"""A local stand-in for HubSpot's CRM API: contacts and companies by id, scriptable failures.
+"""A local stand-in for HubSpot's CRM API: contacts, companies and deals by id, scriptable
+failures.
 
-Just what the HubSpot adapter reads (``GET /crm/v3/objects/{contacts,companies}/{id}``), served
+Just what the HubSpot adapter reads (``GET /crm/v3/objects/{contacts,companies,deals}/{id}``,
+a deal with its associated contacts), served
 on 127.0.0.1 (a free port) so the bot's fetches cross a real socket. ``fail_next`` queues
 answers (e.g. a 429 with ``Retry-After``) to give before the real one.
 """
@@ -29,6 +31,8 @@ class FakeHubSpot:
         #: contact id → {"properties": {...}, "companies": [company id, ...]}
         self.contacts: dict[str, dict[str, Any]] = {}
         self.companies: dict[str, dict[str, Any]] = {}
+        #: deal id → {"properties": {...}, "contacts": [contact id, ...]}
+        self.deals: dict[str, dict[str, Any]] = {}
         self.fail_next: list[Failure] = []
         self.requests: list[dict[str, Any]] = []
         self.errors: list[str] = []
@@ -42,6 +46,10 @@ class FakeHubSpot:
             self.companies[company[0]] = {"properties": company[1]}
             companies.append(company[0])
         self.contacts[contact_id] = {"properties": properties, "companies": companies}
+
+    def add_deal(self, deal_id: str, properties: dict[str, Any],
+                 contacts: list[str] | None = None) -> None:
+        self.deals[deal_id] = {"properties": properties, "contacts": list(contacts or [])}
 
     def start(self) -> FakeHubSpot:
         fake = self
@@ -106,6 +114,14 @@ class FakeHubSpot:
             if "companies" in (query.get("associations") or [""])[0].split(","):
                 body["associations"] = {"companies": {"results": [
                     {"id": c, "type": "contact_to_company"} for c in stored["companies"]]}}
+            return 200, {}, body
+        if kind == "deals" and object_id in self.deals:
+            deal = self.deals[object_id]
+            body = {"id": object_id, "properties": _only(deal["properties"], wanted)}
+            if "contacts" in (query.get("associations") or [""])[0].split(",") and deal["contacts"]:
+                # HubSpot leaves "associations" out when there are none
+                body["associations"] = {"contacts": {"results": [
+                    {"id": c, "type": "deal_to_contact"} for c in deal["contacts"]]}}
             return 200, {}, body
         if kind == "companies" and object_id in self.companies:
             return 200, {}, {"id": object_id, "properties": _only(

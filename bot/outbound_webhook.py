@@ -33,11 +33,11 @@ from bot.services import Services
 from bot.settings import Settings, SettingsError
 from bot.user_agent import USER_AGENT
 from storage.models import Lead, LeadEvent
+from storage.outbox_kind import OutboxKind
 from storage.unit_of_work import UnitOfWork
 
 __all__ = [
     "LANE",
-    "WEBHOOK_KIND",
     "DeliveryRefused",
     "DeliveryRetry",
     "check_config",
@@ -49,8 +49,6 @@ __all__ = [
     "sign",
 ]
 
-#: outbox ``kind`` of an outbound webhook
-WEBHOOK_KIND = "webhook"
 #: what the outbox row's ``channel`` holds: a lane of its own, never a Slack channel, so a
 #: receiver's 429 holds back only webhooks and Slack's pacing never holds back a webhook
 LANE = "outbound"
@@ -114,7 +112,7 @@ def check_config(settings: Settings, policy: Policy) -> None:
 
 def delivery_key(lead_id: int, event_id: int) -> str:
     """The outbox key, and the delivery id receivers dedupe on: one per outcome event."""
-    return f"{WEBHOOK_KIND}:{lead_id}:{event_id}"
+    return f"{OutboxKind.WEBHOOK}:{lead_id}:{event_id}"
 
 
 def queue_outcome(services: Services, uow: UnitOfWork, lead: Lead, event: LeadEvent) -> None:
@@ -135,7 +133,7 @@ def queue_outcome(services: Services, uow: UnitOfWork, lead: Lead, event: LeadEv
     body = outcome_body(lead, event, services.policy)
     uow.outbox.enqueue(
         key=body["delivery_id"],
-        kind=WEBHOOK_KIND,
+        kind=OutboxKind.WEBHOOK,
         now=services.clock.now(),
         lead_id=lead.id,
         channel=LANE,

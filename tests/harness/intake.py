@@ -1,0 +1,30 @@
+"""``POST /webhooks/mql`` as a marketing-automation tool sends it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from handlers.server import BotServer
+from tests.harness.settings import INTAKE_TOKEN
+from tests.harness.slack_requests import HttpResponse, http_post
+
+MQL_PATH = "/webhooks/mql"
+
+
+def post(
+    bot: BotServer,
+    body: dict[str, Any] | list[Any] | str | bytes,
+    *,
+    token: str | None = INTAKE_TOKEN,
+    content_type: str | None = "application/json",
+    headers: dict[str, str] | None = None,
+) -> HttpResponse:
+    data = body if isinstance(body, str | bytes) else json.dumps(body, ensure_ascii=False)
+    sent: dict[str, str] = {}
+    if token is not None:
+        sent["Authorization"] = f"Bearer {token}"
+    if content_type is not None:
+        sent["Content-Type"] = content_type
+    sent.update(headers or {})
+    return http_post(f"{bot.url}{MQL_PATH}", data, sent)
