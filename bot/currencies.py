@@ -9,6 +9,7 @@ out: no deal is priced in them.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from babel.numbers import format_currency
@@ -41,10 +42,16 @@ def minor_units(code: str) -> int | None:
 
 
 
+_LETTERS_THEN_DIGIT = re.compile(r"^(-?[A-Za-z]{2,})(\d)")
+
+
 def format_money(amount: Decimal, currency: str, language: str) -> str:
     """An amount as readers of ``language`` write it in its currency, from CLDR (Babel):
     ``¥1,200,000`` (``￥1,200,000`` in Japanese), ``$12,000.50``, ``€1,234.50`` — the symbol,
     its place and the currency's decimals per locale. Digits beyond the currency's usual
     decimals are shown, never rounded away: the amount is the CRM's, exactly."""
-    return format_currency(amount, currency, locale="ja" if language == "ja" else "en",
+    text = format_currency(amount, currency, locale="ja" if language == "ja" else "en",
                            currency_digits=True, decimal_quantization=False)
+    # CLDR's currency spacing, which Babel leaves out: a code of letters is set apart from
+    # its number ("CHF 99.00", not "CHF99.00"); symbols stay close ("$99.00")
+    return _LETTERS_THEN_DIGIT.sub(r"\1 \2", text)

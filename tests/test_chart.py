@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageFont
 
 from bot.chart import FONT_FILE, LINE_COLOUR, ChartDay, ChartLabels, render_week_chart
 from bot.clock import ManualClock
@@ -18,6 +18,7 @@ from tests.harness import FakeSlack
 from tests.harness.bot_env import make_services
 from tests.harness.databases import Database
 from tests.harness.digest_world import PNG_SIGNATURE, World, jst
+from tests.harness.images import dark_pixels, drawn_as_notdef
 from tests.harness.policies import EXAMPLE_POLICY
 from tests.harness.settings import ROOT
 
@@ -28,18 +29,6 @@ LOCALES = ROOT / "bot" / "locales"
 def chart_strings(language: str) -> dict[str, str]:
     table = tomllib.loads((LOCALES / f"{language}.toml").read_text(encoding="utf-8"))
     return table["digest"]["chart"]
-
-
-def drawn_as_notdef(font: ImageFont.FreeTypeFont, char: str) -> bool:
-    """True when the font has no glyph for ``char`` and draws its empty box instead."""
-    missing = "\ue000"  # private use: in no font of ours
-    return _glyph(font, char) == _glyph(font, missing)
-
-
-def _glyph(font: ImageFont.FreeTypeFont, char: str) -> bytes:
-    image = Image.new("L", (48, 48))
-    ImageDraw.Draw(image).text((8, 8), char, font=font, fill=255)
-    return image.tobytes()
 
 
 @pytest.mark.parametrize("language", ["en", "ja"])
@@ -71,10 +60,6 @@ def labels(language: str) -> ChartLabels:
 
 WEEK = [ChartDay(date(2026, 11, 23 + i), handoffs=(2, 2, 0, 3, 1, 0, 0)[i],
                  compliance=(0.54, 0.54, None, 1.0, 0.0, None, None)[i]) for i in range(7)]
-
-
-def dark_pixels(image: Image.Image, box: tuple[int, int, int, int]) -> int:
-    return sum(1 for value in image.crop(box).convert("L").tobytes() if value < 128)
 
 
 def colours(image: Image.Image, box: tuple[int, int, int, int]) -> set[tuple[int, ...]]:

@@ -16,7 +16,8 @@ from storage.db import make_session_factory
 from storage.models import OutboxMessage, OutboxStatus
 from storage.outbox_kind import OutboxKind
 from storage.unit_of_work import UnitOfWork
-from tests.conftest import Database, make_services, make_worker
+from tests.harness.bot_env import make_services, make_worker
+from tests.harness.databases import Database
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 

@@ -69,12 +69,14 @@ from bot.services import Services
 from bot.terminal_text import blocks_as_text
 from bot.views.review import review_message
 from storage.models import Activity, Lead, LeadStatus
-from tests.conftest import ROOT, Database, make_services
 from tests.harness import FakeSlack
-from tests.test_chart import dark_pixels, drawn_as_notdef
-from tests.test_claim import Env, start
-from tests.test_metrics import REP1, REP2, TOKYO, jst
-from tests.test_status import MANAGER, ask, shown
+from tests.harness.bot_env import Env, make_services, start
+from tests.harness.databases import Database
+from tests.harness.images import dark_pixels, drawn_as_notdef
+from tests.harness.people import MANAGER, REP1, REP2
+from tests.harness.report_month import TOKYO, jst
+from tests.harness.settings import ROOT
+from tests.harness.status import ask, shown
 
 NOVEMBER = month(2026, 11, TOKYO)
 NOW = jst(12, 2, 10)
@@ -276,8 +278,8 @@ def test_the_digest_section_in_japanese(seeded: Services) -> None:
     message = build_digest(seeded, parse_week("2026-W48", seeded)).message
     text = blocks_as_text(message)
     assert "今週の商談結果：受注1件（$3,400.50）・失注2件・受注率33%" in text
-    assert "|Company L4>・失注（競合に敗退）" in json.dumps(message, ensure_ascii=False)
-    assert "失注理由：競合に敗退 1件、価格 1件" in text
+    assert "|Company L4>・失注（競合に決定）" in json.dumps(message, ensure_ascii=False)
+    assert "失注理由：競合に決定 1件、価格 1件" in text
 
 
 def test_the_review_has_a_deals_section_and_breakdowns(seeded: Services) -> None:
@@ -297,10 +299,10 @@ def test_the_review_has_a_deals_section_and_breakdowns(seeded: Services) -> None
 def test_the_review_in_japanese(seeded: Services) -> None:
     seeded.t = Translator("ja")
     text = build_review(seeded, NOVEMBER).as_text()
-    assert "引き渡しMQL 11件 → SQL 9件（判断済み10件中、90 %）→ 受注 3件" in text
+    assert "引き渡しMQL 11件 → SQL 9件（判断済み10件中、90%）→ 受注 3件" in text
     assert "売上（今月受注した商談の金額）：￥3,200,000、$3,400.50" in text
     assert "SQL化から受注・失注までの日数（中央値）：18.0日" in text
-    assert "失注理由：競合に敗退 2件、その他 1件、価格 1件" in text
+    assert "失注理由：競合に決定 2件、その他 1件、価格 1件" in text
     assert "SLA合意書 第1版・SQL 1件" in text
 
 
@@ -397,7 +399,7 @@ def test_a_group_winning_far_less_than_overall_is_named() -> None:
             "Webinar rule.") in text
     ja = json.dumps(review_message(figures, suggestions(figures), Translator("ja"), TOKYO),
                     ensure_ascii=False)
-    assert ("ウェビナー参加のリードはSQL化率40 %ですが、受注率は10 %です（全体は20 %）。"
+    assert ("ウェビナー参加のリードはSQL化率40%ですが、受注率は10%です（全体は20%）。"
             "ウェビナー参加のルールを見直してください。") in ja
 
 

@@ -259,7 +259,7 @@ def test_the_criterion_breakdown_is_grouped_by_code_and_named_in_the_packs_langu
     assert codes["industry: manufacturing"] == {"code": "industry",
                                                 "industry": "manufacturing"}
     text = build_review(seeded.services, NOVEMBER).as_text()  # the policy's language: Japanese
-    section = text[text.index("MQL定義の条件別"):]
+    section = text[text.index("MQL定義の条件別のSQL化率"):]
     section = section[: section.index("\n\n")]
     for line in ("• 業種: 製造業 · 33%", "• 従業員数: 50名以上 · 33%", "• スコア: 30以上 · 33%",
                  "• 役職: 部長 · 33%", "• 行動: 資料ダウンロード · 0%"):

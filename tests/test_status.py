@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from bot.clock import ManualClock
-from bot.ids import Command
 from bot.policy import Policy
 from tests.harness import FakeSlack
 from tests.harness.bot_env import Env, start
@@ -20,7 +18,7 @@ from tests.harness.databases import Database
 from tests.harness.people import REP1, REP2
 from tests.harness.policies import lenient
 from tests.harness.report_month import Month, jst
-from tests.harness.waiting import eventually
+from tests.harness.status import ask, shown
 
 MANAGER = "U0000MGR1"
 
@@ -42,28 +40,6 @@ def env(fake_slack: FakeSlack, db: Database, policy: Policy) -> Iterator[Env]:
     running.worker = world.worker
     yield running
     running.bot.stop()
-
-
-def ask(env: Env, user: str, text: str = "") -> dict[str, Any]:
-    """Send ``/sla-status text`` as ``user``; the ephemeral answer it got."""
-    name = f"status-{user}-{len(env.fake.calls_to('response_url'))}"
-    url = env.fake.response_url(name, user=user)
-    response = env.slack.slash_command(Command.SLA_STATUS.value, text, user_id=user,
-                                       response_url=url)
-    assert response.status == 200
-
-    def answered() -> list[dict[str, Any]]:
-        return [c.args for c in env.fake.calls_to("response_url")
-                if c.args.get("_name") == name]
-
-    eventually(lambda: len(answered()) == 1)
-    (answer,) = answered()
-    assert answer.get("response_type") == "ephemeral"
-    return answer
-
-
-def shown(answer: dict[str, Any]) -> str:
-    return json.dumps(answer.get("blocks", []), ensure_ascii=False)
 
 
 def test_a_manager_sees_the_team_every_rep_and_every_breach(env: Env) -> None:
