@@ -37,6 +37,7 @@ from bot.lifecycle import OWNED, SQL_STATUSES, TERMINAL, Action, Surface, apply
 from bot.notify import queue_call, refresh_homes, reply_in_thread, update_channel_message
 from bot.outbound_webhook import queue_outcome
 from bot.services import Services
+from bot.views.blocks import fit_mrkdwn, thread_link
 from bot.views.decision_modals import (
     BANT,
     NOTE_MAX,
@@ -45,7 +46,7 @@ from bot.views.decision_modals import (
     recycled_announcement,
     touches_text,
 )
-from bot.views.handoff import fit_mrkdwn, reason_label, thread_link
+from bot.views.labels import reason_label
 from storage.models import Lead, LeadEvent, LeadStatus
 from storage.unit_of_work import UnitOfWork
 

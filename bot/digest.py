@@ -40,6 +40,7 @@ from bot.outcome_metrics import closed_deals, deal_summary
 from bot.periods import Period, week_of
 from bot.services import Services
 from bot.terminal_text import blocks_as_text, plain
+from bot.views.blocks import thread_link
 from bot.views.digest import (
     MAX_BREACHES,
     MAX_DEALS,
@@ -54,7 +55,6 @@ from bot.views.digest import (
     chart_labels,
     digest_message,
 )
-from bot.views.handoff import thread_link
 from storage.models import Feedback, Lead, LeadEvent
 from storage.outbox_kind import OutboxKind
 

@@ -51,8 +51,3 @@ def mrkdwn_text(text: str) -> dict[str, Any]:
 def plain_text(text: str) -> dict[str, Any]:
     """A plain_text object (headers, buttons, options, titles); invisible controls stripped."""
     return {"type": "plain_text", "text": sanitise(text), "emoji": True}
-
-
-def truncate(text: str, limit: int, ellipsis: str = "…") -> str:
-    """Cut ``text`` to ``limit`` characters (Slack rejects over-long sections)."""
-    return text if len(text) <= limit else text[: max(limit - len(ellipsis), 0)] + ellipsis

@@ -15,7 +15,7 @@ from __future__ import annotations
 from bot.deal import OutcomeNotice, event_outcome, matched_criteria
 from bot.notify import Outgoing
 from bot.services import Services
-from bot.views.handoff import thread_link
+from bot.views.blocks import thread_link
 from bot.views.outcome import outcome_announcement, thread_reply
 from storage.models import Lead, LeadEvent
 from storage.unit_of_work import UnitOfWork

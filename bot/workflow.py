@@ -59,12 +59,11 @@ from bot.lifecycle import (
     changes,
     next_status,
 )
-from bot.mrkdwn import mrkdwn_text
 from bot.notify import Outgoing, send_dm
 from bot.roles import Role
 from bot.services import Services
 from bot.timings import stamp
-from bot.views.handoff import fit_mrkdwn
+from bot.views.blocks import fit_mrkdwn, section
 from bot.views.touch_modal import NOTE_MAX, TOUCH_KINDS, TOUCH_OUTCOMES
 from storage.models import Feedback, Lead, LeadEvent, LeadStatus, Touch
 from storage.types import UTCDateTime
@@ -469,9 +468,9 @@ def tell_refused(
         lead = uow.leads.get(lead_id)
         name = _lead_name(lead, t) if lead is not None else t("handoff.unnamed")
         text = t(message_key, name=name, reason=reason)
-        blocks: list[dict[str, Any]] = [_section(text)]
+        blocks: list[dict[str, Any]] = [section(text)]
         if note:
-            blocks.append(_section(t("touch_guard.your_note", note=fit_mrkdwn(note, 2800))))
+            blocks.append(section(t("touch_guard.your_note", note=fit_mrkdwn(note, 2800))))
         key = f"refused:{lead_id}:{user_id}:{submission or services.clock.now().isoformat()}"
         send_dm(services, uow, lead, key[:255], user_id, text, blocks)
         uow.commit()
@@ -506,10 +505,6 @@ def _check_reassignable(
 def _lead_name(lead: Lead, t: Translator) -> str:
     """The contact's name, escaped and short enough for a one-line DM."""
     return fit_mrkdwn((lead.contact_name or "").strip() or t("handoff.unnamed"), 200)
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": mrkdwn_text(text)}
 
 
 def _next_deadline(services: Services, lead: Lead) -> str:
@@ -591,7 +586,7 @@ def _queue_owner_dm(
     The owner can work the lead from the DM (the buttons are the channel message's, checked
     again by the services), which is how a claim and a reassignment both hand it over.
     """
-    out.send_dm(lead, key, str(lead.owner_id), text, [_section(heading), *view["blocks"]])
+    out.send_dm(lead, key, str(lead.owner_id), text, [section(heading), *view["blocks"]])
 
 
 def _queue_reassign_messages(

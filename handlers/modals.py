@@ -28,7 +28,7 @@ from bot.i18n import Translator
 from bot.ids import Action
 from bot.mrkdwn import mrkdwn_text, plain_text
 from bot.services import Services
-from bot.views.handoff import fit_plain
+from bot.views.blocks import fit_plain
 from handlers.errors import reported
 
 log = logging.getLogger(__name__)

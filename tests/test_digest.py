@@ -18,9 +18,9 @@ from sqlalchemy import select
 from bot.clock import ManualClock
 from bot.digest import digest_step, due_week, parse_week
 from bot.policy import Policy
+from bot.views.blocks import SECTION_LIMIT
 from bot.views.digest import (
     MAX_BLOCKS,
-    SECTION_LIMIT,
     BreachLine,
     DigestFigures,
     FeedbackLine,

@@ -16,7 +16,8 @@ from bot.i18n import Translator
 from bot.ids import Action, Block
 from bot.mrkdwn import INVISIBLE_CONTROLS, escape, plain_text
 from bot.policy import Policy
-from bot.views.handoff import fit_mrkdwn, fit_plain, handoff_message, utf16_len
+from bot.views.blocks import fit_mrkdwn, fit_plain, utf16_len
+from bot.views.handoff import handoff_message
 from storage.models import Activity, Lead
 from tests.harness.blocks import text_objects
 

@@ -20,7 +20,7 @@ from sqlalchemy import event, insert, select
 
 from bot.i18n import format_datetime
 from bot.ids import Action
-from bot.views.handoff import utf16_len
+from bot.views.blocks import utf16_len
 from bot.views.home import OWNERS_SHOWN, UNCLAIMED_SHOWN
 from storage.models import Lead, LeadStatus, OutboxMessage, OutboxStatus
 from storage.outbox_kind import OutboxKind

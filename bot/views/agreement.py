@@ -20,10 +20,20 @@ from bot.action_payloads import AgreementPage, AgreementPayload
 from bot.i18n import Translator, format_number, format_weekdays
 from bot.ids import Action, Callback
 from bot.mrkdwn import escape as mrkdwn_escape
-from bot.mrkdwn import mrkdwn_text, plain_text
 from bot.policy import WEEKDAYS, Policy
-from bot.views.handoff import HEADER_LIMIT, SECTION_LIMIT, fit_plain, reason_label, utf16_len
-from bot.views.labels import activity_label, country_label, industry_label
+from bot.views.blocks import (
+    SECTION_LIMIT,
+    actions,
+    button,
+    context,
+    divider,
+    fit_escaped,
+    header,
+    modal,
+    utf16_len,
+)
+from bot.views.blocks import section as section_block
+from bot.views.labels import activity_label, country_label, industry_label, reason_label
 
 __all__ = [
     "MARKDOWN",
@@ -59,7 +69,6 @@ PAGE_CHARS = 12000
 CHUNK = min(SECTION_LIMIT, 2800)
 #: change lines shown per version in the history (the rest: "+N more")
 CHANGES_SHOWN = 15
-MODAL_TITLE_LIMIT = 24
 
 
 @dataclass(frozen=True)
@@ -442,12 +451,8 @@ def document_markdown(content: DocumentContent) -> str:
 
 def open_button(number: int | None, t: Translator) -> dict[str, Any]:
     """The button that opens the whole text; its value names the version (0: none stored)."""
-    return {
-        "type": "button",
-        "action_id": Action.AGREEMENT_OPEN.value,
-        "text": plain_text(fit_plain(t("agreement.slack.open"), 75)),
-        "value": AgreementPayload(number or 0).encode(),
-    }
+    return button(Action.AGREEMENT_OPEN.value, t("agreement.slack.open"),
+                  AgreementPayload(number or 0).encode())
 
 
 def agreement_summary(view: AgreementView, t: Translator, tz: ZoneInfo) -> dict[str, Any]:
@@ -461,12 +466,12 @@ def agreement_summary(view: AgreementView, t: Translator, tz: ZoneInfo) -> dict[
          f"*{t('agreement.slack.sales')}*", *(f"• {line.text}" for line in sales)])
     definition = view.policy.mql_definition
     blocks = [
-        {"type": "header", "text": plain_text(fit_plain(content.title, HEADER_LIMIT))},
-        {"type": "context", "elements": [mrkdwn_text(_cut("\n".join(content.facts)))]},
-        {"type": "section", "text": mrkdwn_text(_cut(promises))},
-        {"type": "context", "elements": [mrkdwn_text(_cut(t(
-            "agreement.slack.definition", version=mrkdwn_escape(definition.version))))]},
-        {"type": "actions", "elements": [open_button(view.headline.number, t)]},
+        header(content.title),
+        context(_cut("\n".join(content.facts))),
+        section_block(_cut(promises)),
+        context(_cut(t("agreement.slack.definition",
+                       version=mrkdwn_escape(definition.version)))),
+        actions([open_button(view.headline.number, t)]),
     ]
     return {"text": content.title, "blocks": blocks}
 
@@ -479,41 +484,34 @@ def home_agreement_block(headline: AgreementHeadline, t: Translator,
                 if headline.approvals or not headline.from_file
                 else t("agreement.slack.from_file"))
     text = t("agreement.slack.home", number=headline.number, since=since, approved=approved)
-    return {"type": "section", "text": mrkdwn_text(_cut(text)),
-            "accessory": open_button(headline.number, t)}
+    return {**section_block(_cut(text)), "accessory": open_button(headline.number, t)}
 
 
-def _cut(text: str, limit: int = CHUNK) -> str:
-    """At most ``limit`` UTF-16 units, cut at a line end when one is near."""
-    if utf16_len(text) <= limit:
-        return text
-    kept = text
-    while utf16_len(kept) > limit - 1:
-        kept = kept[: max(len(kept) - max(utf16_len(kept) - limit + 1, 1), 0)]
-    return kept.rstrip() + "…"
+def _cut(text: str) -> str:
+    """At most ``CHUNK`` UTF-16 units (the text is mrkdwn already: no entity is split)."""
+    return fit_escaped(text, CHUNK)
 
 
 def _section_blocks(section: Section) -> list[dict[str, Any]]:
     """The section's title and its lines, in as many section blocks as their length needs."""
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": plain_text(fit_plain(section.title, HEADER_LIMIT))}]
+        header(section.title)]
     chunk: list[str] = []
     for line in section.lines:
         text = _cut(f"{'　　' * line.level}{'•' if line.level == 0 else '◦'} {line.text}")
         if chunk and utf16_len("\n".join([*chunk, text])) > CHUNK:
-            blocks.append({"type": "section", "text": mrkdwn_text("\n".join(chunk))})
+            blocks.append(section_block("\n".join(chunk)))
             chunk = []
         chunk.append(text)
     if chunk:
-        blocks.append({"type": "section", "text": mrkdwn_text("\n".join(chunk))})
+        blocks.append(section_block("\n".join(chunk)))
     return blocks
 
 
 def agreement_pages(content: DocumentContent) -> list[list[dict[str, Any]]]:
     """The document's blocks cut into pages: whole sections while they fit, a long section
     across pages; the first page opens with the facts."""
-    first = [{"type": "section", "text": mrkdwn_text(_cut("\n".join(content.facts)))},
-             {"type": "divider"}]
+    first = [section_block(_cut("\n".join(content.facts))), divider()]
     pages: list[list[dict[str, Any]]] = [first]
     for section in content.sections:
         blocks = _section_blocks(section)
@@ -540,26 +538,17 @@ def agreement_modal(content: DocumentContent, number: int | None, page: int,
                     t: Translator) -> dict[str, Any]:
     """Page ``page`` (0-based, within range: the caller checks) of the read-only modal."""
     pages = agreement_pages(content)
-    blocks = [{"type": "header", "text": plain_text(fit_plain(content.title, HEADER_LIMIT))},
-              *pages[page]]
+    blocks = [header(content.title), *pages[page]]
     if len(pages) > 1:
-        blocks.append({"type": "context", "elements": [mrkdwn_text(t(
-            "agreement.slack.page", page=page + 1, pages=len(pages)))]})
+        blocks.append(context(t("agreement.slack.page", page=page + 1, pages=len(pages))))
         buttons = []
         if page > 0:
-            buttons.append({"type": "button", "action_id": Action.AGREEMENT_PREVIOUS.value,
-                            "text": plain_text(t("agreement.slack.previous")),
-                            "value": "previous"})
+            buttons.append(button(Action.AGREEMENT_PREVIOUS.value,
+                                  t("agreement.slack.previous"), "previous"))
         if page < len(pages) - 1:
-            buttons.append({"type": "button", "action_id": Action.AGREEMENT_NEXT.value,
-                            "text": plain_text(t("agreement.slack.next")), "value": "next",
-                            "style": "primary"})
-        blocks.append({"type": "actions", "elements": buttons})
-    return {
-        "type": "modal",
-        "callback_id": Callback.AGREEMENT_MODAL.value,
-        "title": plain_text(fit_plain(t("agreement.slack.modal_title"), MODAL_TITLE_LIMIT)),
-        "close": plain_text(fit_plain(t("agreement.slack.close"), MODAL_TITLE_LIMIT)),
-        "private_metadata": page_metadata(number, page),
-        "blocks": blocks,
-    }
+            buttons.append(button(Action.AGREEMENT_NEXT.value, t("agreement.slack.next"),
+                                  "next", "primary"))
+        blocks.append(actions(buttons))
+    return modal(Callback.AGREEMENT_MODAL.value, t("agreement.slack.modal_title"),
+                 t("agreement.slack.close"), blocks,
+                 private_metadata=page_metadata(number, page))

@@ -13,14 +13,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.i18n import Translator, format_datetime
-from bot.mrkdwn import mrkdwn_text, plain_text
-from bot.views.handoff import fit_mrkdwn, fit_plain
+from bot.views.blocks import SECTION_LIMIT, context, fit_mrkdwn, header, section, utf16_len
 
 __all__ = ["MAX_CHANGE_LINES", "InEffectNotice", "in_effect_message"]
 
 #: change lines shown; a bigger revision names how many more there are (Slack caps a section)
 MAX_CHANGE_LINES = 25
-SECTION_LIMIT = 3000
 LINE_LIMIT = 300
 
 
@@ -53,13 +51,13 @@ def _changes_text(notice: InEffectNotice, t: Translator) -> str:
         return t("agreement.in_effect.no_changes")
     lines = [t("agreement.in_effect.changes_heading")]
     # room for the heading and the "…and N more" line
-    budget = SECTION_LIMIT - len(lines[0]) - 100
+    budget = SECTION_LIMIT - utf16_len(lines[0]) - 100
     for line in notice.changes[:MAX_CHANGE_LINES]:
         bullet = f"• {fit_mrkdwn(line, LINE_LIMIT)}"
-        if len(bullet) + 1 > budget:
+        if utf16_len(bullet) + 1 > budget:
             break
         lines.append(bullet)
-        budget -= len(bullet) + 1
+        budget -= utf16_len(bullet) + 1
     if hidden := len(notice.changes) - (len(lines) - 1):
         lines.append(t.plural("agreement.in_effect.more_changes", hidden))
     return "\n".join(lines)
@@ -80,12 +78,12 @@ def in_effect_message(notice: InEffectNotice, t: Translator, tz: ZoneInfo) -> di
                 marketing=_mentions(notice.marketing_approvers, t),
                 sales=_mentions(notice.sales_approvers, t))
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": plain_text(fit_plain(title, 150))},
-        {"type": "section", "text": mrkdwn_text(lead)},
-        {"type": "section", "text": mrkdwn_text(_changes_text(notice, t))},
+        header(title),
+        section(lead),
+        section(_changes_text(notice, t)),
     ]
     if notice.note:
         note = t("agreement.in_effect.note", note=fit_mrkdwn(notice.note, 1000))
-        blocks.append({"type": "section", "text": mrkdwn_text(note)})
-    blocks.append({"type": "context", "elements": [mrkdwn_text(who)]})
+        blocks.append(section(note))
+    blocks.append(context(who))
     return {"text": title, "blocks": blocks}

@@ -29,8 +29,26 @@ from typing import Any
 from bot.action_payloads import LeadPayload
 from bot.i18n import Translator, format_number
 from bot.ids import Callback, ConvertBlock, RecycleBlock
-from bot.mrkdwn import escape, mrkdwn_text, plain_text, truncate
-from bot.views.handoff import fit_mrkdwn, fit_plain, reason_label
+from bot.mrkdwn import escape
+from bot.views.blocks import (
+    CONTEXT_LIMIT,
+    FALLBACK_LIMIT,
+    OPTION_TEXT_LIMIT,
+    OPTION_VALUE_LIMIT,
+    context,
+    fields_section,
+    fit_escaped,
+    fit_mrkdwn,
+    fit_plain,
+    input_block,
+    modal,
+    option,
+    placeholder,
+    plain_text,
+    section,
+    section_field,
+)
+from bot.views.labels import reason_label
 
 __all__ = [
     "AMOUNT_MAX",
@@ -57,17 +75,8 @@ NOTE_MAX = 3000
 #: a sanity bound on the amount; more is a typo, not a deal
 AMOUNT_MAX = Decimal("1e15")
 AMOUNT_DECIMALS = 2
-#: Slack's limits for modal titles/buttons, option texts, select options and blocks
-TITLE_LIMIT = 24
-OPTION_TEXT_LIMIT = 75
-OPTION_VALUE_LIMIT = 150
+#: Slack's limit on a select's options (the others: ``bot.views.blocks``)
 SELECT_OPTIONS_MAX = 100
-LABEL_LIMIT = 2000
-HINT_LIMIT = 2000
-SECTION_LIMIT = 3000
-FIELD_LIMIT = 2000
-CONTEXT_LIMIT = 2000
-FALLBACK_LIMIT = 3000
 # our own budgets, so an announcement stays readable
 NAME_BUDGET = 200
 NOTE_BUDGET = 2800
@@ -101,23 +110,24 @@ def convert_modal(lead_id: int, bant_required: tuple[str, ...], t: Translator) -
     required = [b for b in BANT if b in bant_required]
     options = []
     for item in BANT:
-        option = _option(item, t(f"convert.bant_item.{item}"))
+        choice = option(item, t(f"convert.bant_item.{item}"))
         if item in required:
-            option["description"] = _plain(truncate(t("convert.required"), OPTION_TEXT_LIMIT))
-        options.append(option)
+            choice["description"] = plain_text(fit_plain(t("convert.required"),
+                                                         OPTION_TEXT_LIMIT))
+        options.append(choice)
     if required:
         hint = t("convert.bant_hint", items=_bant_list(required, t))
     else:
         hint = t("convert.bant_hint_none")
     blocks = [
-        _input(ConvertBlock.BANT.value, t("convert.bant_label"), {
+        input_block(ConvertBlock.BANT.value, t("convert.bant_label"), {
             "type": "checkboxes", "action_id": ConvertBlock.BANT.value, "options": options,
         }, optional=not required, hint=hint),
-        _input(ConvertBlock.AMOUNT.value, t("convert.amount"), {
+        input_block(ConvertBlock.AMOUNT.value, t("convert.amount"), {
             "type": "number_input", "action_id": ConvertBlock.AMOUNT.value,
             "is_decimal_allowed": True, "min_value": "0",
         }, optional=True, hint=t("convert.amount_hint")),
-        _input(ConvertBlock.NOTE.value, t("convert.note"), {
+        input_block(ConvertBlock.NOTE.value, t("convert.note"), {
             "type": "plain_text_input", "action_id": ConvertBlock.NOTE.value,
             "multiline": True, "max_length": NOTE_MAX,
         }, optional=True),
@@ -184,22 +194,23 @@ def recycle_modal(
 ) -> dict[str, Any]:
     """The Recycle modal: a reason from the policy's list, a note, and — when fewer touches
     than agreed were logged — why the rep is recycling early."""
-    options = [_option(code, reason_label(code, t))
+    options = [option(code, reason_label(code, t))
                for code in reasons[:SELECT_OPTIONS_MAX] if len(code) <= OPTION_VALUE_LIMIT]
     count, minimum = format_number(touch_count, t.language), format_number(min_touches,
                                                                             t.language)
     blocks: list[dict[str, Any]] = [
-        _input(RecycleBlock.REASON.value, t("recycle.reason"), {
+        input_block(RecycleBlock.REASON.value, t("recycle.reason"), {
             "type": "static_select", "action_id": RecycleBlock.REASON.value,
-            "options": options, "placeholder": _plain(truncate(t("recycle.choose"), 150)),
+            "options": options,
+            "placeholder": placeholder(t("recycle.choose")),
         }),
-        _input(RecycleBlock.NOTE.value, t("recycle.note"), {
+        input_block(RecycleBlock.NOTE.value, t("recycle.note"), {
             "type": "plain_text_input", "action_id": RecycleBlock.NOTE.value,
             "multiline": True, "max_length": NOTE_MAX,
         }, optional=True, hint=t("recycle.note_hint")),
     ]
     if touch_count < min_touches:
-        blocks.append(_input(RecycleBlock.FEWER_TOUCHES.value,
+        blocks.append(input_block(RecycleBlock.FEWER_TOUCHES.value,
                              t("recycle.fewer_touches", min=minimum), {
             "type": "plain_text_input", "action_id": RecycleBlock.FEWER_TOUCHES.value,
             "multiline": True, "max_length": NOTE_MAX,
@@ -269,20 +280,20 @@ def converted_announcement(
     """``chat.postMessage`` args telling marketing which MQL became an SQL, and how fast."""
     who = _who(lead_name, company, t)
     user = f"<@{escape(actor)}>"
-    fields = [
+    pairs = [
         (t("decide.field_first_touch"), _first_touch_value(first_touch_after, t)),
         (t("decide.field_touches"), touch_count_value(touch_count, t)),
         (t("decide.field_source"), _value(source, t)),
     ]
     if amount is not None:
-        fields.append((t("convert.field_amount"), _amount_text(amount, t)))
+        pairs.append((t("convert.field_amount"), _amount_text(amount, t)))
     blocks: list[dict[str, Any]] = [
-        _section(t("convert.marketing", lead=who, user=user)),
-        {"type": "section", "fields": [_field(label, value) for label, value in fields]},
+        section(t("convert.marketing", lead=who, user=user)),
+        fields_section([section_field(label, value) for label, value in pairs]),
         _context(lead_id, thread, t),
     ]
     text = t("convert.marketing_fallback", lead=who, user=user)
-    return {"channel": channel, "text": fit_plain(text, FALLBACK_LIMIT), "blocks": blocks}
+    return {"channel": channel, "text": fit_escaped(text, FALLBACK_LIMIT), "blocks": blocks}
 
 
 def recycled_announcement(
@@ -309,19 +320,19 @@ def recycled_announcement(
     touches = t("recycle.touches_value", touches=touch_count_value(touch_count, t),
                 min=format_number(min_touches, t.language))
     blocks: list[dict[str, Any]] = [
-        _section(t("recycle.marketing", lead=who, user=user, reason=label)),
-        {"type": "section", "fields": [
-            _field(t("decide.field_touches"), touches),
-            _field(t("decide.field_source"), _value(source, t)),
-        ]},
+        section(t("recycle.marketing", lead=who, user=user, reason=label)),
+        fields_section([
+            section_field(t("decide.field_touches"), touches),
+            section_field(t("decide.field_source"), _value(source, t)),
+        ]),
     ]
     for heading, text in ((t("recycle.note_heading"), note),
                           (t("recycle.fewer_heading"), fewer_touches_note)):
         if text:
-            blocks.append(_section(f"*{heading}*\n{fit_mrkdwn(text, NOTE_BUDGET)}"))
+            blocks.append(section(f"*{heading}*\n{fit_mrkdwn(text, NOTE_BUDGET)}"))
     blocks.append(_context(lead_id, thread, t))
     text = t("recycle.marketing_fallback", lead=who, user=user, reason=label)
-    return {"channel": channel, "text": fit_plain(text, FALLBACK_LIMIT), "blocks": blocks}
+    return {"channel": channel, "text": fit_escaped(text, FALLBACK_LIMIT), "blocks": blocks}
 
 
 def _who(name: str, company: str | None, t: Translator) -> str:
@@ -352,8 +363,7 @@ def _context(lead_id: int, thread: str | None, t: Translator) -> dict[str, Any]:
     parts = [t("decide.lead_number", lead_id=lead_id)]
     if thread:
         parts.append(f"<{thread}|{escape(t('decide.thread_link'))}>")
-    return {"type": "context", "elements": [_mrkdwn(fit_plain(" · ".join(parts),
-                                                              CONTEXT_LIMIT))]}
+    return context(" · ".join(parts), CONTEXT_LIMIT)
 
 
 # ------------------------------------------------------------------------- block kit
@@ -362,35 +372,8 @@ def _context(lead_id: int, thread: str | None, t: Translator) -> dict[str, Any]:
 def _modal(
     callback_id: str, lead_id: int, prefix: str, blocks: list[dict[str, Any]], t: Translator
 ) -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "callback_id": callback_id,
-        "private_metadata": LeadPayload(lead_id).encode(),
-        "title": _plain(truncate(t(f"{prefix}.modal_title"), TITLE_LIMIT)),
-        "submit": _plain(truncate(t(f"{prefix}.submit"), TITLE_LIMIT)),
-        "close": _plain(truncate(t(f"{prefix}.cancel"), TITLE_LIMIT)),
-        "blocks": blocks,
-    }
-
-
-def _input(
-    block_id: str,
-    label: str,
-    element: dict[str, Any],
-    *,
-    optional: bool = False,
-    hint: str | None = None,
-) -> dict[str, Any]:
-    block: dict[str, Any] = {
-        "type": "input",
-        "block_id": block_id,
-        "label": _plain(truncate(label, LABEL_LIMIT)),
-        "element": element,
-        "optional": optional,
-    }
-    if hint:
-        block["hint"] = _plain(truncate(hint, HINT_LIMIT))
-    return block
+    return modal(callback_id, t(f"{prefix}.modal_title"), t(f"{prefix}.cancel"), blocks,
+                 submit=t(f"{prefix}.submit"), private_metadata=LeadPayload(lead_id).encode())
 
 
 def _element(values: dict[str, Any], block_id: str) -> dict[str, Any]:
@@ -402,24 +385,3 @@ def _element(values: dict[str, Any], block_id: str) -> dict[str, Any]:
 def _text(values: dict[str, Any], block_id: str) -> str | None:
     value = _element(values, block_id).get("value")
     return (str(value) if value is not None else "").strip() or None
-
-
-def _option(value: str, text: str) -> dict[str, Any]:
-    return {"text": _plain(truncate(text, OPTION_TEXT_LIMIT)), "value": value}
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": _mrkdwn(fit_plain(text, SECTION_LIMIT))}
-
-
-def _field(label: str, value: str) -> dict[str, Any]:
-    return _mrkdwn(fit_plain(f"*{label}*\n{value}", FIELD_LIMIT))
-
-
-def _plain(text: str) -> dict[str, Any]:
-    return plain_text(text)
-
-
-def _mrkdwn(text: str) -> dict[str, Any]:
-    return mrkdwn_text(text)
-

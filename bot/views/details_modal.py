@@ -27,21 +27,28 @@ from bot.deal import DealOutcome
 from bot.i18n import Translator, format_datetime, format_number
 from bot.ids import Callback
 from bot.lifecycle import OPEN
-from bot.mrkdwn import mrkdwn_text, plain_text, truncate
 from bot.policy import Policy
-from bot.views.handoff import fit_mrkdwn, fit_plain, utf16_len
+from bot.views.blocks import (
+    SECTION_LIMIT,
+    divider,
+    fields_section,
+    fit_escaped,
+    fit_mrkdwn,
+    fit_plain,
+    header,
+    modal,
+    section,
+    section_field,
+    utf16_len,
+)
 from bot.views.labels import activity_label, criterion_text, industry_label
 from bot.views.outcome import outcome_detail
 from storage.models import Activity, Feedback, Lead, LeadEvent, LeadStatus, Touch
 
 __all__ = ["MAX_BLOCKS", "SECTION_LIMIT", "details_modal"]
 
-# Slack's limits for modals (Block Kit reference) ...
+# Slack's limit on a modal's blocks (the others: ``bot.views.blocks``) ...
 MAX_BLOCKS = 100
-SECTION_LIMIT = 3000
-FIELD_LIMIT = 2000
-HEADER_LIMIT = 150
-TITLE_LIMIT = 24
 # ... and our own budgets, well inside them, so one runaway value cannot crowd out the rest.
 NAME_BUDGET = 90
 COMPANY_BUDGET = 55
@@ -78,12 +85,12 @@ def details_modal(
     """The read-only Details modal for ``lead`` (its collections must be loaded);
     ``outcomes`` are its deal-outcome events' outcomes by event id (``bot.deal``)."""
     fixed: list[dict[str, Any]] = [
-        {"type": "header", "text": _plain(fit_plain(_header(lead, t), HEADER_LIMIT))},
-        _section(_summary(lead, policy, t)),
-        _section(_deadlines(lead, policy, now, t)),
-        {"type": "section", "fields": _contact_fields(lead, t)},
-        {"type": "section", "fields": _qualification_fields(lead, policy, t)},
-        _section(_criteria(lead, policy, t)),
+        header(_header(lead, t)),
+        section(_summary(lead, policy, t)),
+        section(_deadlines(lead, policy, now, t)),
+        fields_section(_contact_fields(lead, t)),
+        fields_section(_qualification_fields(lead, policy, t)),
+        section(_criteria(lead, policy, t)),
     ]
     parts = [
         _activities(lead.activities or [], policy, t),
@@ -101,17 +108,12 @@ def details_modal(
     needs = [len(_pack(p.heading, p.lines, budget, more)) for p in parts]
     blocks = list(fixed)
     for part, allowed in zip(parts, _share(needs, budget), strict=True):
-        blocks.append({"type": "divider"})
+        blocks.append(divider())
         lines = part.lines or [part.empty]
-        blocks.extend(_section(text) for text in _pack(part.heading, lines, allowed, more))
-    return {
-        "type": "modal",
-        "callback_id": Callback.DETAILS_MODAL.value,
-        "private_metadata": "" if lead.id is None else LeadPayload(lead.id).encode(),
-        "title": _plain(fit_plain(t("details.modal_title"), TITLE_LIMIT)),
-        "close": _plain(fit_plain(t("details.close"), TITLE_LIMIT)),
-        "blocks": blocks,
-    }
+        blocks.extend(section(text) for text in _pack(part.heading, lines, allowed, more))
+    return modal(Callback.DETAILS_MODAL.value, t("details.modal_title"), t("details.close"),
+                 blocks,
+                 private_metadata="" if lead.id is None else LeadPayload(lead.id).encode())
 
 
 # ------------------------------------------------------------------------- packing
@@ -144,7 +146,7 @@ def _pack(
             rest += 1
         last.append(more(rest))
         break
-    return [fit_plain("\n".join(s), SECTION_LIMIT) for s in sections if s]
+    return [fit_escaped("\n".join(s), SECTION_LIMIT) for s in sections if s]
 
 
 def _share(needs: list[int], budget: int) -> list[int]:
@@ -190,7 +192,7 @@ def _summary(lead: Lead, policy: Policy, t: Translator) -> str:
     ref = fit_mrkdwn(f"{lead.source or ''} {lead.external_id or ''}".strip(), FIELD_VALUE_BUDGET)
     lines.append(t("details.reference", lead_id="" if lead.id is None else lead.id,
                    external=ref or "—", at=_when(lead.received_at, policy, t)))
-    return fit_plain("\n".join(lines), SECTION_LIMIT)
+    return "\n".join(lines)
 
 
 def _deadlines(lead: Lead, policy: Policy, now: datetime, t: Translator) -> str:
@@ -208,7 +210,7 @@ def _deadlines(lead: Lead, policy: Policy, now: datetime, t: Translator) -> str:
         _promise(t("details.decision", due=_when(decision, policy, t)),
                  decision, lead.decided_at, now, open_, policy, t),
     ]
-    return fit_plain("\n".join(lines), SECTION_LIMIT)
+    return "\n".join(lines)
 
 
 def _promise(
@@ -244,7 +246,7 @@ def _contact_fields(lead: Lead, t: Translator) -> list[dict[str, Any]]:
         (t("handoff.field_industry"), _value(industry_label(lead.company_industry or "", t), t)),
         (t("handoff.field_size"), size),
     ]
-    return [_field(label, value) for label, value in pairs]
+    return [section_field(label, value) for label, value in pairs]
 
 
 def _qualification_fields(lead: Lead, policy: Policy, t: Translator) -> list[dict[str, Any]]:
@@ -259,12 +261,12 @@ def _qualification_fields(lead: Lead, policy: Policy, t: Translator) -> list[dic
         (t("handoff.field_qualified_at"), qualified),
         (t("details.field_version"), _value(lead.definition_version, t)),
     ]
-    return [_field(label, value) for label, value in pairs]
+    return [section_field(label, value) for label, value in pairs]
 
 
 def _criterion(criterion: Any, policy: Policy, t: Translator) -> str:
     text = criterion_text(criterion if isinstance(criterion, dict) else str(criterion), policy, t)
-    return truncate(text, CRITERION_BUDGET)
+    return fit_escaped(text, CRITERION_BUDGET)
 
 
 def _criteria(lead: Lead, policy: Policy, t: Translator) -> str:
@@ -409,16 +411,3 @@ def _label_text(t: Translator, table: str, code: str) -> str:
 def _value(text: str | None, t: Translator) -> str:
     text = (text or "").strip()
     return fit_mrkdwn(text, FIELD_VALUE_BUDGET) if text else t("handoff.not_given")
-
-
-def _field(label: str, value: str) -> dict[str, Any]:
-    text = f"*{label}*\n{value}"
-    return mrkdwn_text(text if utf16_len(text) <= FIELD_LIMIT else f"*{label}*\n…")
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": mrkdwn_text(text)}
-
-
-def _plain(text: str) -> dict[str, Any]:
-    return plain_text(text)

@@ -22,11 +22,16 @@ from zoneinfo import ZoneInfo
 from bot.chart import ChartLabels
 from bot.i18n import Translator, format_datetime, format_number
 from bot.money import format_amount
-from bot.mrkdwn import mrkdwn_text, plain_text
 from bot.outcome_metrics import DealSummary
 from bot.views.agreement import AgreementHeadline
+from bot.views.blocks import (
+    context,
+    fit_lines,
+    fit_mrkdwn,
+    header,
+    section,
+)
 from bot.views.deals import amounts, loss_reason_label, loss_reasons_text, rate
-from bot.views.handoff import fit_mrkdwn, fit_plain, utf16_len
 
 __all__ = [
     "BreachLine",
@@ -42,7 +47,6 @@ __all__ = [
 ]
 
 MAX_BLOCKS = 50
-SECTION_LIMIT = 3000
 MAX_BREACHES = 10
 MAX_REASONS = 5
 MAX_FEEDBACK = 5
@@ -136,27 +140,24 @@ def digest_message(figures: DigestFigures, t: Translator, tz: ZoneInfo) -> dict[
     """``{"text", "blocks"}`` for ``chat.postMessage``."""
     days = _days(figures, t, tz)
     title = t("digest.title", week=figures.week_label, days=days)
-    blocks: list[dict[str, Any]] = [_header(title)]
+    blocks: list[dict[str, Any]] = [header(title)]
     if figures.handoffs == 0:
-        blocks.append(_section(t("digest.quiet", previous=figures.previous_handoffs)))
+        blocks.append(section(t("digest.quiet", previous=figures.previous_handoffs)))
     else:
-        blocks.append(_section(_headline(figures, t)))
+        blocks.append(section(_headline(figures, t)))
     if figures.agreement_changes:
-        blocks.append(_section(_agreement(figures, t, tz)))
+        blocks.append(section(_agreement(figures, t, tz)))
     if figures.promises:
-        blocks.append(_section(_promises(figures, t)))
-    blocks.append(_section(_breaches(figures, t)))
+        blocks.append(section(_promises(figures, t)))
+    blocks.append(section(_breaches(figures, t)))
     if figures.recycle_reasons:
-        blocks.append(_section(_reasons(figures, t)))
+        blocks.append(section(_reasons(figures, t)))
     if figures.deals is not None and figures.deals.figures.closed:
-        blocks.append(_section(_deals(figures, t)))
-    blocks.append(_section(_feedback(figures, t)))
+        blocks.append(section(_deals(figures, t)))
+    blocks.append(section(_feedback(figures, t)))
     if figures.reps:
-        blocks.append(_section(_reps(figures, t)))
-    blocks.append({
-        "type": "context",
-        "elements": [mrkdwn_text(t("digest.footer"))],
-    })
+        blocks.append(section(_reps(figures, t)))
+    blocks.append(context(t("digest.footer")))
     blocks = blocks[:MAX_BLOCKS]
     fallback = title if figures.handoffs else f"{title} — {t('digest.quiet_short')}"
     return {"text": fallback, "blocks": blocks}
@@ -304,14 +305,7 @@ def _reps(figures: DigestFigures, t: Translator) -> str:
 
 def _fit_lines(lines: list[str], t: Translator, hidden: int = 0) -> str:
     """Join lines, dropping whole lines from the end (told as "+N more") to fit a section."""
-    kept = list(lines)
-    while True:
-        more = [t("digest.more", count=hidden)] if hidden else []
-        text = "\n".join(kept + more)
-        if utf16_len(text) <= SECTION_LIMIT or len(kept) <= 1:
-            return text if utf16_len(text) <= SECTION_LIMIT else fit_plain(text, SECTION_LIMIT)
-        kept.pop()
-        hidden += 1
+    return fit_lines(lines, lambda count: t("digest.more", count=count), hidden)
 
 
 def _linked(label: str, link: str | None) -> str:
@@ -321,11 +315,3 @@ def _linked(label: str, link: str | None) -> str:
 
 def _id(user_id: str | None) -> str:
     return "".join(c for c in user_id or "" if c.isalnum())
-
-
-def _header(text: str) -> dict[str, Any]:
-    return {"type": "header", "text": plain_text(fit_plain(text, 150))}
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": mrkdwn_text(text)}

@@ -8,13 +8,11 @@ user text is escaped for mrkdwn and cut to a budget *before* it is assembled: Sl
 whole message when one block is over its limit, and a lead that cannot be posted is a broken
 promise.
 
-Lengths are counted in UTF-16 code units, which is never less than Python's code-point count,
-so emoji- or CJK-heavy text stays within Slack's limits however Slack counts.
+Lengths are counted in UTF-16 code units, as Slack counts them (``bot.views.blocks``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -29,21 +27,31 @@ from bot.deal import DealOutcome
 from bot.i18n import Translator, format_datetime, format_number
 from bot.ids import Action, Block
 from bot.lifecycle import OWNED, SQL_STATUSES, TERMINAL
-from bot.mrkdwn import escape, mrkdwn_text, plain_text, sanitise, truncate
+from bot.mrkdwn import escape
 from bot.policy import Policy
-from bot.views.labels import activity_label, industry_label
+from bot.views.blocks import (
+    FALLBACK_LIMIT,
+    SECTION_LIMIT,
+    actions,
+    button,
+    context,
+    divider,
+    fields_section,
+    fit_escaped,
+    fit_mrkdwn,
+    fit_plain,
+    header,
+    section,
+    section_field,
+    utf16_len,
+)
+from bot.views.labels import activity_label, industry_label, reason_label
 from storage.models import Activity, Lead, LeadStatus
 
-__all__ = ["decided_text", "handoff_message", "reason_label", "thread_link"]
+__all__ = ["decided_text", "handoff_message"]
 
-# Slack's limits (Block Kit reference) ...
-HEADER_LIMIT = 150
-BUTTON_TEXT_LIMIT = 75
-SECTION_LIMIT = 3000
-FIELD_LIMIT = 2000
-BUTTON_VALUE_LIMIT = 2000
-FALLBACK_LIMIT = 3000
-# ... and our own budgets, well inside them, so the message stays readable.
+# Our own budgets, well inside Slack's limits (``bot.views.blocks``), so the message stays
+# readable.
 TIMELINE_SHOWN = 10
 NAME_BUDGET = 90
 COMPANY_BUDGET = 55
@@ -73,7 +81,7 @@ def handoff_message(
     when = format_datetime(first_contact, t.language, policy.tz)
 
     if company:
-        header = t(
+        title = t(
             "handoff.header",
             name=fit_plain(name, NAME_BUDGET),
             company=fit_plain(company, COMPANY_BUDGET),
@@ -85,25 +93,20 @@ def handoff_message(
             due=when,
         )
     else:
-        header = t("handoff.header_no_company", name=fit_plain(name, NAME_BUDGET))
+        title = t("handoff.header_no_company", name=fit_plain(name, NAME_BUDGET))
         fallback = t(
             "handoff.fallback_no_company", name=fit_mrkdwn(name, FALLBACK_PART_BUDGET), due=when
         )
 
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": _plain(fit_plain(header, HEADER_LIMIT))},
-        {"type": "section", "fields": _fields(lead, policy, t)},
-        {"type": "divider"},
-        {"type": "section", "text": _mrkdwn(_timeline(lead.activities, policy, t))},
-        {
-            "type": "section",
-            "text": _mrkdwn(
-                fit_plain(_deadlines(lead, policy, posted_at, first_contact, t), SECTION_LIMIT)
-            ),
-        },
+        header(title),
+        fields_section(_fields(lead, policy, t)),
+        divider(),
+        section(_timeline(lead.activities, policy, t)),
+        section(_deadlines(lead, policy, posted_at, first_contact, t)),
         *_owner_blocks(lead, policy, posted_at, first_contact, t, outcome),
     ]
-    return {"text": fit_plain(fallback, FALLBACK_LIMIT), "blocks": blocks}
+    return {"text": fit_escaped(fallback, FALLBACK_LIMIT), "blocks": blocks}
 
 
 # ------------------------------------------------------------------------ owner state
@@ -121,8 +124,7 @@ def _owner_blocks(
     status = LeadStatus(lead.status) if lead.status else None
     if lead.owner_id and status in OWNED:
         return [
-            {"type": "section", "text": _mrkdwn(_owner_text(lead, policy, posted_at,
-                                                            first_contact, t))},
+            section(_owner_text(lead, policy, posted_at, first_contact, t)),
             _actions([
                 _button(lead, Action.LOG_TOUCH, t("handoff.log_touch"), style="primary"),
                 _button(lead, Action.CONVERT, t("handoff.convert")),
@@ -137,18 +139,18 @@ def _owner_blocks(
         decision = _last_decision(lead) if status in TERMINAL else None
         if decision is not None:
             text = decided_text(decision, policy, t)
-            blocks.append({"type": "context", "elements": [_mrkdwn(text)]})
+            blocks.append(context(text))
         if outcome is not None and status in SQL_STATUSES:
             # imported here: the outcome view budgets its text with this module's helpers
             from bot.views.outcome import handoff_outcome_line
 
             line = handoff_outcome_line(outcome, policy, t)
-            blocks.append({"type": "context", "elements": [_mrkdwn(line)]})
+            blocks.append(context(line))
         return [*blocks, _actions([_button(lead, Action.DETAILS, t("handoff.details"))])]
     blocks: list[dict[str, Any]] = []
     released = _last_release(lead) if status == LeadStatus.POSTED else None
     if released is not None:
-        blocks.append({"type": "context", "elements": [_mrkdwn(released_text(released, t))]})
+        blocks.append(context(released_text(released, t)))
     blocks.append(_actions([
         _button(lead, Action.CLAIM, t("handoff.claim"), style="primary"),
         _button(lead, Action.DETAILS, t("handoff.details")),
@@ -180,7 +182,7 @@ def _owner_text(
             upcoming = t("handoff.next_decision",
                          due=format_datetime(decision, t.language, policy.tz))
     touches = t("handoff.touches", count=format_number(lead.touch_count or 0, t.language))
-    return fit_plain(f"{owner}\n{touches}\n{upcoming}", SECTION_LIMIT)
+    return f"{owner}\n{touches}\n{upcoming}"
 
 
 def _last_release(lead: Lead) -> dict[str, Any] | None:
@@ -220,27 +222,6 @@ def decided_text(decision: dict[str, Any], policy: Policy, t: Translator) -> str
              reason=fit_mrkdwn(label, REASON_BUDGET))
 
 
-def reason_label(code: str, t: Translator) -> str:
-    """A recycle reason as people read it: its translation when the catalog has one, else the
-    code as configured (operators may add their own reasons without touching the catalog)."""
-    key = f"recycle_reason.{code}"
-    text = t(key)
-    return code if text == key else text
-
-
-def thread_link(channel_id: str | None, message_ts: str | None) -> str | None:
-    """A link to a message (and so its thread): ``https://slack.com/archives/C…/p<ts>``.
-
-    Slack redirects this form to the reader's workspace, so no workspace domain is needed and
-    no ``chat.getPermalink`` call per lead. Only id characters survive: the link goes into mrkdwn.
-    """
-    channel = "".join(c for c in channel_id or "" if c.isalnum())
-    ts = "".join(c for c in message_ts or "" if c.isdigit())
-    if not channel or not ts:
-        return None
-    return f"https://slack.com/archives/{channel}/p{ts}"
-
-
 def released_text(release: dict[str, Any], t: Translator) -> str:
     """"Released by @rep (reason)"; the reason is user text, so escaped and budgeted."""
     user = f"<@{escape(str(release.get('actor') or ''))}>"
@@ -251,70 +232,13 @@ def released_text(release: dict[str, Any], t: Translator) -> str:
 
 
 def _actions(elements: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"type": "actions", "block_id": Block.HANDOFF_ACTIONS.value, "elements": elements}
+    return actions(elements, Block.HANDOFF_ACTIONS.value)
 
 
 def _button(lead: Lead, action: Action, text: str, style: str | None = None) -> dict[str, Any]:
     """A button whose value names the lead (a hint only: handlers re-check the database)."""
-    button: dict[str, Any] = {
-        "type": "button",
-        "action_id": action.value,
-        "text": _plain(fit_plain(text, BUTTON_TEXT_LIMIT)),
-        "value": fit_plain("" if lead.id is None else LeadPayload(lead.id).encode(),
-                          BUTTON_VALUE_LIMIT),
-    }
-    if style:
-        button["style"] = style
-    return button
-
-
-# ------------------------------------------------------------------------- text budgets
-
-
-def utf16_len(text: str) -> int:
-    """Length as JavaScript (and so, conservatively, Slack) counts it."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _fit(text: str, limit: int, transform: Callable[[str], str]) -> str:
-    """The longest cut of the *raw* text whose transformed form fits ``limit``.
-
-    Cutting before escaping means an escape sequence such as ``&amp;`` is never cut in half.
-    The transformed length grows with the cut, so a binary search finds the best cut in a
-    dozen rounds even when escaping expands every character fivefold.
-    """
-    whole = transform(text)
-    if utf16_len(whole) <= limit:
-        return whole
-    best = transform(truncate(text, 0))  # the ellipsis alone
-    lo, hi = 1, min(limit, len(text) - 1)  # a cut shorter than the text, so it ends in "…"
-    while lo <= hi:
-        cut = (lo + hi) // 2
-        candidate = transform(truncate(text, cut))
-        if utf16_len(candidate) <= limit:
-            best, lo = candidate, cut + 1
-        else:
-            hi = cut - 1
-    return best
-
-
-def fit_mrkdwn(text: str | None, limit: int) -> str:
-    """User text escaped for mrkdwn, at most ``limit`` long, ending in "…" when cut."""
-    return _fit(text or "", limit, escape)
-
-
-def fit_plain(text: str, limit: int) -> str:
-    """Text for a plain_text object (no escaping, invisible controls stripped), at most
-    ``limit`` long."""
-    return _fit(text, limit, sanitise)
-
-
-def _plain(text: str) -> dict[str, Any]:
-    return plain_text(text)
-
-
-def _mrkdwn(text: str) -> dict[str, Any]:
-    return mrkdwn_text(text)
+    value = "" if lead.id is None else LeadPayload(lead.id).encode()
+    return button(action.value, text, value, style)
 
 
 # ------------------------------------------------------------------------------ blocks
@@ -350,13 +274,7 @@ def _fields(lead: Lead, policy: Policy, t: Translator) -> list[dict[str, Any]]:
     ]
     if lead.tier:
         pairs.append(("handoff.field_tier", t("handoff.tier_badge", tier=value(lead.tier))))
-    return [_mrkdwn(_field_text(t(label), text)) for label, text in pairs]
-
-
-def _field_text(label: str, value: str) -> str:
-    text = f"*{label}*\n{value}"
-    # Values are budgeted far below the limit; only a runaway translation could get here.
-    return text if utf16_len(text) <= FIELD_LIMIT else f"*{label}*\n…"
+    return [section_field(t(label), text) for label, text in pairs]
 
 
 def _timeline(activities: list[Activity], policy: Policy, t: Translator) -> str:
@@ -376,7 +294,7 @@ def _timeline(activities: list[Activity], policy: Policy, t: Translator) -> str:
     while utf16_len(text) > SECTION_LIMIT and lines:  # only a runaway translation gets here
         lines.pop()
         text = render(lines)
-    return fit_plain(text, SECTION_LIMIT)
+    return text
 
 
 def _activity_line(activity: Activity, policy: Policy, t: Translator) -> str:

@@ -19,14 +19,16 @@ from zoneinfo import ZoneInfo
 from bot.action_payloads import LeadPayload
 from bot.i18n import Translator, format_datetime, format_number
 from bot.ids import Action
-from bot.mrkdwn import mrkdwn_text, plain_text
 from bot.views.agreement import AgreementHeadline, home_agreement_block
-from bot.views.handoff import (
-    BUTTON_TEXT_LIMIT,
-    HEADER_LIMIT,
+from bot.views.blocks import (
     SECTION_LIMIT,
+    actions,
+    button,
+    context,
+    divider,
     fit_mrkdwn,
-    fit_plain,
+    header,
+    section,
     thread_link,
     utf16_len,
 )
@@ -112,9 +114,8 @@ def home_view(data: HomeData, tz: ZoneInfo, t: Translator) -> dict[str, Any]:
     the team. The manager's part is built first so the rep's list can take whatever block
     budget is left, keeping the whole view within ``MAX_BLOCKS``.
     """
-    context = {"type": "context", "elements": [
-        _mrkdwn(t("home.updated", at=format_datetime(data.now, t.language, tz)))
-    ]}
+    updated = context(t("home.updated", at=format_datetime(data.now, t.language, tz)),
+                      SECTION_LIMIT)
     agreement = ([home_agreement_block(data.agreement, t, tz)]
                  if data.agreement is not None else [])
     team = _team_blocks(data, tz, t) if data.is_manager else []
@@ -123,7 +124,7 @@ def home_view(data: HomeData, tz: ZoneInfo, t: Translator) -> dict[str, Any]:
     if show_mine:
         room = MAX_BLOCKS - 1 - len(agreement) - len(team)  # 1: the context line
         mine = _mine_blocks(data, tz, t, room)
-    blocks = [context, *agreement, *mine, *team]
+    blocks = [updated, *agreement, *mine, *team]
     return {"type": "home", "blocks": blocks[:MAX_BLOCKS]}
 
 
@@ -133,19 +134,19 @@ def home_view(data: HomeData, tz: ZoneInfo, t: Translator) -> dict[str, Any]:
 def _mine_blocks(data: HomeData, tz: ZoneInfo, t: Translator, room: int) -> list[dict[str, Any]]:
     """Header, two blocks per lead (what and when; its buttons), then "+N more"."""
     leads = sorted(data.mine, key=urgency)
-    header = _header(t("home.mine_title", count=format_number(len(leads), t.language)))
+    title = header(t("home.mine_title", count=format_number(len(leads), t.language)))
     if not leads:
         key = "home.mine_empty" if data.is_rep or data.is_manager else "home.not_a_rep"
         text = t(key, channel=_channel(data.handoff_channel))
-        return [header, {"type": "section", "text": _mrkdwn(fit_plain(text, SECTION_LIMIT))}]
+        return [title, section(text)]
     shown = min(len(leads), MINE_SHOWN, max((room - 2) // 2, 0))  # 2: header and "+N more"
-    blocks: list[dict[str, Any]] = [header]
+    blocks: list[dict[str, Any]] = [title]
     for lead in leads[:shown]:
-        blocks.append({"type": "section", "text": _mrkdwn(_lead_text(lead, data.now, tz, t))})
+        blocks.append(section(_lead_text(lead, data.now, tz, t)))
         blocks.append(_lead_actions(lead, t))
     rest = len(leads) - shown
     if rest:
-        blocks.append(_context(t("home.more_mine", count=format_number(rest, t.language))))
+        blocks.append(context(t("home.more_mine", count=format_number(rest, t.language))))
     return blocks
 
 
@@ -159,22 +160,17 @@ def _lead_text(lead: HomeLead, now: datetime, tz: ZoneInfo, t: Translator) -> st
     url = thread_link(lead.channel_id, lead.message_ts)
     if url:
         details.append(f"<{url}|{t('home.thread')}>")
-    text = f"*{_title(lead, t, NAME_BUDGET, COMPANY_BUDGET)}*\n" + " · ".join(details)
-    return text if utf16_len(text) <= SECTION_LIMIT else fit_plain(text, SECTION_LIMIT)
+    return f"*{_title(lead, t, NAME_BUDGET, COMPANY_BUDGET)}*\n" + " · ".join(details)
 
 
 def _lead_actions(lead: HomeLead, t: Translator) -> dict[str, Any]:
     """The owner's actions on this lead; the block id is unique per lead within the view."""
-    return {
-        "type": "actions",
-        "block_id": lead_block_id(lead.id),
-        "elements": [
-            _button(lead.id, Action.LOG_TOUCH, t("handoff.log_touch"), style="primary"),
-            _button(lead.id, Action.CONVERT, t("handoff.convert")),
-            _button(lead.id, Action.RECYCLE, t("handoff.recycle")),
-            _button(lead.id, Action.DETAILS, t("handoff.details")),
-        ],
-    }
+    return actions([
+        _button(lead.id, Action.LOG_TOUCH, t("handoff.log_touch"), style="primary"),
+        _button(lead.id, Action.CONVERT, t("handoff.convert")),
+        _button(lead.id, Action.RECYCLE, t("handoff.recycle")),
+        _button(lead.id, Action.DETAILS, t("handoff.details")),
+    ], lead_block_id(lead.id))
 
 
 def lead_block_id(lead_id: int) -> str:
@@ -184,15 +180,7 @@ def lead_block_id(lead_id: int) -> str:
 
 def _button(lead_id: int, action: Action, text: str, style: str | None = None) -> dict[str, Any]:
     """Like the handoff message's buttons: the value names the lead, a hint re-checked later."""
-    button: dict[str, Any] = {
-        "type": "button",
-        "action_id": action.value,
-        "text": plain_text(fit_plain(text, BUTTON_TEXT_LIMIT)),
-        "value": LeadPayload(lead_id).encode(),
-    }
-    if style:
-        button["style"] = style
-    return button
+    return button(action.value, text, LeadPayload(lead_id).encode(), style)
 
 
 # ----------------------------------------------------------------------- the manager's part
@@ -206,28 +194,28 @@ def _team_blocks(data: HomeData, tz: ZoneInfo, t: Translator) -> list[dict[str, 
     team = list(data.team or [])
     groups = _by_owner(team)
     blocks: list[dict[str, Any]] = [
-        {"type": "divider"},
-        _header(t("home.team_title", count=format_number(len(team), t.language))),
+        divider(),
+        header(t("home.team_title", count=format_number(len(team), t.language))),
     ]
     if not groups:
-        blocks.append(_section(t("home.team_empty")))
+        blocks.append(section(t("home.team_empty")))
     for owner, leads in groups[:OWNERS_SHOWN]:
-        blocks.append(_section(_owner_text(owner, leads, data.now, tz, t)))
+        blocks.append(section(_owner_text(owner, leads, data.now, tz, t)))
     if len(groups) > OWNERS_SHOWN:
         rest = len(groups) - OWNERS_SHOWN
-        blocks.append(_context(t("home.more_owners", count=format_number(rest, t.language))))
+        blocks.append(context(t("home.more_owners", count=format_number(rest, t.language))))
 
     unclaimed = list(data.unclaimed or [])[:UNCLAIMED_SHOWN]
     total = max(data.unclaimed_total, len(unclaimed))
     blocks += [
-        {"type": "divider"},
-        _header(t("home.unclaimed_title", count=format_number(total, t.language))),
+        divider(),
+        header(t("home.unclaimed_title", count=format_number(total, t.language))),
     ]
     if not unclaimed:
-        blocks.append(_section(t("home.unclaimed_empty")))
+        blocks.append(section(t("home.unclaimed_empty")))
     else:
         lines = [_unclaimed_line(lead, data.now, tz, t) for lead in unclaimed]
-        blocks.append(_section(_list_text([], lines, total, t)))
+        blocks.append(section(_list_text([], lines, total, t)))
     return blocks
 
 
@@ -292,7 +280,7 @@ def _list_text(heading: list[str], lines: list[str], total: int, t: Translator) 
     while utf16_len(text) > SECTION_LIMIT and shown:
         shown.pop()
         text = render()
-    return fit_plain(text, SECTION_LIMIT)
+    return text
 
 
 # ---------------------------------------------------------------------------- shared bits
@@ -347,20 +335,3 @@ def _channel(channel_id: str) -> str:
 def _id(slack_id: str) -> str:
     """A Slack id as it may appear inside ``<@…>`` / ``<#…>``: nothing that could break out."""
     return "".join(c for c in slack_id if c.isalnum())
-
-
-def _header(text: str) -> dict[str, Any]:
-    return {"type": "header",
-            "text": plain_text(fit_plain(text, HEADER_LIMIT))}
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": _mrkdwn(fit_plain(text, SECTION_LIMIT))}
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [_mrkdwn(fit_plain(text, SECTION_LIMIT))]}
-
-
-def _mrkdwn(text: str) -> dict[str, Any]:
-    return mrkdwn_text(text)

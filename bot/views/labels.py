@@ -19,7 +19,7 @@ from bot.policy import Policy
 
 __all__ = [
     "activity_label", "country_label", "criteria_as_text", "criterion_group_text",
-    "criterion_text", "industry_label",
+    "criterion_text", "industry_label", "reason_label",
 ]
 
 
@@ -133,3 +133,11 @@ def _rule_text(rule: Mapping[str, Any], policy: Policy | None, t: Translator) ->
 
 def _list(t: Translator, items: list[str]) -> str:
     return t("criterion.separator").join(items)
+
+
+def reason_label(code: str, t: Translator) -> str:
+    """A recycle reason as people read it: its translation when the catalog has one, else the
+    code as configured (operators may add their own reasons without touching the catalog)."""
+    key = f"recycle_reason.{code}"
+    text = t(key)
+    return code if text == key else text

@@ -18,8 +18,22 @@ from typing import Any, Protocol
 
 from bot.i18n import Translator
 from bot.ids import Callback, MqlBlock, row
-from bot.mrkdwn import escape, mrkdwn_text, plain_text, truncate
 from bot.policy import Policy
+from bot.views.blocks import (
+    HINT_LIMIT,
+    SECTION_LIMIT,
+    context,
+    divider,
+    fit_escaped,
+    fit_mrkdwn,
+    fit_plain,
+    input_block,
+    modal,
+    option,
+    placeholder,
+    plain_text,
+    section,
+)
 from bot.views.labels import activity_label, criterion_text
 
 __all__ = [
@@ -41,13 +55,9 @@ ACTIVITY_TIME = time(9, 0)
 #: the intake's earliest sane date (``bot.intake.EARLIEST``): intake drops an activity dated
 #: before it, so the marketer who picked it is told instead
 EARLIEST_DAY = date(2000, 1, 1)
-# Slack's Block Kit limits ...
-TITLE_LIMIT = 24
-OPTION_TEXT_LIMIT = 75
+# Slack's limits on a select (the others: ``bot.views.blocks``) ...
 OPTION_VALUE_LIMIT = 150
 MAX_OPTIONS = 100
-HINT_LIMIT = 2000
-SECTION_LIMIT = 3000
 # ... and the intake contract's (bot.intake), so Slack stops over-long input before we must.
 NAME_MAX = 300
 TITLE_MAX = 300
@@ -101,10 +111,11 @@ def mql_modal(policy: Policy, t: Translator) -> dict[str, Any]:
     """The hand-off form: contact, company, score, source, behaviour rows and a note."""
     blocks: list[dict[str, Any]] = [
         _text_input(MqlBlock.NAME, t("mql_modal.name"), max_length=NAME_MAX, optional=False),
-        _input(
+        input_block(
             MqlBlock.EMAIL,
             t("mql_modal.email"),
             {"type": "email_text_input", "action_id": MqlBlock.EMAIL.value},
+            optional=True,
         ),
         _text_input(MqlBlock.TITLE, t("mql_modal.title"), max_length=TITLE_MAX),
         _text_input(MqlBlock.PHONE, t("mql_modal.phone"), max_length=PHONE_MAX),
@@ -123,11 +134,8 @@ def mql_modal(policy: Policy, t: Translator) -> dict[str, Any]:
             max_length=SOURCE_MAX,
             initial_value=DEFAULT_SOURCE,
         ),
-        {"type": "divider"},
-        {
-            "type": "section",
-            "text": _mrkdwn(f"*{t('mql_modal.behaviour')}*\n{t('mql_modal.behaviour_help')}"),
-        },
+        divider(),
+        section(f"*{t('mql_modal.behaviour')}*\n{t('mql_modal.behaviour_help')}"),
     ]
     criteria = _behaviour_criteria(policy)
     if criteria:
@@ -135,7 +143,8 @@ def mql_modal(policy: Policy, t: Translator) -> dict[str, Any]:
             {
                 "type": "context",
                 "elements": [
-                    _plain(truncate(t("mql_modal.behaviour_criteria", criteria=criteria), 2000))
+                    plain_text(fit_plain(t("mql_modal.behaviour_criteria", criteria=criteria),
+                                         2000))
                 ],
             }
         )
@@ -143,48 +152,39 @@ def mql_modal(policy: Policy, t: Translator) -> dict[str, Any]:
     for index in range(1, ACTIVITY_ROWS + 1):
         blocks += _activity_row(index, options, t)
     blocks += [
-        {"type": "divider"},
+        divider(),
         _text_input(MqlBlock.NOTE, t("mql_modal.note"), max_length=NOTE_MAX, multiline=True),
     ]
-    return {
-        "type": "modal",
-        "callback_id": Callback.MQL_MODAL.value,
-        "title": _plain(truncate(t("mql_modal.modal_title"), TITLE_LIMIT)),
-        "submit": _plain(truncate(t("mql_modal.submit"), TITLE_LIMIT)),
-        "close": _plain(truncate(t("mql_modal.cancel"), TITLE_LIMIT)),
-        "blocks": blocks,
-    }
+    return modal(Callback.MQL_MODAL.value, t("mql_modal.modal_title"), t("mql_modal.cancel"),
+                 blocks, submit=t("mql_modal.submit"))
 
 
 def refusal_modal(t: Translator) -> dict[str, Any]:
     """What someone who may not hand off leads sees instead of the form."""
-    return {
-        "type": "modal",
-        "callback_id": Callback.MQL_REFUSED.value,
-        "title": _plain(truncate(t("mql_modal.modal_title"), TITLE_LIMIT)),
-        "close": _plain(truncate(t("mql_modal.close"), TITLE_LIMIT)),
-        "blocks": [{"type": "section", "text": _mrkdwn(t("mql_modal.not_allowed"))}],
-    }
+    return modal(Callback.MQL_REFUSED.value, t("mql_modal.modal_title"), t("mql_modal.close"),
+                 [section(t("mql_modal.not_allowed"))])
 
 
 def _activity_row(index: int, options: list[dict[str, Any]], t: Translator) -> list[dict[str, Any]]:
     type_id = row(MqlBlock.ACTIVITY_TYPE, index)
     date_id = row(MqlBlock.ACTIVITY_DATE, index)
     return [
-        _input(
+        input_block(
             type_id,
             t("mql_modal.activity_type", number=index),
             {
                 "type": "static_select",
                 "action_id": type_id,
-                "placeholder": _plain(t("mql_modal.activity_type_placeholder")),
+                "placeholder": placeholder(t("mql_modal.activity_type_placeholder")),
                 "options": options,
             },
+            optional=True,
         ),
-        _input(
+        input_block(
             date_id,
             t("mql_modal.activity_date", number=index),
             {"type": "datepicker", "action_id": date_id},
+            optional=True,
             hint=t("mql_modal.activity_date_hint"),
         ),
         _text_input(
@@ -210,9 +210,9 @@ def _activity_options(policy: Policy, t: Translator) -> list[dict[str, Any]]:
         others = [n for n in names if n != label]
         text = (t("mql_modal.activity_option", name=label, labels=" / ".join(others))
                 if others else label)
-        options.append(_option(kind, text))
+        options.append(option(kind, text))
     if OTHER_TYPE not in labels:
-        options.append(_option(OTHER_TYPE, t("mql_modal.activity_other")))
+        options.append(option(OTHER_TYPE, t("mql_modal.activity_other")))
     return options
 
 
@@ -233,39 +233,7 @@ def _industry_hint(policy: Policy, t: Translator) -> str | None:
     industries = policy.mql_definition.firmographics.industries
     if not industries:
         return None
-    return truncate(t("mql_modal.industry_hint", industries=", ".join(industries)), HINT_LIMIT)
-
-
-def _plain(text: str) -> dict[str, Any]:
-    return plain_text(text)
-
-
-def _mrkdwn(text: str) -> dict[str, Any]:
-    return mrkdwn_text(text)
-
-
-def _option(value: str, text: str) -> dict[str, Any]:
-    return {"text": _plain(truncate(text, OPTION_TEXT_LIMIT)), "value": value}
-
-
-def _input(
-    block_id: str,
-    label: str,
-    element: dict[str, Any],
-    *,
-    optional: bool = True,
-    hint: str | None = None,
-) -> dict[str, Any]:
-    block: dict[str, Any] = {
-        "type": "input",
-        "block_id": block_id,
-        "label": _plain(truncate(label, 2000)),
-        "element": element,
-        "optional": optional,
-    }
-    if hint:
-        block["hint"] = _plain(hint)
-    return block
+    return fit_plain(t("mql_modal.industry_hint", industries=", ".join(industries)), HINT_LIMIT)
 
 
 def _text_input(
@@ -287,7 +255,7 @@ def _text_input(
         element["multiline"] = True
     if initial_value is not None:
         element["initial_value"] = initial_value
-    return _input(block_id, label, element, optional=optional, hint=hint)
+    return input_block(block_id, label, element, optional=optional, hint=hint)
 
 
 def _number_input(block_id: str, label: str, low: int, high: int) -> dict[str, Any]:
@@ -298,7 +266,7 @@ def _number_input(block_id: str, label: str, low: int, high: int) -> dict[str, A
         "min_value": str(low),
         "max_value": str(high),
     }
-    return _input(block_id, label, element)
+    return input_block(block_id, label, element, optional=True)
 
 
 # ------------------------------------------------------------------------- reading it back
@@ -449,7 +417,7 @@ def error_text(message: str, t: Translator) -> str:
         match = pattern.search(message)
         if match:
             return t(key, **match.groupdict())
-    return truncate(message, 200)
+    return fit_plain(message, 200)
 
 
 # ------------------------------------------------------------------------- the outcome DM
@@ -466,28 +434,22 @@ def outcome_message(
     t: Translator,
 ) -> dict[str, Any]:
     """``{"text", "blocks"}`` telling the marketer what became of the lead they handed off."""
-    who = f"*{escape(truncate(name, NAME_BUDGET))}*"
+    who = f"*{fit_mrkdwn(name, NAME_BUDGET)}*"
     if company:
-        who += f" ({escape(truncate(company, COMPANY_BUDGET))})"
+        who += f" ({fit_mrkdwn(company, COMPANY_BUDGET)})"
     if status == "queued":
         text = t("mql_modal.outcome.queued", lead=who, channel=f"<#{channel}>")
     elif status == "duplicate":
         text = t("mql_modal.outcome.duplicate", lead=who)
     else:
-        # each reason escaped piecewise by criterion_text; a cut is rare (budget 300)
-        lines = [f"• {truncate(criterion_text(reason, None, t), REASON_BUDGET)}"
+        # each reason escaped piecewise by criterion_text, so cut as escaped text
+        lines = [f"• {fit_escaped(criterion_text(reason, None, t), REASON_BUDGET)}"
                  for reason in reasons]
         text = t("mql_modal.outcome.not_qualified", lead=who)
         if lines:
             text += "\n" + "\n".join(lines)
-    text = truncate(text, SECTION_LIMIT)
+    text = fit_escaped(text, SECTION_LIMIT)
     return {
         "text": text,
-        "blocks": [
-            {"type": "section", "text": _mrkdwn(text)},
-            {
-                "type": "context",
-                "elements": [_mrkdwn(t("mql_modal.outcome.footer", lead_id=lead_id))],
-            },
-        ],
+        "blocks": [section(text), context(t("mql_modal.outcome.footer", lead_id=lead_id))],
     }

@@ -14,10 +14,19 @@ from typing import Any
 from bot.action_payloads import SNOOZE_MINUTES, LeadPayload, SnoozePayload
 from bot.i18n import Translator, format_datetime, format_duration, format_lateness
 from bot.ids import Action
-from bot.mrkdwn import mrkdwn_text, plain_text
 from bot.policy import Policy
 from bot.reminders import Clock, Notice
-from bot.views.handoff import fit_mrkdwn, fit_plain, thread_link
+from bot.views.blocks import (
+    SECTION_LIMIT,
+    actions,
+    button,
+    context,
+    fit_escaped,
+    fit_mrkdwn,
+    header,
+    section,
+    thread_link,
+)
 from storage.models import Lead
 
 __all__ = [
@@ -32,7 +41,6 @@ __all__ = [
 #: how long a snooze lasts, in minutes, offered on each reminder
 SNOOZE_OPTIONS = SNOOZE_MINUTES
 NAME_BUDGET = 120
-SECTION_LIMIT = 3000
 
 
 def _who(lead: Lead, t: Translator) -> str:
@@ -47,20 +55,8 @@ def _link(lead: Lead) -> str | None:
     return thread_link(lead.channel_id, lead.message_ts)
 
 
-def _mrkdwn(text: str) -> dict[str, Any]:
-    return mrkdwn_text(fit_plain(text, SECTION_LIMIT))
-
-
 def _button(action: Action, text: str, value: str, style: str | None = None) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "action_id": action.value,
-        "text": plain_text(fit_plain(text, 75)),
-        "value": value[:2000],
-    }
-    if style:
-        button["style"] = style
-    return button
+    return button(action.value, text, value, style)
 
 
 def snooze_value(lead_id: int, clock: Clock, minutes: int) -> str:
@@ -88,24 +84,23 @@ def reminder_message(
     left = format_duration(max(notice.deadline - now, timedelta(0)), t.language)
     text = t(f"notice.reminder.{notice.clock.value}", who=_who(lead, t), due=due, left=left,
              touches=(lead.touch_count or 0) + 1, target=policy.agreement.min_touches)
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": _mrkdwn(text)}]
-    context = []
+    blocks: list[dict[str, Any]] = [section(text)]
+    about = []
     if late:
         planned = format_datetime(notice.send_at, t.language, policy.tz)
-        context.append(t("notice.late", planned=planned))
+        about.append(t("notice.late", planned=planned))
     link = _link(lead)
     if link:
-        context.append(t("notice.thread", link=link))
-    if context:
-        blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(context))]})
+        about.append(t("notice.thread", link=link))
+    if about:
+        blocks.append(context(" · ".join(about)))
     buttons = _lead_actions(lead, t, decision=notice.clock == Clock.DECISION)
     for minutes in SNOOZE_OPTIONS:
         if now + timedelta(minutes=minutes) < notice.deadline:
             buttons.append(_button(Action.SNOOZE, t("notice.snooze", minutes=minutes),
                                    snooze_value(lead.id, notice.clock, minutes)))
-    blocks.append({"type": "actions", "block_id": f"notice.{notice.clock.value}",
-                   "elements": buttons[:25]})
-    return {"text": fit_plain(text, SECTION_LIMIT), "blocks": blocks}
+    blocks.append(actions(buttons[:25], f"notice.{notice.clock.value}"))
+    return {"text": fit_escaped(text, SECTION_LIMIT), "blocks": blocks}
 
 
 def breach_message(
@@ -122,20 +117,19 @@ def breach_message(
     else:
         text = t("notice.breach.body", who=_who(lead, t), due=due, late=late_by, owner=owner)
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": plain_text(fit_plain(heading, 150))},
-        {"type": "section", "text": _mrkdwn(text)},
+        header(heading),
+        section(text),
     ]
     link = _link(lead)
     if link:
-        blocks.append({"type": "context", "elements": [_mrkdwn(t("notice.thread", link=link))]})
+        blocks.append(context(t("notice.thread", link=link)))
     buttons = _lead_actions(lead, t, decision=notice.clock == Clock.DECISION)
     if for_manager:
         buttons.insert(0, _button(Action.REASSIGN, t("handoff.reassign"),
                                   LeadPayload(lead.id).encode()))
-    blocks.append({"type": "actions", "block_id": f"breach.{notice.clock.value}",
-                   "elements": buttons})
+    blocks.append(actions(buttons, f"breach.{notice.clock.value}"))
     fallback = f"{heading}: {text}"
-    return {"text": fit_plain(fallback, SECTION_LIMIT), "blocks": blocks}
+    return {"text": fit_escaped(fallback, SECTION_LIMIT), "blocks": blocks}
 
 
 def unclaimed_nudge(notice: Notice, lead: Lead, policy: Policy, t: Translator) -> str:
@@ -159,8 +153,8 @@ def late_handoff_message(
         t("notice.not_yet"),
         late=format_duration(handed - notice.deadline, t.language),
     )
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": _mrkdwn(text)}]
+    blocks: list[dict[str, Any]] = [section(text)]
     link = _link(lead)
     if link:
-        blocks.append({"type": "context", "elements": [_mrkdwn(t("notice.thread", link=link))]})
-    return {"text": fit_plain(text, SECTION_LIMIT), "blocks": blocks}
+        blocks.append(context(t("notice.thread", link=link)))
+    return {"text": fit_escaped(text, SECTION_LIMIT), "blocks": blocks}

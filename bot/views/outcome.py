@@ -16,9 +16,18 @@ from typing import Any
 from bot.currencies import format_money
 from bot.deal import DealOutcome, OutcomeNotice
 from bot.i18n import Translator, format_number
-from bot.mrkdwn import escape, mrkdwn_text, truncate
+from bot.mrkdwn import escape
 from bot.policy import OTHER_LOSS_REASON, Policy
-from bot.views.handoff import fit_mrkdwn, fit_plain
+from bot.views.blocks import (
+    CONTEXT_LIMIT,
+    FALLBACK_LIMIT,
+    SECTION_LIMIT,
+    context,
+    fit_escaped,
+    fit_mrkdwn,
+    section,
+    section_field,
+)
 from bot.views.labels import criterion_text
 
 __all__ = [
@@ -35,12 +44,7 @@ __all__ = [
 #: the mark before each outcome (Slack emoji shortcodes, the same in both languages)
 ICONS = {"won": ":trophy:", "lost": ":x:", "open": ":arrows_counterclockwise:"}
 CORRECTION_ICON = ":pencil2:"
-# Slack's limits ...
-SECTION_LIMIT = 3000
-FIELD_LIMIT = 2000
-CONTEXT_LIMIT = 2000
-FALLBACK_LIMIT = 3000
-# ... and our own budgets, so one long note cannot crowd out the rest
+# our own budgets within Slack's limits, so one long note cannot crowd out the rest
 REASON_BUDGET = 200
 THREAD_NOTE_BUDGET = 1000
 NOTE_BUDGET = 2800
@@ -102,7 +106,7 @@ def thread_reply(deal: DealOutcome, t: Translator) -> str:
     note = (deal.note or "").strip()
     if note:
         text = t("outcome.with_note", outcome=text, note=fit_mrkdwn(note, THREAD_NOTE_BUDGET))
-    return fit_plain(f"{ICONS[deal.outcome]} {text}", SECTION_LIMIT)
+    return fit_escaped(f"{ICONS[deal.outcome]} {text}", SECTION_LIMIT)
 
 
 def handoff_outcome_line(deal: DealOutcome, policy: Policy, t: Translator) -> str:
@@ -112,7 +116,7 @@ def handoff_outcome_line(deal: DealOutcome, policy: Policy, t: Translator) -> st
     if deal.closed_at is not None and deal.outcome in ("won", "lost"):
         text += " · " + t(f"outcome.closed.{deal.outcome}",
                           date=closed_on(deal.closed_at, policy, t))
-    return fit_plain(text, CONTEXT_LIMIT)
+    return fit_escaped(text, CONTEXT_LIMIT)
 
 
 def outcome_detail(deal: DealOutcome, t: Translator) -> list[str]:
@@ -142,11 +146,11 @@ def outcome_announcement(
     who = _who(notice, t)
     reason = loss_reason_label(deal, t) or t("handoff.not_given")
     headline = t(f"outcome.marketing.{deal.outcome}", lead=who, reason=reason)
-    blocks: list[dict[str, Any]] = [_section(f"{ICONS[deal.outcome]} {headline}")]
+    blocks: list[dict[str, Any]] = [section(f"{ICONS[deal.outcome]} {headline}")]
     if deal.previous is not None:
         correction = t("outcome.marketing.correction",
                        previous=t(f"outcome.previous.{deal.previous}"))
-        blocks.append(_context(f"{CORRECTION_ICON} {correction}"))
+        blocks.append(context(f"{CORRECTION_ICON} {correction}", CONTEXT_LIMIT))
     fields: list[tuple[str, str]] = []
     amount = money(deal, t)
     if amount and deal.outcome in ("won", "lost"):
@@ -156,18 +160,18 @@ def outcome_announcement(
                        closed_on(deal.closed_at, policy, t)))
     fields.append((t("decide.field_source"), _value(notice.source, t)))
     fields.append((t("outcome.marketing.field_criteria"), _criteria(notice.criteria, policy, t)))
-    blocks.append({"type": "section", "fields": [_field(label, value)
+    blocks.append({"type": "section", "fields": [section_field(label, value)
                                                  for label, value in fields]})
     note = (deal.note or "").strip()
     if note:
-        blocks.append(_section(f"*{t('outcome.marketing.note_heading')}*\n"
+        blocks.append(section(f"*{t('outcome.marketing.note_heading')}*\n"
                                f"{fit_mrkdwn(note, NOTE_BUDGET)}"))
     parts = [t("decide.lead_number", lead_id=notice.lead_id)]
     if notice.thread:
         parts.append(f"<{notice.thread}|{escape(t('decide.thread_link'))}>")
-    blocks.append(_context(" · ".join(parts)))
+    blocks.append(context(" · ".join(parts), CONTEXT_LIMIT))
     fallback = t(f"outcome.marketing.{deal.outcome}_fallback", lead=who, reason=reason)
-    return {"channel": channel, "text": fit_plain(fallback, FALLBACK_LIMIT), "blocks": blocks}
+    return {"channel": channel, "text": fit_escaped(fallback, FALLBACK_LIMIT), "blocks": blocks}
 
 
 def _who(notice: OutcomeNotice, t: Translator) -> str:
@@ -182,7 +186,7 @@ def _criteria(criteria: tuple[Any, ...], policy: Policy, t: Translator) -> str:
     """The criteria the lead met, one per line, the first few and "+N more"."""
     if not criteria:
         return t("handoff.not_given")
-    shown = [truncate(criterion_text(c if isinstance(c, dict) else str(c), policy, t),
+    shown = [fit_escaped(criterion_text(c if isinstance(c, dict) else str(c), policy, t),
                       CRITERION_BUDGET) for c in criteria[:CRITERIA_SHOWN]]
     rest = len(criteria) - len(shown)
     if rest:
@@ -193,15 +197,3 @@ def _criteria(criteria: tuple[Any, ...], policy: Policy, t: Translator) -> str:
 def _value(text: str | None, t: Translator) -> str:
     text = (text or "").strip()
     return fit_mrkdwn(text, VALUE_BUDGET) if text else t("handoff.not_given")
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": mrkdwn_text(fit_plain(text, SECTION_LIMIT))}
-
-
-def _field(label: str, value: str) -> dict[str, Any]:
-    return mrkdwn_text(fit_plain(f"*{label}*\n{value}", FIELD_LIMIT))
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [mrkdwn_text(fit_plain(text, CONTEXT_LIMIT))]}

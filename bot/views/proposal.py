@@ -18,16 +18,28 @@ from bot.agreement.proposals import ProposalState
 from bot.agreement.versions import OPERATOR
 from bot.i18n import Translator, format_datetime
 from bot.ids import Action, Callback, ProposalBlock
-from bot.mrkdwn import mrkdwn_text, plain_text, truncate
 from bot.policy import Policy
 from bot.roles import SIDES
-from bot.views.handoff import fit_mrkdwn, fit_plain
+from bot.views.blocks import (
+    SECTION_LIMIT,
+    actions,
+    button,
+    context,
+    fit_escaped,
+    fit_mrkdwn,
+    fit_plain,
+    header,
+    input_block,
+    modal,
+    plain_text,
+    section,
+    utf16_len,
+)
 
 __all__ = ["COMMENT_MAX", "proposal_message", "read_comment", "request_changes_modal"]
 
 #: longest comment kept, in characters
 COMMENT_MAX = 3000
-SECTION_LIMIT = 3000
 #: the proposer's note, escaped, within one section
 NOTE_BUDGET = 2800
 #: sections the change list may use (a message holds 50 blocks)
@@ -45,12 +57,12 @@ def proposal_message(state: ProposalState, policy: Policy, t: Translator) -> dic
     if state.base is not None:
         about.append(t("agreement.proposal.instead_of", base=state.base))
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": plain_text(fit_plain(headline, 150))},
-        {"type": "context", "elements": [mrkdwn_text(truncate(" · ".join(about), 2000))]},
+        header(headline),
+        context(" · ".join(about), 2000),
     ]
     if state.note:
-        blocks.append({"type": "section", "text": mrkdwn_text(
-            t("agreement.proposal.note", note=fit_mrkdwn(state.note, NOTE_BUDGET)))})
+        blocks.append(section(
+            t("agreement.proposal.note", note=fit_mrkdwn(state.note, NOTE_BUDGET))))
     agreement = [c for c in state.changes if not c.operational]
     operational = [c for c in state.changes if c.operational]
     blocks += _list(t("agreement.proposal.changes"), describe_changes(agreement, t)
@@ -60,8 +72,7 @@ def proposal_message(state: ProposalState, policy: Policy, t: Translator) -> dic
     if state.impact is not None:
         blocks += _list(t("agreement.proposal.impact", month=state.impact.month),
                         impact_lines(state.impact, t), t)
-    blocks.append({"type": "section", "text": mrkdwn_text(truncate(
-        "\n".join(_status_lines(state, policy, t)), SECTION_LIMIT))})
+    blocks.append(section("\n".join(_status_lines(state, policy, t))))
     if state.status == "proposed":
         blocks.append(_buttons(state, t))
     return {"text": headline, "blocks": blocks}
@@ -73,17 +84,17 @@ def _list(title: str, lines: list[str], t: Translator) -> list[dict[str, Any]]:
     current = f"*{title}*"
     for line in lines:
         bullet = f"• {line}"
-        if len(current) + 1 + len(bullet) > SECTION_LIMIT:
+        if utf16_len(current) + 1 + utf16_len(bullet) > SECTION_LIMIT:
             sections.append(current)
             current = ""
         current = f"{current}\n{bullet}" if current else bullet
     sections.append(current)
     if len(sections) > CHANGE_SECTIONS:
         shown = sections[:CHANGE_SECTIONS]
-        shown[-1] = truncate(shown[-1], SECTION_LIMIT - 200) + "\n" + t("agreement.proposal.more")
+        shown[-1] = (fit_escaped(shown[-1], SECTION_LIMIT - 200) + "\n"
+                     + t("agreement.proposal.more"))
         sections = shown
-    return [{"type": "section", "text": mrkdwn_text(truncate(s, SECTION_LIMIT))}
-            for s in sections]
+    return [section(s) for s in sections]
 
 
 def _status_lines(state: ProposalState, policy: Policy, t: Translator) -> list[str]:
@@ -117,16 +128,14 @@ def _buttons(state: ProposalState, t: Translator) -> dict[str, Any]:
     value = ProposalPayload(state.version_id).encode()
     elements: list[dict[str, Any]] = []
     if not state.approved:
-        elements.append({"type": "button", "action_id": Action.PROPOSAL_APPROVE.value,
-                         "text": plain_text(t("agreement.proposal.approve")), "value": value,
-                         "style": "primary"})
-        elements.append({"type": "button",
-                         "action_id": Action.PROPOSAL_REQUEST_CHANGES.value,
-                         "text": plain_text(t("agreement.proposal.request_changes")),
-                         "value": value})
+        elements.append(button(Action.PROPOSAL_APPROVE.value, t("agreement.proposal.approve"),
+                               value, "primary"))
+        elements.append(button(Action.PROPOSAL_REQUEST_CHANGES.value,
+                               t("agreement.proposal.request_changes"), value))
+    withdraw = button(Action.PROPOSAL_WITHDRAW.value, t("agreement.proposal.withdraw"), value,
+                      "danger")
     elements.append({
-        "type": "button", "action_id": Action.PROPOSAL_WITHDRAW.value,
-        "text": plain_text(t("agreement.proposal.withdraw")), "value": value, "style": "danger",
+        **withdraw,
         "confirm": {
             "title": plain_text(fit_plain(t("agreement.proposal.withdraw_title"), 100)),
             "text": plain_text(fit_plain(t("agreement.proposal.withdraw_confirm",
@@ -135,27 +144,24 @@ def _buttons(state: ProposalState, t: Translator) -> dict[str, Any]:
             "deny": plain_text(t("agreement.proposal.keep")),
         },
     })
-    return {"type": "actions", "elements": elements}
+    return actions(elements)
 
 
 def request_changes_modal(version_id: int, number: int, t: Translator) -> dict[str, Any]:
     """A required comment; ``private_metadata`` names the version (re-checked on submit)."""
-    return {
-        "type": "modal",
-        "callback_id": Callback.PROPOSAL_CHANGES_MODAL.value,
-        "private_metadata": ProposalPayload(version_id).encode(),
-        "title": plain_text(fit_plain(t("agreement.proposal.modal_title"), 24)),
-        "submit": plain_text(fit_plain(t("agreement.proposal.modal_submit"), 24)),
-        "close": plain_text(fit_plain(t("agreement.proposal.modal_close"), 24)),
-        "blocks": [
-            {"type": "section", "text": mrkdwn_text(
-                t("agreement.proposal.modal_intro", number=number))},
-            {"type": "input", "block_id": ProposalBlock.COMMENT.value,
-             "label": plain_text(t("agreement.proposal.modal_comment")),
-             "element": {"type": "plain_text_input", "action_id": ProposalBlock.COMMENT.value,
-                         "multiline": True, "max_length": COMMENT_MAX}},
+    return modal(
+        Callback.PROPOSAL_CHANGES_MODAL.value,
+        t("agreement.proposal.modal_title"),
+        t("agreement.proposal.modal_close"),
+        [
+            section(t("agreement.proposal.modal_intro", number=number)),
+            input_block(ProposalBlock.COMMENT.value, t("agreement.proposal.modal_comment"),
+                        {"type": "plain_text_input", "action_id": ProposalBlock.COMMENT.value,
+                         "multiline": True, "max_length": COMMENT_MAX}),
         ],
-    }
+        submit=t("agreement.proposal.modal_submit"),
+        private_metadata=ProposalPayload(version_id).encode(),
+    )
 
 
 def read_comment(values: dict[str, Any], t: Translator) -> tuple[str | None, dict[str, str]]:

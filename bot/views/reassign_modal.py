@@ -14,18 +14,13 @@ from typing import Any
 from bot.action_payloads import LeadPayload
 from bot.i18n import Translator
 from bot.ids import Callback, ReassignBlock
-from bot.mrkdwn import escape, mrkdwn_text, plain_text
-from bot.views.handoff import fit_mrkdwn, fit_plain
+from bot.mrkdwn import escape
+from bot.views.blocks import fit_mrkdwn, input_block, modal, placeholder, section
 
 __all__ = ["REASON_MAX", "ReassignForm", "read_reassign_form", "reassign_modal"]
 
 #: the reason is kept up to this many characters (``bot.workflow.REASON_LIMIT``)
 REASON_MAX = 500
-#: Slack's limits for modal titles and buttons, and for a section's text
-TITLE_LIMIT = 24
-LABEL_LIMIT = 2000
-PLACEHOLDER_LIMIT = 150
-SECTION_LIMIT = 3000
 NAME_BUDGET = 200
 
 
@@ -43,27 +38,20 @@ def reassign_modal(
     """The modal for reassigning lead ``lead_id``, saying whose it is now."""
     name = fit_mrkdwn(contact_name.strip() or t("handoff.unnamed"), NAME_BUDGET)
     owner = f"<@{escape(owner_id)}>" if owner_id else "—"
-    intro = fit_plain(t("reassign.modal_intro", name=name, owner=owner), SECTION_LIMIT)
     blocks = [
-        {"type": "section", "text": mrkdwn_text(intro)},
-        _input(ReassignBlock.REP, t("reassign.new_owner"), {
+        section(t("reassign.modal_intro", name=name, owner=owner)),
+        input_block(ReassignBlock.REP.value, t("reassign.new_owner"), {
             "type": "users_select", "action_id": ReassignBlock.REP.value,
-            "placeholder": _plain(fit_plain(t("reassign.choose"), PLACEHOLDER_LIMIT)),
+            "placeholder": placeholder(t("reassign.choose")),
         }),
-        _input(ReassignBlock.REASON, t("reassign.reason"), {
+        input_block(ReassignBlock.REASON.value, t("reassign.reason"), {
             "type": "plain_text_input", "action_id": ReassignBlock.REASON.value,
             "max_length": REASON_MAX,
         }, optional=True),
     ]
-    return {
-        "type": "modal",
-        "callback_id": Callback.REASSIGN_MODAL.value,
-        "private_metadata": LeadPayload(lead_id).encode(),
-        "title": _plain(fit_plain(t("reassign.modal_title"), TITLE_LIMIT)),
-        "submit": _plain(fit_plain(t("reassign.submit"), TITLE_LIMIT)),
-        "close": _plain(fit_plain(t("reassign.cancel"), TITLE_LIMIT)),
-        "blocks": blocks,
-    }
+    return modal(Callback.REASSIGN_MODAL.value, t("reassign.modal_title"), t("reassign.cancel"),
+                 blocks, submit=t("reassign.submit"),
+                 private_metadata=LeadPayload(lead_id).encode())
 
 
 def read_reassign_form(values: dict[str, Any], t: Translator) -> ReassignForm:
@@ -79,19 +67,3 @@ def read_reassign_form(values: dict[str, Any], t: Translator) -> ReassignForm:
         problems[ReassignBlock.REASON.value] = t("reassign.error.reason_too_long",
                                                  limit=REASON_MAX)
     return ReassignForm(new_owner, reason, problems)
-
-
-def _input(
-    block: ReassignBlock, label: str, element: dict[str, Any], *, optional: bool = False
-) -> dict[str, Any]:
-    return {
-        "type": "input",
-        "block_id": block.value,
-        "label": _plain(fit_plain(label, LABEL_LIMIT)),
-        "element": element,
-        "optional": optional,
-    }
-
-
-def _plain(text: str) -> dict[str, Any]:
-    return plain_text(text)

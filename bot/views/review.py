@@ -20,11 +20,19 @@ from zoneinfo import ZoneInfo
 
 from bot.chart import FunnelLabels, FunnelStage
 from bot.i18n import Translator, format_datetime, format_number, format_percent
-from bot.mrkdwn import mrkdwn_text, plain_text
+from bot.views.blocks import (
+    FALLBACK_LIMIT,
+    SECTION_LIMIT,
+    context,
+    fit_escaped,
+    fit_lines,
+    fit_mrkdwn,
+    header,
+    section,
+)
 from bot.views.deals import amounts, loss_reasons_text
 from bot.views.digest import arrow
-from bot.views.handoff import fit_mrkdwn, fit_plain, reason_label, utf16_len
-from bot.views.labels import activity_label, criterion_group_text
+from bot.views.labels import activity_label, criterion_group_text, reason_label
 
 if TYPE_CHECKING:
     from bot.metrics import Scorecard
@@ -35,7 +43,6 @@ __all__ = ["MAX_BLOCKS", "MAX_ROWS", "SECTION_LIMIT", "funnel_comment", "funnel_
            "funnel_stages", "month_label", "percent", "review_message"]
 
 MAX_BLOCKS = 50
-SECTION_LIMIT = 3000
 #: rows per breakdown section (the biggest groups); the rest are told as "+N more"
 MAX_ROWS = 12
 MAX_REASONS = 3
@@ -62,30 +69,30 @@ def review_message(
     """``{"text", "blocks"}`` for ``chat.postMessage`` (and, through
     ``bot.terminal_text.blocks_as_text``, for the CLI)."""
     title = t("review.title", month=month_label(figures.period.label, t))
-    blocks: list[dict[str, Any]] = [_header(title)]
-    blocks.append(_section(_suggestions(found, t)))
-    blocks.append(_section(_promises(figures, t)))
+    blocks: list[dict[str, Any]] = [header(title)]
+    blocks.append(section(_suggestions(found, t)))
+    blocks.append(section(_promises(figures, t)))
     if figures.deals is not None:
-        blocks.append(_section(_deals(figures, t)))
+        blocks.append(section(_deals(figures, t)))
         if figures.deals.figures.sqls or figures.deals.figures.closed:
             for dimension, groups in figures.deals_by:
                 if groups:
-                    blocks.append(_section(_deal_breakdown(dimension, groups, figures, t)))
-    blocks.append(_section(_breakdown(t("review.by_criterion"), figures.by_criterion, t,
+                    blocks.append(section(_deal_breakdown(dimension, groups, figures, t)))
+    blocks.append(section(_breakdown(t("review.by_criterion"), figures.by_criterion, t,
                                       reasons=True, empty=t("review.no_decided"))))
-    blocks.append(_section(_breakdown(t("review.by_source"), figures.by_source, t,
+    blocks.append(section(_breakdown(t("review.by_source"), figures.by_source, t,
                                       reasons=True, empty=t("review.no_decided"))))
     behaviour = list(figures.by_behaviour) + [_Only(b) for b in figures.by_single_behaviour]
-    blocks.append(_section(_breakdown(t("review.by_behaviour"), behaviour, t, reasons=False,
+    blocks.append(section(_breakdown(t("review.by_behaviour"), behaviour, t, reasons=False,
                                       empty=t("review.no_decided"), activities=True)))
-    blocks.append(_section(_versions(figures, t)))
+    blocks.append(section(_versions(figures, t)))
     if figures.agreement_versions:
-        blocks.append(_section(_agreement(figures, t, tz)))
-    blocks.append({"type": "context", "elements": [
-        mrkdwn_text(t("review.footer", month=figures.period.label))]})
+        blocks.append(section(_agreement(figures, t, tz)))
+    blocks.append(context(t("review.footer", month=figures.period.label)))
     summary = (t("review.summary_kept") if not found
                else t.plural("review.summary", len(found)))
-    return {"text": fit_plain(f"{title} — {summary}", 3000), "blocks": blocks[:MAX_BLOCKS]}
+    return {"text": fit_escaped(f"{title} — {summary}", FALLBACK_LIMIT),
+            "blocks": blocks[:MAX_BLOCKS]}
 
 
 # ------------------------------------------------------------------------------ sections
@@ -352,19 +359,4 @@ def _agreement(figures: ReviewFigures, t: Translator, tz: ZoneInfo) -> str:
 
 def _fit_lines(lines: list[str], t: Translator, hidden: int = 0) -> str:
     """Join lines, dropping whole lines from the end (told as "+N more") to fit a section."""
-    kept = list(lines)
-    while True:
-        more = [t("review.more", count=hidden)] if hidden else []
-        text = "\n".join(kept + more)
-        if utf16_len(text) <= SECTION_LIMIT or len(kept) <= 1:
-            return text if utf16_len(text) <= SECTION_LIMIT else fit_plain(text, SECTION_LIMIT)
-        kept.pop()
-        hidden += 1
-
-
-def _header(text: str) -> dict[str, Any]:
-    return {"type": "header", "text": plain_text(fit_plain(text, 150))}
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": mrkdwn_text(text)}
+    return fit_lines(lines, lambda count: t("review.more", count=count), hidden)

@@ -16,20 +16,22 @@ from bot.i18n import (
     format_weekdays,
 )
 from bot.metrics import BreachList, Scorecard
-from bot.mrkdwn import escape, mrkdwn_text, plain_text, truncate
+from bot.mrkdwn import escape
 from bot.outcome_metrics import DealSummary
 from bot.periods import Period
 from bot.policy import WEEKDAYS, Policy
-from bot.views.deals import deals_status_line
-from bot.views.handoff import (
+from bot.views.blocks import (
     SECTION_LIMIT,
+    context,
+    fit_escaped,
     fit_mrkdwn,
-    fit_plain,
-    reason_label,
+    header,
+    section,
     thread_link,
     utf16_len,
 )
-from bot.views.labels import country_label
+from bot.views.deals import deals_status_line
+from bot.views.labels import country_label, reason_label
 
 
 def agreement_blocks(policy: Policy, t: Translator) -> list[dict[str, Any]]:
@@ -53,19 +55,9 @@ def agreement_blocks(policy: Policy, t: Translator) -> list[dict[str, Any]]:
         ),
     ]
     return [
-        {"type": "header", "text": plain_text(t("status.title"))},
-        {
-            "type": "section",
-            "text": mrkdwn_text(
-                f"*{t('status.agreement')}*\n" + "\n".join(f"• {line}" for line in lines)
-            ),
-        },
-        {
-            "type": "context",
-            "elements": [
-                mrkdwn_text(t("status.footer", version=policy.mql_definition.version))
-            ],
-        },
+        header(t("status.title")),
+        section(f"*{t('status.agreement')}*\n" + "\n".join(f"• {line}" for line in lines)),
+        context(t("status.footer", version=policy.mql_definition.version)),
     ]
 
 
@@ -180,20 +172,16 @@ def _sections(heading: str, lines: list[str]) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     current = heading
     for line in lines:
-        item = truncate(f"• {line}", SECTION_LIMIT - 10) if line else ""  # already mrkdwn
+        item = fit_escaped(f"• {line}", SECTION_LIMIT - 10) if line else ""  # already mrkdwn
         candidate = f"{current}\n{item}" if current else item
         if utf16_len(candidate) > SECTION_LIMIT:
-            blocks.append(_section(current))
+            blocks.append(section(current))
             current = item
         else:
             current = candidate
     if current:
-        blocks.append(_section(current))
+        blocks.append(section(current))
     return blocks
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": mrkdwn_text(text)}
 
 
 def _breach_lines(report: StatusReport, t: Translator) -> list[str]:
@@ -234,14 +222,13 @@ def status_blocks(report: StatusReport, policy: Policy, t: Translator) -> list[d
     language, period = report.language, report.period
     last_day = period.end - timedelta(seconds=1)
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": plain_text(fit_plain(
-            t("status_report.title", period=period.label), 150))},
-        {"type": "context", "elements": [mrkdwn_text(t(
+        header(t("status_report.title", period=period.label)),
+        context(t(
             "status_report.range",
             start=format_date(period.start, language, report.tz),
             end=format_date(last_day, language, report.tz),
             now=format_datetime(report.team.now, language, report.tz),
-        ))]},
+        )),
     ]
     if report.rep is not None:
         blocks += _sections(
@@ -263,10 +250,9 @@ def status_blocks(report: StatusReport, policy: Policy, t: Translator) -> list[d
         blocks += _sections(t("status_report.per_rep"),
                             lines or [t("status_report.no_reps")])
     agreement = agreement_blocks(policy, t)[1]  # the promises as configured, for reference
-    footer = {"type": "context", "elements": [mrkdwn_text(t(
-        "status_report.footer", version=policy.mql_definition.version))]}
+    footer = context(t("status_report.footer", version=policy.mql_definition.version))
     if len(blocks) >= MAX_BLOCKS - 2:
-        blocks = [*blocks[:MAX_BLOCKS - 3], _section(t("status_report.truncated"))]
+        blocks = [*blocks[:MAX_BLOCKS - 3], section(t("status_report.truncated"))]
     return [*blocks, agreement, footer]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from bot.action_payloads import LeadPayload
 from bot.i18n import Translator
 from bot.ids import Callback, TouchBlock
-from bot.mrkdwn import plain_text, truncate
+from bot.views.blocks import input_block, modal, option, placeholder
 
 __all__ = [
     "NOTE_MAX",
@@ -27,9 +27,6 @@ __all__ = [
 TOUCH_KINDS = ("call", "email", "meeting", "other")
 TOUCH_OUTCOMES = ("connected", "voicemail", "no_answer", "replied", "bounced")
 NOTE_MAX = 3000
-#: Slack's limits for modal titles/buttons and option texts
-TITLE_LIMIT = 24
-OPTION_TEXT_LIMIT = 75
 
 
 @dataclass(frozen=True)
@@ -43,31 +40,24 @@ class TouchForm:
 
 def touch_modal(lead_id: int, t: Translator) -> dict[str, Any]:
     """The modal for logging a touch on lead ``lead_id``."""
-    kinds = [_option(k, t(f"touch_kind.{k}")) for k in TOUCH_KINDS]
-    outcomes = [_option(o, t(f"touch_outcome.{o}")) for o in TOUCH_OUTCOMES]
+    kinds = [option(k, t(f"touch_kind.{k}")) for k in TOUCH_KINDS]
+    outcomes = [option(o, t(f"touch_outcome.{o}")) for o in TOUCH_OUTCOMES]
     blocks = [
-        _input(TouchBlock.KIND, t("touch.kind"), {
+        input_block(TouchBlock.KIND.value, t("touch.kind"), {
             "type": "static_select", "action_id": TouchBlock.KIND.value, "options": kinds,
-            "placeholder": _plain(truncate(t("touch.choose"), 150)),
+            "placeholder": placeholder(t("touch.choose")),
         }),
-        _input(TouchBlock.OUTCOME, t("touch.outcome"), {
+        input_block(TouchBlock.OUTCOME.value, t("touch.outcome"), {
             "type": "static_select", "action_id": TouchBlock.OUTCOME.value, "options": outcomes,
-            "placeholder": _plain(truncate(t("touch.choose"), 150)),
+            "placeholder": placeholder(t("touch.choose")),
         }),
-        _input(TouchBlock.NOTE, t("touch.note"), {
+        input_block(TouchBlock.NOTE.value, t("touch.note"), {
             "type": "plain_text_input", "action_id": TouchBlock.NOTE.value,
             "multiline": True, "max_length": NOTE_MAX,
         }, optional=True),
     ]
-    return {
-        "type": "modal",
-        "callback_id": Callback.TOUCH_MODAL.value,
-        "private_metadata": LeadPayload(lead_id).encode(),
-        "title": _plain(truncate(t("touch.modal_title"), TITLE_LIMIT)),
-        "submit": _plain(truncate(t("touch.submit"), TITLE_LIMIT)),
-        "close": _plain(truncate(t("touch.cancel"), TITLE_LIMIT)),
-        "blocks": blocks,
-    }
+    return modal(Callback.TOUCH_MODAL.value, t("touch.modal_title"), t("touch.cancel"), blocks,
+                 submit=t("touch.submit"), private_metadata=LeadPayload(lead_id).encode())
 
 
 def read_touch_form(values: dict[str, Any], t: Translator) -> TouchForm:
@@ -91,23 +81,3 @@ def _selected(values: dict[str, Any], block: TouchBlock) -> str | None:
     option = element.get("selected_option") or {}
     value = option.get("value")
     return str(value) if value is not None else None
-
-
-def _input(
-    block: TouchBlock, label: str, element: dict[str, Any], *, optional: bool = False
-) -> dict[str, Any]:
-    return {
-        "type": "input",
-        "block_id": block.value,
-        "label": _plain(truncate(label, 2000)),
-        "element": element,
-        "optional": optional,
-    }
-
-
-def _option(value: str, text: str) -> dict[str, Any]:
-    return {"text": _plain(truncate(text, OPTION_TEXT_LIMIT)), "value": value}
-
-
-def _plain(text: str) -> dict[str, Any]:
-    return plain_text(text)
