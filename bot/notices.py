@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, insert, or_, select, update
 
 from bot.autoassign import pick_assignee
+from bot.cards import notice_lead
 from bot.errors import NotAllowed, NotFound, NothingToSnooze, SnoozeRefused
 from bot.i18n import format_datetime
 from bot.lifecycle import Surface, record
@@ -327,22 +328,23 @@ def _deliver(
     marker = {"notice": {"lead_id": lead.id, "key": notice.key}}
     owner = lead.owner_id if lead.status in (LeadStatus.CLAIMED, LeadStatus.WORKING) else None
     owner_away = owner is not None and services.directory.is_away(owner, cached_only=True)
+    shown = notice_lead(lead)
     for audience in notice.audiences:
         if audience == Audience.MARKETING:
-            view = late_handoff_message(notice, lead, policy, now, t)
+            view = late_handoff_message(notice, shown, policy, now, t)
             args = {"channel": policy.channels.marketing_feedback, **view}
             _queue(batch, lead, f"{prefix}:marketing", "chat.postMessage", args, marker)
         elif audience == Audience.MANAGERS:
-            view = breach_message(notice, lead, policy, now, t, for_manager=True)
+            view = breach_message(notice, shown, policy, now, t, for_manager=True)
             for manager in sorted(services.directory.members("managers")):
                 args = {"channel": manager, **view}
                 _queue(batch, lead, f"{prefix}:manager:{manager}", "chat.postMessage",
                        args, marker)
         elif audience == Audience.OWNER and owner and not owner_away:
             if notice.kind == NoticeKind.BREACH:
-                view = breach_message(notice, lead, policy, now, t, for_manager=False)
+                view = breach_message(notice, shown, policy, now, t, for_manager=False)
             else:
-                view = reminder_message(notice, lead, policy, now, t, late=late)
+                view = reminder_message(notice, shown, policy, now, t, late=late)
             args = {"channel": owner, **view}
             _queue(batch, lead, f"{prefix}:owner", "chat.postMessage", args, marker)
     _thread_note(services, lead, notice, now, late, owner, owner_away, prefix, batch)
@@ -364,16 +366,17 @@ def _thread_note(
     t, policy = services.t, services.policy
     if not (lead.channel_id and lead.message_ts) or notice.clock == Clock.HANDOFF:
         return
+    shown = notice_lead(lead)
     if notice.kind == NoticeKind.BREACH:
-        text = breach_message(notice, lead, policy, now, t, for_manager=False)["text"]
+        text = breach_message(notice, shown, policy, now, t, for_manager=False)["text"]
     elif notice.clock == Clock.CLAIM:
-        text = unclaimed_nudge(notice, lead, policy, t)
+        text = unclaimed_nudge(notice, shown, policy, t)
     elif owner and not owner_away:
         text = t("notice.extra.sent_to_owner", owner=f"<@{owner}>",
                  what=t(f"notice.clock.{notice.clock.value}"),
                  due=format_datetime(notice.deadline, t.language, policy.tz))
     else:
-        text = reminder_message(notice, lead, policy, now, t, late=late)["text"]
+        text = reminder_message(notice, shown, policy, now, t, late=late)["text"]
     args: dict[str, Any] = {"channel": lead.channel_id, "thread_ts": lead.message_ts,
                             "text": text}
     _queue(batch, lead, f"{prefix}:thread", "chat.postMessage", args,

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Self
 
+from bot.cards import handoff_card
 from bot.deal import deal_outcome
 from bot.services import Services
 from bot.views.handoff import handoff_message
@@ -96,7 +97,7 @@ class Outgoing:
         """The handoff message as it is now (a closed deal's outcome included); render it once
         when several calls carry it."""
         services = self.services
-        return handoff_message(lead, services.policy, self.now, services.t,
+        return handoff_message(handoff_card(lead), services.policy, self.now, services.t,
                                outcome=deal_outcome(lead))
 
     def update_channel_message(

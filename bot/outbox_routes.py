@@ -12,6 +12,7 @@ from datetime import datetime
 from bot.adapters.hubspot_deals import run as run_deal_fetch
 from bot.adapters.hubspot_fetch import run as run_fetch
 from bot.agreement.proposals import WAIT_FOR_POST, PostGone, PostNotSentYet, proposal_call
+from bot.cards import handoff_card
 from bot.home import SUPERSEDED, home_publish_args
 from bot.lifecycle import Action, Surface, apply
 from bot.notices import still_owed
@@ -35,7 +36,7 @@ def _prepare_handoff(
     lead = uow.leads.get(row.lead_id) if row.lead_id else None
     if lead is None or lead.status != LeadStatus.QUEUED:
         return Skip("lead no longer queued")
-    payload = handoff_message(lead, services.policy, now, services.t)
+    payload = handoff_message(handoff_card(lead), services.policy, now, services.t)
     return Call("chat.postMessage", {"channel": row.channel, **payload})
 
 

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.cards import handoff_card
 from bot.i18n import Translator
 from bot.ids import Action, Block
 from bot.mrkdwn import INVISIBLE_CONTROLS, escape, plain_text
@@ -80,6 +81,11 @@ def example_lead() -> Lead:
 
 
 # ----------------------------------------------------------------- payload helpers
+
+
+def card_message(lead: Lead, policy: Policy, now: datetime, t: Translator) -> dict[str, Any]:
+    """The card as the services render it: the lead's data read into ``HandoffCard`` first."""
+    return handoff_message(handoff_card(lead), policy, now, t)
 
 
 def blocks_of(message: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -160,7 +166,7 @@ def assert_nobody_pinged(message: dict[str, Any]) -> None:
 
 
 def test_english_message_reads_as_agreed(policy: Policy) -> None:
-    message = handoff_message(example_lead(), policy, NOW, EN)
+    message = card_message(example_lead(), policy, NOW, EN)
     (header,) = blocks_of(message, "header")
     assert header["text"] == {
         "type": "plain_text",
@@ -203,7 +209,7 @@ def test_english_message_reads_as_agreed(policy: Policy) -> None:
 
 
 def test_japanese_message_reads_as_agreed(policy: Policy) -> None:
-    message = handoff_message(example_lead(), policy, NOW, JA)
+    message = card_message(example_lead(), policy, NOW, JA)
     (header,) = blocks_of(message, "header")
     assert header["text"]["text"] == "Example KK Sato Hanako 様"
     assert field_texts(message)[3] == "*従業員数*\n1,250名"
@@ -246,36 +252,36 @@ def test_codes_read_by_name_and_unknown_ones_as_given(policy: Policy) -> None:
         (JA, ["デモ依頼: demo request form", "展示会来場: Booth 12", "podcast_listen: ep. 4",
               "資料ダウンロード"]),
     ):
-        timeline = section_texts(handoff_message(lead, custom, NOW, t))[0]
+        timeline = section_texts(card_message(lead, custom, NOW, t))[0]
         assert [line.split(" — ", 1)[1] for line in timeline.splitlines()[1:]] == expected
-        assert field_texts(handoff_message(lead, custom, NOW, t))[2].endswith("\nshipbuilding")
-    assert field_texts(handoff_message(make_lead(), policy, NOW, JA))[2] == "*業種*\n製造業"
+        assert field_texts(card_message(lead, custom, NOW, t))[2].endswith("\nshipbuilding")
+    assert field_texts(card_message(make_lead(), policy, NOW, JA))[2] == "*業種*\n製造業"
 
 
 def test_hot_lead_shows_its_badge_and_one_hour_target(policy: Policy) -> None:
-    message = handoff_message(make_lead(tier="hot"), policy, NOW, EN)
+    message = card_message(make_lead(tier="hot"), policy, NOW, EN)
     assert field_texts(message)[-1] == "*Tier*\n:fire: hot"
     assert "First contact by *Tue 24 Nov 09:30* (1 business hour)" in section_texts(message)[1]
 
 
 def test_timeline_is_newest_first_then_counts_the_rest(policy: Policy) -> None:
-    message = handoff_message(make_lead(25), policy, NOW, EN)
+    message = card_message(make_lead(25), policy, NOW, EN)
     lines = section_texts(message)[0].splitlines()
     assert lines[0] == "*Behaviour history (25)*"
     assert [line.rsplit("/", 1)[1] for line in lines[1:11]] == [str(i) for i in range(24, 14, -1)]
     assert lines[11:] == ["+15 more"]
-    ja = handoff_message(make_lead(25), policy, NOW, JA)
+    ja = card_message(make_lead(25), policy, NOW, JA)
     assert section_texts(ja)[0].splitlines()[-1] == "他 15件"
 
 
 def test_exactly_ten_activities_need_no_more_line(policy: Policy) -> None:
-    lines = section_texts(handoff_message(make_lead(10), policy, NOW, EN))[0].splitlines()
+    lines = section_texts(card_message(make_lead(10), policy, NOW, EN))[0].splitlines()
     assert len(lines) == 11 and "more" not in lines[-1]
 
 
 @pytest.mark.parametrize("translator", [EN, JA], ids=["en", "ja"])
 def test_missing_history_is_called_out(policy: Policy, translator: Translator) -> None:
-    message = handoff_message(make_lead(0), policy, NOW, translator)
+    message = card_message(make_lead(0), policy, NOW, translator)
     timeline = section_texts(message)[0]
     assert timeline == translator("handoff.no_activities")
     assert timeline.startswith(":warning:")
@@ -283,7 +289,7 @@ def test_missing_history_is_called_out(policy: Policy, translator: Translator) -
 
 def test_unposted_lead_shows_deadlines_as_if_posted_now(policy: Policy) -> None:
     now = datetime(2026, 11, 24, 10, 0, tzinfo=TOKYO)
-    message = handoff_message(make_lead(posted_at=None, id=None), policy, now, EN)
+    message = card_message(make_lead(posted_at=None, id=None), policy, now, EN)
     assert "First contact by *Tue 24 Nov 12:00*" in section_texts(message)[1]
     assert "Decision (SQL or recycle) by *Tue 1 Dec 10:00*" in section_texts(message)[1]
     assert claim_button(message)["value"] == ""
@@ -298,7 +304,7 @@ def test_empty_optional_fields_say_not_given(policy: Policy) -> None:
         company_employees=None,
         score=None,
     )
-    message = handoff_message(lead, policy, NOW, EN)
+    message = card_message(lead, policy, NOW, EN)
     assert blocks_of(message, "header")[0]["text"]["text"] == "Sato Hanako"
     assert field_texts(message)[:5] == [
         "*Company*\nnot given",
@@ -324,7 +330,7 @@ def test_user_text_cannot_ping_or_link(policy: Policy) -> None:
         tier="<!everyone>",
     )
     for translator in (EN, JA):
-        message = handoff_message(lead, policy, NOW, translator)
+        message = card_message(lead, policy, NOW, translator)
         assert_nobody_pinged(message)
         joined = "\n".join(mrkdwn_texts(message))
         assert "&lt;!channel&gt; Sato" in message["text"]
@@ -422,20 +428,20 @@ def blank_everything() -> Lead:
 def test_any_input_stays_within_slack_limits(
     policy: Policy, build: Any, translator: Translator
 ) -> None:
-    message = handoff_message(build(), policy, NOW, translator)
+    message = card_message(build(), policy, NOW, translator)
     assert_within_slack_limits(message)
     assert_nobody_pinged(message)
 
 
 def test_five_hundred_activities_show_ten_and_count_the_rest(policy: Policy) -> None:
-    lines = section_texts(handoff_message(many_activities(), policy, NOW, EN))[0].splitlines()
+    lines = section_texts(card_message(many_activities(), policy, NOW, EN))[0].splitlines()
     assert lines[0] == "*Behaviour history (500)*"
     assert lines[1].endswith(" 499") and lines[10].endswith(" 490")
     assert lines[-1] == "+490 more"
 
 
 def test_cut_text_ends_with_an_ellipsis_and_keeps_escapes_whole(policy: Policy) -> None:
-    message = handoff_message(all_escapes(), policy, NOW, EN)
+    message = card_message(all_escapes(), policy, NOW, EN)
     company = field_texts(message)[0]
     assert company.startswith("*Company*\n&amp;&amp;")
     assert company.endswith("&amp;…")
@@ -465,7 +471,7 @@ def test_random_text_never_breaks_the_message(
         contact_title=detail,
     )
     for translator in (EN, JA):
-        message = handoff_message(lead, policy, NOW, translator)
+        message = card_message(lead, policy, NOW, translator)
         assert_within_slack_limits(message)
         for text in mrkdwn_texts(message):
             assert "<" not in text and ">" not in text
@@ -495,7 +501,7 @@ def test_user_text_is_never_auto_linked_nor_disguised(policy: Policy) -> None:
         contact_name=SPOOF, company_name="\u202dExample\u200c KK", contact_title=SPOOF,
     )
     for translator in (EN, JA):
-        message = handoff_message(lead, policy, NOW, translator)
+        message = card_message(lead, policy, NOW, translator)
         assert_verbatim_and_visible(message)
         (header,) = blocks_of(message, "header")
         assert "Sato Hanako https://evil.example #general @here" in header["text"]["text"]

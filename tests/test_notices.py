@@ -372,6 +372,7 @@ def test_a_breach_says_how_late_as_people_say_it(
     policy: Policy, language: str, late: timedelta, expected: str, never: str
 ) -> None:
     """A breach sent as the deadline passes reads "just now", not "now 0 min late"."""
+    from bot.cards import notice_lead
     from bot.i18n import Translator
     from bot.reminders import Audience, Clock, Notice
     from bot.views.notice import breach_message
@@ -380,7 +381,7 @@ def test_a_breach_says_how_late_as_people_say_it(
     notice = Notice(Clock.FIRST_CONTACT, "breach", deadline, deadline, "due",
                     (Audience.OWNER,))
     lead = Lead(id=1, contact_name="Kobayashi Ken", company_name="Acme", owner_id=REP)
-    message = breach_message(notice, lead, policy, deadline + late, Translator(language),
-                             for_manager=False)
+    message = breach_message(notice, notice_lead(lead), policy, deadline + late,
+                             Translator(language), for_manager=False)
     body = message["blocks"][1]["text"]["text"]
     assert expected in body and never not in body

@@ -13,6 +13,8 @@ Lengths are counted in UTF-16 code units, as Slack counts them (``bot.views.bloc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -46,9 +48,8 @@ from bot.views.blocks import (
     utf16_len,
 )
 from bot.views.labels import activity_label, industry_label, reason_label
-from storage.models import Activity, Lead, LeadStatus
 
-__all__ = ["decided_text", "handoff_message"]
+__all__ = ["CardActivity", "HandoffCard", "decided_text", "handoff_message"]
 
 # Our own budgets, well inside Slack's limits (``bot.views.blocks``), so the message stays
 # readable.
@@ -60,12 +61,50 @@ ACTIVITY_TYPE_BUDGET = 60
 ACTIVITY_DETAIL_BUDGET = 160
 REASON_BUDGET = 300
 #: states in which the message offers the Claim button
-CLAIMABLE = frozenset({LeadStatus.QUEUED, LeadStatus.POSTED})
+CLAIMABLE = frozenset({"queued", "posted"})
 FALLBACK_PART_BUDGET = 200
 
 
+@dataclass(frozen=True)
+class CardActivity:
+    """One line of the card's timeline."""
+
+    at: datetime
+    type: str | None
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class HandoffCard:
+    """What the card shows of a lead, read from it by the service (``bot.cards``), so that
+    rendering reads nothing from the database."""
+
+    id: int | None
+    status: str | None
+    owner_id: str | None
+    contact_name: str | None
+    contact_title: str | None
+    company_name: str | None
+    company_industry: str | None
+    company_employees: int | None
+    score: int | None
+    source: str | None
+    tier: str | None
+    qualified_at: datetime | None
+    posted_at: datetime | None
+    claimed_at: datetime | None
+    first_touch_at: datetime | None
+    last_touch_at: datetime | None
+    touch_count: int
+    activities: tuple[CardActivity, ...] = ()
+    #: the release that made a posted lead claimable again (actor, reason), if it was one
+    last_release: dict[str, Any] | None = None
+    #: the convert or recycle that decided the lead (kind, actor, at, reason)
+    last_decision: dict[str, Any] | None = None
+
+
 def handoff_message(
-    lead: Lead, policy: Policy, now: datetime, t: Translator, *,
+    lead: HandoffCard, policy: Policy, now: datetime, t: Translator, *,
     outcome: DealOutcome | None = None,
 ) -> dict[str, Any]:
     """``{"text", "blocks"}`` for the handoff message, in the translator's language.
@@ -113,7 +152,7 @@ def handoff_message(
 
 
 def _owner_blocks(
-    lead: Lead, policy: Policy, posted_at: datetime, first_contact: datetime, t: Translator,
+    lead: HandoffCard, policy: Policy, posted_at: datetime, first_contact: datetime, t: Translator,
     outcome: DealOutcome | None = None,
 ) -> list[dict[str, Any]]:
     """Who has the lead and what can be done next: Claim while open, the owner's actions after.
@@ -121,7 +160,7 @@ def _owner_blocks(
     Everyone sees every button of the state; who may press which is checked by the service
     (only the owner or a manager may act; only managers may reassign). Details is always there.
     """
-    status = LeadStatus(lead.status) if lead.status else None
+    status = lead.status or None
     if lead.owner_id and status in OWNED:
         return [
             section(_owner_text(lead, policy, posted_at, first_contact, t)),
@@ -136,7 +175,7 @@ def _owner_blocks(
         ]
     if status is not None and status not in CLAIMABLE:
         blocks = []
-        decision = _last_decision(lead) if status in TERMINAL else None
+        decision = lead.last_decision if status in TERMINAL else None
         if decision is not None:
             text = decided_text(decision, policy, t)
             blocks.append(context(text))
@@ -148,7 +187,7 @@ def _owner_blocks(
             blocks.append(context(line))
         return [*blocks, _actions([_button(lead, Action.DETAILS, t("handoff.details"))])]
     blocks: list[dict[str, Any]] = []
-    released = _last_release(lead) if status == LeadStatus.POSTED else None
+    released = lead.last_release if status == "posted" else None
     if released is not None:
         blocks.append(context(released_text(released, t)))
     blocks.append(_actions([
@@ -159,7 +198,7 @@ def _owner_blocks(
 
 
 def _owner_text(
-    lead: Lead, policy: Policy, posted_at: datetime, first_contact: datetime, t: Translator
+    lead: HandoffCard, policy: Policy, posted_at: datetime, first_contact: datetime, t: Translator
 ) -> str:
     claimed_at = lead.claimed_at or posted_at
     owner = t(
@@ -183,26 +222,6 @@ def _owner_text(
                          due=format_datetime(decision, t.language, policy.tz))
     touches = t("handoff.touches", count=format_number(lead.touch_count or 0, t.language))
     return f"{owner}\n{touches}\n{upcoming}"
-
-
-def _last_release(lead: Lead) -> dict[str, Any] | None:
-    """The release that made this posted lead claimable again, if that is how it got here."""
-    for event in reversed(lead.events or []):
-        if event.to_status is None:
-            continue  # a fact, not a state change
-        if event.kind == "release":
-            return {"actor": event.actor, **(event.data or {})}
-        return None
-    return None
-
-
-def _last_decision(lead: Lead) -> dict[str, Any] | None:
-    """The convert or recycle event that decided this lead (actor, date, reason)."""
-    for event in reversed(lead.events or []):
-        if event.kind in ("convert", "recycle") and event.to_status is not None:
-            return {"kind": event.kind, "actor": event.actor, "at": event.at,
-                    "reason": (event.data or {}).get("reason") or lead.decision_reason}
-    return None
 
 
 def decided_text(decision: dict[str, Any], policy: Policy, t: Translator) -> str:
@@ -235,7 +254,8 @@ def _actions(elements: list[dict[str, Any]]) -> dict[str, Any]:
     return actions(elements, Block.HANDOFF_ACTIONS.value)
 
 
-def _button(lead: Lead, action: Action, text: str, style: str | None = None) -> dict[str, Any]:
+def _button(lead: HandoffCard, action: Action, text: str,
+            style: str | None = None) -> dict[str, Any]:
     """A button whose value names the lead (a hint only: handlers re-check the database)."""
     value = "" if lead.id is None else LeadPayload(lead.id).encode()
     return button(action.value, text, value, style)
@@ -244,7 +264,7 @@ def _button(lead: Lead, action: Action, text: str, style: str | None = None) -> 
 # ------------------------------------------------------------------------------ blocks
 
 
-def _fields(lead: Lead, policy: Policy, t: Translator) -> list[dict[str, Any]]:
+def _fields(lead: HandoffCard, policy: Policy, t: Translator) -> list[dict[str, Any]]:
     """Who and what, as label/value pairs (Slack allows up to 10 fields per section)."""
     not_given = t("handoff.not_given")
 
@@ -277,7 +297,7 @@ def _fields(lead: Lead, policy: Policy, t: Translator) -> list[dict[str, Any]]:
     return [section_field(t(label), text) for label, text in pairs]
 
 
-def _timeline(activities: list[Activity], policy: Policy, t: Translator) -> str:
+def _timeline(activities: Sequence[CardActivity], policy: Policy, t: Translator) -> str:
     """Newest first, at most ``TIMELINE_SHOWN`` lines, then "+N more"."""
     if not activities:
         return t("handoff.no_activities")
@@ -297,7 +317,7 @@ def _timeline(activities: list[Activity], policy: Policy, t: Translator) -> str:
     return text
 
 
-def _activity_line(activity: Activity, policy: Policy, t: Translator) -> str:
+def _activity_line(activity: CardActivity, policy: Policy, t: Translator) -> str:
     at = format_datetime(activity.at, t.language, policy.tz)
     kind = fit_mrkdwn(activity_label(activity.type or "", policy, t) or "?",
                       ACTIVITY_TYPE_BUDGET)
@@ -312,7 +332,7 @@ def _activity_line(activity: Activity, policy: Policy, t: Translator) -> str:
 
 
 def _deadlines(
-    lead: Lead, policy: Policy, posted_at: datetime, first_contact: datetime, t: Translator
+    lead: HandoffCard, policy: Policy, posted_at: datetime, first_contact: datetime, t: Translator
 ) -> str:
     """The sales side's two clocks, in the reader's language and time zone."""
     hours = first_contact_target_hours(lead, policy)

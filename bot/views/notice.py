@@ -8,6 +8,7 @@ the rep can act from the DM; a reminder also offers a snooze that never passes t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,10 +28,10 @@ from bot.views.blocks import (
     section,
     thread_link,
 )
-from storage.models import Lead
 
 __all__ = [
     "SNOOZE_OPTIONS",
+    "NoticeLead",
     "breach_message",
     "late_handoff_message",
     "reminder_message",
@@ -43,7 +44,22 @@ SNOOZE_OPTIONS = SNOOZE_MINUTES
 NAME_BUDGET = 120
 
 
-def _who(lead: Lead, t: Translator) -> str:
+@dataclass(frozen=True)
+class NoticeLead:
+    """What a notice shows of its lead, read from it by the service (``bot.cards``)."""
+
+    id: int
+    contact_name: str | None
+    company_name: str | None
+    owner_id: str | None
+    touch_count: int
+    qualified_at: datetime | None
+    posted_at: datetime | None
+    channel_id: str | None
+    message_ts: str | None
+
+
+def _who(lead: NoticeLead, t: Translator) -> str:
     name = fit_mrkdwn((lead.contact_name or "").strip() or t("handoff.unnamed"), NAME_BUDGET)
     company = (lead.company_name or "").strip()
     if company:
@@ -51,7 +67,7 @@ def _who(lead: Lead, t: Translator) -> str:
     return name
 
 
-def _link(lead: Lead) -> str | None:
+def _link(lead: NoticeLead) -> str | None:
     return thread_link(lead.channel_id, lead.message_ts)
 
 
@@ -64,7 +80,7 @@ def snooze_value(lead_id: int, clock: Clock, minutes: int) -> str:
     return SnoozePayload(lead_id, clock, minutes).encode()
 
 
-def _lead_actions(lead: Lead, t: Translator, *, decision: bool) -> list[dict[str, Any]]:
+def _lead_actions(lead: NoticeLead, t: Translator, *, decision: bool) -> list[dict[str, Any]]:
     value = LeadPayload(lead.id).encode()
     buttons = [_button(Action.LOG_TOUCH, t("handoff.log_touch"), value, "primary")]
     if decision:
@@ -77,7 +93,7 @@ def _lead_actions(lead: Lead, t: Translator, *, decision: bool) -> list[dict[str
 
 
 def reminder_message(
-    notice: Notice, lead: Lead, policy: Policy, now: datetime, t: Translator, *, late: bool
+    notice: Notice, lead: NoticeLead, policy: Policy, now: datetime, t: Translator, *, late: bool
 ) -> dict[str, Any]:
     """A DM to the owner before a deadline: what is due, by when, and the buttons to act."""
     due = format_datetime(notice.deadline, t.language, policy.tz)
@@ -104,7 +120,7 @@ def reminder_message(
 
 
 def breach_message(
-    notice: Notice, lead: Lead, policy: Policy, now: datetime, t: Translator,
+    notice: Notice, lead: NoticeLead, policy: Policy, now: datetime, t: Translator,
     *, for_manager: bool,
 ) -> dict[str, Any]:
     """A breach notice: a header that reads as an alarm, the lateness, who owns the lead."""
@@ -132,7 +148,7 @@ def breach_message(
     return {"text": fit_escaped(fallback, SECTION_LIMIT), "blocks": blocks}
 
 
-def unclaimed_nudge(notice: Notice, lead: Lead, policy: Policy, t: Translator) -> str:
+def unclaimed_nudge(notice: Notice, lead: NoticeLead, policy: Policy, t: Translator) -> str:
     """The thread reply when nobody has claimed the lead yet."""
     due = format_datetime(notice.deadline, t.language, policy.tz)
     return t("notice.unclaimed", minutes=policy.reminders.unclaimed_after_business_minutes,
@@ -140,7 +156,7 @@ def unclaimed_nudge(notice: Notice, lead: Lead, policy: Policy, t: Translator) -
 
 
 def late_handoff_message(
-    notice: Notice, lead: Lead, policy: Policy, now: datetime, t: Translator
+    notice: Notice, lead: NoticeLead, policy: Policy, now: datetime, t: Translator
 ) -> dict[str, Any]:
     """To marketing: this lead reached sales later than the agreed hours after qualifying."""
     handed = lead.posted_at or now

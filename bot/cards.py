@@ -1,0 +1,81 @@
+"""What the views show of a lead, read from its row once by the service that renders them.
+
+Views are pure functions of frozen data (``bot.views``); this module turns a ``Lead`` and
+the rows around it into that data, so everything a card shows is loaded here, in plain sight,
+and rendering never reaches back into the database (a lazy load inside the claim's
+transaction was a hidden query).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.views.handoff import CardActivity, HandoffCard
+from bot.views.notice import NoticeLead
+from storage.models import Lead, LeadEvent
+
+__all__ = ["handoff_card", "notice_lead"]
+
+
+def handoff_card(lead: Lead) -> HandoffCard:
+    """The handoff card's data: the lead's fields, its activities, its last release or
+    decision (read from its events)."""
+    events = list(lead.events or [])
+    return HandoffCard(
+        id=lead.id,
+        status=str(lead.status) if lead.status else None,
+        owner_id=lead.owner_id,
+        contact_name=lead.contact_name,
+        contact_title=lead.contact_title,
+        company_name=lead.company_name,
+        company_industry=lead.company_industry,
+        company_employees=lead.company_employees,
+        score=lead.score,
+        source=lead.source,
+        tier=lead.tier,
+        qualified_at=lead.qualified_at,
+        posted_at=lead.posted_at,
+        claimed_at=lead.claimed_at,
+        first_touch_at=lead.first_touch_at,
+        last_touch_at=lead.last_touch_at,
+        touch_count=lead.touch_count or 0,
+        activities=tuple(CardActivity(at=a.at, type=a.type, detail=a.detail)
+                         for a in lead.activities or []),
+        last_release=_last_release(events),
+        last_decision=_last_decision(events, lead.decision_reason),
+    )
+
+
+def notice_lead(lead: Lead) -> NoticeLead:
+    """What a reminder, breach notice or nudge shows of the lead."""
+    return NoticeLead(
+        id=lead.id,
+        contact_name=lead.contact_name,
+        company_name=lead.company_name,
+        owner_id=lead.owner_id,
+        touch_count=lead.touch_count or 0,
+        qualified_at=lead.qualified_at,
+        posted_at=lead.posted_at,
+        channel_id=lead.channel_id,
+        message_ts=lead.message_ts,
+    )
+
+
+def _last_release(events: list[LeadEvent]) -> dict[str, Any] | None:
+    """The release that made a posted lead claimable again, if that is how it got there."""
+    for event in reversed(events):
+        if event.to_status is None:
+            continue  # a fact, not a state change
+        if event.kind == "release":
+            return {"actor": event.actor, **(event.data or {})}
+        return None
+    return None
+
+
+def _last_decision(events: list[LeadEvent], decision_reason: str | None) -> dict[str, Any] | None:
+    """The convert or recycle event that decided the lead (actor, date, reason)."""
+    for event in reversed(events):
+        if event.kind in ("convert", "recycle") and event.to_status is not None:
+            return {"kind": event.kind, "actor": event.actor, "at": event.at,
+                    "reason": (event.data or {}).get("reason") or decision_reason}
+    return None
