@@ -50,14 +50,20 @@ def utf16_clean(text: str) -> bool:
     return True
 
 
+def assert_fits_whole(fitted: str, limit: int) -> None:
+    """Within ``limit`` UTF-16 units (the ellipsis alone at the least), no entity or surrogate
+    pair cut."""
+    assert utf16_len(fitted) <= max(limit, utf16_len(ELLIPSIS))
+    assert whole_entities(fitted), fitted
+    assert utf16_clean(fitted)
+
+
 @settings(max_examples=400)
 @given(text=TEXT, limit=LIMIT)
 def test_fit_mrkdwn_fits_and_never_splits_an_entity(text: str, limit: int) -> None:
     fitted = fit_mrkdwn(text, limit)
-    assert utf16_len(fitted) <= max(limit, utf16_len(ELLIPSIS))
-    assert whole_entities(fitted), fitted
+    assert_fits_whole(fitted, limit)
     assert "<" not in fitted and ">" not in fitted
-    assert utf16_clean(fitted)
 
 
 @settings(max_examples=400)
@@ -93,10 +99,8 @@ ESCAPED = st.lists(
 @given(text=ESCAPED, limit=LIMIT)
 def test_fit_escaped_never_splits_an_entity_a_mention_or_a_link(text: str, limit: int) -> None:
     fitted = fit_escaped(text, limit)
-    assert utf16_len(fitted) <= max(limit, utf16_len(ELLIPSIS))
-    assert whole_entities(fitted), fitted
+    assert_fits_whole(fitted, limit)
     assert whole_links(fitted), fitted
-    assert utf16_clean(fitted)
     if utf16_len(text) <= limit:
         assert fitted == text
     else:
