@@ -1,4 +1,4 @@
-"""``sla-bot demo``: a scripted day and week of the real bot, in a terminal, without Slack.
+"""``sla-bot demo``: a scripted day, week and month of the real bot, in a terminal, without Slack.
 
 Everything that runs is the product: the Bolt app and HTTP server, the intake webhook, the
 sweep steps the scheduler runs, the outbox worker and the database code, on a throwaway SQLite
@@ -660,8 +660,8 @@ def state_for(blocks: list[dict[str, Any]], chosen: dict[str, Any]) -> dict[str,
 
 
 def play(stage: Stage, cast: Cast) -> None:
-    """A Tuesday of hand-offs, the rest of the week's decisions, Monday's digest, and then
-    the agreement revised by both sides."""
+    """A Tuesday of hand-offs, the rest of the week's decisions, Monday's digest, then the
+    agreement revised by both sides, and the deals closing until the month's review."""
     t, policy, names = stage.t, stage.policy, stage.names
     start = stage.at(*START[3:])
     stage.clock.set(start)
