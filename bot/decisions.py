@@ -22,6 +22,7 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from bot.errors import (
@@ -145,6 +146,10 @@ def convert(
                       data=data)
         lead.decided_at = now
         lead.decision_reason = None
+        currency = services.policy.outcomes.currency
+        if amount is not None and currency is not None:
+            # the expected amount is the SQL's pipeline until the CRM reports the deal
+            lead.deal_amount, lead.deal_currency = Decimal(str(amount)), currency
         uow.session.flush()
         _queue_convert_messages(services, uow, lead, event, amount)
         queue_outcome(services, uow, lead, event)
@@ -274,7 +279,7 @@ def _queue_convert_messages(
     post = converted_announcement(
         channel=channel, lead_name=lead.contact_name or "", company=lead.company_name,
         source=lead.source, actor=event.actor or "", touch_count=touches,
-        first_touch_after=first, amount=amount,
+        first_touch_after=first, amount=amount, currency=services.policy.outcomes.currency,
         thread=thread_link(lead.channel_id, lead.message_ts), lead_id=lead.id, t=t,
     )
     queue_call(services, uow, lead, f"{prefix}:marketing", "chat.postMessage", post)
