@@ -25,7 +25,7 @@ from bot.autoassign import pick_assignee
 from bot.errors import NotAllowed, NotFound, NothingToSnooze, SnoozeRefused
 from bot.i18n import format_datetime
 from bot.lifecycle import Surface, record
-from bot.reminders import Audience, Clock, LeadClocks, Notice, NoticeKind, Snooze, due_now, plan
+from bot.reminders import Audience, LeadClocks, Notice, NoticeKind, Promise, Snooze, due_now, plan
 from bot.services import Services
 from bot.views.notice import (
     breach_message,
@@ -160,7 +160,7 @@ def still_owed(services: Services, uow: UnitOfWork, lead_id: int, key: str) -> b
 
 
 def snooze(
-    services: Services, lead_id: int, user_id: str, clock: Clock, minutes: int
+    services: Services, lead_id: int, user_id: str, clock: Promise, minutes: int
 ) -> datetime:
     """Remind the owner about ``clock`` again in ``minutes``; never at or past its deadline.
 
@@ -296,9 +296,9 @@ def _handle(
 def _lateness(lead: Lead, notice: Notice, now: datetime) -> int:
     """How late the promise was kept, or, while it is still not kept, how late it is now."""
     kept = {
-        Clock.HANDOFF: lead.posted_at,
-        Clock.FIRST_CONTACT: lead.first_touch_at or lead.decided_at,
-        Clock.DECISION: lead.decided_at,
+        Promise.HANDOFF: lead.posted_at,
+        Promise.FIRST_CONTACT: lead.first_touch_at or lead.decided_at,
+        Promise.DECISION: lead.decided_at,
     }.get(notice.clock)
     return int(((kept or now) - notice.deadline).total_seconds())
 
@@ -362,11 +362,11 @@ def _thread_note(
     """Every reminder and breach is also a short reply in the lead's thread (the lead's story);
     while nobody (present) owns the lead, the thread is where the reminder itself goes."""
     t, policy = services.t, services.policy
-    if not (lead.channel_id and lead.message_ts) or notice.clock == Clock.HANDOFF:
+    if not (lead.channel_id and lead.message_ts) or notice.clock == Promise.HANDOFF:
         return
     if notice.kind == NoticeKind.BREACH:
         text = breach_message(notice, lead, policy, now, t, for_manager=False)["text"]
-    elif notice.clock == Clock.CLAIM:
+    elif notice.clock == Promise.CLAIM:
         text = unclaimed_nudge(notice, lead, policy, t)
     elif owner and not owner_away:
         text = t("notice.extra.sent_to_owner", owner=f"<@{owner}>",
@@ -419,7 +419,8 @@ def _snoozes(uow: UnitOfWork, ids: list[int]) -> dict[int, tuple[Snooze, ...]]:
     )
     for event in rows:
         try:
-            snooze = Snooze(Clock(event.data["clock"]), datetime.fromisoformat(event.data["until"]))
+            until = datetime.fromisoformat(event.data["until"])
+            snooze = Snooze(Promise(event.data["clock"]), until)
         except (KeyError, ValueError, TypeError):
             continue
         found.setdefault(event.lead_id, []).append(snooze)
