@@ -148,7 +148,7 @@ def convert(
         uow.session.flush()
         _queue_convert_messages(services, uow, lead, event, amount)
         queue_outcome(services, uow, lead, event)
-        result = DecisionResult(lead.id, event.id, LeadStatus(lead.status))
+        result = DecisionResult(lead.id, event.id, lead.status)
         uow.commit()
     services.outbox_ready.set()
     log.info("lead %s converted to SQL by %s (event %s)", lead_id, user_id, result.event_id)
@@ -197,7 +197,7 @@ def recycle(
         uow.session.flush()
         _queue_recycle_messages(services, uow, lead, event)
         queue_outcome(services, uow, lead, event)
-        result = DecisionResult(lead.id, event.id, LeadStatus(lead.status))
+        result = DecisionResult(lead.id, event.id, lead.status)
         uow.commit()
     services.outbox_ready.set()
     log.info("lead %s recycled by %s, reason %s (event %s)", lead_id, user_id, reason,
@@ -231,7 +231,7 @@ def _locked(
 def _check_state(lead: Lead, services: Services) -> None:
     """Refuse a decided lead (saying who decided, and when) or one nobody owns."""
     t = services.t
-    status = LeadStatus(lead.status)
+    status = lead.status
     if status in TERMINAL:
         event = _deciding_event(lead)
         user = f"<@{event.actor}>" if event is not None and event.actor else "—"

@@ -102,7 +102,7 @@ class _Batch:
 
 def clocks_of(lead: Lead, snoozes: tuple[Snooze, ...] = ()) -> LeadClocks:
     return LeadClocks(
-        status=LeadStatus(lead.status),
+        status=lead.status,
         qualified_at=lead.qualified_at,
         posted_at=lead.posted_at,
         owner_id=lead.owner_id,

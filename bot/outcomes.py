@@ -273,7 +273,7 @@ def record_in(
     lead = _locked_lead(uow, data)
     if lead is None:
         return OutcomeResult(None, "unknown_lead")
-    status = LeadStatus(lead.status)
+    status = lead.status
     if status not in SQL_STATUSES:
         return OutcomeResult(lead.id, "not_converted")
     deal_id = data.deal_id or lead.deal_id  # no deal id: the deal the lead already has

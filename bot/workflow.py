@@ -186,7 +186,7 @@ def claim(services: Services, lead_id: int, user_id: str, *, surface: Surface) -
         stamp(lead, services.policy)  # time to claim, for the reports
         uow.session.flush()
         _queue_claim_messages(services, uow, lead, event)
-        result = ClaimResult(ClaimOutcome.WON, lead.id, LeadStatus(lead.status), user_id, event.id)
+        result = ClaimResult(ClaimOutcome.WON, lead.id, lead.status, user_id, event.id)
         uow.commit()
     services.outbox_ready.set()
     return result
@@ -490,7 +490,7 @@ def _check_reassignable(
     services: Services, uow: UnitOfWork, lead: Lead, new_owner: str | None, assignee: bool
 ) -> None:
     """The lead is owned; and, when a choice was made, it is someone who can take it."""
-    next_status(LeadStatus(lead.status), Action.REASSIGN)  # IllegalTransition when not owned
+    next_status(lead.status, Action.REASSIGN)  # IllegalTransition when not owned
     if new_owner is None:
         return
     if not assignee:
@@ -526,7 +526,7 @@ def _next_deadline(services: Services, lead: Lead) -> str:
 
 def _check_touchable(lead: Lead, user_id: str, is_manager: bool) -> None:
     """The lead's state first: "it was converted" tells anyone more than "not yours"."""
-    next_status(LeadStatus(lead.status), Action.TOUCH)  # IllegalTransition when not owned
+    next_status(lead.status, Action.TOUCH)  # IllegalTransition when not owned
     if lead.owner_id != user_id and not is_manager:
         raise NotAllowed(f"{user_id} may not log a touch on lead {lead.id}")
 

@@ -83,7 +83,7 @@ class LeadRepository:
         row = self.session.execute(
             select(Lead.owner_id, Lead.status).where(Lead.id == lead_id)
         ).first()
-        return (row[0], LeadStatus(row[1])) if row is not None else None
+        return (row[0], row[1]) if row is not None else None
 
     def get_for_update(self, lead_id: int) -> Lead | None:
         """Load a lead and lock its row (PostgreSQL) for a read-modify-write."""

@@ -131,7 +131,7 @@ def _receive(services: Services, event: VendorEvent, mql: MqlIn, surface: Surfac
         ).all())
         if leads and _seen(uow, [row.id for row in leads], event.key):
             return Outcome("duplicate", leads[0].id)
-        latest_id, latest_status = (leads[0].id, LeadStatus(leads[0].status)) if leads else (
+        latest_id, latest_status = (leads[0].id, leads[0].status) if leads else (
             None, None)
         if latest_id is None or (
             latest_status in TERMINAL and admission.qualification.qualified
