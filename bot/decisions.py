@@ -145,7 +145,7 @@ def convert(
                       data=data)
         lead.decided_at = now
         lead.decision_reason = None
-        uow.session.flush()
+        uow.flush()
         _queue_convert_messages(services, uow, lead, event, amount)
         queue_outcome(services, uow, lead, event)
         result = DecisionResult(lead.id, event.id, lead.status)
@@ -194,7 +194,7 @@ def recycle(
                       data=data)
         lead.decided_at = now
         lead.decision_reason = reason
-        uow.session.flush()
+        uow.flush()
         _queue_recycle_messages(services, uow, lead, event)
         queue_outcome(services, uow, lead, event)
         result = DecisionResult(lead.id, event.id, lead.status)

@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, insert, or_, select, update
-
 from bot.autoassign import pick_assignee
 from bot.errors import NotAllowed, NotFound, NothingToSnooze, SnoozeRefused
 from bot.i18n import format_datetime
@@ -34,7 +32,7 @@ from bot.views.notice import (
     unclaimed_nudge,
 )
 from bot.workflow import assign_automatically
-from storage.models import Lead, LeadEvent, LeadNotice, LeadStatus
+from storage.models import Lead, LeadStatus
 from storage.outbox_kind import OutboxKind
 from storage.unit_of_work import UnitOfWork
 
@@ -79,25 +77,7 @@ class _Batch:
 
     def write(self, uow: UnitOfWork, now: datetime) -> None:
         uow.outbox.enqueue_many(self.outbox, now)
-        if self.notices:
-            uow.session.execute(insert(LeadNotice.__table__), self.notices)
-        if self.events:
-            uow.session.execute(insert(LeadEvent.__table__), self.events)
-        if self.next_due:
-            uow.session.execute(update(Lead), [
-                {"id": lead_id, "next_due_at": due} for lead_id, due in self.next_due.items()
-            ])
-        if self.first_breach:
-            at = bindparam("breach_at", type_=Lead.first_breach_at.type)
-            uow.session.execute(
-                update(Lead.__table__)
-                .where(Lead.id == bindparam("breach_lead"))
-                .values(first_breach_at=case(
-                    (or_(Lead.first_breach_at.is_(None), Lead.first_breach_at > at), at),
-                    else_=Lead.first_breach_at)),
-                [{"breach_lead": lead_id, "breach_at": at_}
-                 for lead_id, at_ in self.first_breach.items()],
-            )
+        uow.notices.write(self.notices, self.events, self.next_due, self.first_breach)
 
 
 def clocks_of(lead: Lead, snoozes: tuple[Snooze, ...] = ()) -> LeadClocks:
@@ -122,19 +102,11 @@ def sweep_notices(services: Services, now: datetime | None = None) -> SweepResul
     while not services.stopping.is_set():  # a stopping process leaves the rest to the next
         _warm_away_cache(services, now)
         with services.unit_of_work() as uow:
-            query = (
-                select(Lead)
-                .where(Lead.next_due_at.is_not(None), Lead.next_due_at <= now)
-                .order_by(Lead.next_due_at)
-                .limit(BATCH)
-            )
-            if _is_postgresql(uow):
-                query = query.with_for_update(skip_locked=True, of=Lead)
-            leads = list(uow.session.scalars(query))
+            leads = uow.notices.due_leads(now, BATCH)
             if not leads:
                 break
             ids = [lead.id for lead in leads]
-            handled = _handled(uow, ids)
+            handled = uow.notices.handled(ids)
             snoozes = _snoozes(uow, ids)
             batch = _Batch()
             for lead in leads:
@@ -210,19 +182,11 @@ def recompute_all(services: Services) -> int:
     ) | Lead.next_due_at.is_not(None)
     while not services.stopping.is_set():
         with services.unit_of_work() as uow:
-            query = (
-                select(Lead)
-                .where(may_owe, Lead.id > after)
-                .order_by(Lead.id)
-                .limit(RECOMPUTE_BATCH)
-            )
-            if _is_postgresql(uow):
-                query = query.with_for_update(of=Lead)
-            leads = list(uow.session.scalars(query))
+            leads = uow.notices.leads_after(may_owe, after, RECOMPUTE_BATCH, lock=True)
             if not leads:
                 break
             ids = [lead.id for lead in leads]
-            handled = _handled(uow, ids)
+            handled = uow.notices.handled(ids)
             snoozes = _snoozes(uow, ids)
             for lead in leads:
                 notices = plan(clocks_of(lead, snoozes.get(lead.id, ())), services.policy)
@@ -398,26 +362,11 @@ def _queue(
 # ------------------------------------------------------------------------------ loading
 
 
-def _handled(uow: UnitOfWork, ids: list[int]) -> dict[int, set[str]]:
-    found: dict[int, set[str]] = {}
-    if not ids:
-        return found
-    rows = uow.session.execute(
-        select(LeadNotice.lead_id, LeadNotice.key).where(LeadNotice.lead_id.in_(ids))
-    )
-    for lead_id, key in rows:
-        found.setdefault(lead_id, set()).add(key)
-    return found
-
-
 def _snoozes(uow: UnitOfWork, ids: list[int]) -> dict[int, tuple[Snooze, ...]]:
     found: dict[int, list[Snooze]] = {}
     if not ids:
         return {}
-    rows = uow.session.scalars(
-        select(LeadEvent).where(LeadEvent.lead_id.in_(ids), LeadEvent.kind == "snooze")
-    )
-    for event in rows:
+    for event in uow.events.of_kind(ids, "snooze"):
         try:
             until = datetime.fromisoformat(event.data["until"])
             snooze = Snooze(Promise(event.data["clock"]), until)
@@ -431,17 +380,9 @@ def _warm_away_cache(services: Services, now: datetime) -> None:
     """Look up whether the owners of due leads are out of office *before* any row lock: it may
     ask Slack, and a lock held across a network call stalls every other writer."""
     with services.unit_of_work() as uow:
-        owners = set(uow.session.scalars(
-            select(Lead.owner_id).where(Lead.next_due_at.is_not(None), Lead.next_due_at <= now,
-                                        Lead.owner_id.is_not(None)).distinct().limit(BATCH)
-        ))
+        owners = uow.notices.due_owners(now, BATCH)
         uow.rollback()
     people = {o for o in owners if o}
     if services.policy.auto_assign.enabled:
         people |= services.directory.members("reps")
     services.directory.refresh_away(people)
-
-
-def _is_postgresql(uow: UnitOfWork) -> bool:
-    bind = uow.session.bind
-    return bind is not None and bind.dialect.name == "postgresql"

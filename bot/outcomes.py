@@ -301,7 +301,7 @@ def record_in(
     lead.loss_reason_text = reason_text
     lead.loss_note = data.note if data.outcome == "lost" else None
     lead.outcome_source = source
-    uow.session.flush()
+    uow.flush()
     queue_outcome(services, uow, lead, event)
     result = OutcomeResult(lead.id, "recorded", event.id)
     _announce(services, uow, lead, event, result)

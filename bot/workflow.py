@@ -28,7 +28,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, case, literal, or_, select
 from sqlalchemy.orm import selectinload
 
 from bot.deadlines import decision_due_from, first_contact_due, first_contact_due_from
@@ -184,7 +184,7 @@ def claim(services: Services, lead_id: int, user_id: str, *, surface: Surface) -
         event = applied(lead, Action.CLAIM, LeadStatus.POSTED, at=now, surface=surface,
                         actor=user_id)
         stamp(lead, services.policy)  # time to claim, for the reports
-        uow.session.flush()
+        uow.flush()
         _queue_claim_messages(services, uow, lead, event)
         result = ClaimResult(ClaimOutcome.WON, lead.id, lead.status, user_id, event.id)
         uow.commit()
@@ -201,12 +201,12 @@ def assign_automatically(
     or loses cleanly against the scheduler. False when somebody claimed it meanwhile.
     """
     if _take(uow, lead.id, assignee, now) is None:
-        uow.session.refresh(lead)
+        uow.refresh(lead)
         return False
     event = applied(lead, Action.CLAIM, LeadStatus.POSTED, at=now, surface=Surface.SCHEDULER,
                     actor=assignee, data={"auto": True})
     stamp(lead, services.policy)
-    uow.session.flush()
+    uow.flush()
     _queue_claim_messages(services, uow, lead, event, auto=True)
     return True
 
@@ -219,13 +219,8 @@ def _take(uow: UnitOfWork, lead_id: int, owner: str, now: datetime) -> Lead | No
     database worked out) needs no second read; a lead already in the session is refreshed.
     """
     moved = changes(LeadStatus.POSTED, Action.CLAIM, now)
-    return uow.session.scalars(
-        update(Lead)
-        .where(Lead.id == lead_id, Lead.status == LeadStatus.POSTED, Lead.owner_id.is_(None))
-        .values(owner_id=owner, claimed_at=now, first_claimed_at=_first_claim(now), **moved)
-        .returning(Lead),
-        execution_options={"synchronize_session": False, "populate_existing": True},
-    ).one_or_none()
+    return uow.leads.take_unowned(lead_id, dict(
+        owner_id=owner, claimed_at=now, first_claimed_at=_first_claim(now), **moved))
 
 
 def _first_claim(now: datetime) -> ColumnElement[Any]:
@@ -263,7 +258,7 @@ def release(
                       data=data)
         lead.owner_id = None
         lead.claimed_at = None
-        uow.session.flush()
+        uow.flush()
         _queue_release_messages(services, uow, lead, event, reason)
         result = ReleaseResult(lead.id, previous, event.id)
         uow.commit()
@@ -318,15 +313,14 @@ def log_touch(
         _check_touchable(lead, user_id, is_manager)
         touch = Touch(lead_id=lead.id, rep_id=user_id, kind=kind, outcome=outcome, note=note,
                       at=now)
-        uow.session.add(touch)
-        uow.session.flush()
+        uow.leads.add_touch(touch)
         event = apply(lead, Action.TOUCH, at=now, surface=Surface.MODAL, actor=user_id,
                       data={"touch_id": touch.id, "kind": kind, "outcome": outcome})
         lead.touch_count = (lead.touch_count or 0) + 1
         if lead.first_touch_at is None:
             lead.first_touch_at = now
             stamp(lead, services.policy)  # time to first contact, for the reports
-        uow.session.flush()
+        uow.flush()
         _queue_touch_messages(services, uow, lead, event, kind, outcome)
         result = TouchResult(lead.id, touch.id, event.id, lead.touch_count)
         uow.commit()
@@ -386,7 +380,7 @@ def reassign(
                             "reason": reason})
         lead.owner_id = new_owner
         lead.claimed_at = now
-        uow.session.flush()
+        uow.flush()
         _queue_reassign_messages(services, uow, lead, event, previous, reason)
         result = ReassignResult(lead.id, previous, new_owner, event.id)
         uow.commit()
@@ -549,14 +543,8 @@ def _check_open_limit(services: Services, uow: UnitOfWork, user_id: str) -> None
     limit = services.policy.agreement.max_open_leads_per_rep
     if limit is None:
         return
-    bind = uow.session.get_bind()
-    if bind.dialect.name == "postgresql":
-        uow.session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"rep:{user_id}"))))
-    count = uow.session.scalar(
-        select(func.count()).select_from(Lead).where(
-            Lead.owner_id == user_id, Lead.status.in_([s.value for s in OWNED])
-        )
-    ) or 0
+    uow.lock(f"rep:{user_id}")
+    count = uow.leads.count_owned_by(user_id, OWNED)
     if count >= limit:
         raise OpenLeadLimit(f"{user_id} owns {count} open leads", count=count, limit=limit)
 

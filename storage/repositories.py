@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, func, insert, select
+from sqlalchemy import (
+    ColumnElement,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -19,10 +31,12 @@ from storage.models import (
     Feedback,
     Lead,
     LeadEvent,
+    LeadNotice,
     LeadStatus,
     OutboxMessage,
     OutboxStatus,
     ProcessedEvent,
+    Touch,
 )
 from storage.outbox_kind import OutboxKind
 
@@ -100,6 +114,53 @@ class LeadRepository:
         return self.session.scalars(
             select(Lead).where(Lead.channel_id == channel_id, Lead.message_ts == message_ts)
         ).one_or_none()
+
+    def add_touch(self, touch: Touch) -> Touch:
+        """Store a logged touch; its id is known on return (the event names it)."""
+        self.session.add(touch)
+        self.session.flush()
+        return touch
+
+    def take_unowned(self, lead_id: int, values: dict[str, Any]) -> Lead | None:
+        """The conditional update that decides a claim: ``values`` written only while the lead
+        is posted and unowned; the updated lead (refreshed if already loaded), or None."""
+        return self.session.scalars(
+            update(Lead)
+            .where(Lead.id == lead_id, Lead.status == LeadStatus.POSTED, Lead.owner_id.is_(None))
+            .values(**values)
+            .returning(Lead),
+            execution_options={"synchronize_session": False, "populate_existing": True},
+        ).one_or_none()
+
+    def count_owned_by(self, owner: str, statuses: Iterable[LeadStatus]) -> int:
+        return self.session.scalar(
+            select(func.count()).select_from(Lead).where(
+                Lead.owner_id == owner, Lead.status.in_([s.value for s in statuses])
+            )
+        ) or 0
+
+    def counts_owned_by(
+        self, owners: Sequence[str], statuses: Iterable[LeadStatus]
+    ) -> dict[str | None, int]:
+        """How many leads in ``statuses`` each of ``owners`` holds (absent: none)."""
+        return {owner: count for owner, count in self.session.execute(
+            select(Lead.owner_id, func.count()).where(
+                Lead.owner_id.in_(owners), Lead.status.in_([s.value for s in statuses])
+            ).group_by(Lead.owner_id)
+        )}
+
+    def states_of_contact(self, contact_key: str) -> list[tuple[int, LeadStatus]]:
+        """A person's leads (id and status), newest first."""
+        return [(row.id, row.status) for row in self.session.execute(
+            select(Lead.id, Lead.status).where(Lead.contact_key == contact_key)
+            .order_by(Lead.id.desc())
+        )]
+
+    def latest_for_deal(self, deal_id: str, *where: ColumnElement[bool]) -> int | None:
+        """The newest lead carrying this CRM deal (and meeting ``where``), by id."""
+        return self.session.scalar(
+            select(Lead.id).where(Lead.deal_id == deal_id, *where)
+            .order_by(Lead.id.desc()).limit(1))
 
 
 class OutboxRepository:
@@ -182,6 +243,55 @@ class OutboxRepository:
         return self.session.scalars(
             select(OutboxMessage).where(OutboxMessage.idempotency_key == key)
         ).one_or_none()
+
+    def get(self, row_id: int) -> OutboxMessage | None:
+        return self.session.get(OutboxMessage, row_id)
+
+    def any_due_on(self, channels: Collection[str], now: datetime) -> bool:
+        """Whether a message due by ``now`` waits for one of ``channels``."""
+        return self.session.scalar(
+            select(OutboxMessage.id).where(
+                OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+                OutboxMessage.not_before <= now,
+                OutboxMessage.channel.in_(sorted(channels)),
+            ).limit(1)
+        ) is not None
+
+    def due(self, now: datetime, limit: int, busy: Collection[str]) -> list[OutboxMessage]:
+        """Messages due by ``now``, unlocked and not for a ``busy`` channel, oldest first; on
+        PostgreSQL locked, skipping rows another worker holds."""
+        query = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+                OutboxMessage.not_before <= now,
+                or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until <= now),
+                or_(OutboxMessage.channel.is_(None),
+                    OutboxMessage.channel.not_in(sorted(busy))),
+            )
+            .order_by(OutboxMessage.not_before, OutboxMessage.id)
+            .limit(limit)
+        )
+        if _on_postgresql(self.session):
+            query = query.with_for_update(skip_locked=True)
+        return list(self.session.scalars(query))
+
+    def counts_by_status(self, statuses: Iterable[OutboxStatus]) -> dict[str, int]:
+        return dict(
+            self.session.execute(
+                select(OutboxMessage.status, func.count())
+                .where(OutboxMessage.status.in_(list(statuses)))
+                .group_by(OutboxMessage.status)
+            ).all()
+        )
+
+    def latest_failed(self, limit: int) -> Sequence[OutboxMessage]:
+        return self.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.FAILED)
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        ).all()
 
 
 class FeedbackRepository:
@@ -273,6 +383,114 @@ class ProcessedEventRepository:
             .execution_options(synchronize_session=False)
         )
         return int(result.rowcount or 0)
+
+
+class LeadEventRepository:
+    """Reads of the lifecycle's audit trail (``lead_events``) beyond one lead's own list."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def of_kind(self, lead_ids: Sequence[int], kind: str) -> list[LeadEvent]:
+        if not lead_ids:
+            return []
+        return list(self.session.scalars(
+            select(LeadEvent).where(LeadEvent.lead_id.in_(lead_ids), LeadEvent.kind == kind)
+        ))
+
+    def data_of_kinds(self, lead_ids: Sequence[int], kinds: Sequence[str]) -> list[Any]:
+        """The ``data`` of the events of ``kinds`` on these leads."""
+        return list(self.session.scalars(
+            select(LeadEvent.data).where(LeadEvent.lead_id.in_(lead_ids),
+                                         LeadEvent.kind.in_(kinds))
+        ))
+
+    def count_by_actor(self, *where: ColumnElement[bool]) -> dict[str | None, int]:
+        """How many events meeting ``where`` each actor has."""
+        return {actor: count for actor, count in self.session.execute(
+            select(LeadEvent.actor, func.count()).where(*where).group_by(LeadEvent.actor)
+        )}
+
+
+class NoticeRepository:
+    """The reminder sweep's rows: leads whose next instant has come, notices handled once."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def due_leads(self, now: datetime, limit: int) -> list[Lead]:
+        """Leads whose next instant is ``now`` or earlier, earliest first; on PostgreSQL
+        locked, skipping those another process is sweeping."""
+        query = (
+            select(Lead)
+            .where(Lead.next_due_at.is_not(None), Lead.next_due_at <= now)
+            .order_by(Lead.next_due_at)
+            .limit(limit)
+        )
+        if _on_postgresql(self.session):
+            query = query.with_for_update(skip_locked=True, of=Lead)
+        return list(self.session.scalars(query))
+
+    def due_owners(self, now: datetime, limit: int) -> set[str | None]:
+        return set(self.session.scalars(
+            select(Lead.owner_id).where(Lead.next_due_at.is_not(None), Lead.next_due_at <= now,
+                                        Lead.owner_id.is_not(None)).distinct().limit(limit)
+        ))
+
+    def leads_after(
+        self, where: ColumnElement[bool], after: int, limit: int, *, lock: bool
+    ) -> list[Lead]:
+        """Leads meeting ``where`` with ids above ``after``, in id order (a batch of a walk
+        over many); locked on PostgreSQL when ``lock``."""
+        query = select(Lead).where(where, Lead.id > after).order_by(Lead.id).limit(limit)
+        if lock and _on_postgresql(self.session):
+            query = query.with_for_update(of=Lead)
+        return list(self.session.scalars(query))
+
+    def handled(self, lead_ids: Sequence[int]) -> dict[int, set[str]]:
+        """The keys of the notices handled per lead."""
+        found: dict[int, set[str]] = {}
+        if not lead_ids:
+            return found
+        rows = self.session.execute(
+            select(LeadNotice.lead_id, LeadNotice.key).where(LeadNotice.lead_id.in_(lead_ids))
+        )
+        for lead_id, key in rows:
+            found.setdefault(lead_id, set()).add(key)
+        return found
+
+    def write(
+        self,
+        notices: list[dict[str, Any]],
+        events: list[dict[str, Any]],
+        next_due: dict[int, datetime | None],
+        first_breach: dict[int, datetime],
+    ) -> None:
+        """What a batch of the sweep writes, as a few set-based statements: the handled
+        notices, their events, each lead's next instant and earliest breach."""
+        if notices:
+            self.session.execute(insert(LeadNotice.__table__), notices)
+        if events:
+            self.session.execute(insert(LeadEvent.__table__), events)
+        if next_due:
+            self.session.execute(update(Lead), [
+                {"id": lead_id, "next_due_at": due} for lead_id, due in next_due.items()
+            ])
+        if first_breach:
+            at = bindparam("breach_at", type_=Lead.first_breach_at.type)
+            self.session.execute(
+                update(Lead.__table__)
+                .where(Lead.id == bindparam("breach_lead"))
+                .values(first_breach_at=case(
+                    (or_(Lead.first_breach_at.is_(None), Lead.first_breach_at > at), at),
+                    else_=Lead.first_breach_at)),
+                [{"breach_lead": lead_id, "breach_at": at_}
+                 for lead_id, at_ in first_breach.items()],
+            )
+
+
+def _on_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def _new_outbox_row(
