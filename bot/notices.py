@@ -182,7 +182,7 @@ def recompute_all(services: Services) -> int:
     ) | Lead.next_due_at.is_not(None)
     while not services.stopping.is_set():
         with services.unit_of_work() as uow:
-            leads = uow.notices.leads_after(may_owe, after, RECOMPUTE_BATCH, lock=True)
+            leads = uow.leads.batch_after(may_owe, after, RECOMPUTE_BATCH, lock=True)
             if not leads:
                 break
             ids = [lead.id for lead in leads]

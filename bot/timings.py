@@ -27,8 +27,7 @@ from datetime import datetime, timedelta
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, or_
 
 from bot.calendar import BusinessCalendar, BusinessTimeline
 from bot.deadlines import first_contact_target_hours
@@ -37,6 +36,7 @@ from storage.models import Lead
 
 if TYPE_CHECKING:
     from bot.services import Services
+    from storage.unit_of_work import UnitOfWork
 
 __all__ = [
     "RESTAMP_BATCH",
@@ -181,15 +181,11 @@ def restamp_all(services: Services, *, on_batch: Callable[[int], Any] | None = N
     done, after = 0, 0
     while not services.stopping.is_set():
         with services.unit_of_work() as uow:
-            query = (select(Lead).where(stale(current), Lead.id > after).order_by(Lead.id)
-                     .limit(RESTAMP_BATCH))
-            if uow.session.get_bind().dialect.name == "postgresql":
-                # a claim or touch committed meanwhile in another process is not overwritten
-                query = query.with_for_update(of=Lead)
-            leads = list(uow.session.scalars(query))
+            # locked: a claim or touch committed meanwhile in another process is not overwritten
+            leads = uow.leads.batch_after(stale(current), after, RESTAMP_BATCH, lock=True)
             if not leads:
                 break
-            _stamp_batch(uow.session, leads, policy, current)
+            _stamp_batch(uow, leads, policy, current)
             uow.commit()
         done += len(leads)
         after = leads[-1].id
@@ -198,7 +194,7 @@ def restamp_all(services: Services, *, on_batch: Callable[[int], Any] | None = N
     return done
 
 
-def _stamp_batch(session: Session, leads: list[Lead], policy: Policy, current: str) -> None:
+def _stamp_batch(uow: UnitOfWork, leads: list[Lead], policy: Policy, current: str) -> None:
     """One timeline over the batch's hand-offs (plus a month for the deadlines past them):
     bisections instead of a walk of the calendar per lead."""
     posted = [lead.posted_at for lead in leads if lead.posted_at is not None]
@@ -210,5 +206,5 @@ def _stamp_batch(session: Session, leads: list[Lead], policy: Policy, current: s
                               max([*posted, *ends]) + timedelta(days=30))
     for lead in leads:
         stamp(lead, policy, on=on, current=current)
-    session.flush()
+    uow.flush()
 

@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from storage.models import (
     Activity,
@@ -85,6 +85,48 @@ class LeadRepository:
         ).first()
         return (row[0], row[1]) if row else None
 
+    def find_many_external(
+        self, external_ids: list[str]
+    ) -> dict[str, tuple[int, dict[str, Any]]]:
+        """``find_external`` for many ids at once (one query per group of deliveries)."""
+        rows = self.session.execute(
+            select(Lead.external_id, Lead.id, Lead.qualification)
+            .where(Lead.external_id.in_(list(dict.fromkeys(external_ids))))
+        )
+        return {row[0]: (row[1], row[2]) for row in rows}
+
+    def insert_many_new(self, leads: list[Lead]) -> list[int]:
+        """``insert_new`` for many new leads at once: the same rows, written with one
+        statement per table instead of per lead; returns the ids in the order of ``leads``, whose
+        external ids must differ."""
+        if not leads:
+            return []
+        table = Lead.__table__
+        columns = [c.key for c in table.columns if c.key != "id"]
+        rows = self.session.execute(
+            insert(table).returning(table.c.external_id, table.c.id),
+            [{key: getattr(lead, key) for key in columns} for lead in leads],
+        )
+        ids: dict[str, int] = {row[0]: int(row[1]) for row in rows}
+        lead_ids = [ids[lead.external_id] for lead in leads]
+        activities = [
+            {"lead_id": lead_id, "type": a.type, "at": a.at, "detail": a.detail,
+             "extra": a.extra or {}}
+            for lead, lead_id in zip(leads, lead_ids, strict=True)
+            for a in lead.activities
+        ]
+        if activities:
+            self.session.execute(insert(Activity.__table__), activities)
+        events = [
+            {"lead_id": lead_id, "at": e.at, "kind": e.kind, "from_status": e.from_status,
+             "to_status": e.to_status, "actor": e.actor, "surface": e.surface, "data": e.data or {}}
+            for lead, lead_id in zip(leads, lead_ids, strict=True)
+            for e in lead.events
+        ]
+        if events:
+            self.session.execute(insert(LeadEvent.__table__), events)
+        return lead_ids
+
     def get(self, lead_id: int) -> Lead | None:
         return self.session.get(Lead, lead_id)
 
@@ -114,6 +156,37 @@ class LeadRepository:
         return self.session.scalars(
             select(Lead).where(Lead.channel_id == channel_id, Lead.message_ts == message_ts)
         ).one_or_none()
+
+    def batch_after(
+        self, where: ColumnElement[bool], after: int, limit: int, *, lock: bool
+    ) -> list[Lead]:
+        """Leads meeting ``where`` with ids above ``after``, in id order (a batch of a walk
+        over many); locked on PostgreSQL when ``lock``."""
+        query = select(Lead).where(where, Lead.id > after).order_by(Lead.id).limit(limit)
+        if lock and _on_postgresql(self.session):
+            query = query.with_for_update(of=Lead)
+        return list(self.session.scalars(query))
+
+    def id_by_external_id(self, external_id: str) -> int | None:
+        return self.session.scalar(select(Lead.id).where(Lead.external_id == external_id))
+
+    def newest_of_contact(self, contact_key: str, prefer: Iterable[LeadStatus]) -> int | None:
+        """The person's newest lead in ``prefer``, else their newest lead."""
+        return self.session.scalar(
+            select(Lead.id).where(Lead.contact_key == contact_key)
+            .order_by(case((Lead.status.in_([s.value for s in prefer]), 0), else_=1),
+                      Lead.id.desc())
+            .limit(1))
+
+    def received_between(self, start: datetime, end: datetime) -> Sequence[Lead]:
+        """Leads received in [start, end) that qualified, with their activities, by id."""
+        return self.session.scalars(
+            select(Lead)
+            .where(Lead.received_at >= start, Lead.received_at < end,
+                   Lead.status != LeadStatus.NOT_QUALIFIED)
+            .options(selectinload(Lead.activities))
+            .order_by(Lead.id)
+        ).all()
 
     def add_touch(self, touch: Touch) -> Touch:
         """Store a logged touch; its id is known on return (the event names it)."""
@@ -231,6 +304,19 @@ class OutboxRepository:
             insert(OutboxMessage.__table__),
             _new_outbox_row(key, kind, now, payload, channel, lead_id, None),
         )
+
+    def insert_many_new(self, messages: list[dict[str, Any]]) -> None:
+        """``insert_new`` for many messages at once (keys that cannot exist yet).
+
+        Each of ``messages`` holds ``key``, ``kind``, ``now``, ``payload``, ``channel``,
+        ``lead_id``.
+        """
+        if messages:
+            self.session.execute(insert(OutboxMessage.__table__), [
+                _new_outbox_row(m["key"], m["kind"], m["now"], m["payload"], m["channel"],
+                                m["lead_id"], None)
+                for m in messages
+            ])
 
     def channels_of(self, kind: OutboxKind) -> list[str]:
         """Every channel (or user) messages of ``kind`` were ever queued to, once each."""
@@ -437,16 +523,6 @@ class NoticeRepository:
                                         Lead.owner_id.is_not(None)).distinct().limit(limit)
         ))
 
-    def leads_after(
-        self, where: ColumnElement[bool], after: int, limit: int, *, lock: bool
-    ) -> list[Lead]:
-        """Leads meeting ``where`` with ids above ``after``, in id order (a batch of a walk
-        over many); locked on PostgreSQL when ``lock``."""
-        query = select(Lead).where(where, Lead.id > after).order_by(Lead.id).limit(limit)
-        if lock and _on_postgresql(self.session):
-            query = query.with_for_update(of=Lead)
-        return list(self.session.scalars(query))
-
     def handled(self, lead_ids: Sequence[int]) -> dict[int, set[str]]:
         """The keys of the notices handled per lead."""
         found: dict[int, set[str]] = {}
@@ -516,63 +592,6 @@ def _new_outbox_row(
         "not_before": not_before or now,
         "created_at": now,
     }
-
-
-def find_leads_by_external_ids(
-    session: Session, external_ids: list[str]
-) -> dict[str, tuple[int, dict[str, Any]]]:
-    """``LeadRepository.find_external`` for many ids at once (one query per group of deliveries)."""
-    rows = session.execute(
-        select(Lead.external_id, Lead.id, Lead.qualification)
-        .where(Lead.external_id.in_(list(dict.fromkeys(external_ids))))
-    )
-    return {row[0]: (row[1], row[2]) for row in rows}
-
-
-def insert_leads(session: Session, leads: list[Lead]) -> list[int]:
-    """``LeadRepository.insert_new`` for many new leads at once: the same rows, written with one
-    statement per table instead of per lead; returns the ids in the order of ``leads``, whose
-    external ids must differ."""
-    if not leads:
-        return []
-    table = Lead.__table__
-    columns = [c.key for c in table.columns if c.key != "id"]
-    rows = session.execute(
-        insert(table).returning(table.c.external_id, table.c.id),
-        [{key: getattr(lead, key) for key in columns} for lead in leads],
-    )
-    ids: dict[str, int] = {row[0]: int(row[1]) for row in rows}
-    lead_ids = [ids[lead.external_id] for lead in leads]
-    activities = [
-        {"lead_id": lead_id, "type": a.type, "at": a.at, "detail": a.detail,
-         "extra": a.extra or {}}
-        for lead, lead_id in zip(leads, lead_ids, strict=True)
-        for a in lead.activities
-    ]
-    if activities:
-        session.execute(insert(Activity.__table__), activities)
-    events = [
-        {"lead_id": lead_id, "at": e.at, "kind": e.kind, "from_status": e.from_status,
-         "to_status": e.to_status, "actor": e.actor, "surface": e.surface, "data": e.data or {}}
-        for lead, lead_id in zip(leads, lead_ids, strict=True)
-        for e in lead.events
-    ]
-    if events:
-        session.execute(insert(LeadEvent.__table__), events)
-    return lead_ids
-
-
-def insert_outbox_messages(session: Session, messages: list[dict[str, Any]]) -> None:
-    """``OutboxRepository.insert_new`` for many messages at once (keys that cannot exist yet).
-
-    Each of ``messages`` holds ``key``, ``kind``, ``now``, ``payload``, ``channel``, ``lead_id``.
-    """
-    if messages:
-        session.execute(insert(OutboxMessage.__table__), [
-            _new_outbox_row(m["key"], m["kind"], m["now"], m["payload"], m["channel"],
-                            m["lead_id"], None)
-            for m in messages
-        ])
 
 
 class AgreementRepository:
@@ -688,6 +707,33 @@ class AgreementRepository:
         self.session.add(approval)
         self.session.flush()
         return approval
+
+    def in_force_up_to(
+        self, number: int, statuses: Iterable[str]
+    ) -> list[AgreementVersion]:
+        """Versions up to ``number`` that were in force (``statuses``), oldest first."""
+        return list(self.session.scalars(
+            select(AgreementVersion)
+            .where(AgreementVersion.number <= number, AgreementVersion.status.in_(list(statuses)))
+            .order_by(AgreementVersion.number)))
+
+    def effective_before(
+        self, end: datetime, statuses: Iterable[str]
+    ) -> list[AgreementVersion]:
+        """Versions in ``statuses`` that took effect before ``end``, in effective order."""
+        return list(self.session.scalars(
+            select(AgreementVersion)
+            .where(AgreementVersion.status.in_(list(statuses)),
+                   AgreementVersion.effective_at.is_not(None),
+                   AgreementVersion.effective_at < end)
+            .order_by(AgreementVersion.effective_at, AgreementVersion.number)))
+
+    def approvals_of(self, version_ids: Sequence[int]) -> list[AgreementApproval]:
+        """The approvals of these versions, in the order they were given."""
+        return list(self.session.scalars(
+            select(AgreementApproval)
+            .where(AgreementApproval.version_id.in_(list(version_ids)))
+            .order_by(AgreementApproval.approved_at, AgreementApproval.id)))
 
     def number_after(self, number: int) -> int | None:
         """The first version recorded after ``number`` (what superseded it)."""
