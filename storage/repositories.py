@@ -427,6 +427,22 @@ class FeedbackRepository:
             .with_for_update()
         ).one_or_none()
 
+    def kept_between(
+        self, start: datetime, end: datetime, authors: Collection[str], limit: int
+    ) -> tuple[int, list[tuple[Feedback, Lead]]]:
+        """Replies kept (not deleted) in [start, end), by ``authors`` when given: how many, and
+        the latest ``limit`` with their leads."""
+        where = [Feedback.at >= start, Feedback.at < end, Feedback.deleted_at.is_(None)]
+        if authors:
+            where.append(Feedback.author_id.in_(sorted(authors)))
+        count = self.session.scalar(select(func.count()).select_from(Feedback).where(*where))
+        rows = self.session.execute(
+            select(Feedback, Lead).join(Lead, Lead.id == Feedback.lead_id)
+            .where(*where).order_by(Feedback.at.desc(), Feedback.id.desc())
+            .limit(limit)
+        ).all()
+        return int(count or 0), [(item, lead) for item, lead in rows]
+
     def for_lead(self, lead_id: int) -> list[Feedback]:
         return list(
             self.session.scalars(
@@ -490,6 +506,25 @@ class LeadEventRepository:
             select(LeadEvent.data).where(LeadEvent.lead_id.in_(lead_ids),
                                          LeadEvent.kind.in_(kinds))
         ))
+
+    def breaches_between(
+        self, start: datetime, end: datetime, limit: int
+    ) -> tuple[int, dict[str | None, int], list[tuple[LeadEvent, Lead]]]:
+        """Breach events recorded in [start, end) (their ``at`` is the missed deadline): how
+        many, how many per owner, and the first ``limit`` with their leads."""
+        in_period = (LeadEvent.kind == "breach", LeadEvent.at >= start, LeadEvent.at < end)
+        total = self.session.scalar(
+            select(func.count()).select_from(LeadEvent).where(*in_period))
+        by_owner = dict(self.session.execute(
+            select(Lead.owner_id, func.count()).select_from(LeadEvent)
+            .join(Lead, Lead.id == LeadEvent.lead_id)
+            .where(*in_period, Lead.owner_id.is_not(None)).group_by(Lead.owner_id)
+        ).all())
+        rows = self.session.execute(
+            select(LeadEvent, Lead).join(Lead, Lead.id == LeadEvent.lead_id)
+            .where(*in_period).order_by(LeadEvent.at, LeadEvent.id).limit(limit)
+        ).all()
+        return int(total or 0), by_owner, [(event, lead) for event, lead in rows]
 
     def count_by_actor(self, *where: ColumnElement[bool]) -> dict[str | None, int]:
         """How many events meeting ``where`` each actor has."""
