@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -61,15 +62,21 @@ Measure = BusinessCalendar | BusinessTimeline
 
 
 _HOLIDAYS_VERSION = version("holidays")
-#: the digest of each policy object seen (policies are few and replaced, never mutated)
+#: how many policies' digests are kept: a process runs one policy at a time (a new agreement
+#: replaces it), so a few cover every reader; older ones are computed again if asked for
+BASES_KEPT = 8
+#: the digest of the latest policy objects seen (never mutated), oldest first
 _BASES: dict[int, tuple[Policy, str]] = {}
+_BASES_LOCK = threading.Lock()
 
 
 def basis(policy: Policy) -> str:
     """A digest of everything the stamps depend on: the calendar's configuration (zone, days,
     shifts, holidays and closures, with the holiday data's version) and the first-contact
-    target of each tier and of the agreement. Computed once per policy object."""
-    known = _BASES.get(id(policy))
+    target of each tier and of the agreement. Computed once per policy object (of the last
+    ``BASES_KEPT``)."""
+    with _BASES_LOCK:
+        known = _BASES.get(id(policy))
     if known is not None and known[0] is policy:
         return known[1]
     # in order: the first tier of a name is the one ``first_contact_target_hours`` uses
@@ -82,7 +89,11 @@ def basis(policy: Policy) -> str:
     }
     encoded = json.dumps(facts, sort_keys=True, separators=(",", ":")).encode()
     digest = hashlib.sha256(encoded).hexdigest()[:32]
-    _BASES[id(policy)] = (policy, digest)
+    with _BASES_LOCK:
+        _BASES.pop(id(policy), None)
+        _BASES[id(policy)] = (policy, digest)
+        while len(_BASES) > BASES_KEPT:
+            del _BASES[next(iter(_BASES))]
     return digest
 
 
