@@ -61,6 +61,7 @@ from bot.lifecycle import (
 )
 from bot.mrkdwn import mrkdwn_text
 from bot.notify import Outgoing, send_dm
+from bot.policy import Policy
 from bot.roles import Role
 from bot.services import Services
 from bot.timings import stamp
@@ -174,7 +175,7 @@ def claim(services: Services, lead_id: int, user_id: str, *, surface: Surface) -
             raise NotFound(f"lead {lead_id}")
         if state[0] is not None or not allowed(state[1], Action.CLAIM):
             return _not_won(lead_id, *state, user_id)  # most presses that lose: one small read
-        _check_open_limit(services, uow, user_id)
+        _check_open_limit(services.policy, uow, user_id)
         lead = _take(uow, lead_id, user_id, now)
         if lead is None:
             state = uow.leads.owner_and_status(lead_id)
@@ -492,7 +493,7 @@ def _check_reassignable(
     if new_owner == lead.owner_id:
         raise SameOwner(f"{new_owner} already owns lead {lead.id}")
     try:
-        _check_open_limit(services, uow, new_owner)
+        _check_open_limit(services.policy, uow, new_owner)
     except OpenLeadLimit as error:
         raise AssigneeAtLimit(str(error), **error.params) from None
 
@@ -533,14 +534,14 @@ def _not_won(lead_id: int, owner_id: str | None, status: LeadStatus, user_id: st
     return ClaimResult(outcome, lead_id, status, owner_id)
 
 
-def _check_open_limit(services: Services, uow: UnitOfWork, user_id: str) -> None:
+def _check_open_limit(policy: Policy, uow: UnitOfWork, user_id: str) -> None:
     """Refuse a claim beyond the agreed number of open leads per rep.
 
     Two claims of *different* leads by the same rep at the same instant would both count the
     same open leads; on PostgreSQL a transaction-scoped advisory lock on the rep serializes
     them (SQLite's writers are serialized already), so the cap holds exactly.
     """
-    limit = services.policy.agreement.max_open_leads_per_rep
+    limit = policy.agreement.max_open_leads_per_rep
     if limit is None:
         return
     uow.lock(f"rep:{user_id}")
