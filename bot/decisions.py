@@ -33,8 +33,8 @@ from bot.errors import (
     NotFound,
 )
 from bot.i18n import format_datetime
+from bot.lead_messages import queue_call, refresh_homes, reply_in_thread, update_channel_message
 from bot.lifecycle import OWNED, SQL_STATUSES, TERMINAL, Action, Surface, apply
-from bot.notify import queue_call, refresh_homes, reply_in_thread, update_channel_message
 from bot.outbound_webhook import queue_outcome
 from bot.services import Services
 from bot.views.decision_modals import (

@@ -13,7 +13,7 @@ SQLite's ``BEGIN IMMEDIATE`` lets one writer in at a time, so the losers' update
 The same update moves the lead (``bot.lifecycle.changes``: the transition table stays the
 single source of truth) and returns the row, and only the winner then writes the event
 (``bot.lifecycle.applied``): a won claim is one conditional update, one insert of its event
-and one insert of the Slack calls it owes (``bot.notify.Outgoing``).
+and one insert of the Slack calls it owes (``bot.lead_messages.Outgoing``).
 
 Modal submissions check first (``check_touch``, ``check_reassign``) so a refusal can still be
 shown in the open modal, then act; when the lead changed in between, the act refuses under the
@@ -48,6 +48,7 @@ from bot.errors import (
     SameOwner,
 )
 from bot.i18n import Translator, format_datetime
+from bot.lead_messages import Outgoing, send_dm
 from bot.lifecycle import (
     OWNED,
     TERMINAL,
@@ -60,7 +61,6 @@ from bot.lifecycle import (
     next_status,
 )
 from bot.mrkdwn import mrkdwn_text
-from bot.notify import Outgoing, send_dm
 from bot.policy import Policy
 from bot.roles import Role
 from bot.services import Services
