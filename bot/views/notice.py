@@ -16,7 +16,7 @@ from bot.i18n import Translator, format_datetime, format_duration, format_latene
 from bot.ids import Action
 from bot.mrkdwn import mrkdwn_text, plain_text
 from bot.policy import Policy
-from bot.reminders import Clock, Notice
+from bot.reminders import Notice, Promise
 from bot.views.handoff import fit_mrkdwn, fit_plain, thread_link
 from storage.models import Lead
 
@@ -63,7 +63,7 @@ def _button(action: Action, text: str, value: str, style: str | None = None) -> 
     return button
 
 
-def snooze_value(lead_id: int, clock: Clock, minutes: int) -> str:
+def snooze_value(lead_id: int, clock: Promise, minutes: int) -> str:
     """``lead:clock:minutes``: a hint only; the service re-checks the lead and the deadline."""
     return SnoozePayload(lead_id, clock, minutes).encode()
 
@@ -98,7 +98,7 @@ def reminder_message(
         context.append(t("notice.thread", link=link))
     if context:
         blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(context))]})
-    buttons = _lead_actions(lead, t, decision=notice.clock == Clock.DECISION)
+    buttons = _lead_actions(lead, t, decision=notice.clock == Promise.DECISION)
     for minutes in SNOOZE_OPTIONS:
         if now + timedelta(minutes=minutes) < notice.deadline:
             buttons.append(_button(Action.SNOOZE, t("notice.snooze", minutes=minutes),
@@ -128,7 +128,7 @@ def breach_message(
     link = _link(lead)
     if link:
         blocks.append({"type": "context", "elements": [_mrkdwn(t("notice.thread", link=link))]})
-    buttons = _lead_actions(lead, t, decision=notice.clock == Clock.DECISION)
+    buttons = _lead_actions(lead, t, decision=notice.clock == Promise.DECISION)
     if for_manager:
         buttons.insert(0, _button(Action.REASSIGN, t("handoff.reassign"),
                                   LeadPayload(lead.id).encode()))
