@@ -43,7 +43,7 @@ from sqlalchemy import select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from bot.policy import Policy, load_policy  # noqa: E402
-from bot.reminders import Clock, LeadClocks, NoticeKind, plan  # noqa: E402
+from bot.reminders import LeadClocks, NoticeKind, Promise, plan  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 from storage.models import Lead, LeadNotice, LeadStatus  # noqa: E402
@@ -108,7 +108,7 @@ def seed(database_url: str, policy: Policy, fake: FakeSlack, args: argparse.Name
                                 last_touch_at=None, touch_count=0, decided_at=None)
             notices = plan(clocks, policy)
             (reminder,) = [x for x in notices
-                           if x.clock == Clock.FIRST_CONTACT and x.kind == NoticeKind.REMINDER]
+                           if x.clock == Promise.FIRST_CONTACT and x.kind == NoticeKind.REMINDER]
             lead = Lead(
                 external_id=f"lateness-bench-{n}", source="bench", status=LeadStatus.CLAIMED,
                 qualified_at=clocks.qualified_at, received_at=clocks.qualified_at, score=60,

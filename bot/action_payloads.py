@@ -19,7 +19,7 @@ from typing import ClassVar, Self
 
 from bot.errors import DomainError, NotFound, UnknownProposal
 from bot.ids import Action, Callback
-from bot.reminders import Clock
+from bot.reminders import Promise
 
 #: ASCII digits only: ``str.isdigit`` is true for "²" and "١", which ``int`` refuses or reads
 _ID = re.compile(r"[0-9]{1,10}")
@@ -90,7 +90,7 @@ class SnoozePayload(Payload):
 
     name: ClassVar[str] = "snooze value"
     lead_id: int
-    clock: Clock
+    clock: Promise
     minutes: int
 
     def encode(self) -> str:
@@ -101,7 +101,7 @@ class SnoozePayload(Payload):
         try:
             lead, clock, minutes = str(raw).split(":")
             lead_id = _id(lead)
-            parsed = None if lead_id is None else cls(lead_id, Clock(clock), int(minutes))
+            parsed = None if lead_id is None else cls(lead_id, Promise(clock), int(minutes))
         except (ValueError, TypeError):
             return None
         if parsed is None or parsed.minutes not in SNOOZE_MINUTES or parsed.lead_id <= 0:

@@ -11,11 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-
 from bot.lifecycle import OWNED, Action, Surface
 from bot.services import Services
-from storage.models import Lead, LeadEvent
+from storage.models import LeadEvent
 from storage.unit_of_work import UnitOfWork
 
 __all__ = ["choose", "pick_assignee"]
@@ -44,18 +42,12 @@ def pick_assignee(services: Services, uow: UnitOfWork, now: datetime) -> str | N
         return None
     cap = policy.agreement.max_open_leads_per_rep
     if cap is not None:
-        open_counts: dict[str | None, int] = {owner: count for owner, count in uow.session.execute(
-            select(Lead.owner_id, func.count()).where(
-                Lead.owner_id.in_(reps), Lead.status.in_([s.value for s in OWNED])
-            ).group_by(Lead.owner_id)
-        )}
+        open_counts = uow.leads.counts_owned_by(reps, OWNED)
         reps = [r for r in reps if open_counts.get(r, 0) < cap]
-    recent: dict[str | None, int] = {actor: count for actor, count in uow.session.execute(
-        select(LeadEvent.actor, func.count()).where(
-            LeadEvent.kind == Action.CLAIM.value,
-            LeadEvent.surface == Surface.SCHEDULER.value,
-            LeadEvent.at >= now - ROTATION_WINDOW,
-            LeadEvent.actor.in_(reps),
-        ).group_by(LeadEvent.actor)
-    )}
+    recent = uow.events.count_by_actor(
+        LeadEvent.kind == Action.CLAIM.value,
+        LeadEvent.surface == Surface.SCHEDULER.value,
+        LeadEvent.at >= now - ROTATION_WINDOW,
+        LeadEvent.actor.in_(reps),
+    )
     return choose(reps, policy.auto_assign.weights, {str(k): int(v) for k, v in recent.items()})

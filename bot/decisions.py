@@ -22,6 +22,7 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from bot.errors import (
@@ -33,8 +34,8 @@ from bot.errors import (
     NotFound,
 )
 from bot.i18n import format_datetime
+from bot.lead_messages import queue_call, refresh_homes, reply_in_thread, update_channel_message
 from bot.lifecycle import OWNED, SQL_STATUSES, TERMINAL, Action, Surface, apply
-from bot.notify import queue_call, refresh_homes, reply_in_thread, update_channel_message
 from bot.outbound_webhook import queue_outcome
 from bot.services import Services
 from bot.views.blocks import fit_mrkdwn, thread_link
@@ -146,10 +147,14 @@ def convert(
                       data=data)
         lead.decided_at = now
         lead.decision_reason = None
-        uow.session.flush()
+        currency = services.policy.outcomes.currency
+        if amount is not None and currency is not None:
+            # the expected amount is the SQL's pipeline until the CRM reports the deal
+            lead.deal_amount, lead.deal_currency = Decimal(str(amount)), currency
+        uow.flush()
         _queue_convert_messages(services, uow, lead, event, amount)
         queue_outcome(services, uow, lead, event)
-        result = DecisionResult(lead.id, event.id, LeadStatus(lead.status))
+        result = DecisionResult(lead.id, event.id, lead.status)
         uow.commit()
     services.outbox_ready.set()
     log.info("lead %s converted to SQL by %s (event %s)", lead_id, user_id, result.event_id)
@@ -195,10 +200,10 @@ def recycle(
                       data=data)
         lead.decided_at = now
         lead.decision_reason = reason
-        uow.session.flush()
+        uow.flush()
         _queue_recycle_messages(services, uow, lead, event)
         queue_outcome(services, uow, lead, event)
-        result = DecisionResult(lead.id, event.id, LeadStatus(lead.status))
+        result = DecisionResult(lead.id, event.id, lead.status)
         uow.commit()
     services.outbox_ready.set()
     log.info("lead %s recycled by %s, reason %s (event %s)", lead_id, user_id, reason,
@@ -232,7 +237,7 @@ def _locked(
 def _check_state(lead: Lead, services: Services) -> None:
     """Refuse a decided lead (saying who decided, and when) or one nobody owns."""
     t = services.t
-    status = LeadStatus(lead.status)
+    status = lead.status
     if status in TERMINAL:
         event = _deciding_event(lead)
         user = f"<@{event.actor}>" if event is not None and event.actor else "—"
@@ -275,7 +280,7 @@ def _queue_convert_messages(
     post = converted_announcement(
         channel=channel, lead_name=lead.contact_name or "", company=lead.company_name,
         source=lead.source, actor=event.actor or "", touch_count=touches,
-        first_touch_after=first, amount=amount,
+        first_touch_after=first, amount=amount, currency=services.policy.outcomes.currency,
         thread=thread_link(lead.channel_id, lead.message_ts), lead_id=lead.id, t=t,
     )
     queue_call(services, uow, lead, f"{prefix}:marketing", "chat.postMessage", post)

@@ -31,8 +31,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-
 from bot import metrics
 from bot.agreement.reading import versions_in_force
 from bot.chart import ChartDay, render_week_chart
@@ -55,7 +53,7 @@ from bot.views.digest import (
     chart_labels,
     digest_message,
 )
-from storage.models import Feedback, Lead, LeadEvent
+from storage.models import Lead
 from storage.outbox_kind import OutboxKind
 
 __all__ = [
@@ -266,26 +264,16 @@ def _week_breaches(
     Computed here: ``metrics.open_breaches`` lists open leads with a breach whatever the
     period, while the digest reports what went wrong *in the week*, closed leads included.
     """
-    in_week = (LeadEvent.kind == "breach", LeadEvent.at >= period.start,
-               LeadEvent.at < period.end)
     with services.unit_of_work() as uow:
-        total = uow.session.scalar(select(func.count()).select_from(LeadEvent).where(*in_week))
-        by_owner = dict(uow.session.execute(
-            select(Lead.owner_id, func.count()).select_from(LeadEvent)
-            .join(Lead, Lead.id == LeadEvent.lead_id)
-            .where(*in_week, Lead.owner_id.is_not(None)).group_by(Lead.owner_id)
-        ).all())
-        rows = uow.session.execute(
-            select(LeadEvent, Lead).join(Lead, Lead.id == LeadEvent.lead_id)
-            .where(*in_week).order_by(LeadEvent.at, LeadEvent.id).limit(MAX_BREACHES)
-        ).all()
+        total, by_owner, rows = uow.events.breaches_between(period.start, period.end,
+                                                            MAX_BREACHES)
         lines = [
             BreachLine(_label(lead), str(event.data.get("promise") or "first_contact"),
                        lead.owner_id, thread_link(lead.channel_id, lead.message_ts))
             for event, lead in rows
         ]
         uow.rollback()
-    return lines, int(total or 0), {str(k): int(v) for k, v in by_owner.items()}
+    return lines, total, {str(k): int(v) for k, v in by_owner.items()}
 
 
 def _feedback(services: Services, period: Period) -> tuple[int, list[FeedbackLine]]:
@@ -296,17 +284,9 @@ def _feedback(services: Services, period: Period) -> tuple[int, list[FeedbackLin
     (tombstones) never count.
     """
     marketers = services.directory.members("marketers")  # may ask Slack: before the read
-    where = [Feedback.at >= period.start, Feedback.at < period.end,
-             Feedback.deleted_at.is_(None)]
-    if marketers:
-        where.append(Feedback.author_id.in_(sorted(marketers)))
     with services.unit_of_work() as uow:
-        count = uow.session.scalar(select(func.count()).select_from(Feedback).where(*where))
-        rows = uow.session.execute(
-            select(Feedback, Lead).join(Lead, Lead.id == Feedback.lead_id)
-            .where(*where).order_by(Feedback.at.desc(), Feedback.id.desc())
-            .limit(MAX_FEEDBACK * 4)
-        ).all()
+        count, rows = uow.feedback.kept_between(period.start, period.end, marketers,
+                                                MAX_FEEDBACK * 4)
         seen: set[int] = set()
         lines: list[FeedbackLine] = []
         for item, lead in rows:
@@ -318,7 +298,7 @@ def _feedback(services: Services, period: Period) -> tuple[int, list[FeedbackLin
             if len(lines) == MAX_FEEDBACK:
                 break
         uow.rollback()
-    return int(count or 0), lines
+    return count, lines
 
 
 def _chart_days(services: Services, period: Period) -> list[ChartDay]:

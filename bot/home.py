@@ -1,7 +1,7 @@
 """App Home: a rep's open leads by next deadline, overdue first; managers also see the team.
 
 Every Home goes out through the outbox, as a ``home`` row: changes to a lead queue one for each
-person whose Home shows it (``bot.notify.refresh_homes``) and opening the Home tab queues one
+person whose Home shows it (``bot.lead_messages.refresh_homes``) and opening the Home tab queues one
 too (``queue_home_open``). The view is rendered when the row is sent (``home_publish_args``),
 from the database as it is then, so a burst of changes never leaves a stale Home behind, and a
 refresh that Slack refused is retried with the worker's backoff rather than lost.

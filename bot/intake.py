@@ -50,11 +50,6 @@ from bot.problems import Problem, pydantic_key
 from bot.services import Services
 from storage.models import Activity, Lead, LeadStatus
 from storage.outbox_kind import OutboxKind
-from storage.repositories import (
-    find_leads_by_external_ids,
-    insert_leads,
-    insert_outbox_messages,
-)
 from storage.unit_of_work import GroupCommit, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -516,13 +511,13 @@ def _store_together(uow: UnitOfWork, deliveries: list[_Delivery]) -> list[Intake
     """What ``_store_alone`` does, for many deliveries in the caller's unit of work: one query
     for the ids already stored, then one insert per table. A second delivery of an id in the
     same group is a duplicate of the first."""
-    existing = find_leads_by_external_ids(uow.session, [d.external_id for d in deliveries])
+    existing = uow.leads.find_many_external([d.external_id for d in deliveries])
     first: dict[str, _Delivery] = {}
     for delivery in deliveries:
         if delivery.external_id not in existing:
             first.setdefault(delivery.external_id, delivery)
     fresh = list(first.values())
-    lead_ids = insert_leads(uow.session, [d.admission.lead for d in fresh])
+    lead_ids = uow.leads.insert_many_new([d.admission.lead for d in fresh])
     stored: dict[str, IntakeResult] = {}
     handoffs = []
     for delivery, lead_id in zip(fresh, lead_ids, strict=True):
@@ -539,7 +534,7 @@ def _store_together(uow: UnitOfWork, deliveries: list[_Delivery]) -> list[Intake
             stored[delivery.external_id] = IntakeResult(
                 lead_id, "not_qualified", list(qualification.reasons),
                 list(qualification.reason_codes))
-    insert_outbox_messages(uow.session, handoffs)
+    uow.outbox.insert_many_new(handoffs)
     results = []
     for delivery in deliveries:
         if delivery.external_id in existing:

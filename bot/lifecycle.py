@@ -86,12 +86,12 @@ def allowed(current: LeadStatus, action: Action) -> bool:
 def next_status(current: LeadStatus, action: Action) -> LeadStatus:
     """The state ``action`` leads to from ``current``; ``IllegalTransition`` otherwise."""
     try:
-        return TRANSITIONS[action][LeadStatus(current)]
+        return TRANSITIONS[action][current]
     except KeyError:
         raise IllegalTransition(
-            f"cannot {action.value} a lead that is {LeadStatus(current).value}",
+            f"cannot {action.value} a lead that is {current.value}",
             action=action.value,
-            status=LeadStatus(current).value,
+            status=current.value,
         ) from None
 
 
@@ -121,7 +121,7 @@ def apply(
     data: dict[str, Any] | None = None,
 ) -> LeadEvent:
     """Move ``lead`` along its lifecycle and record the event (added to ``lead.events``)."""
-    before = LeadStatus(lead.status)
+    before = lead.status
     for column, value in changes(before, action, at).items():
         setattr(lead, column, value)
     return applied(lead, action, before, at=at, surface=surface, actor=actor, data=data)

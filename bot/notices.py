@@ -19,14 +19,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, insert, or_, select, update
-
 from bot.autoassign import pick_assignee
 from bot.cards import notice_lead
 from bot.errors import NotAllowed, NotFound, NothingToSnooze, SnoozeRefused
 from bot.i18n import format_datetime
 from bot.lifecycle import Surface, record
-from bot.reminders import Audience, Clock, LeadClocks, Notice, NoticeKind, Snooze, due_now, plan
+from bot.reminders import Audience, LeadClocks, Notice, NoticeKind, Promise, Snooze, due_now, plan
 from bot.services import Services
 from bot.views.notice import (
     breach_message,
@@ -35,7 +33,7 @@ from bot.views.notice import (
     unclaimed_nudge,
 )
 from bot.workflow import assign_automatically
-from storage.models import Lead, LeadEvent, LeadNotice, LeadStatus
+from storage.models import Lead, LeadStatus
 from storage.outbox_kind import OutboxKind
 from storage.unit_of_work import UnitOfWork
 
@@ -80,30 +78,12 @@ class _Batch:
 
     def write(self, uow: UnitOfWork, now: datetime) -> None:
         uow.outbox.enqueue_many(self.outbox, now)
-        if self.notices:
-            uow.session.execute(insert(LeadNotice.__table__), self.notices)
-        if self.events:
-            uow.session.execute(insert(LeadEvent.__table__), self.events)
-        if self.next_due:
-            uow.session.execute(update(Lead), [
-                {"id": lead_id, "next_due_at": due} for lead_id, due in self.next_due.items()
-            ])
-        if self.first_breach:
-            at = bindparam("breach_at", type_=Lead.first_breach_at.type)
-            uow.session.execute(
-                update(Lead.__table__)
-                .where(Lead.id == bindparam("breach_lead"))
-                .values(first_breach_at=case(
-                    (or_(Lead.first_breach_at.is_(None), Lead.first_breach_at > at), at),
-                    else_=Lead.first_breach_at)),
-                [{"breach_lead": lead_id, "breach_at": at_}
-                 for lead_id, at_ in self.first_breach.items()],
-            )
+        uow.notices.write(self.notices, self.events, self.next_due, self.first_breach)
 
 
 def clocks_of(lead: Lead, snoozes: tuple[Snooze, ...] = ()) -> LeadClocks:
     return LeadClocks(
-        status=LeadStatus(lead.status),
+        status=lead.status,
         qualified_at=lead.qualified_at,
         posted_at=lead.posted_at,
         owner_id=lead.owner_id,
@@ -123,19 +103,11 @@ def sweep_notices(services: Services, now: datetime | None = None) -> SweepResul
     while not services.stopping.is_set():  # a stopping process leaves the rest to the next
         _warm_away_cache(services, now)
         with services.unit_of_work() as uow:
-            query = (
-                select(Lead)
-                .where(Lead.next_due_at.is_not(None), Lead.next_due_at <= now)
-                .order_by(Lead.next_due_at)
-                .limit(BATCH)
-            )
-            if _is_postgresql(uow):
-                query = query.with_for_update(skip_locked=True, of=Lead)
-            leads = list(uow.session.scalars(query))
+            leads = uow.notices.due_leads(now, BATCH)
             if not leads:
                 break
             ids = [lead.id for lead in leads]
-            handled = _handled(uow, ids)
+            handled = uow.notices.handled(ids)
             snoozes = _snoozes(uow, ids)
             batch = _Batch()
             for lead in leads:
@@ -161,7 +133,7 @@ def still_owed(services: Services, uow: UnitOfWork, lead_id: int, key: str) -> b
 
 
 def snooze(
-    services: Services, lead_id: int, user_id: str, clock: Clock, minutes: int
+    services: Services, lead_id: int, user_id: str, clock: Promise, minutes: int
 ) -> datetime:
     """Remind the owner about ``clock`` again in ``minutes``; never at or past its deadline.
 
@@ -211,19 +183,11 @@ def recompute_all(services: Services) -> int:
     ) | Lead.next_due_at.is_not(None)
     while not services.stopping.is_set():
         with services.unit_of_work() as uow:
-            query = (
-                select(Lead)
-                .where(may_owe, Lead.id > after)
-                .order_by(Lead.id)
-                .limit(RECOMPUTE_BATCH)
-            )
-            if _is_postgresql(uow):
-                query = query.with_for_update(of=Lead)
-            leads = list(uow.session.scalars(query))
+            leads = uow.leads.batch_after(may_owe, after, RECOMPUTE_BATCH, lock=True)
             if not leads:
                 break
             ids = [lead.id for lead in leads]
-            handled = _handled(uow, ids)
+            handled = uow.notices.handled(ids)
             snoozes = _snoozes(uow, ids)
             for lead in leads:
                 notices = plan(clocks_of(lead, snoozes.get(lead.id, ())), services.policy)
@@ -297,9 +261,9 @@ def _handle(
 def _lateness(lead: Lead, notice: Notice, now: datetime) -> int:
     """How late the promise was kept, or, while it is still not kept, how late it is now."""
     kept = {
-        Clock.HANDOFF: lead.posted_at,
-        Clock.FIRST_CONTACT: lead.first_touch_at or lead.decided_at,
-        Clock.DECISION: lead.decided_at,
+        Promise.HANDOFF: lead.posted_at,
+        Promise.FIRST_CONTACT: lead.first_touch_at or lead.decided_at,
+        Promise.DECISION: lead.decided_at,
     }.get(notice.clock)
     return int(((kept or now) - notice.deadline).total_seconds())
 
@@ -364,12 +328,12 @@ def _thread_note(
     """Every reminder and breach is also a short reply in the lead's thread (the lead's story);
     while nobody (present) owns the lead, the thread is where the reminder itself goes."""
     t, policy = services.t, services.policy
-    if not (lead.channel_id and lead.message_ts) or notice.clock == Clock.HANDOFF:
+    if not (lead.channel_id and lead.message_ts) or notice.clock == Promise.HANDOFF:
         return
     shown = notice_lead(lead)
     if notice.kind == NoticeKind.BREACH:
         text = breach_message(notice, shown, policy, now, t, for_manager=False)["text"]
-    elif notice.clock == Clock.CLAIM:
+    elif notice.clock == Promise.CLAIM:
         text = unclaimed_nudge(notice, shown, policy, t)
     elif owner and not owner_away:
         text = t("notice.extra.sent_to_owner", owner=f"<@{owner}>",
@@ -401,28 +365,14 @@ def _queue(
 # ------------------------------------------------------------------------------ loading
 
 
-def _handled(uow: UnitOfWork, ids: list[int]) -> dict[int, set[str]]:
-    found: dict[int, set[str]] = {}
-    if not ids:
-        return found
-    rows = uow.session.execute(
-        select(LeadNotice.lead_id, LeadNotice.key).where(LeadNotice.lead_id.in_(ids))
-    )
-    for lead_id, key in rows:
-        found.setdefault(lead_id, set()).add(key)
-    return found
-
-
 def _snoozes(uow: UnitOfWork, ids: list[int]) -> dict[int, tuple[Snooze, ...]]:
     found: dict[int, list[Snooze]] = {}
     if not ids:
         return {}
-    rows = uow.session.scalars(
-        select(LeadEvent).where(LeadEvent.lead_id.in_(ids), LeadEvent.kind == "snooze")
-    )
-    for event in rows:
+    for event in uow.events.of_kind(ids, "snooze"):
         try:
-            snooze = Snooze(Clock(event.data["clock"]), datetime.fromisoformat(event.data["until"]))
+            until = datetime.fromisoformat(event.data["until"])
+            snooze = Snooze(Promise(event.data["clock"]), until)
         except (KeyError, ValueError, TypeError):
             continue
         found.setdefault(event.lead_id, []).append(snooze)
@@ -433,17 +383,9 @@ def _warm_away_cache(services: Services, now: datetime) -> None:
     """Look up whether the owners of due leads are out of office *before* any row lock: it may
     ask Slack, and a lock held across a network call stalls every other writer."""
     with services.unit_of_work() as uow:
-        owners = set(uow.session.scalars(
-            select(Lead.owner_id).where(Lead.next_due_at.is_not(None), Lead.next_due_at <= now,
-                                        Lead.owner_id.is_not(None)).distinct().limit(BATCH)
-        ))
+        owners = uow.notices.due_owners(now, BATCH)
         uow.rollback()
     people = {o for o in owners if o}
     if services.policy.auto_assign.enabled:
         people |= services.directory.members("reps")
     services.directory.refresh_away(people)
-
-
-def _is_postgresql(uow: UnitOfWork) -> bool:
-    bind = uow.session.bind
-    return bind is not None and bind.dialect.name == "postgresql"

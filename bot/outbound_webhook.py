@@ -129,7 +129,7 @@ def queue_outcome(services: Services, uow: UnitOfWork, lead: Lead, event: LeadEv
     if (event.data or {}).get("source") in CRM_SOURCES:
         return
     if lead.id is None or event.id is None:
-        uow.session.flush()  # the key names both
+        uow.flush()  # the key names both
     body = outcome_body(lead, event, services.policy)
     uow.outbox.enqueue(
         key=body["delivery_id"],

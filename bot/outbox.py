@@ -42,7 +42,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
-from sqlalchemy import func, or_, select
 
 from bot.outbound_webhook import check_config
 from bot.outbox_routes import SENDERS
@@ -175,15 +174,9 @@ class OutboxWorker:
     def _pending_on(self, channels: set[str]) -> bool:
         now = self.services.clock.now()
         with self.services.unit_of_work() as uow:
-            found = uow.session.scalar(
-                select(OutboxMessage.id).where(
-                    OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
-                    OutboxMessage.not_before <= now,
-                    OutboxMessage.channel.in_(sorted(channels)),
-                ).limit(1)
-            )
+            found = uow.outbox.any_due_on(channels, now)
             uow.rollback()
-        return found is not None
+        return found
 
     def _wait_for_a_slot(self) -> None:
         now = self.services.clock.now()
@@ -197,21 +190,7 @@ class OutboxWorker:
         now = self.services.clock.now()
         claimed: list[int] = []
         with self.services.unit_of_work() as uow:
-            query = (
-                select(OutboxMessage)
-                .where(
-                    OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
-                    OutboxMessage.not_before <= now,
-                    or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until <= now),
-                    or_(OutboxMessage.channel.is_(None),
-                        OutboxMessage.channel.not_in(sorted(busy or ()))),
-                )
-                .order_by(OutboxMessage.not_before, OutboxMessage.id)
-                .limit(limit)
-            )
-            if uow.session.bind is not None and uow.session.bind.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            rows = list(uow.session.scalars(query))
+            rows = uow.outbox.due(now, limit, busy or ())
             newest = {key: row.id for row in rows if (key := _coalesce_key(row)) is not None}
             for row in rows:
                 key = _coalesce_key(row)
@@ -245,7 +224,7 @@ class OutboxWorker:
         name = type(exc).__name__
         log.error("outbox %s: cannot prepare it: %s", row_id, name)
         with self.services.unit_of_work() as uow:
-            row = uow.session.get(OutboxMessage, row_id)
+            row = uow.outbox.get(row_id)
             if row is None or row.locked_by != self.worker_id:
                 return
             job = Job(id=row.id, key=row.idempotency_key, kind=row.kind,
@@ -258,7 +237,7 @@ class OutboxWorker:
         """Build the call from current state (a lead may have changed since enqueue)."""
         now = self.services.clock.now()
         with self.services.unit_of_work() as uow:
-            row = uow.session.get(OutboxMessage, row_id)
+            row = uow.outbox.get(row_id)
             if row is None or row.locked_by != self.worker_id:
                 return None
             sender = SENDERS.get(row.kind)
@@ -324,7 +303,7 @@ class OutboxWorker:
         channel = str(response.get("channel") or job.channel)
         ts = response.get("ts")
         with self.services.unit_of_work() as uow:
-            row = uow.session.get(OutboxMessage, job.id)
+            row = uow.outbox.get(job.id)
             if row is None or row.status == OutboxStatus.SKIPPED:  # ended moot meanwhile
                 return
             row.attempts += 1 if sent else 0  # an adopted earlier post is not a new attempt
@@ -346,7 +325,7 @@ class OutboxWorker:
                 delay = max(delay, UNCERTAIN_RECHECK_S)
         not_before = now + timedelta(seconds=delay)
         with self.services.unit_of_work() as uow:
-            row = uow.session.get(OutboxMessage, job.id)
+            row = uow.outbox.get(job.id)
             if row is None:
                 return None
             row.attempts = attempts
@@ -373,7 +352,7 @@ class OutboxWorker:
         """The attempt counts and the row ends: failed, or skipped when it found nothing left
         to do."""
         with self.services.unit_of_work() as uow:
-            row = uow.session.get(OutboxMessage, job.id)
+            row = uow.outbox.get(job.id)
             if row is not None:
                 row.attempts += 1
                 self._finish(uow, row, status, error=error)
@@ -387,7 +366,7 @@ class OutboxWorker:
     def _release(self, job: Job, not_before: datetime | None) -> None:
         """Put a claimed row back; ``not_before`` None keeps its place in the queue."""
         with self.services.unit_of_work() as uow:
-            row = uow.session.get(OutboxMessage, job.id)
+            row = uow.outbox.get(job.id)
             if row is not None and row.locked_by == self.worker_id:
                 row.status = OutboxStatus.PENDING
                 if not_before is not None:
@@ -435,21 +414,9 @@ class OutboxHealth:
 def outbox_health(unit_of_work: UnitOfWorkFactory, recent: int = 5) -> OutboxHealth:
     """Counts and the latest permanent failures (no personal data: kind, channel, error)."""
     with unit_of_work() as uow:
-        counts = dict(
-            uow.session.execute(
-                select(OutboxMessage.status, func.count())
-                .where(OutboxMessage.status.in_([
-                    OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.FAILED
-                ]))
-                .group_by(OutboxMessage.status)
-            ).all()
-        )
-        failed_rows = uow.session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.status == OutboxStatus.FAILED)
-            .order_by(OutboxMessage.id.desc())
-            .limit(recent)
-        ).all()
+        counts = uow.outbox.counts_by_status(
+            [OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.FAILED])
+        failed_rows = uow.outbox.latest_failed(recent)
         failures = [
             {"id": r.id, "kind": r.kind, "channel": r.channel, "lead_id": r.lead_id,
              "error": r.last_error}

@@ -20,7 +20,6 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.outbox_sender import Job, Permanent, Retry, Transport
 from bot.outbox_slack import classify
 from bot.user_agent import USER_AGENT
-from storage.models import OutboxMessage
 
 __all__ = ["UPLOAD_METHOD", "has_shared", "upload_file"]
 
@@ -99,7 +98,7 @@ def _remember_file(transport: Transport, job: Job, file_id: str) -> None:
     ids = [str(i) for i in job.args.get("file_ids") or []] + [file_id]
     job.args["file_ids"] = ids
     with transport.services.unit_of_work() as uow:
-        row = uow.session.get(OutboxMessage, job.id)
+        row = uow.outbox.get(job.id)
         if row is not None:
             row.payload = {**row.payload, "file_ids": ids}
             uow.commit()

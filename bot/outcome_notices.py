@@ -13,7 +13,7 @@ and so queues nothing, and a retried transaction queues each message once.
 from __future__ import annotations
 
 from bot.deal import OutcomeNotice, event_outcome, matched_criteria
-from bot.notify import Outgoing
+from bot.lead_messages import Outgoing
 from bot.services import Services
 from bot.views.blocks import thread_link
 from bot.views.outcome import outcome_announcement, thread_reply

@@ -38,7 +38,6 @@ from pydantic import (
     ValidationError,
 )
 from pydantic_core import PydanticCustomError
-from sqlalchemy import case, select
 
 from bot.currencies import minor_units
 from bot.intake import FieldError, Instant, InvalidLead, _nfkc, _sane, _text, field_errors
@@ -273,7 +272,7 @@ def record_in(
     lead = _locked_lead(uow, data)
     if lead is None:
         return OutcomeResult(None, "unknown_lead")
-    status = LeadStatus(lead.status)
+    status = lead.status
     if status not in SQL_STATUSES:
         return OutcomeResult(lead.id, "not_converted")
     deal_id = data.deal_id or lead.deal_id  # no deal id: the deal the lead already has
@@ -301,7 +300,7 @@ def record_in(
     lead.loss_reason_text = reason_text
     lead.loss_note = data.note if data.outcome == "lost" else None
     lead.outcome_source = source
-    uow.session.flush()
+    uow.flush()
     queue_outcome(services, uow, lead, event)
     result = OutcomeResult(lead.id, "recorded", event.id)
     _announce(services, uow, lead, event, result)
@@ -339,18 +338,13 @@ def exact_text(amount: Decimal | None) -> str | None:
 
 def _locked_lead(uow: UnitOfWork, data: OutcomeInput) -> Lead | None:
     """The lead the outcome is about, row-locked; None when no lead matches."""
-    session = uow.session
     if data.lead_id is not None:
         lead_id: int | None = data.lead_id if 0 < data.lead_id <= MAX_LEAD_ID else None
     elif data.external_id is not None:
-        lead_id = session.scalar(select(Lead.id).where(Lead.external_id == data.external_id))
+        lead_id = uow.leads.id_by_external_id(data.external_id)
     elif data.contact_key is not None:
         # the person's newest SQL, else their newest lead (which then answers not_converted)
-        lead_id = session.scalar(
-            select(Lead.id).where(Lead.contact_key == data.contact_key)
-            .order_by(case((Lead.status.in_([s.value for s in SQL_STATUSES]), 0), else_=1),
-                      Lead.id.desc())
-            .limit(1))
+        lead_id = uow.leads.newest_of_contact(data.contact_key, SQL_STATUSES)
     else:
         lead_id = None
     return uow.leads.get_for_update(lead_id) if lead_id is not None else None

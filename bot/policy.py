@@ -380,6 +380,17 @@ class Recycle(_Section):
         return value
 
 
+def _currency_code(value: str | None) -> str | None:
+    """An ISO 4217 code, upper-cased; ``Invalid`` for anything else."""
+    if value is None:
+        return None
+    code = value.strip().upper()
+    if minor_units(code) is None:
+        raise Invalid(f"expected an ISO 4217 currency code like JPY or USD, got {value!r}",
+                      "cli.validation.policy.currency_code", value=value)
+    return code
+
+
 class Outcomes(_Section):
     """Deal outcomes from the CRM (SPEC 10): the loss reasons recorded, who hears of them.
 
@@ -392,6 +403,14 @@ class Outcomes(_Section):
     loss_reasons: tuple[str, ...] = DEFAULT_LOSS_REASONS
     #: which closed deals are announced in the marketing channel
     notify_marketing: tuple[Literal["won", "lost"], ...] = ("won", "lost")
+    #: the currency (ISO 4217) of the expected amount a rep enters when converting to an SQL;
+    #: set, that amount is the SQL's pipeline in the reports until the CRM reports the deal
+    currency: str | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str | None) -> str | None:
+        return _currency_code(value)
 
     @field_validator("loss_reasons")
     @classmethod
@@ -527,13 +546,7 @@ class HubSpotAdapter(_Section):
     @field_validator("default_currency")
     @classmethod
     def _currency(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        code = value.strip().upper()
-        if minor_units(code) is None:
-            raise Invalid(f"expected an ISO 4217 currency code like JPY or USD, got {value!r}",
-                          "cli.validation.policy.currency_code", value=value)
-        return code
+        return _currency_code(value)
 
     @model_validator(mode="after")
     def _stages_apart(self) -> HubSpotAdapter:

@@ -31,7 +31,7 @@ from bot.i18n import Translator, format_duration
 from bot.intake import build_lead, parse_json
 from bot.policy import Policy
 from bot.policy_diff import policy_differences
-from bot.reminders import Audience, Clock, LeadClocks, Notice, NoticeKind, plan
+from bot.reminders import Audience, LeadClocks, Notice, NoticeKind, Promise, plan
 from bot.views.labels import criteria_as_text
 from storage.models import LeadStatus
 
@@ -304,9 +304,9 @@ _WHO = {
     Audience.MARKETING: "cli.preview.to_marketing",
 }
 _BREACH = {
-    Clock.HANDOFF: "cli.preview.breach_handoff",
-    Clock.FIRST_CONTACT: "cli.preview.breach_first_contact",
-    Clock.DECISION: "cli.preview.breach_decision",
+    Promise.HANDOFF: "cli.preview.breach_handoff",
+    Promise.FIRST_CONTACT: "cli.preview.breach_first_contact",
+    Promise.DECISION: "cli.preview.breach_decision",
 }
 
 
@@ -323,16 +323,16 @@ def _describe(notice: Notice, policy: Policy, t: Translator) -> PlannedNotice:
             note = t("cli.preview.breach_recorded", at=when(notice.deadline, policy, lang))
     elif notice.kind == NoticeKind.ASSIGN:
         label, who = t("cli.preview.assign"), t("cli.preview.to_rep")
-    elif notice.clock == Clock.CLAIM:
+    elif notice.clock == Promise.CLAIM:
         label = t("cli.preview.nudge")
-    elif notice.clock == Clock.FIRST_CONTACT and step.endswith("m"):
+    elif notice.clock == Promise.FIRST_CONTACT and step.endswith("m"):
         label = t("cli.preview.reminder_minutes", minutes=step.removesuffix("m"))
         nominal = notice.deadline - timedelta(minutes=int(step.removesuffix("m")))
         if nominal != notice.send_at:
             note = t("cli.preview.reminder_moved", at=when(nominal, policy, lang))
-    elif notice.clock == Clock.FIRST_CONTACT and step.endswith("%"):
+    elif notice.clock == Promise.FIRST_CONTACT and step.endswith("%"):
         label = t("cli.preview.reminder_percent", percent=step.removesuffix("%"))
-    elif notice.clock == Clock.DECISION:
+    elif notice.clock == Promise.DECISION:
         days = step.removesuffix("d")
         label = t.plural("cli.preview.reminder_decision", int(days), days=days)
     else:

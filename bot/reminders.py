@@ -26,18 +26,19 @@ from storage.models import LeadStatus
 
 __all__ = [
     "Audience",
-    "Clock",
     "LeadClocks",
     "Notice",
     "NoticeKind",
+    "Promise",
     "Snooze",
     "due_now",
     "plan",
 ]
 
 
-class Clock(StrEnum):
-    """One promise of the agreement, as a clock running on a lead."""
+class Promise(StrEnum):
+    """One promise of the agreement, whose clock runs on a lead (not the time source,
+    ``bot.clock.Clock``). The values are stored in snooze events and button values."""
 
     HANDOFF = "handoff"  # marketing: hand off within 24 h of qualifying
     CLAIM = "claim"  # somebody should take the lead (channel nudge)
@@ -63,7 +64,7 @@ class Audience(StrEnum):
 class Snooze:
     """A rep asked to be reminded again later about one clock (never past its deadline)."""
 
-    clock: Clock
+    clock: Promise
     until: datetime
 
 
@@ -85,7 +86,7 @@ class LeadClocks:
 
 @dataclass(frozen=True)
 class Notice:
-    clock: Clock
+    clock: Promise
     kind: NoticeKind
     #: the promise's instant: the deadline a reminder warns about, the one a breach lapsed
     deadline: datetime
@@ -129,7 +130,7 @@ def due_now(
     """
     due = [n for n in notices if n.send_at <= now and n.key not in handled]
     breached = {n.clock for n in due if n.kind == NoticeKind.BREACH}
-    latest: dict[Clock, Notice] = {}
+    latest: dict[Promise, Notice] = {}
     for notice in due:
         if notice.kind == NoticeKind.REMINDER and notice.clock not in breached:
             best = latest.get(notice.clock)
@@ -154,7 +155,7 @@ def _handoff(lead: LeadClocks, policy: Policy, cal: BusinessCalendar) -> list[No
         audiences: tuple[Audience, ...] = ()
     else:
         audiences = (Audience.MARKETING,)
-    return [_breach(Clock.HANDOFF, due, audiences, policy, cal)]
+    return [_breach(Promise.HANDOFF, due, audiences, policy, cal)]
 
 
 def _claim(lead: LeadClocks, policy: Policy, cal: BusinessCalendar) -> list[Notice]:
@@ -165,12 +166,12 @@ def _claim(lead: LeadClocks, policy: Policy, cal: BusinessCalendar) -> list[Noti
     at = cal.add(lead.posted_at, wait)
     deadline = first_contact_due_from(lead.posted_at, lead, policy)
     notices = [] if at >= deadline else [
-        Notice(Clock.CLAIM, NoticeKind.REMINDER, deadline, at, "unclaimed", (Audience.CHANNEL,))
+        Notice(Promise.CLAIM, NoticeKind.REMINDER, deadline, at, "unclaimed", (Audience.CHANNEL,))
     ]
     if policy.auto_assign.enabled:
         window = cal.between(lead.posted_at, deadline)
         assign_at = cal.add(lead.posted_at, window * policy.auto_assign.after_fraction)
-        notices.append(Notice(Clock.CLAIM, NoticeKind.ASSIGN, deadline, assign_at, "assign", ()))
+        notices.append(Notice(Promise.CLAIM, NoticeKind.ASSIGN, deadline, assign_at, "assign", ()))
     return notices
 
 
@@ -184,19 +185,19 @@ def _first_contact(lead: LeadClocks, policy: Policy, cal: BusinessCalendar) -> l
             at = deadline - timedelta(minutes=minutes)
             if at <= lead.posted_at:
                 continue
-            notices.append(_reminder(Clock.FIRST_CONTACT, deadline, at, f"{minutes}m", lead,
+            notices.append(_reminder(Promise.FIRST_CONTACT, deadline, at, f"{minutes}m", lead,
                                      policy, cal))
         window = cal.between(lead.posted_at, deadline)
         for percent in sorted(set(policy.reminders.first_contact_at_percent)):
             at = cal.add(lead.posted_at, window * percent / 100)
-            notices.append(_reminder(Clock.FIRST_CONTACT, deadline, at, f"{percent}%", lead,
+            notices.append(_reminder(Promise.FIRST_CONTACT, deadline, at, f"{percent}%", lead,
                                      policy, cal))
-        notices += _snoozed(Clock.FIRST_CONTACT, deadline, lead, policy, cal)
+        notices += _snoozed(Promise.FIRST_CONTACT, deadline, lead, policy, cal)
     ended = contacted or lead.decided_at
     if ended is None or ended > deadline:
         if ended is None and lead.status not in OPEN:
             return notices  # decided leads without a decision time: nothing to say
-        notices.append(_breach(Clock.FIRST_CONTACT, deadline, _escalation(policy), policy, cal))
+        notices.append(_breach(Promise.FIRST_CONTACT, deadline, _escalation(policy), policy, cal))
     return notices
 
 
@@ -212,8 +213,8 @@ def _follow_up(lead: LeadClocks, policy: Policy, cal: BusinessCalendar) -> list[
     due = cal.add(lead.last_touch_at, every)
     step = f"touch{lead.touch_count + 1}"
     return [
-        _reminder(Clock.FOLLOW_UP, due, due, step, lead, policy, cal),
-        *_snoozed(Clock.FOLLOW_UP, due, lead, policy, cal),
+        _reminder(Promise.FOLLOW_UP, due, due, step, lead, policy, cal),
+        *_snoozed(Promise.FOLLOW_UP, due, lead, policy, cal),
     ]
 
 
@@ -226,13 +227,13 @@ def _decision(lead: LeadClocks, policy: Policy, cal: BusinessCalendar) -> list[N
         if days:
             at = cal.add(deadline, -days * _business_day(cal))
             if at > lead.posted_at:
-                notices.append(_reminder(Clock.DECISION, deadline, at, f"{days}d", lead,
+                notices.append(_reminder(Promise.DECISION, deadline, at, f"{days}d", lead,
                                          policy, cal))
-        notices += _snoozed(Clock.DECISION, deadline, lead, policy, cal)
+        notices += _snoozed(Promise.DECISION, deadline, lead, policy, cal)
     if lead.decided_at is None and lead.status not in OPEN:
         return notices
     if lead.decided_at is None or lead.decided_at > deadline:
-        notices.append(_breach(Clock.DECISION, deadline, _escalation(policy), policy, cal))
+        notices.append(_breach(Promise.DECISION, deadline, _escalation(policy), policy, cal))
     return notices
 
 
@@ -240,7 +241,7 @@ def _decision(lead: LeadClocks, policy: Policy, cal: BusinessCalendar) -> list[N
 
 
 def _reminder(
-    clock: Clock,
+    clock: Promise,
     deadline: datetime,
     at: datetime,
     step: str,
@@ -253,7 +254,7 @@ def _reminder(
 
 
 def _snoozed(
-    clock: Clock, deadline: datetime, lead: LeadClocks, policy: Policy, cal: BusinessCalendar
+    clock: Promise, deadline: datetime, lead: LeadClocks, policy: Policy, cal: BusinessCalendar
 ) -> list[Notice]:
     """A snooze is a reminder of its own at the chosen time, never later than the deadline."""
     return [
@@ -265,7 +266,7 @@ def _snoozed(
 
 
 def _breach(
-    clock: Clock,
+    clock: Promise,
     deadline: datetime,
     audiences: tuple[Audience, ...],
     policy: Policy,

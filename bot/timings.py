@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, or_
 
 from bot.calendar import BusinessCalendar, BusinessTimeline
 from bot.deadlines import first_contact_target_hours
@@ -37,6 +37,7 @@ from storage.models import Lead
 
 if TYPE_CHECKING:
     from bot.services import Services
+    from storage.unit_of_work import UnitOfWork
 
 __all__ = [
     "RESTAMP_BATCH",
@@ -61,15 +62,21 @@ Measure = BusinessCalendar | BusinessTimeline
 
 
 _HOLIDAYS_VERSION = version("holidays")
-#: the digest of each policy object seen (policies are few and replaced, never mutated)
+#: how many policies' digests are kept: a process runs one policy at a time (a new agreement
+#: replaces it), so a few cover every reader; older ones are computed again if asked for
+BASES_KEPT = 8
+#: the digest of the latest policy objects seen (never mutated), oldest first
 _BASES: dict[int, tuple[Policy, str]] = {}
+_BASES_LOCK = threading.Lock()
 
 
 def basis(policy: Policy) -> str:
     """A digest of everything the stamps depend on: the calendar's configuration (zone, days,
     shifts, holidays and closures, with the holiday data's version) and the first-contact
-    target of each tier and of the agreement. Computed once per policy object."""
-    known = _BASES.get(id(policy))
+    target of each tier and of the agreement. Computed once per policy object (of the last
+    ``BASES_KEPT``)."""
+    with _BASES_LOCK:
+        known = _BASES.get(id(policy))
     if known is not None and known[0] is policy:
         return known[1]
     # in order: the first tier of a name is the one ``first_contact_target_hours`` uses
@@ -82,7 +89,11 @@ def basis(policy: Policy) -> str:
     }
     encoded = json.dumps(facts, sort_keys=True, separators=(",", ":")).encode()
     digest = hashlib.sha256(encoded).hexdigest()[:32]
-    _BASES[id(policy)] = (policy, digest)
+    with _BASES_LOCK:
+        _BASES.pop(id(policy), None)
+        _BASES[id(policy)] = (policy, digest)
+        while len(_BASES) > BASES_KEPT:
+            del _BASES[next(iter(_BASES))]
     return digest
 
 
@@ -181,15 +192,11 @@ def restamp_all(services: Services, *, on_batch: Callable[[int], Any] | None = N
     done, after = 0, 0
     while not services.stopping.is_set():
         with services.unit_of_work() as uow:
-            query = (select(Lead).where(stale(current), Lead.id > after).order_by(Lead.id)
-                     .limit(RESTAMP_BATCH))
-            if uow.session.get_bind().dialect.name == "postgresql":
-                # a claim or touch committed meanwhile in another process is not overwritten
-                query = query.with_for_update(of=Lead)
-            leads = list(uow.session.scalars(query))
+            # locked: a claim or touch committed meanwhile in another process is not overwritten
+            leads = uow.leads.batch_after(stale(current), after, RESTAMP_BATCH, lock=True)
             if not leads:
                 break
-            _stamp_batch(uow.session, leads, policy, current)
+            _stamp_batch(uow, leads, policy, current)
             uow.commit()
         done += len(leads)
         after = leads[-1].id
@@ -198,7 +205,7 @@ def restamp_all(services: Services, *, on_batch: Callable[[int], Any] | None = N
     return done
 
 
-def _stamp_batch(session: Session, leads: list[Lead], policy: Policy, current: str) -> None:
+def _stamp_batch(uow: UnitOfWork, leads: list[Lead], policy: Policy, current: str) -> None:
     """One timeline over the batch's hand-offs (plus a month for the deadlines past them):
     bisections instead of a walk of the calendar per lead."""
     posted = [lead.posted_at for lead in leads if lead.posted_at is not None]
@@ -210,5 +217,5 @@ def _stamp_batch(session: Session, leads: list[Lead], policy: Policy, current: s
                               max([*posted, *ends]) + timedelta(days=30))
     for lead in leads:
         stamp(lead, policy, on=on, current=current)
-    session.flush()
+    uow.flush()
 

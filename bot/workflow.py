@@ -13,7 +13,7 @@ SQLite's ``BEGIN IMMEDIATE`` lets one writer in at a time, so the losers' update
 The same update moves the lead (``bot.lifecycle.changes``: the transition table stays the
 single source of truth) and returns the row, and only the winner then writes the event
 (``bot.lifecycle.applied``): a won claim is one conditional update, one insert of its event
-and one insert of the Slack calls it owes (``bot.notify.Outgoing``).
+and one insert of the Slack calls it owes (``bot.lead_messages.Outgoing``).
 
 Modal submissions check first (``check_touch``, ``check_reassign``) so a refusal can still be
 shown in the open modal, then act; when the lead changed in between, the act refuses under the
@@ -28,7 +28,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, case, literal, or_, select
 from sqlalchemy.orm import selectinload
 
 from bot.deadlines import decision_due_from, first_contact_due, first_contact_due_from
@@ -48,6 +48,7 @@ from bot.errors import (
     SameOwner,
 )
 from bot.i18n import Translator, format_datetime
+from bot.lead_messages import Outgoing, send_dm
 from bot.lifecycle import (
     OWNED,
     TERMINAL,
@@ -59,7 +60,7 @@ from bot.lifecycle import (
     changes,
     next_status,
 )
-from bot.notify import Outgoing, send_dm
+from bot.policy import Policy
 from bot.roles import Role
 from bot.services import Services
 from bot.timings import stamp
@@ -173,7 +174,7 @@ def claim(services: Services, lead_id: int, user_id: str, *, surface: Surface) -
             raise NotFound(f"lead {lead_id}")
         if state[0] is not None or not allowed(state[1], Action.CLAIM):
             return _not_won(lead_id, *state, user_id)  # most presses that lose: one small read
-        _check_open_limit(services, uow, user_id)
+        _check_open_limit(services.policy, uow, user_id)
         lead = _take(uow, lead_id, user_id, now)
         if lead is None:
             state = uow.leads.owner_and_status(lead_id)
@@ -183,9 +184,9 @@ def claim(services: Services, lead_id: int, user_id: str, *, surface: Surface) -
         event = applied(lead, Action.CLAIM, LeadStatus.POSTED, at=now, surface=surface,
                         actor=user_id)
         stamp(lead, services.policy)  # time to claim, for the reports
-        uow.session.flush()
+        uow.flush()
         _queue_claim_messages(services, uow, lead, event)
-        result = ClaimResult(ClaimOutcome.WON, lead.id, LeadStatus(lead.status), user_id, event.id)
+        result = ClaimResult(ClaimOutcome.WON, lead.id, lead.status, user_id, event.id)
         uow.commit()
     services.outbox_ready.set()
     return result
@@ -200,12 +201,12 @@ def assign_automatically(
     or loses cleanly against the scheduler. False when somebody claimed it meanwhile.
     """
     if _take(uow, lead.id, assignee, now) is None:
-        uow.session.refresh(lead)
+        uow.refresh(lead)
         return False
     event = applied(lead, Action.CLAIM, LeadStatus.POSTED, at=now, surface=Surface.SCHEDULER,
                     actor=assignee, data={"auto": True})
     stamp(lead, services.policy)
-    uow.session.flush()
+    uow.flush()
     _queue_claim_messages(services, uow, lead, event, auto=True)
     return True
 
@@ -218,13 +219,8 @@ def _take(uow: UnitOfWork, lead_id: int, owner: str, now: datetime) -> Lead | No
     database worked out) needs no second read; a lead already in the session is refreshed.
     """
     moved = changes(LeadStatus.POSTED, Action.CLAIM, now)
-    return uow.session.scalars(
-        update(Lead)
-        .where(Lead.id == lead_id, Lead.status == LeadStatus.POSTED, Lead.owner_id.is_(None))
-        .values(owner_id=owner, claimed_at=now, first_claimed_at=_first_claim(now), **moved)
-        .returning(Lead),
-        execution_options={"synchronize_session": False, "populate_existing": True},
-    ).one_or_none()
+    return uow.leads.take_unowned(lead_id, dict(
+        owner_id=owner, claimed_at=now, first_claimed_at=_first_claim(now), **moved))
 
 
 def _first_claim(now: datetime) -> ColumnElement[Any]:
@@ -262,7 +258,7 @@ def release(
                       data=data)
         lead.owner_id = None
         lead.claimed_at = None
-        uow.session.flush()
+        uow.flush()
         _queue_release_messages(services, uow, lead, event, reason)
         result = ReleaseResult(lead.id, previous, event.id)
         uow.commit()
@@ -317,15 +313,14 @@ def log_touch(
         _check_touchable(lead, user_id, is_manager)
         touch = Touch(lead_id=lead.id, rep_id=user_id, kind=kind, outcome=outcome, note=note,
                       at=now)
-        uow.session.add(touch)
-        uow.session.flush()
+        uow.leads.add_touch(touch)
         event = apply(lead, Action.TOUCH, at=now, surface=Surface.MODAL, actor=user_id,
                       data={"touch_id": touch.id, "kind": kind, "outcome": outcome})
         lead.touch_count = (lead.touch_count or 0) + 1
         if lead.first_touch_at is None:
             lead.first_touch_at = now
             stamp(lead, services.policy)  # time to first contact, for the reports
-        uow.session.flush()
+        uow.flush()
         _queue_touch_messages(services, uow, lead, event, kind, outcome)
         result = TouchResult(lead.id, touch.id, event.id, lead.touch_count)
         uow.commit()
@@ -385,7 +380,7 @@ def reassign(
                             "reason": reason})
         lead.owner_id = new_owner
         lead.claimed_at = now
-        uow.session.flush()
+        uow.flush()
         _queue_reassign_messages(services, uow, lead, event, previous, reason)
         result = ReassignResult(lead.id, previous, new_owner, event.id)
         uow.commit()
@@ -489,7 +484,7 @@ def _check_reassignable(
     services: Services, uow: UnitOfWork, lead: Lead, new_owner: str | None, assignee: bool
 ) -> None:
     """The lead is owned; and, when a choice was made, it is someone who can take it."""
-    next_status(LeadStatus(lead.status), Action.REASSIGN)  # IllegalTransition when not owned
+    next_status(lead.status, Action.REASSIGN)  # IllegalTransition when not owned
     if new_owner is None:
         return
     if not assignee:
@@ -497,7 +492,7 @@ def _check_reassignable(
     if new_owner == lead.owner_id:
         raise SameOwner(f"{new_owner} already owns lead {lead.id}")
     try:
-        _check_open_limit(services, uow, new_owner)
+        _check_open_limit(services.policy, uow, new_owner)
     except OpenLeadLimit as error:
         raise AssigneeAtLimit(str(error), **error.params) from None
 
@@ -521,7 +516,7 @@ def _next_deadline(services: Services, lead: Lead) -> str:
 
 def _check_touchable(lead: Lead, user_id: str, is_manager: bool) -> None:
     """The lead's state first: "it was converted" tells anyone more than "not yours"."""
-    next_status(LeadStatus(lead.status), Action.TOUCH)  # IllegalTransition when not owned
+    next_status(lead.status, Action.TOUCH)  # IllegalTransition when not owned
     if lead.owner_id != user_id and not is_manager:
         raise NotAllowed(f"{user_id} may not log a touch on lead {lead.id}")
 
@@ -534,24 +529,18 @@ def _not_won(lead_id: int, owner_id: str | None, status: LeadStatus, user_id: st
     return ClaimResult(outcome, lead_id, status, owner_id)
 
 
-def _check_open_limit(services: Services, uow: UnitOfWork, user_id: str) -> None:
+def _check_open_limit(policy: Policy, uow: UnitOfWork, user_id: str) -> None:
     """Refuse a claim beyond the agreed number of open leads per rep.
 
     Two claims of *different* leads by the same rep at the same instant would both count the
     same open leads; on PostgreSQL a transaction-scoped advisory lock on the rep serializes
     them (SQLite's writers are serialized already), so the cap holds exactly.
     """
-    limit = services.policy.agreement.max_open_leads_per_rep
+    limit = policy.agreement.max_open_leads_per_rep
     if limit is None:
         return
-    bind = uow.session.get_bind()
-    if bind.dialect.name == "postgresql":
-        uow.session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"rep:{user_id}"))))
-    count = uow.session.scalar(
-        select(func.count()).select_from(Lead).where(
-            Lead.owner_id == user_id, Lead.status.in_([s.value for s in OWNED])
-        )
-    ) or 0
+    uow.lock(f"rep:{user_id}")
+    count = uow.leads.count_owned_by(user_id, OWNED)
     if count >= limit:
         raise OpenLeadLimit(f"{user_id} owns {count} open leads", count=count, limit=limit)
 

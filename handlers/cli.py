@@ -16,7 +16,7 @@ import tomli_w
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import csv_import
-from bot.clock import SystemClock
+from bot.clock import Clock, SystemClock
 from bot.i18n import Translator
 from bot.outbound_webhook import check_config, config_problems
 from bot.placeholders import placeholder_problems
@@ -58,14 +58,14 @@ def _require_schema(services: Services) -> None:
         raise SchemaNotCurrent(services.t("cli.schema_not_current"))
 
 
-def _command_services(settings: Settings, policy: Policy) -> Services:
+def _command_services(settings: Settings, policy: Policy, clock: Clock) -> Services:
     """What a one-shot command works with, on a current schema, running the agreement in
     force (SPEC 9): with approvers configured the database holds it, and a policy file whose
     agreement differs is a proposal — reports, deadlines and documents follow what ``run``
     runs, not the file (``bot.agreement.versions.use_in_force``)."""
     from bot.agreement.versions import use_in_force
 
-    services = build_services(settings, policy, SystemClock())
+    services = build_services(settings, policy, clock)
     try:
         _require_schema(services)
         use_in_force(services)
@@ -119,7 +119,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _configure_logging(settings.log_level)
     for problem in placeholder_problems(settings, policy):  # started anyway: /healthz works
         log.warning("placeholder: %s", problem)
-    services = build_services(settings, policy, SystemClock())
+    services = build_services(settings, policy, args.clock)
     if args.migrate if args.migrate is not None else settings.migrate_on_start:
         migrate.upgrade(services.engine)
     else:
@@ -181,7 +181,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     settings, policy = _load(args)
     _configure_logging(settings.log_level)
-    services = _command_services(settings, policy)
+    services = _command_services(settings, policy, args.clock)
     try:
         # SPEC 9: an approved agreement due now takes effect, and the one in force is used
         activation_step(services, services.clock.now())
@@ -220,7 +220,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
     settings, policy = _load(args)
     _configure_logging(settings.log_level)
-    services = _command_services(settings, policy)
+    services = _command_services(settings, policy, args.clock)
     try:
         now = services.clock.now()
         try:
@@ -277,7 +277,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     settings, policy = _load(args)
     _configure_logging(settings.log_level)
-    services = _command_services(settings, policy)
+    services = _command_services(settings, policy, args.clock)
     try:
         now = services.clock.now()
         try:
@@ -352,7 +352,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     # SPEC 8: one language, the policy's unless --language says; a --compare follows the first
     t = Translator(args.language or policy.language)
     try:
-        at = _instant(args.at, policy) if args.at else SystemClock().now()
+        at = _instant(args.at, policy) if args.at else args.clock.now()
     except ValueError:
         print(t("cli.preview.bad_at", at=repr(args.at)), file=sys.stderr)
         return 2
@@ -440,7 +440,7 @@ def cmd_agreement_history(args: argparse.Namespace) -> int:
 
     settings, policy = _load(args)
     _configure_logging(settings.log_level)
-    services = _command_services(settings, policy)
+    services = _command_services(settings, policy, args.clock)
     try:
         print(history_text(services), end="")
     finally:
@@ -475,7 +475,7 @@ def cmd_agreement_propose(args: argparse.Namespace) -> int:
     if not policy.governance.enabled:
         print(t("cli.agreement.propose.no_governance"), file=sys.stderr)
         return 2
-    services = _command_services(settings, policy)
+    services = _command_services(settings, policy, args.clock)
     try:
         with services.unit_of_work() as uow:
             first = uow.agreements.active() is None
@@ -524,7 +524,7 @@ def cmd_agreement(args: argparse.Namespace) -> int:
 
     settings, policy = _load(args)
     _configure_logging(settings.log_level)
-    services = _command_services(settings, policy)
+    services = _command_services(settings, policy, args.clock)
     try:
         try:
             view = agreement_view(services, args.version)
@@ -685,7 +685,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         t = Translator(policy.language)
         print(t("cli.import.cannot_import", file=args.file, reason=exc.text(t)), file=sys.stderr)
         return 2
-    services = build_services(settings, policy, SystemClock())
+    services = build_services(settings, policy, args.clock)
     progress = _ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
     try:
         if migrate.pending(services.engine):
@@ -731,7 +731,7 @@ def cmd_import_outcomes(args: argparse.Namespace) -> int:
         print(Translator(policy.language)("cli.import_outcomes.cannot_import", file=args.file,
                                           reason=exc), file=sys.stderr)
         return 2
-    services = build_services(settings, policy, SystemClock())
+    services = build_services(settings, policy, args.clock)
     progress = _ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
     try:
         if migrate.pending(services.engine):
@@ -956,8 +956,11 @@ def _quiet_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
+    """The CLI's composition root: one clock for the whole command (``SystemClock`` unless
+    given), handed to every service it builds as ``args.clock``."""
     args = build_parser().parse_args(argv)
+    args.clock = clock or SystemClock()
     try:
         return int(args.func(args))
     except BrokenPipeError:  # `sla-bot preview | head`: the reader has what it wanted

@@ -67,7 +67,7 @@ def _user_id(body: dict[str, Any]) -> str | None:
 def _tell_by_dm(services: Services, body: dict[str, Any], text: str) -> None:
     """A click on the App Home (or in a modal) has no ``response_url``: answer by DM instead,
     through the outbox, keyed by the click so a retried request is answered once."""
-    from bot.notify import send_dm
+    from bot.lead_messages import send_dm
 
     user_id = _user_id(body)
     assert user_id is not None

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from storage.types import Money, UTCDateTime
+from storage.types import Money, StrEnumText, UTCDateTime
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -101,7 +101,7 @@ class Lead(Base):
     #: the marketing tool's id for the person (e.g. ``mautic:52``), when a vendor adapter
     #: delivered the lead: later events about the same person find their lead by it
     contact_key: Mapped[str | None] = mapped_column(String(200), index=True)
-    status: Mapped[LeadStatus] = mapped_column(String(20), index=True)
+    status: Mapped[LeadStatus] = mapped_column(StrEnumText(LeadStatus, 20), index=True)
     definition_version: Mapped[str | None] = mapped_column(String(64))
     tier: Mapped[str | None] = mapped_column(String(64))
     qualified_at: Mapped[datetime]

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, func, insert, select
+from sqlalchemy import (
+    ColumnElement,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from storage.models import (
     Activity,
@@ -19,10 +31,12 @@ from storage.models import (
     Feedback,
     Lead,
     LeadEvent,
+    LeadNotice,
     LeadStatus,
     OutboxMessage,
     OutboxStatus,
     ProcessedEvent,
+    Touch,
 )
 from storage.outbox_kind import OutboxKind
 
@@ -71,6 +85,48 @@ class LeadRepository:
         ).first()
         return (row[0], row[1]) if row else None
 
+    def find_many_external(
+        self, external_ids: list[str]
+    ) -> dict[str, tuple[int, dict[str, Any]]]:
+        """``find_external`` for many ids at once (one query per group of deliveries)."""
+        rows = self.session.execute(
+            select(Lead.external_id, Lead.id, Lead.qualification)
+            .where(Lead.external_id.in_(list(dict.fromkeys(external_ids))))
+        )
+        return {row[0]: (row[1], row[2]) for row in rows}
+
+    def insert_many_new(self, leads: list[Lead]) -> list[int]:
+        """``insert_new`` for many new leads at once: the same rows, written with one
+        statement per table instead of per lead; returns the ids in the order of ``leads``, whose
+        external ids must differ."""
+        if not leads:
+            return []
+        table = Lead.__table__
+        columns = [c.key for c in table.columns if c.key != "id"]
+        rows = self.session.execute(
+            insert(table).returning(table.c.external_id, table.c.id),
+            [{key: getattr(lead, key) for key in columns} for lead in leads],
+        )
+        ids: dict[str, int] = {row[0]: int(row[1]) for row in rows}
+        lead_ids = [ids[lead.external_id] for lead in leads]
+        activities = [
+            {"lead_id": lead_id, "type": a.type, "at": a.at, "detail": a.detail,
+             "extra": a.extra or {}}
+            for lead, lead_id in zip(leads, lead_ids, strict=True)
+            for a in lead.activities
+        ]
+        if activities:
+            self.session.execute(insert(Activity.__table__), activities)
+        events = [
+            {"lead_id": lead_id, "at": e.at, "kind": e.kind, "from_status": e.from_status,
+             "to_status": e.to_status, "actor": e.actor, "surface": e.surface, "data": e.data or {}}
+            for lead, lead_id in zip(leads, lead_ids, strict=True)
+            for e in lead.events
+        ]
+        if events:
+            self.session.execute(insert(LeadEvent.__table__), events)
+        return lead_ids
+
     def get(self, lead_id: int) -> Lead | None:
         return self.session.get(Lead, lead_id)
 
@@ -83,7 +139,7 @@ class LeadRepository:
         row = self.session.execute(
             select(Lead.owner_id, Lead.status).where(Lead.id == lead_id)
         ).first()
-        return (row[0], LeadStatus(row[1])) if row is not None else None
+        return (row[0], row[1]) if row is not None else None
 
     def get_for_update(self, lead_id: int) -> Lead | None:
         """Load a lead and lock its row (PostgreSQL) for a read-modify-write."""
@@ -100,6 +156,84 @@ class LeadRepository:
         return self.session.scalars(
             select(Lead).where(Lead.channel_id == channel_id, Lead.message_ts == message_ts)
         ).one_or_none()
+
+    def batch_after(
+        self, where: ColumnElement[bool], after: int, limit: int, *, lock: bool
+    ) -> list[Lead]:
+        """Leads meeting ``where`` with ids above ``after``, in id order (a batch of a walk
+        over many); locked on PostgreSQL when ``lock``."""
+        query = select(Lead).where(where, Lead.id > after).order_by(Lead.id).limit(limit)
+        if lock and _on_postgresql(self.session):
+            query = query.with_for_update(of=Lead)
+        return list(self.session.scalars(query))
+
+    def id_by_external_id(self, external_id: str) -> int | None:
+        return self.session.scalar(select(Lead.id).where(Lead.external_id == external_id))
+
+    def newest_of_contact(self, contact_key: str, prefer: Iterable[LeadStatus]) -> int | None:
+        """The person's newest lead in ``prefer``, else their newest lead."""
+        return self.session.scalar(
+            select(Lead.id).where(Lead.contact_key == contact_key)
+            .order_by(case((Lead.status.in_([s.value for s in prefer]), 0), else_=1),
+                      Lead.id.desc())
+            .limit(1))
+
+    def received_between(self, start: datetime, end: datetime) -> Sequence[Lead]:
+        """Leads received in [start, end) that qualified, with their activities, by id."""
+        return self.session.scalars(
+            select(Lead)
+            .where(Lead.received_at >= start, Lead.received_at < end,
+                   Lead.status != LeadStatus.NOT_QUALIFIED)
+            .options(selectinload(Lead.activities))
+            .order_by(Lead.id)
+        ).all()
+
+    def add_touch(self, touch: Touch) -> Touch:
+        """Store a logged touch; its id is known on return (the event names it)."""
+        self.session.add(touch)
+        self.session.flush()
+        return touch
+
+    def take_unowned(self, lead_id: int, values: dict[str, Any]) -> Lead | None:
+        """The conditional update that decides a claim: ``values`` written only while the lead
+        is posted and unowned; the updated lead (refreshed if already loaded), or None."""
+        return self.session.scalars(
+            update(Lead)
+            .where(Lead.id == lead_id, Lead.status == LeadStatus.POSTED, Lead.owner_id.is_(None))
+            .values(**values)
+            .returning(Lead),
+            execution_options={"synchronize_session": False, "populate_existing": True},
+        ).one_or_none()
+
+    def count_owned_by(self, owner: str, statuses: Iterable[LeadStatus]) -> int:
+        return self.session.scalar(
+            select(func.count()).select_from(Lead).where(
+                Lead.owner_id == owner, Lead.status.in_([s.value for s in statuses])
+            )
+        ) or 0
+
+    def counts_owned_by(
+        self, owners: Sequence[str], statuses: Iterable[LeadStatus]
+    ) -> dict[str | None, int]:
+        """How many leads in ``statuses`` each of ``owners`` holds (absent: none)."""
+        return {owner: count for owner, count in self.session.execute(
+            select(Lead.owner_id, func.count()).where(
+                Lead.owner_id.in_(owners), Lead.status.in_([s.value for s in statuses])
+            ).group_by(Lead.owner_id)
+        )}
+
+    def states_of_contact(self, contact_key: str) -> list[tuple[int, LeadStatus]]:
+        """A person's leads (id and status), newest first."""
+        return [(row.id, row.status) for row in self.session.execute(
+            select(Lead.id, Lead.status).where(Lead.contact_key == contact_key)
+            .order_by(Lead.id.desc())
+        )]
+
+    def latest_for_deal(self, deal_id: str, *where: ColumnElement[bool]) -> int | None:
+        """The newest lead carrying this CRM deal (and meeting ``where``), by id."""
+        return self.session.scalar(
+            select(Lead.id).where(Lead.deal_id == deal_id, *where)
+            .order_by(Lead.id.desc()).limit(1))
 
 
 class OutboxRepository:
@@ -171,6 +305,19 @@ class OutboxRepository:
             _new_outbox_row(key, kind, now, payload, channel, lead_id, None),
         )
 
+    def insert_many_new(self, messages: list[dict[str, Any]]) -> None:
+        """``insert_new`` for many messages at once (keys that cannot exist yet).
+
+        Each of ``messages`` holds ``key``, ``kind``, ``now``, ``payload``, ``channel``,
+        ``lead_id``.
+        """
+        if messages:
+            self.session.execute(insert(OutboxMessage.__table__), [
+                _new_outbox_row(m["key"], m["kind"], m["now"], m["payload"], m["channel"],
+                                m["lead_id"], None)
+                for m in messages
+            ])
+
     def channels_of(self, kind: OutboxKind) -> list[str]:
         """Every channel (or user) messages of ``kind`` were ever queued to, once each."""
         return sorted(self.session.scalars(
@@ -182,6 +329,55 @@ class OutboxRepository:
         return self.session.scalars(
             select(OutboxMessage).where(OutboxMessage.idempotency_key == key)
         ).one_or_none()
+
+    def get(self, row_id: int) -> OutboxMessage | None:
+        return self.session.get(OutboxMessage, row_id)
+
+    def any_due_on(self, channels: Collection[str], now: datetime) -> bool:
+        """Whether a message due by ``now`` waits for one of ``channels``."""
+        return self.session.scalar(
+            select(OutboxMessage.id).where(
+                OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+                OutboxMessage.not_before <= now,
+                OutboxMessage.channel.in_(sorted(channels)),
+            ).limit(1)
+        ) is not None
+
+    def due(self, now: datetime, limit: int, busy: Collection[str]) -> list[OutboxMessage]:
+        """Messages due by ``now``, unlocked and not for a ``busy`` channel, oldest first; on
+        PostgreSQL locked, skipping rows another worker holds."""
+        query = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+                OutboxMessage.not_before <= now,
+                or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until <= now),
+                or_(OutboxMessage.channel.is_(None),
+                    OutboxMessage.channel.not_in(sorted(busy))),
+            )
+            .order_by(OutboxMessage.not_before, OutboxMessage.id)
+            .limit(limit)
+        )
+        if _on_postgresql(self.session):
+            query = query.with_for_update(skip_locked=True)
+        return list(self.session.scalars(query))
+
+    def counts_by_status(self, statuses: Iterable[OutboxStatus]) -> dict[str, int]:
+        return dict(
+            self.session.execute(
+                select(OutboxMessage.status, func.count())
+                .where(OutboxMessage.status.in_(list(statuses)))
+                .group_by(OutboxMessage.status)
+            ).all()
+        )
+
+    def latest_failed(self, limit: int) -> Sequence[OutboxMessage]:
+        return self.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.FAILED)
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        ).all()
 
 
 class FeedbackRepository:
@@ -231,6 +427,22 @@ class FeedbackRepository:
             .with_for_update()
         ).one_or_none()
 
+    def kept_between(
+        self, start: datetime, end: datetime, authors: Collection[str], limit: int
+    ) -> tuple[int, list[tuple[Feedback, Lead]]]:
+        """Replies kept (not deleted) in [start, end), by ``authors`` when given: how many, and
+        the latest ``limit`` with their leads."""
+        where = [Feedback.at >= start, Feedback.at < end, Feedback.deleted_at.is_(None)]
+        if authors:
+            where.append(Feedback.author_id.in_(sorted(authors)))
+        count = self.session.scalar(select(func.count()).select_from(Feedback).where(*where))
+        rows = self.session.execute(
+            select(Feedback, Lead).join(Lead, Lead.id == Feedback.lead_id)
+            .where(*where).order_by(Feedback.at.desc(), Feedback.id.desc())
+            .limit(limit)
+        ).all()
+        return int(count or 0), [(item, lead) for item, lead in rows]
+
     def for_lead(self, lead_id: int) -> list[Feedback]:
         return list(
             self.session.scalars(
@@ -275,6 +487,123 @@ class ProcessedEventRepository:
         return int(result.rowcount or 0)
 
 
+class LeadEventRepository:
+    """Reads of the lifecycle's audit trail (``lead_events``) beyond one lead's own list."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def of_kind(self, lead_ids: Sequence[int], kind: str) -> list[LeadEvent]:
+        if not lead_ids:
+            return []
+        return list(self.session.scalars(
+            select(LeadEvent).where(LeadEvent.lead_id.in_(lead_ids), LeadEvent.kind == kind)
+        ))
+
+    def data_of_kinds(self, lead_ids: Sequence[int], kinds: Sequence[str]) -> list[Any]:
+        """The ``data`` of the events of ``kinds`` on these leads."""
+        return list(self.session.scalars(
+            select(LeadEvent.data).where(LeadEvent.lead_id.in_(lead_ids),
+                                         LeadEvent.kind.in_(kinds))
+        ))
+
+    def breaches_between(
+        self, start: datetime, end: datetime, limit: int
+    ) -> tuple[int, dict[str | None, int], list[tuple[LeadEvent, Lead]]]:
+        """Breach events recorded in [start, end) (their ``at`` is the missed deadline): how
+        many, how many per owner, and the first ``limit`` with their leads."""
+        in_period = (LeadEvent.kind == "breach", LeadEvent.at >= start, LeadEvent.at < end)
+        total = self.session.scalar(
+            select(func.count()).select_from(LeadEvent).where(*in_period))
+        by_owner = dict(self.session.execute(
+            select(Lead.owner_id, func.count()).select_from(LeadEvent)
+            .join(Lead, Lead.id == LeadEvent.lead_id)
+            .where(*in_period, Lead.owner_id.is_not(None)).group_by(Lead.owner_id)
+        ).all())
+        rows = self.session.execute(
+            select(LeadEvent, Lead).join(Lead, Lead.id == LeadEvent.lead_id)
+            .where(*in_period).order_by(LeadEvent.at, LeadEvent.id).limit(limit)
+        ).all()
+        return int(total or 0), by_owner, [(event, lead) for event, lead in rows]
+
+    def count_by_actor(self, *where: ColumnElement[bool]) -> dict[str | None, int]:
+        """How many events meeting ``where`` each actor has."""
+        return {actor: count for actor, count in self.session.execute(
+            select(LeadEvent.actor, func.count()).where(*where).group_by(LeadEvent.actor)
+        )}
+
+
+class NoticeRepository:
+    """The reminder sweep's rows: leads whose next instant has come, notices handled once."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def due_leads(self, now: datetime, limit: int) -> list[Lead]:
+        """Leads whose next instant is ``now`` or earlier, earliest first; on PostgreSQL
+        locked, skipping those another process is sweeping."""
+        query = (
+            select(Lead)
+            .where(Lead.next_due_at.is_not(None), Lead.next_due_at <= now)
+            .order_by(Lead.next_due_at)
+            .limit(limit)
+        )
+        if _on_postgresql(self.session):
+            query = query.with_for_update(skip_locked=True, of=Lead)
+        return list(self.session.scalars(query))
+
+    def due_owners(self, now: datetime, limit: int) -> set[str | None]:
+        return set(self.session.scalars(
+            select(Lead.owner_id).where(Lead.next_due_at.is_not(None), Lead.next_due_at <= now,
+                                        Lead.owner_id.is_not(None)).distinct().limit(limit)
+        ))
+
+    def handled(self, lead_ids: Sequence[int]) -> dict[int, set[str]]:
+        """The keys of the notices handled per lead."""
+        found: dict[int, set[str]] = {}
+        if not lead_ids:
+            return found
+        rows = self.session.execute(
+            select(LeadNotice.lead_id, LeadNotice.key).where(LeadNotice.lead_id.in_(lead_ids))
+        )
+        for lead_id, key in rows:
+            found.setdefault(lead_id, set()).add(key)
+        return found
+
+    def write(
+        self,
+        notices: list[dict[str, Any]],
+        events: list[dict[str, Any]],
+        next_due: dict[int, datetime | None],
+        first_breach: dict[int, datetime],
+    ) -> None:
+        """What a batch of the sweep writes, as a few set-based statements: the handled
+        notices, their events, each lead's next instant and earliest breach."""
+        if notices:
+            self.session.execute(insert(LeadNotice.__table__), notices)
+        if events:
+            self.session.execute(insert(LeadEvent.__table__), events)
+        if next_due:
+            self.session.execute(update(Lead), [
+                {"id": lead_id, "next_due_at": due} for lead_id, due in next_due.items()
+            ])
+        if first_breach:
+            at = bindparam("breach_at", type_=Lead.first_breach_at.type)
+            self.session.execute(
+                update(Lead.__table__)
+                .where(Lead.id == bindparam("breach_lead"))
+                .values(first_breach_at=case(
+                    (or_(Lead.first_breach_at.is_(None), Lead.first_breach_at > at), at),
+                    else_=Lead.first_breach_at)),
+                [{"breach_lead": lead_id, "breach_at": at_}
+                 for lead_id, at_ in first_breach.items()],
+            )
+
+
+def _on_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def _new_outbox_row(
     key: str,
     kind: OutboxKind | str,
@@ -298,63 +627,6 @@ def _new_outbox_row(
         "not_before": not_before or now,
         "created_at": now,
     }
-
-
-def find_leads_by_external_ids(
-    session: Session, external_ids: list[str]
-) -> dict[str, tuple[int, dict[str, Any]]]:
-    """``LeadRepository.find_external`` for many ids at once (one query per group of deliveries)."""
-    rows = session.execute(
-        select(Lead.external_id, Lead.id, Lead.qualification)
-        .where(Lead.external_id.in_(list(dict.fromkeys(external_ids))))
-    )
-    return {row[0]: (row[1], row[2]) for row in rows}
-
-
-def insert_leads(session: Session, leads: list[Lead]) -> list[int]:
-    """``LeadRepository.insert_new`` for many new leads at once: the same rows, written with one
-    statement per table instead of per lead; returns the ids in the order of ``leads``, whose
-    external ids must differ."""
-    if not leads:
-        return []
-    table = Lead.__table__
-    columns = [c.key for c in table.columns if c.key != "id"]
-    rows = session.execute(
-        insert(table).returning(table.c.external_id, table.c.id),
-        [{key: getattr(lead, key) for key in columns} for lead in leads],
-    )
-    ids: dict[str, int] = {row[0]: int(row[1]) for row in rows}
-    lead_ids = [ids[lead.external_id] for lead in leads]
-    activities = [
-        {"lead_id": lead_id, "type": a.type, "at": a.at, "detail": a.detail,
-         "extra": a.extra or {}}
-        for lead, lead_id in zip(leads, lead_ids, strict=True)
-        for a in lead.activities
-    ]
-    if activities:
-        session.execute(insert(Activity.__table__), activities)
-    events = [
-        {"lead_id": lead_id, "at": e.at, "kind": e.kind, "from_status": e.from_status,
-         "to_status": e.to_status, "actor": e.actor, "surface": e.surface, "data": e.data or {}}
-        for lead, lead_id in zip(leads, lead_ids, strict=True)
-        for e in lead.events
-    ]
-    if events:
-        session.execute(insert(LeadEvent.__table__), events)
-    return lead_ids
-
-
-def insert_outbox_messages(session: Session, messages: list[dict[str, Any]]) -> None:
-    """``OutboxRepository.insert_new`` for many messages at once (keys that cannot exist yet).
-
-    Each of ``messages`` holds ``key``, ``kind``, ``now``, ``payload``, ``channel``, ``lead_id``.
-    """
-    if messages:
-        session.execute(insert(OutboxMessage.__table__), [
-            _new_outbox_row(m["key"], m["kind"], m["now"], m["payload"], m["channel"],
-                            m["lead_id"], None)
-            for m in messages
-        ])
 
 
 class AgreementRepository:
@@ -470,6 +742,33 @@ class AgreementRepository:
         self.session.add(approval)
         self.session.flush()
         return approval
+
+    def in_force_up_to(
+        self, number: int, statuses: Iterable[str]
+    ) -> list[AgreementVersion]:
+        """Versions up to ``number`` that were in force (``statuses``), oldest first."""
+        return list(self.session.scalars(
+            select(AgreementVersion)
+            .where(AgreementVersion.number <= number, AgreementVersion.status.in_(list(statuses)))
+            .order_by(AgreementVersion.number)))
+
+    def effective_before(
+        self, end: datetime, statuses: Iterable[str]
+    ) -> list[AgreementVersion]:
+        """Versions in ``statuses`` that took effect before ``end``, in effective order."""
+        return list(self.session.scalars(
+            select(AgreementVersion)
+            .where(AgreementVersion.status.in_(list(statuses)),
+                   AgreementVersion.effective_at.is_not(None),
+                   AgreementVersion.effective_at < end)
+            .order_by(AgreementVersion.effective_at, AgreementVersion.number)))
+
+    def approvals_of(self, version_ids: Sequence[int]) -> list[AgreementApproval]:
+        """The approvals of these versions, in the order they were given."""
+        return list(self.session.scalars(
+            select(AgreementApproval)
+            .where(AgreementApproval.version_id.in_(list(version_ids)))
+            .order_by(AgreementApproval.approved_at, AgreementApproval.id)))
 
     def number_after(self, number: int) -> int | None:
         """The first version recorded after ``number`` (what superseded it)."""

@@ -13,12 +13,15 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.repositories import (
     AgreementRepository,
     FeedbackRepository,
+    LeadEventRepository,
     LeadRepository,
+    NoticeRepository,
     OutboxRepository,
     ProcessedEventRepository,
 )
@@ -27,6 +30,8 @@ from storage.repositories import (
 class UnitOfWork:
     session: Session
     leads: LeadRepository
+    events: LeadEventRepository
+    notices: NoticeRepository
     outbox: OutboxRepository
     feedback: FeedbackRepository
     processed_events: ProcessedEventRepository
@@ -44,6 +49,8 @@ class UnitOfWork:
         self._writer_lock.__enter__()
         self.session = self._session_factory()
         self.leads = LeadRepository(self.session)
+        self.events = LeadEventRepository(self.session)
+        self.notices = NoticeRepository(self.session)
         self.outbox = OutboxRepository(self.session)
         self.feedback = FeedbackRepository(self.session)
         self.processed_events = ProcessedEventRepository(self.session)
@@ -67,6 +74,35 @@ class UnitOfWork:
 
     def rollback(self) -> None:
         self.session.rollback()
+
+    def flush(self) -> None:
+        """Write what is pending now (ids, unique keys), inside the transaction."""
+        self.session.flush()
+
+    def refresh(self, row: object) -> None:
+        """Read ``row`` again from the database (another transaction may have changed it)."""
+        self.session.refresh(row)
+
+    def detach(self, *rows: object) -> None:
+        """Keep ``rows`` usable after the unit of work ends (their loaded columns only)."""
+        for row in rows:
+            self.session.expunge(row)
+
+    def detach_all(self) -> None:
+        self.session.expunge_all()
+
+    @property
+    def on_postgresql(self) -> bool:
+        """Row locks, ``SKIP LOCKED`` and advisory locks are PostgreSQL's (SQLite's writers
+        are serialized already)."""
+        bind = self.session.get_bind()
+        return bind is not None and bind.dialect.name == "postgresql"
+
+    def lock(self, key: str) -> None:
+        """Serialize transactions about ``key`` until this one ends (PostgreSQL's transaction
+        advisory lock; on SQLite the writer lock already orders them)."""
+        if self.on_postgresql:
+            self.session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]

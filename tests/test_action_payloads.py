@@ -24,7 +24,7 @@ from bot.action_payloads import (
 )
 from bot.errors import NotFound, UnknownProposal
 from bot.ids import Action, Callback
-from bot.reminders import Clock
+from bot.reminders import Promise
 from handlers.modals import GatedModal
 from handlers.submissions import ModalSubmission, at
 
@@ -41,7 +41,7 @@ def test_every_action_and_modal_says_what_it_carries() -> None:
 def test_the_texts_are_the_ones_clients_already_hold() -> None:
     """Messages posted before a release keep their buttons working."""
     assert LeadPayload(42).encode() == "42"
-    assert SnoozePayload(42, Clock.FIRST_CONTACT, 30).encode() == "42:first_contact:30"
+    assert SnoozePayload(42, Promise.FIRST_CONTACT, 30).encode() == "42:first_contact:30"
     assert ProposalPayload(7).encode() == "7"
     assert AgreementPayload(0).encode() == "0"
     assert AgreementPage(3, 1).encode() == '{"version":3,"page":1}'
@@ -54,9 +54,9 @@ def test_ids_read_back_as_written(value: int) -> None:
     assert AgreementPayload.parse(AgreementPayload(value).encode()) == AgreementPayload(value)
 
 
-@given(st.integers(min_value=1, max_value=MAX_ID), st.sampled_from(list(Clock)),
+@given(st.integers(min_value=1, max_value=MAX_ID), st.sampled_from(list(Promise)),
        st.sampled_from(SNOOZE_MINUTES))
-def test_a_snooze_reads_back_as_written(lead_id: int, clock: Clock, minutes: int) -> None:
+def test_a_snooze_reads_back_as_written(lead_id: int, clock: Promise, minutes: int) -> None:
     payload = SnoozePayload(lead_id, clock, minutes)
     assert SnoozePayload.parse(payload.encode()) == payload
 

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import event, select
 
 from bot.clock import ManualClock
+from bot.lead_messages import Outgoing
 from bot.lifecycle import Action, Surface, apply
-from bot.notify import Outgoing
 from bot.outbox import OutboxWorker
 from bot.policy import Policy
 from bot.services import Services

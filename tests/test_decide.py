@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from decimal import Decimal
 from threading import Barrier, Thread
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -125,6 +126,8 @@ def test_a_valid_conversion_tells_the_channel_the_thread_and_marketing(env: Env)
     lead = env.lead(lead_id)
     assert (lead.status, lead.decided_at, lead.owner_id) == (
         LeadStatus.CONVERTED, env.clock.now(), REP1)
+    # in [outcomes] currency, the expected amount is the SQL's pipeline
+    assert (lead.deal_amount, lead.deal_currency) == (Decimal(1200000), "JPY")
     (event,) = env.events(lead_id, "convert")
     assert (event.actor, event.surface, event.from_status, event.to_status) == (
         REP1, "modal", "working", "converted")
@@ -144,7 +147,7 @@ def test_a_valid_conversion_tells_the_channel_the_thread_and_marketing(env: Env)
     assert post["text"] == (f"MQL → SQL: Sato Hanako (Example KK) was converted to SQL by "
                             f"<@{REP1}>.")
     assert "1 h 30 min (business hours)" in text and "*Touches*\\n2\"" in text
-    assert "1,200,000" in text and "hubspot" in text
+    assert "¥1,200,000" in text and "hubspot" in text
     assert f"<{link(ts)}|{t('decide.thread_link')}>" in text
     assert len(env.fake.calls_to("views.publish")) > homes_before  # App Homes refreshed
     assert REP1 in env.fake.home_views
@@ -199,6 +202,29 @@ def test_invalid_conversions_keep_the_modal_open_and_change_nothing(
     assert errors[block.value] == (message or env.services.t("convert.error.amount"))
     assert state(env, lead_id) == before
     assert env.lead(lead_id).status == LeadStatus.WORKING
+
+
+def test_without_a_currency_the_expected_amount_stays_in_the_record_only(
+    fake_slack: FakeSlack, sqlite_db: Database, policy: Policy, clock: ManualClock
+) -> None:
+    """No ``[outcomes] currency``: a bare number cannot be summed with the CRM's amounts, so
+    it is no pipeline; marketing reads it as entered."""
+    bare = policy_with(policy, language="en").model_copy(
+        update={"outcomes": policy.outcomes.model_copy(update={"currency": None})})
+    running = start(fake_slack, sqlite_db, bare, clock)
+    try:
+        lead_id, _ts = owned(running)
+        accepted(submit(running, Callback.CONVERT_MODAL, lead_id, REP1,
+                        convert_values(amount="2500")))
+        lead = running.lead(lead_id)
+        assert (lead.deal_amount, lead.deal_currency) == (None, None)
+        (event,) = running.events(lead_id, "convert")
+        assert event.data["amount"] == 2500
+        running.drain()
+        text = shown(marketing(running)[0])
+        assert "2,500" in text and "¥" not in text
+    finally:
+        running.bot.stop()
 
 
 def test_the_bant_items_required_are_configurable(

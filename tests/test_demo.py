@@ -154,10 +154,36 @@ def test_the_english_demo_reads_naturally(english: tuple[int, str, str, float]) 
     assert "[ 1200000 ]" in section(out, "modal “Convert to SQL”, as submitted")
 
 
+def narrated(transcript: str, text: str) -> int:
+    """Where the narration line containing ``text`` begins."""
+    return transcript.rindex("\n", 0, transcript.index(text)) + 1
+
+
 def scene(transcript: str, t: Translator) -> str:
-    """The agreement scene: from the first proposal's narration to the end."""
-    start = transcript.index(t("demo.agreement.propose", user="@" + t("demo.people.marketer")))
-    return transcript[transcript.rindex("\n", 0, start) + 1:]
+    """The agreement scene: from the first proposal's narration to the deals scene."""
+    start = narrated(transcript, t("demo.agreement.propose",
+                                   user="@" + t("demo.people.marketer")))
+    return transcript[start:narrated(transcript, t("demo.deals.begin"))]
+
+
+def deals_scene(transcript: str, t: Translator) -> str:
+    """The end of the story (SPEC 10): from its narration to the end."""
+    return transcript[narrated(transcript, t("demo.deals.begin")):]
+
+
+def frames(transcript: str, header_part: str) -> list[str]:
+    """Every frame whose header contains ``header_part``: header and body lines, as printed."""
+    found, current = [], None
+    for line in transcript.splitlines():
+        if line.startswith(("── ", "▶ ")) or not line.strip():
+            if current is not None:
+                found.append("\n".join(current))
+            current = [line] if line.startswith("── ") and header_part in line else None
+        elif current is not None:
+            current.append(line)
+    if current is not None:
+        found.append("\n".join(current))
+    return found
 
 
 def test_the_agreement_is_revised_in_slack(english: tuple[int, str, str, float]) -> None:
@@ -216,6 +242,71 @@ def test_the_agreement_is_revised_in_slack(english: tuple[int, str, str, float])
     assert "The agreement changed" not in section(out, "Mon 30 Nov 09:00 · channel #sales")
 
 
+def test_the_deals_end_and_the_review_shows_the_funnel(
+    english: tuple[int, str, str, float],
+) -> None:
+    """SPEC 10 as people live it: the first day's SQL won a week after its conversion and
+    the recycled company's next contact lost to a competitor, both reported by the CRM through
+    the outcome webhook; Slack hears both; on the 1st the review pack shows the funnel.
+    Product wording is read from the catalog, so only the scene's structure is pinned."""
+    _, out, _, _ = english
+    t = Translator("en")
+    part = deals_scene(out, t)
+    assert "Done. Surfaces shown:" in part  # the story ends here
+    # the cousin: another contact at the recycled lead's company, claimed and converted
+    cousin = f"{t('demo.people.contact_cousin')} — Acme Logistics"
+    assert "ordinary lead · Acme Logistics: HTTP 202" in part
+    assert cousin in section(part, "Tue 1 Dec 10:00 · channel #sales")
+    assert f"@suzuki presses [ {t('handoff.convert')} ] on “Acme Logistics”" in part
+    assert "800,000" in section(part, "channel #marketing")
+    # brief: the claim DM repeats the card, so only its first line; the modal opened empty
+    # before is only named
+    assert frames(part, "DM · @suzuki")[0].splitlines()[2:] == ["  …"]
+    assert frames(part, "modal “Convert to SQL” · @suzuki")[0].splitlines()[1:] == ["  …"]
+    # won: a week after its conversion on Thu 26 Nov 11:00, through the outcome webhook
+    won_at = part.index(t("demo.deals.won", company="Example KK"))
+    lost_at = part.index(t("demo.deals.lost", company="Acme Logistics"))
+    review_at = part.index(t("review.title", month="December 2026"))
+    assert won_at < lost_at < review_at
+    assert f"▶ Thu 3 Dec 11:00  {t('demo.deals.won', company='Example KK')}" in part
+    won = part[won_at:lost_at]
+    assert re.search(r'^  POST /webhooks/outcome \{"external_id": "hubspot-20391", '
+                     r'"outcome": "won", "amount": 1200000, "currency": "JPY", '
+                     r'"closed_at": "2026-12-03T11:00:00\+09:00"', won, re.M)
+    assert '  HTTP 202 {"lead_id": 1, "status": "recorded"}' in won
+    # the thread reply, the hand-off message (in brief: what changed) and marketing's post
+    amount = "¥1,200,000"
+    assert t("outcome.won", amount=amount) in section(
+        won, "thread of “Yamada Hanako — Example KK” in #sales")
+    updated = frames(won, "channel #sales (message updated)")[0].splitlines()
+    assert updated[1:3] == ["  ▍Yamada Hanako — Example KK", "  …"]
+    assert t("outcome.won", amount=amount) in updated[3] and len(updated) == 4
+    assert amount in section(won, "channel #marketing") and "Example KK" in section(
+        won, "channel #marketing")
+    # lost to a competitor with the rep's note: marketing sees the reason and the note
+    lost = part[lost_at:review_at]
+    assert '"outcome": "lost"' in lost and '"reason": "competitor"' in lost
+    reason = t("loss_reason.competitor")
+    note = t("demo.notes.lost")
+    marketing = section(lost, "channel #marketing")
+    assert reason in marketing and note in marketing
+    assert t("outcome.with_note", outcome=t("outcome.lost", reason=reason), note=note) in \
+        section(lost, f"thread of “{cousin}” in #sales")
+    # the digest of that week lists both deals, in brief its deals section only
+    digest = frames(part, "Mon 7 Dec 09:00 · channel #sales ─")[0]
+    assert "Weekly SLA digest · 2026-W49" in digest and "Example KK" in digest
+    assert "Acme Logistics" in digest and reason in digest and digest.endswith("  …")
+    # the 1st: the December pack, in brief its title and the funnel, then its chart
+    pack = frames(part, "Fri 1 Jan 09:00 · channel #sales ─")[-1]
+    assert t("review.title", month="December 2026") in pack
+    assert t("review.deals") in pack
+    assert t("review.deals_revenue", amounts=amount) in section(pack, "channel #sales")
+    assert "won 1" in pack and "1 lost" in pack
+    assert t("review.by_source") not in pack and pack.endswith("  …")
+    chart = frames(part, "Fri 1 Jan 09:00 · channel #sales (file)")
+    assert chart and "December 2026" in chart[0] and "📎" in chart[0]
+
+
 def test_the_demo_in_japanese_and_without_pauses(tmp_path: Path) -> None:
     out = io.StringIO()
 
@@ -237,6 +328,30 @@ def test_the_demo_in_japanese_and_without_pauses(tmp_path: Path) -> None:
     assert "Claim" not in text and "Reminder" not in text  # the bot spoke Japanese throughout
     assert_reads_as_japanese(text)
     assert_the_agreement_scene_in_japanese(text)
+    assert_the_deals_scene_in_japanese(text)
+
+
+def assert_the_deals_scene_in_japanese(text: str) -> None:
+    """The end of the story in Japanese: 受注, 失注 (競合に決定) and the review's funnel, and
+    nothing in English but commands, ids, the BANT terms the modal names and the CRM's and
+    the bot's machine exchange (the outcome webhook's request and answer lines)."""
+    t = Translator("ja")
+    part = deals_scene(text, t)
+    assert t("demo.deals.won", company="株式会社サンプル") in part
+    assert "🏆 受注 ￥1,200,000" in part
+    lost = section(part[part.index(t("demo.deals.lost", company="アクメ物流")):],
+                   "チャンネル #marketing")
+    assert "競合に決定" in lost and t("demo.notes.lost") in lost
+    pack = frames(part, "1/1(金) 09:00 · チャンネル #sales ─")[-1]
+    assert t("review.title", month="2026年12月") in pack and t("review.deals") in pack
+    assert "受注 1件" in pack and "失注1件" in pack
+    assert frames(part, "1/1(金) 09:00 · チャンネル #sales（ファイル）")
+    shown = "\n".join(line for line in part.splitlines()
+                      if "HTTP 202 {" not in line and "POST /webhooks/outcome {" not in line)
+    words = set(re.findall(r"[A-Za-z][A-Za-z-]+", shown))
+    assert words <= {"POST", "webhooks", "outcome", "CRM", "MQL", "SQL", "SLA", "BANT",
+                     "Budget", "Authority", "Need", "Timeline", "hubspot", "pricing", "sales",
+                     "marketing"}, words
 
 
 def assert_the_agreement_scene_in_japanese(text: str) -> None:

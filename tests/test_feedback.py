@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy import text as sql
 
 from bot.feedback import PROCESSED_EVENT_TTL, prune_processed_events
-from bot.notify import queue_call
+from bot.lead_messages import queue_call
 from storage.models import Feedback, ProcessedEvent
 from tests.harness.bot_env import Env, claim_by
 from tests.harness.feedback import deliver, new_event_id, new_ts, reply, settle

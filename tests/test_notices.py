@@ -374,11 +374,11 @@ def test_a_breach_says_how_late_as_people_say_it(
     """A breach sent as the deadline passes reads "just now", not "now 0 min late"."""
     from bot.cards import notice_lead
     from bot.i18n import Translator
-    from bot.reminders import Audience, Clock, Notice
+    from bot.reminders import Audience, Notice, Promise
     from bot.views.notice import breach_message
 
     deadline = jst(24, 12)
-    notice = Notice(Clock.FIRST_CONTACT, "breach", deadline, deadline, "due",
+    notice = Notice(Promise.FIRST_CONTACT, "breach", deadline, deadline, "due",
                     (Audience.OWNER,))
     lead = Lead(id=1, contact_name="Kobayashi Ken", company_name="Acme", owner_id=REP)
     message = breach_message(notice, notice_lead(lead), policy, deadline + late,

@@ -27,8 +27,8 @@ from urllib.request import urlopen
 import pytest
 
 from bot.clock import ManualClock
+from bot.lead_messages import queue_call
 from bot.lifecycle import Action
-from bot.notify import queue_call
 from bot.outbound_webhook import config_problems, outcome_body, queue_outcome
 from bot.outbox import OutboxWorker, outbox_health
 from bot.policy import PolicyError, load_policy, parse_policy

@@ -311,7 +311,7 @@ def test_the_funnel_chart_is_a_png_posted_with_the_pack(seeded: Services) -> Non
     assert review.chart_png is not None and review.chart_png.startswith(PNG_SIGNATURE)
     image = Image.open(io.BytesIO(review.chart_png))
     assert image.size == (800, 440)
-    assert review.chart_comment == "November 2026: 11 MQLs handed off → 9 SQLs → 3 won."
+    assert review.chart_comment == "November 2026: MQLs handed off 11 → SQLs 9 → won 3."
     empty = build_review(seeded, month(2026, 6, TOKYO))  # no MQL, no deal: no chart
     assert empty.chart_png is None
 

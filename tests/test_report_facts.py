@@ -238,3 +238,12 @@ def test_the_migration_backfills_the_facts_from_the_audit_trail(empty_db: Databa
         (2, None, True, T0 + timedelta(minutes=70), None),
         (3, None, False, None, None),
     ]
+
+
+def test_the_basis_digests_kept_are_bounded(policy: Policy) -> None:
+    """A long-running process meets a new policy object at each agreement change: the digests
+    it remembers stay a few, and a forgotten one is computed again the same."""
+    copies = [policy.model_copy() for _ in range(timings.BASES_KEPT * 3)]
+    digests = {timings.basis(copy) for copy in copies}
+    assert len(timings._BASES) <= timings.BASES_KEPT
+    assert digests == {timings.basis(policy)} == {timings.basis(copies[0])}

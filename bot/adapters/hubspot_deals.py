@@ -32,8 +32,6 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
-
 from bot.adapters.hubspot import VENDOR, ThinEvent
 from bot.adapters.hubspot_fetch import LANE, Moot, crm_get
 from bot.adapters.receive import Outcome
@@ -97,9 +95,7 @@ def queue(services: Services, uow: UnitOfWork, event: ThinEvent, now: datetime) 
 
 def _hubspot_lead(uow: UnitOfWork, deal_id: str) -> int | None:
     """The lead whose current outcome HubSpot reported for this deal (one index probe)."""
-    return uow.session.scalar(
-        select(Lead.id).where(Lead.deal_id == deal_id, Lead.outcome_source == SOURCE)
-        .order_by(Lead.id.desc()).limit(1))
+    return uow.leads.latest_for_deal(deal_id, Lead.outcome_source == SOURCE)
 
 
 # --------------------------------------------------------------------------- the worker
@@ -201,10 +197,8 @@ def _record(
         if lead is None or lead.deal_id != deal_id or lead.outcome_source != SOURCE:
             return OutcomeResult(None, "unknown_lead")
         return on(lead_id=lead.id)
-    held = uow.session.scalar(
-        select(Lead.id).where(Lead.deal_id == deal_id,
-                              Lead.status.in_([s.value for s in SQL_STATUSES]))
-        .order_by(Lead.id.desc()).limit(1))
+    held = uow.leads.latest_for_deal(
+        deal_id, Lead.status.in_([s.value for s in SQL_STATUSES]))
     if held is not None:
         return on(lead_id=held)
     result = OutcomeResult(None, "unknown_lead")

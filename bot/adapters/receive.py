@@ -33,8 +33,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import select, text
-
 from bot.adapters.events import Rejected, Skipped, Translated, VendorEvent
 from bot.definition import evaluate
 from bot.intake import (
@@ -50,7 +48,7 @@ from bot.intake import (
 )
 from bot.lifecycle import TERMINAL, Action, Surface, apply, record
 from bot.services import Services
-from storage.models import Activity, Lead, LeadEvent, LeadStatus
+from storage.models import Activity, Lead, LeadStatus
 from storage.outbox_kind import OutboxKind
 from storage.unit_of_work import UnitOfWork
 
@@ -125,14 +123,10 @@ def _receive(services: Services, event: VendorEvent, mql: MqlIn, surface: Surfac
         if existing is not None:
             return Outcome("duplicate", existing[0],
                            list(existing[1].get("reasons", [])))
-        leads = list(uow.session.execute(
-            select(Lead.id, Lead.status).where(Lead.contact_key == event.contact)
-            .order_by(Lead.id.desc())
-        ).all())
-        if leads and _seen(uow, [row.id for row in leads], event.key):
-            return Outcome("duplicate", leads[0].id)
-        latest_id, latest_status = (leads[0].id, LeadStatus(leads[0].status)) if leads else (
-            None, None)
+        leads = uow.leads.states_of_contact(event.contact)
+        if leads and _seen(uow, [lead_id for lead_id, _ in leads], event.key):
+            return Outcome("duplicate", leads[0][0])
+        latest_id, latest_status = leads[0] if leads else (None, None)
         if latest_id is None or (
             latest_status in TERMINAL and admission.qualification.qualified
         ):
@@ -155,20 +149,12 @@ def _receive(services: Services, event: VendorEvent, mql: MqlIn, surface: Surfac
 
 def _lock_person(uow: UnitOfWork, contact: str) -> None:
     """One event per person at a time (SQLite: the write lock is already held)."""
-    bind = uow.session.get_bind()
-    if bind.dialect.name == "postgresql":
-        uow.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-                            {"key": f"contact:{contact}"})
+    uow.lock(f"contact:{contact}")
 
 
 def _seen(uow: UnitOfWork, lead_ids: list[int], key: str) -> bool:
     """Whether an event with this key was already applied to one of the person's leads."""
-    rows = uow.session.scalars(
-        select(LeadEvent.data).where(
-            LeadEvent.lead_id.in_(lead_ids),
-            LeadEvent.kind.in_([BEHAVIOUR_EVENT, Action.REQUALIFY.value]),
-        )
-    )
+    rows = uow.events.data_of_kinds(lead_ids, [BEHAVIOUR_EVENT, Action.REQUALIFY.value])
     return any(isinstance(d, dict) and (d.get("event") or {}).get("key") == key for d in rows)
 
 

@@ -14,14 +14,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
-
 from bot.deadlines import first_contact_due_from
 from bot.definition import evaluate
 from bot.periods import Period, month
 from bot.policy import Policy
-from storage.models import Lead, LeadStatus
 from storage.unit_of_work import UnitOfWork
 
 __all__ = ["Impact", "last_month", "replay_month"]
@@ -59,13 +55,7 @@ def last_month(now: datetime, policy: Policy) -> Period:
 def replay_month(uow: UnitOfWork, current: Policy, proposed: Policy, now: datetime) -> Impact:
     """Replay the leads received last month under both policies (one read, in ``uow``)."""
     period = last_month(now, current)
-    leads = uow.session.scalars(
-        select(Lead)
-        .where(Lead.received_at >= period.start, Lead.received_at < period.end,
-               Lead.status != LeadStatus.NOT_QUALIFIED)
-        .options(selectinload(Lead.activities))
-        .order_by(Lead.id)
-    ).all()
+    leads = uow.leads.received_between(period.start, period.end)
     not_qualified = handed_off = late_now = late_proposed = 0
     for lead in leads:
         verdict = evaluate(lead, proposed, lead.qualified_at)

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from sqlalchemy.exc import IntegrityError
 
+from bot.agreement.activation import notice_channels
 from bot.agreement.changes import AgreementChange, agreement_changes
 from bot.agreement.document import agreement_document, policy_with_agreement
 from bot.agreement.impact import Impact, replay_month
@@ -178,12 +179,13 @@ def propose(services: Services, policy: Policy, *, proposer: str,
                 log.debug("agreement proposal race lost (attempt %d)", attempt + 1)
                 continue
             superseded = None
-            rows = [_row(version.id, channel, "post") for channel in _channels(services)]
+            rows = [_row(version.id, channel, "post")
+                    for channel in notice_channels(services.policy)]
             if open_before is not None:
                 open_before.status = AgreementStatus.SUPERSEDED
                 superseded = open_before.number
                 rows += [_row(open_before.id, channel, "update", f"superseded:{version.number}")
-                         for channel in _channels(services)]
+                         for channel in notice_channels(services.policy)]
             uow.outbox.enqueue_many(rows, now)
             uow.commit()
             services.outbox_ready.set()
@@ -205,12 +207,6 @@ def _unchanged(uow: UnitOfWork, digest: str, current: Policy) -> ProposeResult |
     if open_proposal is not None and open_proposal.policy_hash == digest:
         return ProposeResult(False, "same_as_open", open_proposal.number, open_proposal.id)
     return None
-
-
-def _channels(services: Services) -> list[str]:
-    """Sales' hand-off channel and marketing's channel (once, when they are one)."""
-    channels = services.policy.channels
-    return list(dict.fromkeys([channels.handoff, channels.marketing_feedback]))
 
 
 def post_key(version_id: int, channel: str) -> str:
@@ -269,7 +265,7 @@ def approve(services: Services, version_id: int, user_id: str) -> ApproveResult:
         if approved | {side} >= set(SIDES) and version.effective_at is None:
             version.effective_at = completed = effective_instant(services.policy, now)
         uow.outbox.enqueue_many([_row(version.id, channel, "update", f"approve:{user_id}")
-                                 for channel in _channels(services)], now)
+                                 for channel in notice_channels(services.policy)], now)
         uow.commit()
         number = version.number
     services.outbox_ready.set()
@@ -308,7 +304,7 @@ def request_changes(services: Services, version_id: int, user_id: str, comment: 
                           number=version.number, comment=_quoted(comment))
         event = f"changes:{submission or f'{user_id}:{now.timestamp()}'}"
         uow.outbox.enqueue_many([_row(version.id, channel, "reply", event, text)
-                                 for channel in _channels(services)], now)
+                                 for channel in notice_channels(services.policy)], now)
         uow.commit()
         number = version.number
     services.outbox_ready.set()
@@ -336,7 +332,7 @@ def withdraw(services: Services, version_id: int, user_id: str) -> int:
         version.status = AgreementStatus.WITHDRAWN
         version.proposal = {**(version.proposal or {}), "withdrawn_by": user_id}
         uow.outbox.enqueue_many([_row(version.id, channel, "update", "withdrawn")
-                                 for channel in _channels(services)], now)
+                                 for channel in notice_channels(services.policy)], now)
         uow.commit()
         number = version.number
     services.outbox_ready.set()

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
-
 from bot.agreement.changes import agreement_changes, describe_changes
 from bot.agreement.document import policy_with_agreement
 from bot.agreement.versions import OPERATOR
@@ -22,7 +20,7 @@ from bot.periods import Period
 from bot.policy import Policy
 from bot.services import Services
 from bot.views.agreement import AgreementHeadline, AgreementView, Approval, HistoryEntry
-from storage.models import AgreementApproval, AgreementStatus, AgreementVersion
+from storage.models import AgreementStatus, AgreementVersion
 from storage.unit_of_work import UnitOfWork
 
 __all__ = [
@@ -52,17 +50,12 @@ def agreement_view(services: Services, number: int | None = None) -> AgreementVi
         if number is None:
             version = uow.agreements.active()
         else:
-            version = uow.session.scalars(
-                select(AgreementVersion).where(AgreementVersion.number == number)).first()
+            version = uow.agreements.by_number(number)
             if version is None:
                 raise AgreementVersionNotFound(f"no agreement version {number}", number=number)
         if version is None:
             return AgreementView(AgreementHeadline(None, None, None, True), services.policy)
-        earlier = list(uow.session.scalars(
-            select(AgreementVersion)
-            .where(AgreementVersion.number <= version.number,
-                   AgreementVersion.status.in_(_IN_FORCE))
-            .order_by(AgreementVersion.number)))
+        earlier = uow.agreements.in_force_up_to(version.number, _IN_FORCE)
         approvals = _approvals(uow, [v.id for v in {*earlier, version}])
         headline = headline_of(version, approvals.get(version.id, ()))
         texts = [(headline_of(v, approvals.get(v.id, ())), v.policy_text) for v in earlier]
@@ -89,12 +82,7 @@ def versions_in_force(services: Services, period: Period) -> tuple[AgreementHead
     """The versions in force at some instant of ``period``, oldest first: the one in force
     at its start and every one that took effect during it."""
     with services.unit_of_work() as uow:
-        rows = list(uow.session.scalars(
-            select(AgreementVersion)
-            .where(AgreementVersion.status.in_(_IN_FORCE),
-                   AgreementVersion.effective_at.is_not(None),
-                   AgreementVersion.effective_at < period.end)
-            .order_by(AgreementVersion.effective_at, AgreementVersion.number)))
+        rows = uow.agreements.effective_before(period.end, _IN_FORCE)
         during = [v for v in rows if v.effective_at >= period.start]
         before = [v for v in rows if v.effective_at < period.start][-1:]
         chosen = [*before, *during]
@@ -108,11 +96,7 @@ def _approvals(uow: UnitOfWork, version_ids: Sequence[int]) -> dict[int, tuple[A
     found: dict[int, list[Approval]] = {}
     if not version_ids:
         return {}
-    rows = uow.session.scalars(
-        select(AgreementApproval)
-        .where(AgreementApproval.version_id.in_(list(version_ids)))
-        .order_by(AgreementApproval.approved_at, AgreementApproval.id))
-    for row in rows:
+    for row in uow.agreements.approvals_of(version_ids):
         found.setdefault(row.version_id, []).append(
             Approval(row.user_id, row.side, row.approved_at))
     return {key: tuple(value) for key, value in found.items()}

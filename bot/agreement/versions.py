@@ -53,7 +53,7 @@ def record_at_start(services: Services) -> AgreementVersion:
             uow.agreements.lock()
             active = uow.agreements.active()
             if active is not None and (governed or active.policy_hash == document.hash):
-                uow.session.expunge(active)
+                uow.detach(active)
                 break
             now = services.clock.now()
             version = AgreementVersion(
@@ -77,7 +77,7 @@ def record_at_start(services: Services) -> AgreementVersion:
                 # another process recorded a version meanwhile: look again
                 log.debug("agreement version race lost (attempt %d)", attempt + 1)
                 continue
-            uow.session.expunge(version)
+            uow.detach(version)
             services.agreement_version = version.number
             if active is not None:
                 services.outbox_ready.set()

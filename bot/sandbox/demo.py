@@ -1,4 +1,4 @@
-"""``sla-bot demo``: a scripted day and week of the real bot, in a terminal, without Slack.
+"""``sla-bot demo``: a scripted day, week and month of the real bot, in a terminal, without Slack.
 
 Everything that runs is the product: the Bolt app and HTTP server, the intake webhook, the
 sweep steps the scheduler runs, the outbox worker and the database code, on a throwaway SQLite
@@ -37,10 +37,13 @@ from bot.agreement.proposals import post_key, propose
 from bot.agreement.versions import record_at_start
 from bot.clock import ManualClock
 from bot.digest import digest_key, due_week
+from bot.digest import due_at as digest_due_at
 from bot.i18n import format_datetime
 from bot.ids import Action, Command, ConvertBlock, ProposalBlock, RecycleBlock, TouchBlock
 from bot.outbox import OutboxWorker
+from bot.periods import month, week_of
 from bot.policy import Governance, Policy, Tier
+from bot.review import due_at as review_due_at
 from bot.review import due_month, review_key
 from bot.sandbox.fake_slack import Call, FakeSlack
 from bot.sandbox.render import Names, Rendered, mrkdwn_text, render_call, render_modal
@@ -69,6 +72,10 @@ AGREED_BEFORE_START = timedelta(weeks=4)
 _SURFACE_KEYS = {"DM": "dm", "App Home": "home"}
 #: proxies would capture the stand-in's loopback traffic (slack_sdk ignores NO_PROXY)
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
+MQL_PATH = "/webhooks/mql"
+OUTCOME_PATH = "/webhooks/outcome"
+#: the CRM's ids of the first day's hot lead and of the recycled lead's colleague
+HOT_ID, COUSIN_ID = "hubspot-20391", "hubspot-20395"
 
 class DemoError(RuntimeError):
     """The script could not go on (the bot did not answer as expected)."""
@@ -237,6 +244,7 @@ class Stage:
         #: brief: an updated message shows what changed, a copy in another channel is named
         self.brief = False
         self._messages_shown: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._modals_shown: set[str] = set()
         self._last_shown: tuple[Rendered, str] | None = None
         self._ids = itertools.count(1)
         self._tty = out.isatty()
@@ -268,25 +276,64 @@ class Stage:
                 if user not in self.home_wanted:
                     continue
                 self.home_wanted.discard(user)
+            args, cut = call.args, False
+            if self.brief and call.method == "chat.postMessage" and self._is_report(call, at):
+                args, cut = self._deals_only(call.args)
             shown = render_call(
-                call.method, call.args, call.response, at=self.when(at), names=self.names,
+                call.method, args, call.response, at=self.when(at), names=self.names,
                 thread_title=self.thread_title, response_target=self.fake.response_url_target,
                 trigger_user=self.triggers.get, t=self.t,
             )
-            if shown is not None:
-                self.show(self._briefly(call, shown) if self.brief else shown)
+            if shown is None:
+                continue
+            if cut:
+                shown = Rendered(shown.surface, shown.header, (*shown.lines, "…"))
+            briefly = self._briefly(call, shown) if self.brief else shown
+            self._messages_shown[_message_key(call)] = shown.lines
+            if call.method == "views.open":
+                self._modals_shown.add(_view_title(call))
+            self.show(briefly)
         self.out.flush()
+
+    def _is_report(self, call: Call, at: datetime) -> bool:
+        """Whether ``call`` posted the weekly digest or the monthly review pack (the latest
+        due at ``at``: a sweep posts no other), as the outbox row that sent it says."""
+        channel, ts = _message_key(call)
+        with self.services.unit_of_work() as uow:
+            key = uow.session.scalar(select(OutboxMessage.idempotency_key).where(
+                OutboxMessage.result_channel == channel, OutboxMessage.result_ts == ts))
+            uow.rollback()
+        return key in (digest_key(due_week(self.services, at)),
+                       review_key(due_month(self.services, at)))
+
+    def _deals_only(self, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """A report's title and its deals section, and whether anything was left out: in
+        brief, a digest or review pack shows what the deal outcomes add to it."""
+        mark = "\x00"
+        lead_ins = (f"*{self.t('review.deals')}*",
+                    self.t("digest.deals", won=mark, revenue=mark, lost=mark,
+                           rate=mark).partition(mark)[0])
+        blocks = list(args.get("blocks") or [])
+        kept = [b for i, b in enumerate(blocks)
+                if i == 0 or str((b.get("text") or {}).get("text", "")).startswith(lead_ins)]
+        return {**args, "blocks": kept}, len(kept) < len(blocks)
 
     def _briefly(self, call: Call, shown: Rendered) -> Rendered:
         """``shown`` in brief: a message the reader saw already shows its first line and the
-        lines that changed; the same message just shown in another channel only its header."""
-        channel = str(call.args.get("channel") or "")
-        ts = str(call.args.get("ts") or (call.response or {}).get("ts") or "")
+        lines that changed; the same message just shown in another channel only its header;
+        a new message that repeats one shown before (a lead's card in a DM) its first line; a
+        modal opened before empty again only its header."""
+        channel, ts = _message_key(call)
         lines = shown.lines
         before = self._messages_shown.get((channel, ts))
         if call.method == "chat.update" and before is not None and lines:
             lines = (lines[0], "…", *(line for line in lines[1:] if line not in before))
-        self._messages_shown[(channel, ts)] = shown.lines
+        elif call.method == "chat.postMessage" and len(lines) > 2 and any(
+                key[1] and set(lines[1:]) <= set(seen)
+                for key, seen in self._messages_shown.items()):
+            lines = (lines[0], "…")
+        elif call.method == "views.open" and _view_title(call) in self._modals_shown:
+            lines = ("…",)
         previous, self._last_shown = self._last_shown, (shown, channel)
         if (previous is not None and previous[0].surface == shown.surface
                 and previous[0].lines == shown.lines and previous[1] != channel):
@@ -358,11 +405,19 @@ class Stage:
         self.flush()
 
     def _next_due(self, now: datetime) -> datetime | None:
+        """The next instant a sweep has something to do: a lead's, or a report's."""
         with self.services.unit_of_work() as uow:
             found = uow.session.scalar(select(func.min(Lead.next_due_at))
                                        .where(Lead.next_due_at > now))
             uow.rollback()
-        return found
+        tz = self.policy.tz
+        week_end = due_week(self.services, now).end.astimezone(tz)
+        month_end = due_month(self.services, now).end.astimezone(tz)
+        return min([at for at in (
+            found,
+            digest_due_at(self.services, week_of(week_end.date(), tz)),
+            review_due_at(self.services, month(month_end.year, month_end.month, tz)),
+        ) if at is not None])
 
     def until(self, target: datetime, *, narrate: bool = False) -> None:
         """Let time pass to ``target``, stopping wherever a lead has something due."""
@@ -378,6 +433,10 @@ class Stage:
             if self.clock.now() < step:
                 self.clock.set(step)
             self.sweep()
+
+    def local_now(self) -> datetime:
+        """Now in the policy's time zone (as a CRM in Tokyo would write it)."""
+        return self.clock.now().astimezone(self.policy.tz)
 
     def at(self, hour: int, minute: int = 0, *, days: int = 0) -> datetime:
         """A wall time on the demo's day (``days`` later), in the policy's time zone."""
@@ -395,10 +454,12 @@ class Stage:
             uow.session.expunge(lead)
             return lead
 
-    def webhook(self, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def webhook(self, payload: dict[str, Any],
+                path: str = MQL_PATH) -> tuple[int, dict[str, Any]]:
+        """``payload`` posted to the bot's webhook ``path`` as the MA tool or CRM would."""
         token = self.services.settings.intake_token or ""
         response = http_post(
-            f"{self.bot.url}/webhooks/mql", json.dumps(payload, ensure_ascii=False),
+            f"{self.bot.url}{path}", json.dumps(payload, ensure_ascii=False),
             {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
         return response.status, response.json()
 
@@ -510,6 +571,19 @@ class Stage:
             raise DemoError(f"the bot answered HTTP {response.status}: {response.body[:200]}")
 
 
+def _message_key(call: Call) -> tuple[str, str]:
+    """The channel and ts of the message ``call`` posted or updated."""
+    return (str(call.args.get("channel") or ""),
+            str(call.args.get("ts") or (call.response or {}).get("ts") or ""))
+
+
+def _view_title(call: Call) -> str:
+    """The title of the modal ``call`` opened."""
+    view = call.args.get("view")
+    title = view.get("title") if isinstance(view, dict) else None
+    return str(title.get("text", "")) if isinstance(title, dict) else ""
+
+
 def _button(message: dict[str, Any], action: Action,
             about: str) -> tuple[str, dict[str, Any], str]:
     """The button ``action`` of ``message``: its label, element and block id."""
@@ -586,8 +660,8 @@ def state_for(blocks: list[dict[str, Any]], chosen: dict[str, Any]) -> dict[str,
 
 
 def play(stage: Stage, cast: Cast) -> None:
-    """A Tuesday of hand-offs, the rest of the week's decisions, Monday's digest, and then
-    the agreement revised by both sides."""
+    """A Tuesday of hand-offs, the rest of the week's decisions, Monday's digest, then the
+    agreement revised by both sides, and the deals closing until the month's review."""
     t, policy, names = stage.t, stage.policy, stage.names
     start = stage.at(*START[3:])
     stage.clock.set(start)
@@ -599,7 +673,7 @@ def play(stage: Stage, cast: Cast) -> None:
     now = stage.clock.now()
     leads: dict[str, DemoLead] = {}
     for key, external_id, contact, company, tier, qualified, ago in (
-        ("hot", "hubspot-20391", t("demo.people.contact_hot"), t("demo.people.company_hot"),
+        ("hot", HOT_ID, t("demo.people.contact_hot"), t("demo.people.company_hot"),
          hot_tier, True, 5),
         ("ordinary", "hubspot-20392", t("demo.people.contact_ordinary"),
          t("demo.people.company_ordinary"), None, True, 60),
@@ -699,6 +773,7 @@ def play(stage: Stage, cast: Cast) -> None:
     stage.until(monday, narrate=True)
 
     revise_agreement(stage, cast)
+    close_deals(stage, cast, hot, ordinary)
 
 
 def revise_agreement(stage: Stage, cast: Cast) -> None:
@@ -747,6 +822,76 @@ def revise_agreement(stage: Stage, cast: Cast) -> None:
                + json.dumps(answer, ensure_ascii=False))
     if status != 202 or answer.get("status") != "queued":
         raise DemoError(f"the webhook refused the demo lead: {answer}")
+    stage.settle()
+    stage.flush()
+
+
+def close_deals(stage: Stage, cast: Cast, won: DemoLead, recycled: DemoLead) -> None:
+    """The end of the story (SPEC 10): another contact of the recycled lead's company becomes
+    an SQL; the CRM reports the first day's SQL won a week after its conversion and the
+    newcomer lost to a competitor, each through ``POST /webhooks/outcome``; on the 1st the
+    monthly review pack posts with its funnel."""
+    t = stage.t
+    stage.brief = True
+    stage.say("deals.begin")
+    stage.until(stage.at(10, 0, days=7), narrate=True)
+    stage.say("deals.cousin", company=recycled.label)
+    payload = lead_payload(stage.policy, stage.clock.now(), external_id=COUSIN_ID,
+                           contact=t("demo.people.contact_cousin"), company=recycled.label,
+                           qualified_minutes_ago=15)
+    status, answer = stage.webhook(payload)
+    stage.note(t("demo.kind.ordinary") + f" · {recycled.label}: HTTP {status} "
+               + json.dumps(answer, ensure_ascii=False))
+    if status != 202 or answer.get("status") != "queued":
+        raise DemoError(f"the webhook refused the demo lead: {answer}")
+    stage.settle()
+    stage.flush()
+    cousin = DemoLead(int(answer["lead_id"]), recycled.label)
+
+    stage.until(stage.at(10, 10, days=7))
+    stage.press(cast.rep2, cousin, Action.CLAIM)
+    stage.until(stage.at(10, 20, days=7))
+    trigger = stage.press(cast.rep2, cousin, Action.LOG_TOUCH)
+    stage.submit(cast.rep2, trigger, {TouchBlock.KIND.value: "call",
+                                      TouchBlock.OUTCOME.value: "connected",
+                                      TouchBlock.NOTE.value: t("demo.notes.touch_cousin")})
+    stage.until(stage.at(10, 40, days=7))
+    trigger = stage.press(cast.rep2, cousin, Action.CONVERT)
+    stage.submit(cast.rep2, trigger, {
+        ConvertBlock.BANT.value: ["budget", "authority", "need", "timeline"],
+        ConvertBlock.AMOUNT.value: "800000",
+        ConvertBlock.NOTE.value: t("demo.notes.convert_cousin"),
+    })
+
+    # a week after its conversion the first day's SQL is won, as the CRM reports it
+    converted = stage.lead(won.lead_id).decided_at
+    closed = (converted or stage.clock.now()) + timedelta(weeks=1)
+    stage.until(closed.astimezone(stage.policy.tz), narrate=True)
+    stage.say("deals.won", company=won.label)
+    _outcome(stage, {"external_id": HOT_ID, "outcome": "won", "amount": 1200000,
+                     "currency": "JPY", "closed_at": _iso(stage.local_now()),
+                     "deal_id": "crm-deal-77"})
+
+    stage.until(stage.at(16, 0, days=10))
+    stage.say("deals.lost", company=cousin.label)
+    _outcome(stage, {"external_id": COUSIN_ID, "outcome": "lost", "amount": 800000,
+                     "currency": "JPY", "reason": "competitor", "note": t("demo.notes.lost"),
+                     "closed_at": _iso(stage.local_now()), "deal_id": "crm-deal-81"})
+
+    # the 1st of the next month: the review pack of the month the deals closed in
+    local = stage.local_now()
+    first = review_due_at(stage.services, month(local.year, local.month, stage.policy.tz))
+    stage.say("deals.review", until=stage.when(first))
+    stage.until(first)
+
+
+def _outcome(stage: Stage, payload: dict[str, Any]) -> None:
+    """The CRM's outcome webhook, the request and the bot's answer printed."""
+    stage.note(f"POST {OUTCOME_PATH} " + json.dumps(payload, ensure_ascii=False))
+    status, answer = stage.webhook(payload, OUTCOME_PATH)
+    stage.note(f"HTTP {status} " + json.dumps(answer, ensure_ascii=False))
+    if status != 202 or answer.get("status") != "recorded":
+        raise DemoError(f"the outcome webhook refused the demo's deal: {answer}")
     stage.settle()
     stage.flush()
 

@@ -27,6 +27,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bot.action_payloads import LeadPayload
+from bot.currencies import format_money
 from bot.i18n import Translator, format_number
 from bot.ids import Callback, ConvertBlock, RecycleBlock
 from bot.mrkdwn import escape
@@ -276,6 +277,7 @@ def converted_announcement(
     thread: str | None,
     lead_id: int,
     t: Translator,
+    currency: str | None = None,
 ) -> dict[str, Any]:
     """``chat.postMessage`` args telling marketing which MQL became an SQL, and how fast."""
     who = _who(lead_name, company, t)
@@ -286,7 +288,7 @@ def converted_announcement(
         (t("decide.field_source"), _value(source, t)),
     ]
     if amount is not None:
-        pairs.append((t("convert.field_amount"), _amount_text(amount, t)))
+        pairs.append((t("convert.field_amount"), _amount_text(amount, t, currency)))
     blocks: list[dict[str, Any]] = [
         section(t("convert.marketing", lead=who, user=user)),
         fields_section([section_field(label, value) for label, value in pairs]),
@@ -349,7 +351,11 @@ def _first_touch_value(after: timedelta | None, t: Translator) -> str:
     return t("decide.first_touch_value", duration=business_duration(after, t))
 
 
-def _amount_text(amount: int | float, t: Translator) -> str:
+def _amount_text(amount: int | float, t: Translator, currency: str | None = None) -> str:
+    """In ``[outcomes] currency`` when the policy names one (``¥1,200,000``), else the bare
+    number as entered."""
+    if currency is not None:
+        return format_money(Decimal(str(amount)), currency, t.language)
     digits = 0 if isinstance(amount, int) else AMOUNT_DECIMALS
     return format_number(amount, t.language, digits)
 

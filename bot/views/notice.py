@@ -16,7 +16,7 @@ from bot.action_payloads import SNOOZE_MINUTES, LeadPayload, SnoozePayload
 from bot.i18n import Translator, format_datetime, format_duration, format_lateness
 from bot.ids import Action
 from bot.policy import Policy
-from bot.reminders import Clock, Notice
+from bot.reminders import Notice, Promise
 from bot.views.blocks import (
     SECTION_LIMIT,
     actions,
@@ -75,7 +75,7 @@ def _button(action: Action, text: str, value: str, style: str | None = None) -> 
     return button(action.value, text, value, style)
 
 
-def snooze_value(lead_id: int, clock: Clock, minutes: int) -> str:
+def snooze_value(lead_id: int, clock: Promise, minutes: int) -> str:
     """``lead:clock:minutes``: a hint only; the service re-checks the lead and the deadline."""
     return SnoozePayload(lead_id, clock, minutes).encode()
 
@@ -110,7 +110,7 @@ def reminder_message(
         about.append(t("notice.thread", link=link))
     if about:
         blocks.append(context(" · ".join(about)))
-    buttons = _lead_actions(lead, t, decision=notice.clock == Clock.DECISION)
+    buttons = _lead_actions(lead, t, decision=notice.clock == Promise.DECISION)
     for minutes in SNOOZE_OPTIONS:
         if now + timedelta(minutes=minutes) < notice.deadline:
             buttons.append(_button(Action.SNOOZE, t("notice.snooze", minutes=minutes),
@@ -139,7 +139,7 @@ def breach_message(
     link = _link(lead)
     if link:
         blocks.append(context(t("notice.thread", link=link)))
-    buttons = _lead_actions(lead, t, decision=notice.clock == Clock.DECISION)
+    buttons = _lead_actions(lead, t, decision=notice.clock == Promise.DECISION)
     if for_manager:
         buttons.insert(0, _button(Action.REASSIGN, t("handoff.reassign"),
                                   LeadPayload(lead.id).encode()))
