@@ -216,7 +216,11 @@ class InvalidLead(ValueError):
 _INTAKE_KEYS = {"timestamp_number": "cli.validation.intake.timestamp_number"}
 
 
-def field_errors(exc: ValidationError) -> list[FieldError]:
+def field_errors(exc: ValidationError,
+                 own_keys: Mapping[str, str] | None = None) -> list[FieldError]:
+    """Each of pydantic's errors as a ``FieldError``; ``own_keys`` maps a payload's own error
+    types (``PydanticCustomError``) to catalog keys, their context filling the template."""
+    keys = {**_INTAKE_KEYS, **(own_keys or {})}
     errors = []
     for error in exc.errors(include_url=False):
         location = ".".join(str(part) for part in error["loc"]) or "(body)"
@@ -228,8 +232,8 @@ def field_errors(exc: ValidationError) -> list[FieldError]:
             message = (
                 "must be an ISO 8601 timestamp with a UTC offset, e.g. 2026-11-24T09:12:00+09:00"
             )
-        elif error["type"] in _INTAKE_KEYS:
-            key = _INTAKE_KEYS[error["type"]]
+        elif error["type"] in keys:
+            key = keys[error["type"]]
         elif error["type"] == "date_window":
             key = "cli.validation.intake.too_early" if message == TOO_EARLY else \
                 "cli.validation.intake.too_late"

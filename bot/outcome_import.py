@@ -179,7 +179,8 @@ def _import_row(
     try:
         data = parse_data(_row_data(services, columns, width, cells), now=services.clock.now())
     except InvalidLead as exc:
-        detail = "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
+        detail = services.t("cli.import.problem_separator").join(
+            f"{e.field}: {e.text(services.t)}" for e in exc.errors)
         return RowResult(line, lead, RowOutcome.REJECTED, detail)
     result = record_outcome(services, data, source="csv", surface=Surface.CSV)
     return RowResult(line, lead, RowOutcome(result.status), lead_id=result.lead_id)
@@ -190,8 +191,9 @@ def _row_data(
 ) -> dict[str, Any]:
     """The row as the webhook's payload: blank cells are "not given"."""
     if any(c.strip() for c in cells[width:]):
-        raise InvalidLead([FieldError("(row)",
-                                      f"has {len(cells)} cells but the header has {width}")])
+        raise InvalidLead([FieldError("(row)", f"has {len(cells)} cells but the header has {width}",
+                                      "cli.validation.csv.cells",
+                                      {"cells": len(cells), "width": width})])
     data: dict[str, Any] = {}
     errors: list[FieldError] = []
     for name, index in columns.items():
@@ -201,20 +203,23 @@ def _row_data(
         if name == "lead_id":
             text = unicodedata.normalize("NFKC", value).strip()
             if not _WHOLE.fullmatch(text):
-                errors.append(FieldError(name, "must be a whole number, e.g. 42"))
+                errors.append(FieldError(name, "must be a whole number, e.g. 42",
+                                         "cli.validation.outcome.lead_id"))
                 continue
             data[name] = int(text)
         elif name == "amount":
             amount = _amount(value)
             if amount is None:
-                errors.append(FieldError(name, "must be a number, e.g. 1200000"))
+                errors.append(FieldError(name, "must be a number, e.g. 1200000",
+                                         "cli.validation.outcome.number"))
                 continue
             data[name] = amount
         elif name == "closed_at" and _DATE.fullmatch(value.strip()):
             try:
                 day = date.fromisoformat(value.strip())
             except ValueError:
-                errors.append(FieldError(name, "must be a real date, e.g. 2026-11-20"))
+                errors.append(FieldError(name, "must be a real date, e.g. 2026-11-20",
+                                         "cli.validation.outcome.real_date"))
                 continue
             data[name] = datetime.combine(day, time(0), services.policy.tz).isoformat()
         else:

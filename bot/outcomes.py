@@ -85,6 +85,17 @@ MAX_AMOUNT = Decimal(10) ** 14
 NOTE_MAX = 3000
 REASON_MAX = 200
 NOT_A_NUMBER = "must be a number, e.g. 1200000"
+#: where a person reads the payload's problems in their language (the import's rejected rows)
+_KEYS = "cli.validation.outcome"
+#: the payload's own error types → catalog keys
+_OWN_KEYS = {
+    "amount_type": f"{_KEYS}.number",
+    "amount_finite": "cli.validation.finite",
+    "amount_negative": f"{_KEYS}.negative",
+    "amount_too_large": f"{_KEYS}.too_large",
+    "amount_places": f"{_KEYS}.places",
+    "currency_code": f"{_KEYS}.currency",
+}
 
 
 class InvalidOutcome(InvalidLead):
@@ -102,7 +113,7 @@ def _amount(value: Any) -> Any:
         raise PydanticCustomError("amount_type", NOT_A_NUMBER)
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise PydanticCustomError("amount_type", "must be a finite number")
+            raise PydanticCustomError("amount_finite", "must be a finite number")
         return Decimal(repr(value))  # the shortest text that reads back as this float
     if isinstance(value, int | Decimal):
         return Decimal(value)
@@ -113,15 +124,27 @@ def _amount_range(value: Decimal | None) -> Decimal | None:
     if value is None:
         return None
     if not value.is_finite():
-        raise PydanticCustomError("amount_range", "must be a finite number")
+        raise PydanticCustomError("amount_finite", "must be a finite number")
     if value < 0:
-        raise PydanticCustomError("amount_range", "must not be negative")
+        raise PydanticCustomError("amount_negative", "must not be negative")
     if value >= MAX_AMOUNT:
-        raise PydanticCustomError("amount_range", "must be less than 100,000,000,000,000")
+        raise PydanticCustomError("amount_too_large", "must be less than 100,000,000,000,000")
     if value != value.quantize(Decimal(1).scaleb(-MONEY_PLACES)):
-        raise PydanticCustomError("amount_places",
-                                  f"must have at most {MONEY_PLACES} decimal places")
+        raise PydanticCustomError("amount_places", "must have at most {places} decimal places",
+                                  {"places": MONEY_PLACES})
     return value
+
+
+def _places_in_currency(amount: Decimal, currency: str) -> list[FieldError]:
+    """An amount finer than its currency's minor unit (¥1.5, $0.001) is refused."""
+    places = minor_units(currency) or 0
+    if amount == amount.quantize(Decimal(1).scaleb(-places)):
+        return []
+    if places == 0:
+        return [FieldError("amount", f"must be a whole number in {currency}",
+                           f"{_KEYS}.whole_in_currency", {"currency": currency})]
+    return [FieldError("amount", f"must have at most {places} decimal places in {currency}",
+                       f"{_KEYS}.places_in_currency", {"places": places, "currency": currency})]
 
 
 def _currency(value: Any) -> Any:
@@ -129,7 +152,7 @@ def _currency(value: Any) -> Any:
         return value  # refused as not a string by the field's own type
     code = unicodedata.normalize("NFKC", value).strip().upper()
     if minor_units(code) is None:
-        raise PydanticCustomError("currency",
+        raise PydanticCustomError("currency_code",
                                   "must be an ISO 4217 currency code, e.g. JPY, USD, EUR")
     return code
 
@@ -160,21 +183,22 @@ def _together(model: OutcomeIn) -> list[FieldError]:
     """What no single field can say: which lead, and which fields go with which outcome."""
     problems: list[FieldError] = []
     if model.external_id is None and model.lead_id is None:
-        problems.append(FieldError("external_id", "required: external_id or lead_id"))
+        problems.append(FieldError("external_id", "required: external_id or lead_id",
+                                   f"{_KEYS}.lead_required"))
     elif model.external_id is not None and model.lead_id is not None:
-        problems.append(FieldError("lead_id", "give external_id or lead_id, not both"))
+        problems.append(FieldError("lead_id", "give external_id or lead_id, not both",
+                                   f"{_KEYS}.lead_both"))
     if model.amount is not None:
         if model.currency is None:
-            problems.append(FieldError("currency", "required with an amount"))
+            problems.append(FieldError("currency", "required with an amount",
+                                       f"{_KEYS}.currency_required"))
         else:
-            places = minor_units(model.currency) or 0
-            if model.amount != model.amount.quantize(Decimal(1).scaleb(-places)):
-                problems.append(FieldError(
-                    "amount", f"must have at most {places} decimal places in {model.currency}"))
+            problems += _places_in_currency(model.amount, model.currency)
     if model.outcome == "open" and model.closed_at is not None:
-        problems.append(FieldError("closed_at", "only for a won or lost outcome"))
+        problems.append(FieldError("closed_at", "only for a won or lost outcome",
+                                   f"{_KEYS}.closed_only"))
     if model.outcome != "lost" and model.reason:
-        problems.append(FieldError("reason", "only for a lost outcome"))
+        problems.append(FieldError("reason", "only for a lost outcome", f"{_KEYS}.reason_only"))
     return problems
 
 
@@ -205,7 +229,7 @@ def parse_data(data: Any, *, now: datetime) -> OutcomeInput:
     try:
         model = OutcomeIn.model_validate(data, context={"now": now})
     except ValidationError as exc:
-        raise InvalidOutcome(field_errors(exc)) from None
+        raise InvalidOutcome(field_errors(exc, _OWN_KEYS)) from None
     problems = _together(model)
     if problems:
         raise InvalidOutcome(problems)

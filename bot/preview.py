@@ -415,7 +415,18 @@ def _value(value: object, t: Translator = _EN) -> str:
     """A policy value as it is written in TOML; ``(unset)`` for a key one side lacks."""
     if value is None:
         return t("cli.preview.unset")
-    return json.dumps(value, ensure_ascii=False)
+    return json.dumps(_as_written(value), ensure_ascii=False)
+
+
+def _as_written(value: object) -> object:
+    """Hours are floats once validated: ``2`` in the file reads back as ``2``, not ``2.0``."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_as_written(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _as_written(item) for key, item in value.items()}
+    return value
 
 
 def _at(at: datetime | None, policy: Policy, language: str = "en") -> str:

@@ -813,8 +813,11 @@ def _outbox_state(settings: Settings, t: Translator) -> str:
     return "\n".join(lines)
 
 
-def _language_option(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--language", choices=["en", "ja"], default=None,
+def _language_option(command: argparse.ArgumentParser, *, inherited: bool = False) -> None:
+    """``inherited``: a sub-command keeps its parent's ``--language`` unless it is given again
+    (argparse would otherwise reset it to the sub-command's default)."""
+    command.add_argument("--language", choices=["en", "ja"],
+                         default=argparse.SUPPRESS if inherited else None,
                          help="the language of the output (default: the policy's)")
 
 
@@ -933,7 +936,7 @@ def build_parser() -> argparse.ArgumentParser:
     agr.set_defaults(func=cmd_agreement)
     agr_sub = agr.add_subparsers(dest="agreement_command", metavar="COMMAND")
     hist = agr_sub.add_parser("history", help="list the versions: status, dates, approvals")
-    _language_option(hist)
+    _language_option(hist, inherited=True)
     hist.set_defaults(func=cmd_agreement_history)
     prop = agr_sub.add_parser(
         "propose", help="propose FILE's agreement; both sides approve it in Slack")

@@ -157,6 +157,9 @@ def test_history_lists_the_versions_in_the_policy_language(
         "v1  superseded  in effect from 2026-11-24 10:00  proposed by operator (policy file)"
         "  approvals: 0",
     ]
+    # the option before the sub-command applies too
+    assert main(["--config", config, "agreement", "--language", "en", "history"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "Agreement versions (times in Asia/Tokyo)"
     assert policy.language == "ja"  # the example's: the default output
     assert main(["--config", config, "agreement", "history"]) == 0
     out = capsys.readouterr().out.splitlines()

@@ -51,7 +51,10 @@ def sqls(services: Services) -> dict[str, int]:
     return ids
 
 
-def test_each_row_is_recorded_or_answered_and_bad_rows_are_skipped(services: Services) -> None:
+def test_each_row_is_recorded_or_answered_and_bad_rows_are_skipped(
+    fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock
+) -> None:
+    services = make_services(fake_slack, db, policy.model_copy(update={"language": "en"}), clock)
     ids = sqls(services)
     calls: list[tuple[int, int]] = []
     report = import_outcomes(services, io.StringIO(FILE),
@@ -62,13 +65,12 @@ def test_each_row_is_recorded_or_answered_and_bad_rows_are_skipped(services: Ser
         (8, RowOutcome.REJECTED), (9, RowOutcome.REJECTED)]
     assert calls == [(n, 8) for n in range(9)]
     assert report.exit_code == 1
-    assert report.language == services.policy.language == "ja"
-    report.language = "en"
+    assert report.language == services.policy.language == "en"
     assert report.lines() == [
         "line 4 (crm-1): duplicate: already recorded, nothing changed",
         "line 5 (nobody): no such lead, nothing recorded",
         "line 6 (crm-posted): the lead was never converted to SQL, nothing recorded",
-        "line 7 (crm-3): rejected: amount: must have at most 0 decimal places in JPY",
+        "line 7 (crm-3): rejected: amount: must be a whole number in JPY",
         "line 8 (crm-3): rejected: amount: must be a number, e.g. 1200000; "
         "closed_at: must be a real date, e.g. 2026-11-20",
         "line 9 (crm-3): rejected: outcome: Input should be 'won', 'lost' or 'open'",
@@ -96,6 +98,13 @@ def test_the_summary_speaks_the_policy_language(services: Services) -> None:
     assert report.lines()[-1] == (
         "8行: 記録 2件、重複 1件、該当リードなし 1件、SQL 化されていない 1件、却下 3件")
     assert report.lines()[0] == "4行目（crm-1）: 重複（記録済みのため、何も変更していません）"
+    # a rejected row's problems too, field names as in the file
+    assert report.lines()[3:6] == [
+        "7行目（crm-3）: 却下: amount: JPYの金額は整数で指定してください",
+        "8行目（crm-3）: 却下: amount: 1200000 のような数値で指定してください。"
+        "closed_at: 2026-11-20 のような実在する日付で指定してください",
+        "9行目（crm-3）: 却下: outcome: 次のいずれかで指定してください: 'won', 'lost', 'open'",
+    ]
 
 
 @pytest.mark.parametrize(("header", "problem"), [

@@ -122,7 +122,7 @@ def test_compare_in_japanese_names_its_sections_and_changes(
     assert ("初回接触（営業）: 2027-01-12（火）10:30 → 2027-01-12（火）09:30"
             "（1時間早くなります）") in out
     keys = out.split("異なるポリシー設定\n", 1)[1].split("\n\n", 1)[0].splitlines()
-    assert keys == ["  agreement.first_contact_business_hours: 2.0 → 1.0"]
+    assert keys == ["  agreement.first_contact_business_hours: 2 → 1"]
     code, out, _ = run(capsys, "--at", FRIDAY_1730, "--compare", str(EXAMPLE_POLICY),
                        language=None)
     assert "変化なし: どちらのポリシーでもこのリードの扱いは同じです" in out
@@ -148,7 +148,12 @@ def test_compare_with_one_business_hour_shows_what_moves(
             "Tue 2027-01-12 09:00") in out
     assert "Policy sla.example.toml" in out and "Policy one-hour.toml" in out  # both in full
     keys = out.split("Policy keys that differ\n", 1)[1].split("\n\n", 1)[0].splitlines()
-    assert keys == ["  agreement.first_contact_business_hours: 2.0 → 1.0"]
+    assert keys == ["  agreement.first_contact_business_hours: 2 → 1"]
+    half = variant(tmp_path, "half.toml", (
+        "first_contact_business_hours = 2 ", "first_contact_business_hours = 1.5 "))
+    code, out, _ = run(capsys, "--at", FRIDAY_1730, "--compare", str(half))
+    keys = out.split("Policy keys that differ\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert keys == ["  agreement.first_contact_business_hours: 2 → 1.5"]
 
 
 def test_compare_with_an_added_closed_day_explains_the_new_skip(
