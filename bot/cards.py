@@ -8,13 +8,22 @@ transaction was a hidden query).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from bot.deal import DealOutcome
+from bot.views.details_modal import (
+    LeadRecord,
+    RecordActivity,
+    RecordEvent,
+    RecordFeedback,
+    RecordTouch,
+)
 from bot.views.handoff import CardActivity, HandoffCard
 from bot.views.notice import NoticeLead
-from storage.models import Lead, LeadEvent
+from storage.models import Feedback, Lead, LeadEvent
 
-__all__ = ["handoff_card", "notice_lead"]
+__all__ = ["handoff_card", "lead_record", "notice_lead"]
 
 
 def handoff_card(lead: Lead) -> HandoffCard:
@@ -58,6 +67,50 @@ def notice_lead(lead: Lead) -> NoticeLead:
         posted_at=lead.posted_at,
         channel_id=lead.channel_id,
         message_ts=lead.message_ts,
+    )
+
+
+def lead_record(
+    lead: Lead, feedback: Iterable[Feedback], outcomes: Mapping[int, DealOutcome]
+) -> LeadRecord:
+    """The Details modal's data: the lead's fields and every row around it (its activities,
+    touches and events must be loaded)."""
+    return LeadRecord(
+        id=lead.id,
+        status=str(lead.status) if lead.status else None,
+        owner_id=lead.owner_id,
+        claimed_at=lead.claimed_at,
+        touch_count=lead.touch_count or 0,
+        source=lead.source,
+        external_id=lead.external_id,
+        received_at=lead.received_at,
+        posted_at=lead.posted_at,
+        first_touch_at=lead.first_touch_at,
+        decided_at=lead.decided_at,
+        contact_name=lead.contact_name,
+        contact_title=lead.contact_title,
+        contact_email=lead.contact_email,
+        contact_phone=lead.contact_phone,
+        company_name=lead.company_name,
+        company_domain=lead.company_domain,
+        company_industry=lead.company_industry,
+        company_employees=lead.company_employees,
+        score=lead.score,
+        tier=lead.tier,
+        qualified_at=lead.qualified_at,
+        definition_version=lead.definition_version,
+        qualification=lead.qualification,
+        activities=tuple(RecordActivity(id=a.id, at=a.at, type=a.type, detail=a.detail)
+                         for a in lead.activities or []),
+        touches=tuple(RecordTouch(id=x.id, at=x.at, rep_id=x.rep_id, kind=x.kind,
+                                  outcome=x.outcome, note=x.note)
+                      for x in lead.touches or []),
+        events=tuple(RecordEvent(id=e.id, at=e.at, kind=e.kind, actor=e.actor,
+                                 surface=e.surface, data=e.data or {})
+                     for e in lead.events or []),
+        feedback=tuple(RecordFeedback(id=f.id, at=f.at, author_id=f.author_id, text=f.text)
+                       for f in feedback),
+        outcomes=dict(outcomes),
     )
 
 

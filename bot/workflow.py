@@ -23,7 +23,7 @@ answer once it was acknowledged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -31,8 +31,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, literal, or_, select
 from sqlalchemy.orm import selectinload
 
+from bot.cards import lead_record
 from bot.deadlines import decision_due_from, first_contact_due, first_contact_due_from
-from bot.deal import DealOutcome, event_outcome
+from bot.deal import event_outcome
 from bot.errors import (
     AssigneeAtLimit,
     DetailsNotAllowed,
@@ -65,6 +66,7 @@ from bot.roles import Role
 from bot.services import Services
 from bot.timings import stamp
 from bot.views.blocks import fit_mrkdwn, section
+from bot.views.details_modal import LeadRecord
 from bot.views.touch_modal import NOTE_MAX, TOUCH_KINDS, TOUCH_OUTCOMES
 from storage.models import Feedback, Lead, LeadEvent, LeadStatus, Touch
 from storage.types import UTCDateTime
@@ -75,7 +77,6 @@ __all__ = [
     "ClaimOutcome",
     "ClaimResult",
     "DetailsNotAllowed",
-    "LeadDetails",
     "NotAManager",
     "NotAnAssignee",
     "ReassignResult",
@@ -147,16 +148,6 @@ class ReassignResult:
     previous_owner: str | None
     new_owner: str
     event_id: int
-
-
-@dataclass(frozen=True)
-class LeadDetails:
-    """A lead detached from its session with everything the Details modal shows loaded;
-    ``outcomes``: each deal-outcome event's outcome, by event id, for its history."""
-
-    lead: Lead
-    feedback: tuple[Feedback, ...]
-    outcomes: dict[int, DealOutcome] = field(default_factory=dict)
 
 
 def claim(services: Services, lead_id: int, user_id: str, *, surface: Surface) -> ClaimResult:
@@ -388,13 +379,13 @@ def reassign(
     return result
 
 
-def lead_details(services: Services, lead_id: int, user_id: str) -> LeadDetails:
+def lead_details(services: Services, lead_id: int, user_id: str) -> LeadRecord:
     """Everything about one lead for the Details modal, read in one short transaction.
 
     The record carries personal data (email, phone), so only reps, managers and marketers may
     read it (``DetailsNotAllowed``). It is read while a 3-second ``trigger_id`` is running out:
     one SELECT per table (the lead, then its activities, touches, events and feedback by
-    ``lead_id``), never one per row, and detached so the view is built outside the session.
+    ``lead_id``), never one per row, copied into frozen data before the session closes.
     """
     if not services.directory.has_role(user_id, *DETAILS_ROLES):
         raise DetailsNotAllowed(f"{user_id} may not read lead {lead_id}")
@@ -415,10 +406,9 @@ def lead_details(services: Services, lead_id: int, user_id: str) -> LeadDetails:
             .where(Feedback.lead_id == lead_id)
             .order_by(Feedback.at.desc(), Feedback.id.desc())
         ))
-        uow.session.expunge_all()
-    outcomes = {event.id: deal for event in lead.events or []
-                if (deal := event_outcome(event)) is not None}
-    return LeadDetails(lead, feedback, outcomes)
+        outcomes = {event.id: deal for event in lead.events or []
+                    if (deal := event_outcome(event)) is not None}
+        return lead_record(lead, feedback, outcomes)
 
 
 def touch_refusal(error: DomainError, t: Translator) -> str:

@@ -22,8 +22,7 @@ BUTTON = GatedModal(
     "Details", LeadPayload,
     allow=lambda services, lead, user_id: lead_details(services, lead.lead_id, user_id),
     view=lambda services, _, details: details_modal(
-        details.lead, services.policy, services.clock.now(), services.t,
-        feedback=details.feedback, outcomes=details.outcomes),
+        details, services.policy, services.clock.now(), services.t),
 )
 
 

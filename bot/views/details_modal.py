@@ -3,8 +3,8 @@
 The channel message shows the ten most recent activities; a rep preparing a call, or a
 marketer asked "why was this an MQL?", needs the whole record: the full behaviour history,
 the contact data, which criteria of which definition version it met, every touch with its
-note, the lifecycle timeline and marketing's feedback. A pure function of the lead (loaded by
-``bot.workflow.lead_details``), the policy and ``now``.
+note, the lifecycle timeline and marketing's feedback. A pure function of a ``LeadRecord``
+(built by ``bot.cards`` from what ``bot.workflow.lead_details`` loads), the policy and ``now``.
 
 Slack refuses a modal with more than 100 blocks or a section text over 3,000 characters, and
 all of this is open-ended user text. So each list is packed into as few sections as it needs,
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -43,9 +43,17 @@ from bot.views.blocks import (
 )
 from bot.views.labels import activity_label, criterion_text, industry_label
 from bot.views.outcome import outcome_detail
-from storage.models import Activity, Feedback, Lead, LeadEvent, LeadStatus, Touch
 
-__all__ = ["MAX_BLOCKS", "SECTION_LIMIT", "details_modal"]
+__all__ = [
+    "MAX_BLOCKS",
+    "SECTION_LIMIT",
+    "LeadRecord",
+    "RecordActivity",
+    "RecordEvent",
+    "RecordFeedback",
+    "RecordTouch",
+    "details_modal",
+]
 
 # Slack's limit on a modal's blocks (the others: ``bot.views.blocks``) ...
 MAX_BLOCKS = 100
@@ -65,6 +73,86 @@ _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
 @dataclass(frozen=True)
+class RecordActivity:
+    """One behaviour from the lead's history."""
+
+    id: int | None
+    at: datetime
+    type: str | None
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class RecordTouch:
+    """One contact attempt and its note."""
+
+    id: int | None
+    at: datetime
+    rep_id: str | None
+    kind: str | None
+    outcome: str | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class RecordEvent:
+    """One lifecycle transition or fact, as the timeline shows it."""
+
+    id: int | None
+    at: datetime
+    kind: str | None
+    actor: str | None
+    surface: str | None
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class RecordFeedback:
+    """Marketing's feedback on the lead."""
+
+    id: int | None
+    at: datetime
+    author_id: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class LeadRecord:
+    """Everything the Details modal shows of one lead; ``outcomes`` are its deal-outcome
+    events' outcomes by event id (``bot.deal``)."""
+
+    id: int | None
+    status: str | None
+    owner_id: str | None
+    claimed_at: datetime | None
+    touch_count: int
+    source: str | None
+    external_id: str | None
+    received_at: datetime
+    posted_at: datetime | None
+    first_touch_at: datetime | None
+    decided_at: datetime | None
+    contact_name: str | None
+    contact_title: str | None
+    contact_email: str | None
+    contact_phone: str | None
+    company_name: str | None
+    company_domain: str | None
+    company_industry: str | None
+    company_employees: int | None
+    score: int | None
+    tier: str | None
+    qualified_at: datetime | None
+    definition_version: str | None
+    qualification: Mapping[str, Any] | None
+    activities: tuple[RecordActivity, ...] = ()
+    touches: tuple[RecordTouch, ...] = ()
+    events: tuple[RecordEvent, ...] = ()
+    feedback: tuple[RecordFeedback, ...] = ()
+    outcomes: Mapping[int, DealOutcome] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class _Part:
     """One list of the modal: a bold heading, then one line per item, newest first."""
 
@@ -73,17 +161,8 @@ class _Part:
     empty: str
 
 
-def details_modal(
-    lead: Lead,
-    policy: Policy,
-    now: datetime,
-    t: Translator,
-    *,
-    feedback: Sequence[Feedback] = (),
-    outcomes: Mapping[int, DealOutcome] | None = None,
-) -> dict[str, Any]:
-    """The read-only Details modal for ``lead`` (its collections must be loaded);
-    ``outcomes`` are its deal-outcome events' outcomes by event id (``bot.deal``)."""
+def details_modal(lead: LeadRecord, policy: Policy, now: datetime, t: Translator) -> dict[str, Any]:
+    """The read-only Details modal for ``lead``."""
     fixed: list[dict[str, Any]] = [
         header(_header(lead, t)),
         section(_summary(lead, policy, t)),
@@ -93,11 +172,11 @@ def details_modal(
         section(_criteria(lead, policy, t)),
     ]
     parts = [
-        _activities(lead.activities or [], policy, t),
-        _touches(lead.touches or [], policy, t),
-        _timeline(lead.events or [], policy, t, outcomes or {}),
+        _activities(lead.activities, policy, t),
+        _touches(lead.touches, policy, t),
+        _timeline(lead.events, policy, t, lead.outcomes),
     ]
-    said = [f for f in feedback if (f.text or "").strip()]
+    said = [f for f in lead.feedback if (f.text or "").strip()]
     if said:
         parts.append(_feedback(said, policy, t))
 
@@ -173,7 +252,7 @@ def _share(needs: list[int], budget: int) -> list[int]:
 # ------------------------------------------------------------------------- fixed part
 
 
-def _header(lead: Lead, t: Translator) -> str:
+def _header(lead: LeadRecord, t: Translator) -> str:
     name = (lead.contact_name or "").strip() or t("handoff.unnamed")
     company = (lead.company_name or "").strip()
     if company:
@@ -182,9 +261,9 @@ def _header(lead: Lead, t: Translator) -> str:
     return t("handoff.header_no_company", name=fit_plain(name, NAME_BUDGET))
 
 
-def _summary(lead: Lead, policy: Policy, t: Translator) -> str:
-    status = LeadStatus(lead.status) if lead.status else None
-    lines = [t("details.status", status=t(f"lead_status.{status.value}") if status else "—")]
+def _summary(lead: LeadRecord, policy: Policy, t: Translator) -> str:
+    status = lead.status or None
+    lines = [t("details.status", status=t(f"lead_status.{status}") if status else "—")]
     if lead.owner_id:
         since = _when(lead.claimed_at, policy, t) if lead.claimed_at else "—"
         lines.append(t("details.owner", owner=_who(lead.owner_id), at=since))
@@ -195,12 +274,12 @@ def _summary(lead: Lead, policy: Policy, t: Translator) -> str:
     return "\n".join(lines)
 
 
-def _deadlines(lead: Lead, policy: Policy, now: datetime, t: Translator) -> str:
+def _deadlines(lead: LeadRecord, policy: Policy, now: datetime, t: Translator) -> str:
     """Both sales clocks, measured from the hand-off, and whether each was kept."""
     heading = f"*{t('handoff.deadlines')}*"
     if lead.posted_at is None:
         return "\n".join([heading, t("details.not_posted")])
-    open_ = LeadStatus(lead.status) in OPEN if lead.status else False
+    open_ = lead.status in OPEN if lead.status else False
     first = first_contact_due_from(lead.posted_at, lead, policy)
     decision = decision_due_from(lead.posted_at, policy)
     lines = [
@@ -230,7 +309,7 @@ def _promise(
     return line
 
 
-def _contact_fields(lead: Lead, t: Translator) -> list[dict[str, Any]]:
+def _contact_fields(lead: LeadRecord, t: Translator) -> list[dict[str, Any]]:
     size = (
         t("handoff.size_value", count=format_number(lead.company_employees, t.language))
         if lead.company_employees is not None
@@ -249,7 +328,7 @@ def _contact_fields(lead: Lead, t: Translator) -> list[dict[str, Any]]:
     return [section_field(label, value) for label, value in pairs]
 
 
-def _qualification_fields(lead: Lead, policy: Policy, t: Translator) -> list[dict[str, Any]]:
+def _qualification_fields(lead: LeadRecord, policy: Policy, t: Translator) -> list[dict[str, Any]]:
     not_given = t("handoff.not_given")
     score = format_number(lead.score, t.language) if lead.score is not None else not_given
     tier = t("handoff.tier_badge", tier=_value(lead.tier, t)) if lead.tier else not_given
@@ -269,7 +348,7 @@ def _criterion(criterion: Any, policy: Policy, t: Translator) -> str:
     return fit_escaped(text, CRITERION_BUDGET)
 
 
-def _criteria(lead: Lead, policy: Policy, t: Translator) -> str:
+def _criteria(lead: LeadRecord, policy: Policy, t: Translator) -> str:
     """Which criteria of the definition the lead met (and missed, if it did not qualify)."""
     judged = lead.qualification or {}
     # codes (translated) when the lead was judged with them, else the stored English
@@ -291,14 +370,14 @@ def _criteria(lead: Lead, policy: Policy, t: Translator) -> str:
 # ------------------------------------------------------------------------- the lists
 
 
-def _activities(activities: Sequence[Activity], policy: Policy, t: Translator) -> _Part:
+def _activities(activities: Sequence[RecordActivity], policy: Policy, t: Translator) -> _Part:
     ordered = sorted(activities, key=lambda a: (a.at, a.id or 0), reverse=True)
     heading = f"*{t('handoff.history', count=format_number(len(ordered), t.language))}*"
     return _Part(heading, [_activity_line(a, policy, t) for a in ordered],
                  t("handoff.no_activities"))
 
 
-def _activity_line(activity: Activity, policy: Policy, t: Translator) -> str:
+def _activity_line(activity: RecordActivity, policy: Policy, t: Translator) -> str:
     at = _when(activity.at, policy, t)
     kind = fit_mrkdwn(activity_label(activity.type or "", policy, t) or "?",
                       ACTIVITY_TYPE_BUDGET)
@@ -311,13 +390,13 @@ def _activity_line(activity: Activity, policy: Policy, t: Translator) -> str:
              detail=fit_mrkdwn(detail, ACTIVITY_DETAIL_BUDGET))
 
 
-def _touches(touches: Sequence[Touch], policy: Policy, t: Translator) -> _Part:
+def _touches(touches: Sequence[RecordTouch], policy: Policy, t: Translator) -> _Part:
     ordered = sorted(touches, key=lambda x: (x.at, x.id or 0), reverse=True)
     heading = f"*{t('details.touches', count=format_number(len(ordered), t.language))}*"
     return _Part(heading, [_touch_line(x, policy, t) for x in ordered], t("details.no_touches"))
 
 
-def _touch_line(touch: Touch, policy: Policy, t: Translator) -> str:
+def _touch_line(touch: RecordTouch, policy: Policy, t: Translator) -> str:
     line = t("details.touch", at=_when(touch.at, policy, t), user=_who(touch.rep_id),
              kind=_label(t, "touch_kind", touch.kind),
              outcome=_label(t, "touch_outcome", touch.outcome) if touch.outcome else "—")
@@ -326,7 +405,7 @@ def _touch_line(touch: Touch, policy: Policy, t: Translator) -> str:
 
 
 def _timeline(
-    events: Sequence[LeadEvent], policy: Policy, t: Translator,
+    events: Sequence[RecordEvent], policy: Policy, t: Translator,
     outcomes: Mapping[int, DealOutcome],
 ) -> _Part:
     ordered = sorted(events, key=lambda e: (e.at, e.id or 0), reverse=True)
@@ -336,7 +415,7 @@ def _timeline(
 
 
 def _event_line(
-    event: LeadEvent, policy: Policy, t: Translator,
+    event: RecordEvent, policy: Policy, t: Translator,
     outcomes: Mapping[int, DealOutcome] | None = None,
 ) -> str:
     """Who did what, when, and from where: "Tue 24 Nov 10:30 — Claimed · @rep"."""
@@ -371,7 +450,7 @@ def _event_line(
     return " — ".join([line, *detail])
 
 
-def _feedback(feedback: Sequence[Feedback], policy: Policy, t: Translator) -> _Part:
+def _feedback(feedback: Sequence[RecordFeedback], policy: Policy, t: Translator) -> _Part:
     ordered = sorted(feedback, key=lambda f: (f.at, f.id or 0), reverse=True)
     heading = f"*{t('details.feedback', count=format_number(len(ordered), t.language))}*"
     lines = [t("details.feedback_line", at=_when(f.at, policy, t), user=_who(f.author_id),
