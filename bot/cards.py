@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bot.deal import DealOutcome
+from bot.lifecycle import TERMINAL
 from bot.views.details_modal import (
     LeadRecord,
     RecordActivity,
@@ -21,15 +22,18 @@ from bot.views.details_modal import (
 )
 from bot.views.handoff import CardActivity, HandoffCard
 from bot.views.notice import NoticeLead
-from storage.models import Feedback, Lead, LeadEvent
+from storage.models import Feedback, Lead, LeadEvent, LeadStatus
 
 __all__ = ["handoff_card", "lead_record", "notice_lead"]
 
 
 def handoff_card(lead: Lead) -> HandoffCard:
     """The handoff card's data: the lead's fields, its activities, its last release or
-    decision (read from its events)."""
-    events = list(lead.events or [])
+    decision (read from its events only when the card shows one: a claim must not load the
+    lead's trail)."""
+    status = lead.status
+    shows_release, shows_decision = status == LeadStatus.POSTED, status in TERMINAL
+    events = list(lead.events or []) if shows_release or shows_decision else []
     return HandoffCard(
         id=lead.id,
         status=str(lead.status) if lead.status else None,
@@ -50,8 +54,9 @@ def handoff_card(lead: Lead) -> HandoffCard:
         touch_count=lead.touch_count or 0,
         activities=tuple(CardActivity(at=a.at, type=a.type, detail=a.detail)
                          for a in lead.activities or []),
-        last_release=_last_release(events),
-        last_decision=_last_decision(events, lead.decision_reason),
+        last_release=_last_release(events) if shows_release else None,
+        last_decision=(_last_decision(events, lead.decision_reason) if shows_decision
+                       else None),
     )
 
 
