@@ -22,8 +22,8 @@ that tree against the same database: the current working tree, and with ``--base
 commit exported with ``git archive`` (it must read the same schema: migration 0010, the outcome
 columns). ``--rounds`` alternates them (baseline, current, baseline, current…), so both see the
 same machine load; each process times ``--runs`` calls after one warm-up. Measured:
-``bot.review.build_review`` (the pack: figures, suggestions, blocks and, where the tree has
-it, the funnel chart) and ``handlers.status.status_answer`` for a manager and for a rep.
+``bot.reporting.review.build_review`` (the pack: figures, suggestions, blocks and, where the tree
+has it, the funnel chart) and ``handlers.status.status_answer`` for a manager and for a rep.
 """
 
 from __future__ import annotations
@@ -92,9 +92,9 @@ def worker(args: argparse.Namespace) -> None:
 
     import bot
     from bot.clock import ManualClock
-    from bot.periods import month
     from bot.policy import load_policy
-    from bot.review import build_review
+    from bot.reporting.periods import month
+    from bot.reporting.review import build_review
     from bot.services import build_services
     from bot.settings import Settings
     from handlers.status import status_answer
@@ -214,8 +214,8 @@ def main() -> None:
     from bench.report_bench import MONTH, NOW, YEAR, seed
     from bench.sweep_bench import DEFAULT_SERVER, POLICY, create_database, drop_database
     from bot.clock import ManualClock
-    from bot.periods import month
     from bot.policy import load_policy
+    from bot.reporting.periods import month
     from bot.services import build_services
     from bot.settings import Settings
     from bot.timings import restamp_all

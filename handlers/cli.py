@@ -215,8 +215,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
     Posting queues it under the same key the scheduler uses, so a week is never posted twice
     whoever posts it first; then the outbox delivers it (message and chart).
     """
-    from bot.digest import BadWeek, build_digest, due_week, parse_week, queue_digest
     from bot.outbox import OutboxWorker
+    from bot.reporting.digest import BadWeek, build_digest, due_week, parse_week, queue_digest
 
     settings, policy = _load(args)
     _configure_logging(settings.log_level)
@@ -273,7 +273,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     posts it first; then the outbox delivers it.
     """
     from bot.outbox import OutboxWorker
-    from bot.review import BadMonth, build_review, due_month, parse_month, queue_review, write_csv
+    from bot.reporting.review import (
+        BadMonth,
+        build_review,
+        due_month,
+        parse_month,
+        queue_review,
+        write_csv,
+    )
 
     settings, policy = _load(args)
     _configure_logging(settings.log_level)
