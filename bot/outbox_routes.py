@@ -15,11 +15,11 @@ from bot.agreement.proposals import WAIT_FOR_POST, PostGone, PostNotSentYet, pro
 from bot.cards import handoff_card
 from bot.home import SUPERSEDED, home_publish_args
 from bot.lifecycle import Action, Surface, apply
-from bot.notices import still_owed
 from bot.outbox_files import UPLOAD_METHOD, has_shared, upload_file
 from bot.outbox_off_slack import fetching, post_webhook
 from bot.outbox_sender import Call, Later, Prepared, Sender, Skip
 from bot.outbox_slack import call_api, is_post
+from bot.reminders.sweep import still_owed
 from bot.services import Services
 from bot.timings import stamp
 from bot.views.handoff import handoff_message

@@ -28,7 +28,7 @@ def default_steps() -> list[SweepStep]:
     fall due (once across processes), forget old event ids."""
     from bot.agreement.activation import activation_step
     from bot.feedback import prune_processed_events
-    from bot.notices import sweep_notices
+    from bot.reminders.sweep import sweep_notices
     from bot.reporting.digest import digest_step
     from bot.reporting.review import review_step
 

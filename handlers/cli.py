@@ -125,7 +125,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         _require_schema(services)
     from bot.agreement.versions import record_at_start
-    from bot.notices import recompute_all
+    from bot.reminders.sweep import recompute_all
     from bot.scheduler import default_steps
 
     record_at_start(services)  # SPEC 9: the file's agreement, recorded as a version
@@ -175,8 +175,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     """One pass of everything the scheduler does (reminders, the digest and the review pack
     when due, pruning) and the deliveries it queued, for cron-style deployments."""
     from bot.agreement.activation import activation_step
-    from bot.notices import recompute_all, sweep_notices
     from bot.outbox import OutboxWorker
+    from bot.reminders.sweep import recompute_all, sweep_notices
     from bot.scheduler import default_steps, sweep
 
     settings, policy = _load(args)

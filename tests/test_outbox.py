@@ -18,9 +18,9 @@ from sqlalchemy import select
 from bot.clock import ManualClock
 from bot.intake import accept, parse_data
 from bot.lifecycle import Surface
-from bot.notices import sweep_notices
 from bot.outbox import EVENT_TYPE, OutboxWorker, outbox_health
 from bot.policy import Policy
+from bot.reminders.sweep import sweep_notices
 from bot.services import Services
 from storage.models import LeadEvent, LeadStatus, OutboxMessage, OutboxStatus
 from tests.harness import FakeSlack
