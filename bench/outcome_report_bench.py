@@ -93,13 +93,18 @@ def worker(args: argparse.Namespace) -> None:
     import bot
     from bot.clock import ManualClock
     from bot.policy import load_policy
-    from bot.reporting.periods import month
-    from bot.reporting.review import build_review
     from bot.services import build_services
     from bot.settings import Settings
     from handlers.status import status_answer
     from storage.db import make_engine
     from tests.harness import FakeSlack
+
+    if (root / "bot" / "reporting").is_dir():
+        from bot.reporting.periods import month
+        from bot.reporting.review import build_review
+    else:  # a baseline from before the reporting package
+        from bot.periods import month
+        from bot.review import build_review
 
     assert Path(bot.__file__).resolve().is_relative_to(root), bot.__file__
     from bench.report_bench import MONTH, NOW, REPS, YEAR
