@@ -20,7 +20,7 @@ from bot.clock import ManualClock
 from bot.home import queue_home_open
 from bot.i18n import Translator
 from bot.ids import Action, Callback, Command
-from bot.outbox import OutboxWorker
+from bot.outbox.worker import OutboxWorker
 from bot.policy import BehaviourRule, Policy, load_policy
 from bot.reporting.digest import build_digest, parse_week
 from bot.reporting.review import build_review, parse_month

@@ -14,7 +14,7 @@ Exactly once: the digest is an outbox row keyed ``digest:<week>`` (its chart:
 processes sweeping at once both build the digest, one insert wins, the other finds the key
 taken and drops its copy. The manual ``sla-bot digest`` uses the same key, so a manual run and
 the scheduler never both post one week. The outbox then delivers it durably (the message with
-its metadata key; the chart as a ``file`` row, see ``bot.outbox``).
+its metadata key; the chart as a ``file`` row, see ``bot.outbox.worker``).
 
 Figures come from ``bot.reporting.metrics`` (one definition for ``/sla-status``, the digest and the
 review). What it does not offer is computed here, each with a note: breaches *recorded in the

@@ -38,7 +38,7 @@ from bot.agreement.versions import record_at_start
 from bot.clock import ManualClock
 from bot.i18n import format_datetime
 from bot.ids import Action, Command, ConvertBlock, ProposalBlock, RecycleBlock, TouchBlock
-from bot.outbox import OutboxWorker
+from bot.outbox.worker import OutboxWorker
 from bot.policy import Governance, Policy, Tier
 from bot.reporting.digest import digest_key, due_week
 from bot.reporting.digest import due_at as digest_due_at

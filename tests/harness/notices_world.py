@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from bot.clock import ManualClock
-from bot.outbox import OutboxWorker
+from bot.outbox.worker import OutboxWorker
 from bot.reminders.sweep import sweep_notices
 from bot.services import Services
 from storage.models import Lead, LeadEvent, LeadStatus
