@@ -99,7 +99,7 @@ def prepare(database_url: str, policy_path: Path, fake: FakeSlackProcess, leads:
     from bot.clock import SystemClock
     from bot.intake import accept, parse_data
     from bot.lifecycle import Surface
-    from bot.outbox import OutboxWorker
+    from bot.outbox.worker import OutboxWorker
     from bot.policy import load_policy
     from bot.services import build_services
     from bot.settings import Settings

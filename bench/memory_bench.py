@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.report_bench import MONTH, NOW, YEAR, seed  # noqa: E402
 from bench.sweep_bench import DEFAULT_SERVER, POLICY, create_database, drop_database  # noqa: E402
-from bot.periods import month  # noqa: E402
 from bot.policy import load_policy  # noqa: E402
+from bot.reporting.periods import month  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 from tests.harness import FakeSlack, SlackRequests, http_get  # noqa: E402

@@ -22,8 +22,8 @@ that tree against the same database: the current working tree, and with ``--base
 commit exported with ``git archive`` (it must read the same schema: migration 0010, the outcome
 columns). ``--rounds`` alternates them (baseline, current, baseline, current…), so both see the
 same machine load; each process times ``--runs`` calls after one warm-up. Measured:
-``bot.review.build_review`` (the pack: figures, suggestions, blocks and, where the tree has
-it, the funnel chart) and ``handlers.status.status_answer`` for a manager and for a rep.
+``bot.reporting.review.build_review`` (the pack: figures, suggestions, blocks and, where the tree
+has it, the funnel chart) and ``handlers.status.status_answer`` for a manager and for a rep.
 """
 
 from __future__ import annotations
@@ -92,14 +92,19 @@ def worker(args: argparse.Namespace) -> None:
 
     import bot
     from bot.clock import ManualClock
-    from bot.periods import month
     from bot.policy import load_policy
-    from bot.review import build_review
     from bot.services import build_services
     from bot.settings import Settings
     from handlers.status import status_answer
     from storage.db import make_engine
     from tests.harness import FakeSlack
+
+    if (root / "bot" / "reporting").is_dir():
+        from bot.reporting.periods import month
+        from bot.reporting.review import build_review
+    else:  # a baseline from before the reporting package
+        from bot.periods import month
+        from bot.review import build_review
 
     assert Path(bot.__file__).resolve().is_relative_to(root), bot.__file__
     from bench.report_bench import MONTH, NOW, REPS, YEAR
@@ -214,8 +219,8 @@ def main() -> None:
     from bench.report_bench import MONTH, NOW, YEAR, seed
     from bench.sweep_bench import DEFAULT_SERVER, POLICY, create_database, drop_database
     from bot.clock import ManualClock
-    from bot.periods import month
     from bot.policy import load_policy
+    from bot.reporting.periods import month
     from bot.services import build_services
     from bot.settings import Settings
     from bot.timings import restamp_all

@@ -11,7 +11,7 @@ this process, which records when each DM arrives. The policy is the example one 
 calendar open around the clock (so quiet hours never move a reminder) and the sweep interval
 asked for. Claimed, untouched leads are written straight into the bot's SQLite database with
 their first-contact reminder instants spread over the next few minutes (computed with the real
-``bot.reminders.plan``, so each scheduled instant is known); each lead also has a handoff
+``bot.reminders.plan.plan``, so each scheduled instant is known); each lead also has a handoff
 message in the sales channel, so — as in production — every reminder is also a reply in the
 lead's thread (``--no-threads`` leaves that out).
 
@@ -43,7 +43,7 @@ from sqlalchemy import select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from bot.policy import Policy, load_policy  # noqa: E402
-from bot.reminders import LeadClocks, NoticeKind, Promise, plan  # noqa: E402
+from bot.reminders.plan import LeadClocks, NoticeKind, Promise, plan  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 from storage.models import Lead, LeadNotice, LeadStatus  # noqa: E402

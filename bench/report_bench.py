@@ -33,9 +33,9 @@ calendar's), ~20 owners, ~10 % of the "hot" tier:
 Timed in this process, median of ``--runs`` after one warm-up: the handler's own
 ``status_answer`` for a manager (team scorecard, per-rep table, open breaches, recycle
 reasons; the whole answer with its blocks) and for a rep; each metrics call alone; the view
-rendering alone (``status_blocks`` on figures read once); and, when ``bot.review`` exists, the
-monthly review pack. The SQL statements of one manager answer (count, time in the database
-driver) and a ``cProfile`` of it show where the time goes; ``EXPLAIN ANALYZE`` (with the
+rendering alone (``status_blocks`` on figures read once); and, when ``bot.reporting.review``
+exists, the monthly review pack. The SQL statements of one manager answer (count, time in the
+database driver) and a ``cProfile`` of it show where the time goes; ``EXPLAIN ANALYZE`` (with the
 report transaction's settings) of the figures statements (team and per rep) and of the open
 breaches close the report.
 """
@@ -73,7 +73,8 @@ from bench.sweep_bench import (  # noqa: E402
     drop_database,
 )
 from bot.clock import ManualClock  # noqa: E402
-from bot.metrics import (  # noqa: E402
+from bot.policy import Policy, load_policy  # noqa: E402
+from bot.reporting.metrics import (  # noqa: E402
     REPORT_SETTINGS,
     open_breaches,
     per_rep,
@@ -81,8 +82,7 @@ from bot.metrics import (  # noqa: E402
     scorecard,
     team_and_reps,
 )
-from bot.periods import Period, month  # noqa: E402
-from bot.policy import Policy, load_policy  # noqa: E402
+from bot.reporting.periods import Period, month  # noqa: E402
 from bot.services import Services, build_services  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.timings import restamp_all  # noqa: E402
@@ -402,11 +402,13 @@ def timed(label: str, work: Callable[[], object], runs: int, meter: StatementMet
 
 
 def review_work(services: Services, period: Period) -> tuple[str, Callable[[], object]] | None:
-    """Building the monthly review pack, if ``bot.review`` offers a builder we can call."""
+    """Building the monthly review pack, if ``bot.reporting.review`` offers a builder we can
+    call."""
     try:
-        review = importlib.import_module("bot.review")
+        review = importlib.import_module("bot.reporting.review")
     except ImportError as exc:
-        print(f"bot.review not importable ({exc}): review pack not timed", file=sys.stderr)
+        print(f"bot.reporting.review not importable ({exc}): review pack not timed",
+              file=sys.stderr)
         return None
     for name in ("build_review", "review_pack", "build_pack", "monthly_review", "build"):
         builder = getattr(review, name, None)
@@ -428,10 +430,12 @@ def review_work(services: Services, period: Period) -> tuple[str, Callable[[], o
         try:
             work()
         except Exception as exc:  # a work in progress: report it, do not fail the bench
-            print(f"bot.review.{name} failed ({exc!r}): review pack not timed", file=sys.stderr)
+            print(f"bot.reporting.review.{name} failed ({exc!r}): review pack not timed",
+                  file=sys.stderr)
             return None
-        return f"bot.review.{name}", work
-    print("bot.review has no builder this bench knows: review pack not timed", file=sys.stderr)
+        return f"bot.reporting.review.{name}", work
+    print("bot.reporting.review has no builder this bench knows: review pack not timed",
+          file=sys.stderr)
     return None
 
 

@@ -40,9 +40,9 @@ from sqlalchemy import Engine, event, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bot.clock import ManualClock  # noqa: E402
-from bot.notices import BATCH, sweep_notices  # noqa: E402
 from bot.policy import Policy, load_policy  # noqa: E402
-from bot.reminders import LeadClocks, due_now, plan  # noqa: E402
+from bot.reminders.plan import LeadClocks, due_now, plan  # noqa: E402
+from bot.reminders.sweep import BATCH, sweep_notices  # noqa: E402
 from bot.services import Services, build_services  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from storage import migrate  # noqa: E402
@@ -313,7 +313,7 @@ def _kind(statement: str) -> str:
 
 
 def due_query() -> Any:
-    """The sweep's own due-leads query, as ``bot.notices.sweep_notices`` builds it."""
+    """The sweep's own due-leads query, as ``bot.reminders.sweep.sweep_notices`` builds it."""
     return (
         select(Lead)
         .where(Lead.next_due_at.is_not(None), Lead.next_due_at <= NOW)

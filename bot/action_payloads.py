@@ -19,7 +19,7 @@ from typing import ClassVar, Self
 
 from bot.errors import DomainError, NotFound, UnknownProposal
 from bot.ids import Action, Callback
-from bot.reminders import Promise
+from bot.reminders.plan import Promise
 
 #: ASCII digits only: ``str.isdigit`` is true for "²" and "١", which ``int`` refuses or reads
 _ID = re.compile(r"[0-9]{1,10}")

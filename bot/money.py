@@ -22,7 +22,7 @@ def format_amount(amount: Decimal, currency: str, language: str) -> str:
 
 
 class Priced(Protocol):
-    """An amount in one currency (``bot.outcome_metrics.CurrencySum``)."""
+    """An amount in one currency (``bot.reporting.outcome_metrics.CurrencySum``)."""
 
     @property
     def amount(self) -> Decimal: ...

@@ -2,7 +2,7 @@
 
 A sales-ops person tuning the agreement wants to check "a lead at Friday 17:30 before a
 holiday Monday" without waiting for one. Everything here is derived from the same pure code
-the bot runs — ``bot.deadlines`` for the promises, ``bot.reminders.plan`` for every reminder
+the bot runs — ``bot.deadlines`` for the promises, ``bot.reminders.plan.plan`` for every reminder
 and breach notice, ``bot.calendar`` for business time — so the preview cannot drift from what
 the bot does. Business-hours deadlines come with their reasoning: which stretches were
 counted and which were skipped (night, weekend, holiday, closure).
@@ -31,7 +31,7 @@ from bot.i18n import Translator, format_duration
 from bot.intake import build_lead, parse_json
 from bot.policy import Policy
 from bot.policy_diff import policy_differences
-from bot.reminders import Audience, LeadClocks, Notice, NoticeKind, Promise, plan
+from bot.reminders.plan import Audience, LeadClocks, Notice, NoticeKind, Promise, plan
 from bot.views.labels import criteria_as_text
 from storage.models import LeadStatus
 

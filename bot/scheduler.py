@@ -27,10 +27,10 @@ def default_steps() -> list[SweepStep]:
     reminders and breach notices, post the weekly digest and the monthly review pack when they
     fall due (once across processes), forget old event ids."""
     from bot.agreement.activation import activation_step
-    from bot.digest import digest_step
     from bot.feedback import prune_processed_events
-    from bot.notices import sweep_notices
-    from bot.review import review_step
+    from bot.reminders.sweep import sweep_notices
+    from bot.reporting.digest import digest_step
+    from bot.reporting.review import review_step
 
     return [activation_step, sweep_notices, digest_step, review_step, prune_processed_events]
 

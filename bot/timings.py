@@ -4,7 +4,7 @@ A month's report measures business minutes for every lead it counts; doing that 
 lead at report time was most of ``/sla-status``'s cost at 100,000 leads. These facts never
 change once their inputs are known — the hand-off (``posted_at``), the first claim and the first
 touch are each written once, and the tier before the hand-off — so they are stamped in the
-transaction that sets each input and read back by ``bot.metrics``:
+transaction that sets each input and read back by ``bot.reporting.metrics``:
 
 - ``first_contact_due_at``: the first-contact deadline (as ``bot.deadlines``; reminders still
   derive theirs each time, these are copies for reports);

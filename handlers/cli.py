@@ -125,7 +125,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         _require_schema(services)
     from bot.agreement.versions import record_at_start
-    from bot.notices import recompute_all
+    from bot.reminders.sweep import recompute_all
     from bot.scheduler import default_steps
 
     record_at_start(services)  # SPEC 9: the file's agreement, recorded as a version
@@ -175,8 +175,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     """One pass of everything the scheduler does (reminders, the digest and the review pack
     when due, pruning) and the deliveries it queued, for cron-style deployments."""
     from bot.agreement.activation import activation_step
-    from bot.notices import recompute_all, sweep_notices
-    from bot.outbox import OutboxWorker
+    from bot.outbox.worker import OutboxWorker
+    from bot.reminders.sweep import recompute_all, sweep_notices
     from bot.scheduler import default_steps, sweep
 
     settings, policy = _load(args)
@@ -215,8 +215,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
     Posting queues it under the same key the scheduler uses, so a week is never posted twice
     whoever posts it first; then the outbox delivers it (message and chart).
     """
-    from bot.digest import BadWeek, build_digest, due_week, parse_week, queue_digest
-    from bot.outbox import OutboxWorker
+    from bot.outbox.worker import OutboxWorker
+    from bot.reporting.digest import BadWeek, build_digest, due_week, parse_week, queue_digest
 
     settings, policy = _load(args)
     _configure_logging(settings.log_level)
@@ -272,8 +272,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     Posting uses the scheduler's key (``review:YYYY-MM``), so a month is posted once whoever
     posts it first; then the outbox delivers it.
     """
-    from bot.outbox import OutboxWorker
-    from bot.review import BadMonth, build_review, due_month, parse_month, queue_review, write_csv
+    from bot.outbox.worker import OutboxWorker
+    from bot.reporting.review import (
+        BadMonth,
+        build_review,
+        due_month,
+        parse_month,
+        queue_review,
+        write_csv,
+    )
 
     settings, policy = _load(args)
     _configure_logging(settings.log_level)
@@ -407,7 +414,7 @@ def _preview_in_force(policy: Policy, source: str, language: str | None) -> tupl
 def cmd_demo(args: argparse.Namespace) -> int:
     """A scripted day and week of the real bot against a Slack stand-in on loopback: no
     tokens, no network, a throwaway database; every Slack surface printed as people see it."""
-    from bot.outbox import OutboxWorker
+    from bot.outbox.worker import OutboxWorker
     from bot.sandbox.demo import DemoError, run_demo
     from handlers.app import LISTENER_THREADS
     from handlers.server import BotServer
@@ -795,7 +802,7 @@ def _database_state(settings: Settings, t: Translator) -> str:
 
 def _outbox_state(settings: Settings, t: Translator) -> str:
     """Messages Slack refused for good (e.g. the bot is not in the channel) need a person."""
-    from bot.outbox import outbox_health
+    from bot.outbox.worker import outbox_health
     from storage.db import make_session_factory
     from storage.unit_of_work import unit_of_work_factory
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import Any
 
-from bot.outbox import OutboxWorker
+from bot.outbox.worker import OutboxWorker
 from bot.scheduler import SweepStep, build_scheduler
 from bot.services import Services
 from handlers.app import LISTENER_THREADS, AckFirst, AckFirstExecutor, create_app

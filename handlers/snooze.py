@@ -1,8 +1,8 @@
 """The Snooze buttons on a reminder DM: "remind me again in 30 min" (never past the deadline).
 
 The button's value names the lead, the clock and the minutes (``SnoozePayload``: a forged
-value is refused as not found); all three are hints that ``bot.notices.snooze`` checks against
-the database (owner or manager, a pending deadline).
+value is refused as not found); all three are hints that ``bot.reminders.sweep.snooze`` checks
+against the database (owner or manager, a pending deadline).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from bot.action_payloads import SnoozePayload
 from bot.i18n import format_datetime
 from bot.ids import Action
-from bot.notices import snooze
+from bot.reminders.sweep import snooze
 from bot.services import Services
 from handlers.errors import reported
 

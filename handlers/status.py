@@ -8,9 +8,9 @@ from slack_bolt import Ack, App, Respond
 
 from bot.errors import OtherRepRefused
 from bot.ids import Command
-from bot.metrics import Scorecard, open_breaches, scorecard, team_and_reps
-from bot.outcome_metrics import closed_summaries
-from bot.periods import parse_status_args
+from bot.reporting.metrics import Scorecard, open_breaches, scorecard, team_and_reps
+from bot.reporting.outcome_metrics import closed_summaries
+from bot.reporting.periods import parse_status_args
 from bot.services import Services
 from bot.views.status import StatusReport, status_blocks, status_text
 from handlers.errors import reported

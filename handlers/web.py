@@ -11,7 +11,7 @@ from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 
-from bot.outbox import outbox_health
+from bot.outbox.worker import outbox_health
 from bot.services import Services
 from handlers import outcome_webhook, slack_gate, vendor_webhooks, webhooks
 from storage.db import ping

@@ -1,7 +1,7 @@
 """What an outbox row asks the worker to do: one registry of kinds, stored in ``outbox.kind``.
 
 The values are written to the database, so they never change. Imports nothing, so any module
-that queues a row can name its kind without pulling in the worker. ``bot.outbox_routes`` gives
+that queues a row can name its kind without pulling in the worker. ``bot.outbox.routes`` gives
 each kind its sender; the outbox repository refuses a kind not listed here.
 """
 

@@ -24,7 +24,7 @@ from bot.action_payloads import (
 )
 from bot.errors import NotFound, UnknownProposal
 from bot.ids import Action, Callback
-from bot.reminders import Promise
+from bot.reminders.plan import Promise
 from handlers.modals import GatedModal
 from handlers.submissions import ModalSubmission, at
 

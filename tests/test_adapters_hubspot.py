@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from bot.adapters.hubspot import sign_v1, sign_v3
 from bot.clock import ManualClock
-from bot.outbox import MAX_ATTEMPTS
+from bot.outbox.worker import MAX_ATTEMPTS
 from bot.user_agent import USER_AGENT
 from storage.models import LeadStatus, OutboxMessage, OutboxStatus
 from tests.harness import FakeSlack

@@ -22,8 +22,8 @@ from bot.agreement.versions import record_at_start
 from bot.clock import ManualClock
 from bot.i18n import Translator
 from bot.mrkdwn import escape
-from bot.notices import recompute_all
 from bot.policy import Governance, Policy, PolicyError
+from bot.reminders.sweep import recompute_all
 from bot.services import Services
 from bot.views.agreement_notice import InEffectNotice, in_effect_message
 from handlers.cli import main

@@ -17,13 +17,13 @@ import pytest
 from bot.agreement.reading import agreement_view
 from bot.agreement.versions import record_at_start
 from bot.clock import ManualClock
-from bot.digest import build_digest, parse_week
 from bot.home import queue_home_open
 from bot.i18n import Translator
 from bot.ids import Action, Callback, Command
-from bot.outbox import OutboxWorker
+from bot.outbox.worker import OutboxWorker
 from bot.policy import BehaviourRule, Policy, load_policy
-from bot.review import build_review, parse_month
+from bot.reporting.digest import build_digest, parse_week
+from bot.reporting.review import build_review, parse_month
 from bot.services import Services, build_services
 from bot.settings import load_settings
 from bot.views.agreement import (

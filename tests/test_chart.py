@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageFont
 
-from bot.chart import FONT_FILE, LINE_COLOUR, ChartDay, ChartLabels, render_week_chart
 from bot.clock import ManualClock
 from bot.policy import Policy
+from bot.reporting.chart import FONT_FILE, LINE_COLOUR, ChartDay, ChartLabels, render_week_chart
 from tests.harness import FakeSlack
 from tests.harness.bot_env import make_services
 from tests.harness.databases import Database

@@ -20,7 +20,7 @@ from sqlalchemy import event, select
 from bot.clock import ManualClock
 from bot.lead_messages import Outgoing
 from bot.lifecycle import Action, Surface, apply
-from bot.outbox import OutboxWorker
+from bot.outbox.worker import OutboxWorker
 from bot.policy import Policy
 from bot.services import Services
 from bot.workflow import ClaimOutcome, claim, release

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from bot.i18n import Translator
-from bot.outbox import OutboxWorker
+from bot.outbox.worker import OutboxWorker
 from bot.policy import load_policy
 from bot.sandbox.demo import run_demo
 from bot.services import Services

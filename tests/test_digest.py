@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.clock import ManualClock
-from bot.digest import digest_step, due_week, parse_week
 from bot.policy import Policy
+from bot.reporting.digest import digest_step, due_week, parse_week
 from bot.views.blocks import SECTION_LIMIT
 from bot.views.digest import (
     MAX_BLOCKS,

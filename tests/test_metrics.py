@@ -27,7 +27,8 @@ import pytest
 from bot.clock import ManualClock
 from bot.intake import accept, parse_data
 from bot.lifecycle import Surface
-from bot.metrics import (
+from bot.policy import Policy
+from bot.reporting.metrics import (
     Durations,
     median,
     open_breaches,
@@ -36,8 +37,7 @@ from bot.metrics import (
     recycle_reasons,
     scorecard,
 )
-from bot.periods import month
-from bot.policy import Policy
+from bot.reporting.periods import month
 from tests.harness import FakeSlack
 from tests.harness.bot_env import make_services
 from tests.harness.databases import Database
@@ -176,7 +176,7 @@ def test_open_breaches_list_the_open_leads_with_their_promises(november: Month) 
 
 def test_other_periods(november: Month) -> None:
     policy = november.services.policy
-    from bot.periods import week_of
+    from bot.reporting.periods import week_of
 
     week = week_of(jst(11, 16, 12).astimezone(TOKYO).date(), TOKYO)  # Mon 16 – Sun 22 Nov
     card = scorecard(november.services, policy, week)
@@ -194,7 +194,7 @@ def test_other_periods(november: Month) -> None:
 def test_the_team_and_every_rep_from_one_pass_match_the_separate_figures(
     november: Month,
 ) -> None:
-    from bot.metrics import team_and_reps
+    from bot.reporting.metrics import team_and_reps
 
     policy = november.services.policy
     period = month(2026, 11, TOKYO)

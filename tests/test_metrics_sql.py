@@ -17,9 +17,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.orm import Session
 
-from bot import metrics, timings
-from bot.periods import Period, month
+from bot import timings
 from bot.policy import CalendarConfig, Policy, Tier
+from bot.reporting import metrics
+from bot.reporting.periods import Period, month
 from storage.models import Activity, Lead, LeadEvent, LeadStatus
 from tests.harness.databases import Database
 

@@ -22,7 +22,7 @@ from bot.clock import ManualClock
 from bot.i18n import LANGUAGES, Translator
 from bot.ids import Callback, Command, MqlBlock, Shortcut, row
 from bot.mrkdwn import INVISIBLE_CONTROLS
-from bot.outbox import OutboxWorker
+from bot.outbox.worker import OutboxWorker
 from bot.policy import Policy
 from bot.services import Services
 from bot.views.mql_modal import mql_modal, refusal_modal

@@ -17,8 +17,8 @@ from sqlalchemy import func, select, update
 from bot.clock import ManualClock
 from bot.ids import Action
 from bot.lifecycle import Surface
-from bot.notices import recompute_all, sweep_notices
 from bot.policy import Policy
+from bot.reminders.sweep import recompute_all, sweep_notices
 from bot.roles import status_says_away
 from bot.workflow import claim, log_touch
 from storage.models import Lead, LeadEvent, LeadNotice, LeadStatus
@@ -146,9 +146,9 @@ def test_the_start_up_re_plan_walks_the_leads_in_batches(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Batches of 2 over 5 leads: every lead re-planned once, none skipped at a boundary."""
-    import bot.notices
+    import bot.reminders.sweep
 
-    monkeypatch.setattr(bot.notices, "RECOMPUTE_BATCH", 2)
+    monkeypatch.setattr(bot.reminders.sweep, "RECOMPUTE_BATCH", 2)
     ids = [world.posted(f"batch-{i}")[0] for i in range(5)]
     world.at(jst(24, 10, 1))
 
@@ -374,7 +374,7 @@ def test_a_breach_says_how_late_as_people_say_it(
     """A breach sent as the deadline passes reads "just now", not "now 0 min late"."""
     from bot.cards import notice_lead
     from bot.i18n import Translator
-    from bot.reminders import Audience, Notice, Promise
+    from bot.reminders.plan import Audience, Notice, Promise
     from bot.views.notice import breach_message
 
     deadline = jst(24, 12)

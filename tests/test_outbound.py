@@ -30,7 +30,7 @@ from bot.clock import ManualClock
 from bot.lead_messages import queue_call
 from bot.lifecycle import Action
 from bot.outbound_webhook import config_problems, outcome_body, queue_outcome
-from bot.outbox import OutboxWorker, outbox_health
+from bot.outbox.worker import OutboxWorker, outbox_health
 from bot.policy import PolicyError, load_policy, parse_policy
 from bot.services import Services
 from bot.settings import SettingsError
@@ -423,7 +423,7 @@ def test_several_workers_deliver_each_outcome_once(
 WORKER_SCRIPT = """
 import sys
 from bot.clock import SystemClock
-from bot.outbox import OutboxWorker
+from bot.outbox.worker import OutboxWorker
 from bot.policy import load_policy
 from bot.services import build_services
 from bot.settings import load_settings

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from bot.clock import ManualClock
 from bot.intake import accept, parse_data
 from bot.lifecycle import Surface
-from bot.notices import sweep_notices
-from bot.outbox import EVENT_TYPE, OutboxWorker, outbox_health
+from bot.outbox.worker import EVENT_TYPE, OutboxWorker, outbox_health
 from bot.policy import Policy
+from bot.reminders.sweep import sweep_notices
 from bot.services import Services
 from storage.models import LeadEvent, LeadStatus, OutboxMessage, OutboxStatus
 from tests.harness import FakeSlack
@@ -231,7 +231,7 @@ def test_two_workers_on_one_database_post_each_lead_once(
 WORKER_SCRIPT = """
 import sys
 from bot.clock import SystemClock
-from bot.outbox import OutboxWorker
+from bot.outbox.worker import OutboxWorker
 from bot.policy import load_policy
 from bot.services import build_services
 from bot.settings import load_settings
@@ -301,7 +301,7 @@ def test_a_row_that_cannot_be_rendered_fails_alone_after_bounded_attempts(
     """A hand-off whose lead no view can render (stored before intake refused the year 9999)
     neither aborts the pass nor holds back the 19 messages claimed with it; it is retried with
     backoff, ends ``failed`` after ``MAX_ATTEMPTS``, and /healthz says degraded."""
-    from bot.outbox import MAX_ATTEMPTS
+    from bot.outbox.worker import MAX_ATTEMPTS
     from tests.harness import http_get
 
     services = make_services(fake_slack, db, policy, clock)

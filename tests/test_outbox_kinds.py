@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import insert, select
 
 from bot.clock import ManualClock
-from bot.outbox_routes import SENDERS
-from bot.outbox_sender import Sender
+from bot.outbox.routes import SENDERS
+from bot.outbox.sender import Sender
 from bot.policy import Policy
 from bot.sandbox.fake_slack import FakeSlack
 from storage.db import make_session_factory

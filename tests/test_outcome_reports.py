@@ -39,24 +39,24 @@ from typing import Any
 import pytest
 from PIL import Image, ImageFont
 
-from bot.chart import FONT_FILE, FunnelLabels, FunnelStage, render_funnel_chart
 from bot.clock import ManualClock
-from bot.digest import build_digest, parse_week
 from bot.i18n import Translator
 from bot.lifecycle import Surface
-from bot.metrics import Scorecard
 from bot.money import format_amount
-from bot.outcome_metrics import (
+from bot.outcomes import OutcomeInput, record_outcome
+from bot.policy import Policy
+from bot.reporting.chart import FONT_FILE, FunnelLabels, FunnelStage, render_funnel_chart
+from bot.reporting.digest import build_digest, parse_week
+from bot.reporting.metrics import Scorecard
+from bot.reporting.outcome_metrics import (
     CurrencySum,
     DealFigures,
     DealSummary,
     closed_summaries,
     deal_summary,
 )
-from bot.outcomes import OutcomeInput, record_outcome
-from bot.periods import month
-from bot.policy import Policy
-from bot.review import (
+from bot.reporting.periods import month
+from bot.reporting.review import (
     MIN_CLOSED_FOR_WIN_RATE,
     ReviewFigures,
     build_review,

@@ -178,9 +178,9 @@ def test_twenty_concurrent_deliveries_of_one_outcome_record_it_once(
 
 
 def test_a_closed_deal_still_counts_as_an_sql_in_every_report(services: Services) -> None:
-    from bot import metrics
-    from bot.periods import month
-    from bot.review import review_figures
+    from bot.reporting import metrics
+    from bot.reporting.periods import month
+    from bot.reporting.review import review_figures
 
     period = month(2026, 11, services.policy.tz)
     for key in ("a", "b", "c"):

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.policy import Policy
-from bot.reminders import (
+from bot.reminders.plan import (
     Audience,
     LeadClocks,
     NoticeKind,

@@ -17,9 +17,9 @@ from bot.deadlines import first_contact_due
 from bot.ids import Action
 from bot.intake import accept, parse_data
 from bot.lifecycle import Surface
-from bot.metrics import scorecard
-from bot.periods import month
 from bot.policy import Policy
+from bot.reporting.metrics import scorecard
+from bot.reporting.periods import month
 from storage import migrate
 from storage.models import Lead, LeadEvent
 from storage.types import UTCDateTime
@@ -145,7 +145,7 @@ def test_auto_assignment_stores_the_first_claim(world: World) -> None:
 
 
 def test_a_breach_stores_the_earliest_breached_deadline(world: World) -> None:
-    from bot.metrics import open_breaches
+    from bot.reporting.metrics import open_breaches
     from bot.workflow import claim
 
     lead_id, _ = world.posted("breach-1")

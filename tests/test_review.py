@@ -41,10 +41,10 @@ from bot.clock import ManualClock
 from bot.i18n import Translator
 from bot.intake import accept, parse_data
 from bot.lifecycle import Surface
-from bot.metrics import Scorecard
-from bot.periods import month
 from bot.policy import Policy
-from bot.review import (
+from bot.reporting.metrics import Scorecard
+from bot.reporting.periods import month
+from bot.reporting.review import (
     CSV_COLUMNS,
     BreachSlot,
     Breakdown,

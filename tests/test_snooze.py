@@ -11,8 +11,8 @@ import pytest
 from bot.clock import ManualClock
 from bot.ids import Action
 from bot.lifecycle import Surface
-from bot.notices import sweep_notices
 from bot.policy import Policy
+from bot.reminders.sweep import sweep_notices
 from bot.workflow import claim
 from tests.harness import FakeSlack
 from tests.harness.bot_env import Env, start

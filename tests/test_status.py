@@ -122,8 +122,8 @@ def test_a_big_team_stays_within_slacks_limits(policy: Policy) -> None:
     from datetime import UTC, datetime
 
     from bot.i18n import Translator
-    from bot.metrics import BreachList, OpenBreach, Scorecard
-    from bot.periods import month
+    from bot.reporting.metrics import BreachList, OpenBreach, Scorecard
+    from bot.reporting.periods import month
     from bot.views.status import StatusReport, status_blocks
 
     period = month(2026, 11, policy.tz)

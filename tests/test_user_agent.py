@@ -14,7 +14,7 @@ from datetime import timedelta
 from importlib.metadata import version
 
 from bot.clock import ManualClock
-from bot.outbox import OutboxWorker
+from bot.outbox.worker import OutboxWorker
 from bot.policy import Policy
 from bot.services import build_services
 from bot.user_agent import USER_AGENT

@@ -2,7 +2,7 @@
 
 HubSpot's thin events carry ids only, and HubSpot wants its answer within seconds, so the
 endpoint stores each event as an outbox row (kind ``hubspot_fetch``, committed before the 202)
-and the outbox worker (``bot.outbox``) calls ``run`` for it: the contact is read from the CRM
+and the outbox worker (``bot.outbox.worker``) calls ``run`` for it: the contact is read from the CRM
 API (``GET /crm/v3/objects/contacts/{id}``, and its first associated company), translated
 (``bot.adapters.hubspot.from_crm``) and received like any vendor event.
 

@@ -27,8 +27,8 @@ from datetime import datetime
 from bot.agreement.changes import agreement_changes, describe_changes
 from bot.agreement.document import policy_with_agreement
 from bot.lead_messages import refresh_every_home
-from bot.notices import recompute_all
 from bot.policy import Policy
+from bot.reminders.sweep import recompute_all
 from bot.services import Services
 from bot.views.agreement_notice import InEffectNotice, in_effect_message
 from storage.models import AgreementApproval, AgreementStatus, AgreementVersion

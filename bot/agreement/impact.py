@@ -16,8 +16,8 @@ from typing import Any
 
 from bot.deadlines import first_contact_due_from
 from bot.definition import evaluate
-from bot.periods import Period, month
 from bot.policy import Policy
+from bot.reporting.periods import Period, month
 from storage.unit_of_work import UnitOfWork
 
 __all__ = ["Impact", "last_month", "replay_month"]

@@ -16,8 +16,8 @@ from bot.agreement.document import policy_with_agreement
 from bot.agreement.versions import OPERATOR
 from bot.errors import DomainError
 from bot.i18n import Translator
-from bot.periods import Period
 from bot.policy import Policy
+from bot.reporting.periods import Period
 from bot.services import Services
 from bot.views.agreement import AgreementHeadline, AgreementView, Approval, HistoryEntry
 from storage.models import AgreementStatus, AgreementVersion

@@ -36,15 +36,15 @@ from sqlalchemy import func, select
 from bot.agreement.proposals import post_key, propose
 from bot.agreement.versions import record_at_start
 from bot.clock import ManualClock
-from bot.digest import digest_key, due_week
-from bot.digest import due_at as digest_due_at
 from bot.i18n import format_datetime
 from bot.ids import Action, Command, ConvertBlock, ProposalBlock, RecycleBlock, TouchBlock
-from bot.outbox import OutboxWorker
-from bot.periods import month, week_of
+from bot.outbox.worker import OutboxWorker
 from bot.policy import Governance, Policy, Tier
-from bot.review import due_at as review_due_at
-from bot.review import due_month, review_key
+from bot.reporting.digest import digest_key, due_week
+from bot.reporting.digest import due_at as digest_due_at
+from bot.reporting.periods import month, week_of
+from bot.reporting.review import due_at as review_due_at
+from bot.reporting.review import due_month, review_key
 from bot.sandbox.fake_slack import Call, FakeSlack
 from bot.sandbox.render import Names, Rendered, mrkdwn_text, render_call, render_modal
 from bot.sandbox.slack_requests import HttpResponse, SlackRequests, http_post

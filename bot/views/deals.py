@@ -1,5 +1,5 @@
 """Deal outcomes as the reports word them (SPEC 10): pure helpers shared by ``/sla-status``,
-the weekly digest and the monthly review pack, from ``bot.outcome_metrics`` figures.
+the weekly digest and the monthly review pack, from ``bot.reporting.outcome_metrics`` figures.
 
 Amounts are shown per currency, side by side and never added up (``bot.money``).
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from bot.i18n import Translator, format_number, format_percent
 from bot.money import format_amounts
 from bot.mrkdwn import escape
-from bot.outcome_metrics import CurrencySum, DealSummary
+from bot.reporting.outcome_metrics import CurrencySum, DealSummary
 
 __all__ = ["amounts", "deals_status_line", "loss_reason_label", "loss_reasons_text", "rate"]
 

@@ -19,10 +19,10 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.chart import ChartLabels
 from bot.i18n import Translator, format_datetime, format_number
 from bot.money import format_amount
-from bot.outcome_metrics import DealSummary
+from bot.reporting.chart import ChartLabels
+from bot.reporting.outcome_metrics import DealSummary
 from bot.views.agreement import AgreementHeadline
 from bot.views.blocks import (
     context,
@@ -75,7 +75,8 @@ class BreachLine:
 
 @dataclass(frozen=True)
 class DealLine:
-    """A deal closed in the week (``bot.outcome_metrics.ClosedDeal`` with its thread link)."""
+    """A deal closed in the week (``bot.reporting.outcome_metrics.ClosedDeal`` with its thread
+    link)."""
 
     lead_label: str  # user text: escaped when rendered
     won: bool

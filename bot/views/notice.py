@@ -16,7 +16,7 @@ from bot.action_payloads import SNOOZE_MINUTES, LeadPayload, SnoozePayload
 from bot.i18n import Translator, format_datetime, format_duration, format_lateness
 from bot.ids import Action
 from bot.policy import Policy
-from bot.reminders import Notice, Promise
+from bot.reminders.plan import Notice, Promise
 from bot.views.blocks import (
     SECTION_LIMIT,
     actions,

@@ -18,8 +18,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from bot.chart import FunnelLabels, FunnelStage
 from bot.i18n import Translator, format_datetime, format_number, format_percent
+from bot.reporting.chart import FunnelLabels, FunnelStage
 from bot.views.blocks import (
     FALLBACK_LIMIT,
     SECTION_LIMIT,
@@ -35,9 +35,9 @@ from bot.views.digest import arrow
 from bot.views.labels import activity_label, criterion_group_text, reason_label
 
 if TYPE_CHECKING:
-    from bot.metrics import Scorecard
-    from bot.outcome_metrics import DealFigures
-    from bot.review import Breakdown, ReviewFigures, Suggestion
+    from bot.reporting.metrics import Scorecard
+    from bot.reporting.outcome_metrics import DealFigures
+    from bot.reporting.review import Breakdown, ReviewFigures, Suggestion
 
 __all__ = ["MAX_BLOCKS", "MAX_ROWS", "SECTION_LIMIT", "funnel_comment", "funnel_labels",
            "funnel_stages", "month_label", "percent", "review_message"]

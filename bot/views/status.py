@@ -15,11 +15,11 @@ from bot.i18n import (
     format_percent,
     format_weekdays,
 )
-from bot.metrics import BreachList, Scorecard
 from bot.mrkdwn import escape
-from bot.outcome_metrics import DealSummary
-from bot.periods import Period
 from bot.policy import WEEKDAYS, Policy
+from bot.reporting.metrics import BreachList, Scorecard
+from bot.reporting.outcome_metrics import DealSummary
+from bot.reporting.periods import Period
 from bot.views.blocks import (
     SECTION_LIMIT,
     context,

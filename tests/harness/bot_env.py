@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from bot.clock import ManualClock
 from bot.ids import Action
-from bot.outbox import OutboxWorker
+from bot.outbox.worker import OutboxWorker
 from bot.policy import Policy
 from bot.services import Services, build_services
 from bot.user_agent import slack_client

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from bot.clock import ManualClock
 from bot.feedback import Reply, record_reply
 from bot.lifecycle import Surface
-from bot.notices import sweep_notices
+from bot.reminders.sweep import sweep_notices
 from bot.scheduler import default_steps, sweep
 from bot.services import Services
 from bot.workflow import claim, log_touch

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from bot.clock import ManualClock
-from bot.notices import sweep_notices
-from bot.outbox import OutboxWorker
+from bot.outbox.worker import OutboxWorker
+from bot.reminders.sweep import sweep_notices
 from bot.services import Services
 from storage.models import Lead, LeadEvent, LeadStatus
 from tests.harness.bot_env import make_worker

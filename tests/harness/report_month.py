@@ -11,8 +11,8 @@ from bot.clock import ManualClock
 from bot.decisions import convert, recycle
 from bot.intake import accept, parse_data
 from bot.lifecycle import Surface
-from bot.notices import sweep_notices
-from bot.outbox import OutboxWorker
+from bot.outbox.worker import OutboxWorker
+from bot.reminders.sweep import sweep_notices
 from bot.services import Services
 from bot.workflow import claim, log_touch
 from storage.models import Lead, LeadStatus

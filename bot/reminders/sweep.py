@@ -4,7 +4,7 @@ Each lead stores the next instant it needs attention (``next_due_at``, indexed);
 transition sets it to "now" (``bot.lifecycle.apply``), so "what is due" is one range scan
 however many leads are stored. A pass claims due leads (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, so several processes never handle one lead together; SQLite has one writer),
-derives the lead's notices from its state (``bot.reminders.plan``), records each handled one in
+derives the lead's notices from its state (``bot.reminders.plan.plan``), records each handled one in
 ``lead_notices`` (unique per lead and key: the exactly-once guarantee), queues the messages in
 the outbox in the same transaction, and stores the lead's next instant.
 
@@ -24,7 +24,16 @@ from bot.cards import notice_lead
 from bot.errors import NotAllowed, NotFound, NothingToSnooze, SnoozeRefused
 from bot.i18n import format_datetime
 from bot.lifecycle import Surface, record
-from bot.reminders import Audience, LeadClocks, Notice, NoticeKind, Promise, Snooze, due_now, plan
+from bot.reminders.plan import (
+    Audience,
+    LeadClocks,
+    Notice,
+    NoticeKind,
+    Promise,
+    Snooze,
+    due_now,
+    plan,
+)
 from bot.services import Services
 from bot.views.notice import (
     breach_message,

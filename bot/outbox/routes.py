@@ -1,7 +1,7 @@
 """The outbox's route table: each ``OutboxKind`` and the ``Sender`` the worker hands it to.
 
 A new kind is a member of ``storage.outbox_kind.OutboxKind`` and one entry here; the worker
-(``bot.outbox``) has no branch per kind. What a row owes is built when it is sent, from
+(``bot.outbox.worker``) has no branch per kind. What a row owes is built when it is sent, from
 then-current state, so a message never shows what changed since it was queued.
 """
 
@@ -15,11 +15,11 @@ from bot.agreement.proposals import WAIT_FOR_POST, PostGone, PostNotSentYet, pro
 from bot.cards import handoff_card
 from bot.home import SUPERSEDED, home_publish_args
 from bot.lifecycle import Action, Surface, apply
-from bot.notices import still_owed
-from bot.outbox_files import UPLOAD_METHOD, has_shared, upload_file
-from bot.outbox_off_slack import fetching, post_webhook
-from bot.outbox_sender import Call, Later, Prepared, Sender, Skip
-from bot.outbox_slack import call_api, is_post
+from bot.outbox.files import UPLOAD_METHOD, has_shared, upload_file
+from bot.outbox.off_slack import fetching, post_webhook
+from bot.outbox.sender import Call, Later, Prepared, Sender, Skip
+from bot.outbox.slack import call_api, is_post
+from bot.reminders.sweep import still_owed
 from bot.services import Services
 from bot.timings import stamp
 from bot.views.handoff import handoff_message

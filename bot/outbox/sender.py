@@ -1,7 +1,7 @@
 """What the outbox worker and the sender of each kind exchange.
 
-The worker (``bot.outbox``) owns claiming, pacing, retries and recording; a ``Sender``
-(registered per kind in ``bot.outbox_routes``) says how to turn a claimed row into a call, how
+The worker (``bot.outbox.worker``) owns claiming, pacing, retries and recording; a ``Sender``
+(registered per kind in ``bot.outbox.routes``) says how to turn a claimed row into a call, how
 to make that call, whether an earlier attempt can be found again, and what a sent row changes.
 A sender reports the outcome of a call by returning Slack's answer or raising ``Retry``,
 ``Permanent`` or ``Skipped``; the worker turns those into the row's state.
@@ -119,7 +119,7 @@ def never(job: Job) -> bool:
 
 @dataclass(frozen=True)
 class Sender:
-    """How the worker handles one outbox kind (one entry of ``bot.outbox_routes.SENDERS``)."""
+    """How the worker handles one outbox kind (one entry of ``bot.outbox.routes.SENDERS``)."""
 
     #: the call a claimed row owes, built from current state inside the worker's unit of work
     #: (``now`` is the worker's clock); the unit of work is rolled back after a ``Call``

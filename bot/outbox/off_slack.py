@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.adapters.hubspot_fetch import Moot
 from bot.outbound_webhook import LANE, DeliveryRefused, DeliveryRetry, deliver
-from bot.outbox_sender import Job, Permanent, Retry, Skipped, Transport
+from bot.outbox.sender import Job, Permanent, Retry, Skipped, Transport
 from bot.services import Services
 
 __all__ = ["fetching", "post_webhook"]

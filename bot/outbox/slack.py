@@ -3,7 +3,7 @@ an earlier attempt looked up in the channel's history.
 
 ``chat.postMessage`` has no idempotency key, so each post carries message ``metadata`` with the
 outbox key (``with_metadata``); a shared file is recognised by the file ids remembered on its
-row (``bot.outbox_files``).
+row (``bot.outbox.files``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.outbox_sender import Job, Permanent, Retry, Transport
+from bot.outbox.sender import Job, Permanent, Retry, Transport
 
 __all__ = [
     "EVENT_TYPE",
@@ -25,7 +25,8 @@ __all__ = [
     "with_metadata",
 ]
 
-log = logging.getLogger("bot.outbox")  # the worker's log: every line about a row in one place
+# the worker's log: every line about a row in one place
+log = logging.getLogger("bot.outbox.worker")
 
 EVENT_TYPE = "sla_outbox"
 HISTORY_PAGES = 3

@@ -7,26 +7,26 @@ holding a transaction, and records the outcome: sent, retried with backoff, fail
 when it became moot.
 
 What a row owes depends on its kind (``storage.outbox_kind.OutboxKind``); the worker looks the
-kind up in a route table (``bot.outbox_routes.SENDERS``) whose ``Sender`` prepares the call
+kind up in a route table (``bot.outbox.routes.SENDERS``) whose ``Sender`` prepares the call
 from current state, makes it, and says whether an earlier attempt can be found again. The
 worker itself has no branch per kind.
 
 ``chat.postMessage`` has no idempotency key, so each post carries message ``metadata`` with the
 outbox key. When an earlier attempt's outcome is unknown (the process died, the answer was lost,
 the call timed out) the worker first looks for that key in the channel's recent history and
-adopts the message it finds instead of posting a second one (``bot.outbox_slack``).
+adopts the message it finds instead of posting a second one (``bot.outbox.slack``).
 
 File uploads (kind ``file``, e.g. the weekly digest's chart) use Slack's three-step API; each
 created file id is remembered on the row before it is shared, and after an attempt whose
 outcome is unknown the worker looks for any of those ids in the channel's recent history and
-adopts the share it finds instead of uploading again (``bot.outbox_files``).
+adopts the share it finds instead of uploading again (``bot.outbox.files``).
 
 Outbound webhooks (kind ``webhook``, see ``bot.outbound_webhook``) and HubSpot's CRM fetches
 ride the same rows, claims, leases and backoff, but are not Slack calls: they are sent after
 Slack's rows in a pass, retried for a time window rather than a number of attempts, and never
 looked up in history; a webhook is never paced as a channel. Webhook receivers dedupe on the
 delivery id instead, since a crash between the POST and its commit sends again (at least
-once) (``bot.outbox_off_slack``).
+once) (``bot.outbox.off_slack``).
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.outbound_webhook import check_config
-from bot.outbox_routes import SENDERS
-from bot.outbox_sender import (
+from bot.outbox.routes import SENDERS
+from bot.outbox.sender import (
     Call,
     Job,
     Later,
@@ -56,7 +56,7 @@ from bot.outbox_sender import (
     Skipped,
     Transport,
 )
-from bot.outbox_slack import EVENT_TYPE, find_posted, with_metadata
+from bot.outbox.slack import EVENT_TYPE, find_posted, with_metadata
 from bot.services import Services
 from bot.user_agent import slack_client
 from storage.models import OutboxMessage, OutboxStatus

@@ -14,9 +14,9 @@ Exactly once: the digest is an outbox row keyed ``digest:<week>`` (its chart:
 processes sweeping at once both build the digest, one insert wins, the other finds the key
 taken and drops its copy. The manual ``sla-bot digest`` uses the same key, so a manual run and
 the scheduler never both post one week. The outbox then delivers it durably (the message with
-its metadata key; the chart as a ``file`` row, see ``bot.outbox``).
+its metadata key; the chart as a ``file`` row, see ``bot.outbox.worker``).
 
-Figures come from ``bot.metrics`` (one definition for ``/sla-status``, the digest and the
+Figures come from ``bot.reporting.metrics`` (one definition for ``/sla-status``, the digest and the
 review). What it does not offer is computed here, each with a note: breaches *recorded in the
 week* (``open_breaches`` lists open leads whatever the period), marketer feedback, and the
 per-day series for the chart (a ``scorecard`` per day).
@@ -31,11 +31,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from bot import metrics
 from bot.agreement.reading import versions_in_force
-from bot.chart import ChartDay, render_week_chart
-from bot.outcome_metrics import closed_deals, deal_summary
-from bot.periods import Period, week_of
+from bot.reporting import metrics
+from bot.reporting.chart import ChartDay, render_week_chart
+from bot.reporting.outcome_metrics import closed_deals, deal_summary
+from bot.reporting.periods import Period, week_of
 from bot.services import Services
 from bot.terminal_text import blocks_as_text, plain
 from bot.views.blocks import thread_link
@@ -279,7 +279,7 @@ def _week_breaches(
 def _feedback(services: Services, period: Period) -> tuple[int, list[FeedbackLine]]:
     """Marketers' replies in lead threads during the week, and the latest threads.
 
-    Computed here (``bot.metrics`` has no feedback figures). Replies by the configured
+    Computed here (``bot.reporting.metrics`` has no feedback figures). Replies by the configured
     marketers count; with no marketers configured, every kept reply does. Deleted replies
     (tombstones) never count.
     """

@@ -43,8 +43,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from bot.lifecycle import SQL_STATUSES
-from bot.metrics import _reading, median
-from bot.periods import Period
+from bot.reporting.metrics import _reading, median
+from bot.reporting.periods import Period
 from storage.models import Lead, LeadStatus
 
 if TYPE_CHECKING:
@@ -226,7 +226,8 @@ def _ordered(sums: Sequence[CurrencySum]) -> tuple[CurrencySum, ...]:
     return tuple(sorted(sums, key=lambda s: (-s.deals, s.currency)))
 
 
-#: the two middle ranks for the median on PostgreSQL (``bot.metrics._FRACTIONS``' reasoning)
+#: the two middle ranks for the median on PostgreSQL
+#: (``bot.reporting.metrics._FRACTIONS``' reasoning)
 _MIDDLE = (0.5, 0.5 + 1e-12)
 
 

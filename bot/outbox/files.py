@@ -4,7 +4,7 @@ Slack's current three-step API: ``files.getUploadURLExternal`` creates a private
 bytes are POSTed to its ``upload_url``, and ``files.completeUploadExternal`` shares it in the
 channel. Only the last step is visible to people, so redoing a failed attempt from the start is
 harmless until a ``complete`` may have succeeded. Each created file id is remembered on the row
-before it is shared, so a later check (``bot.outbox_slack.find_posted``) can recognise the
+before it is shared, so a later check (``bot.outbox.slack.find_posted``) can recognise the
 share whichever attempt made it.
 """
 
@@ -17,8 +17,8 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.outbox_sender import Job, Permanent, Retry, Transport
-from bot.outbox_slack import classify
+from bot.outbox.sender import Job, Permanent, Retry, Transport
+from bot.outbox.slack import classify
 from bot.user_agent import USER_AGENT
 
 __all__ = ["UPLOAD_METHOD", "has_shared", "upload_file"]

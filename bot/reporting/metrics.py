@@ -83,8 +83,8 @@ from sqlalchemy.orm import Session
 from bot import timings
 from bot.calendar import BusinessTimeline
 from bot.lifecycle import SQL_STATUSES
-from bot.periods import Period, month
 from bot.policy import Policy
+from bot.reporting.periods import Period, month
 from storage.models import OPEN_BREACHED, Lead, LeadEvent, LeadStatus
 
 if TYPE_CHECKING:

@@ -3,13 +3,13 @@
 Both sides meet once a month to review the agreement. The pack gives them, for one calendar
 month in the policy's time zone:
 
-- every promise against its target, with the month before (``bot.metrics.scorecard``: one
+- every promise against its target, with the month before (``bot.reporting.metrics.scorecard``: one
   definition of each figure for ``/sla-status``, the digest and the review);
 - conversion (converted ÷ decided, leads *decided* in the month) and recycle reasons broken
   down by MQL-definition criterion, by source and by behaviour type, and conversion by
   definition version;
-- the deals (SPEC 10, ``bot.outcome_metrics``): the funnel MQL → SQL → won with its rates and
-  a chart, pipeline and revenue per currency, median days from SQL to close, loss reasons
+- the deals (SPEC 10, ``bot.reporting.outcome_metrics``): the funnel MQL → SQL → won with its
+  rates and a chart, pipeline and revenue per currency, median days from SQL to close, loss reasons
   ranked, and the deals broken down by source, criterion, behaviour, tier, definition version
   and agreement version;
 - plain suggestions, each a pure rule over those figures (thresholds are named constants
@@ -52,12 +52,13 @@ from typing import IO, Any
 from sqlalchemy import String, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from bot import metrics
 from bot.agreement.reading import versions_in_force
-from bot.chart import render_funnel_chart
 from bot.lifecycle import SQL_STATUSES
-from bot.metrics import Scorecard
-from bot.outcome_metrics import (
+from bot.outcomes import exact_text
+from bot.reporting import metrics
+from bot.reporting.chart import render_funnel_chart
+from bot.reporting.metrics import Scorecard
+from bot.reporting.outcome_metrics import (
     DealFigures,
     DealSummary,
     DealTally,
@@ -65,8 +66,7 @@ from bot.outcome_metrics import (
     deal_scope,
     deal_summary,
 )
-from bot.outcomes import exact_text
-from bot.periods import Period, month
+from bot.reporting.periods import Period, month
 from bot.services import Services
 from bot.terminal_text import blocks_as_text, plain
 from bot.views.agreement import AgreementHeadline
@@ -530,7 +530,8 @@ def _by_agreement(
 ) -> tuple[AgreementFigures, ...]:
     """Leads handed off in the month, per the agreement version they were handed off under
     (``leads.agreement_version``): volume, first contact on time (settled and kept as
-    ``bot.metrics`` counts them, from the stamped deadline), and MQL → SQL among the decided.
+    ``bot.reporting.metrics`` counts them, from the stamped deadline), and MQL → SQL among the
+    decided.
     """
     kept = func.coalesce(Lead.first_touch_at, Lead.decided_at)
     due = Lead.first_contact_due_at
@@ -848,8 +849,9 @@ def csv_rows(services: Services, period: Period) -> Iterator[list[str]]:
     """The month's leads (handed off, decided or closed in it), oldest hand-off first; no
     contacts. An SQL's deal: its outcome, exact amount and currency, close and loss reason.
 
-    One query (the first claim is the lead's stored ``first_claimed_at``, as ``bot.metrics``
-    counts time to claim); business minutes are measured with the calendar in Python, row by row.
+    One query (the first claim is the lead's stored ``first_claimed_at``, as
+    ``bot.reporting.metrics`` counts time to claim); business minutes are measured with the
+    calendar in Python, row by row.
     """
     tz = services.policy.tz
     cal = services.policy.business_calendar

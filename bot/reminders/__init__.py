@@ -1,0 +1,1 @@
+"""Reminders: the notices each lead owes (the plan) and the sweep that sends them once."""
