@@ -11,11 +11,8 @@ about a customer, so neither the body nor any value from it is logged.
 from __future__ import annotations
 
 import logging
-import time
-import uuid
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException
 
 from bot import outcomes
 from bot.intake import InvalidLead, load_json
@@ -25,9 +22,9 @@ from bot.services import Services
 from handlers.webhooks import (
     JSON_MIME,
     Answer,
+    answered,
     bearer_matches,
     decode_body,
-    log_internal_error,
     placeholder_token_refusal,
     read_body,
 )
@@ -43,26 +40,7 @@ def register(web: Flask, services: Services) -> None:
 
     @web.post(OUTCOME_PATH)
     def outcome_webhook() -> tuple[Response, int]:
-        started = time.monotonic()
-        try:
-            response, status, lead_id, result = _handle(services, limit)
-        except HTTPException as exc:  # 413 from reading the body: rendered by handlers.web
-            _log_request(started, exc.code or 500, None, exc.name)
-            raise
-        except Exception as exc:
-            error_id = uuid.uuid4().hex[:8]
-            log_internal_error(error_id, exc)
-            response = jsonify({"error": "internal_error", "error_id": error_id})
-            status, lead_id, result = 500, None, f"error({error_id})"
-        _log_request(started, status, lead_id, result)
-        return response, status
-
-
-def _log_request(started: float, status: int, lead_id: int | None, result: str) -> None:
-    """One line per request, with nothing from the body but the lead id it was about."""
-    log.info("POST %s %s lead=%s outcome=%s %.0fms", OUTCOME_PATH, status,
-             lead_id if lead_id is not None else "-", result,
-             (time.monotonic() - started) * 1000)
+        return answered(OUTCOME_PATH, lambda: _handle(services, limit))
 
 
 def _handle(services: Services, limit: int) -> Answer:

@@ -19,6 +19,7 @@ import hmac
 import logging
 import time
 import uuid
+from collections.abc import Callable
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -42,31 +43,33 @@ def register(web: Flask, services: Services) -> None:
 
     @web.post(MQL_PATH)
     def mql_webhook() -> tuple[Response, int]:
-        started = time.monotonic()
-        try:
-            response, status, lead_id, outcome = _handle(services, limit)
-        except HTTPException as exc:  # 413 from reading the body: rendered by handlers.web
-            _log_request(started, exc.code or 500, None, exc.name)
-            raise
-        except Exception as exc:
-            error_id = uuid.uuid4().hex[:8]
-            log_internal_error(error_id, exc)
-            response = jsonify({"error": "internal_error", "error_id": error_id})
-            status, lead_id, outcome = 500, None, f"error({error_id})"
-        _log_request(started, status, lead_id, outcome)
-        return response, status
+        return answered(MQL_PATH, lambda: _handle(services, limit))
 
 
-def _log_request(started: float, status: int, lead_id: int | None, outcome: str) -> None:
-    """One line per request, with nothing from the body but the lead id it became."""
-    log.info(
-        "POST %s %s lead=%s outcome=%s %.0fms",
-        MQL_PATH,
-        status,
-        lead_id if lead_id is not None else "-",
-        outcome,
-        (time.monotonic() - started) * 1000,
-    )
+def answered(path: str, handle: Callable[[], Answer]) -> tuple[Response, int]:
+    """Run an intake endpoint's ``handle``: an unexpected error becomes a 500 with an error
+    id (the 413 of an oversized body is left to ``handlers.web``), and every request is one
+    log line with nothing from the body but the lead id it was about."""
+    started = time.monotonic()
+    try:
+        response, status, lead_id, outcome = handle()
+    except HTTPException as exc:  # 413 from reading the body: rendered by handlers.web
+        _log_request(path, started, exc.code or 500, None, exc.name)
+        raise
+    except Exception as exc:
+        error_id = uuid.uuid4().hex[:8]
+        log_internal_error(error_id, exc)
+        response = jsonify({"error": "internal_error", "error_id": error_id})
+        status, lead_id, outcome = 500, None, f"error({error_id})"
+    _log_request(path, started, status, lead_id, outcome)
+    return response, status
+
+
+def _log_request(path: str, started: float, status: int, lead_id: int | None,
+                 outcome: str) -> None:
+    log.info("POST %s %s lead=%s outcome=%s %.0fms", path, status,
+             lead_id if lead_id is not None else "-", outcome,
+             (time.monotonic() - started) * 1000)
 
 
 Answer = tuple[Response, int, int | None, str]
