@@ -25,10 +25,10 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 from sqlalchemy.exc import (
     DataError,
@@ -43,6 +43,7 @@ from bot.i18n import Translator
 from bot.intake import FieldError, InvalidLead, MqlIn, accept, build_lead, parse_data
 from bot.lifecycle import Surface
 from bot.problems import Problem
+from bot.row_report import FileReport, FileRow
 from bot.services import Services
 from bot.views.labels import criteria_as_text
 
@@ -84,7 +85,6 @@ _ACTIVITY_GROUP = re.compile(r"activity_(\d+)_(\w+)")
 _INTEGER = re.compile(r"[+-]?\d{1,30}")
 #: A cell may be as large as a whole webhook body (SPEC: 1 MiB); csv's default is 128 KiB.
 MAX_CELL_CHARS = 1024 * 1024
-_SHOWN_ID_CHARS = 80
 
 #: ``progress(rows_done, rows_total)``, called before the first row and after each one.
 Progress = Callable[[int, int], None]
@@ -116,68 +116,38 @@ def _file_error(english: str, key: str, **params: Any) -> CsvFileError:
 
 
 @dataclass(frozen=True)
-class RowResult:
-    line: int
-    external_id: str | None
-    outcome: Outcome
-    detail: str = ""
-    lead_id: int | None = None
+class RowResult(FileRow[Outcome]):
+    CATALOG: ClassVar[str] = "cli.import"
+
     #: accepted, but already past the hand-off promise: its post will come with a breach notice
     late_handoff: bool = False
 
-    def describe(self, t: Translator | None = None) -> str:
-        """One line for the operator: line number, external_id, outcome — no personal data."""
-        t = t or Translator("en")
-        shown = _shown(self.external_id) if self.external_id else t("cli.import.no_id")
-        head = t("cli.import.row", line=self.line, id=shown,
-                 outcome=t(f"cli.import.outcome.{self.outcome.value}"))
-        return f"{head}: {self.detail}" if self.detail else head
+    @property
+    def external_id(self) -> str | None:
+        return self.row_id
 
 
 @dataclass
-class ImportReport:
-    rows: list[RowResult] = field(default_factory=list)
+class ImportReport(FileReport[RowResult, Outcome]):
+    CATALOG: ClassVar[str] = "cli.import"
+    TAKEN: ClassVar[StrEnum] = Outcome.ACCEPTED
+    REJECTED: ClassVar[StrEnum] = Outcome.REJECTED
+
     dry_run: bool = False
     #: the policy's hand-off promise, to say which accepted leads are already late
     handoff_within_hours: int = 24
-    #: the language of the lines printed (the policy's, or ``sla-bot import --language``)
-    language: str = "en"
-
-    def count(self, outcome: Outcome) -> int:
-        return sum(1 for row in self.rows if row.outcome == outcome)
-
-    @property
-    def exit_code(self) -> int:
-        """0 when every row was taken (accepted, duplicate or not qualified), 1 otherwise."""
-        return 1 if self.count(Outcome.REJECTED) else 0
 
     def summary(self) -> str:
-        t = Translator(self.language)
-        text = t.plural(
-            "cli.import.summary",
-            len(self.rows),
-            total=len(self.rows),
-            accepted=self.count(Outcome.ACCEPTED),
-            duplicate=self.count(Outcome.DUPLICATE),
-            not_qualified=self.count(Outcome.NOT_QUALIFIED),
-            rejected=self.count(Outcome.REJECTED),
-        )
-        return text + (t("cli.import.dry_run") if self.dry_run else "")
+        dry = Translator(self.language)("cli.import.dry_run") if self.dry_run else ""
+        return super().summary() + dry
 
-    def late_note(self) -> str | None:
+    def notes(self) -> list[str]:
         """Old files hand off late: say so before the bot posts breach notices for them."""
         late = sum(1 for row in self.rows if row.late_handoff)
         if not late:
-            return None
+            return []
         key = "cli.import.late_dry_run" if self.dry_run else "cli.import.late"
-        return Translator(self.language).plural(key, late, hours=self.handoff_within_hours)
-
-    def lines(self) -> list[str]:
-        """What the CLI prints: every row that was not simply accepted, then the summary."""
-        t = Translator(self.language)
-        shown = [row.describe(t) for row in self.rows if row.outcome != Outcome.ACCEPTED]
-        note = self.late_note()
-        return [*shown, self.summary(), *([note] if note else [])]
+        return [Translator(self.language).plural(key, late, hours=self.handoff_within_hours)]
 
 
 class ImportInterrupted(RuntimeError):
@@ -186,7 +156,7 @@ class ImportInterrupted(RuntimeError):
     Re-running the same file is safe: rows already stored come back as duplicates.
     """
 
-    def __init__(self, line: int, report: ImportReport, cause: BaseException) -> None:
+    def __init__(self, line: int, report: FileReport[Any, Any], cause: BaseException) -> None:
         super().__init__(
             f"the database failed at line {line} ({type(cause).__name__}); "
             f"{len(report.rows)} earlier row(s) were processed"
@@ -609,8 +579,3 @@ def _in_column_order(errors: Iterable[FieldError], table: CsvTable) -> list[Fiel
     position = {column.key: column.index for column in table.columns}
     return sorted(errors, key=lambda e: position.get(e.field.split(" ")[0], table.width))
 
-
-def _shown(text: str) -> str:
-    """An external_id made safe for a terminal: printable characters only, and short."""
-    clean = "".join(ch if ch.isprintable() else "?" for ch in text)
-    return clean if len(clean) <= _SHOWN_ID_CHARS else clean[: _SHOWN_ID_CHARS - 1] + "…"

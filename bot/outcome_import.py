@@ -19,20 +19,20 @@ import os
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.csv_import import CsvFileError, ImportInterrupted, read_records
-from bot.i18n import Translator
 from bot.intake import FieldError, InvalidLead
 from bot.lifecycle import Surface
 from bot.outcomes import parse_data, record_outcome
 from bot.problems import Problem
+from bot.row_report import FileReport, FileRow
 from bot.services import Services
 
 __all__ = [
@@ -49,7 +49,6 @@ OUTCOME_COLUMNS = ("external_id", "lead_id", "outcome", "amount", "currency", "c
                    "reason", "note", "deal_id")
 _WHOLE = re.compile(r"\d{1,19}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_SHOWN_ID_CHARS = 80
 
 #: ``progress(rows_done, rows_total)``, called before the first row and after each one
 Progress = Callable[[int, int], None]
@@ -64,43 +63,15 @@ class RowOutcome(StrEnum):
 
 
 @dataclass(frozen=True)
-class RowResult:
-    line: int
-    lead: str | None  # the row's external_id or lead_id, as written
-    outcome: RowOutcome
-    detail: str = ""
-    lead_id: int | None = None
-
-    def describe(self, t: Translator) -> str:
-        shown = _shown(self.lead) if self.lead else t("cli.import_outcomes.no_id")
-        head = t("cli.import_outcomes.row", line=self.line, id=shown,
-                 outcome=t(f"cli.import_outcomes.outcome.{self.outcome.value}"))
-        return f"{head}: {self.detail}" if self.detail else head
+class RowResult(FileRow[RowOutcome]):
+    CATALOG: ClassVar[str] = "cli.import_outcomes"
 
 
 @dataclass
-class OutcomeImport:
-    rows: list[RowResult] = field(default_factory=list)
-    language: str = "en"
-
-    def count(self, outcome: RowOutcome) -> int:
-        return sum(1 for row in self.rows if row.outcome == outcome)
-
-    @property
-    def exit_code(self) -> int:
-        """0 when every row was read (whatever the answer), 1 when some were rejected."""
-        return 1 if self.count(RowOutcome.REJECTED) else 0
-
-    def summary(self) -> str:
-        counts = {o.value: self.count(o) for o in RowOutcome}
-        return Translator(self.language).plural("cli.import_outcomes.summary", len(self.rows),
-                                                total=len(self.rows), **counts)
-
-    def lines(self) -> list[str]:
-        """Every row that was not simply recorded, then the summary."""
-        t = Translator(self.language)
-        shown = [r.describe(t) for r in self.rows if r.outcome != RowOutcome.RECORDED]
-        return [*shown, self.summary()]
+class OutcomeImport(FileReport[RowResult, RowOutcome]):
+    CATALOG: ClassVar[str] = "cli.import_outcomes"
+    TAKEN: ClassVar[StrEnum] = RowOutcome.RECORDED
+    REJECTED: ClassVar[StrEnum] = RowOutcome.REJECTED
 
 
 @dataclass(frozen=True)
@@ -134,7 +105,7 @@ def import_outcomes(
         try:
             report.rows.append(_import_row(services, table.columns, table.width, line, cells))
         except SQLAlchemyError as exc:
-            raise ImportInterrupted(line, report, exc) from exc  # type: ignore[arg-type]
+            raise ImportInterrupted(line, report, exc) from exc
         if progress:
             progress(done, len(table.records))
     return report
@@ -246,8 +217,3 @@ def _cell(cells: list[str], index: int | None) -> str | None:
     value = cells[index]
     return value if value.strip() else None
 
-
-def _shown(text: str) -> str:
-    """An id made safe for a terminal: printable characters only, and short."""
-    clean = "".join(ch if ch.isprintable() else "?" for ch in text)
-    return clean if len(clean) <= _SHOWN_ID_CHARS else clean[: _SHOWN_ID_CHARS - 1] + "…"
