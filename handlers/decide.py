@@ -34,7 +34,7 @@ from bot.views.decision_modals import (
     recycle_modal,
 )
 from handlers.modals import GatedModal
-from handlers.submissions import ModalSubmission, Submitted, at
+from handlers.submissions import ModalSubmission, Sender, Submitted, at
 
 
 def _gate(services: Services, lead: LeadPayload, user_id: str) -> Gate:
@@ -54,7 +54,7 @@ RECYCLE_BUTTON = GatedModal(
 )
 
 
-def _read_convert(services: Services, values: dict[str, Any]
+def _read_convert(services: Services, values: dict[str, Any], _sender: Sender
                   ) -> tuple[ConvertForm, dict[str, str]]:
     form = read_convert_form(values, services.policy.agreement.bant_required, services.t)
     return form, form.problems
@@ -66,7 +66,7 @@ def _convert(s: Submitted[LeadPayload, ConvertForm]) -> None:
             note=s.form.note, submission=s.key)
 
 
-def _read_recycle(services: Services, values: dict[str, Any]
+def _read_recycle(services: Services, values: dict[str, Any], _sender: Sender
                   ) -> tuple[RecycleForm, dict[str, str]]:
     form = read_recycle_form(values, services.policy.recycle.reasons, services.t)
     return form, form.problems

@@ -23,7 +23,7 @@ from bot.services import Services
 from bot.views.reassign_modal import ReassignForm, read_reassign_form, reassign_modal
 from bot.workflow import check_reassign, reassign, reassign_refusal, tell_refused
 from handlers.modals import GatedModal
-from handlers.submissions import ModalSubmission, Submitted, at
+from handlers.submissions import ModalSubmission, Sender, Submitted, at
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,8 @@ BUTTON = GatedModal(
 )
 
 
-def _read(services: Services, values: dict[str, Any]) -> tuple[ReassignForm, dict[str, str]]:
+def _read(services: Services, values: dict[str, Any], _sender: Sender
+          ) -> tuple[ReassignForm, dict[str, str]]:
     form = read_reassign_form(values, services.t)
     return form, form.problems
 

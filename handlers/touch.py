@@ -26,7 +26,7 @@ from bot.services import Services
 from bot.views.touch_modal import TouchForm, read_touch_form, touch_modal
 from bot.workflow import check_touch, log_touch, tell_refused, touch_refusal
 from handlers.modals import GatedModal
-from handlers.submissions import ModalSubmission, Submitted, at
+from handlers.submissions import ModalSubmission, Sender, Submitted, at
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,8 @@ BUTTON = GatedModal(
 )
 
 
-def _read(services: Services, values: dict[str, Any]) -> tuple[TouchForm, dict[str, str]]:
+def _read(services: Services, values: dict[str, Any], _sender: Sender
+          ) -> tuple[TouchForm, dict[str, str]]:
     form = read_touch_form(values, services.t)
     return form, form.problems
 
