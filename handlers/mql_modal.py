@@ -26,7 +26,7 @@ from bot.roles import Role
 from bot.services import Services
 from bot.views.mql_modal import mql_modal, outcome_message, read_form, refusal_modal
 from handlers.errors import reported
-from handlers.submissions import Gate, ModalSubmission, Sender, Submitted, at
+from handlers.submissions import Filled, Gate, ModalSubmission, Submitted, at
 from storage.outbox_kind import OutboxKind
 
 log = logging.getLogger(__name__)
@@ -85,11 +85,11 @@ def _open(client: WebClient, trigger_id: str, view: dict[str, Any]) -> bool:
     return True
 
 
-def _read(services: Services, values: dict[str, Any], sender: Sender
-          ) -> tuple[MqlIn | None, dict[str, str]]:
+def _read(filled: Filled) -> tuple[MqlIn | None, dict[str, str]]:
     """The form as the intake payload; its problems and the intake contract's, per input."""
+    services = filled.services
     now = services.clock.now()
-    form = read_form(values, view_id=sender.view_id, user_id=sender.user_id,
+    form = read_form(filled.values, view_id=filled.view_id, user_id=filled.user_id,
                      policy=services.policy, now=now, t=services.t)
     problems = dict(form.problems)
     try:

@@ -37,9 +37,12 @@ F = TypeVar("F")
 
 
 @dataclass(frozen=True)
-class Sender:
-    """Who submitted which view: read with the form, for a form whose data names them."""
+class Filled:
+    """What ``read`` reads: the inputs, and who sent which view (a form whose data names
+    them, as the MQL modal's does)."""
 
+    services: Services
+    values: dict[str, Any]
     user_id: str
     view_id: str
 
@@ -89,7 +92,7 @@ class ModalSubmission(Generic[P, F]):
 
     what: str
     metadata: type[P]
-    read: Callable[[Services, dict[str, Any], Sender], tuple[F, Mapping[str, str]]]
+    read: Callable[[Filled], tuple[F, Mapping[str, str]]]
     block: Callable[[Exception, F], StrEnum]
     decide: Callable[[Submitted[P, F]], object] | None = None
     refusal: Callable[[DomainError, Translator], str] = say
@@ -113,15 +116,16 @@ class ModalSubmission(Generic[P, F]):
                 log.warning("refused a %s by %s: %s", spec.what, user_id, spec.gate.reason)
                 ack(response_action="update", view=spec.gate.refused(services.t))
                 return
-            sender = Sender(user_id, str(view.get("id") or ""))
-            form, problems = spec.read(services, view.get("state", {}).get("values", {}), sender)
+            filled = Filled(services, view.get("state", {}).get("values", {}), user_id,
+                            str(view.get("id") or ""))
+            form, problems = spec.read(filled)
             if problems:
                 ack(response_action="errors", errors=dict(problems))
                 return
             try:
                 target = spec.metadata.require(view.get("private_metadata"), "private_metadata")
                 submitted = Submitted(services, user_id, target, form,
-                                      context.get("submission_key"), sender.view_id)
+                                      context.get("submission_key"), filled.view_id)
                 if spec.decide is not None:
                     spec.decide(submitted)
             except Exception as error:
