@@ -175,6 +175,24 @@ class AgreementPage(Payload):
         return cls(version, page)
 
 
+@dataclass(frozen=True)
+class NoSubject(Payload):
+    """A modal that names nothing: the MQL modal, whose view id is its lead's ``external_id``.
+
+    The bot writes no metadata there and reads none, so there is nothing to forge: whatever a
+    client sends is ignored.
+    """
+
+    name: ClassVar[str] = "nothing"
+
+    def encode(self) -> str:
+        return ""
+
+    @classmethod
+    def parse(cls, raw: object) -> Self | None:
+        return cls()
+
+
 #: what each button's value carries; its listener parses it with this kind
 ACTION_PAYLOADS: Mapping[Action, type[Payload]] = MappingProxyType({
     Action.CLAIM: LeadPayload,
@@ -202,6 +220,7 @@ MODAL_PAYLOADS: Mapping[Callback, type[Payload]] = MappingProxyType({
     Callback.DETAILS_MODAL: LeadPayload,
     Callback.PROPOSAL_CHANGES_MODAL: ProposalPayload,
     Callback.AGREEMENT_MODAL: AgreementPage,
+    Callback.MQL_MODAL: NoSubject,
 })
-#: modals without metadata: the MQL modal's view id is its lead's ``external_id``
-UNNAMED_MODALS = frozenset({Callback.MQL_MODAL, Callback.MQL_REFUSED})
+#: modals that carry nothing and are never submitted (no Submit button)
+UNNAMED_MODALS = frozenset({Callback.MQL_REFUSED})

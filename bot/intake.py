@@ -9,6 +9,10 @@ stored together by one of them, in one transaction (group commit): a commit and 
 statements per lead cost far more than the rows. Each is still answered only after its own row
 is committed, and a group that fails is stored again one delivery at a time, so one bad
 delivery answers for itself only.
+
+A delivery is stored once per ``external_id``, whatever the surface. A modal submission also
+brings its key (``bot.submissions``), recorded in the transaction that answers it: a replayed
+signed submission is answered with nothing and writes nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from dataclasses import field as dataclass_field
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, overload
 
 from pydantic import (
     AfterValidator,
@@ -424,15 +428,28 @@ def build_lead(mql: MqlIn, now: Any) -> Lead:
     )
 
 
+@overload
+def accept(services: Services, mql: MqlIn, *, surface: Surface, actor: str | None = None,
+           submission: None = None) -> IntakeResult: ...
+
+
+@overload
+def accept(services: Services, mql: MqlIn, *, surface: Surface, actor: str | None = None,
+           submission: str | None) -> IntakeResult | None: ...
+
+
 def accept(
     services: Services,
     mql: MqlIn,
     *,
     surface: Surface,
     actor: str | None = None,
-) -> IntakeResult:
+    submission: str | None = None,
+) -> IntakeResult | None:
     """Store the lead once per ``external_id``; queue its handoff when it qualifies.
 
+    ``submission`` is a modal submission's key: recorded in the same transaction as the
+    answer, and None (nothing written) when it was recorded before, i.e. for a replay.
     Deliveries that arrive together are stored together (``GroupCommit``): one transaction
     for the group instead of one per lead, each delivery answered once its group is committed.
     Never call it inside a unit of work: on SQLite it may wait for a leader who waits for the
@@ -442,10 +459,12 @@ def accept(
     # Built and judged before the unit of work: on SQLite it holds the process's one writer
     # lock, which every other delivery of a burst is waiting for.
     admission = prepare(services.policy, mql, now=now, surface=surface, actor=actor)
-    delivery = _Delivery(services, admission, now, mql.source, surface)
+    delivery = _Delivery(services, admission, now, mql.source, surface, submission)
     _group_commit(services).submit(delivery)
     if delivery.error is not None:
         raise delivery.error
+    if delivery.replayed:
+        return None
     assert delivery.result is not None
     return delivery.result
 
@@ -459,8 +478,20 @@ class _Delivery:
     now: datetime
     source: str
     surface: Surface
+    #: a modal submission's key (``bot.submissions``), recorded with the answer
+    submission: str | None = None
     result: IntakeResult | None = None
+    #: the submission was recorded before: a replay, answered with nothing
+    replayed: bool = False
     error: Exception | None = None
+
+    def first_time(self, uow: UnitOfWork) -> bool:
+        """Record the submission's key in ``uow``; False (and ``replayed``) if it was before."""
+        if self.submission is not None and not uow.processed_events.claim(self.submission,
+                                                                          self.now):
+            self.replayed = True
+            return False
+        return True
 
     @property
     def external_id(self) -> str:
@@ -503,6 +534,7 @@ def _store_group(deliveries: list[_Delivery]) -> None:
                 _accepted(delivery)
             return
     for delivery in deliveries:
+        delivery.replayed = False  # the group's transaction was rolled back
         try:
             delivery.result = _store_alone(delivery)
         except Exception as exc:
@@ -511,10 +543,12 @@ def _store_group(deliveries: list[_Delivery]) -> None:
         _accepted(delivery)
 
 
-def _store_together(uow: UnitOfWork, deliveries: list[_Delivery]) -> list[IntakeResult]:
+def _store_together(uow: UnitOfWork, deliveries: list[_Delivery]) -> list[IntakeResult | None]:
     """What ``_store_alone`` does, for many deliveries in the caller's unit of work: one query
     for the ids already stored, then one insert per table. A second delivery of an id in the
-    same group is a duplicate of the first."""
+    same group is a duplicate of the first; a replayed submission is answered with None."""
+    # replays drop out here; ``everyone`` is still answered in order
+    everyone, deliveries = deliveries, [d for d in deliveries if d.first_time(uow)]
     existing = uow.leads.find_many_external([d.external_id for d in deliveries])
     first: dict[str, _Delivery] = {}
     for delivery in deliveries:
@@ -539,8 +573,11 @@ def _store_together(uow: UnitOfWork, deliveries: list[_Delivery]) -> list[Intake
                 lead_id, "not_qualified", list(qualification.reasons),
                 list(qualification.reason_codes))
     uow.outbox.insert_many_new(handoffs)
-    results = []
-    for delivery in deliveries:
+    results: list[IntakeResult | None] = []
+    for delivery in everyone:
+        if delivery.replayed:
+            results.append(None)
+            continue
         if delivery.external_id in existing:
             results.append(_duplicate(*existing[delivery.external_id]))
         elif first[delivery.external_id] is delivery:
@@ -552,31 +589,34 @@ def _store_together(uow: UnitOfWork, deliveries: list[_Delivery]) -> list[Intake
     return results
 
 
-def _store_alone(delivery: _Delivery) -> IntakeResult:
-    """The delivery in a transaction of its own."""
+def _store_alone(delivery: _Delivery) -> IntakeResult | None:
+    """The delivery in a transaction of its own; None for a replayed submission."""
     services = delivery.services
     try:
         with services.unit_of_work() as uow:
+            if not delivery.first_time(uow):
+                return None
             existing = uow.leads.find_external(delivery.external_id)
-            if existing is not None:
-                return _duplicate(*existing)
-            result = store(uow, services.policy, delivery.admission, now=delivery.now)
+            result = (_duplicate(*existing) if existing is not None
+                      else store(uow, services.policy, delivery.admission, now=delivery.now))
             uow.commit()
     except IntegrityError:
         # Another delivery of the same external_id committed first: answer as a duplicate.
         with services.unit_of_work() as uow:
+            if not delivery.first_time(uow):
+                return None
             existing = uow.leads.find_external(delivery.external_id)
             if existing is None:
                 raise
-            return _duplicate(*existing)
+            uow.commit()
+        return _duplicate(*existing)
     return result
 
 
 def _accepted(delivery: _Delivery) -> None:
     """After the commit: log a new lead, wake this process's outbox worker if it was queued."""
     result = delivery.result
-    assert result is not None
-    if result.status == "duplicate":
+    if result is None or result.status == "duplicate":  # a replay, or stored before
         return
     # ids only: ``source`` is the sender's free text (an email has been seen there)
     log.info("lead %s accepted via %s: %s", result.lead_id, delivery.surface.value,

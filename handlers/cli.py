@@ -7,10 +7,11 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import tomli_w
 from sqlalchemy.exc import SQLAlchemyError
@@ -58,27 +59,43 @@ def _require_schema(services: Services) -> None:
         raise SchemaNotCurrent(services.t("cli.schema_not_current"))
 
 
-def _command_services(settings: Settings, policy: Policy, clock: Clock) -> Services:
+@contextmanager
+def _command_services(settings: Settings, policy: Policy, clock: Clock) -> Iterator[Services]:
     """What a one-shot command works with, on a current schema, running the agreement in
     force (SPEC 9): with approvers configured the database holds it, and a policy file whose
     agreement differs is a proposal — reports, deadlines and documents follow what ``run``
-    runs, not the file (``bot.agreement.versions.use_in_force``)."""
+    runs, not the file (``bot.agreement.versions.use_in_force``). Closed on the way out."""
     from bot.agreement.versions import use_in_force
 
     services = build_services(settings, policy, clock)
     try:
         _require_schema(services)
         use_in_force(services)
-    except BaseException:
+        yield services
+    finally:
         services.close()
-        raise
-    return services
+
+
+@contextmanager
+def _command(args: argparse.Namespace) -> Iterator[Services]:
+    """How a one-shot command on the database starts: ``_configured``, then
+    ``_command_services`` (whose policy keeps the file's people, channels and language)."""
+    settings, policy = _configured(args)
+    with _command_services(settings, policy, args.clock) as services:
+        yield services
 
 
 def _load(args: argparse.Namespace) -> tuple[Settings, Policy]:
     settings = load_settings()
     policy = _in_language(load_policy(args.config or settings.sla_config), args)
     check_config(settings, policy)  # e.g. a webhook url without its signing secret
+    return settings, policy
+
+
+def _configured(args: argparse.Namespace) -> tuple[Settings, Policy]:
+    """The command's settings and policy (``_load``), the process's logging set up from them."""
+    settings, policy = _load(args)
+    _configure_logging(settings.log_level)
     return settings, policy
 
 
@@ -115,8 +132,7 @@ def _in_language(policy: Policy, args: argparse.Namespace) -> Policy:
 def cmd_run(args: argparse.Namespace) -> int:
     from handlers.server import BotServer, run_until_signalled
 
-    settings, policy = _load(args)
-    _configure_logging(settings.log_level)
+    settings, policy = _configured(args)
     for problem in placeholder_problems(settings, policy):  # started anyway: /healthz works
         log.warning("placeholder: %s", problem)
     services = build_services(settings, policy, args.clock)
@@ -179,10 +195,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from bot.reminders.sweep import recompute_all, sweep_notices
     from bot.scheduler import default_steps, sweep
 
-    settings, policy = _load(args)
-    _configure_logging(settings.log_level)
-    services = _command_services(settings, policy, args.clock)
-    try:
+    with _command(args) as services:
         # SPEC 9: an approved agreement due now takes effect, and the one in force is used
         activation_step(services, services.clock.now())
         changed = recompute_all(services)
@@ -197,8 +210,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             delivered += handled
             if handled == 0:
                 break
-    finally:
-        services.close()
     t = services.t
     print(t("cli.sweep.summary", leads=t.plural("cli.sweep.leads", result.leads),
             sent=t.plural("cli.sweep.reminders", result.sent),
@@ -218,10 +229,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     from bot.outbox.worker import OutboxWorker
     from bot.reporting.digest import BadWeek, build_digest, due_week, parse_week, queue_digest
 
-    settings, policy = _load(args)
-    _configure_logging(settings.log_level)
-    services = _command_services(settings, policy, args.clock)
-    try:
+    with _command(args) as services:
         now = services.clock.now()
         try:
             period = parse_week(args.week, services) if args.week else due_week(services, now)
@@ -243,11 +251,9 @@ def cmd_digest(args: argparse.Namespace) -> int:
                 break
         if queued:
             print(services.t("cli.digest.posted", week=period.label,
-                             channel=policy.channels.digest_channel))
+                             channel=services.policy.channels.digest_channel))
         else:
             print(services.t("cli.digest.already_posted", week=period.label))
-    finally:
-        services.close()
     return 0
 
 
@@ -282,10 +288,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         write_csv,
     )
 
-    settings, policy = _load(args)
-    _configure_logging(settings.log_level)
-    services = _command_services(settings, policy, args.clock)
-    try:
+    with _command(args) as services:
         now = services.clock.now()
         try:
             period = parse_month(args.month, services) if args.month else due_month(services, now)
@@ -315,11 +318,9 @@ def cmd_report(args: argparse.Namespace) -> int:
                     break
             if queued:
                 print("\n" + services.t("cli.report.posted", month=period.label,
-                                        channel=policy.channels.digest_channel))
+                                        channel=services.policy.channels.digest_channel))
             else:
                 print("\n" + services.t("cli.report.already_posted", month=period.label))
-    finally:
-        services.close()
     return 0
 
 
@@ -445,13 +446,8 @@ def cmd_agreement_history(args: argparse.Namespace) -> int:
     """SPEC 9: the agreement's versions with status, dates, proposer and approvals."""
     from bot.agreement.versions import history_text
 
-    settings, policy = _load(args)
-    _configure_logging(settings.log_level)
-    services = _command_services(settings, policy, args.clock)
-    try:
+    with _command(args) as services:
         print(history_text(services), end="")
-    finally:
-        services.close()
     return 0
 
 
@@ -465,8 +461,7 @@ def cmd_agreement_propose(args: argparse.Namespace) -> int:
     from bot.terminal_text import plain
     from bot.views.proposal import impact_lines
 
-    settings, policy = _load(args)
-    _configure_logging(settings.log_level)
+    settings, policy = _configured(args)
     t = Translator(policy.language)
     if args.by is not None and not USER_ID.match(args.by):
         print(t("cli.agreement.propose.bad_by", value=args.by), file=sys.stderr)
@@ -482,15 +477,12 @@ def cmd_agreement_propose(args: argparse.Namespace) -> int:
     if not policy.governance.enabled:
         print(t("cli.agreement.propose.no_governance"), file=sys.stderr)
         return 2
-    services = _command_services(settings, policy, args.clock)
-    try:
+    with _command_services(settings, policy, args.clock) as services:
         with services.unit_of_work() as uow:
             first = uow.agreements.active() is None
         if first:  # never started: the file's agreement is v1 in force, as `run` would record
             record_at_start(services)
         result = propose(services, proposed, proposer=args.by or OPERATOR, note=args.note)
-    finally:
-        services.close()
     if result.outcome == "same_as_active":
         print(t("cli.agreement.propose.same_as_active", number=result.number or "—"))
         return 1
@@ -529,10 +521,7 @@ def cmd_agreement(args: argparse.Namespace) -> int:
         document_text,
     )
 
-    settings, policy = _load(args)
-    _configure_logging(settings.log_level)
-    services = _command_services(settings, policy, args.clock)
-    try:
+    with _command(args) as services:
         try:
             view = agreement_view(services, args.version)
         except AgreementVersionNotFound as exc:
@@ -542,8 +531,6 @@ def cmd_agreement(args: argparse.Namespace) -> int:
         content = agreement_document_content(view, services.t, services.policy.tz,
                                              MARKDOWN if markdown else TEXT)
         print(document_markdown(content) if markdown else document_text(content), end="")
-    finally:
-        services.close()
     return 0
 
 
@@ -692,34 +679,24 @@ def cmd_import(args: argparse.Namespace) -> int:
         t = Translator(policy.language)
         print(t("cli.import.cannot_import", file=args.file, reason=exc.text(t)), file=sys.stderr)
         return 2
-    services = build_services(settings, policy, args.clock)
-    progress = _ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
-    try:
-        if migrate.pending(services.engine):
-            if args.dry_run or not settings.migrate_on_start:
-                why = services.t("cli.import.schema_dry_run") if args.dry_run else ""
-                raise SchemaNotCurrent(services.t("cli.schema_not_current") + why)
-            migrate.upgrade(services.engine)
-        use_in_force(services)  # SPEC 9: leads qualify under the agreement in force
-        report = csv_import.import_table(
-            services, table, dry_run=args.dry_run, progress=progress,
-            qualified_now=args.qualified_at == "now",
-        )
-    except csv_import.ImportInterrupted as exc:
-        progress.close()
-        for line in exc.report.lines():
-            print(line)
-        print(services.t("cli.import.stopped", reason=exc.text(services.t)), file=sys.stderr)
-        return 2
-    except SQLAlchemyError as exc:  # its text may quote row values: name the type only
-        print(services.t("cli.database_error", error=type(exc).__name__), file=sys.stderr)
-        return 2
-    finally:
-        progress.close()
-        services.close()
-    for line in report.lines():
-        print(line)
-    return report.exit_code
+    with _importing(settings, policy, args) as (services, progress):
+        try:
+            if migrate.pending(services.engine):
+                if args.dry_run or not settings.migrate_on_start:
+                    why = services.t("cli.import.schema_dry_run") if args.dry_run else ""
+                    raise SchemaNotCurrent(services.t("cli.schema_not_current") + why)
+                migrate.upgrade(services.engine)
+            use_in_force(services)  # SPEC 9: leads qualify under the agreement in force
+            report = csv_import.import_table(
+                services, table, dry_run=args.dry_run, progress=progress,
+                qualified_now=args.qualified_at == "now",
+            )
+        except csv_import.ImportInterrupted as exc:
+            return _stopped(exc, progress, services.t, exc.text(services.t))
+        except SQLAlchemyError as exc:  # its text may quote row values: name the type only
+            print(services.t("cli.database_error", error=type(exc).__name__), file=sys.stderr)
+            return 2
+    return _printed(report)
 
 
 def cmd_import_outcomes(args: argparse.Namespace) -> int:
@@ -738,29 +715,58 @@ def cmd_import_outcomes(args: argparse.Namespace) -> int:
         print(Translator(policy.language)("cli.import_outcomes.cannot_import", file=args.file,
                                           reason=exc), file=sys.stderr)
         return 2
+    with _importing(settings, policy, args) as (services, progress):
+        try:
+            if migrate.pending(services.engine):
+                if not settings.migrate_on_start:
+                    raise SchemaNotCurrent(SCHEMA_NOT_CURRENT)
+                migrate.upgrade(services.engine)
+            report = import_outcomes(services, table, progress=progress)
+        except csv_import.ImportInterrupted as exc:
+            return _stopped(exc, progress, services.t, exc)
+        except SQLAlchemyError as exc:  # its text may quote row values: name the type only
+            print(f"database error: {type(exc).__name__}", file=sys.stderr)
+            return 2
+    return _printed(report)
+
+
+@contextmanager
+def _importing(settings: Settings, policy: Policy, args: argparse.Namespace
+               ) -> Iterator[tuple[Services, _ProgressBar]]:
+    """An import's services (it checks or migrates the schema itself) and its progress bar
+    (on a terminal, unless ``--quiet``); both closed on the way out."""
     services = build_services(settings, policy, args.clock)
     progress = _ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
     try:
-        if migrate.pending(services.engine):
-            if not settings.migrate_on_start:
-                raise SchemaNotCurrent(SCHEMA_NOT_CURRENT)
-            migrate.upgrade(services.engine)
-        report = import_outcomes(services, table, progress=progress)
-    except csv_import.ImportInterrupted as exc:
-        progress.close()
-        for line in exc.report.lines():
-            print(line)
-        print(services.t("cli.import.stopped", reason=exc), file=sys.stderr)
-        return 2
-    except SQLAlchemyError as exc:  # its text may quote row values: name the type only
-        print(f"database error: {type(exc).__name__}", file=sys.stderr)
-        return 2
+        yield services, progress
     finally:
         progress.close()
         services.close()
+
+
+class _Report(Protocol):
+    """What an import answers with (leads or outcomes)."""
+
+    @property
+    def exit_code(self) -> int: ...
+
+    def lines(self) -> list[str]: ...
+
+
+def _printed(report: _Report) -> int:
+    """An import's rows and summary on stdout; its exit code."""
     for line in report.lines():
         print(line)
     return report.exit_code
+
+
+def _stopped(exc: csv_import.ImportInterrupted, progress: _ProgressBar, t: Translator,
+             reason: object) -> int:
+    """An import that stopped part-way: the bar cleared, the rows it did, then why (exit 2)."""
+    progress.close()
+    _printed(exc.report)
+    print(t("cli.import.stopped", reason=reason), file=sys.stderr)
+    return 2
 
 
 class _ProgressBar:

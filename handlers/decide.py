@@ -16,8 +16,6 @@ the 3 s Slack gives a submission.
 
 from __future__ import annotations
 
-from typing import Any
-
 from slack_bolt import App
 
 from bot.action_payloads import LeadPayload
@@ -34,7 +32,7 @@ from bot.views.decision_modals import (
     recycle_modal,
 )
 from handlers.modals import GatedModal
-from handlers.submissions import ModalSubmission, Submitted, at
+from handlers.submissions import Filled, ModalSubmission, Submitted, at
 
 
 def _gate(services: Services, lead: LeadPayload, user_id: str) -> Gate:
@@ -54,9 +52,9 @@ RECYCLE_BUTTON = GatedModal(
 )
 
 
-def _read_convert(services: Services, values: dict[str, Any]
-                  ) -> tuple[ConvertForm, dict[str, str]]:
-    form = read_convert_form(values, services.policy.agreement.bant_required, services.t)
+def _read_convert(filled: Filled) -> tuple[ConvertForm, dict[str, str]]:
+    policy, t = filled.services.policy, filled.services.t
+    form = read_convert_form(filled.values, policy.agreement.bant_required, t)
     return form, form.problems
 
 
@@ -66,9 +64,9 @@ def _convert(s: Submitted[LeadPayload, ConvertForm]) -> None:
             note=s.form.note, submission=s.key)
 
 
-def _read_recycle(services: Services, values: dict[str, Any]
-                  ) -> tuple[RecycleForm, dict[str, str]]:
-    form = read_recycle_form(values, services.policy.recycle.reasons, services.t)
+def _read_recycle(filled: Filled) -> tuple[RecycleForm, dict[str, str]]:
+    policy, t = filled.services.policy, filled.services.t
+    form = read_recycle_form(filled.values, policy.recycle.reasons, t)
     return form, form.problems
 
 

@@ -1,9 +1,11 @@
 """``/mql`` and the "Hand off an MQL" shortcut: a marketer hands off a lead by hand (SPEC 3).
 
 Both open the same modal; submitting it goes through the shared intake path, so a typed lead
-is judged and handed off like any other. Who may do this is checked on every step on the
-server — the modal a client submits proves nothing. ``trigger_id`` expires 3 s after Slack
-sends it, so listeners ack at once and open the modal before anything slow.
+is judged and handed off like any other, and like every modal through ``ModalSubmission``:
+who may is checked on every step on the server (the modal a client submits proves nothing),
+and a replayed submission is answered and changes nothing (``bot.submissions``).
+``trigger_id`` expires 3 s after Slack sends it, so listeners ack at once and open the modal
+before anything slow.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.ids import Callback, Command, Shortcut
+from bot.action_payloads import NoSubject
+from bot.ids import Callback, Command, MqlBlock, Shortcut
 from bot.intake import InvalidLead, MqlIn, parse_data
 from bot.intake import accept as accept_lead
 from bot.lifecycle import Surface
@@ -23,6 +26,7 @@ from bot.roles import Role
 from bot.services import Services
 from bot.views.mql_modal import mql_modal, outcome_message, read_form, refusal_modal
 from handlers.errors import reported
+from handlers.submissions import Filled, Gate, ModalSubmission, Submitted, at
 from storage.outbox_kind import OutboxKind
 
 log = logging.getLogger(__name__)
@@ -31,10 +35,14 @@ log = logging.getLogger(__name__)
 MAY_HAND_OFF: tuple[Role, ...] = ("marketers", "managers")
 
 
+def _may_hand_off(services: Services, user_id: str) -> bool:
+    return services.directory.has_role(user_id, *MAY_HAND_OFF)
+
+
 def register(app: App) -> None:
     app.command(Command.MQL.value)(open_from_command)
     app.shortcut(Shortcut.MQL_HANDOFF.value)(open_from_shortcut)
-    app.view(Callback.MQL_MODAL.value)(submit)
+    SUBMISSION.register(app, Callback.MQL_MODAL)
 
 
 def open_from_command(
@@ -44,7 +52,7 @@ def open_from_command(
     ack()
     with reported(body, context):
         user_id = body["user_id"]
-        if not services.directory.has_role(user_id, *MAY_HAND_OFF):
+        if not _may_hand_off(services, user_id):
             respond(response_type="ephemeral", text=services.t("mql_modal.not_allowed"))
             return
         if not _open(client, body["trigger_id"], mql_modal(services.policy, services.t)):
@@ -58,7 +66,7 @@ def open_from_shortcut(
     ack()
     with reported(body, context):
         user_id = body["user"]["id"]
-        allowed = services.directory.has_role(user_id, *MAY_HAND_OFF)
+        allowed = _may_hand_off(services, user_id)
         view = mql_modal(services.policy, services.t) if allowed else refusal_modal(services.t)
         if not _open(client, body["trigger_id"], view):
             text = services.t("mql_modal.expired")
@@ -77,46 +85,47 @@ def _open(client: WebClient, trigger_id: str, view: dict[str, Any]) -> bool:
     return True
 
 
-def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext,
-           services: Services) -> None:
-    """Validate, answer Slack (errors keep the modal open), then take the lead in."""
-    t = services.t
-    user_id = body["user"]["id"]
-    if not services.directory.has_role(user_id, *MAY_HAND_OFF):
-        log.warning("refused an MQL modal submission from %s: not a marketer or manager", user_id)
-        ack(response_action="update", view=refusal_modal(t))
-        return
-    form = read_form(
-        view["state"]["values"],
-        view_id=view["id"],
-        user_id=user_id,
-        policy=services.policy,
-        now=services.clock.now(),
-        t=t,
-    )
-    errors = dict(form.problems)
-    mql: MqlIn | None = None
+def _read(filled: Filled) -> tuple[MqlIn | None, dict[str, str]]:
+    """The form as the intake payload; its problems and the intake contract's, per input."""
+    services = filled.services
+    now = services.clock.now()
+    form = read_form(filled.values, view_id=filled.view_id, user_id=filled.user_id,
+                     policy=services.policy, now=now, t=services.t)
+    problems = dict(form.problems)
     try:
-        mql = parse_data(form.data, now=services.clock.now())
+        return parse_data(form.data, now=now), problems
     except InvalidLead as exc:
-        for block_id, message in form.errors_for(exc.errors, t).items():
-            errors.setdefault(block_id, message)
-    if errors or mql is None:
-        ack(response_action="errors", errors=errors)
-        return
-    ack()
-    with reported(body, context):
-        result = accept_lead(services, mql, surface=Surface.MODAL, actor=user_id)
-        message = outcome_message(
-            status=result.status,
-            lead_id=result.lead_id,
-            reasons=result.reason_codes or result.reasons,
-            name=mql.contact.name,
-            company=mql.company.name if mql.company else None,
-            channel=services.policy.channels.handoff,
-            t=t,
-        )
-        _queue_dm(services, f"mql-modal:{view['id']}", user_id, message, lead_id=result.lead_id)
+        for block_id, message in form.errors_for(exc.errors, services.t).items():
+            problems.setdefault(block_id, message)
+        return None, problems
+
+
+def _hand_off(s: Submitted[NoSubject, MqlIn | None]) -> None:
+    """Take the lead in once the modal is closed, then tell the marketer what became of it."""
+    mql = s.form
+    assert mql is not None  # _read gave problems otherwise
+    services = s.services
+    result = accept_lead(services, mql, surface=Surface.MODAL, actor=s.user_id,
+                         submission=s.key)
+    if result is None:
+        return  # a replayed submission: its lead and its message are already on their way
+    message = outcome_message(
+        status=result.status,
+        lead_id=result.lead_id,
+        reasons=result.reason_codes or result.reasons,
+        name=mql.contact.name,
+        company=mql.company.name if mql.company else None,
+        channel=services.policy.channels.handoff,
+        t=services.t,
+    )
+    _queue_dm(services, f"mql-modal:{s.view_id}", s.user_id, message, lead_id=result.lead_id)
+
+
+#: the modal is only a form: the intake decides, after the ack (``bot.intake.accept``)
+SUBMISSION = ModalSubmission(
+    "hand-off", NoSubject, read=_read, block=at(MqlBlock.NAME), after=_hand_off,
+    gate=Gate(allow=_may_hand_off, refused=refusal_modal, reason="not a marketer or manager"),
+)
 
 
 def _queue_dm(

@@ -21,7 +21,7 @@ from bot.services import Services
 from bot.views.proposal import read_comment, request_changes_modal
 from handlers.errors import reported
 from handlers.modals import GatedModal
-from handlers.submissions import ModalSubmission, Submitted, at
+from handlers.submissions import Filled, ModalSubmission, Submitted, at
 
 #: an approver, on the open proposal (its number for the modal); refusals answered ephemerally
 REQUEST_CHANGES_BUTTON = GatedModal(
@@ -33,8 +33,8 @@ REQUEST_CHANGES_BUTTON = GatedModal(
 )
 
 
-def _read(services: Services, values: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
-    return read_comment(values, services.t)
+def _read(filled: Filled) -> tuple[str | None, dict[str, str]]:
+    return read_comment(filled.values, filled.services.t)
 
 
 def _post(s: Submitted[ProposalPayload, str | None]) -> None:

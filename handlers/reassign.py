@@ -12,18 +12,16 @@ manager is told by DM (a submission has no ``response_url``).
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from slack_bolt import App
 
 from bot.action_payloads import LeadPayload
 from bot.errors import DomainError
 from bot.ids import Action, Callback, ReassignBlock
-from bot.services import Services
 from bot.views.reassign_modal import ReassignForm, read_reassign_form, reassign_modal
 from bot.workflow import check_reassign, reassign, reassign_refusal, tell_refused
 from handlers.modals import GatedModal
-from handlers.submissions import ModalSubmission, Submitted, at
+from handlers.submissions import Filled, ModalSubmission, Submitted, at
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +37,8 @@ BUTTON = GatedModal(
 )
 
 
-def _read(services: Services, values: dict[str, Any]) -> tuple[ReassignForm, dict[str, str]]:
-    form = read_reassign_form(values, services.t)
+def _read(filled: Filled) -> tuple[ReassignForm, dict[str, str]]:
+    form = read_reassign_form(filled.values, filled.services.t)
     return form, form.problems
 
 

@@ -1,13 +1,14 @@
 """Modal submissions, one way: read the form, decide before answering, act once.
 
-Every modal that names something in its ``private_metadata`` is submitted the same way
-(``ModalSubmission``): the inputs are read and a wrong one keeps the modal open with its
-error; the metadata is read as its typed payload (``bot.action_payloads``); ``decide`` then
-asks the service, from the database, before Slack is answered, so any refusal — a forged id,
-a lead that changed, a double submission — is shown in the still-open modal; only then is
-the submission acknowledged, and ``after`` (if any) does the slower work with the modal
-closed. The submission's key (``handlers.payloads.submission_key``) goes to the service that
-records the effect, so a replay is acted on once (``bot.submissions``).
+Every modal is submitted the same way (``ModalSubmission``): a modal only some people may
+submit at all asks who first (``Gate``), and refuses anyone else by replacing the modal; the
+inputs are read and a wrong one keeps the modal open with its error; the metadata is read as
+its typed payload (``bot.action_payloads``); ``decide`` then asks the service, from the
+database, before Slack is answered, so any refusal — a forged id, a lead that changed, a
+double submission — is shown in the still-open modal; only then is the submission
+acknowledged, and ``after`` (if any) does the slower work with the modal closed. The
+submission's key (``handlers.payloads.submission_key``) goes to the service that records the
+effect, so a replay is acted on once (``bot.submissions``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,32 @@ F = TypeVar("F")
 
 
 @dataclass(frozen=True)
+class Filled:
+    """What ``read`` reads: the inputs, and who sent which view (a form whose data names
+    them, as the MQL modal's does)."""
+
+    services: Services
+    values: dict[str, Any]
+    user_id: str
+    view_id: str
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Who may submit a modal at all, asked on every submission before its form is read.
+
+    Anyone else sees ``refused`` in place of the modal (``response_action: update``): nothing
+    they could correct in the form would change the answer, and the modal a client submits
+    proves nothing about who opened it.
+    """
+
+    allow: Callable[[Services, str], bool]
+    refused: Callable[[Translator], dict[str, Any]]
+    #: why someone is refused, for the log
+    reason: str
+
+
+@dataclass(frozen=True)
 class Submitted(Generic[P, F]):
     """One valid submission: who, what the modal named, the form, and its replay key."""
 
@@ -57,18 +84,20 @@ def say(error: DomainError, t: Translator) -> str:
 class ModalSubmission(Generic[P, F]):
     """How one modal is submitted.
 
-    ``read`` gives the form and its problems (per block id); ``decide`` runs before the ack
-    and raises a refusal, shown on the block ``block`` names, in ``refusal``'s words;
-    ``after`` runs once the modal is closed.
+    ``gate`` (if any) is asked first; ``read`` gives the form and its problems (per block id:
+    as many as there are); ``decide`` (if any) runs before the ack and raises a refusal, shown
+    on the block ``block`` names, in ``refusal``'s words; ``after`` runs once the modal is
+    closed.
     """
 
     what: str
     metadata: type[P]
-    read: Callable[[Services, dict[str, Any]], tuple[F, Mapping[str, str]]]
-    decide: Callable[[Submitted[P, F]], object]
+    read: Callable[[Filled], tuple[F, Mapping[str, str]]]
     block: Callable[[Exception, F], StrEnum]
+    decide: Callable[[Submitted[P, F]], object] | None = None
     refusal: Callable[[DomainError, Translator], str] = say
     after: Callable[[Submitted[P, F]], None] | None = None
+    gate: Gate | None = None
 
     def register(self, app: App, callback: Callback) -> None:
         """Listen to ``callback``, whose metadata must be this kind (``MODAL_PAYLOADS``)."""
@@ -83,15 +112,22 @@ class ModalSubmission(Generic[P, F]):
         def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext,
                    services: Services) -> None:
             user_id = body["user"]["id"]
-            form, problems = spec.read(services, view.get("state", {}).get("values", {}))
+            if spec.gate is not None and not spec.gate.allow(services, user_id):
+                log.warning("refused a %s by %s: %s", spec.what, user_id, spec.gate.reason)
+                ack(response_action="update", view=spec.gate.refused(services.t))
+                return
+            filled = Filled(services, view.get("state", {}).get("values", {}), user_id,
+                            str(view.get("id") or ""))
+            form, problems = spec.read(filled)
             if problems:
                 ack(response_action="errors", errors=dict(problems))
                 return
             try:
                 target = spec.metadata.require(view.get("private_metadata"), "private_metadata")
                 submitted = Submitted(services, user_id, target, form,
-                                      context.get("submission_key"), str(view.get("id") or ""))
-                spec.decide(submitted)
+                                      context.get("submission_key"), filled.view_id)
+                if spec.decide is not None:
+                    spec.decide(submitted)
             except Exception as error:
                 text = refusal_text(error, spec.what, user_id, services.t, spec.refusal)
                 ack(response_action="errors", errors={spec.block(error, form).value: text})

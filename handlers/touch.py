@@ -15,18 +15,16 @@ modal from) with the note they wrote, so it is not lost.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from slack_bolt import App
 
 from bot.action_payloads import LeadPayload
 from bot.errors import DomainError
 from bot.ids import Action, Callback, TouchBlock
-from bot.services import Services
 from bot.views.touch_modal import TouchForm, read_touch_form, touch_modal
 from bot.workflow import check_touch, log_touch, tell_refused, touch_refusal
 from handlers.modals import GatedModal
-from handlers.submissions import ModalSubmission, Submitted, at
+from handlers.submissions import Filled, ModalSubmission, Submitted, at
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +39,8 @@ BUTTON = GatedModal(
 )
 
 
-def _read(services: Services, values: dict[str, Any]) -> tuple[TouchForm, dict[str, str]]:
-    form = read_touch_form(values, services.t)
+def _read(filled: Filled) -> tuple[TouchForm, dict[str, str]]:
+    form = read_touch_form(filled.values, filled.services.t)
     return form, form.problems
 
 

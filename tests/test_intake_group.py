@@ -21,7 +21,9 @@ from sqlalchemy.orm import Session
 
 from bot import intake
 from bot.clock import ManualClock
+from bot.lifecycle import Surface
 from bot.policy import Policy
+from bot.submissions import already_handled
 from handlers.server import BotServer
 from storage.models import Activity, Lead, LeadEvent, OutboxMessage
 from storage.unit_of_work import GroupCommit
@@ -231,6 +233,40 @@ def test_a_group_that_fails_whole_loses_nothing_it_answered(
                       if name != "lead-0-again"}
     assert count(engine, OutboxMessage) == 7
     assert count(engine, LeadEvent) == 7
+
+
+def test_a_replayed_submission_stores_nothing_in_its_group_either(
+    group_bot: BotServer, monkeypatch: pytest.MonkeyPatch, clock: ManualClock
+) -> None:
+    """A modal submission's key is recorded in its group's transaction: a replay queued in the
+    same group, or one of a submission committed before, is answered None and stores nothing."""
+    services = group_bot.services
+    answers: dict[str, intake.IntakeResult | None] = {}
+
+    def submit(name: str, external_id: str, key: str | None) -> None:
+        mql = intake.parse_data(lead(external_id=external_id), now=clock.now())
+        answers[name] = intake.accept(services, mql, surface=Surface.MODAL, submission=key)
+
+    submit("before", "slack:V0", "view:old")
+    held, release = hold_first_delivery(monkeypatch, "first")
+    threads = [threading.Thread(target=submit, args=("first", "first", None))]
+    threads[0].start()
+    assert held.wait(WAIT_S)
+    queued = {"a": ("slack:V1", "view:a"), "a-again": ("slack:V1", "view:a"),
+              "old-again": ("slack:V0", "view:old"), "b": ("slack:V2", "view:b")}
+    for name, (external_id, key) in queued.items():
+        threads.append(threading.Thread(target=submit, args=(name, external_id, key)))
+        threads[-1].start()
+    assert intake._group_commit(services).wait_queued(len(queued), WAIT_S)
+    release.set()
+    for thread in threads:
+        thread.join(WAIT_S)
+
+    assert answers["old-again"] is None
+    assert [answers["a"] is None, answers["a-again"] is None].count(True) == 1
+    assert answers["b"] is not None and answers["first"] is not None
+    assert count(services.engine, Lead) == 4
+    assert all(already_handled(services, key) for key in ("view:old", "view:a", "view:b"))
 
 
 def test_when_nothing_can_be_stored_nothing_is_answered_accepted(

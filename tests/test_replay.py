@@ -7,18 +7,29 @@ that closes the modal) and acts on it once, on both databases.
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
-from bot.ids import Callback
+from bot.ids import Callback, MqlBlock
+from bot.submissions import already_handled
+from handlers.payloads import submission_key
 from storage.models import LeadStatus
 from tests.harness.bot_env import Env, claimed
 from tests.harness.decisions import convert_values, owned, recycle_values
-from tests.harness.people import CHANNEL, MANAGER, REP1, REP2
+from tests.harness.people import CHANNEL, MANAGER, MARKETER, REP1, REP2
 from tests.harness.reassign import form as reassign_form
-from tests.harness.slack_requests import HttpResponse, http_post, slack_signature_headers
+from tests.harness.slack_requests import (
+    HttpResponse,
+    http_post,
+    plain_text_input,
+    slack_signature_headers,
+    state_values,
+)
 from tests.harness.touch import form as touch_form
 from tests.harness.touch import touches
 from tests.harness.waiting import eventually
@@ -33,14 +44,20 @@ def env(any_env: Env) -> Env:
 class Captured:
     """One signed submission, as it went over the wire: sent again byte for byte."""
 
-    def __init__(self, env: Env, callback: Callback, lead_id: int, user: str,
+    def __init__(self, env: Env, callback: Callback, lead_id: int | None, user: str,
                  values: dict[str, Any], view_id: str = "V1") -> None:
         self.env = env
         self.body, content_type = env.slack.build_view_submission(
-            callback.value, values, user_id=user, private_metadata=str(lead_id),
-            view_id=view_id)
+            callback.value, values, user_id=user,
+            private_metadata="" if lead_id is None else str(lead_id), view_id=view_id)
         self.headers = slack_signature_headers(self.body, env.slack.signing_secret,
                                                content_type=content_type)
+
+    @property
+    def key(self) -> str | None:
+        """The submission's key, as the bot computes it from the view."""
+        view = json.loads(parse_qs(self.body)["payload"][0])["view"]
+        return submission_key(view)
 
     def send(self) -> HttpResponse:
         response = http_post(self.env.slack.events_url, self.body, dict(self.headers))
@@ -149,6 +166,36 @@ def test_a_replayed_reassignment_is_answered_and_changes_nothing(env: Env) -> No
     assert len(env.events(lead_id, "reassign")) == 1
     assert env.lead(lead_id).claimed_at == claimed_at
     assert thread_replies(env, ts) == replies
+
+
+def handed_off(env: Env, view_id: str = "V1") -> int | None:
+    """The id of the lead the MQL modal ``view_id`` handed off, once its DM is queued."""
+    with env.services.unit_of_work() as uow:
+        lead = uow.leads.by_external_id(f"slack:{view_id}")
+        dm = uow.outbox.by_key(f"mql-modal:{view_id}")
+        return lead.id if lead is not None and dm is not None else None
+
+
+def test_a_replayed_mql_handoff_is_answered_and_reaches_no_listener(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The hand-off records its key with the lead, so a replay stops before the listener: no
+    role lookup, no intake, no outcome DM; one lead per view stays the intake's own rule."""
+    values = state_values(plain_text_input(MqlBlock.NAME, MqlBlock.NAME, "Sato Hanako"))
+    captured = Captured(env, Callback.MQL_MODAL, None, MARKETER, values)
+    captured.send()
+    lead_id = eventually(lambda: handed_off(env))
+    settled(env)
+    assert captured.key is not None and already_handled(env.services, captured.key)
+    rows, dms = env.outbox_count(lead_id), len(env.fake.dms(MARKETER))
+
+    with caplog.at_level(logging.WARNING, logger="handlers.app"):
+        captured.send()
+        captured.send()
+        settled(env)
+    assert caplog.text.count("already acted on came again") == 2
+    assert env.outbox_count(lead_id) == rows
+    assert len(env.fake.dms(MARKETER)) == dms
 
 
 def test_the_key_is_recorded_with_the_effect_and_only_with_it(env: Env) -> None:
