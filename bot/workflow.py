@@ -28,8 +28,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, literal, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import ColumnElement, case, literal, or_
 
 from bot.cards import lead_record
 from bot.deadlines import decision_due_from, first_contact_due, first_contact_due_from
@@ -68,7 +67,7 @@ from bot.timings import stamp
 from bot.views.blocks import fit_mrkdwn, section
 from bot.views.details_modal import LeadRecord
 from bot.views.touch_modal import NOTE_MAX, TOUCH_KINDS, TOUCH_OUTCOMES
-from storage.models import Feedback, Lead, LeadEvent, LeadStatus, Touch
+from storage.models import Lead, LeadEvent, LeadStatus, Touch
 from storage.types import UTCDateTime
 from storage.unit_of_work import UnitOfWork
 
@@ -390,22 +389,10 @@ def lead_details(services: Services, lead_id: int, user_id: str) -> LeadRecord:
     if not services.directory.has_role(user_id, *DETAILS_ROLES):
         raise DetailsNotAllowed(f"{user_id} may not read lead {lead_id}")
     with services.unit_of_work() as uow:
-        lead = uow.session.scalars(
-            select(Lead)
-            .where(Lead.id == lead_id)
-            .options(
-                selectinload(Lead.activities),
-                selectinload(Lead.touches),
-                selectinload(Lead.events),
-            )
-        ).one_or_none()
+        lead = uow.leads.with_history(lead_id)
         if lead is None:
             raise NotFound(f"lead {lead_id}")
-        feedback = tuple(uow.session.scalars(
-            select(Feedback)
-            .where(Feedback.lead_id == lead_id)
-            .order_by(Feedback.at.desc(), Feedback.id.desc())
-        ))
+        feedback = tuple(uow.feedback.for_lead_newest_first(lead_id))
         outcomes = {event.id: deal for event in lead.events or []
                     if (deal := event_outcome(event)) is not None}
         return lead_record(lead, feedback, outcomes)

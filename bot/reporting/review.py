@@ -48,9 +48,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, and_, case, cast, func, or_, select
-from sqlalchemy.orm import Session
 
 from bot.agreement.reading import versions_in_force
 from bot.lifecycle import SQL_STATUSES
@@ -73,6 +73,7 @@ from bot.views.agreement import AgreementHeadline
 from bot.views.review import funnel_comment, funnel_labels, funnel_stages, review_message
 from storage.models import Activity, Lead, LeadEvent, LeadStatus
 from storage.outbox_kind import OutboxKind
+from storage.report_queries import ReportQueries
 
 __all__ = [
     "CSV_COLUMNS",
@@ -231,16 +232,16 @@ def review_figures(services: Services, period: Period) -> ReviewFigures:
     in_force = versions_in_force(services, period)
     deals = deal_summary(services, period)
     with services.unit_of_work() as uow:
-        session = uow.session
-        criteria, deals_by_criterion, codes = _by_criterion(session, period)
-        behaviour, deals_by_behaviour = _by_behaviour(session, period)
-        deals_by = {**_deals_by_columns(session, period),
+        reads = uow.reports
+        criteria, deals_by_criterion, codes = _by_criterion(reads, period)
+        behaviour, deals_by_behaviour = _by_behaviour(reads, period)
+        deals_by = {**_deals_by_columns(reads, period),
                     "criterion": deals_by_criterion, "behaviour": deals_by_behaviour}
-        sources = _grouped(session, period, Lead.source)
-        single = _by_single_behaviour(session, period)
-        versions = _by_version(session, period)
-        breaches, slots = _breach_slots(session, period, services)
-        per_version = (_by_agreement(session, period, in_force, services.clock.now())
+        sources = _grouped(reads, period, Lead.source)
+        single = _by_single_behaviour(reads, period)
+        versions = _by_version(reads, period)
+        breaches, slots = _breach_slots(reads, period, policy.tz)
+        per_version = (_by_agreement(reads, period, in_force, services.clock.now())
                        if len(in_force) > 1 else ())
         uow.rollback()
     agreement = policy.agreement
@@ -291,16 +292,16 @@ def _with_reasons(
     )
 
 
-def _grouped(session: Session, period: Period, column: Any) -> tuple[Breakdown, ...]:
+def _grouped(reads: ReportQueries, period: Period, column: Any) -> tuple[Breakdown, ...]:
     """Decided / converted and recycle reasons per value of ``column``: two grouped queries."""
     counts = {
         str(key or ""): (int(decided), int(converted))
-        for key, decided, converted in session.execute(
+        for key, decided, converted in reads.rows(
             select(column, func.count(), _converted()).where(_decided_in(period))
             .group_by(column))
     }
     reasons: dict[str, Counter[str]] = defaultdict(Counter)
-    for key, reason, count in session.execute(
+    for key, reason, count in reads.rows(
         select(column, Lead.decision_reason, func.count())
         .where(_decided_in(period), Lead.status == LeadStatus.RECYCLED.value)
         .group_by(column, Lead.decision_reason)
@@ -334,7 +335,7 @@ def criterion_group(code: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _by_criterion(
-    session: Session, period: Period
+    reads: ReportQueries, period: Period
 ) -> tuple[tuple[Breakdown, ...], tuple[DealFigures, ...], dict[str, Mapping[str, Any] | None]]:
     """Per matched MQL-definition criterion: ONE query of the month's decided leads' lists
     (and of the deals closed in the month), for conversion and for the deals.
@@ -368,7 +369,7 @@ def _by_criterion(
     alike = [leads.c.matched, leads.c.codes, leads.c.status, leads.c.decision_reason,
              leads.c.deal_currency, leads.c.decided, leads.c.closed]
     for (matched_json, codes_json, status, reason, currency, decided, closed, n, amount,
-         priced) in session.execute(
+         priced) in reads.rows(
         select(*alike, func.count(), func.sum(leads.c.deal_amount),
                func.count(leads.c.deal_amount)).group_by(*alike)
     ):
@@ -415,7 +416,7 @@ _DEAL_COLUMNS: dict[str, Any] = {
 }
 
 
-def _deals_by_columns(session: Session, period: Period) -> dict[str, tuple[DealFigures, ...]]:
+def _deals_by_columns(reads: ReportQueries, period: Period) -> dict[str, tuple[DealFigures, ...]]:
     """The deals by source, tier, definition version and agreement version: ONE grouped query
     (every combination of the four with the currency; few rows), rolled up per dimension."""
     columns = [c.label(name) for name, c in _DEAL_COLUMNS.items()]
@@ -423,7 +424,7 @@ def _deals_by_columns(session: Session, period: Period) -> dict[str, tuple[DealF
              .where(deal_scope(period))
              .group_by(*_DEAL_COLUMNS.values(), Lead.deal_currency))
     tallies = {name: DealTally(period) for name in _DEAL_COLUMNS}
-    for row in session.execute(query).mappings():
+    for row in reads.rows(query).mappings():
         for name, tally in tallies.items():
             tally.add_row(str(row[name] or ""), row)
     return {name: _deal_groups(tally) for name, tally in tallies.items()}
@@ -443,7 +444,7 @@ def _lead_types(period: Period) -> Any:
 
 
 def _by_behaviour(
-    session: Session, period: Period
+    reads: ReportQueries, period: Period
 ) -> tuple[tuple[Breakdown, ...], tuple[DealFigures, ...]]:
     """Per activity type present on the lead: which behaviours predict SQLs, and the deals.
 
@@ -462,7 +463,7 @@ def _by_behaviour(
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     reasons: dict[str, Counter[str]] = defaultdict(Counter)
     deals = DealTally(period)
-    for row in session.execute(
+    for row in reads.rows(
         select(pairs.c.type, Lead.deal_currency, Lead.decision_reason, *deal_columns(period),
                func.count().filter(recycled).label("recycled"))
         .join(Lead, Lead.id == pairs.c.lead_id)
@@ -478,7 +479,7 @@ def _by_behaviour(
     return _with_reasons(conversion, reasons), _deal_groups(deals)
 
 
-def _by_single_behaviour(session: Session, period: Period) -> tuple[Breakdown, ...]:
+def _by_single_behaviour(reads: ReportQueries, period: Period) -> tuple[Breakdown, ...]:
     """Leads with one activity type only ("download only"), and leads with no history ("")."""
     pairs = _lead_types(period)
     per_lead = (
@@ -488,12 +489,12 @@ def _by_single_behaviour(session: Session, period: Period) -> tuple[Breakdown, .
     )
     counts = {
         str(kind): (int(decided), int(converted))
-        for kind, decided, converted in session.execute(
+        for kind, decided, converted in reads.rows(
             select(per_lead.c.type, func.count(), _converted())
             .join(Lead, Lead.id == per_lead.c.lead_id)
             .where(per_lead.c.kinds == 1).group_by(per_lead.c.type))
     }
-    none = session.execute(
+    none = reads.rows(
         select(func.count(), _converted()).where(
             _decided_in(period), ~select(Activity.id).where(Activity.lead_id == Lead.id)
             .exists())
@@ -507,13 +508,13 @@ def _by_single_behaviour(session: Session, period: Period) -> tuple[Breakdown, .
 MAX_VERSIONS = 3
 
 
-def _by_version(session: Session, period: Period) -> tuple[Breakdown, ...]:
+def _by_version(reads: ReportQueries, period: Period) -> tuple[Breakdown, ...]:
     """Conversion per definition version, over every lead decided before the month's end.
 
     Not only the month: a definition changes rarely, so the month alone usually holds one
     version and nothing to compare. Newest version (latest qualified lead) first.
     """
-    rows = session.execute(
+    rows = reads.rows(
         select(Lead.definition_version, func.count(), _converted(),
                func.max(Lead.qualified_at).label("latest"))
         .where(Lead.decided_at < period.end, Lead.status.in_(_DECIDED))
@@ -526,7 +527,7 @@ def _by_version(session: Session, period: Period) -> tuple[Breakdown, ...]:
 
 
 def _by_agreement(
-    session: Session, period: Period, in_force: Sequence[AgreementHeadline], now: datetime
+    reads: ReportQueries, period: Period, in_force: Sequence[AgreementHeadline], now: datetime
 ) -> tuple[AgreementFigures, ...]:
     """Leads handed off in the month, per the agreement version they were handed off under
     (``leads.agreement_version``): volume, first contact on time (settled and kept as
@@ -535,7 +536,7 @@ def _by_agreement(
     """
     kept = func.coalesce(Lead.first_touch_at, Lead.decided_at)
     due = Lead.first_contact_due_at
-    rows = session.execute(
+    rows = reads.rows(
         select(Lead.agreement_version, func.count(),
                func.count().filter(or_(kept.is_not(None), due <= now)),
                func.count().filter(kept <= due),
@@ -552,7 +553,7 @@ def _by_agreement(
 
 
 def _breach_slots(
-    session: Session, period: Period, services: Services
+    reads: ReportQueries, period: Period, tz: ZoneInfo
 ) -> tuple[int, tuple[BreachSlot, ...]]:
     """First-contact breaches recorded in the month, by the lead's local hand-off slot.
 
@@ -560,10 +561,9 @@ def _breach_slots(
     handed off at a given time are covered, so the slot is the hand-off's (e.g. Friday
     afternoon leads breach on Monday morning). One query, bounded by the month's breaches.
     """
-    tz = services.policy.tz
     slots: Counter[tuple[int, bool]] = Counter()
     total = 0
-    for (posted_at,) in session.execute(
+    for (posted_at,) in reads.rows(
         select(Lead.posted_at).join(LeadEvent, LeadEvent.lead_id == Lead.id)
         .where(LeadEvent.kind == "breach", LeadEvent.at >= period.start,
                LeadEvent.at < period.end)
@@ -877,7 +877,7 @@ def csv_rows(services: Services, period: Period) -> Iterator[list[str]]:
     with services.unit_of_work() as uow:
         for (external_id, source, status, version, tier, owner, qualified, posted, claimed,
              touched, decided, touches, reason, amount, currency, closed,
-             loss) in uow.session.execute(query):
+             loss) in uow.reports.rows(query):
             yield [
                 _cell(external_id), _cell(source), str(status), _cell(version), _cell(tier),
                 owner or "", instant(qualified), instant(posted), instant(claimed),
