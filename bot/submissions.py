@@ -11,10 +11,10 @@ needs no key: its lead's ``external_id`` is the view id, so a view hands off one
 
 from __future__ import annotations
 
-from bot.services import Services
+from storage.unit_of_work import UnitOfWorkFactory
 
 
-def already_handled(services: Services, key: str) -> bool:
+def already_handled(unit_of_work: UnitOfWorkFactory, key: str) -> bool:
     """Whether the submission with ``key`` was acted on: answer it, do nothing again."""
-    with services.unit_of_work() as uow:
+    with unit_of_work() as uow:
         return uow.processed_events.seen(key)

@@ -55,6 +55,7 @@ from sqlalchemy import String, and_, case, cast, func, or_, select
 from bot.agreement.reading import versions_in_force
 from bot.lifecycle import SQL_STATUSES
 from bot.outcomes import exact_text
+from bot.policy import Policy
 from bot.reporting import metrics
 from bot.reporting.chart import render_funnel_chart
 from bot.reporting.metrics import Scorecard
@@ -74,6 +75,7 @@ from bot.views.review import funnel_comment, funnel_labels, funnel_stages, revie
 from storage.models import Activity, Lead, LeadEvent, LeadStatus
 from storage.outbox_kind import OutboxKind
 from storage.report_queries import ReportQueries
+from storage.unit_of_work import UnitOfWorkFactory
 
 __all__ = [
     "CSV_COLUMNS",
@@ -226,10 +228,10 @@ class ReviewFigures:
 def review_figures(services: Services, period: Period) -> ReviewFigures:
     """Every figure of the pack for ``period`` (short reads; nothing is written)."""
     policy = services.policy
-    previous = _previous_month(period, services)
+    previous = _previous_month(period, policy.tz)
     card = metrics.scorecard(services, policy, period)
     before = metrics.scorecard(services, policy, previous)
-    in_force = versions_in_force(services, period)
+    in_force = versions_in_force(services.uow, period)
     deals = deal_summary(services, period)
     with services.unit_of_work() as uow:
         reads = uow.reports
@@ -259,9 +261,9 @@ def review_figures(services: Services, period: Period) -> ReviewFigures:
     )
 
 
-def _previous_month(period: Period, services: Services) -> Period:
-    local = (period.start - timedelta(days=1)).astimezone(services.policy.tz)
-    return month(local.year, local.month, services.policy.tz)
+def _previous_month(period: Period, tz: ZoneInfo) -> Period:
+    local = (period.start - timedelta(days=1)).astimezone(tz)
+    return month(local.year, local.month, tz)
 
 
 def _decided_in(period: Period) -> Any:
@@ -748,12 +750,12 @@ def parse_month(label: str, services: Services) -> Period:
     return month(int(match[1]), int(match[2]), services.policy.tz)
 
 
-def due_at(services: Services, period: Period) -> datetime:
+def due_at(policy: Policy, period: Period) -> datetime:
     """When the pack of ``period`` falls due: ``post_on_day`` of the next month, digest hour."""
-    tz = services.policy.tz
+    tz = policy.tz
     following = period.end.astimezone(tz).date()
-    day = following.replace(day=services.policy.review.post_on_day)
-    return datetime.combine(day, time(services.policy.digest.hour), tzinfo=tz)
+    day = following.replace(day=policy.review.post_on_day)
+    return datetime.combine(day, time(policy.digest.hour), tzinfo=tz)
 
 
 def due_month(services: Services, now: datetime) -> Period:
@@ -761,19 +763,19 @@ def due_month(services: Services, now: datetime) -> Period:
     tz = services.policy.tz
     local = now.astimezone(tz)
     this = month(local.year, local.month, tz)
-    last = _previous_month(this, services)
-    if due_at(services, last) <= now:
+    last = _previous_month(this, tz)
+    if due_at(services.policy, last) <= now:
         return last
-    return _previous_month(last, services)
+    return _previous_month(last, tz)
 
 
 def review_key(period: Period) -> str:
     return f"review:{period.label}"
 
 
-def is_recorded(services: Services, period: Period) -> bool:
+def is_recorded(unit_of_work: UnitOfWorkFactory, period: Period) -> bool:
     """Whether this month's pack was queued already (by a sweep or by hand)."""
-    with services.unit_of_work() as uow:
+    with unit_of_work() as uow:
         return uow.outbox.by_key(review_key(period)) is not None
 
 
@@ -782,9 +784,9 @@ def review_step(services: Services, now: datetime) -> bool:
     if not services.policy.review.enabled:
         return False
     period = due_month(services, now)
-    if is_recorded(services, period):  # the usual case: one indexed lookup per sweep
+    if is_recorded(services.uow, period):  # the usual case: one indexed lookup per sweep
         return False
-    late = now - due_at(services, period)
+    late = now - due_at(services.policy, period)
     queued = queue_review(services, period, now)
     if queued:
         log.info("monthly review %s queued%s", period.label,
@@ -845,7 +847,9 @@ def _cell(value: str | None) -> str:
     return "'" + text if text.startswith(_FORMULA) else text
 
 
-def csv_rows(services: Services, period: Period) -> Iterator[list[str]]:
+def csv_rows(
+    policy: Policy, unit_of_work: UnitOfWorkFactory, period: Period
+) -> Iterator[list[str]]:
     """The month's leads (handed off, decided or closed in it), oldest hand-off first; no
     contacts. An SQL's deal: its outcome, exact amount and currency, close and loss reason.
 
@@ -853,8 +857,8 @@ def csv_rows(services: Services, period: Period) -> Iterator[list[str]]:
     ``bot.reporting.metrics`` counts time to claim); business minutes are measured with the
     calendar in Python, row by row.
     """
-    tz = services.policy.tz
-    cal = services.policy.business_calendar
+    tz = policy.tz
+    cal = policy.business_calendar
     in_month = ((Lead.posted_at >= period.start) & (Lead.posted_at < period.end)) | (
         (Lead.decided_at >= period.start) & (Lead.decided_at < period.end)) | (
         (Lead.closed_at >= period.start) & (Lead.closed_at < period.end))
@@ -874,7 +878,7 @@ def csv_rows(services: Services, period: Period) -> Iterator[list[str]]:
             return ""
         return str(round(cal.between(start, max(start, end)).total_seconds() / 60))
 
-    with services.unit_of_work() as uow:
+    with unit_of_work() as uow:
         for (external_id, source, status, version, tier, owner, qualified, posted, claimed,
              touched, decided, touches, reason, amount, currency, closed,
              loss) in uow.reports.rows(query):
@@ -894,7 +898,7 @@ def write_csv(services: Services, period: Period, out: IO[str]) -> int:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     count = 0
-    for row in csv_rows(services, period):
+    for row in csv_rows(services.policy, services.uow, period):
         writer.writerow(row)
         count += 1
     return count

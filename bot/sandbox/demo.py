@@ -407,8 +407,8 @@ class Stage:
         month_end = due_month(self.services, now).end.astimezone(tz)
         return min([at for at in (
             found,
-            digest_due_at(self.services, week_of(week_end.date(), tz)),
-            review_due_at(self.services, month(month_end.year, month_end.month, tz)),
+            digest_due_at(self.policy, week_of(week_end.date(), tz)),
+            review_due_at(self.policy, month(month_end.year, month_end.month, tz)),
         ) if at is not None])
 
     def until(self, target: datetime, *, narrate: bool = False) -> None:
@@ -872,7 +872,7 @@ def close_deals(stage: Stage, cast: Cast, won: DemoLead, recycled: DemoLead) -> 
 
     # the 1st of the next month: the review pack of the month the deals closed in
     local = stage.local_now()
-    first = review_due_at(stage.services, month(local.year, local.month, stage.policy.tz))
+    first = review_due_at(stage.policy, month(local.year, local.month, stage.policy.tz))
     stage.say("deals.review", until=stage.when(first))
     stage.until(first)
 
