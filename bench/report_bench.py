@@ -75,7 +75,6 @@ from bench.sweep_bench import (  # noqa: E402
 from bot.clock import ManualClock  # noqa: E402
 from bot.policy import Policy, load_policy  # noqa: E402
 from bot.reporting.metrics import (  # noqa: E402
-    REPORT_SETTINGS,
     open_breaches,
     per_rep,
     recycle_reasons,
@@ -90,6 +89,7 @@ from bot.views.status import StatusReport, status_blocks  # noqa: E402
 from handlers.status import status_answer  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import make_engine  # noqa: E402
+from storage.report_queries import REPORT_SETTINGS  # noqa: E402
 from tests.harness import FakeSlack  # noqa: E402
 
 YEAR, MONTH = 2026, 11

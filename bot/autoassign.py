@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from bot.lifecycle import OWNED, Action, Surface
-from bot.services import Services
+from bot.policy import Policy
+from bot.roles import Directory
 from storage.models import LeadEvent
 from storage.unit_of_work import UnitOfWork
 
@@ -33,9 +34,10 @@ def choose(
     return min(eligible, key=lambda c: (recent.get(c, 0) / weights.get(c, 1), order[c]))
 
 
-def pick_assignee(services: Services, uow: UnitOfWork, now: datetime) -> str | None:
+def pick_assignee(
+    directory: Directory, policy: Policy, uow: UnitOfWork, now: datetime
+) -> str | None:
     """The rep to assign the next unclaimed lead to, or None when nobody can take one."""
-    directory, policy = services.directory, services.policy
     reps = sorted(r for r in directory.members("reps")
                   if not directory.is_away(r, cached_only=True))
     if not reps:

@@ -42,6 +42,7 @@ from bot.definition import evaluate
 from bot.i18n import Translator
 from bot.intake import FieldError, InvalidLead, MqlIn, accept, build_lead, parse_data
 from bot.lifecycle import Surface
+from bot.policy import Policy
 from bot.problems import Problem
 from bot.row_report import FileReport, FileRow
 from bot.services import Services
@@ -394,15 +395,14 @@ def _import_row(
     if result.status == "duplicate":
         detail = services.t("cli.import.stored", lead=result.lead_id)
         return RowResult(line, mql.external_id, Outcome.DUPLICATE, detail, result.lead_id)
-    detail = _reasons_text(services, result.reason_codes, result.reasons)
+    detail = _reasons_text(services.policy, services.t, result.reason_codes, result.reasons)
     return RowResult(line, mql.external_id, Outcome.NOT_QUALIFIED, detail, result.lead_id)
 
 
-def _reasons_text(services: Services, codes: Sequence[Mapping[str, Any]],
-              english: Sequence[str]) -> str:
+def _reasons_text(policy: Policy, t: Translator, codes: Sequence[Mapping[str, Any]],
+                  english: Sequence[str]) -> str:
     """Why a row does not qualify, in the policy's language."""
-    return services.t("cli.import.problem_separator").join(
-        criteria_as_text(codes, english, services.policy, services.t))
+    return t("cli.import.problem_separator").join(criteria_as_text(codes, english, policy, t))
 
 
 def _qualified_at(mql: MqlIn, at: datetime) -> MqlIn:
@@ -439,7 +439,8 @@ def _evaluate_only(
     qualification = evaluate(build_lead(mql, now), services.policy, now)
     if qualification.qualified:
         return RowResult(line, mql.external_id, Outcome.ACCEPTED)
-    detail = _reasons_text(services, qualification.reason_codes, qualification.reasons)
+    detail = _reasons_text(services.policy, services.t, qualification.reason_codes,
+                           qualification.reasons)
     return RowResult(line, mql.external_id, Outcome.NOT_QUALIFIED, detail)
 
 

@@ -13,17 +13,17 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import load_only, raiseload
 
 from bot.agreement.reading import current_headline
+from bot.clock import Clock
 from bot.deadlines import decision_due, first_contact_due
 from bot.lifecycle import OWNED
 from bot.policy import Policy
 from bot.services import Services
 from bot.views.home import UNCLAIMED_SHOWN, Deadline, HomeData, HomeLead, home_view
-from storage.models import Lead, LeadStatus, OutboxMessage, OutboxStatus
+from storage.models import Lead, LeadStatus
 from storage.outbox_kind import OutboxKind
 from storage.unit_of_work import UnitOfWork
 
@@ -106,12 +106,14 @@ def home_publish_args(services: Services, uow: UnitOfWork, user_id: str) -> dict
     is_manager = services.directory.has_role(user_id, "managers")
     is_rep = services.directory.has_role(user_id, "reps")
     _skip_superseded(uow, user_id)
-    data = load_home(services, uow, user_id, is_rep=is_rep, is_manager=is_manager)
+    data = load_home(services.policy, services.clock, uow, user_id, is_rep=is_rep,
+                     is_manager=is_manager)
     return {"user_id": user_id, "view": home_view(data, services.policy.tz, services.t)}
 
 
 def load_home(
-    services: Services, uow: UnitOfWork, user_id: str, *, is_rep: bool, is_manager: bool
+    policy: Policy, clock: Clock, uow: UnitOfWork, user_id: str, *, is_rep: bool,
+    is_manager: bool,
 ) -> HomeData:
     """Everything ``user_id``'s Home shows, in a fixed number of queries however many leads.
 
@@ -119,7 +121,6 @@ def load_home(
     (by ``status``, indexed), of which the manager's own are a subset, so one query serves
     both. Unclaimed leads are counted, and only the oldest few that are shown are loaded.
     """
-    policy = services.policy
     owned = Lead.status.in_(OWNED_STATUSES)
     team: list[HomeLead] | None = None
     unclaimed: list[HomeLead] | None = None
@@ -129,14 +130,12 @@ def load_home(
         mine = [lead for lead in team if lead.owner_id == user_id]
         posted = Lead.status == LeadStatus.POSTED.value
         unclaimed = _home_leads(uow, policy, [posted], oldest_first=True, limit=UNCLAIMED_SHOWN)
-        unclaimed_total = uow.session.scalar(
-            select(func.count()).select_from(Lead).where(posted)
-        ) or 0
+        unclaimed_total = uow.leads.count_in_status(LeadStatus.POSTED)
     else:
         mine = _home_leads(uow, policy, [owned, Lead.owner_id == user_id])
     return HomeData(
         user_id=user_id,
-        now=services.clock.now(),
+        now=clock.now(),
         handoff_channel=policy.channels.handoff,
         is_rep=is_rep,
         is_manager=is_manager,
@@ -157,16 +156,10 @@ def _home_leads(
     limit: int | None = None,
 ) -> list[HomeLead]:
     """One query for the Home's columns of the matching leads; lazy loads raise, not query."""
-    query = (
-        select(Lead)
-        .options(load_only(*HOME_COLUMNS, raiseload=True), raiseload("*"))
-        .where(*where)
-    )
-    if oldest_first:
-        query = query.order_by(Lead.posted_at, Lead.id)
-    if limit is not None:
-        query = query.limit(limit)
-    return [_home_lead(lead, policy) for lead in uow.session.scalars(query)]
+    leads = uow.leads.only_columns(
+        HOME_COLUMNS, where, order_by=(Lead.posted_at, Lead.id) if oldest_first else (),
+        limit=limit)
+    return [_home_lead(lead, policy) for lead in leads]
 
 
 def _home_lead(lead: Lead, policy: Policy) -> HomeLead:
@@ -195,16 +188,7 @@ def _skip_superseded(uow: UnitOfWork, user_id: str) -> None:
     between two workers), it is rolled back and the Home is still rendered.
     """
     try:
-        skipped = uow.session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.kind == OutboxKind.HOME,
-                OutboxMessage.channel == user_id,
-                OutboxMessage.status == OutboxStatus.PENDING.value,
-            )
-            .values(status=OutboxStatus.SKIPPED.value, last_error=SUPERSEDED)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        skipped = uow.outbox.skip_pending(OutboxKind.HOME, user_id, SUPERSEDED)
         uow.commit()
     except SQLAlchemyError:
         uow.rollback()

@@ -31,6 +31,7 @@ from bot.csv_import import CsvFileError, ImportInterrupted, read_records
 from bot.intake import FieldError, InvalidLead
 from bot.lifecycle import Surface
 from bot.outcomes import parse_data, record_outcome
+from bot.policy import Policy
 from bot.problems import Problem
 from bot.row_report import FileReport, FileRow
 from bot.services import Services
@@ -148,7 +149,8 @@ def _import_row(
     lead = _cell(cells, columns.get("external_id")) or _cell(cells, columns.get("lead_id"))
     lead = lead.strip() if lead else None
     try:
-        data = parse_data(_row_data(services, columns, width, cells), now=services.clock.now())
+        data = parse_data(_row_data(services.policy, columns, width, cells),
+                          now=services.clock.now())
     except InvalidLead as exc:
         detail = services.t("cli.import.problem_separator").join(
             f"{e.field}: {e.text(services.t)}" for e in exc.errors)
@@ -158,7 +160,7 @@ def _import_row(
 
 
 def _row_data(
-    services: Services, columns: dict[str, int], width: int, cells: list[str]
+    policy: Policy, columns: dict[str, int], width: int, cells: list[str]
 ) -> dict[str, Any]:
     """The row as the webhook's payload: blank cells are "not given"."""
     if any(c.strip() for c in cells[width:]):
@@ -192,7 +194,7 @@ def _row_data(
                 errors.append(FieldError(name, "must be a real date, e.g. 2026-11-20",
                                          "cli.validation.outcome.real_date"))
                 continue
-            data[name] = datetime.combine(day, time(0), services.policy.tz).isoformat()
+            data[name] = datetime.combine(day, time(0), policy.tz).isoformat()
         else:
             data[name] = value
     if errors:

@@ -12,10 +12,10 @@ stored once per ``external_id`` (its view id), the intake's rule for every surfa
 
 from __future__ import annotations
 
-from bot.services import Services
+from storage.unit_of_work import UnitOfWorkFactory
 
 
-def already_handled(services: Services, key: str) -> bool:
+def already_handled(unit_of_work: UnitOfWorkFactory, key: str) -> bool:
     """Whether the submission with ``key`` was acted on: answer it, do nothing again."""
-    with services.unit_of_work() as uow:
+    with unit_of_work() as uow:
         return uow.processed_events.seen(key)

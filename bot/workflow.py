@@ -28,10 +28,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, literal, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import ColumnElement, case, literal, or_
 
 from bot.cards import lead_record
+from bot.clock import Clock
 from bot.deadlines import decision_due_from, first_contact_due, first_contact_due_from
 from bot.deal import event_outcome
 from bot.errors import (
@@ -62,13 +62,13 @@ from bot.lifecycle import (
     next_status,
 )
 from bot.policy import Policy
-from bot.roles import Role
+from bot.roles import Directory, Role
 from bot.services import Services
 from bot.timings import stamp
 from bot.views.blocks import fit_mrkdwn, section
 from bot.views.details_modal import LeadRecord
 from bot.views.touch_modal import NOTE_MAX, TOUCH_KINDS, TOUCH_OUTCOMES
-from storage.models import Feedback, Lead, LeadEvent, LeadStatus, Touch
+from storage.models import Lead, LeadEvent, LeadStatus, Touch
 from storage.types import UTCDateTime
 from storage.unit_of_work import UnitOfWork
 
@@ -328,13 +328,13 @@ def check_reassign(
     button can refuse before a modal opens; with it, whether that choice would be accepted, so
     the submission can answer in the modal. ``reassign`` checks again under the row lock.
     """
-    _require_manager(services, user_id, lead_id)
+    _require_manager(services.directory, user_id, lead_id)
     assignee = new_owner is None or services.directory.has_role(new_owner, "reps", "managers")
     with services.unit_of_work() as uow:
         lead = uow.leads.get(lead_id)
         if lead is None:
             raise NotFound(f"lead {lead_id}")
-        _check_reassignable(services, uow, lead, new_owner, assignee)
+        _check_reassignable(services.policy, uow, lead, new_owner, assignee)
         return ReassignTarget(lead.id, lead.owner_id, lead.contact_name or "")
 
 
@@ -354,7 +354,7 @@ def reassign(
     ``AssigneeAtLimit``, ``NotFound`` or ``IllegalTransition`` (not owned) otherwise. None,
     with nothing changed, when the modal ``submission`` was acted on before.
     """
-    _require_manager(services, user_id, lead_id)  # may ask Slack: before locks
+    _require_manager(services.directory, user_id, lead_id)  # may ask Slack: before locks
     assignee = services.directory.has_role(new_owner, "reps", "managers")
     reason = " ".join((reason or "").split())[:REASON_LIMIT] or None
     now = services.clock.now()
@@ -364,7 +364,7 @@ def reassign(
         lead = uow.leads.get_for_update(lead_id)
         if lead is None:
             raise NotFound(f"lead {lead_id}")
-        _check_reassignable(services, uow, lead, new_owner, assignee)
+        _check_reassignable(services.policy, uow, lead, new_owner, assignee)
         previous = lead.owner_id
         event = apply(lead, Action.REASSIGN, at=now, surface=Surface.MODAL, actor=user_id,
                       data={"previous_owner": previous, "new_owner": new_owner,
@@ -390,22 +390,10 @@ def lead_details(services: Services, lead_id: int, user_id: str) -> LeadRecord:
     if not services.directory.has_role(user_id, *DETAILS_ROLES):
         raise DetailsNotAllowed(f"{user_id} may not read lead {lead_id}")
     with services.unit_of_work() as uow:
-        lead = uow.session.scalars(
-            select(Lead)
-            .where(Lead.id == lead_id)
-            .options(
-                selectinload(Lead.activities),
-                selectinload(Lead.touches),
-                selectinload(Lead.events),
-            )
-        ).one_or_none()
+        lead = uow.leads.with_history(lead_id)
         if lead is None:
             raise NotFound(f"lead {lead_id}")
-        feedback = tuple(uow.session.scalars(
-            select(Feedback)
-            .where(Feedback.lead_id == lead_id)
-            .order_by(Feedback.at.desc(), Feedback.id.desc())
-        ))
+        feedback = tuple(uow.feedback.for_lead_newest_first(lead_id))
         outcomes = {event.id: deal for event in lead.events or []
                     if (deal := event_outcome(event)) is not None}
         return lead_record(lead, feedback, outcomes)
@@ -465,13 +453,13 @@ def tell_refused(
 # ------------------------------------------------------------------------------ helpers
 
 
-def _require_manager(services: Services, user_id: str, lead_id: int) -> None:
-    if not services.directory.has_role(user_id, "managers"):
+def _require_manager(directory: Directory, user_id: str, lead_id: int) -> None:
+    if not directory.has_role(user_id, "managers"):
         raise NotAManager(f"{user_id} may not reassign lead {lead_id}")
 
 
 def _check_reassignable(
-    services: Services, uow: UnitOfWork, lead: Lead, new_owner: str | None, assignee: bool
+    policy: Policy, uow: UnitOfWork, lead: Lead, new_owner: str | None, assignee: bool
 ) -> None:
     """The lead is owned; and, when a choice was made, it is someone who can take it."""
     next_status(lead.status, Action.REASSIGN)  # IllegalTransition when not owned
@@ -482,7 +470,7 @@ def _check_reassignable(
     if new_owner == lead.owner_id:
         raise SameOwner(f"{new_owner} already owns lead {lead.id}")
     try:
-        _check_open_limit(services.policy, uow, new_owner)
+        _check_open_limit(policy, uow, new_owner)
     except OpenLeadLimit as error:
         raise AssigneeAtLimit(str(error), **error.params) from None
 
@@ -492,10 +480,9 @@ def _lead_name(lead: Lead, t: Translator) -> str:
     return fit_mrkdwn((lead.contact_name or "").strip() or t("handoff.unnamed"), 200)
 
 
-def _next_deadline(services: Services, lead: Lead) -> str:
+def _next_deadline(lead: Lead, policy: Policy, t: Translator, clock: Clock) -> str:
     """"Next: first contact by …" until the first touch, then the decision deadline."""
-    t, policy = services.t, services.policy
-    posted_at = lead.posted_at or services.clock.now()
+    posted_at = lead.posted_at or clock.now()
     if lead.first_touch_at is None:
         due = first_contact_due_from(posted_at, lead, policy)
         return t("handoff.next_first_contact",
@@ -588,7 +575,7 @@ def _queue_reassign_messages(
                    reason=why)
     else:
         thread = t("reassign.thread", manager=manager, previous=before, owner=owner)
-    upcoming = _next_deadline(services, lead)
+    upcoming = _next_deadline(lead, services.policy, t, services.clock)
     heading = t("reassign.dm_heading", manager=manager, previous=before, next=upcoming)
     if why:
         heading = f"{heading}\n{t('reassign.dm_reason', reason=why)}"

@@ -113,7 +113,7 @@ def create_app(
         )
         if body.get("type") == "view_submission":
             key = context["submission_key"] = submission_key(body.get("view") or {})
-            if key is not None and already_handled(services, key):
+            if key is not None and already_handled(services.uow, key):
                 log.warning("a modal submission already acted on came again (a replay?): "
                             "answered, nothing done")
                 ack()

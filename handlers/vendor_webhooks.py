@@ -187,7 +187,7 @@ def _hubspot_thin(services: Services, payload: list[Any]) -> Answer:
             elif isinstance(event, Rejected):
                 outcomes.append((kind, Outcome("rejected", errors=event.errors)))
             elif event.kind == hubspot.DEAL_STAGE_EVENT:
-                outcomes.append((kind, hubspot_deals.queue(services, uow, event, now)))
+                outcomes.append((kind, hubspot_deals.queue(services.policy, uow, event, now)))
             else:
                 outcomes.append((kind, Outcome("fetching" if queue(uow, event, now)
                                                else "duplicate")))

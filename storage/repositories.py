@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, load_only, raiseload, selectinload
 
 from storage.models import (
     Activity,
@@ -235,6 +235,45 @@ class LeadRepository:
             select(Lead.id).where(Lead.deal_id == deal_id, *where)
             .order_by(Lead.id.desc()).limit(1))
 
+    def with_history(self, lead_id: int) -> Lead | None:
+        """A lead with its activities, touches and events loaded: one SELECT per table by
+        ``lead_id``, never one per row (what reading a whole lead costs)."""
+        return self.session.scalars(
+            select(Lead)
+            .where(Lead.id == lead_id)
+            .options(
+                selectinload(Lead.activities),
+                selectinload(Lead.touches),
+                selectinload(Lead.events),
+            )
+        ).one_or_none()
+
+    def only_columns(
+        self,
+        columns: Sequence[Any],
+        where: Sequence[ColumnElement[bool]],
+        *,
+        order_by: Sequence[Any] = (),
+        limit: int | None = None,
+    ) -> list[Lead]:
+        """The leads meeting ``where`` with ``columns`` alone loaded, in one query: reading any
+        other attribute or relationship raises instead of querying (no N+1 by accident)."""
+        query = (
+            select(Lead)
+            .options(load_only(*columns, raiseload=True), raiseload("*"))
+            .where(*where)
+        )
+        if order_by:
+            query = query.order_by(*order_by)
+        if limit is not None:
+            query = query.limit(limit)
+        return list(self.session.scalars(query))
+
+    def count_in_status(self, status: LeadStatus) -> int:
+        return self.session.scalar(
+            select(func.count()).select_from(Lead).where(Lead.status == status.value)
+        ) or 0
+
 
 class OutboxRepository:
     def __init__(self, session: Session) -> None:
@@ -379,6 +418,33 @@ class OutboxRepository:
             .limit(limit)
         ).all()
 
+    def skip_pending(self, kind: OutboxKind, channel: str, reason: str) -> int:
+        """Mark the pending messages of ``kind`` to ``channel`` skipped for ``reason`` (rows
+        being sent are left alone); returns how many."""
+        return int(self.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.kind == kind,
+                OutboxMessage.channel == channel,
+                OutboxMessage.status == OutboxStatus.PENDING.value,
+            )
+            .values(status=OutboxStatus.SKIPPED.value, last_error=reason)
+            .execution_options(synchronize_session=False)
+        ).rowcount)
+
+    def key_of_result(self, channel: str, ts: str) -> str | None:
+        """The key of the message whose sending produced the Slack message at (channel, ts)."""
+        return self.session.scalar(select(OutboxMessage.idempotency_key).where(
+            OutboxMessage.result_channel == channel, OutboxMessage.result_ts == ts))
+
+    def any_due(self, now: datetime) -> bool:
+        """Whether a message due by ``now`` waits, for any channel."""
+        return self.session.scalar(
+            select(OutboxMessage.id).where(
+                OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+                OutboxMessage.not_before <= now,
+            ).limit(1)) is not None
+
 
 class FeedbackRepository:
     def __init__(self, session: Session) -> None:
@@ -449,6 +515,13 @@ class FeedbackRepository:
                 select(Feedback).where(Feedback.lead_id == lead_id).order_by(Feedback.ts)
             )
         )
+
+    def for_lead_newest_first(self, lead_id: int) -> list[Feedback]:
+        return list(self.session.scalars(
+            select(Feedback)
+            .where(Feedback.lead_id == lead_id)
+            .order_by(Feedback.at.desc(), Feedback.id.desc())
+        ))
 
 
 class ProcessedEventRepository:
@@ -557,6 +630,11 @@ class NoticeRepository:
             select(Lead.owner_id).where(Lead.next_due_at.is_not(None), Lead.next_due_at <= now,
                                         Lead.owner_id.is_not(None)).distinct().limit(limit)
         ))
+
+    def next_due_after(self, now: datetime) -> datetime | None:
+        """The earliest next instant of a lead after ``now`` (when a sweep has work again)."""
+        return self.session.scalar(select(func.min(Lead.next_due_at))
+                                   .where(Lead.next_due_at > now))
 
     def handled(self, lead_ids: Sequence[int]) -> dict[int, set[str]]:
         """The keys of the notices handled per lead."""

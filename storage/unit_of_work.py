@@ -16,6 +16,7 @@ from typing import Generic, Self, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.report_queries import ReportQueries
 from storage.repositories import (
     AgreementRepository,
     FeedbackRepository,
@@ -36,6 +37,7 @@ class UnitOfWork:
     feedback: FeedbackRepository
     processed_events: ProcessedEventRepository
     agreements: AgreementRepository
+    reports: ReportQueries
 
     def __init__(
         self,
@@ -55,6 +57,7 @@ class UnitOfWork:
         self.feedback = FeedbackRepository(self.session)
         self.processed_events = ProcessedEventRepository(self.session)
         self.agreements = AgreementRepository(self.session)
+        self.reports = ReportQueries(self.session)
         return self
 
     def __exit__(

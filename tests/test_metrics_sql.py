@@ -22,6 +22,7 @@ from bot.policy import CalendarConfig, Policy, Tier
 from bot.reporting import metrics
 from bot.reporting.periods import Period, month
 from storage.models import Activity, Lead, LeadEvent, LeadStatus
+from storage.report_queries import ReportQueries
 from tests.harness.databases import Database
 
 REPS = ["U0000REP1", "U0000REP2", "U0000REP3", None]
@@ -90,9 +91,10 @@ def seed(session: Session, policy: Policy, period: Period, rng: random.Random,
 def python_figures(session: Session, policy: Policy, period: Period, now: datetime, *,
                    rep: str | None, team: bool, reps: bool) -> dict[object, metrics._Raw]:
     """The Python path of ``metrics._figures``: SQLite's, and PostgreSQL's on stale stamps."""
-    figures = metrics._python_figures(session, policy, period, now, rep=rep, team=team,
+    reads = ReportQueries(session)
+    figures = metrics._python_figures(reads, policy, period, now, rep=rep, team=team,
                                       reps=reps)
-    return metrics._with_reasons(figures, metrics._reasons(session, period, rep, by_rep=reps))
+    return metrics._with_reasons(figures, metrics._reasons(reads, period, rep, by_rep=reps))
 
 
 @pytest.fixture
@@ -120,7 +122,8 @@ def test_sql_figures_equal_python_figures(
               ("U0000REP2", True, False)]
     stamped = {}
     for rep, team, reps in shapes:
-        sql = metrics._sql_figures(pg, chosen, period, now, rep=rep, team=team, reps=reps)
+        sql = metrics._sql_figures(ReportQueries(pg), chosen, period, now, rep=rep, team=team,
+                                   reps=reps)
         python = python_figures(pg, chosen, period, now, rep=rep, team=team, reps=reps)
         assert sql is not None, "the SQL evaluation fell back to Python"
         assert sql == python
@@ -157,12 +160,12 @@ def test_stale_stamps_are_measured_again_by_python(pg: Session, policy: Policy) 
         for name, value in damage.items():
             setattr(lead, name, value)
         pg.commit()
-        assert metrics._sql_figures(pg, policy, period, now, rep=None, team=True,
+        assert metrics._sql_figures(ReportQueries(pg), policy, period, now, rep=None, team=True,
                                     reps=True) is None
         assert metrics.scorecard(pg, policy, period, now=now) == fresh
         timings.stamp(lead, policy)
         pg.commit()
-        assert metrics._sql_figures(pg, policy, period, now, rep=None, team=True,
+        assert metrics._sql_figures(ReportQueries(pg), policy, period, now, rep=None, team=True,
                                     reps=True) is not None
 
 

@@ -208,7 +208,7 @@ def test_the_key_is_recorded_with_the_effect_and_only_with_it(env: Env) -> None:
     lead_id, _ = claimed(env)
     first = log_touch(env.services, lead_id, REP1, kind="call", outcome="connected", note=None,
                       submission="view:k1")
-    assert first is not None and already_handled(env.services, "view:k1")
+    assert first is not None and already_handled(env.services.uow, "view:k1")
     assert log_touch(env.services, lead_id, REP1, kind="call", outcome="connected", note=None,
                      submission="view:k1") is None
     assert len(touches(env, lead_id)) == 1
@@ -216,4 +216,4 @@ def test_the_key_is_recorded_with_the_effect_and_only_with_it(env: Env) -> None:
     unowned, _ = env.posted("hubspot-other")
     with pytest.raises(NotClaimed):
         convert(env.services, unowned, REP1, bant=BANT, submission="view:k2")
-    assert not already_handled(env.services, "view:k2")
+    assert not already_handled(env.services.uow, "view:k2")

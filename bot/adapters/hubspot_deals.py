@@ -47,6 +47,7 @@ from bot.outcomes import (
     parse_data,
     record_in,
 )
+from bot.policy import Policy
 from bot.services import Services
 from storage.models import Lead
 from storage.outbox_kind import OutboxKind
@@ -77,10 +78,10 @@ class NoLead(Moot):
 # --------------------------------------------------------------------------- the endpoint
 
 
-def queue(services: Services, uow: UnitOfWork, event: ThinEvent, now: datetime) -> Outcome:
+def queue(policy: Policy, uow: UnitOfWork, event: ThinEvent, now: datetime) -> Outcome:
     """Queue the deal's fetch in the caller's transaction when its new stage may change an
     outcome; else answer it ignored. A replayed event is a duplicate."""
-    config = services.policy.adapters.hubspot
+    config = policy.adapters.hubspot
     stage = event.property_value
     closing = stage in config.won_stages or stage in config.lost_stages
     if not closing and _hubspot_lead(uow, event.object_id) is None:
@@ -118,7 +119,7 @@ def run(services: Services, payload: dict[str, Any]) -> dict[str, Any]:
                    gone=DealGone)
     props = deal.get("properties")
     props = props if isinstance(props, dict) else {}
-    data = outcome_input(services, event, props)
+    data = outcome_input(services.policy, services.clock.now(), event, props)
     contacts = contact_ids(deal)
     with services.unit_of_work() as uow:
         result = _record(services, uow, deal_id, data, contacts)
@@ -136,11 +137,12 @@ def run(services: Services, payload: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "channel": LANE, "status": result.status, "lead_id": result.lead_id}
 
 
-def outcome_input(services: Services, event: ThinEvent, props: dict[str, Any]) -> OutcomeInput:
-    """The deal as an outcome, through the intake's rules (``bot.outcomes.parse_data``);
-    ``DeliveryRefused`` naming the bad properties."""
-    config = services.policy.adapters.hubspot
-    now = services.clock.now()
+def outcome_input(
+    policy: Policy, now: datetime, event: ThinEvent, props: dict[str, Any]
+) -> OutcomeInput:
+    """The deal as an outcome at ``now``, through the intake's rules
+    (``bot.outcomes.parse_data``); ``DeliveryRefused`` naming the bad properties."""
+    config = policy.adapters.hubspot
     stage = _prop(props, "dealstage")
     outcome = ("won" if stage in config.won_stages else
                "lost" if stage in config.lost_stages else "open")

@@ -34,9 +34,10 @@ from bot.agreement.document import agreement_document, policy_with_agreement
 from bot.agreement.impact import Impact, replay_month
 from bot.agreement.versions import OPERATOR
 from bot.errors import NotAnApprover, NotTheProposer, ProposalClosed, UnknownProposal
+from bot.i18n import Translator
 from bot.mrkdwn import escape
 from bot.policy import Policy
-from bot.roles import SIDES, Side
+from bot.roles import SIDES, Directory, Side
 from bot.services import Services
 from storage.models import (
     AgreementApproval,
@@ -239,8 +240,8 @@ def _open_version(uow: UnitOfWork, version_id: int) -> AgreementVersion:
     return version
 
 
-def _sides(services: Services, user_id: str) -> tuple[Side, ...]:
-    sides = services.directory.approver_sides(user_id)  # may ask Slack: before any lock
+def _sides(directory: Directory, user_id: str) -> tuple[Side, ...]:
+    sides = directory.approver_sides(user_id)  # may ask Slack: before any lock
     if not sides:
         raise NotAnApprover(f"{user_id} approves for no side")
     return sides
@@ -248,7 +249,7 @@ def _sides(services: Services, user_id: str) -> tuple[Side, ...]:
 
 def approve(services: Services, version_id: int, user_id: str) -> ApproveResult:
     """Record ``user_id``'s approval for their side; a second press changes nothing."""
-    sides = _sides(services, user_id)
+    sides = _sides(services.directory, user_id)
     now = services.clock.now()
     with services.unit_of_work() as uow:
         uow.agreements.lock()
@@ -285,7 +286,7 @@ def effective_instant(policy: Policy, now: datetime) -> datetime:
 
 def check_can_request_changes(services: Services, version_id: int, user_id: str) -> int:
     """Before the modal opens: an approver, on the open proposal. Returns its number."""
-    _sides(services, user_id)
+    _sides(services.directory, user_id)
     with services.unit_of_work() as uow:
         return _open_version(uow, version_id).number
 
@@ -294,7 +295,7 @@ def request_changes(services: Services, version_id: int, user_id: str, comment: 
                     submission: str | None = None) -> int | None:
     """Post ``user_id``'s comment (escaped) under the proposal in both channels; the proposal
     stays open. None when this modal submission was acted on before."""
-    _sides(services, user_id)
+    _sides(services.directory, user_id)
     now = services.clock.now()
     with services.unit_of_work() as uow:
         version = _open_version(uow, version_id)
@@ -322,7 +323,7 @@ def withdraw(services: Services, version_id: int, user_id: str) -> int:
         proposer = (_open_version(uow, version_id).proposer or "")
         uow.rollback()
     if proposer == OPERATOR:
-        _sides(services, user_id)
+        _sides(services.directory, user_id)
     elif proposer != user_id:
         raise NotTheProposer(f"{user_id} did not propose it")
     now = services.clock.now()
@@ -360,7 +361,7 @@ def proposal_state(uow: UnitOfWork, version: AgreementVersion) -> ProposalState:
     )
 
 
-def proposal_call(services: Services, uow: UnitOfWork,
+def proposal_call(policy: Policy, t: Translator, uow: UnitOfWork,
                   row: OutboxMessage) -> tuple[str, dict[str, Any]]:
     """The Slack call an outbox row of kind ``agreement_proposal`` owes, rendered from current
     state."""
@@ -373,7 +374,7 @@ def proposal_call(services: Services, uow: UnitOfWork,
         raise PostGone("the version is gone")
     mode = payload.get("mode")
     if mode == "post":
-        message = proposal_message(proposal_state(uow, version), services.policy, services.t)
+        message = proposal_message(proposal_state(uow, version), policy, t)
         return "chat.postMessage", {"channel": channel, **message}
     post = uow.outbox.by_key(post_key(version.id, channel))
     if post is None or post.status in (OutboxStatus.FAILED, OutboxStatus.SKIPPED):
@@ -384,6 +385,6 @@ def proposal_call(services: Services, uow: UnitOfWork,
     if mode == "reply":
         return "chat.postMessage", {**where, "thread_ts": post.result_ts,
                                     "text": str(payload.get("text") or "")}
-    message = proposal_message(proposal_state(uow, version), services.policy, services.t)
+    message = proposal_message(proposal_state(uow, version), policy, t)
     return "chat.update", {**where, "ts": post.result_ts, **message}
 

@@ -21,7 +21,7 @@ from bot.reporting.periods import Period
 from bot.services import Services
 from bot.views.agreement import AgreementHeadline, AgreementView, Approval, HistoryEntry
 from storage.models import AgreementStatus, AgreementVersion
-from storage.unit_of_work import UnitOfWork
+from storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 __all__ = [
     "AgreementVersionNotFound",
@@ -62,7 +62,7 @@ def agreement_view(services: Services, number: int | None = None) -> AgreementVi
         policy_text = version.policy_text
         uow.rollback()
     return AgreementView(headline, policy_with_agreement(services.policy, policy_text),
-                         _history(services, texts, services.t))
+                         _history(services.policy, texts, services.t))
 
 
 def current_headline(uow: UnitOfWork) -> AgreementHeadline | None:
@@ -78,10 +78,12 @@ def headline_of(version: AgreementVersion, approvals: Sequence[Approval]) -> Agr
                              version.proposer == OPERATOR, tuple(approvals))
 
 
-def versions_in_force(services: Services, period: Period) -> tuple[AgreementHeadline, ...]:
+def versions_in_force(
+    unit_of_work: UnitOfWorkFactory, period: Period
+) -> tuple[AgreementHeadline, ...]:
     """The versions in force at some instant of ``period``, oldest first: the one in force
     at its start and every one that took effect during it."""
-    with services.unit_of_work() as uow:
+    with unit_of_work() as uow:
         rows = uow.agreements.effective_before(period.end, _IN_FORCE)
         during = [v for v in rows if v.effective_at >= period.start]
         before = [v for v in rows if v.effective_at < period.start][-1:]
@@ -103,15 +105,16 @@ def _approvals(uow: UnitOfWork, version_ids: Sequence[int]) -> dict[int, tuple[A
 
 
 def _history(
-    services: Services,
+    running: Policy,
     versions: Sequence[tuple[AgreementHeadline, str]],
     t: Translator,
 ) -> tuple[HistoryEntry, ...]:
-    """Each version in force with its changes against the previous one, in ``t``'s language."""
+    """Each version in force with its changes against the previous one, in ``t``'s language
+    (each version read back into the ``running`` policy's operational part)."""
     entries: list[HistoryEntry] = []
     previous: Policy | None = None
     for head, text in versions:
-        policy = policy_with_agreement(services.policy, text)
+        policy = policy_with_agreement(running, text)
         changes = (() if previous is None else
                    tuple(describe_changes(
                        [c for c in agreement_changes(previous, policy) if not c.operational],

@@ -61,7 +61,7 @@ def _prepare_message(
 ) -> Prepared:
     notice = row.payload.get("notice")
     if isinstance(notice, dict) and not still_owed(
-        services, uow, int(notice.get("lead_id", 0)), str(notice.get("key"))
+        services.policy, uow, int(notice.get("lead_id", 0)), str(notice.get("key"))
     ):  # e.g. the touch was logged after the reminder was queued
         return Skip("reminder became moot")
     return Call(str(row.payload.get("method", "chat.postMessage")),
@@ -106,7 +106,7 @@ def _prepare_proposal(
 ) -> Prepared:
     """An agreement proposal's post, update or reply, rendered as the proposal is now."""
     try:
-        return Call(*proposal_call(services, uow, row))
+        return Call(*proposal_call(services.policy, services.t, uow, row))
     except PostNotSentYet:  # an update or reply waits for its post's ts
         return Later(now + WAIT_FOR_POST)
     except PostGone as gone:

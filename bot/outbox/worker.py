@@ -58,6 +58,7 @@ from bot.outbox.sender import (
 )
 from bot.outbox.slack import EVENT_TYPE, find_posted, with_metadata
 from bot.services import Services
+from bot.settings import Settings
 from bot.user_agent import slack_client
 from storage.models import OutboxMessage, OutboxStatus
 from storage.unit_of_work import UnitOfWorkFactory
@@ -80,11 +81,11 @@ UNCERTAIN_RECHECK_S = 30.0
 WEBHOOK_RETRY_FOR = timedelta(hours=24)
 
 
-def worker_client(services: Services) -> WebClient:
+def worker_client(settings: Settings) -> WebClient:
     """A client without the SDK's automatic retries: a blind retry could post twice."""
     return slack_client(
-        token=services.settings.slack_bot_token,
-        base_url=services.settings.slack_api_url,
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
         timeout=10,
         retry_handlers=[],
     )
@@ -104,7 +105,7 @@ class OutboxWorker:
     ) -> None:
         check_config(services.settings, services.policy)  # never send a webhook unsigned
         self.services = services
-        self.client = client or worker_client(services)
+        self.client = client or worker_client(services.settings)
         self._transport = Transport(services, self.client)
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
         self.sleep = sleep

@@ -22,8 +22,9 @@ from typing import Any
 from bot.autoassign import pick_assignee
 from bot.cards import notice_lead
 from bot.errors import NotAllowed, NotFound, NothingToSnooze, SnoozeRefused
-from bot.i18n import format_datetime
+from bot.i18n import Translator, format_datetime
 from bot.lifecycle import Surface, record
+from bot.policy import Policy
 from bot.reminders.plan import (
     Audience,
     LeadClocks,
@@ -132,13 +133,13 @@ def sweep_notices(services: Services, now: datetime | None = None) -> SweepResul
     return result
 
 
-def still_owed(services: Services, uow: UnitOfWork, lead_id: int, key: str) -> bool:
+def still_owed(policy: Policy, uow: UnitOfWork, lead_id: int, key: str) -> bool:
     """Whether notice ``key`` is still in the lead's plan (asked right before sending it)."""
     lead = uow.leads.get(lead_id)
     if lead is None:
         return False
     snoozes = _snoozes(uow, [lead_id]).get(lead_id, ())
-    return any(n.key == key for n in plan(clocks_of(lead, snoozes), services.policy))
+    return any(n.key == key for n in plan(clocks_of(lead, snoozes), policy))
 
 
 def snooze(
@@ -234,7 +235,7 @@ def _handle(
         if notice.kind == NoticeKind.ASSIGN:
             _mark(batch, lead, notice, now, "sent", late=now - notice.send_at > LATE_AFTER)
             handled.add(notice.key)
-            assignee = pick_assignee(services, uow, now)
+            assignee = pick_assignee(services.directory, services.policy, uow, now)
             if assignee is None:
                 log.warning("lead %s: nobody can be assigned (all away or at their cap)", lead.id)
             elif assign_automatically(services, uow, lead, assignee, now):
@@ -320,11 +321,12 @@ def _deliver(
                 view = reminder_message(notice, shown, policy, now, t, late=late)
             args = {"channel": owner, **view}
             _queue(batch, lead, f"{prefix}:owner", "chat.postMessage", args, marker)
-    _thread_note(services, lead, notice, now, late, owner, owner_away, prefix, batch)
+    _thread_note(policy, t, lead, notice, now, late, owner, owner_away, prefix, batch)
 
 
 def _thread_note(
-    services: Services,
+    policy: Policy,
+    t: Translator,
     lead: Lead,
     notice: Notice,
     now: datetime,
@@ -336,7 +338,6 @@ def _thread_note(
 ) -> None:
     """Every reminder and breach is also a short reply in the lead's thread (the lead's story);
     while nobody (present) owns the lead, the thread is where the reminder itself goes."""
-    t, policy = services.t, services.policy
     if not (lead.channel_id and lead.message_ts) or notice.clock == Promise.HANDOFF:
         return
     shown = notice_lead(lead)

@@ -32,10 +32,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from bot.agreement.reading import versions_in_force
+from bot.policy import Policy
 from bot.reporting import metrics
 from bot.reporting.chart import ChartDay, render_week_chart
 from bot.reporting.outcome_metrics import closed_deals, deal_summary
 from bot.reporting.periods import Period, week_of
+from bot.roles import Directory
 from bot.services import Services
 from bot.terminal_text import blocks_as_text, plain
 from bot.views.blocks import thread_link
@@ -55,6 +57,7 @@ from bot.views.digest import (
 )
 from storage.models import Lead
 from storage.outbox_kind import OutboxKind
+from storage.unit_of_work import UnitOfWorkFactory
 
 __all__ = [
     "BadWeek",
@@ -127,21 +130,21 @@ def due_week(services: Services, now: datetime) -> Period:
     return week_of(moment.date() - timedelta(days=7), tz)
 
 
-def due_at(services: Services, period: Period) -> datetime:
+def due_at(policy: Policy, period: Period) -> datetime:
     """When the digest of ``period`` falls due (the configured day and hour after it ends)."""
-    tz = services.policy.tz
+    tz = policy.tz
     following_monday = period.end.astimezone(tz).date()
-    day = following_monday + timedelta(days=_DAYS.index(services.policy.digest.day))
-    return datetime.combine(day, time(services.policy.digest.hour), tzinfo=tz)
+    day = following_monday + timedelta(days=_DAYS.index(policy.digest.day))
+    return datetime.combine(day, time(policy.digest.hour), tzinfo=tz)
 
 
 def digest_key(period: Period) -> str:
     return f"digest:{period.label}"
 
 
-def is_recorded(services: Services, period: Period) -> bool:
+def is_recorded(unit_of_work: UnitOfWorkFactory, period: Period) -> bool:
     """Whether this week's digest was queued already (by a sweep or by hand)."""
-    with services.unit_of_work() as uow:
+    with unit_of_work() as uow:
         return uow.outbox.by_key(digest_key(period)) is not None
 
 
@@ -150,9 +153,9 @@ def digest_step(services: Services, now: datetime) -> bool:
     if not services.policy.digest.enabled:
         return False
     period = due_week(services, now)
-    if is_recorded(services, period):  # the usual case: one indexed lookup per sweep
+    if is_recorded(services.uow, period):  # the usual case: one indexed lookup per sweep
         return False
-    late = now - due_at(services, period)
+    late = now - due_at(services.policy, period)
     queued = queue_digest(services, period, now)
     if queued:
         log.info("weekly digest %s queued%s", period.label,
@@ -226,8 +229,8 @@ def digest_figures(services: Services, period: Period) -> DigestFigures:
         PromiseFigure("decision", card.decision_rate, before.decision_rate),
         PromiseFigure("mql_to_sql", card.sql_rate, before.sql_rate),
     ]
-    breaches, breach_total, per_rep_breaches = _week_breaches(services, period)
-    feedback_count, feedback = _feedback(services, period)
+    breaches, breach_total, per_rep_breaches = _week_breaches(services.uow, period)
+    feedback_count, feedback = _feedback(services.directory, services.uow, period)
     deals = deal_summary(services, period, closed_only=True)
     deal_lines = [
         DealLine(d.lead_label, d.won, d.amount, d.currency, d.loss_reason, d.loss_reason_text,
@@ -246,7 +249,7 @@ def digest_figures(services: Services, period: Period) -> DigestFigures:
         promises=promises, breaches=breaches, breach_total=breach_total,
         recycle_reasons=list(card.recycle_reasons),
         feedback_count=feedback_count, feedback=feedback, reps=reps,
-        agreement_changes=tuple(head for head in versions_in_force(services, period)
+        agreement_changes=tuple(head for head in versions_in_force(services.uow, period)
                                 if head.since is not None and head.since >= period.start),
         deals=deals, deal_lines=deal_lines,
     )
@@ -257,14 +260,14 @@ def _label(lead: Lead) -> str:
 
 
 def _week_breaches(
-    services: Services, period: Period
+    unit_of_work: UnitOfWorkFactory, period: Period
 ) -> tuple[list[BreachLine], int, dict[str, int]]:
     """Breaches recorded in the week (a breach event's ``at`` is the missed deadline).
 
     Computed here: ``metrics.open_breaches`` lists open leads with a breach whatever the
     period, while the digest reports what went wrong *in the week*, closed leads included.
     """
-    with services.unit_of_work() as uow:
+    with unit_of_work() as uow:
         total, by_owner, rows = uow.events.breaches_between(period.start, period.end,
                                                             MAX_BREACHES)
         lines = [
@@ -276,15 +279,17 @@ def _week_breaches(
     return lines, total, {str(k): int(v) for k, v in by_owner.items()}
 
 
-def _feedback(services: Services, period: Period) -> tuple[int, list[FeedbackLine]]:
+def _feedback(
+    directory: Directory, unit_of_work: UnitOfWorkFactory, period: Period
+) -> tuple[int, list[FeedbackLine]]:
     """Marketers' replies in lead threads during the week, and the latest threads.
 
     Computed here (``bot.reporting.metrics`` has no feedback figures). Replies by the configured
     marketers count; with no marketers configured, every kept reply does. Deleted replies
     (tombstones) never count.
     """
-    marketers = services.directory.members("marketers")  # may ask Slack: before the read
-    with services.unit_of_work() as uow:
+    marketers = directory.members("marketers")  # may ask Slack: before the read
+    with unit_of_work() as uow:
         count, rows = uow.feedback.kept_between(period.start, period.end, marketers,
                                                 MAX_FEEDBACK * 4)
         seen: set[int] = set()

@@ -50,7 +50,9 @@ API (stable; the digest and the review import it):
 - ``percentile(values, fraction)``, ``median(values)``, ``merge_reasons(cards)``
 
 ``source`` is ``Services`` (a short read in its unit of work, ``now`` from its clock) or a
-SQLAlchemy ``Session`` (then pass ``now``; it defaults to the period's end).
+SQLAlchemy ``Session`` (then pass ``now``; it defaults to the period's end). The statements
+are built here and run by the unit of work's report reads (``storage.report_queries``), which
+own the session and the report's settings on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ from bot.lifecycle import SQL_STATUSES
 from bot.policy import Policy
 from bot.reporting.periods import Period, month
 from storage.models import OPEN_BREACHED, Lead, LeadEvent, LeadStatus
+from storage.report_queries import ReportQueries
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -253,9 +256,9 @@ def scorecard(
     now: datetime | None = None,
 ) -> Scorecard:
     """The figures of ``period`` for the team, or for the leads ``rep`` owns."""
-    with _reading(source) as (session, clock_now):
+    with _reading(source) as (reads, clock_now):
         at = now or clock_now or period.end
-        raw = _figures(session, policy, period, at, rep=rep, team=True, reps=False)
+        raw = _figures(reads, policy, period, at, rep=rep, team=True, reps=False)
     return _card(policy, period, at, rep, raw[TEAM])
 
 
@@ -267,9 +270,9 @@ def per_rep(
     now: datetime | None = None,
 ) -> dict[str, Scorecard]:
     """One scorecard per current owner of leads handed off or decided in ``period``."""
-    with _reading(source) as (session, clock_now):
+    with _reading(source) as (reads, clock_now):
         at = now or clock_now or period.end
-        raw = _figures(session, policy, period, at, rep=None, team=False, reps=True)
+        raw = _figures(reads, policy, period, at, rep=None, team=False, reps=True)
     return {owner: _card(policy, period, at, owner, figures)
             for owner, figures in sorted(raw.items(), key=lambda kv: str(kv[0]))
             if isinstance(owner, str)}
@@ -284,9 +287,9 @@ def team_and_reps(
 ) -> tuple[Scorecard, dict[str, Scorecard]]:
     """``scorecard`` and ``per_rep`` together, from one pass: the team's figures and every
     owner's (the unowned counted in the team only), so a manager's answer reads the leads once."""
-    with _reading(source) as (session, clock_now):
+    with _reading(source) as (reads, clock_now):
         at = now or clock_now or period.end
-        raw = _figures(session, policy, period, at, rep=None, team=True, reps=True)
+        raw = _figures(reads, policy, period, at, rep=None, team=True, reps=True)
     team = _card(policy, period, at, None, raw[TEAM])
     reps = {owner: _card(policy, period, at, owner, figures)
             for owner, figures in sorted(raw.items(), key=lambda kv: str(kv[0]))
@@ -298,8 +301,8 @@ def recycle_reasons(
     source: Services | Session, policy: Policy, period: Period, rep: str | None = None
 ) -> list[tuple[str, int]]:
     """Recycled leads decided in ``period`` by reason, most frequent first."""
-    with _reading(source) as (session, _):
-        rows = _reasons(session, period, rep, by_rep=False)
+    with _reading(source) as (reads, _):
+        rows = _reasons(reads, period, rep, by_rep=False)
     return sorted(rows.get(None, {}).items(), key=lambda kv: (-kv[1], kv[0]))
 
 
@@ -307,49 +310,36 @@ def open_breaches(
     source: Services | Session, policy: Policy, rep: str | None = None, *, limit: int = 50
 ) -> BreachList:
     """Open leads with ≥ 1 recorded breach, oldest breach first; at most ``limit`` rows."""
-    with _reading(source) as (session, _):
-        return _open_breaches(session, rep, limit)
+    with _reading(source) as (reads, _):
+        return _open_breaches(reads, rep, limit)
 
 
 # ------------------------------------------------------------------------------ queries
 
 
 @contextmanager
-def _reading(source: Services | Session) -> Iterator[tuple[Session, datetime | None]]:
-    """A read session from Services (its unit of work, its clock) or a given Session."""
+def _reading(source: Services | Session) -> Iterator[tuple[ReportQueries, datetime | None]]:
+    """The report's reads from Services (its own unit of work, tuned for reports; its clock)
+    or in a given Session."""
     if isinstance(source, Session):
-        yield source, None
+        yield ReportQueries(source), None
         return
     with source.unit_of_work() as uow:
-        if uow.session.get_bind().dialect.name == "postgresql":
-            uow.session.execute(text(REPORT_SETTINGS))
-        yield uow.session, source.clock.now()
-
-
-#: for a report's own read transaction on PostgreSQL: compiling its statements to machine
-#: code (JIT) costs more than it saves at these sizes (hundreds of ms measured); its sorts (the
-#: per-owner grouping, the percentiles) fit in memory instead of spilling to disk; and parallel
-#: workers are worth starting for a month's scan (the default costs keep the grouped counts
-#: in one process: 1.3-1.5x slower at 100,000 leads), though not for a small index read (a
-#: lower setup cost started workers for the breach count: 22 ms instead of 2)
-REPORT_SETTINGS = (
-    "SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true),"
-    " set_config('parallel_setup_cost', '300', true),"
-    " set_config('parallel_tuple_cost', '0.01', true)"
-)
+        uow.reports.tune()
+        yield uow.reports, source.clock.now()
 
 
 def _in(column: Any, period: Period) -> ColumnElement[bool]:
     return and_(column >= period.start, column < period.end)
 
 
-def _within(session: Session, start: Any, end: Any, limit: timedelta) -> ColumnElement[bool]:
+def _within(reads: ReportQueries, start: Any, end: Any, limit: timedelta) -> ColumnElement[bool]:
     """``end <= start + limit`` in SQL, on both databases (to the millisecond on SQLite).
 
     On PostgreSQL as ``end - start <= limit``: a day is 24 h whatever the session's time zone
     (adding a day to a ``timestamptz`` follows the zone's wall clock), and it is cheaper.
     """
-    if session.get_bind().dialect.name == "sqlite":
+    if reads.on_sqlite:
         days = limit.total_seconds() / 86400 + 1e-3 / 86400
         return func.julianday(end) <= func.julianday(start) + days
     return end - start <= literal(limit)
@@ -395,7 +385,7 @@ def _card(policy: Policy, period: Period, now: datetime, who: str | None, raw: _
 
 
 def _figures(
-    session: Session, policy: Policy, period: Period, now: datetime, *, rep: str | None,
+    reads: ReportQueries, policy: Policy, period: Period, now: datetime, *, rep: str | None,
     team: bool, reps: bool,
 ) -> dict[_Key, _Raw]:
     """The period's figures under ``TEAM`` (when ``team``) and per owner (when ``reps``).
@@ -406,12 +396,12 @@ def _figures(
     are grouped queries and the durations are gathered in Python (``_timings``). Both give the
     same numbers to the microsecond (tests/test_metrics_sql.py compares them).
     """
-    if session.get_bind().dialect.name == "postgresql":
-        figures = _sql_figures(session, policy, period, now, rep=rep, team=team, reps=reps)
+    if reads.on_postgresql:
+        figures = _sql_figures(reads, policy, period, now, rep=rep, team=team, reps=reps)
         if figures is not None:
             return figures
-    figures = _python_figures(session, policy, period, now, rep=rep, team=team, reps=reps)
-    return _with_reasons(figures, _reasons(session, period, rep, by_rep=reps))
+    figures = _python_figures(reads, policy, period, now, rep=rep, team=team, reps=reps)
+    return _with_reasons(figures, _reasons(reads, period, rep, by_rep=reps))
 
 
 def _with_reasons(figures: dict[_Key, _Raw],
@@ -426,7 +416,7 @@ def _with_reasons(figures: dict[_Key, _Raw],
     return out
 
 
-def _atoms(session: Session, policy: Policy, period: Period,
+def _atoms(reads: ReportQueries, policy: Policy, period: Period,
            now: datetime) -> dict[str, ColumnElement[Any]]:
     """What a lead's counts are made of, as SQL over ``leads`` (see ``_counts``)."""
     agreement = policy.agreement
@@ -438,14 +428,14 @@ def _atoms(session: Session, policy: Policy, period: Period,
         "received": _in(Lead.received_at, period),
         "status": Lead.status,
         "touches": func.coalesce(Lead.touch_count, 0),
-        "handoff_kept": _within(session, Lead.qualified_at, Lead.posted_at,
+        "handoff_kept": _within(reads, Lead.qualified_at, Lead.posted_at,
                                 timedelta(hours=agreement.handoff_within_hours)),
         # stored with the lead when its activities arrive (intake, a vendor's later behaviour)
         "history": Lead.has_history,
         "decision_settled": or_(Lead.decided_at.is_not(None),
                                 Lead.posted_at <= now - decision_limit),
         "decision_kept": and_(Lead.decided_at.is_not(None), _within(
-            session, Lead.posted_at, Lead.decided_at, decision_limit)),
+            reads, Lead.posted_at, Lead.decided_at, decision_limit)),
     }
 
 
@@ -480,11 +470,11 @@ def _scope(period: Period) -> ColumnElement[bool]:
 
 
 def _python_figures(
-    session: Session, policy: Policy, period: Period, now: datetime, *, rep: str | None,
+    reads: ReportQueries, policy: Policy, period: Period, now: datetime, *, rep: str | None,
     team: bool, reps: bool,
 ) -> dict[_Key, _Raw]:
     """Counts from one grouped query; business minutes measured in Python, lead by lead."""
-    atoms = _atoms(session, policy, period, now)
+    atoms = _atoms(reads, policy, period, now)
     columns = _counts(atoms, policy)
     values = {n: atoms["touches"] if n == "touches_on_decided" else 1 for n in columns}
     query = select(Lead.owner_id, *(_total(c, values[n]).label(n) for n, c in columns.items())
@@ -493,9 +483,9 @@ def _python_figures(
         query = query.where(Lead.owner_id == rep)
     counts: dict[str | None, dict[str, int]] = {
         row["owner_id"]: {n: int(row[n]) for n in columns}
-        for row in session.execute(query).mappings()
+        for row in reads.rows(query).mappings()
     }
-    timings = _timings(session, policy, period, now, rep)
+    timings = _timings(reads, policy, period, now, rep)
     out: dict[_Key, _Raw] = {}
     zero = dict.fromkeys(columns, 0)
     if reps:
@@ -516,7 +506,7 @@ def _python_figures(
 
 
 def _timings(
-    session: Session, policy: Policy, period: Period, now: datetime, rep: str | None,
+    reads: ReportQueries, policy: Policy, period: Period, now: datetime, rep: str | None,
 ) -> dict[str | None, _Timings]:
     """Business-minute durations per owner, from ONE query of the period's handed-off leads.
 
@@ -534,7 +524,7 @@ def _timings(
     current = timings.basis(policy)
     timeline: BusinessTimeline | None = None
     out: dict[str | None, _Timings] = defaultdict(lambda: ([], [], 0, 0))
-    for lead in session.execute(query):
+    for lead in reads.rows(query):
         if not timings.is_stamped(lead, current):
             timeline = timeline or _timeline(policy, period, now)
         facts = timings.facts(lead, policy, current, on=timeline)
@@ -563,7 +553,7 @@ _FRACTIONS = (0.5, 0.5 + 1e-12, 0.9)
 
 
 def _sql_figures(
-    session: Session, policy: Policy, period: Period, now: datetime, *, rep: str | None,
+    reads: ReportQueries, policy: Policy, period: Period, now: datetime, *, rep: str | None,
     team: bool, reps: bool,
 ) -> dict[_Key, _Raw] | None:
     """Every figure in two statements on PostgreSQL, or None when Python must measure.
@@ -575,7 +565,7 @@ def _sql_figures(
     ``statistics.median``). None when a lead handed off in the period has stale stamps (a
     changed calendar not yet re-stamped): then Python measures those leads itself.
     """
-    atoms = _atoms(session, policy, period, now)
+    atoms = _atoms(reads, policy, period, now)
     counted = _counts(atoms, policy)
     posted = atoms["posted"]
     kept = func.coalesce(Lead.first_touch_at, Lead.decided_at)
@@ -598,7 +588,7 @@ def _sql_figures(
              .group_by(Lead.owner_id, reason))
     if rep is not None:
         query = query.where(Lead.owner_id == rep)
-    rows = session.execute(query).mappings().all()
+    rows = reads.rows(query).mappings().all()
     if any(row["stale"] for row in rows):
         return None
     names = [*counted, "fc_settled", "fc_on_time"]
@@ -611,7 +601,7 @@ def _sql_figures(
             summed[name] += int(row[name] or 0)
         if row["reason"] is not None:
             reasons[owner][row["reason"]] = int(row["recycled"])
-    durations = _sql_durations(session, period, rep, team=team, reps=reps)
+    durations = _sql_durations(reads, period, rep, team=team, reps=reps)
     out: dict[_Key, _Raw] = {}
 
     def raw(values: dict[str, int], key: _Key) -> _Raw:
@@ -640,7 +630,7 @@ def _summed(counts: Iterable[dict[str, int]]) -> dict[str, int]:
 
 
 def _sql_durations(
-    session: Session, period: Period, rep: str | None, *, team: bool, reps: bool,
+    reads: ReportQueries, period: Period, rep: str | None, *, team: bool, reps: bool,
 ) -> dict[_Key, tuple[Durations, Durations]]:
     """Time to claim and to first contact (count, median, p90) of the leads handed off in the
     period, per owner and/or for the team, from their stamped business microseconds."""
@@ -664,7 +654,7 @@ def _sql_durations(
     if rep is not None:
         query = query.where(Lead.owner_id == rep)
     out: dict[_Key, tuple[Durations, Durations]] = {}
-    for row in session.execute(query).mappings():
+    for row in reads.rows(query).mappings():
         key: _Key = TEAM if row["total"] else row["owner_id"]
         out[key] = (_durations(row["claim_n"], row["claim_q"]),
                     _durations(row["contact_n"], row["contact_q"]))
@@ -684,7 +674,7 @@ def _minutes(delta: timedelta) -> float:
 
 
 def _reasons(
-    session: Session, period: Period, rep: str | None, by_rep: bool
+    reads: ReportQueries, period: Period, rep: str | None, by_rep: bool
 ) -> dict[str | None, dict[str, int]]:
     """Recycle reasons of the leads decided in the period, per owner (``by_rep``) or in all."""
     key = Lead.owner_id if by_rep else literal(None)
@@ -696,30 +686,30 @@ def _reasons(
     if rep is not None:
         query = query.where(Lead.owner_id == rep)
     out: dict[str | None, dict[str, int]] = defaultdict(dict)
-    for owner, reason, count in session.execute(query):
+    for owner, reason, count in reads.rows(query):
         counts = out[owner if by_rep else None]
         counts[reason or "other"] = counts.get(reason or "other", 0) + int(count)  # NULL, ""
     return dict(out)
 
 
-def _open_breaches(session: Session, rep: str | None, limit: int) -> BreachList:
+def _open_breaches(reads: ReportQueries, rep: str | None, limit: int) -> BreachList:
     """Open leads with a breach, by their stored first breach: the page and the total ("+N
     more"), both read from one partial index (``ix_leads_open_breaches``, whose condition is
     spelled the same), then the page's promises (at most ``limit`` leads, by index)."""
     breached = [text(OPEN_BREACHED)]
     if rep is not None:
         breached.append(Lead.owner_id == rep)
-    page = session.execute(
+    page = reads.rows(
         select(Lead.id, Lead.owner_id, Lead.contact_name, Lead.company_name, Lead.channel_id,
                Lead.message_ts, Lead.first_breach_at)
         .where(*breached).order_by(Lead.first_breach_at, Lead.id).limit(limit)
     ).all()
     total = (len(page) if len(page) < limit else
-             int(session.scalar(select(func.count()).select_from(Lead).where(*breached)) or 0))
+             int(reads.scalar(select(func.count()).select_from(Lead).where(*breached)) or 0))
     ids = [row[0] for row in page]
     promises: dict[int, list[str]] = defaultdict(list)
     if ids:
-        for lead_id, data in session.execute(
+        for lead_id, data in reads.rows(
             select(LeadEvent.lead_id, LeadEvent.data)
             .where(LeadEvent.kind == "breach", LeadEvent.lead_id.in_(ids))
             .order_by(LeadEvent.lead_id, LeadEvent.at, LeadEvent.id)

@@ -46,6 +46,7 @@ from bot.lifecycle import SQL_STATUSES
 from bot.reporting.metrics import _reading, median
 from bot.reporting.periods import Period
 from storage.models import Lead, LeadStatus
+from storage.report_queries import ReportQueries
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -231,15 +232,15 @@ def _ordered(sums: Sequence[CurrencySum]) -> tuple[CurrencySum, ...]:
 _MIDDLE = (0.5, 0.5 + 1e-12)
 
 
-def _days_to_close(session: Session, period: Period, rep: str | None) -> float | None:
+def _days_to_close(reads: ReportQueries, period: Period, rep: str | None) -> float | None:
     where = [deal_scope(period, closed_only=True), Lead.decided_at.is_not(None)]
     if rep is not None:
         where.append(Lead.owner_id == rep)
-    if session.get_bind().dialect.name == "postgresql":
+    if reads.on_postgresql:
         seconds = func.greatest(func.round(func.extract(
             "epoch", Lead.closed_at - Lead.decided_at)), 0)
         fractions = bindparam("middle", list(_MIDDLE), type_=ARRAY(Double))
-        count, ranks = session.execute(
+        count, ranks = reads.rows(
             select(func.count(), func.percentile_disc(fractions).within_group(seconds))
             .where(*where)).one()
         if not count or not ranks:
@@ -248,18 +249,20 @@ def _days_to_close(session: Session, period: Period, rep: str | None) -> float |
         return low if count % 2 else (low + high) / 2
     seconds = func.max(func.round(
         (func.julianday(Lead.closed_at) - func.julianday(Lead.decided_at)) * SECONDS_A_DAY), 0)
-    values = [float(v) / SECONDS_A_DAY for (v,) in session.execute(select(seconds).where(*where))]
+    values = [float(v) / SECONDS_A_DAY for (v,) in reads.rows(select(seconds).where(*where))]
     return median(values)
 
 
-def _loss_reasons(session: Session, period: Period, rep: str | None) -> tuple[tuple[str, int], ...]:
+def _loss_reasons(
+    reads: ReportQueries, period: Period, rep: str | None
+) -> tuple[tuple[str, int], ...]:
     query = (select(Lead.loss_reason, func.count())
              .where(_in(Lead.closed_at, period), Lead.status == LeadStatus.LOST.value)
              .group_by(Lead.loss_reason))
     if rep is not None:
         query = query.where(Lead.owner_id == rep)
     counts: dict[str, int] = defaultdict(int)
-    for reason, count in session.execute(query):
+    for reason, count in reads.rows(query):
         counts[reason or "other"] += int(count)  # a loss reported without a reason
     return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
@@ -277,19 +280,19 @@ def deal_summary(
     reasons) — what ``/sla-status`` and the digest show, from the ``closed_at`` index; the
     SQLs, pipeline and days to close are then left empty (see ``closed_summaries``).
     """
-    with _reading(source) as (session, _):
+    with _reading(source) as (reads, _):
         if closed_only:
-            return _closed(session, period, rep, only_rep=True)[0]
+            return _closed(reads, period, rep, only_rep=True)[0]
         query = (select(Lead.deal_currency, *deal_columns(period))
                  .where(deal_scope(period)).group_by(Lead.deal_currency))
         if rep is not None:
             query = query.where(Lead.owner_id == rep)
         tally = DealTally(period)
-        for row in session.execute(query).mappings():
+        for row in reads.rows(query).mappings():
             tally.add_row("", row)
         figures = tally.figures().get("", DealFigures(""))
-        days = _days_to_close(session, period, rep)
-        reasons = _loss_reasons(session, period, rep)
+        days = _days_to_close(reads, period, rep)
+        reasons = _loss_reasons(reads, period, rep)
     return DealSummary(period, rep, figures, days, reasons)
 
 
@@ -298,12 +301,12 @@ def closed_summaries(
 ) -> tuple[DealSummary, DealSummary | None]:
     """The deals closed in the period for the team, and for ``rep`` when given, from ONE
     statement over the ``closed_at`` index (each as ``deal_summary(closed_only=True)``)."""
-    with _reading(source) as (session, _):
-        summaries = _closed(session, period, rep, only_rep=False)
+    with _reading(source) as (reads, _):
+        summaries = _closed(reads, period, rep, only_rep=False)
     return summaries[0], summaries[1] if rep is not None else None
 
 
-def _closed(session: Session, period: Period, rep: str | None, *,
+def _closed(reads: ReportQueries, period: Period, rep: str | None, *,
             only_rep: bool) -> list[DealSummary]:
     """Won, lost, revenue and loss reasons of the deals closed in the period, grouped by
     currency and loss reason, and by whether ``rep`` owns them when both the team's and the
@@ -325,7 +328,7 @@ def _closed(session: Session, period: Period, rep: str | None, *,
     owners = [None, rep] if split else [rep if only_rep else None]
     tallies = [DealTally(period) for _ in owners]
     reasons: list[dict[str, int]] = [defaultdict(int) for _ in owners]
-    for row in session.execute(query).mappings():
+    for row in reads.rows(query).mappings():
         values = {"decided": 0, "sqls": 0, "pipeline": None, "pipeline_deals": 0, **row}
         for i in (0, 1) if split and row["mine"] else (0,):
             tallies[i].add_row("", values)
@@ -343,8 +346,8 @@ def closed_deals(source: Services | Session, period: Period, *,
                  limit: int) -> tuple[ClosedDeal, ...]:
     """Deals closed in the period, wins first, the latest first; at most ``limit``. (Never
     ranked by amount: amounts in different currencies do not compare.)"""
-    with _reading(source) as (session, _):
-        rows = session.execute(
+    with _reading(source) as (reads, _):
+        rows = reads.rows(
             select(Lead.company_name, Lead.contact_name, Lead.status, Lead.deal_amount,
                    Lead.deal_currency, Lead.loss_reason, Lead.loss_reason_text,
                    Lead.owner_id, Lead.channel_id, Lead.message_ts)

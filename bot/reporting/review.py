@@ -48,13 +48,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, and_, case, cast, func, or_, select
-from sqlalchemy.orm import Session
 
 from bot.agreement.reading import versions_in_force
 from bot.lifecycle import SQL_STATUSES
 from bot.outcomes import exact_text
+from bot.policy import Policy
 from bot.reporting import metrics
 from bot.reporting.chart import render_funnel_chart
 from bot.reporting.metrics import Scorecard
@@ -73,6 +74,8 @@ from bot.views.agreement import AgreementHeadline
 from bot.views.review import funnel_comment, funnel_labels, funnel_stages, review_message
 from storage.models import Activity, Lead, LeadEvent, LeadStatus
 from storage.outbox_kind import OutboxKind
+from storage.report_queries import ReportQueries
+from storage.unit_of_work import UnitOfWorkFactory
 
 __all__ = [
     "CSV_COLUMNS",
@@ -225,22 +228,22 @@ class ReviewFigures:
 def review_figures(services: Services, period: Period) -> ReviewFigures:
     """Every figure of the pack for ``period`` (short reads; nothing is written)."""
     policy = services.policy
-    previous = _previous_month(period, services)
+    previous = _previous_month(period, policy.tz)
     card = metrics.scorecard(services, policy, period)
     before = metrics.scorecard(services, policy, previous)
-    in_force = versions_in_force(services, period)
+    in_force = versions_in_force(services.uow, period)
     deals = deal_summary(services, period)
     with services.unit_of_work() as uow:
-        session = uow.session
-        criteria, deals_by_criterion, codes = _by_criterion(session, period)
-        behaviour, deals_by_behaviour = _by_behaviour(session, period)
-        deals_by = {**_deals_by_columns(session, period),
+        reads = uow.reports
+        criteria, deals_by_criterion, codes = _by_criterion(reads, period)
+        behaviour, deals_by_behaviour = _by_behaviour(reads, period)
+        deals_by = {**_deals_by_columns(reads, period),
                     "criterion": deals_by_criterion, "behaviour": deals_by_behaviour}
-        sources = _grouped(session, period, Lead.source)
-        single = _by_single_behaviour(session, period)
-        versions = _by_version(session, period)
-        breaches, slots = _breach_slots(session, period, services)
-        per_version = (_by_agreement(session, period, in_force, services.clock.now())
+        sources = _grouped(reads, period, Lead.source)
+        single = _by_single_behaviour(reads, period)
+        versions = _by_version(reads, period)
+        breaches, slots = _breach_slots(reads, period, policy.tz)
+        per_version = (_by_agreement(reads, period, in_force, services.clock.now())
                        if len(in_force) > 1 else ())
         uow.rollback()
     agreement = policy.agreement
@@ -258,9 +261,9 @@ def review_figures(services: Services, period: Period) -> ReviewFigures:
     )
 
 
-def _previous_month(period: Period, services: Services) -> Period:
-    local = (period.start - timedelta(days=1)).astimezone(services.policy.tz)
-    return month(local.year, local.month, services.policy.tz)
+def _previous_month(period: Period, tz: ZoneInfo) -> Period:
+    local = (period.start - timedelta(days=1)).astimezone(tz)
+    return month(local.year, local.month, tz)
 
 
 def _decided_in(period: Period) -> Any:
@@ -291,16 +294,16 @@ def _with_reasons(
     )
 
 
-def _grouped(session: Session, period: Period, column: Any) -> tuple[Breakdown, ...]:
+def _grouped(reads: ReportQueries, period: Period, column: Any) -> tuple[Breakdown, ...]:
     """Decided / converted and recycle reasons per value of ``column``: two grouped queries."""
     counts = {
         str(key or ""): (int(decided), int(converted))
-        for key, decided, converted in session.execute(
+        for key, decided, converted in reads.rows(
             select(column, func.count(), _converted()).where(_decided_in(period))
             .group_by(column))
     }
     reasons: dict[str, Counter[str]] = defaultdict(Counter)
-    for key, reason, count in session.execute(
+    for key, reason, count in reads.rows(
         select(column, Lead.decision_reason, func.count())
         .where(_decided_in(period), Lead.status == LeadStatus.RECYCLED.value)
         .group_by(column, Lead.decision_reason)
@@ -334,7 +337,7 @@ def criterion_group(code: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _by_criterion(
-    session: Session, period: Period
+    reads: ReportQueries, period: Period
 ) -> tuple[tuple[Breakdown, ...], tuple[DealFigures, ...], dict[str, Mapping[str, Any] | None]]:
     """Per matched MQL-definition criterion: ONE query of the month's decided leads' lists
     (and of the deals closed in the month), for conversion and for the deals.
@@ -368,7 +371,7 @@ def _by_criterion(
     alike = [leads.c.matched, leads.c.codes, leads.c.status, leads.c.decision_reason,
              leads.c.deal_currency, leads.c.decided, leads.c.closed]
     for (matched_json, codes_json, status, reason, currency, decided, closed, n, amount,
-         priced) in session.execute(
+         priced) in reads.rows(
         select(*alike, func.count(), func.sum(leads.c.deal_amount),
                func.count(leads.c.deal_amount)).group_by(*alike)
     ):
@@ -415,7 +418,7 @@ _DEAL_COLUMNS: dict[str, Any] = {
 }
 
 
-def _deals_by_columns(session: Session, period: Period) -> dict[str, tuple[DealFigures, ...]]:
+def _deals_by_columns(reads: ReportQueries, period: Period) -> dict[str, tuple[DealFigures, ...]]:
     """The deals by source, tier, definition version and agreement version: ONE grouped query
     (every combination of the four with the currency; few rows), rolled up per dimension."""
     columns = [c.label(name) for name, c in _DEAL_COLUMNS.items()]
@@ -423,7 +426,7 @@ def _deals_by_columns(session: Session, period: Period) -> dict[str, tuple[DealF
              .where(deal_scope(period))
              .group_by(*_DEAL_COLUMNS.values(), Lead.deal_currency))
     tallies = {name: DealTally(period) for name in _DEAL_COLUMNS}
-    for row in session.execute(query).mappings():
+    for row in reads.rows(query).mappings():
         for name, tally in tallies.items():
             tally.add_row(str(row[name] or ""), row)
     return {name: _deal_groups(tally) for name, tally in tallies.items()}
@@ -443,7 +446,7 @@ def _lead_types(period: Period) -> Any:
 
 
 def _by_behaviour(
-    session: Session, period: Period
+    reads: ReportQueries, period: Period
 ) -> tuple[tuple[Breakdown, ...], tuple[DealFigures, ...]]:
     """Per activity type present on the lead: which behaviours predict SQLs, and the deals.
 
@@ -462,7 +465,7 @@ def _by_behaviour(
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     reasons: dict[str, Counter[str]] = defaultdict(Counter)
     deals = DealTally(period)
-    for row in session.execute(
+    for row in reads.rows(
         select(pairs.c.type, Lead.deal_currency, Lead.decision_reason, *deal_columns(period),
                func.count().filter(recycled).label("recycled"))
         .join(Lead, Lead.id == pairs.c.lead_id)
@@ -478,7 +481,7 @@ def _by_behaviour(
     return _with_reasons(conversion, reasons), _deal_groups(deals)
 
 
-def _by_single_behaviour(session: Session, period: Period) -> tuple[Breakdown, ...]:
+def _by_single_behaviour(reads: ReportQueries, period: Period) -> tuple[Breakdown, ...]:
     """Leads with one activity type only ("download only"), and leads with no history ("")."""
     pairs = _lead_types(period)
     per_lead = (
@@ -488,12 +491,12 @@ def _by_single_behaviour(session: Session, period: Period) -> tuple[Breakdown, .
     )
     counts = {
         str(kind): (int(decided), int(converted))
-        for kind, decided, converted in session.execute(
+        for kind, decided, converted in reads.rows(
             select(per_lead.c.type, func.count(), _converted())
             .join(Lead, Lead.id == per_lead.c.lead_id)
             .where(per_lead.c.kinds == 1).group_by(per_lead.c.type))
     }
-    none = session.execute(
+    none = reads.rows(
         select(func.count(), _converted()).where(
             _decided_in(period), ~select(Activity.id).where(Activity.lead_id == Lead.id)
             .exists())
@@ -507,13 +510,13 @@ def _by_single_behaviour(session: Session, period: Period) -> tuple[Breakdown, .
 MAX_VERSIONS = 3
 
 
-def _by_version(session: Session, period: Period) -> tuple[Breakdown, ...]:
+def _by_version(reads: ReportQueries, period: Period) -> tuple[Breakdown, ...]:
     """Conversion per definition version, over every lead decided before the month's end.
 
     Not only the month: a definition changes rarely, so the month alone usually holds one
     version and nothing to compare. Newest version (latest qualified lead) first.
     """
-    rows = session.execute(
+    rows = reads.rows(
         select(Lead.definition_version, func.count(), _converted(),
                func.max(Lead.qualified_at).label("latest"))
         .where(Lead.decided_at < period.end, Lead.status.in_(_DECIDED))
@@ -526,7 +529,7 @@ def _by_version(session: Session, period: Period) -> tuple[Breakdown, ...]:
 
 
 def _by_agreement(
-    session: Session, period: Period, in_force: Sequence[AgreementHeadline], now: datetime
+    reads: ReportQueries, period: Period, in_force: Sequence[AgreementHeadline], now: datetime
 ) -> tuple[AgreementFigures, ...]:
     """Leads handed off in the month, per the agreement version they were handed off under
     (``leads.agreement_version``): volume, first contact on time (settled and kept as
@@ -535,7 +538,7 @@ def _by_agreement(
     """
     kept = func.coalesce(Lead.first_touch_at, Lead.decided_at)
     due = Lead.first_contact_due_at
-    rows = session.execute(
+    rows = reads.rows(
         select(Lead.agreement_version, func.count(),
                func.count().filter(or_(kept.is_not(None), due <= now)),
                func.count().filter(kept <= due),
@@ -552,7 +555,7 @@ def _by_agreement(
 
 
 def _breach_slots(
-    session: Session, period: Period, services: Services
+    reads: ReportQueries, period: Period, tz: ZoneInfo
 ) -> tuple[int, tuple[BreachSlot, ...]]:
     """First-contact breaches recorded in the month, by the lead's local hand-off slot.
 
@@ -560,10 +563,9 @@ def _breach_slots(
     handed off at a given time are covered, so the slot is the hand-off's (e.g. Friday
     afternoon leads breach on Monday morning). One query, bounded by the month's breaches.
     """
-    tz = services.policy.tz
     slots: Counter[tuple[int, bool]] = Counter()
     total = 0
-    for (posted_at,) in session.execute(
+    for (posted_at,) in reads.rows(
         select(Lead.posted_at).join(LeadEvent, LeadEvent.lead_id == Lead.id)
         .where(LeadEvent.kind == "breach", LeadEvent.at >= period.start,
                LeadEvent.at < period.end)
@@ -748,12 +750,12 @@ def parse_month(label: str, services: Services) -> Period:
     return month(int(match[1]), int(match[2]), services.policy.tz)
 
 
-def due_at(services: Services, period: Period) -> datetime:
+def due_at(policy: Policy, period: Period) -> datetime:
     """When the pack of ``period`` falls due: ``post_on_day`` of the next month, digest hour."""
-    tz = services.policy.tz
+    tz = policy.tz
     following = period.end.astimezone(tz).date()
-    day = following.replace(day=services.policy.review.post_on_day)
-    return datetime.combine(day, time(services.policy.digest.hour), tzinfo=tz)
+    day = following.replace(day=policy.review.post_on_day)
+    return datetime.combine(day, time(policy.digest.hour), tzinfo=tz)
 
 
 def due_month(services: Services, now: datetime) -> Period:
@@ -761,19 +763,19 @@ def due_month(services: Services, now: datetime) -> Period:
     tz = services.policy.tz
     local = now.astimezone(tz)
     this = month(local.year, local.month, tz)
-    last = _previous_month(this, services)
-    if due_at(services, last) <= now:
+    last = _previous_month(this, tz)
+    if due_at(services.policy, last) <= now:
         return last
-    return _previous_month(last, services)
+    return _previous_month(last, tz)
 
 
 def review_key(period: Period) -> str:
     return f"review:{period.label}"
 
 
-def is_recorded(services: Services, period: Period) -> bool:
+def is_recorded(unit_of_work: UnitOfWorkFactory, period: Period) -> bool:
     """Whether this month's pack was queued already (by a sweep or by hand)."""
-    with services.unit_of_work() as uow:
+    with unit_of_work() as uow:
         return uow.outbox.by_key(review_key(period)) is not None
 
 
@@ -782,9 +784,9 @@ def review_step(services: Services, now: datetime) -> bool:
     if not services.policy.review.enabled:
         return False
     period = due_month(services, now)
-    if is_recorded(services, period):  # the usual case: one indexed lookup per sweep
+    if is_recorded(services.uow, period):  # the usual case: one indexed lookup per sweep
         return False
-    late = now - due_at(services, period)
+    late = now - due_at(services.policy, period)
     queued = queue_review(services, period, now)
     if queued:
         log.info("monthly review %s queued%s", period.label,
@@ -845,7 +847,9 @@ def _cell(value: str | None) -> str:
     return "'" + text if text.startswith(_FORMULA) else text
 
 
-def csv_rows(services: Services, period: Period) -> Iterator[list[str]]:
+def csv_rows(
+    policy: Policy, unit_of_work: UnitOfWorkFactory, period: Period
+) -> Iterator[list[str]]:
     """The month's leads (handed off, decided or closed in it), oldest hand-off first; no
     contacts. An SQL's deal: its outcome, exact amount and currency, close and loss reason.
 
@@ -853,8 +857,8 @@ def csv_rows(services: Services, period: Period) -> Iterator[list[str]]:
     ``bot.reporting.metrics`` counts time to claim); business minutes are measured with the
     calendar in Python, row by row.
     """
-    tz = services.policy.tz
-    cal = services.policy.business_calendar
+    tz = policy.tz
+    cal = policy.business_calendar
     in_month = ((Lead.posted_at >= period.start) & (Lead.posted_at < period.end)) | (
         (Lead.decided_at >= period.start) & (Lead.decided_at < period.end)) | (
         (Lead.closed_at >= period.start) & (Lead.closed_at < period.end))
@@ -874,10 +878,10 @@ def csv_rows(services: Services, period: Period) -> Iterator[list[str]]:
             return ""
         return str(round(cal.between(start, max(start, end)).total_seconds() / 60))
 
-    with services.unit_of_work() as uow:
+    with unit_of_work() as uow:
         for (external_id, source, status, version, tier, owner, qualified, posted, claimed,
              touched, decided, touches, reason, amount, currency, closed,
-             loss) in uow.session.execute(query):
+             loss) in uow.reports.rows(query):
             yield [
                 _cell(external_id), _cell(source), str(status), _cell(version), _cell(tier),
                 owner or "", instant(qualified), instant(posted), instant(claimed),
@@ -894,7 +898,7 @@ def write_csv(services: Services, period: Period, out: IO[str]) -> int:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     count = 0
-    for row in csv_rows(services, period):
+    for row in csv_rows(services.policy, services.uow, period):
         writer.writerow(row)
         count += 1
     return count

@@ -31,8 +31,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
-from sqlalchemy import func, select
-
 from bot.agreement.proposals import post_key, propose
 from bot.agreement.versions import record_at_start
 from bot.clock import ManualClock
@@ -54,7 +52,7 @@ from bot.settings import Settings
 from bot.user_agent import slack_client
 from storage import migrate
 from storage.db import make_engine
-from storage.models import Lead, OutboxMessage, OutboxStatus
+from storage.models import Lead, OutboxStatus
 from storage.outbox_kind import OutboxKind
 
 __all__ = ["DEFAULT_SPEED", "DemoError", "RunningBot", "run_demo"]
@@ -300,8 +298,7 @@ class Stage:
         due at ``at``: a sweep posts no other), as the outbox row that sent it says."""
         channel, ts = _message_key(call)
         with self.services.unit_of_work() as uow:
-            key = uow.session.scalar(select(OutboxMessage.idempotency_key).where(
-                OutboxMessage.result_channel == channel, OutboxMessage.result_ts == ts))
+            key = uow.outbox.key_of_result(channel, ts)
             uow.rollback()
         return key in (digest_key(due_week(self.services, at)),
                        review_key(due_month(self.services, at)))
@@ -391,13 +388,9 @@ class Stage:
     def _outbox_due(self) -> bool:
         now = self.clock.now()
         with self.services.unit_of_work() as uow:
-            found = uow.session.scalar(
-                select(OutboxMessage.id).where(
-                    OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
-                    OutboxMessage.not_before <= now,
-                ).limit(1))
+            found = uow.outbox.any_due(now)
             uow.rollback()
-        return found is not None
+        return found
 
     def sweep(self) -> None:
         sweep(self.services, self.steps)
@@ -407,16 +400,15 @@ class Stage:
     def _next_due(self, now: datetime) -> datetime | None:
         """The next instant a sweep has something to do: a lead's, or a report's."""
         with self.services.unit_of_work() as uow:
-            found = uow.session.scalar(select(func.min(Lead.next_due_at))
-                                       .where(Lead.next_due_at > now))
+            found = uow.notices.next_due_after(now)
             uow.rollback()
         tz = self.policy.tz
         week_end = due_week(self.services, now).end.astimezone(tz)
         month_end = due_month(self.services, now).end.astimezone(tz)
         return min([at for at in (
             found,
-            digest_due_at(self.services, week_of(week_end.date(), tz)),
-            review_due_at(self.services, month(month_end.year, month_end.month, tz)),
+            digest_due_at(self.policy, week_of(week_end.date(), tz)),
+            review_due_at(self.policy, month(month_end.year, month_end.month, tz)),
         ) if at is not None])
 
     def until(self, target: datetime, *, narrate: bool = False) -> None:
@@ -451,7 +443,7 @@ class Stage:
             lead = uow.leads.get(lead_id)
             if lead is None:
                 raise DemoError(f"lead {lead_id} is not stored")
-            uow.session.expunge(lead)
+            uow.detach(lead)
             return lead
 
     def webhook(self, payload: dict[str, Any],
@@ -880,7 +872,7 @@ def close_deals(stage: Stage, cast: Cast, won: DemoLead, recycled: DemoLead) -> 
 
     # the 1st of the next month: the review pack of the month the deals closed in
     local = stage.local_now()
-    first = review_due_at(stage.services, month(local.year, local.month, stage.policy.tz))
+    first = review_due_at(stage.policy, month(local.year, local.month, stage.policy.tz))
     stage.say("deals.review", until=stage.when(first))
     stage.until(first)
 
