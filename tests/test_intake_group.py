@@ -266,7 +266,7 @@ def test_a_replayed_submission_stores_nothing_in_its_group_either(
     assert [answers["a"] is None, answers["a-again"] is None].count(True) == 1
     assert answers["b"] is not None and answers["first"] is not None
     assert count(services.engine, Lead) == 4
-    assert all(already_handled(services, key) for key in ("view:old", "view:a", "view:b"))
+    assert all(already_handled(services.uow, key) for key in ("view:old", "view:a", "view:b"))
 
 
 def test_when_nothing_can_be_stored_nothing_is_answered_accepted(

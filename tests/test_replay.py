@@ -186,7 +186,7 @@ def test_a_replayed_mql_handoff_is_answered_and_reaches_no_listener(
     captured.send()
     lead_id = eventually(lambda: handed_off(env))
     settled(env)
-    assert captured.key is not None and already_handled(env.services, captured.key)
+    assert captured.key is not None and already_handled(env.services.uow, captured.key)
     rows, dms = env.outbox_count(lead_id), len(env.fake.dms(MARKETER))
 
     with caplog.at_level(logging.WARNING, logger="handlers.app"):
