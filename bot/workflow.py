@@ -29,7 +29,6 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, literal, or_, select
-from sqlalchemy.orm import selectinload
 
 from bot.cards import lead_record
 from bot.deadlines import decision_due_from, first_contact_due, first_contact_due_from
@@ -69,6 +68,7 @@ from bot.views.blocks import fit_mrkdwn, section
 from bot.views.details_modal import LeadRecord
 from bot.views.touch_modal import NOTE_MAX, TOUCH_KINDS, TOUCH_OUTCOMES
 from storage.models import Feedback, Lead, LeadEvent, LeadStatus, Touch
+from storage.repositories import History
 from storage.types import UTCDateTime
 from storage.unit_of_work import UnitOfWork
 
@@ -390,15 +390,7 @@ def lead_details(services: Services, lead_id: int, user_id: str) -> LeadRecord:
     if not services.directory.has_role(user_id, *DETAILS_ROLES):
         raise DetailsNotAllowed(f"{user_id} may not read lead {lead_id}")
     with services.unit_of_work() as uow:
-        lead = uow.session.scalars(
-            select(Lead)
-            .where(Lead.id == lead_id)
-            .options(
-                selectinload(Lead.activities),
-                selectinload(Lead.touches),
-                selectinload(Lead.events),
-            )
-        ).one_or_none()
+        lead = uow.leads.get(lead_id, history=History.ALL)
         if lead is None:
             raise NotFound(f"lead {lead_id}")
         feedback = tuple(uow.session.scalars(
