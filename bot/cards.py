@@ -23,16 +23,32 @@ from bot.views.details_modal import (
 from bot.views.handoff import CardActivity, HandoffCard
 from bot.views.notice import NoticeLead
 from storage.models import Feedback, Lead, LeadEvent, LeadStatus
+from storage.repositories import History
 
-__all__ = ["handoff_card", "lead_record", "notice_lead"]
+__all__ = ["handoff_card", "handoff_history", "lead_record", "notice_lead"]
+
+
+def handoff_history(lead: Lead) -> History:
+    """What the handoff card reads of the lead's history (load it before ``handoff_card``):
+    its activities, and its events only when the card shows a release or a decision (a claim
+    must not load the lead's trail)."""
+    if _shows_release(lead) or _shows_decision(lead):
+        return History.ACTIVITIES | History.EVENTS
+    return History.ACTIVITIES
+
+
+def _shows_release(lead: Lead) -> bool:
+    return lead.status == LeadStatus.POSTED
+
+
+def _shows_decision(lead: Lead) -> bool:
+    return lead.status in TERMINAL
 
 
 def handoff_card(lead: Lead) -> HandoffCard:
     """The handoff card's data: the lead's fields, its activities, its last release or
-    decision (read from its events only when the card shows one: a claim must not load the
-    lead's trail)."""
-    status = lead.status
-    shows_release, shows_decision = status == LeadStatus.POSTED, status in TERMINAL
+    decision (the collections of ``handoff_history`` must be loaded)."""
+    shows_release, shows_decision = _shows_release(lead), _shows_decision(lead)
     events = list(lead.events or []) if shows_release or shows_decision else []
     return HandoffCard(
         id=lead.id,

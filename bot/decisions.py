@@ -49,6 +49,7 @@ from bot.views.decision_modals import (
 )
 from bot.views.labels import reason_label
 from storage.models import Lead, LeadEvent, LeadStatus
+from storage.repositories import History
 from storage.unit_of_work import UnitOfWork
 
 __all__ = [
@@ -100,7 +101,7 @@ def gate(services: Services, lead_id: int, user_id: str) -> Gate:
         lead = uow.leads.get(lead_id)
         if lead is None:
             raise NotFound(f"lead {lead_id}")
-        _check_state(lead, services)
+        _check_state(uow, lead, services)
         owner, touches = lead.owner_id, lead.touch_count or 0
     if owner != user_id and not services.directory.has_role(user_id, "managers"):
         raise NotAllowed(f"{user_id} may not decide on lead {lead_id}")
@@ -228,18 +229,19 @@ def _locked(
     lead = uow.leads.get_for_update(lead_id)
     if lead is None:
         raise NotFound(f"lead {lead_id}")
-    _check_state(lead, services)
+    _check_state(uow, lead, services)
     if lead.owner_id != user_id and not is_manager:
         raise NotAllowed(f"{user_id} may not decide on lead {lead_id}")
     return lead
 
 
-def _check_state(lead: Lead, services: Services) -> None:
-    """Refuse a decided lead (saying who decided, and when) or one nobody owns."""
+def _check_state(uow: UnitOfWork, lead: Lead, services: Services) -> None:
+    """Refuse a decided lead (saying who decided, and when: its events are read for that
+    alone) or one nobody owns."""
     t = services.t
     status = lead.status
     if status in TERMINAL:
-        event = _deciding_event(lead)
+        event = _deciding_event(uow.leads.load_history(lead, History.EVENTS))
         user = f"<@{event.actor}>" if event is not None and event.actor else "—"
         at = lead.decided_at or (event.at if event is not None else None)
         when = format_datetime(at, t.language, services.policy.tz) if at else "—"
@@ -252,6 +254,7 @@ def _check_state(lead: Lead, services: Services) -> None:
 
 
 def _deciding_event(lead: Lead) -> LeadEvent | None:
+    """The convert or recycle event that decided ``lead`` (its events loaded)."""
     for event in reversed(lead.events or []):
         if event.kind in (Action.CONVERT.value, Action.RECYCLE.value) and event.to_status:
             return event

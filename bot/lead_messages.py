@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Self
 
-from bot.cards import handoff_card
+from bot.cards import handoff_card, handoff_history
 from bot.deal import deal_outcome
 from bot.services import Services
 from bot.views.handoff import handoff_message
@@ -95,8 +95,10 @@ class Outgoing:
 
     def handoff_view(self, lead: Lead) -> dict[str, Any]:
         """The handoff message as it is now (a closed deal's outcome included); render it once
-        when several calls carry it."""
+        when several calls carry it. What the card reads of the lead's history is loaded here,
+        once (nothing for what the caller loaded already)."""
         services = self.services
+        self.uow.leads.load_history(lead, handoff_history(lead))
         return handoff_message(handoff_card(lead), services.policy, self.now, services.t,
                                outcome=deal_outcome(lead))
 

@@ -34,6 +34,7 @@ from bot.settings import Settings, SettingsError
 from bot.user_agent import USER_AGENT
 from storage.models import Lead, LeadEvent
 from storage.outbox_kind import OutboxKind
+from storage.repositories import History
 from storage.unit_of_work import UnitOfWork
 
 __all__ = [
@@ -54,6 +55,8 @@ __all__ = [
 LANE = "outbound"
 #: lifecycle event kind → the outcome the receiver hears (a deal's: SPEC 10, when listed)
 EVENT_OUTCOMES = {"convert": "converted", "recycle": "recycled", "win": "won", "lose": "lost"}
+#: a deal's outcomes: their body repeats the lead's conversion, read from its events
+_DEAL_OUTCOMES = frozenset({"won", "lost"})
 #: where a deal outcome came from, when it was the CRM itself (``bot.outcomes``): what the CRM
 #: told the bot is never sent back to it
 CRM_SOURCES = frozenset({"hubspot"})
@@ -130,6 +133,8 @@ def queue_outcome(services: Services, uow: UnitOfWork, lead: Lead, event: LeadEv
         return
     if lead.id is None or event.id is None:
         uow.flush()  # the key names both
+    if outcome in _DEAL_OUTCOMES:
+        uow.leads.load_history(lead, History.EVENTS)
     body = outcome_body(lead, event, services.policy)
     uow.outbox.enqueue(
         key=body["delivery_id"],
@@ -148,13 +153,13 @@ def outcome_body(lead: Lead, event: LeadEvent, policy: Policy) -> dict[str, Any]
     Timestamps are ISO 8601 in the policy's time zone, with its offset. ``reason`` is set for a
     recycle only; ``bant`` and ``amount`` for a conversion only (null otherwise). A deal won or
     lost also carries ``deal`` (its id, currency and close) with ``amount`` the deal's and
-    ``reason`` the loss reason code.
+    ``reason`` the loss reason code (the lead's events must be loaded: its conversion is read).
     """
     outcome = EVENT_OUTCOMES.get(event.kind)
     if outcome is None:
         raise ValueError(f"event {event.id} ({event.kind}) is not an outcome")
     data = event.data or {}
-    if outcome in ("won", "lost"):
+    if outcome in _DEAL_OUTCOMES:
         return _deal_body(lead, event, policy, outcome)
     converted = outcome == "converted"
 

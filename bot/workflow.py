@@ -69,6 +69,7 @@ from bot.views.blocks import fit_mrkdwn, section
 from bot.views.details_modal import LeadRecord
 from bot.views.touch_modal import NOTE_MAX, TOUCH_KINDS, TOUCH_OUTCOMES
 from storage.models import Lead, LeadEvent, LeadStatus, Touch
+from storage.repositories import History
 from storage.types import UTCDateTime
 from storage.unit_of_work import UnitOfWork
 
@@ -390,7 +391,7 @@ def lead_details(services: Services, lead_id: int, user_id: str) -> LeadRecord:
     if not services.directory.has_role(user_id, *DETAILS_ROLES):
         raise DetailsNotAllowed(f"{user_id} may not read lead {lead_id}")
     with services.unit_of_work() as uow:
-        lead = uow.leads.with_history(lead_id)
+        lead = uow.leads.get(lead_id, history=History.ALL)
         if lead is None:
             raise NotFound(f"lead {lead_id}")
         feedback = tuple(uow.feedback.for_lead_newest_first(lead_id))

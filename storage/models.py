@@ -161,14 +161,18 @@ class Lead(Base):
     loss_note: Mapped[str | None] = mapped_column(Text)
     outcome_source: Mapped[str | None] = mapped_column(String(20))
 
+    #: a lead's history: never loaded behind the caller's back (``lazy="raise"``): a service
+    #: asks the repository for the collections it reads (``LeadRepository.get(..., history=)``)
     activities: Mapped[list[Activity]] = relationship(
-        back_populates="lead", cascade="all, delete-orphan", order_by="Activity.at.desc()"
+        back_populates="lead", cascade="all, delete-orphan", order_by="Activity.at.desc()",
+        lazy="raise",
     )
     touches: Mapped[list[Touch]] = relationship(
-        back_populates="lead", cascade="all, delete-orphan", order_by="Touch.at"
+        back_populates="lead", cascade="all, delete-orphan", order_by="Touch.at", lazy="raise"
     )
     events: Mapped[list[LeadEvent]] = relationship(
-        back_populates="lead", cascade="all, delete-orphan", order_by="LeadEvent.id"
+        back_populates="lead", cascade="all, delete-orphan", order_by="LeadEvent.id",
+        lazy="raise",
     )
 
     __table_args__ = (
@@ -191,7 +195,7 @@ class Activity(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
-    lead: Mapped[Lead] = relationship(back_populates="activities")
+    lead: Mapped[Lead] = relationship(back_populates="activities", lazy="raise")
 
 
 class Touch(Base):
@@ -207,7 +211,7 @@ class Touch(Base):
     note: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime]
 
-    lead: Mapped[Lead] = relationship(back_populates="touches")
+    lead: Mapped[Lead] = relationship(back_populates="touches", lazy="raise")
 
 
 class LeadEvent(Base):
@@ -225,7 +229,7 @@ class LeadEvent(Base):
     surface: Mapped[str] = mapped_column(String(20))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
-    lead: Mapped[Lead] = relationship(back_populates="events")
+    lead: Mapped[Lead] = relationship(back_populates="events", lazy="raise")
 
     __table_args__ = (Index(None, "lead_id", "at"), Index(None, "kind", "at"))
 

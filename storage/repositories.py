@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
+from enum import Flag, auto
 from typing import Any
 
 from sqlalchemy import (
@@ -14,6 +15,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    inspect,
     or_,
     select,
     update,
@@ -21,7 +23,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, load_only, raiseload, selectinload
+from sqlalchemy.orm import (
+    InstrumentedAttribute,
+    Session,
+    load_only,
+    raiseload,
+    selectinload,
+    with_parent,
+)
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.models import (
     Activity,
@@ -41,6 +51,32 @@ from storage.models import (
 from storage.outbox_kind import OutboxKind
 
 _INSERT_LEAD = insert(Lead.__table__).returning(Lead.__table__.c.id)
+
+
+class History(Flag):
+    """Which of a lead's collections a read loads with it.
+
+    The relationships never load on access (``lazy="raise"``): a query hidden in an attribute
+    read once ran inside the claim's transaction. A service asks for the history it reads.
+    """
+
+    NONE = 0
+    ACTIVITIES = auto()
+    TOUCHES = auto()
+    EVENTS = auto()
+    ALL = ACTIVITIES | TOUCHES | EVENTS
+
+
+_HISTORY: tuple[tuple[History, InstrumentedAttribute[Any]], ...] = (
+    (History.ACTIVITIES, Lead.activities),
+    (History.TOUCHES, Lead.touches),
+    (History.EVENTS, Lead.events),
+)
+
+
+def _history_options(history: History) -> list[Any]:
+    """One ``selectinload`` per collection asked for: one SELECT each, whatever the rows."""
+    return [selectinload(attribute) for flag, attribute in _HISTORY if flag in history]
 
 
 class LeadRepository:
@@ -127,8 +163,33 @@ class LeadRepository:
             self.session.execute(insert(LeadEvent.__table__), events)
         return lead_ids
 
-    def get(self, lead_id: int) -> Lead | None:
-        return self.session.get(Lead, lead_id)
+    def get(self, lead_id: int, *, history: History = History.NONE) -> Lead | None:
+        """The lead (from the session if it is there already), with the collections of
+        ``history`` loaded."""
+        lead = self.session.get(Lead, lead_id)
+        if lead is not None:
+            self.load_history(lead, history)
+        return lead
+
+    def load_history(self, lead: Lead, history: History) -> Lead:
+        """Load the collections of ``history`` that ``lead`` (of this session) has not loaded.
+
+        One SELECT per collection, in its relationship's order, as a lazy load would have run
+        it, and nothing for a collection already loaded. Events added meanwhile without reading
+        the collection (``bot.lifecycle``) are in it.
+        """
+        loaded = inspect(lead).dict  # a collection only appended to (unread) is not in it
+        for flag, attribute in _HISTORY:
+            if flag not in history or attribute.key in loaded:
+                continue
+            relationship = attribute.property
+            rows = self.session.scalars(
+                select(relationship.mapper)
+                .where(with_parent(lead, attribute))
+                .order_by(*relationship.order_by or ())
+            ).all()
+            set_committed_value(lead, attribute.key, list(rows))
+        return lead
 
     def owner_and_status(self, lead_id: int) -> tuple[str | None, LeadStatus] | None:
         """A lead's owner and status alone, without building the lead.
@@ -141,15 +202,20 @@ class LeadRepository:
         ).first()
         return (row[0], row[1]) if row is not None else None
 
-    def get_for_update(self, lead_id: int) -> Lead | None:
-        """Load a lead and lock its row (PostgreSQL) for a read-modify-write."""
+    def get_for_update(self, lead_id: int, *, history: History = History.NONE) -> Lead | None:
+        """Load a lead and lock its row (PostgreSQL) for a read-modify-write, with the
+        collections of ``history`` loaded."""
         return self.session.scalars(
             select(Lead).where(Lead.id == lead_id).with_for_update()
+            .options(*_history_options(history))
         ).one_or_none()
 
-    def by_external_id(self, external_id: str) -> Lead | None:
+    def by_external_id(
+        self, external_id: str, *, history: History = History.NONE
+    ) -> Lead | None:
         return self.session.scalars(
             select(Lead).where(Lead.external_id == external_id)
+            .options(*_history_options(history))
         ).one_or_none()
 
     def by_message(self, channel_id: str, message_ts: str) -> Lead | None:
@@ -234,19 +300,6 @@ class LeadRepository:
         return self.session.scalar(
             select(Lead.id).where(Lead.deal_id == deal_id, *where)
             .order_by(Lead.id.desc()).limit(1))
-
-    def with_history(self, lead_id: int) -> Lead | None:
-        """A lead with its activities, touches and events loaded: one SELECT per table by
-        ``lead_id``, never one per row (what reading a whole lead costs)."""
-        return self.session.scalars(
-            select(Lead)
-            .where(Lead.id == lead_id)
-            .options(
-                selectinload(Lead.activities),
-                selectinload(Lead.touches),
-                selectinload(Lead.events),
-            )
-        ).one_or_none()
 
     def only_columns(
         self,

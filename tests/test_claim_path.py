@@ -27,6 +27,7 @@ from bot.workflow import ClaimOutcome, claim, release
 from handlers.app import AckFirst, AckFirstExecutor
 from storage.models import Lead, LeadEvent, LeadStatus, OutboxMessage, OutboxStatus
 from storage.outbox_kind import OutboxKind
+from storage.repositories import History
 from tests.harness import FakeSlack
 from tests.harness.bot_env import make_services, make_worker
 from tests.harness.databases import Database
@@ -113,7 +114,7 @@ def test_a_won_claim_is_one_update_one_event_and_one_insert_of_its_calls(
     homes = [r.idempotency_key for r in rows(services, kind=OutboxKind.HOME)]
     assert homes == [f"{prefix}:home:{user}" for user in sorted({REP1, MANAGER})]
     with services.unit_of_work() as uow:
-        lead = uow.leads.get(lead_id)
+        lead = uow.leads.get(lead_id, history=History.EVENTS)
         assert lead is not None
         assert (lead.status, lead.owner_id, lead.next_due_at) == (
             LeadStatus.CLAIMED, REP1, services.clock.now())
@@ -235,7 +236,8 @@ def test_a_transition_adds_its_event_without_reading_the_trail(
             lead.owner_id = REP1
             uow.session.flush()
         assert not any("LEAD_EVENTS" in s for s in seen if s.startswith("SELECT"))
-        trail = list(lead.events)  # read now: the stored events and the new one, once
+        # read now: the stored events and the new one, once
+        trail = list(uow.leads.load_history(lead, History.EVENTS).events)
         assert len(trail) == before + 1 and trail[-1] is added
         uow.commit()
     assert len(_events(services, lead_id)) == before + 1

@@ -18,6 +18,7 @@ from bot.services import Services
 from handlers import cli
 from handlers.cli import main
 from storage.models import Lead, LeadEvent, LeadStatus, OutboxMessage
+from storage.repositories import History
 from tests.harness import FakeSlack
 from tests.harness.bot_env import make_services
 from tests.harness.databases import Database
@@ -97,9 +98,8 @@ def write(path: Path, lines: list[str], *, bom: bool = False, newline: str = "\n
 
 def stored(services: Services, external_id: str) -> Lead:
     with services.unit_of_work() as uow:
-        lead = uow.leads.by_external_id(external_id)
+        lead = uow.leads.by_external_id(external_id, history=History.ALL)
         assert lead is not None
-        _ = lead.activities, lead.events
         uow.session.expunge(lead)
         return lead
 

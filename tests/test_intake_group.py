@@ -26,6 +26,7 @@ from bot.policy import Policy
 from bot.submissions import already_handled
 from handlers.server import BotServer
 from storage.models import Activity, Lead, LeadEvent, OutboxMessage
+from storage.repositories import History
 from storage.unit_of_work import GroupCommit
 from tests.harness import FakeSlack, HttpResponse
 from tests.harness.bot_env import make_services, start_bot
@@ -168,7 +169,7 @@ def test_deliveries_that_arrive_together_are_stored_in_one_transaction(
     with group_bot.services.unit_of_work() as uow:
         stored = uow.session.execute(select(Lead.id, Lead.external_id, Lead.status)).all()
         assert {row.id for row in stored} == ids
-        twin = uow.leads.by_external_id("twin")
+        twin = uow.leads.by_external_id("twin", history=History.ALL)
         assert twin is not None and twin.id == twins[1]["lead_id"]
         assert [e.kind for e in twin.events] == ["qualify"]
         assert len(twin.activities) == len(EXAMPLE["activities"])

@@ -28,6 +28,7 @@ from bot.services import Services
 from bot.views.mql_modal import mql_modal, refusal_modal
 from handlers.server import BotServer
 from storage.models import Lead, OutboxMessage
+from storage.repositories import History
 from tests.harness import (
     FakeSlack,
     HttpResponse,
@@ -249,7 +250,7 @@ def test_a_qualifying_lead_is_stored_handed_off_and_the_marketer_told(
     dm = dm_row(services)
 
     with services.unit_of_work() as uow:
-        lead = uow.leads.by_external_id("slack:V1")
+        lead = uow.leads.by_external_id("slack:V1", history=History.ALL)
         assert lead is not None
         assert lead.status == "queued"
         assert (lead.contact_name, lead.company_name, lead.company_employees, lead.score) == (
@@ -319,7 +320,7 @@ def test_a_lead_that_does_not_qualify_is_recorded_and_the_reasons_dmed(
     assert submit(slack, values).status == 200
     dm_row(services)
     with services.unit_of_work() as uow:
-        lead = uow.leads.by_external_id("slack:V1")
+        lead = uow.leads.by_external_id("slack:V1", history=History.EVENTS)
         assert lead is not None and lead.status == "not_qualified"
         assert [(e.kind, e.surface, e.actor) for e in lead.events] == [
             ("disqualify", "modal", MARKETER)

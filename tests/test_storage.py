@@ -9,10 +9,12 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select
+from sqlalchemy.exc import InvalidRequestError
 
 from storage import migrate
 from storage.db import make_session_factory
-from storage.models import Base, Lead, LeadStatus, OutboxMessage
+from storage.models import Activity, Base, Lead, LeadEvent, LeadStatus, OutboxMessage, Touch
+from storage.repositories import History
 from storage.unit_of_work import UnitOfWork
 from tests.harness.databases import Database
 
@@ -129,6 +131,39 @@ def test_unit_of_work_rolls_back_unless_committed(db: Database) -> None:
     with UnitOfWork(factory) as uow:
         assert uow.leads.by_external_id("dropped") is None
         assert uow.leads.by_external_id("kept") is not None
+
+
+def test_a_lead_s_history_is_loaded_on_request_never_on_access(db: Database) -> None:
+    factory = make_session_factory(db.engine)
+    at = datetime(2026, 11, 24, 9, 12, tzinfo=JST)
+    with UnitOfWork(factory) as uow:
+        lead = new_lead(activities=[Activity(type="download", at=at)],
+                        events=[LeadEvent(at=at, kind="qualify", surface="webhook")])
+        uow.leads.add(lead)
+        uow.commit()
+        lead_id = lead.id
+    with UnitOfWork(factory) as uow:
+        lead = uow.leads.get(lead_id)
+        assert lead is not None
+        for name in ("activities", "touches", "events"):
+            with pytest.raises(InvalidRequestError, match="lazy='raise'"):
+                getattr(lead, name)
+        # an event added without reading the trail (as ``bot.lifecycle`` does), not flushed
+        added = LeadEvent(at=at, kind="fact", surface="button", lead=lead)
+        uow.session.add(added)
+        uow.leads.load_history(lead, History.EVENTS | History.TOUCHES)
+        assert [e.kind for e in lead.events] == ["qualify", "fact"] and lead.events[-1] is added
+        assert lead.touches == []
+        with pytest.raises(InvalidRequestError):
+            lead.activities  # noqa: B018 - not asked for
+        uow.session.add(Touch(lead_id=lead.id, rep_id="U1", kind="call", at=at))
+        uow.commit()
+    with UnitOfWork(factory) as uow:
+        lead = uow.leads.get_for_update(lead_id, history=History.ALL)
+        assert lead is not None
+        uow.detach(lead)
+    assert ([a.type for a in lead.activities], [t.kind for t in lead.touches],
+            [e.kind for e in lead.events]) == (["download"], ["call"], ["qualify", "fact"])
 
 
 def test_outbox_enqueue_is_idempotent_per_key(db: Database) -> None:

@@ -26,6 +26,7 @@ from handlers.server import BotServer
 from storage import migrate
 from storage.db import make_engine
 from storage.models import OutboxMessage
+from storage.repositories import History
 from tests.harness import FakeSlack, HttpResponse
 from tests.harness.bot_env import make_services, make_worker, start_bot
 from tests.harness.databases import Database
@@ -92,7 +93,7 @@ def test_spec_example_is_queued_with_its_history_and_one_handoff(
     answer = response.json()
     assert answer == {"lead_id": answer["lead_id"], "status": "queued", "reasons": []}
     with db_bot.services.unit_of_work() as uow:
-        stored = uow.leads.by_external_id("hubspot-20391")
+        stored = uow.leads.by_external_id("hubspot-20391", history=History.ALL)
         assert stored is not None and stored.id == answer["lead_id"]
         assert (stored.status, stored.source, stored.score) == ("queued", "hubspot", 72)
         assert stored.contact_email == "hanako@example.co.jp"
@@ -121,7 +122,7 @@ def test_lead_that_does_not_qualify_is_stored_with_reasons_and_not_queued(
     assert answer["status"] == "not_qualified"
     assert answer["reasons"] and all(isinstance(r, str) and r for r in answer["reasons"])
     with db_bot.services.unit_of_work() as uow:
-        stored = uow.leads.get(answer["lead_id"])
+        stored = uow.leads.get(answer["lead_id"], history=History.EVENTS)
         assert stored is not None and stored.status == "not_qualified"
         assert [e.kind for e in stored.events] == ["disqualify"]
     assert counts(db_bot.services.engine) == {
@@ -210,7 +211,7 @@ def test_unknown_fields_are_kept_and_unknown_activity_types_accepted(
 
     assert response.status == 202, response.body
     with sqlite_bot.services.unit_of_work() as uow:
-        stored = uow.leads.get(response.json()["lead_id"])
+        stored = uow.leads.get(response.json()["lead_id"], history=History.ACTIVITIES)
         assert stored is not None
         assert stored.extra == {
             "utm": {"campaign": "autumn", "medium": "email"},

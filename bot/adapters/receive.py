@@ -50,6 +50,7 @@ from bot.lifecycle import TERMINAL, Action, Surface, apply, record
 from bot.services import Services
 from storage.models import Activity, Lead, LeadStatus
 from storage.outbox_kind import OutboxKind
+from storage.repositories import History
 from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -133,7 +134,8 @@ def _receive(services: Services, event: VendorEvent, mql: MqlIn, surface: Surfac
             result = store(uow, services.policy, admission, now=now)
             outcome = Outcome(result.status, result.lead_id, result.reasons)
         else:
-            lead = uow.leads.get_for_update(latest_id)
+            # its activities: the new behaviour is added to them and judged with them
+            lead = uow.leads.get_for_update(latest_id, history=History.ACTIVITIES)
             assert lead is not None
             if latest_status == LeadStatus.NOT_QUALIFIED:
                 outcome = _judge_again(services, uow, lead, mql, event, now, surface)

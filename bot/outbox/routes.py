@@ -12,7 +12,7 @@ from datetime import datetime
 from bot.adapters.hubspot_deals import run as run_deal_fetch
 from bot.adapters.hubspot_fetch import run as run_fetch
 from bot.agreement.proposals import WAIT_FOR_POST, PostGone, PostNotSentYet, proposal_call
-from bot.cards import handoff_card
+from bot.cards import handoff_card, handoff_history
 from bot.home import SUPERSEDED, home_publish_args
 from bot.lifecycle import Action, Surface, apply
 from bot.outbox.files import UPLOAD_METHOD, has_shared, upload_file
@@ -36,6 +36,7 @@ def _prepare_handoff(
     lead = uow.leads.get(row.lead_id) if row.lead_id else None
     if lead is None or lead.status != LeadStatus.QUEUED:
         return Skip("lead no longer queued")
+    uow.leads.load_history(lead, handoff_history(lead))
     payload = handoff_message(handoff_card(lead), services.policy, now, services.t)
     return Call("chat.postMessage", {"channel": row.channel, **payload})
 

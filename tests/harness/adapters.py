@@ -11,6 +11,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from bot.adapters.hubspot import sign_v3
 from bot.adapters.mautic import sign
@@ -82,9 +83,9 @@ def deliver_all(services: Services, clock: ManualClock, fake_slack: FakeSlack) -
 
 def leads(services: Services) -> list[Lead]:
     with services.unit_of_work() as uow:
-        found = list(uow.session.scalars(select(Lead).order_by(Lead.id)))
-        for lead in found:
-            _ = lead.activities, lead.events  # loaded before the session closes
+        found = list(uow.session.scalars(  # their history loaded before the session closes
+            select(Lead).order_by(Lead.id)
+            .options(selectinload(Lead.activities), selectinload(Lead.events))))
         uow.session.expunge_all()
         return found
 
