@@ -14,11 +14,11 @@ import pytest
 
 from bot.ids import Callback
 from storage.models import LeadStatus
+from tests.harness import HttpResponse, http_post, slack_signature_headers
 from tests.harness.bot_env import Env, claimed
 from tests.harness.decisions import convert_values, owned, recycle_values
 from tests.harness.people import CHANNEL, MANAGER, REP1, REP2
 from tests.harness.reassign import form as reassign_form
-from tests.harness.slack_requests import HttpResponse, http_post, slack_signature_headers
 from tests.harness.touch import form as touch_form
 from tests.harness.touch import touches
 from tests.harness.waiting import eventually
