@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from socketserver import TCPServer
-from types import TracebackType
 from typing import Self
 
 __all__ = ["HOST", "LoopbackServer"]
@@ -68,10 +67,5 @@ class LoopbackServer:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self.stop()
