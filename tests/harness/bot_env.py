@@ -76,6 +76,13 @@ class Env:
     clock: ManualClock
     worker: OutboxWorker
 
+    def __enter__(self) -> Env:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        """Stop the bot (it was started by ``start``)."""
+        self.bot.stop()
+
     def drain(self) -> None:
         """Run the outbox worker until nothing is due (its pacing moves the clock)."""
         for _ in range(100):
@@ -123,7 +130,8 @@ class Env:
 
 
 def start(fake: FakeSlack, database: Database, policy: Policy, clock: ManualClock) -> Env:
-    """The bot serving HTTP with ``policy``; the caller stops ``env.bot``."""
+    """The bot serving HTTP with ``policy``; the caller stops ``env.bot`` (or leaves a
+    ``with`` block on ``env``)."""
     services = make_services(fake, database, policy, clock)
     server = start_bot(services)
     slack = SlackRequests(f"{server.url}/slack/events", SIGNING_SECRET)
