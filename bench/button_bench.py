@@ -32,7 +32,6 @@ import argparse
 import http.client
 import os
 import platform
-import re
 import signal
 import socket
 import statistics
@@ -53,47 +52,34 @@ from types import FrameType
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import (  # noqa: E402
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    bench_services,
+    percentile,
+    qualified_lead,
+    rewritten_policy,
+    serving,
+    start_bot,
+)
 from bot.ids import Action  # noqa: E402
 from tests.harness import FakeSlack, SlackRequests, slack_signature_headers  # noqa: E402
+from tests.harness.bot_process import PROXY_VARIABLES, stop_process  # noqa: E402
+from tests.harness.ports import free_port  # noqa: E402
 
-TOKEN = "xoxb-bench"
-SECRET = "bench-signing-secret"
 FORM = "application/x-www-form-urlencoded"
 EVENTS_PATH = "/slack/events"
 
 
-def lead(run: str, n: int) -> dict[str, object]:
-    """A lead that qualifies under the example policy."""
-    return {
-        "external_id": f"button-bench-{run}-{n}",
-        "source": "bench",
-        "qualified_at": "2026-11-24T09:12:00+09:00",
-        "contact": {"name": f"Lead {n}", "title": "営業部長"},
-        "company": {"name": "Example KK", "industry": "manufacturing", "employees": 250},
-        "score": 72,
-        "activities": [
-            {"type": "page_view", "at": "2026-11-20T10:01:00+09:00", "detail": "/pricing"},
-            {"type": "webinar", "at": "2026-11-22T14:00:00+09:00", "detail": "Alignment"},
-        ],
-    }
-
-
 def bench_policy(workdir: Path, reps: list[str]) -> Path:
     """The example policy with one rep per client thread (and no open-lead cap)."""
-    text = (ROOT / "sla.example.toml").read_text(encoding="utf-8")
     listed = ", ".join(f'"{rep}"' for rep in reps)
-    text, count = re.subn(r"(?m)^reps = .*$", f"reps = [{listed}]", text)
-    if count != 1:
-        raise SystemExit("could not set the reps of the example policy")
-    path = workdir / "sla.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+    return rewritten_policy(workdir, {r"^reps = .*$": f"reps = [{listed}]"})
 
 
 def prepare(database_url: str, policy_path: Path, fake: FakeSlackProcess, leads: int) -> list[
         tuple[int, str]]:
     """Hand off ``leads`` leads with the project's own intake and outbox: (lead id, message ts)."""
-    from slack_sdk import WebClient
     from sqlalchemy import select
 
     from bot.clock import SystemClock
@@ -101,22 +87,18 @@ def prepare(database_url: str, policy_path: Path, fake: FakeSlackProcess, leads:
     from bot.lifecycle import Surface
     from bot.outbox.worker import OutboxWorker
     from bot.policy import load_policy
-    from bot.services import build_services
-    from bot.settings import Settings
     from storage import migrate
     from storage.db import make_engine
     from storage.models import Lead, LeadStatus
 
-    settings = Settings(slack_bot_token=TOKEN, slack_signing_secret=SECRET,
-                        database_url=database_url, slack_api_url=fake.base_url)
     engine = make_engine(database_url)
     migrate.upgrade(engine)
-    services = build_services(settings, load_policy(policy_path), SystemClock(), engine=engine,
-                              slack=WebClient(token=TOKEN, base_url=fake.base_url))
+    services = bench_services(database_url, engine, load_policy(policy_path), SystemClock(),
+                              fake.base_url)
     run = uuid.uuid4().hex[:8]
     ids = []
     for n in range(leads):
-        mql = parse_data(lead(run, n), now=services.clock.now())
+        mql = parse_data(qualified_lead(f"button-bench-{run}-{n}", n), now=services.clock.now())
         result = accept(services, mql, surface=Surface.WEBHOOK)
         assert result.status == "queued", result
         ids.append(result.lead_id)
@@ -148,8 +130,7 @@ class FakeSlackProcess:
         self.url = self.base_url.removesuffix("/api/")
 
     def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(30)
+        stop_process(self.process, 30)
 
 
 def serve_fake() -> None:
@@ -161,19 +142,13 @@ def serve_fake() -> None:
     fake.stop()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class Server:
-    """A child process serving ``/slack/events`` on a port of its own."""
+    """A child process serving ``/slack/events`` on a port of its own (the bare app)."""
 
     def __init__(self, name: str, args: list[str], env: dict[str, str], port: int) -> None:
         self.name = name
         self.port = port
-        self.process = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env)
+        self.process = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, text=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -187,30 +162,7 @@ class Server:
         raise SystemExit(f"{name} did not start")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def start_bot(fake: FakeSlackProcess, database_url: str, policy_path: Path) -> Server:
-    port = free_port()
-    env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": TOKEN,
-        "SLACK_SIGNING_SECRET": SECRET,
-        "INTAKE_TOKEN": "bench-intake-token",
-        "DATABASE_URL": database_url,
-        "SLACK_API_URL": fake.base_url,
-        "SLA_CONFIG": str(policy_path),
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "LOG_LEVEL": "WARNING",
-    }
-    return Server("sla-bot", ["-m", "handlers.cli", "run"], env, port)
+        stop_process(self.process, 30)
 
 
 def start_bare(fake: FakeSlackProcess) -> Server:
@@ -232,7 +184,7 @@ def serve_bare(port: int, slack_url: str) -> None:
     from handlers.server import ACCEPT_BACKLOG, HTTP_THREADS, SHUTDOWN_TIMEOUT_S, tune_gc
 
     logging.basicConfig(level=logging.WARNING)
-    bolt = App(signing_secret=SECRET, client=WebClient(token=TOKEN, base_url=slack_url))
+    bolt = App(signing_secret=SIGNING_SECRET, client=WebClient(token=BOT_TOKEN, base_url=slack_url))
 
     @bolt.action(Action.CLAIM.value)
     def claim(ack: Ack) -> None:
@@ -277,11 +229,12 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(server: Server, bodies: list[list[str]], name: str, every_s: float | None) -> Result:
-    """``press`` with the server's CPU time over the presses."""
-    before = cpu_seconds(server.process.pid)
-    result = press(server.port, bodies, name, every_s)
-    after = cpu_seconds(server.process.pid)
+def measure(pid: int, port: int, bodies: list[list[str]], name: str,
+            every_s: float | None) -> Result:
+    """``press`` with the CPU time of the server (process ``pid``) over the presses."""
+    before = cpu_seconds(pid)
+    result = press(port, bodies, name, every_s)
+    after = cpu_seconds(pid)
     if before is not None and after is not None:
         result.cpu_s = after - before
     return result
@@ -306,7 +259,7 @@ def press(port: int, bodies: list[list[str]], name: str, every_s: float | None =
         for n, body in enumerate(mine):
             if every_s is not None:
                 time.sleep(max(0.0, start[0] + n * every_s - time.perf_counter()))
-            headers = slack_signature_headers(body, SECRET, content_type=FORM)
+            headers = slack_signature_headers(body, SIGNING_SECRET, content_type=FORM)
             sent = time.perf_counter()
             connection.request("POST", EVENTS_PATH, body=body, headers=headers)
             response = connection.getresponse()
@@ -322,11 +275,6 @@ def press(port: int, bodies: list[list[str]], name: str, every_s: float | None =
     seconds = time.perf_counter() - started
     return Result(name, [x for r in results for x in r[0]], [x for r in results for x in r[1]],
                   seconds)
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def claim_bodies(slack: SlackRequests, fake: FakeSlackProcess, channel: str,
@@ -369,7 +317,7 @@ def main() -> None:
         serve_fake()
         return
 
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+    for name in PROXY_VARIABLES:
         os.environ.pop(name, None)  # every request here goes to 127.0.0.1
     reps = [f"U0BENCH{n:04d}" for n in range(args.clients)]
     fake = FakeSlackProcess()
@@ -422,7 +370,7 @@ def run(args: argparse.Namespace, fake: FakeSlackProcess, workdir: Path,
     print(f"prepared {len(leads)} posted leads in {time.monotonic() - started:.1f} s",
           file=sys.stderr)
     channel = load_policy(policy_path).channels.handoff
-    bodies = claim_bodies(SlackRequests("unused", SECRET), fake, channel, leads, total,
+    bodies = claim_bodies(SlackRequests("unused", SIGNING_SECRET), fake, channel, leads, total,
                           args.per_lead, reps)
     warm = [b[: args.warmup // args.clients] for b in bodies]
     measured = [b[args.warmup // args.clients:] for b in bodies]
@@ -431,14 +379,16 @@ def run(args: argparse.Namespace, fake: FakeSlackProcess, workdir: Path,
     bare = start_bare(fake)
     try:
         press(bare.port, warm, "warm-up", every)
-        results.append(measure(bare, measured, "bare Bolt app, no-op listener", every))
+        results.append(measure(bare.process.pid, bare.port, measured,
+                               "bare Bolt app, no-op listener", every))
     finally:
         bare.stop()
-    bot = start_bot(fake, database_url, policy_path)
+    bot = serving(start_bot(fake.base_url, database_url, policy_path))
     print(f"sla-bot runs as process {bot.process.pid}", file=sys.stderr)
     try:
         press(bot.port, warm, "warm-up", every)
-        results.append(measure(bot, measured, "sla-bot, real Claim listener", every))
+        results.append(measure(bot.process.pid, bot.port, measured,
+                               "sla-bot, real Claim listener", every))
         owned = claimed(database_url, [lead_id for lead_id, _ in leads])
         print(f"when the last press was answered, {owned} of {len(leads)} leads had an owner "
               "(the rest were still queued for a listener thread)", file=sys.stderr)

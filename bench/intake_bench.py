@@ -16,11 +16,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,78 +27,31 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.harness import FakeSlack, http_get, http_post  # noqa: E402
+from bench.harness import (  # noqa: E402
+    EXAMPLE_POLICY,
+    INTAKE_TOKEN,
+    percentile,
+    qualified_lead,
+    serving,
+    start_bot,
+)
+from tests.harness import FakeSlack, http_post  # noqa: E402
+from tests.harness.bot_process import BotProcess  # noqa: E402
 
-TOKEN = "bench-intake-token"
 CHANNEL = "C0000SALES"
 
 
 def lead(n: int) -> bytes:
-    return json.dumps({
-        "external_id": f"bench-{n}",
-        "source": "bench",
-        "qualified_at": "2026-11-24T09:12:00+09:00",
-        "contact": {"name": f"Lead {n}", "title": "営業部長"},
-        "company": {"name": "Example KK", "industry": "manufacturing", "employees": 250},
-        "score": 72,
-        "activities": [
-            {"type": "page_view", "at": "2026-11-20T10:01:00+09:00", "detail": "/pricing"},
-            {"type": "webinar", "at": "2026-11-22T14:00:00+09:00", "detail": "Alignment"},
-        ],
-    }).encode()
-
-
-class Bot:
-    """``sla-bot run`` in a child process, pointed at the fake Slack."""
-
-    def __init__(self, fake: FakeSlack, database_url: str | None, workdir: Path) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        env = {
-            **os.environ,
-            "SLACK_BOT_TOKEN": "xoxb-bench",
-            "SLACK_SIGNING_SECRET": "bench",
-            "INTAKE_TOKEN": TOKEN,
-            "DATABASE_URL": database_url or f"sqlite:///{workdir}/bench.db",
-            "SLACK_API_URL": fake.base_url,
-            "SLA_CONFIG": str(ROOT / "sla.example.toml"),
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
-            "LOG_LEVEL": "WARNING",
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "handlers.cli", "run", "--migrate"], cwd=ROOT, env=env
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if http_get(f"{self.url}/healthz", timeout=1).status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise SystemExit("the bot did not start")
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(30)
+    return json.dumps(qualified_lead(f"bench-{n}", n)).encode()
 
 
 def post(url: str, n: int) -> tuple[int, float]:
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {INTAKE_TOKEN}"}
     answer = http_post(url, lead(n), headers, timeout=30)
     return answer.status, time.monotonic()
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-def speed(args: argparse.Namespace, fake: FakeSlack, server: Bot) -> None:
+def speed(args: argparse.Namespace, fake: FakeSlack, server: BotProcess) -> None:
     """One lead at a time, spaced beyond the per-channel pacing, as leads arrive in real life."""
     url = f"{server.url}/webhooks/mql"
     from_request, from_answer = [], []
@@ -122,11 +71,11 @@ def speed(args: argparse.Namespace, fake: FakeSlack, server: Bot) -> None:
               f"| {percentile(values, 99):.1f} | {max(values):.1f} |")
 
 
-def burst(args: argparse.Namespace, fake: FakeSlack, server: Bot) -> None:
+def burst(args: argparse.Namespace, fake: FakeSlack, server: BotProcess) -> None:
     """Many deliveries at once from concurrent clients; Slack allows ~1 post/s per channel."""
     fake.rate_limit("chat.postMessage", per_second=1.0, burst=args.slack_burst)
-    port = int(server.url.rsplit(":", 1)[1])
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
+    port = server.port
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {INTAKE_TOKEN}"}
 
     def client(first: int) -> list[int]:
         """One sender with a kept-alive connection, as an MA tool's HTTP client would."""
@@ -187,7 +136,9 @@ def main() -> None:
         database_url = create_database(args.server_url, created)
     try:
         with tempfile.TemporaryDirectory() as workdir, FakeSlack() as fake:
-            server = Bot(fake, database_url, Path(workdir))
+            database_url = database_url or f"sqlite:///{workdir}/bench.db"
+            server = serving(start_bot(fake.base_url, database_url, EXAMPLE_POLICY,
+                                       migrate=True))
             try:
                 (speed if args.mode == "speed" else burst)(args, fake, server)
             finally:

@@ -24,10 +24,6 @@ high-water mark) against the target.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -37,15 +33,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import SIGNING_SECRET, serving, start_bot  # noqa: E402
 from bench.report_bench import MONTH, NOW, YEAR, seed  # noqa: E402
 from bench.sweep_bench import DEFAULT_SERVER, POLICY, create_database, drop_database  # noqa: E402
 from bot.policy import load_policy  # noqa: E402
 from bot.reporting.periods import month  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import make_engine  # noqa: E402
-from tests.harness import FakeSlack, SlackRequests, http_get  # noqa: E402
+from tests.harness import FakeSlack, SlackRequests  # noqa: E402
 
-SIGNING_SECRET = "bench-signing-secret"
 TARGET_MB = 200.0
 
 
@@ -79,12 +75,6 @@ class Sampler(threading.Thread):
         self.marks.append((phase, kib(self.pid, "VmRSS"), time.monotonic() - self.started_at))
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -110,54 +100,27 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, url: str, fake: FakeSlack, leads: int, open_leads: int) -> None:
-    port = free_port()
-    env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": "xoxb-bench",
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "DATABASE_URL": url,
-        "SLACK_API_URL": fake.base_url,
-        "SLA_CONFIG": str(POLICY),
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "LOG_LEVEL": "WARNING",
-    }
-    process = subprocess.Popen([sys.executable, "-m", "handlers.cli", "run"], cwd=ROOT, env=env)
-    sampler = Sampler(process.pid)
+    bot = start_bot(fake.base_url, url, POLICY)
+    sampler = Sampler(bot.process.pid)
     sampler.start()
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if http_get(f"{base}/healthz", timeout=1).status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise SystemExit("the bot did not start")
-            time.sleep(0.1)
+        serving(bot, timeout=300)
         sampler.mark("started (every open lead re-planned)")
         time.sleep(args.run_seconds)
         posted = len(fake.calls_to("chat.postMessage"))
         sampler.mark(f"after {args.run_seconds:.0f} s running ({posted:,} messages sent)")
         manager = next(iter(load_policy(POLICY).roles.managers))
-        slack = SlackRequests(f"{base}/slack/events", SIGNING_SECRET,
+        slack = SlackRequests(f"{bot.url}/slack/events", SIGNING_SECRET,
                               response_url=fake.response_url("status"))
         answer = slack.slash_command("/sla-status", f"{YEAR}-{MONTH:02d}", user_id=manager)
         fake.wait_for("response_url", timeout=120)
         sampler.mark(f"/sla-status {YEAR}-{MONTH:02d} as a manager answered (ack {answer.status})")
         time.sleep(5)
         sampler.mark("5 s later")
-        peak = kib(process.pid, "VmHWM")
+        peak = kib(bot.process.pid, "VmHWM")
     finally:
         stopping = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        bot.stop(60)
         sampler.stopping.set()
         print(f"stopped {time.monotonic() - stopping:.1f} s after SIGTERM", file=sys.stderr)
     report(sampler, peak, leads, open_leads)

@@ -115,6 +115,7 @@ def worker(args: argparse.Namespace) -> None:
     engine = make_engine(args.database_url)
     manager = next(iter(policy.roles.managers))
     with FakeSlack() as fake:
+        # built here, not by ``bench.harness``: an earlier tree may not have that module
         settings = Settings(slack_bot_token="xoxb-bench", slack_signing_secret="bench",
                             database_url=args.database_url, slack_api_url=fake.base_url)
         slack = WebClient(token="xoxb-bench", base_url=fake.base_url, timeout=5)
@@ -214,15 +215,13 @@ def main() -> None:
         worker(args)
         return
     sys.path.insert(0, str(ROOT))
-    from slack_sdk import WebClient
 
+    from bench.harness import bench_services
     from bench.report_bench import MONTH, NOW, YEAR, seed
     from bench.sweep_bench import DEFAULT_SERVER, POLICY, create_database, drop_database
     from bot.clock import ManualClock
     from bot.policy import load_policy
     from bot.reporting.periods import month
-    from bot.services import build_services
-    from bot.settings import Settings
     from bot.timings import restamp_all
     from storage import migrate
     from storage.db import make_engine
@@ -240,10 +239,7 @@ def main() -> None:
         started = time.monotonic()
         seeded = seed(engine, policy, period, args.leads)
         with FakeSlack() as fake:
-            settings = Settings(slack_bot_token="xoxb-bench", slack_signing_secret="bench",
-                                database_url=url, slack_api_url=fake.base_url)
-            services = build_services(settings, policy, ManualClock(NOW), engine=engine,
-                                      slack=WebClient(token="x", base_url=fake.base_url))
+            services = bench_services(url, engine, policy, ManualClock(NOW), fake.base_url)
             restamp_all(services)
         engine.dispose()
         statuses = seed_outcomes(url)

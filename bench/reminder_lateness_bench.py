@@ -22,12 +22,7 @@ scheduled → handled by a sweep (``lead_notices.handled_at``) and handled → D
 from __future__ import annotations
 
 import argparse
-import os
-import re
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,36 +37,33 @@ from slack_sdk import WebClient  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from bench.harness import (  # noqa: E402
+    BOT_TOKEN,
+    percentile,
+    rewritten_policy,
+    serving,
+    start_bot,
+)
 from bot.policy import Policy, load_policy  # noqa: E402
 from bot.reminders.plan import LeadClocks, NoticeKind, Promise, plan  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 from storage.models import Lead, LeadNotice, LeadStatus  # noqa: E402
-from tests.harness import FakeSlack, http_get  # noqa: E402
-
-TOKEN = "xoxb-bench"
-PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
+from tests.harness import FakeSlack  # noqa: E402
 
 
 def bench_policy(workdir: Path, interval: int, reps: list[str]) -> Path:
     """The example policy, open 24/7 with no holidays, the given sweep interval and reps."""
-    text = (ROOT / "sla.example.toml").read_text(encoding="utf-8")
     days = ", ".join(f'"{d}"' for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
-    for pattern, line in (
-        (r"^working_days = .*$", f"working_days = [{days}]"),
-        (r"^working_hours = .*$", 'working_hours = [["00:00", "23:59"]]'),
-        (r"^holidays = .*$", ""),
-        (r"^closed_dates = .*$", "closed_dates = []"),
-        (r"^annual_closures = .*$", "annual_closures = []"),
-        (r"^sweep_interval_seconds = .*$", f"sweep_interval_seconds = {interval}"),
-        (r"^reps = .*$", "reps = [" + ", ".join(f'"{r}"' for r in reps) + "]"),
-    ):
-        text, count = re.subn(f"(?m){pattern}", line, text)
-        if count != 1:
-            raise SystemExit(f"could not rewrite {pattern!r} in the example policy")
-    path = workdir / "sla.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+    return rewritten_policy(workdir, {
+        r"^working_days = .*$": f"working_days = [{days}]",
+        r"^working_hours = .*$": 'working_hours = [["00:00", "23:59"]]',
+        r"^holidays = .*$": "",
+        r"^closed_dates = .*$": "closed_dates = []",
+        r"^annual_closures = .*$": "annual_closures = []",
+        r"^sweep_interval_seconds = .*$": f"sweep_interval_seconds = {interval}",
+        r"^reps = .*$": "reps = [" + ", ".join(f'"{r}"' for r in reps) + "]",
+    })
 
 
 @dataclass
@@ -88,7 +80,7 @@ def seed(database_url: str, policy: Policy, fake: FakeSlack, args: argparse.Name
     evenly over ``args.spread`` seconds; the handoff messages are posted to the fake first."""
     engine = make_engine(database_url)
     migrate.upgrade(engine)
-    client = WebClient(token=TOKEN, base_url=fake.base_url, timeout=5)
+    client = WebClient(token=BOT_TOKEN, base_url=fake.base_url, timeout=5)
     cal = policy.business_calendar
     hours = timedelta(hours=policy.agreement.first_contact_business_hours)
     before = timedelta(minutes=max(policy.reminders.first_contact_before_minutes))
@@ -125,49 +117,6 @@ def seed(database_url: str, policy: Policy, fake: FakeSlack, args: argparse.Name
     return seeded
 
 
-class Bot:
-    """``sla-bot run`` in a child process, pointed at the fake Slack, on the real clock."""
-
-    def __init__(self, fake: FakeSlack, database_url: str, policy_path: Path) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        env = {name: value for name, value in os.environ.items() if name not in PROXY_VARIABLES}
-        env.update({
-            "SLACK_BOT_TOKEN": TOKEN,
-            "SLACK_SIGNING_SECRET": "bench",
-            "INTAKE_TOKEN": "bench-intake-token",
-            "DATABASE_URL": database_url,
-            "SLACK_API_URL": fake.base_url,
-            "SLA_CONFIG": str(policy_path),
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
-            "LOG_LEVEL": "WARNING",
-        })
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "handlers.cli", "run", "--migrate"], cwd=ROOT, env=env
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if http_get(f"{self.url}/healthz", timeout=1).status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise SystemExit("the bot did not start")
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 def arrivals(fake: FakeSlack, offset: float) -> dict[str, datetime]:
     """When each reminder DM reached the fake (wall clock), by outbox key."""
     found: dict[str, datetime] = {}
@@ -188,11 +137,6 @@ def handled_at(database_url: str, seeded: list[Seeded]) -> dict[int, datetime]:
         found = {lead_id: at for lead_id, key, at in rows if (lead_id, key) in keys}
     engine.dispose()
     return found
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -216,7 +160,7 @@ def main() -> None:
         offset = time.time() - time.monotonic()
         first = datetime.now(UTC) + timedelta(seconds=args.lead_in)
         seeded = seed(database_url, policy, fake, args, reps, first)
-        bot = Bot(fake, database_url, policy_path)
+        bot = serving(start_bot(fake.base_url, database_url, policy_path, migrate=True))
         try:
             last = max(s.scheduled for s in seeded)
             give_up = last + timedelta(seconds=args.interval + 60)

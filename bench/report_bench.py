@@ -62,9 +62,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from slack_sdk import WebClient  # noqa: E402
 from sqlalchemy import Engine, make_url, text  # noqa: E402
 
+from bench.harness import bench_services  # noqa: E402
 from bench.sweep_bench import (  # noqa: E402
     DEFAULT_SERVER,
     POLICY,
@@ -82,8 +82,7 @@ from bot.reporting.metrics import (  # noqa: E402
     team_and_reps,
 )
 from bot.reporting.periods import Period, month  # noqa: E402
-from bot.services import Services, build_services  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from bot.services import Services  # noqa: E402
 from bot.timings import restamp_all  # noqa: E402
 from bot.views.status import StatusReport, status_blocks  # noqa: E402
 from handlers.status import status_answer  # noqa: E402
@@ -500,11 +499,7 @@ def main() -> None:
         print(f"seeded {seeded.leads:,} leads in {seeded.seconds:.1f} s", file=sys.stderr)
         meter = StatementMeter(engine)
         with FakeSlack() as fake:
-            settings = Settings(slack_bot_token="xoxb-bench", slack_signing_secret="bench",
-                                database_url=url, slack_api_url=fake.base_url)
-            slack = WebClient(token="xoxb-bench", base_url=fake.base_url, timeout=5)
-            services = build_services(settings, policy, ManualClock(NOW), engine=engine,
-                                      slack=slack)
+            services = bench_services(url, engine, policy, ManualClock(NOW), fake.base_url)
             # the business-time stamps, as the bot writes them at its first start after the
             # migration (``bot.timings.restamp_all``): timed, it is what an upgrade costs
             started = time.monotonic()

@@ -35,16 +35,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from slack_sdk import WebClient  # noqa: E402
 from sqlalchemy import Engine, event, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.harness import bench_services  # noqa: E402
 from bot.clock import ManualClock  # noqa: E402
 from bot.policy import Policy, load_policy  # noqa: E402
 from bot.reminders.plan import LeadClocks, due_now, plan  # noqa: E402
 from bot.reminders.sweep import BATCH, sweep_notices  # noqa: E402
-from bot.services import Services, build_services  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from bot.services import Services  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 from storage.models import Lead, LeadStatus  # noqa: E402
@@ -423,11 +422,7 @@ def main() -> None:
         meter = StatementMeter(engine)
         policy = load_policy(POLICY)
         with FakeSlack() as fake:
-            settings = Settings(slack_bot_token="xoxb-bench", slack_signing_secret="bench",
-                                database_url=url, slack_api_url=fake.base_url)
-            slack = WebClient(token="xoxb-bench", base_url=fake.base_url, timeout=5)
-            services = build_services(settings, policy, ManualClock(NOW), engine=engine,
-                                      slack=slack)
+            services = bench_services(url, engine, policy, ManualClock(NOW), fake.base_url)
             for size in args.sizes:
                 results.append(bench_size(services, meter, args, size))
         engine.dispose()

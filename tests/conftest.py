@@ -21,6 +21,7 @@ from storage import migrate
 from tests.harness import FakeSlack, SlackRequests
 from tests.harness.adapters import BotFactory, vendor_services
 from tests.harness.bot_env import Env, make_services, start, start_bot
+from tests.harness.bot_process import PROXY_VARIABLES
 from tests.harness.databases import Database, postgresql_database, sqlite_database
 from tests.harness.held_roles import MANAGERS_GROUP
 from tests.harness.outbound import Receiver
@@ -85,18 +86,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 @pytest.fixture(autouse=True)
 def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     """slack_sdk honours HTTP(S)_PROXY even for 127.0.0.1 (it ignores NO_PROXY)."""
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+    for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
 def fake_slack() -> Iterator[FakeSlack]:
     """The fake Slack Web API on 127.0.0.1; fails the test if the fake itself crashed."""
-    fake = FakeSlack().start()
-    try:
+    with FakeSlack() as fake:
         yield fake
-    finally:
-        fake.stop()
     assert fake.errors == [], "the fake itself crashed:\n" + "\n".join(fake.errors)
 
 
@@ -137,9 +135,8 @@ def env(
     fake_slack: FakeSlack, sqlite_db: Database, policy: Policy, clock: ManualClock
 ) -> Iterator[Env]:
     """The running bot with the example policy, signed presses and the worker run by hand."""
-    running = start(fake_slack, sqlite_db, policy, clock)
-    yield running
-    running.bot.stop()
+    with start(fake_slack, sqlite_db, policy, clock) as running:
+        yield running
 
 
 @pytest.fixture
@@ -147,9 +144,8 @@ def any_env(
     fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock
 ) -> Iterator[Env]:
     """The bot on each kind of database."""
-    running = start(fake_slack, db, policy, clock)
-    yield running
-    running.bot.stop()
+    with start(fake_slack, db, policy, clock) as running:
+        yield running
 
 
 @pytest.fixture
@@ -159,9 +155,8 @@ def group_env(
     """The bot on each kind of database, its managers a Slack user group."""
     roles = policy.roles.model_copy(update={"managers": MANAGERS_GROUP})
     fake_slack.set_usergroup(MANAGERS_GROUP, [MANAGER])
-    running = start(fake_slack, db, policy.model_copy(update={"roles": roles}), clock)
-    yield running
-    running.bot.stop()
+    with start(fake_slack, db, policy.model_copy(update={"roles": roles}), clock) as running:
+        yield running
 
 
 @pytest.fixture
@@ -185,8 +180,5 @@ def make_bot(
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     """The MA tool's endpoint for the outbound webhook, on 127.0.0.1."""
-    server = Receiver().start()
-    try:
+    with Receiver() as server:
         yield server
-    finally:
-        server.stop()

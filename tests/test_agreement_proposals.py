@@ -30,14 +30,13 @@ from bot.policy import Policy, load_policy, parse_policy
 from bot.workflow import claim, log_touch
 from handlers import cli
 from storage.models import AgreementStatus, AgreementVersion, OutboxMessage
-from tests.harness import FakeSlack
+from tests.harness import FakeSlack, HttpResponse, plain_text_input, state_values
 from tests.harness.blocks import action_ids, shown
 from tests.harness.bot_env import Env, start
 from tests.harness.databases import Database
 from tests.harness.leads import queue
 from tests.harness.people import CHANNEL, REP1
 from tests.harness.policies import EXAMPLE_POLICY
-from tests.harness.slack_requests import HttpResponse, plain_text_input, state_values
 from tests.harness.waiting import eventually
 
 MARKETING = "C0000MKTG"

@@ -4,18 +4,13 @@ file keeps the approved agreement."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from bot.agreement.proposals import propose
 from bot.clock import SystemClock
@@ -23,7 +18,7 @@ from bot.policy import load_policy
 from bot.services import build_services
 from storage import migrate
 from storage.db import make_engine
-from tests.harness import FakeSlack, http_get
+from tests.harness import FakeSlack
 from tests.harness.agreements import (
     MARKETING_APPROVER,
     SALES_APPROVER,
@@ -31,9 +26,9 @@ from tests.harness.agreements import (
     in_effect_rows,
     versions,
 )
-from tests.harness.databases import PG_URL
+from tests.harness.bot_process import BotProcess, bot_environment
+from tests.harness.databases import PG_URL, postgresql_schema
 from tests.harness.policies import configured_policy
-from tests.harness.ports import free_port
 from tests.harness.settings import BOT_TOKEN, SIGNING_SECRET, make_settings
 from tests.harness.waiting import eventually
 
@@ -58,60 +53,36 @@ def shared_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shared
         yield SharedDatabase(url, engine)
         engine.dispose()
         return
-    if not PG_URL:
-        pytest.skip("TEST_DATABASE_URL is not set")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(PG_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
-    engine = make_engine(url)
-    try:
-        migrate.upgrade(engine)
-        yield SharedDatabase(url, engine)
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgresql_schema() as schema:
+        url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+        engine = make_engine(url)
+        try:
+            migrate.upgrade(engine)
+            yield SharedDatabase(url, engine)
+        finally:
+            engine.dispose()
 
 
-class Bot:
+class Bot(BotProcess):
     """One `sla-bot run` process, its output kept in a file the test reads."""
 
     def __init__(self, name: str, env: dict[str, str], tmp_path: Path) -> None:
-        self.port = free_port()
         self.log_path = tmp_path / f"{name}.log"
         self._log: IO[str] = self.log_path.open("w", encoding="utf-8")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "handlers.cli", "run"],
-            cwd=tmp_path, env={**env, "PORT": str(self.port)},
-            stdout=self._log, stderr=subprocess.STDOUT, text=True,
-        )
+        super().__init__(env, cwd=tmp_path, output=self._log)
 
     @property
     def output(self) -> str:
         return self.log_path.read_text(encoding="utf-8")
 
-    def wait_serving(self) -> None:
-        def serving() -> bool:
-            try:
-                return http_get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).status == 200
-            except OSError:
-                return False
+    def started(self) -> None:
+        """Serving within 30 s, or the test fails with what it logged."""
+        eventually(self.serving, 30, every=0.05, context=logs_of(self))
 
-        eventually(lambda: self.process.poll() is None and serving(), 30, every=0.05,
-                   context=logs_of(self))
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+    def stop(self, timeout: float = 20) -> str:
+        written = super().stop(timeout)
         self._log.close()
+        return written
 
 
 def logs_of(*bots: Bot) -> Callable[[], str]:
@@ -133,21 +104,14 @@ def test_two_running_bots_switch_to_an_approved_agreement_and_a_restart_keeps_it
     new_file.write_text(policy_text.replace("first_contact_business_hours = 2",
                                             "first_contact_business_hours = 1", 1),
                         encoding="utf-8")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_"))},
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": fake_slack.base_url,
-        "DATABASE_URL": shared_db.url,
-        "SLA_CONFIG": str(old_file),
-        "HOST": "127.0.0.1",
-    }
+    env = bot_environment(fake_slack.base_url, shared_db.url, old_file, bot_token=BOT_TOKEN,
+                          signing_secret=SIGNING_SECRET)
     services = build_services(make_settings(fake_slack, shared_db.url), load_policy(old_file),
                               SystemClock(), engine=shared_db.engine)
     bots = [Bot("a", env, tmp_path), Bot("b", env, tmp_path)]
     try:
         for bot in bots:
-            bot.wait_serving()
+            bot.started()
         assert versions(services) == [(1, "active")]
 
         # both sides approve a proposal while the bots run
@@ -172,7 +136,7 @@ def test_two_running_bots_switch_to_an_approved_agreement_and_a_restart_keeps_it
         # bot a restarts with the old file: it keeps v2, and the file becomes a proposal
         bots[0].stop()
         bots[0] = Bot("a-restarted", env, tmp_path)
-        bots[0].wait_serving()
+        bots[0].started()
         assert ("differs from v2 in force and is not applied: recorded as proposal v3"
                 in bots[0].output)
         assert "in effect in this process" not in bots[0].output  # it started on v2

@@ -29,7 +29,7 @@ from bot.workflow import log_touch
 from handlers.server import BotServer
 from storage.models import LeadStatus
 from storage.outbox_kind import OutboxKind
-from tests.harness import FakeSlack, SlackRequests
+from tests.harness import FakeSlack, HttpResponse, SlackRequests
 from tests.harness.blocks import action_ids, shown
 from tests.harness.bot_env import Env, claim_by, errors_of, make_worker, start
 from tests.harness.databases import Database
@@ -47,9 +47,6 @@ from tests.harness.leads import queue
 from tests.harness.people import CHANNEL, MANAGER, REP1, REP2
 from tests.harness.policies import policy_with
 from tests.harness.settings import BOT_TOKEN, SIGNING_SECRET, make_settings
-from tests.harness.slack_requests import (
-    HttpResponse,
-)
 from tests.harness.waiting import eventually
 
 TOKYO = ZoneInfo("Asia/Tokyo")

@@ -38,6 +38,7 @@ from bot.user_agent import USER_AGENT
 from storage.models import LeadEvent, OutboxMessage, OutboxStatus
 from tests.harness import FakeSlack
 from tests.harness.bot_env import make_worker, start_bot
+from tests.harness.bot_process import bot_environment
 from tests.harness.databases import Database
 from tests.harness.outbound import SECRET, Receiver, decide, webhook_rows, webhook_services
 from tests.harness.policies import EXAMPLE_POLICY, webhook_policy
@@ -447,11 +448,8 @@ def test_a_worker_killed_between_the_post_and_its_commit_sends_again(
     services = webhook_services(fake_slack, sqlite_db, load_policy(policy_file), clock)
     lead_id, event_id = decide(services)
     receiver.hold = threading.Event()
-    env = {**os.environ, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-           "SLACK_API_URL": fake_slack.base_url, "DATABASE_URL": sqlite_db.url,
-           "OUTBOUND_WEBHOOK_SECRET": SECRET}
-    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"):
-        env.pop(name, None)
+    env = bot_environment(fake_slack.base_url, sqlite_db.url, policy_file, bot_token=BOT_TOKEN,
+                          signing_secret=SIGNING_SECRET, OUTBOUND_WEBHOOK_SECRET=SECRET)
     process = subprocess.Popen([sys.executable, "-c", WORKER_SCRIPT, str(policy_file)],
                                cwd=ROOT, env=env)
     try:

@@ -16,7 +16,7 @@ from bot.ids import Action, Callback, ReassignBlock
 from bot.policy import Policy
 from bot.workflow import release
 from storage.models import LeadStatus
-from tests.harness import FakeSlack
+from tests.harness import FakeSlack, HttpResponse
 from tests.harness.blocks import action_ids, shown
 from tests.harness.bot_env import OWNER_ACTIONS, Env, claimed, errors_of, start
 from tests.harness.databases import Database
@@ -24,9 +24,6 @@ from tests.harness.held_roles import another_process, hold_the_second_role_looku
 from tests.harness.people import CHANNEL, MANAGER, MARKETER, REP1, REP2
 from tests.harness.policies import with_reps
 from tests.harness.reassign import form
-from tests.harness.slack_requests import (
-    HttpResponse,
-)
 from tests.harness.waiting import eventually
 
 

@@ -19,17 +19,17 @@ from bot.ids import Callback, MqlBlock
 from bot.submissions import already_handled
 from handlers.payloads import submission_key
 from storage.models import LeadStatus
-from tests.harness.bot_env import Env, claimed
-from tests.harness.decisions import convert_values, owned, recycle_values
-from tests.harness.people import CHANNEL, MANAGER, MARKETER, REP1, REP2
-from tests.harness.reassign import form as reassign_form
-from tests.harness.slack_requests import (
+from tests.harness import (
     HttpResponse,
     http_post,
     plain_text_input,
     slack_signature_headers,
     state_values,
 )
+from tests.harness.bot_env import Env, claimed
+from tests.harness.decisions import convert_values, owned, recycle_values
+from tests.harness.people import CHANNEL, MANAGER, MARKETER, REP1, REP2
+from tests.harness.reassign import form as reassign_form
 from tests.harness.touch import form as touch_form
 from tests.harness.touch import touches
 from tests.harness.waiting import eventually

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,9 +17,9 @@ from storage import migrate
 from storage.db import make_engine
 from tests.harness import FakeSlack, SlackRequests, http_get, http_post
 from tests.harness.bot_env import make_services
+from tests.harness.bot_process import BotProcess, bot_environment
 from tests.harness.databases import Database
 from tests.harness.policies import EXAMPLE_POLICY
-from tests.harness.ports import free_port
 from tests.harness.settings import BOT_TOKEN, SIGNING_SECRET
 
 
@@ -139,46 +136,16 @@ def test_stop_finishes_listeners_still_running_after_ack(
 def test_sla_bot_run_starts_migrates_serves_and_stops_on_sigterm(
     tmp_path: Path, fake_slack: FakeSlack
 ) -> None:
-    port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_"))},
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": fake_slack.base_url,
-        "DATABASE_URL": f"sqlite:///{tmp_path}/bot.db",
-        "SLA_CONFIG": str(EXAMPLE_POLICY),
-        "PORT": str(port),
-        "HOST": "127.0.0.1",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "handlers.cli", "run"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    env = bot_environment(fake_slack.base_url, f"sqlite:///{tmp_path}/bot.db", EXAMPLE_POLICY,
+                          bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET)
+    bot = BotProcess(env, cwd=tmp_path, output=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 30
-        status = None
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                status = http_get(f"http://127.0.0.1:{port}/healthz", timeout=1).status
-            except OSError:
-                status = None
-            if status == 200:
-                break
-            time.sleep(0.1)
-        assert status == 200, "the bot did not answer /healthz"
-        requests = SlackRequests(f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET)
+        assert bot.wait_serving(30), "the bot did not answer /healthz"
+        requests = SlackRequests(f"{bot.url}/slack/events", SIGNING_SECRET)
         assert requests.url_verification("ping").json()["challenge"] == "ping"
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=20)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert process.returncode == 0, output
+        output = bot.stop(20)
+    assert bot.process.returncode == 0, output
     assert "stopped" in output
     engine = make_engine(f"sqlite:///{tmp_path}/bot.db")
     assert migrate.current_revision(engine) == migrate.head_revision(), "run did not migrate"

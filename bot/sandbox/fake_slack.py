@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.manifest import ManifestError, bot_scopes
+from bot.sandbox.loopback import HOST, LoopbackServer
 
 __all__ = ["Call", "FakeSlack"]
 
@@ -208,7 +208,7 @@ class _Server(ThreadingHTTPServer):
         """A client that timed out and hung up is expected here, not an error worth printing."""
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     """An in-process Slack Web API with enough state to assert on what users would see.
 
     Every request is recorded in ``calls``; methods mutate state (channel history, DMs, views,
@@ -234,6 +234,7 @@ class FakeSlack:
         tests need not declare everyone. ``known_users_only`` / ``known_channels_only`` make
         undeclared ids ``user_not_found`` / ``channel_not_found`` like a real workspace.
         """
+        super().__init__()
         self.team_id = team_id
         self.known_users_only = known_users_only
         self.known_channels_only = known_channels_only
@@ -247,8 +248,6 @@ class FakeSlack:
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         # recorded traffic
         self.calls: list[Call] = []
         self.errors: list[str] = []  # tracebacks of bugs inside the fake itself
@@ -297,53 +296,23 @@ class FakeSlack:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> FakeSlack:
-        """Bind an ephemeral port on 127.0.0.1 so parallel test runs never collide."""
-        if self._server is not None:
-            return self
-        self._stopping.clear()
+    def _bind(self) -> _Server:
         handler = type("FakeSlackHandler", (_Handler,), {"fake": self})
-        self._server = _Server(("127.0.0.1", 0), handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            name="FakeSlack",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
+        return _Server((HOST, 0), handler)
+
+    def start(self) -> Self:
+        """Serve on a free port of 127.0.0.1 (again after a ``stop()``: delays sleep again)."""
+        self._stopping.clear()
+        return super().start()
 
     def stop(self) -> None:
         """Stop serving; also wakes handlers sleeping in a scripted ``delay``."""
         self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("FakeSlack is not started")
-        return int(self._server.server_address[1])
+        super().stop()
 
     def url(self, path: str = "/") -> str:
         """An absolute URL on the fake (e.g. for upload URLs and response URLs)."""
-        return f"http://127.0.0.1:{self.port}{path}"
+        return self._origin() + path
 
     @property
     def base_url(self) -> str:

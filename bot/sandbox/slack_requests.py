@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlencode
 __all__ = [
     "HttpResponse",
     "SlackRequests",
+    "StateEntry",
     "checkboxes",
     "datepicker",
     "http_get",

@@ -20,11 +20,11 @@ from bot.policy import Policy
 from bot.services import Services, build_services
 from handlers.server import BotServer
 from storage.models import Lead
+from tests.harness import HttpResponse, http_post
 from tests.harness.bot_env import make_worker
 from tests.harness.databases import Database
 from tests.harness.fake_slack import FakeSlack
 from tests.harness.settings import BOT_TOKEN, INTAKE_TOKEN, make_settings
-from tests.harness.slack_requests import HttpResponse, http_post
 
 PAYLOADS = Path(__file__).resolve().parent.parent / "fixtures" / "ma_payloads"
 MAUTIC_SECRET = "mautic-webhook-secret-for-tests"

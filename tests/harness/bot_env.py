@@ -17,12 +17,12 @@ from bot.services import Services, build_services
 from bot.user_agent import slack_client
 from handlers.server import BotServer
 from storage.models import Lead, LeadEvent, LeadStatus, OutboxMessage
+from tests.harness import HttpResponse, SlackRequests
 from tests.harness.databases import Database
 from tests.harness.fake_slack import FakeSlack
 from tests.harness.leads import lead_row, queue
 from tests.harness.people import CHANNEL, REP1
 from tests.harness.settings import BOT_TOKEN, SIGNING_SECRET, make_settings
-from tests.harness.slack_requests import HttpResponse, SlackRequests
 from tests.harness.waiting import eventually
 
 #: the buttons of an owned lead, in the order the message shows them
@@ -76,6 +76,13 @@ class Env:
     clock: ManualClock
     worker: OutboxWorker
 
+    def __enter__(self) -> Env:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        """Stop the bot (it was started by ``start``)."""
+        self.bot.stop()
+
     def drain(self) -> None:
         """Run the outbox worker until nothing is due (its pacing moves the clock)."""
         for _ in range(100):
@@ -123,7 +130,8 @@ class Env:
 
 
 def start(fake: FakeSlack, database: Database, policy: Policy, clock: ManualClock) -> Env:
-    """The bot serving HTTP with ``policy``; the caller stops ``env.bot``."""
+    """The bot serving HTTP with ``policy``; the caller stops ``env.bot`` (or leaves a
+    ``with`` block on ``env``)."""
     services = make_services(fake, database, policy, clock)
     server = start_bot(services)
     slack = SlackRequests(f"{server.url}/slack/events", SIGNING_SECRET)

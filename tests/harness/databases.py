@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,19 +33,29 @@ def sqlite_database(tmp_path: Path) -> Iterator[Database]:
     engine.dispose()
 
 
-def postgresql_database() -> Iterator[Database]:
-    """A fresh schema on ``TEST_DATABASE_URL``; the test is skipped without it."""
+@contextmanager
+def postgresql_schema() -> Iterator[str]:
+    """A fresh schema on ``TEST_DATABASE_URL``, dropped afterwards: its name. The test is
+    skipped without it."""
     if not PG_URL:
         pytest.skip("TEST_DATABASE_URL is not set")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = make_engine(PG_URL)
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
     try:
-        yield Database("postgresql", PG_URL, engine)
+        yield schema
     finally:
-        engine.dispose()
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def postgresql_database() -> Iterator[Database]:
+    """A fresh schema on ``TEST_DATABASE_URL``; the test is skipped without it."""
+    with postgresql_schema() as schema:
+        engine = make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+        try:
+            yield Database("postgresql", PG_URL, engine)
+        finally:
+            engine.dispose()

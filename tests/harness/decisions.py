@@ -8,9 +8,7 @@ from typing import Any
 
 from bot.ids import Callback, ConvertBlock, RecycleBlock
 from bot.workflow import log_touch
-from tests.harness.bot_env import Env, claim_by
-from tests.harness.people import CHANNEL, MARKETING, REP1
-from tests.harness.slack_requests import (
+from tests.harness import (
     HttpResponse,
     checkboxes,
     number_input,
@@ -18,6 +16,8 @@ from tests.harness.slack_requests import (
     state_values,
     static_select,
 )
+from tests.harness.bot_env import Env, claim_by
+from tests.harness.people import CHANNEL, MARKETING, REP1
 
 BANT = ["budget", "authority", "need", "timeline"]
 

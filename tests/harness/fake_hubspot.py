@@ -16,6 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from bot.sandbox.loopback import HOST, LoopbackServer
+
 __all__ = ["Failure", "FakeHubSpot"]
 
 
@@ -25,8 +27,9 @@ class Failure:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeHubSpot:
+class FakeHubSpot(LoopbackServer):
     def __init__(self, token: str) -> None:
+        super().__init__()
         self.token = token
         #: contact id → {"properties": {...}, "companies": [company id, ...]}
         self.contacts: dict[str, dict[str, Any]] = {}
@@ -37,7 +40,6 @@ class FakeHubSpot:
         self.requests: list[dict[str, Any]] = []
         self.errors: list[str] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
     def add_contact(self, contact_id: str, properties: dict[str, Any],
                     company: tuple[str, dict[str, Any]] | None = None) -> None:
@@ -51,7 +53,7 @@ class FakeHubSpot:
                  contacts: list[str] | None = None) -> None:
         self.deals[deal_id] = {"properties": properties, "contacts": list(contacts or [])}
 
-    def start(self) -> FakeHubSpot:
+    def _bind(self) -> ThreadingHTTPServer:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -72,22 +74,11 @@ class FakeHubSpot:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                         daemon=True, name="FakeHubSpot").start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        return ThreadingHTTPServer((HOST, 0), Handler)
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._origin()
 
     def _answer(self, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
         parts = urlsplit(path)

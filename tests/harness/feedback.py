@@ -7,8 +7,8 @@ from threading import Barrier
 from typing import Any
 
 from handlers.app import LISTENER_THREADS
+from tests.harness import HttpResponse
 from tests.harness.bot_env import Env
-from tests.harness.slack_requests import HttpResponse
 
 _ts = itertools.count(1)
 _ids = itertools.count(1)

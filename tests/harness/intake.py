@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from handlers.server import BotServer
+from tests.harness import HttpResponse, http_post
 from tests.harness.settings import INTAKE_TOKEN
-from tests.harness.slack_requests import HttpResponse, http_post
 
 MQL_PATH = "/webhooks/mql"
 

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from threading import Thread
 from typing import Any
 
 from slack_sdk import WebClient
@@ -21,6 +20,7 @@ from bot.clock import ManualClock
 from bot.lifecycle import Action, Surface, apply
 from bot.outbound_webhook import queue_outcome
 from bot.policy import Policy
+from bot.sandbox.loopback import HOST, LoopbackServer
 from bot.services import Services, build_services
 from storage.models import Lead, LeadStatus, OutboxMessage
 from storage.outbox_kind import OutboxKind
@@ -43,10 +43,11 @@ class Received:
         return json.loads(self.body)
 
 
-class Receiver:
+class Receiver(LoopbackServer):
     """The MA tool's endpoint: records every request, answers as scripted (default 200)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.requests: list[Received] = []
         self._answers: deque[tuple[int, dict[str, str], float]] = deque()
         self._lock = threading.Lock()
@@ -55,6 +56,8 @@ class Receiver:
         self.hold: threading.Event | None = None
         #: called as each request arrives, e.g. to see what Slack had been sent by then
         self.probe: Callable[[], object] = lambda: None
+
+    def _bind(self) -> ThreadingHTTPServer:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -85,25 +88,16 @@ class Receiver:
                 except OSError:
                     pass  # the sender is gone (killed, or timed out)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                              daemon=True)
-
-    def start(self) -> Receiver:
-        self._thread.start()
-        return self
+        return ThreadingHTTPServer((HOST, 0), Handler)
 
     def stop(self) -> None:
         if self.hold is not None:
             self.hold.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        super().stop()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/hooks/sla"
+        return self._origin() + "/hooks/sla"
 
     def answer(
         self, status: int, *, times: int = 1, headers: dict[str, str] | None = None,

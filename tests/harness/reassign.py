@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.ids import ReassignBlock
-from tests.harness.slack_requests import plain_text_input, state_values, users_select
+from tests.harness import plain_text_input, state_values, users_select
 
 
 def form(rep: str | None, reason: str | None = None) -> dict[str, Any]:

@@ -8,13 +8,8 @@ from sqlalchemy import select
 
 from bot.ids import Callback, TouchBlock
 from storage.models import Touch
+from tests.harness import HttpResponse, plain_text_input, state_values, static_select
 from tests.harness.bot_env import Env
-from tests.harness.slack_requests import (
-    HttpResponse,
-    plain_text_input,
-    state_values,
-    static_select,
-)
 
 
 def form(kind: str | None = "call", outcome: str | None = "connected",

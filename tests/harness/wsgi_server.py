@@ -6,12 +6,12 @@ reading are exercised exactly as in production; stdlib only, ephemeral port, dae
 
 from __future__ import annotations
 
-import threading
 from socketserver import ThreadingMixIn
-from types import TracebackType
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from wsgiref.types import WSGIApplication
+
+from bot.sandbox.loopback import HOST, LoopbackServer
 
 __all__ = ["WsgiServer"]
 
@@ -27,55 +27,19 @@ class _QuietHandler(WSGIRequestHandler):
         """Keep pytest output clean."""
 
 
-class WsgiServer:
+class WsgiServer(LoopbackServer):
     """Runs ``app`` on 127.0.0.1:<free port> in a daemon thread; also a context manager."""
 
     def __init__(self, app: WSGIApplication) -> None:
+        super().__init__()
         self.app = app
-        self._server: _ThreadingWSGIServer | None = None
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> WsgiServer:
-        if self._server is None:
-            server = make_server(
-                "127.0.0.1",
-                0,
-                self.app,
-                server_class=_ThreadingWSGIServer,
-                handler_class=_QuietHandler,
-            )
-            assert isinstance(server, _ThreadingWSGIServer)
-            self._server = server
-            self._thread = threading.Thread(
-                target=server.serve_forever,
-                kwargs={"poll_interval": 0.02},
-                name="WsgiServer",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
+    def _bind(self) -> _ThreadingWSGIServer:
+        server = make_server(
+            HOST, 0, self.app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
+        )
+        assert isinstance(server, _ThreadingWSGIServer)
+        return server
 
     def url(self, path: str = "/") -> str:
-        if self._server is None:
-            raise RuntimeError("WsgiServer is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
-
-    def __enter__(self) -> WsgiServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        return self._origin() + path
