@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
+from bot.event_kind import EventKind
 from storage.models import Lead, LeadEvent, LeadStatus
 
 __all__ = [
@@ -26,7 +27,8 @@ __all__ = [
 
 DealState = Literal["won", "lost", "open"]
 #: the lifecycle events a deal outcome writes (``bot.lifecycle.Action.WIN`` …), and what each says
-OUTCOME_KINDS: dict[str, DealState] = {"win": "won", "lose": "lost", "reopen": "open"}
+OUTCOME_KINDS: dict[str, DealState] = {EventKind.WIN: "won", EventKind.LOSE: "lost",
+                                       EventKind.REOPEN: "open"}
 _CLOSED: dict[str, Literal["won", "lost"]] = {
     LeadStatus.WON.value: "won", LeadStatus.LOST.value: "lost",
 }

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import object_session
 
 from bot.errors import IllegalTransition
+from bot.event_kind import EventKind
 from storage.models import Lead, LeadEvent, LeadStatus
 
 S = LeadStatus
@@ -144,7 +145,7 @@ def applied(
     """
     event = LeadEvent(
         at=at,
-        kind=action.value,
+        kind=EventKind(action.value).value,
         from_status=before.value,
         to_status=next_status(before, action).value,
         actor=actor,
@@ -157,7 +158,7 @@ def applied(
 
 def record(
     lead: Lead,
-    kind: str,
+    kind: EventKind,
     *,
     at: datetime,
     surface: Surface,
@@ -167,7 +168,7 @@ def record(
     """Record a fact about a lead that is not a state change (e.g. a reminder was sent)."""
     event = LeadEvent(
         at=at,
-        kind=kind,
+        kind=kind.value,
         from_status=None,
         to_status=None,
         actor=actor,

@@ -633,12 +633,12 @@ class LeadEventRepository:
                                          LeadEvent.kind.in_(kinds))
         ))
 
-    def breaches_between(
-        self, start: datetime, end: datetime, limit: int
+    def of_kind_between(
+        self, kind: str, start: datetime, end: datetime, limit: int
     ) -> tuple[int, dict[str | None, int], list[tuple[LeadEvent, Lead]]]:
-        """Breach events recorded in [start, end) (their ``at`` is the missed deadline): how
-        many, how many per owner, and the first ``limit`` with their leads."""
-        in_period = (LeadEvent.kind == "breach", LeadEvent.at >= start, LeadEvent.at < end)
+        """Events of ``kind`` recorded in [start, end): how many, how many per owner, and the
+        first ``limit`` with their leads (the kinds are the lifecycle's, ``bot.event_kind``)."""
+        in_period = (LeadEvent.kind == kind, LeadEvent.at >= start, LeadEvent.at < end)
         total = self.session.scalar(
             select(func.count()).select_from(LeadEvent).where(*in_period))
         by_owner = dict(self.session.execute(

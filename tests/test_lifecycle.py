@@ -8,6 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.errors import IllegalTransition
+from bot.event_kind import EventKind
+from bot.i18n import Translator
 from bot.lifecycle import (
     OUTCOME_ACTIONS,
     SQL_STATUSES,
@@ -116,12 +118,28 @@ def test_events_are_persisted_with_the_lead(db: Database) -> None:
         item = lead()
         session.add(item)
         apply(item, Action.QUALIFY, at=T0, surface=Surface.WEBHOOK, data={"version": "v1"})
-        record(item, "reminder_sent", at=T0 + timedelta(hours=1), surface=Surface.SCHEDULER)
+        record(item, EventKind.SNOOZE, at=T0 + timedelta(hours=1), surface=Surface.BUTTON)
         session.commit()
     with factory() as session:
         events = session.scalars(select(LeadEvent).order_by(LeadEvent.id)).all()
         assert [(e.kind, e.from_status, e.to_status, e.surface, e.data) for e in events] == [
             ("qualify", "received", "queued", "webhook", {"version": "v1"}),
-            ("reminder_sent", None, None, "scheduler", {}),
+            ("snooze", None, None, "button", {}),
         ]
         assert session.scalars(select(Lead)).one().status == S.QUEUED
+
+
+def test_every_transition_is_recorded_under_a_registered_event_kind() -> None:
+    """The trail's kinds are one registry: a new Action without its EventKind fails here."""
+    assert {action.value for action in Action} <= {kind.value for kind in EventKind}
+    facts = {kind.value for kind in EventKind} - {action.value for action in Action}
+    assert facts == {"breach", "snooze", "behaviour"}
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_every_event_kind_has_a_name_in_the_details_timeline(language: str) -> None:
+    """No raw kind reaches a person: the Details timeline names each one in both languages."""
+    t = Translator(language)
+    unnamed = [kind.value for kind in EventKind
+               if t(f"details.event.{kind.value}") == f"details.event.{kind.value}"]
+    assert unnamed == []

@@ -32,6 +32,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from bot.agreement.reading import versions_in_force
+from bot.event_kind import EventKind
 from bot.policy import Policy
 from bot.reporting import metrics
 from bot.reporting.chart import ChartDay, render_week_chart
@@ -268,8 +269,8 @@ def _week_breaches(
     period, while the digest reports what went wrong *in the week*, closed leads included.
     """
     with unit_of_work() as uow:
-        total, by_owner, rows = uow.events.breaches_between(period.start, period.end,
-                                                            MAX_BREACHES)
+        total, by_owner, rows = uow.events.of_kind_between(
+            EventKind.BREACH, period.start, period.end, MAX_BREACHES)
         lines = [
             BreachLine(_label(lead), str(event.data.get("promise") or "first_contact"),
                        lead.owner_id, thread_link(lead.channel_id, lead.message_ts))
