@@ -48,6 +48,7 @@ __all__ = [
     "delivery_key",
     "outcome_body",
     "queue_outcome",
+    "retry_after_seconds",
     "sign",
 ]
 
@@ -301,8 +302,9 @@ def _classify(status: int, retry_after: str | None, now: datetime) -> Exception:
     return DeliveryRefused(f"http {status}")
 
 
-def _retry_after(value: str | None, now: datetime) -> float | None:
-    """``Retry-After`` as seconds (a number or an HTTP date); None: use the backoff."""
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """An HTTP ``Retry-After`` header (seconds or an HTTP date) as seconds from ``now``,
+    unbounded; None when it is missing or unreadable (each caller has its own fallback)."""
     if not value:
         return None
     try:
@@ -313,5 +315,13 @@ def _retry_after(value: str | None, now: datetime) -> float | None:
         except (TypeError, ValueError):
             return None
     if seconds != seconds:  # NaN
+        return None
+    return seconds
+
+
+def _retry_after(value: str | None, now: datetime) -> float | None:
+    """``Retry-After`` as seconds (a number or an HTTP date); None: use the backoff."""
+    seconds = retry_after_seconds(value, now)
+    if seconds is None:
         return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER.total_seconds())

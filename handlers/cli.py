@@ -232,7 +232,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
     with _command(args) as services:
         now = services.clock.now()
         try:
-            period = parse_week(args.week, services) if args.week else due_week(services, now)
+            period = (parse_week(args.week, services.policy.tz) if args.week
+                      else due_week(services.policy, now))
         except BadWeek as exc:
             print(services.t(exc.key, week=args.week), file=sys.stderr)
             return 2
@@ -291,7 +292,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     with _command(args) as services:
         now = services.clock.now()
         try:
-            period = parse_month(args.month, services) if args.month else due_month(services, now)
+            period = (parse_month(args.month, services.policy.tz) if args.month
+                      else due_month(services.policy, now))
         except BadMonth:
             print(services.t("cli.report.bad_month", month=repr(args.month)), file=sys.stderr)
             return 2

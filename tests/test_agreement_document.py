@@ -546,15 +546,15 @@ def test_the_digest_names_a_version_that_took_effect_in_its_week(
 ) -> None:
     services = db_services
     two_versions(services, clock)  # v1 on 24 Nov, v2 on 26 Nov: both in 2026-W48
-    text = build_digest(services, parse_week("2026-W48", services)).as_text()
+    text = build_digest(services, parse_week("2026-W48", services.policy.tz)).as_text()
     assert "The agreement changed: agreement v1, in effect since Tue 24 Nov 10:00." in text
     assert "The agreement changed: agreement v2, in effect since Thu 26 Nov 10:00." in text
     assert "Read it with /sla-agreement." in text
-    quiet = build_digest(services, parse_week("2026-W49", services)).as_text()
+    quiet = build_digest(services, parse_week("2026-W49", services.policy.tz)).as_text()
     assert "The agreement changed" not in quiet
     ja = make_like(services, services.policy.model_copy(update={"language": "ja"}))
     assert "SLA合意書が改訂されました：第2版（11/26(木) 10:00施行）" in build_digest(
-        ja, parse_week("2026-W48", ja)).as_text()
+        ja, parse_week("2026-W48", ja.policy.tz)).as_text()
 
 
 def test_the_review_shows_the_months_versions_and_figures_per_version(
@@ -572,7 +572,7 @@ def test_the_review_shows_the_months_versions_and_figures_per_version(
     queue(services, "under-v2")
     drain(worker)
 
-    november = build_review(services, parse_month("2026-11", services))
+    november = build_review(services, parse_month("2026-11", services.policy.tz))
     figures = november.figures
     assert [h.number for h in figures.agreement_versions] == [1, 2]
     assert [(f.number, f.handed_off) for f in figures.by_agreement] == [(1, 2), (2, 1)]
@@ -582,11 +582,11 @@ def test_the_review_shows_the_months_versions_and_figures_per_version(
     assert "• Agreement v2 (since Thu 26 Nov 10:00) · 1 handed off · first contact on time" in text
 
     clock.advance(timedelta(days=10))
-    december = build_review(services, parse_month("2026-12", services))
+    december = build_review(services, parse_month("2026-12", services.policy.tz))
     assert [h.number for h in december.figures.agreement_versions] == [2]
     assert december.figures.by_agreement == ()
     assert "In force all month: agreement v2 (since Thu 26 Nov 10:00)." in \
         december.as_text()
     ja = make_like(services, services.policy.model_copy(update={"language": "ja"}))
     assert "今月はSLA合意書が改訂されました。" in build_review(
-        ja, parse_month("2026-11", ja)).as_text()
+        ja, parse_month("2026-11", ja.policy.tz)).as_text()

@@ -125,8 +125,8 @@ def test_configured_day_and_hour(world: World) -> None:
     policy = world.services.policy
     world.services.policy = policy.model_copy(
         update={"digest": policy.digest.model_copy(update={"day": "tue", "hour": 7})})
-    assert due_week(world.services, jst(12, 1, 6, 59)).label == "2026-W47"
-    assert due_week(world.services, jst(12, 1, 7)).label == "2026-W48"
+    assert due_week(world.services.policy, jst(12, 1, 6, 59)).label == "2026-W47"
+    assert due_week(world.services.policy, jst(12, 1, 7)).label == "2026-W48"
     world.sweep_at(jst(11, 30, 9))
     assert "2026-W47" in world.digests()[0]["blocks"][0]["text"]["text"]
 
@@ -303,6 +303,6 @@ def test_cli_posts_a_week_once_with_the_schedulers_key(
 
 
 def test_parse_week_refuses_what_is_not_an_iso_week(world: World) -> None:
-    assert parse_week("2026-W53", world.services).label == "2026-W53"
+    assert parse_week("2026-W53", world.services.policy.tz).label == "2026-W53"
     with pytest.raises(ValueError):
-        parse_week("2026-48", world.services)
+        parse_week("2026-48", world.services.policy.tz)

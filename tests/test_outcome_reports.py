@@ -256,7 +256,7 @@ def test_the_status_line_in_japanese(bot_env: Env) -> None:
 
 
 def test_the_digest_lists_the_weeks_wins_and_losses(seeded: Services) -> None:
-    week = parse_week("2026-W48", seeded)  # 23–29 Nov: W2 won, L2 and L4 lost
+    week = parse_week("2026-W48", seeded.policy.tz)  # 23–29 Nov: W2 won, L2 and L4 lost
     digest = build_digest(seeded, week)
     text = blocks_as_text(digest.message)
     assert "Deals closed this week: 1 won ($3,400.50) · 2 lost · win rate 33 %" in text
@@ -267,15 +267,15 @@ def test_the_digest_lists_the_weeks_wins_and_losses(seeded: Services) -> None:
     assert "|Company L4> · lost (went with a competitor)" in mrkdwn
     assert mrkdwn.index("Company W2") < mrkdwn.index("Company L4")  # wins first
     assert "Loss reasons: went with a competitor 1, price 1" in text
-    quiet = build_digest(seeded, parse_week("2026-W46", seeded))  # 9–15 Nov: L1 lost only
+    quiet = build_digest(seeded, parse_week("2026-W46", seeded.policy.tz))  # 9–15 Nov: L1 lost only
     assert "1 lost" in blocks_as_text(quiet.message)
-    none = build_digest(seeded, parse_week("2026-W44", seeded))  # no deal closed
+    none = build_digest(seeded, parse_week("2026-W44", seeded.policy.tz))  # no deal closed
     assert "Deals closed" not in blocks_as_text(none.message)
 
 
 def test_the_digest_section_in_japanese(seeded: Services) -> None:
     seeded.t = Translator("ja")
-    message = build_digest(seeded, parse_week("2026-W48", seeded)).message
+    message = build_digest(seeded, parse_week("2026-W48", seeded.policy.tz)).message
     text = blocks_as_text(message)
     assert "今週の商談結果：受注1件（$3,400.50）・失注2件・受注率33%" in text
     assert "|Company L4>・失注（競合に決定）" in json.dumps(message, ensure_ascii=False)

@@ -454,8 +454,8 @@ def test_post_on_day_and_enabled_are_honoured(
     later = policy.model_copy(update={"review": policy.review.model_copy(
         update={"post_on_day": 3})})
     world = make_pack(fake_slack, db, later, jst(11, 1, 9))
-    assert due_month(world.services, jst(12, 3, 8, 59)).label == "2026-10"
-    assert due_month(world.services, jst(12, 3, 9)).label == "2026-11"
+    assert due_month(world.services.policy, jst(12, 3, 8, 59)).label == "2026-10"
+    assert due_month(world.services.policy, jst(12, 3, 9)).label == "2026-11"
     off = policy.model_copy(update={"review": policy.review.model_copy(
         update={"enabled": False})})
     world.services.policy = off
@@ -552,6 +552,6 @@ def test_cli_prints_writes_the_csv_and_posts_once(
 
 
 def test_parse_month(seeded: Pack) -> None:
-    assert parse_month("2026-02", seeded.services).label == "2026-02"
+    assert parse_month("2026-02", seeded.services.policy.tz).label == "2026-02"
     with pytest.raises(ValueError):
-        parse_month("2026-2", seeded.services)
+        parse_month("2026-2", seeded.services.policy.tz)

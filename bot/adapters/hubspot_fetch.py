@@ -24,12 +24,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from bot.adapters import hubspot
 from bot.adapters.receive import Outcome, receive
-from bot.outbound_webhook import DeliveryRefused, DeliveryRetry
+from bot.outbound_webhook import DeliveryRefused, DeliveryRetry, retry_after_seconds
 from bot.services import Services
 from bot.user_agent import USER_AGENT
 from storage.outbox_kind import OutboxKind
@@ -155,15 +154,7 @@ def _retry_after(value: str | None, now: datetime) -> float:
 
     Never zero: the outbox gives up on a retry without a wait after its attempt limit.
     """
-    seconds = DEFAULT_RETRY_AFTER_S
-    if value:
-        try:
-            seconds = float(value)
-        except ValueError:
-            try:
-                seconds = (parsedate_to_datetime(value) - now).total_seconds()
-            except (TypeError, ValueError):
-                seconds = DEFAULT_RETRY_AFTER_S
-    if seconds != seconds:
+    seconds = retry_after_seconds(value, now)
+    if seconds is None:
         seconds = DEFAULT_RETRY_AFTER_S
     return min(max(seconds, 1.0), MAX_RETRY_AFTER_S)

@@ -14,7 +14,8 @@ Exactly once: the digest is an outbox row keyed ``digest:<week>`` (its chart:
 processes sweeping at once both build the digest, one insert wins, the other finds the key
 taken and drops its copy. The manual ``sla-bot digest`` uses the same key, so a manual run and
 the scheduler never both post one week. The outbox then delivers it durably (the message with
-its metadata key; the chart as a ``file`` row, see ``bot.outbox.worker``).
+its metadata key; the chart as a ``file`` row, see ``bot.outbox.worker``). The sweep step and
+the queueing are the review pack's too: ``bot.reporting.posting``.
 
 Figures come from ``bot.reporting.metrics`` (one definition for ``/sla-status``, the digest and the
 review). What it does not offer is computed here, each with a note: breaches *recorded in the
@@ -24,12 +25,12 @@ per-day series for the chart (a ``scorecard`` per day).
 
 from __future__ import annotations
 
-import base64
 import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.agreement.reading import versions_in_force
 from bot.event_kind import EventKind
@@ -38,9 +39,10 @@ from bot.reporting import metrics
 from bot.reporting.chart import ChartDay, render_week_chart
 from bot.reporting.outcome_metrics import closed_deals, deal_summary
 from bot.reporting.periods import Period, week_of
+from bot.reporting.posting import Chart, ReportPost, Schedule, chart_note, queue_post, schedule_step
 from bot.roles import Directory
 from bot.services import Services
-from bot.terminal_text import blocks_as_text, plain
+from bot.terminal_text import blocks_as_text
 from bot.views.blocks import thread_link
 from bot.views.digest import (
     MAX_BREACHES,
@@ -57,7 +59,6 @@ from bot.views.digest import (
     digest_message,
 )
 from storage.models import Lead
-from storage.outbox_kind import OutboxKind
 from storage.unit_of_work import UnitOfWorkFactory
 
 __all__ = [
@@ -67,7 +68,6 @@ __all__ = [
     "digest_key",
     "digest_step",
     "due_week",
-    "is_recorded",
     "parse_week",
     "queue_digest",
 ]
@@ -95,18 +95,21 @@ class Digest:
     chart_comment: str
 
     def as_text(self) -> str:
-        text = blocks_as_text(self.message)
-        if self.chart_png is not None:
-            text += f"\n[chart {self.period.label}.png, {len(self.chart_png)} bytes] "
-            text += plain(self.chart_comment) + "\n"
-        return text
+        return blocks_as_text(self.message) + chart_note(self.period.label, self.chart_png,
+                                                         self.chart_comment)
+
+    def post(self) -> ReportPost:
+        """The message under the week's key, then its chart."""
+        chart = (None if self.chart_png is None else
+                 Chart(f"sla-digest-{self.period.label}.png", self.chart_png, self.chart_comment))
+        return ReportPost(digest_key(self.period), self.message, chart)
 
 
 # ------------------------------------------------------------------------------ when
 
 
-def parse_week(label: str, services: Services) -> Period:
-    """``2026-W48`` → that ISO week in the policy's time zone."""
+def parse_week(label: str, tz: ZoneInfo) -> Period:
+    """``2026-W48`` → that ISO week in the time zone ``tz`` (the policy's)."""
     match = _WEEK.match(label.strip())
     if match is None:
         raise BadWeek(f"expected an ISO week like 2026-W48, got {label!r}")
@@ -114,17 +117,17 @@ def parse_week(label: str, services: Services) -> Period:
         monday = date.fromisocalendar(int(match[1]), int(match[2]), 1)
     except ValueError:
         raise BadWeek(f"there is no week {label}", "cli.digest.no_week") from None
-    return week_of(monday, services.policy.tz)
+    return week_of(monday, tz)
 
 
-def due_week(services: Services, now: datetime) -> Period:
+def due_week(policy: Policy, now: datetime) -> Period:
     """The latest ISO week whose digest is due at ``now`` (due at day/hour after it ends)."""
-    tz = services.policy.tz
+    tz = policy.tz
     local = now.astimezone(tz)
-    offset = _DAYS.index(services.policy.digest.day)
+    offset = _DAYS.index(policy.digest.day)
     monday = local.date() - timedelta(days=local.weekday())
     moment = datetime.combine(monday + timedelta(days=offset),
-                              time(services.policy.digest.hour), tzinfo=tz)
+                              time(policy.digest.hour), tzinfo=tz)
     if moment > local:
         moment -= timedelta(days=7)
     # the posting moment lies in the week after the digest's week
@@ -143,25 +146,9 @@ def digest_key(period: Period) -> str:
     return f"digest:{period.label}"
 
 
-def is_recorded(unit_of_work: UnitOfWorkFactory, period: Period) -> bool:
-    """Whether this week's digest was queued already (by a sweep or by hand)."""
-    with unit_of_work() as uow:
-        return uow.outbox.by_key(digest_key(period)) is not None
-
-
 def digest_step(services: Services, now: datetime) -> bool:
     """Sweep step: queue the latest due week's digest once; True when this call queued it."""
-    if not services.policy.digest.enabled:
-        return False
-    period = due_week(services, now)
-    if is_recorded(services.uow, period):  # the usual case: one indexed lookup per sweep
-        return False
-    late = now - due_at(services.policy, period)
-    queued = queue_digest(services, period, now)
-    if queued:
-        log.info("weekly digest %s queued%s", period.label,
-                 f" (catch-up, {late} late)" if late > timedelta(minutes=2) else "")
-    return queued
+    return schedule_step(SCHEDULE, services, now)
 
 
 # ------------------------------------------------------------------------------ queueing
@@ -174,32 +161,12 @@ def queue_digest(services: Services, period: Period, now: datetime) -> bool:
     computed. Returns False when the key was taken (by another process or an earlier run).
     """
     digest = build_digest(services, period)
-    channel = services.policy.channels.digest_channel
-    key = digest_key(period)
-    with services.unit_of_work() as uow:
-        row = uow.outbox.enqueue(
-            key=key, kind=OutboxKind.MESSAGE, now=now, channel=channel,
-            payload={"method": "chat.postMessage", "args": {"channel": channel,
-                                                            **digest.message}},
-        )
-        if row is None:
-            uow.rollback()
-            return False
-        if digest.chart_png is not None:
-            uow.outbox.enqueue(
-                key=f"{key}:chart", kind=OutboxKind.FILE, now=now, channel=channel,
-                payload={
-                    "filename": f"sla-digest-{period.label}.png",
-                    "title": digest.message["text"][:200],
-                    # the bytes travel with the row: the chart always matches the message
-                    # posted with it, whatever changes before the worker sends it
-                    "content_b64": base64.b64encode(digest.chart_png).decode("ascii"),
-                    "initial_comment": digest.chart_comment,
-                },
-            )
-        uow.commit()
-    services.outbox_ready.set()
-    return True
+    return queue_post(services.uow, services.outbox_ready,
+                      services.policy.channels.digest_channel, digest.post(), now)
+
+
+SCHEDULE = Schedule("weekly digest", log, lambda policy: policy.digest.enabled, due_week,
+                    due_at, digest_key, queue_digest)
 
 
 # ------------------------------------------------------------------------------ content

@@ -33,12 +33,13 @@ on the 1st posts it once when it comes back, and a bot down for months posts onl
 (an operator can post any month with ``sla-bot report --month YYYY-MM --post``).
 
 Exactly once: the pack is one outbox row keyed ``review:<YYYY-MM>``; the unique key is the
-guarantee (two sweepers race, one insert wins), and the CLI uses the same key.
+guarantee (two sweepers race, one insert wins), and the CLI uses the same key; its funnel chart
+follows as ``review:<YYYY-MM>:chart``. The sweep step and the queueing are the digest's too:
+``bot.reporting.posting``.
 """
 
 from __future__ import annotations
 
-import base64
 import csv
 import json
 import logging
@@ -69,12 +70,12 @@ from bot.reporting.outcome_metrics import (
     deal_summary,
 )
 from bot.reporting.periods import Period, month
+from bot.reporting.posting import Chart, ReportPost, Schedule, chart_note, queue_post, schedule_step
 from bot.services import Services
-from bot.terminal_text import blocks_as_text, plain
+from bot.terminal_text import blocks_as_text
 from bot.views.agreement import AgreementHeadline
 from bot.views.review import funnel_comment, funnel_labels, funnel_stages, review_message
 from storage.models import Activity, Lead, LeadEvent, LeadStatus
-from storage.outbox_kind import OutboxKind
 from storage.report_queries import ReportQueries
 from storage.unit_of_work import UnitOfWorkFactory
 
@@ -725,11 +726,15 @@ class Review:
     chart_comment: str = ""
 
     def as_text(self) -> str:
-        text = blocks_as_text(self.message)
-        if self.chart_png is not None:
-            text += (f"\n[chart {self.figures.period.label}.png, {len(self.chart_png)} bytes] "
-                     f"{plain(self.chart_comment)}\n")
-        return text
+        return blocks_as_text(self.message) + chart_note(
+            self.figures.period.label, self.chart_png, self.chart_comment)
+
+    def post(self) -> ReportPost:
+        """The pack under the month's key, then its funnel chart (as the digest's chart)."""
+        label = self.figures.period.label
+        chart = (None if self.chart_png is None else
+                 Chart(f"sla-review-{label}-funnel.png", self.chart_png, self.chart_comment))
+        return ReportPost(review_key(self.figures.period), self.message, chart)
 
 
 def build_review(services: Services, period: Period) -> Review:
@@ -743,12 +748,12 @@ def build_review(services: Services, period: Period) -> Review:
                   funnel_comment(figures, t))
 
 
-def parse_month(label: str, services: Services) -> Period:
-    """``2026-11`` → that calendar month in the policy's time zone."""
+def parse_month(label: str, tz: ZoneInfo) -> Period:
+    """``2026-11`` → that calendar month in the time zone ``tz`` (the policy's)."""
     match = _MONTH.match(label.strip())
     if match is None or not 1 <= int(match[2]) <= 12:
         raise BadMonth(f"expected a month like 2026-11, got {label!r}")
-    return month(int(match[1]), int(match[2]), services.policy.tz)
+    return month(int(match[1]), int(match[2]), tz)
 
 
 def due_at(policy: Policy, period: Period) -> datetime:
@@ -759,13 +764,13 @@ def due_at(policy: Policy, period: Period) -> datetime:
     return datetime.combine(day, time(policy.digest.hour), tzinfo=tz)
 
 
-def due_month(services: Services, now: datetime) -> Period:
+def due_month(policy: Policy, now: datetime) -> Period:
     """The latest month whose pack is due at ``now``."""
-    tz = services.policy.tz
+    tz = policy.tz
     local = now.astimezone(tz)
     this = month(local.year, local.month, tz)
     last = _previous_month(this, tz)
-    if due_at(services.policy, last) <= now:
+    if due_at(policy, last) <= now:
         return last
     return _previous_month(last, tz)
 
@@ -774,25 +779,9 @@ def review_key(period: Period) -> str:
     return f"review:{period.label}"
 
 
-def is_recorded(unit_of_work: UnitOfWorkFactory, period: Period) -> bool:
-    """Whether this month's pack was queued already (by a sweep or by hand)."""
-    with unit_of_work() as uow:
-        return uow.outbox.by_key(review_key(period)) is not None
-
-
 def review_step(services: Services, now: datetime) -> bool:
     """Sweep step: queue the latest due month's pack once; True when this call queued it."""
-    if not services.policy.review.enabled:
-        return False
-    period = due_month(services, now)
-    if is_recorded(services.uow, period):  # the usual case: one indexed lookup per sweep
-        return False
-    late = now - due_at(services.policy, period)
-    queued = queue_review(services, period, now)
-    if queued:
-        log.info("monthly review %s queued%s", period.label,
-                 f" (catch-up, {late} late)" if late > timedelta(minutes=2) else "")
-    return queued
+    return schedule_step(SCHEDULE, services, now)
 
 
 def queue_review(services: Services, period: Period, now: datetime,
@@ -802,30 +791,12 @@ def queue_review(services: Services, period: Period, now: datetime,
     Figures are read before the writing transaction, so no lock is held while computing.
     """
     review = review or build_review(services, period)
-    channel = services.policy.channels.digest_channel
-    key = review_key(period)
-    with services.unit_of_work() as uow:
-        row = uow.outbox.enqueue(
-            key=key, kind=OutboxKind.MESSAGE, now=now, channel=channel,
-            payload={"method": "chat.postMessage", "args": {"channel": channel,
-                                                            **review.message}},
-        )
-        if row is None:
-            uow.rollback()
-            return False
-        if review.chart_png is not None:  # after the pack, as the digest's chart
-            uow.outbox.enqueue(
-                key=f"{key}:chart", kind=OutboxKind.FILE, now=now, channel=channel,
-                payload={
-                    "filename": f"sla-review-{period.label}-funnel.png",
-                    "title": review.message["text"][:200],
-                    "content_b64": base64.b64encode(review.chart_png).decode("ascii"),
-                    "initial_comment": review.chart_comment,
-                },
-            )
-        uow.commit()
-    services.outbox_ready.set()
-    return True
+    return queue_post(services.uow, services.outbox_ready,
+                      services.policy.channels.digest_channel, review.post(), now)
+
+
+SCHEDULE = Schedule("monthly review", log, lambda policy: policy.review.enabled, due_month,
+                    due_at, review_key, queue_review)
 
 
 # ------------------------------------------------------------------------------ CSV

@@ -300,8 +300,8 @@ class Stage:
         with self.services.unit_of_work() as uow:
             key = uow.outbox.key_of_result(channel, ts)
             uow.rollback()
-        return key in (digest_key(due_week(self.services, at)),
-                       review_key(due_month(self.services, at)))
+        return key in (digest_key(due_week(self.policy, at)),
+                       review_key(due_month(self.policy, at)))
 
     def _deals_only(self, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """A report's title and its deals section, and whether anything was left out: in
@@ -403,8 +403,8 @@ class Stage:
             found = uow.notices.next_due_after(now)
             uow.rollback()
         tz = self.policy.tz
-        week_end = due_week(self.services, now).end.astimezone(tz)
-        month_end = due_month(self.services, now).end.astimezone(tz)
+        week_end = due_week(self.policy, now).end.astimezone(tz)
+        month_end = due_month(self.policy, now).end.astimezone(tz)
         return min([at for at in (
             found,
             digest_due_at(self.policy, week_of(week_end.date(), tz)),
@@ -991,7 +991,8 @@ def _mark_history_posted(services: Services) -> None:
     week and month (a fresh install would, once)."""
     now = services.clock.now()
     with services.unit_of_work() as uow:
-        for key in (digest_key(due_week(services, now)), review_key(due_month(services, now))):
+        for key in (digest_key(due_week(services.policy, now)),
+                    review_key(due_month(services.policy, now))):
             row = uow.outbox.enqueue(key=key, kind=OutboxKind.MESSAGE, now=now, payload={})
             if row is not None:
                 row.status = OutboxStatus.SENT
