@@ -20,7 +20,6 @@ import tomllib
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from threading import Barrier, Thread
 from typing import Any
 from urllib.request import urlopen
 
@@ -37,8 +36,8 @@ from bot.settings import SettingsError
 from bot.user_agent import USER_AGENT
 from storage.models import LeadEvent, OutboxMessage, OutboxStatus
 from tests.harness import FakeSlack
-from tests.harness.bot_env import make_worker, start_bot
-from tests.harness.bot_process import bot_environment
+from tests.harness.bot_env import drain_together, make_worker, start_bot
+from tests.harness.bot_process import bot_environment, worker_process
 from tests.harness.databases import Database
 from tests.harness.outbound import SECRET, Receiver, decide, webhook_rows, webhook_services
 from tests.harness.policies import EXAMPLE_POLICY, webhook_policy
@@ -400,38 +399,11 @@ def test_several_workers_deliver_each_outcome_once(
     for n in range(12):
         decide(services, external_id=f"lead-{n}")
     workers = [make_worker(services, clock, fake_slack) for _ in range(3)]
-    barrier = Barrier(len(workers))
-    errors: list[BaseException] = []
-
-    def run(worker: OutboxWorker) -> None:
-        try:
-            barrier.wait()
-            while worker.run_once(limit=3):
-                pass
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [Thread(target=run, args=(w,)) for w in workers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    errors = drain_together(workers)
     assert not errors, errors
     deliveries = [r.headers["X-SLA-Delivery"] for r in receiver.requests]
     assert len(deliveries) == 12 and len(set(deliveries)) == 12
 
-
-WORKER_SCRIPT = """
-import sys
-from bot.clock import SystemClock
-from bot.outbox.worker import OutboxWorker
-from bot.policy import load_policy
-from bot.services import build_services
-from bot.settings import load_settings
-
-services = build_services(load_settings(dotenv=False), load_policy(sys.argv[1]), SystemClock())
-OutboxWorker(services).run_once()
-"""
 
 
 def test_a_worker_killed_between_the_post_and_its_commit_sends_again(
@@ -450,8 +422,7 @@ def test_a_worker_killed_between_the_post_and_its_commit_sends_again(
     receiver.hold = threading.Event()
     env = bot_environment(fake_slack.base_url, sqlite_db.url, policy_file, bot_token=BOT_TOKEN,
                           signing_secret=SIGNING_SECRET, OUTBOUND_WEBHOOK_SECRET=SECRET)
-    process = subprocess.Popen([sys.executable, "-c", WORKER_SCRIPT, str(policy_file)],
-                               cwd=ROOT, env=env)
+    process = worker_process(env, policy_file, cwd=ROOT)
     try:
         assert receiver.arrived.wait(30), "the worker process never posted"
         process.send_signal(signal.SIGKILL)

@@ -7,11 +7,11 @@ written to the database.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import pytest
@@ -24,15 +24,14 @@ from handlers.server import BotServer
 from storage import migrate
 from storage.db import make_engine
 from storage.models import LeadStatus
-from tests.harness import FakeSlack, HttpResponse, http_post
+from tests.harness import FakeSlack, HttpResponse
 from tests.harness.bot_env import make_services, start_bot
 from tests.harness.databases import Database
+from tests.harness.intake import OUTCOME_PATH
+from tests.harness.intake import post as post_intake
 from tests.harness.leads import lead_row, make_lead, outcome_events, row_counts
 from tests.harness.policies import EXAMPLE_POLICY
-from tests.harness.settings import BOT_TOKEN, make_settings
-
-TOKEN = "test-intake-token"
-PATH = "/webhooks/outcome"
+from tests.harness.settings import BOT_TOKEN, INTAKE_TOKEN, make_settings
 
 # SPEC 10's example, with a lead to find
 EXAMPLE: dict[str, Any] = {
@@ -41,18 +40,8 @@ EXAMPLE: dict[str, Any] = {
     "deal_id": "crm-deal-77",
 }
 
-
-def post(
-    server: BotServer, body: Any, *, token: str | None = TOKEN,
-    content_type: str | None = "application/json",
-) -> HttpResponse:
-    data = body if isinstance(body, str | bytes) else json.dumps(body, ensure_ascii=False)
-    headers: dict[str, str] = {}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    if content_type is not None:
-        headers["Content-Type"] = content_type
-    return http_post(f"{server.url}{PATH}", data, headers)
+#: the CRM's delivery: ``post`` to the outcome endpoint
+post = partial(post_intake, path=OUTCOME_PATH)
 
 
 @pytest.fixture
@@ -61,10 +50,9 @@ def services(fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualC
 
 
 @pytest.fixture
-def server(services: Services) -> Iterator[BotServer]:
-    running = start_bot(services)
-    yield running
-    running.stop()
+def server(bot: BotServer) -> BotServer:
+    """The running bot on this module's services (each kind of database)."""
+    return bot
 
 
 def test_spec_example_is_recorded_then_a_duplicate(services: Services, server: BotServer) -> None:
@@ -208,8 +196,8 @@ def test_a_bad_body_is_a_400_naming_its_field_and_writes_nothing(
 @pytest.mark.parametrize(("token", "content_type", "status"), [
     (None, "application/json", 401),
     ("wrong-token", "application/json", 401),
-    (TOKEN, "text/plain", 415),
-    (TOKEN, None, 415),
+    (INTAKE_TOKEN, "text/plain", 415),
+    (INTAKE_TOKEN, None, 415),
 ])
 def test_unauthorized_or_not_json_is_refused_before_reading(
     refusing: tuple[BotServer, Services], token: str | None, content_type: str | None,
@@ -234,7 +222,7 @@ def test_the_previous_token_still_works_during_a_rotation(
     fake_slack: FakeSlack, sqlite_db: Database, policy: Policy, clock: ManualClock
 ) -> None:
     settings = make_settings(fake_slack, sqlite_db.url, intake_token="new-token-value",
-                             intake_token_previous=TOKEN)
+                             intake_token_previous=INTAKE_TOKEN)
     services = build_services(settings, policy, clock, engine=sqlite_db.engine,
                               slack=slack_client(token=BOT_TOKEN, base_url=fake_slack.base_url))
     lead_id = make_lead(services, "crm-1")

@@ -6,11 +6,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import timedelta
+from threading import Barrier, Thread
+from typing import Any
 
 from sqlalchemy import func, select
 
 from bot.clock import ManualClock
-from bot.ids import Action
+from bot.ids import Action, Command
 from bot.outbox.worker import OutboxWorker
 from bot.policy import Policy
 from bot.services import Services, build_services
@@ -50,6 +52,28 @@ def make_worker(
         sleep=lambda seconds: clock.advance(timedelta(seconds=seconds)),
         rng=random.Random(7),
     )
+
+
+def drain_together(workers: list[OutboxWorker], batch: int = 3) -> list[BaseException]:
+    """Each worker in its own thread, released at once (a barrier) to take ``batch`` rows at a
+    time until none is left, as replicas would: what they raised (empty when none did)."""
+    barrier = Barrier(len(workers))
+    errors: list[BaseException] = []
+
+    def run(worker: OutboxWorker) -> None:
+        try:
+            barrier.wait()
+            while worker.run_once(limit=batch):
+                pass
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [Thread(target=run, args=(worker,)) for worker in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return errors
 
 
 def start_bot(services: Services) -> BotServer:
@@ -104,6 +128,22 @@ class Env:
             action.value, str(lead_id), user_id=user, channel_id=CHANNEL, message_ts=ts,
             response_url=response_url,
         )
+
+    def command(self, command: Command, user: str, text: str = "") -> dict[str, Any]:
+        """Send the slash ``command`` with ``text`` as ``user``: the one answer its response
+        URL got (each call has a response URL of its own)."""
+        name = f"{command.value}-{user}-{len(self.fake.calls_to('response_url'))}"
+        url = self.fake.response_url(name, user=user)
+        response = self.slack.slash_command(command.value, text, user_id=user, response_url=url)
+        assert response.status == 200
+
+        def answered() -> list[dict[str, Any]]:
+            return [c.args for c in self.fake.calls_to("response_url")
+                    if c.args.get("_name") == name]
+
+        eventually(lambda: len(answered()) == 1)
+        (answer,) = answered()
+        return answer
 
     def lead(self, lead_id: int) -> Lead:
         return lead_row(self.services, lead_id)
