@@ -7,7 +7,6 @@ written to the database.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,13 +23,14 @@ from handlers.server import BotServer
 from storage import migrate
 from storage.db import make_engine
 from storage.models import LeadStatus
-from tests.harness import FakeSlack, HttpResponse
+from tests.harness import FakeSlack
 from tests.harness.bot_env import make_services, start_bot
 from tests.harness.databases import Database
 from tests.harness.intake import OUTCOME_PATH
 from tests.harness.intake import post as post_intake
 from tests.harness.leads import lead_row, make_lead, outcome_events, row_counts
 from tests.harness.policies import EXAMPLE_POLICY
+from tests.harness.racing import race
 from tests.harness.settings import BOT_TOKEN, INTAKE_TOKEN, make_settings
 
 # SPEC 10's example, with a lead to find
@@ -96,18 +96,9 @@ def test_twenty_concurrent_deliveries_record_the_outcome_once(
     services: Services, server: BotServer
 ) -> None:
     lead_id = make_lead(services, "crm-1")
-    gate = threading.Barrier(20)
-    answers: list[HttpResponse] = []
-
-    def deliver() -> None:
-        gate.wait(10)
-        answers.append(post(server, EXAMPLE))
-
-    threads = [threading.Thread(target=deliver) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    contest = race([partial(post, server, EXAMPLE)] * 20)
+    assert contest.errors == []
+    answers = contest.results
     assert [a.status for a in answers] == [202] * 20
     assert sorted(a.json()["status"] for a in answers) == ["duplicate"] * 19 + ["recorded"]
     assert {a.json()["lead_id"] for a in answers} == {lead_id}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import timedelta
-from threading import Barrier, Thread
+from functools import partial
 from typing import Any
 
 from sqlalchemy import func, select
@@ -24,6 +24,7 @@ from tests.harness.databases import Database
 from tests.harness.fake_slack import FakeSlack
 from tests.harness.leads import lead_row, queue
 from tests.harness.people import CHANNEL, REP1
+from tests.harness.racing import race
 from tests.harness.settings import BOT_TOKEN, SIGNING_SECRET, make_settings
 from tests.harness.waiting import eventually
 
@@ -57,23 +58,12 @@ def make_worker(
 def drain_together(workers: list[OutboxWorker], batch: int = 3) -> list[BaseException]:
     """Each worker in its own thread, released at once (a barrier) to take ``batch`` rows at a
     time until none is left, as replicas would: what they raised (empty when none did)."""
-    barrier = Barrier(len(workers))
-    errors: list[BaseException] = []
 
-    def run(worker: OutboxWorker) -> None:
-        try:
-            barrier.wait()
-            while worker.run_once(limit=batch):
-                pass
-        except BaseException as exc:
-            errors.append(exc)
+    def drain(worker: OutboxWorker) -> None:
+        while worker.run_once(limit=batch):
+            pass
 
-    threads = [Thread(target=run, args=(worker,)) for worker in workers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return errors
+    return race([partial(drain, worker) for worker in workers]).errors
 
 
 def start_bot(services: Services) -> BotServer:
