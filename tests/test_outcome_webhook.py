@@ -16,20 +16,17 @@ from typing import Any
 import pytest
 
 from bot.clock import ManualClock
-from bot.policy import Policy, load_policy
+from bot.policy import Policy
 from bot.services import Services, build_services
 from bot.user_agent import slack_client
 from handlers.server import BotServer
-from storage import migrate
-from storage.db import make_engine
 from storage.models import LeadStatus
 from tests.harness import FakeSlack
 from tests.harness.bot_env import make_services, start_bot
 from tests.harness.databases import Database
-from tests.harness.intake import OUTCOME_PATH
+from tests.harness.intake import OUTCOME_PATH, refusing_bot
 from tests.harness.intake import post as post_intake
 from tests.harness.leads import lead_row, make_lead, outcome_events, row_counts
-from tests.harness.policies import EXAMPLE_POLICY
 from tests.harness.racing import race
 from tests.harness.settings import BOT_TOKEN, INTAKE_TOKEN, make_settings
 
@@ -113,19 +110,9 @@ def refusing(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[BotServer, Services]]:
     """One bot with one SQL for the refused requests: each asserts it wrote nothing."""
-    fake = FakeSlack().start()
-    url = f"sqlite:///{tmp_path_factory.mktemp('refused') / 'test.db'}"
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    clock = ManualClock(datetime(2026, 11, 24, 1, 0, tzinfo=UTC))
-    services = make_services(fake, Database("sqlite", url, engine), load_policy(EXAMPLE_POLICY),
-                             clock)
-    make_lead(services, "crm-1")
-    running = start_bot(services)
-    yield running, services
-    running.stop()
-    fake.stop()
-    assert fake.calls == [] and fake.errors == []
+    with refusing_bot(tmp_path_factory.mktemp("refused")) as running:
+        make_lead(running.services, "crm-1")
+        yield running, running.services
 
 
 def example(**changes: Any) -> dict[str, Any]:
