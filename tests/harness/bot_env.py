@@ -19,9 +19,8 @@ from bot.services import Services, build_services
 from bot.user_agent import slack_client
 from handlers.server import BotServer
 from storage.models import Lead, LeadEvent, LeadStatus, OutboxMessage
-from tests.harness import HttpResponse, SlackRequests
+from tests.harness import FakeSlack, HttpResponse, SlackRequests
 from tests.harness.databases import Database
-from tests.harness.fake_slack import FakeSlack
 from tests.harness.leads import lead_row, queue
 from tests.harness.people import CHANNEL, REP1
 from tests.harness.racing import race

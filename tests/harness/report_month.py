@@ -16,8 +16,8 @@ from bot.reminders.sweep import sweep_notices
 from bot.services import Services
 from bot.workflow import claim, log_touch
 from storage.models import Lead, LeadStatus
+from tests.harness import FakeSlack
 from tests.harness.bot_env import make_worker
-from tests.harness.fake_slack import FakeSlack
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 BANT = ("budget", "authority", "need", "timeline")
