@@ -313,13 +313,20 @@ def test_a_redirect_is_not_followed_and_fails_for_good(
     assert row.last_error is not None and row.last_error.startswith("http 302")
 
 
+def timing_out(
+    fake_slack: FakeSlack, database: Database, clock: ManualClock, receiver: Receiver
+) -> tuple[Services, OutboxWorker]:
+    """A bot that gives the receiver 0.3 s, and a receiver that next answers after 1 s."""
+    services = webhook_services(
+        fake_slack, database, webhook_policy(receiver.url, timeout_seconds=0.3), clock)
+    receiver.answer(200, delay=1.0)
+    return services, make_worker(services, clock, fake_slack)
+
+
 def test_a_receiver_that_is_down_or_too_slow_is_retried(
     fake_slack: FakeSlack, sqlite_db: Database, clock: ManualClock, receiver: Receiver
 ) -> None:
-    policy = webhook_policy(receiver.url, timeout_seconds=0.3)
-    services = webhook_services(fake_slack, sqlite_db, policy, clock)
-    worker = make_worker(services, clock, fake_slack)
-    receiver.answer(200, delay=1.0)  # answers after our timeout
+    services, worker = timing_out(fake_slack, sqlite_db, clock, receiver)
     decide(services)
     started = time.monotonic()
     worker.run_once()
@@ -339,10 +346,7 @@ def test_a_receiver_that_is_down_or_too_slow_is_retried(
 def test_an_unreachable_receiver_delays_no_slack_post_and_costs_one_timeout_per_retry(
     fake_slack: FakeSlack, sqlite_db: Database, clock: ManualClock, receiver: Receiver
 ) -> None:
-    policy = webhook_policy(receiver.url, timeout_seconds=0.3)
-    services = webhook_services(fake_slack, sqlite_db, policy, clock)
-    worker = make_worker(services, clock, fake_slack)
-    receiver.answer(200, delay=1.0)  # hangs past our timeout
+    services, worker = timing_out(fake_slack, sqlite_db, clock, receiver)  # it hangs
     decide(services, external_id="lead-a")
     decide(services, external_id="lead-b")
     with services.unit_of_work() as uow:  # queued after both webhooks
