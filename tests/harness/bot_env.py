@@ -134,6 +134,14 @@ class Env:
         (answer,) = answered()
         return answer
 
+    def press_answered(self, action: Action, lead_id: int, ts: str, user: str,
+                       name: str) -> list[str]:
+        """Press ``action`` as ``user`` and wait for the one answer to its response URL (the
+        listener answers after the ack): the texts it got."""
+        assert self.press(action, lead_id, ts, user, name).status == 200
+        eventually(lambda: len(self.answers(name)) == 1)
+        return self.answers(name)
+
     def lead(self, lead_id: int) -> Lead:
         return lead_row(self.services, lead_id)
 
