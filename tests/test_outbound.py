@@ -40,7 +40,7 @@ from tests.harness.bot_env import drain_together, make_worker, start_bot
 from tests.harness.bot_process import bot_environment, worker_process
 from tests.harness.databases import Database
 from tests.harness.outbound import SECRET, Receiver, decide, webhook_rows, webhook_services
-from tests.harness.policies import EXAMPLE_POLICY, webhook_policy
+from tests.harness.policies import EXAMPLE_POLICY, webhook_policy, webhook_policy_file
 from tests.harness.settings import BOT_TOKEN, ROOT, SIGNING_SECRET
 
 REP = "U0000REP1"
@@ -415,12 +415,7 @@ def test_a_worker_killed_between_the_post_and_its_commit_sends_again(
     tmp_path: Path,
 ) -> None:
     """At least once: a real process is killed (SIGKILL) while the receiver holds its answer."""
-    policy_file = tmp_path / "sla.toml"
-    policy_file.write_text(
-        EXAMPLE_POLICY.read_text(encoding="utf-8")
-        + f'\n[outbound_webhook]\nurl = "{receiver.url}"\n',
-        encoding="utf-8",
-    )
+    policy_file = webhook_policy_file(tmp_path, receiver.url)
     services = webhook_services(fake_slack, sqlite_db, load_policy(policy_file), clock)
     lead_id, event_id = decide(services)
     receiver.hold = threading.Event()
@@ -531,12 +526,7 @@ def test_a_webhook_without_its_secret_is_refused_at_start(
 def test_sla_bot_run_refuses_a_webhook_without_its_secret(
     operator_env: Path, receiver: Receiver
 ) -> None:
-    policy_file = operator_env / "sla.toml"
-    policy_file.write_text(
-        EXAMPLE_POLICY.read_text(encoding="utf-8")
-        + f'\n[outbound_webhook]\nurl = "{receiver.url}"\n',
-        encoding="utf-8",
-    )
+    policy_file = webhook_policy_file(operator_env, receiver.url)
     # a process of its own: were the check missing, the bot would serve until killed
     result = subprocess.run(
         [sys.executable, "-m", "handlers.cli", "--config", str(policy_file), "run", "--port", "0"],
