@@ -19,10 +19,11 @@ from bot.services import Services
 from handlers.server import BotServer
 from storage import migrate
 from tests.harness import FakeSlack, SlackRequests
-from tests.harness.adapters import BotFactory, vendor_services
+from tests.harness.adapters import HUBSPOT_TOKEN, BotFactory, vendor_services
 from tests.harness.bot_env import Env, make_services, start, start_bot
 from tests.harness.bot_process import PROXY_VARIABLES
 from tests.harness.databases import Database, postgresql_database, sqlite_database
+from tests.harness.fake_hubspot import FakeHubSpot
 from tests.harness.held_roles import MANAGERS_GROUP
 from tests.harness.outbound import Receiver
 from tests.harness.people import MANAGER
@@ -113,6 +114,16 @@ def bot(services: Services) -> Iterator[BotServer]:
 
 
 @pytest.fixture
+def db_bot(
+    fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock
+) -> Iterator[BotServer]:
+    """The running bot on each database kind (PostgreSQL needs TEST_DATABASE_URL)."""
+    server = start_bot(make_services(fake_slack, db, policy, clock))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def operator_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """For CLI tests: a clean working directory, a valid environment, a SQLite file."""
     monkeypatch.chdir(tmp_path)
@@ -175,6 +186,15 @@ def make_bot(
     yield start_vendor_bot
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def crm() -> Iterator[FakeHubSpot]:
+    """HubSpot's CRM API stand-in on 127.0.0.1; fails the test if the fake itself failed."""
+    fake = FakeHubSpot(HUBSPOT_TOKEN).start()
+    yield fake
+    fake.stop()
+    assert fake.errors == []
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -56,14 +55,6 @@ QUALIFYING = {
 }
 COMPANY = ("456", {"name": "Example KK", "industry": "manufacturing",
                    "numberofemployees": "250", "domain": "example.co.jp"})
-
-
-@pytest.fixture
-def crm() -> Iterator[FakeHubSpot]:
-    fake = FakeHubSpot(HUBSPOT_TOKEN).start()
-    yield fake
-    fake.stop()
-    assert fake.errors == []
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -37,14 +36,6 @@ DEAL = "9001"
 CLOSED = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 WON = {"dealstage": "closedwon", "amount": "1200000", "deal_currency_code": "JPY",
        "closedate": "2026-11-20T08:00:00Z", "dealname": "Example KK – annual plan"}
-
-
-@pytest.fixture
-def crm() -> Iterator[FakeHubSpot]:
-    fake = FakeHubSpot(HUBSPOT_TOKEN).start()
-    yield fake
-    fake.stop()
-    assert fake.errors == []
 
 
 @pytest.fixture

@@ -344,19 +344,7 @@ def long_env(fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualC
 
 
 def ask(env: Env, user: str) -> dict[str, Any]:
-    name = f"agreement-{user}-{len(env.fake.calls_to('response_url'))}"
-    url = env.fake.response_url(name, user=user)
-    response = env.slack.slash_command(Command.SLA_AGREEMENT.value, "", user_id=user,
-                                       response_url=url)
-    assert response.status == 200
-
-    def answered() -> list[dict[str, Any]]:
-        return [c.args for c in env.fake.calls_to("response_url")
-                if c.args.get("_name") == name]
-
-    eventually(lambda: len(answered()) == 1)
-    (answer,) = answered()
-    return answer
+    return env.command(Command.SLA_AGREEMENT, user)
 
 
 def shown(blocks: list[dict[str, Any]]) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import tomllib
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from threading import Barrier, Thread
 
 import pytest
 from sqlalchemy import select, update
@@ -24,6 +24,7 @@ from tests.harness.bot_env import make_services, make_worker
 from tests.harness.databases import Database
 from tests.harness.leads import lead_row, queue
 from tests.harness.policies import configured_policy, faster_first_contact
+from tests.harness.racing import race
 
 
 def versions(services: Services) -> list[tuple[int, str]]:
@@ -85,23 +86,10 @@ def test_two_processes_starting_at_once_record_one_version_1(
     fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock
 ) -> None:
     starters = 4
-    barrier = Barrier(starters)
-    numbers: list[int] = []
-    errors: list[BaseException] = []
-
-    def start() -> None:
-        services = make_services(fake_slack, db, policy, clock)  # its own units of work
-        try:
-            barrier.wait()
-            numbers.append(record_at_start(services).number)
-        except BaseException as exc:  # collected and asserted below
-            errors.append(exc)
-
-    threads = [Thread(target=start) for _ in range(starters)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    # each process its own services (its own units of work)
+    starting = [make_services(fake_slack, db, policy, clock) for _ in range(starters)]
+    contest = race([partial(record_at_start, services) for services in starting])
+    errors, numbers = contest.errors, [version.number for version in contest.results]
     assert errors == []
     assert numbers == [1] * starters
     assert versions(make_services(fake_slack, db, policy, clock)) == [(1, "active")]

@@ -8,8 +8,10 @@ of the same zone by wall clock and ignores ``fold``, which is wrong around DST.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -477,11 +479,20 @@ durations = st.one_of(
 PROPERTY_SETTINGS = settings(max_examples=100, deadline=None, database=None)
 
 
+def calendar_property(**strategies: Any) -> Callable[[Callable[..., None]], Any]:
+    """A property of every calendar in ``PROPERTY_CALENDARS`` (the test's ``cal``), checked
+    on hypothesis's draws from ``strategies``."""
+
+    def check(test: Callable[..., None]) -> Any:
+        drawn = PROPERTY_SETTINGS(given(**strategies)(test))
+        return pytest.mark.parametrize("cal", PROPERTY_CALENDARS)(drawn)
+
+    return check
+
+
 # The round-trip and landing properties share one test (same draws) to halve the
 # hypothesis overhead; each is still its own assert.
-@pytest.mark.parametrize("cal", PROPERTY_CALENDARS)
-@PROPERTY_SETTINGS
-@given(t=instants, d=durations)
+@calendar_property(t=instants, d=durations)
 def test_add_round_trips_and_lands_in_hours(
     cal: BusinessCalendar, t: datetime, d: timedelta
 ) -> None:
@@ -499,9 +510,7 @@ def test_add_round_trips_and_lands_in_hours(
         assert cal.is_open(backward)
 
 
-@pytest.mark.parametrize("cal", PROPERTY_CALENDARS)
-@PROPERTY_SETTINGS
-@given(t=instants, d1=durations, d2=durations)
+@calendar_property(t=instants, d1=durations, d2=durations)
 def test_add_monotonic_in_duration(
     cal: BusinessCalendar, t: datetime, d1: timedelta, d2: timedelta
 ) -> None:
@@ -510,9 +519,7 @@ def test_add_monotonic_in_duration(
     assert instant(cal.add(t, -d2)) <= instant(cal.add(t, -d1))
 
 
-@pytest.mark.parametrize("cal", PROPERTY_CALENDARS)
-@PROPERTY_SETTINGS
-@given(t1=instants, t2=instants, d=durations)
+@calendar_property(t1=instants, t2=instants, d=durations)
 def test_add_monotonic_in_start(
     cal: BusinessCalendar, t1: datetime, t2: datetime, d: timedelta
 ) -> None:
@@ -524,9 +531,7 @@ def test_add_monotonic_in_start(
 _gaps = st.integers(0, 60 * 86400 * 10**6).map(lambda us: timedelta(microseconds=us))
 
 
-@pytest.mark.parametrize("cal", PROPERTY_CALENDARS)
-@PROPERTY_SETTINGS
-@given(a=instants, ab=_gaps, bc=_gaps)
+@calendar_property(a=instants, ab=_gaps, bc=_gaps)
 def test_between_additive(
     cal: BusinessCalendar, a: datetime, ab: timedelta, bc: timedelta
 ) -> None:
@@ -536,9 +541,7 @@ def test_between_additive(
     assert cal.between(c, a) == -cal.between(a, c)
 
 
-@pytest.mark.parametrize("cal", PROPERTY_CALENDARS)
-@PROPERTY_SETTINGS
-@given(t=instants)
+@calendar_property(t=instants)
 def test_next_open_and_previous_close_bracket_closed_time(
     cal: BusinessCalendar, t: datetime
 ) -> None:
@@ -551,9 +554,7 @@ def test_next_open_and_previous_close_bracket_closed_time(
     assert not cal.is_open(closing) or cal.is_open(closing - timedelta(microseconds=1))
 
 
-@pytest.mark.parametrize("cal", PROPERTY_CALENDARS)
-@PROPERTY_SETTINGS
-@given(a=instants, b=instants)
+@calendar_property(a=instants, b=instants)
 def test_open_intervals_well_formed(cal: BusinessCalendar, a: datetime, b: datetime) -> None:
     a, b = sorted((a, b))
     b = min(b, a + timedelta(days=21))  # bounded for speed

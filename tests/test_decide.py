@@ -47,7 +47,6 @@ from tests.harness.leads import queue
 from tests.harness.people import CHANNEL, MANAGER, REP1, REP2
 from tests.harness.policies import policy_with
 from tests.harness.settings import BOT_TOKEN, SIGNING_SECRET, make_settings
-from tests.harness.waiting import eventually
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -76,14 +75,6 @@ def state(env: Env, lead_id: int) -> tuple[Any, ...]:
     lead = env.lead(lead_id)
     return (lead.status, lead.decided_at, lead.decision_reason, env.outbox_count(lead_id),
             len(env.events(lead_id, "convert")), len(env.events(lead_id, "recycle")))
-
-
-def press_and_wait(env: Env, action: Action, lead_id: int, ts: str, user: str,
-                   name: str) -> list[str]:
-    """Press a button that must be refused; the ephemeral answers it got."""
-    assert env.press(action, lead_id, ts, user, name).status == 200
-    eventually(lambda: len(env.answers(name)) == 1)
-    return env.answers(name)
 
 
 # ---------------------------------------------------------------------------- convert
@@ -382,7 +373,7 @@ def test_a_custom_reason_without_a_translation_shows_as_configured(
 def test_another_rep_pressing_is_refused_without_a_modal(env: Env, action: Action) -> None:
     lead_id, ts = owned(env)
     before = state(env, lead_id)
-    assert press_and_wait(env, action, lead_id, ts, REP2, "stranger") == [
+    assert env.press_answered(action, lead_id, ts, REP2, "stranger") == [
         env.services.t("error.not_allowed")]
     assert env.fake.ephemerals[-1]["user"] == REP2
     assert env.fake.calls_to("views.open") == []
@@ -436,7 +427,7 @@ def test_a_decided_lead_cannot_be_decided_again(env: Env) -> None:
         RecycleBlock.REASON.value: already}
     # the buttons of an older copy of the message (e.g. the claim DM) open nothing
     for action in (Action.CONVERT, Action.RECYCLE):
-        assert press_and_wait(env, action, lead_id, ts, REP1, f"again-{action.value}") == [
+        assert env.press_answered(action, lead_id, ts, REP1, f"again-{action.value}") == [
             already]
     assert env.fake.calls_to("views.open") == []
     env.drain()
@@ -449,7 +440,7 @@ def test_a_recycled_lead_says_who_recycled_it(env: Env) -> None:
     lead_id, ts = owned(env, touches=5)
     accepted(submit(env, Callback.RECYCLE_MODAL, lead_id, REP1,
                     recycle_values(with_fewer=False)))
-    assert press_and_wait(env, Action.CONVERT, lead_id, ts, REP2, "late") == [
+    assert env.press_answered(Action.CONVERT, lead_id, ts, REP2, "late") == [
         env.services.t("decide.error.recycled", user=f"<@{REP1}>", at="Tue 24 Nov 12:30")]
     assert env.lead(lead_id).status == LeadStatus.RECYCLED
 
@@ -458,7 +449,7 @@ def test_an_unowned_lead_cannot_be_decided(env: Env) -> None:
     t = env.services.t
     lead_id, ts = env.posted()
     before = state(env, lead_id)
-    assert press_and_wait(env, Action.CONVERT, lead_id, ts, MANAGER, "early") == [
+    assert env.press_answered(Action.CONVERT, lead_id, ts, MANAGER, "early") == [
         t("decide.error.not_claimed")]
     assert errors_of(submit(env, Callback.RECYCLE_MODAL, lead_id, MANAGER,
                             recycle_values(fewer="early"))) == {

@@ -9,7 +9,7 @@ left unclaimed until it breaches, and a marketer replies in its thread.
 from __future__ import annotations
 
 import base64
-import threading
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -37,6 +37,7 @@ from tests.harness.databases import Database
 from tests.harness.digest_world import PNG_SIGNATURE, TOKYO, World, jst
 from tests.harness.people import CHANNEL
 from tests.harness.policies import EXAMPLE_POLICY
+from tests.harness.racing import race
 
 REP, MARKETER = "U0000REP1", "U0000MKT1"
 
@@ -135,23 +136,9 @@ def test_two_sweepers_at_once_post_one_digest(world: World) -> None:
     world.busy_week()
     now = jst(11, 30, 9)
     world.clock.set(now)
-    barrier = threading.Barrier(2)
-    outcomes: list[bool] = []
-    errors: list[BaseException] = []
-
-    def sweeper() -> None:
-        try:
-            barrier.wait()
-            outcomes.append(digest_step(world.services, now))
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=sweeper) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    contest = race([partial(digest_step, world.services, now)] * 2)
+    assert contest.errors == []
+    outcomes = contest.results
     assert sorted(outcomes) == [False, True]
     world.drain()
     assert len(world.digests()) == 1 and len(world.shared_files()) == 1

@@ -356,15 +356,15 @@ def many_activities() -> Lead:
     )
 
 
+def every_text_field(text: str, activities: list[Activity], **fields: Any) -> Lead:
+    """A lead whose every free-text field is ``text``, with ``activities``."""
+    return make_lead(activities, contact_name=text, company_name=text, contact_title=text,
+                     company_industry=text, source=text, tier=text, **fields)
+
+
 def huge_strings() -> Lead:
-    return make_lead(
-        [Activity(type=HUGE, at=NOW - timedelta(hours=i), detail=HUGE) for i in range(50)],
-        contact_name=HUGE,
-        company_name=HUGE,
-        contact_title=HUGE,
-        company_industry=HUGE,
-        source=HUGE,
-        tier=HUGE,
+    return every_text_field(
+        HUGE, [Activity(type=HUGE, at=NOW - timedelta(hours=i), detail=HUGE) for i in range(50)],
         id=10**18,
     )
 
@@ -372,29 +372,13 @@ def huge_strings() -> Lead:
 def all_escapes() -> Lead:
     """Every character expands fivefold when escaped: the worst case for budgets."""
     amps = "&" * 10_240
-    return make_lead(
-        [Activity(type=amps, at=NOW, detail=amps) for _ in range(12)],
-        contact_name=amps,
-        company_name=amps,
-        contact_title=amps,
-        company_industry=amps,
-        source=amps,
-        tier=amps,
-    )
+    return every_text_field(amps, [Activity(type=amps, at=NOW, detail=amps) for _ in range(12)])
 
 
 def emoji_only() -> Lead:
     """Characters outside the BMP count twice in UTF-16."""
     emoji = "🎉" * 10_240
-    return make_lead(
-        [Activity(type=emoji, at=NOW, detail=emoji) for _ in range(12)],
-        contact_name=emoji,
-        company_name=emoji,
-        contact_title=emoji,
-        company_industry=emoji,
-        source=emoji,
-        tier=emoji,
-    )
+    return every_text_field(emoji, [Activity(type=emoji, at=NOW, detail=emoji) for _ in range(12)])
 
 
 def empty_optional() -> Lead:

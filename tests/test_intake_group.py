@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,28 +21,17 @@ from sqlalchemy.orm import Session
 from bot import intake
 from bot.clock import ManualClock
 from bot.lifecycle import Surface
-from bot.policy import Policy
 from bot.submissions import already_handled
 from handlers.server import BotServer
 from storage.models import Activity, Lead, LeadEvent, OutboxMessage
 from storage.repositories import History
 from storage.unit_of_work import GroupCommit
-from tests.harness import FakeSlack, HttpResponse
-from tests.harness.bot_env import make_services, start_bot
+from tests.harness import HttpResponse
 from tests.harness.databases import Database
 from tests.harness.intake import post
 from tests.harness.leads import EXAMPLE, lead, not_qualified
 
 WAIT_S = 10
-
-
-@pytest.fixture
-def group_bot(
-    fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock
-) -> Iterator[BotServer]:
-    server = start_bot(make_services(fake_slack, db, policy, clock))
-    yield server
-    server.stop()
 
 
 class Commits:
@@ -132,9 +120,9 @@ def count(engine: Engine, model: type[Any]) -> int:
 
 
 def test_deliveries_that_arrive_together_are_stored_in_one_transaction(
-    group_bot: BotServer, monkeypatch: pytest.MonkeyPatch
+    db_bot: BotServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = group_bot.services.engine
+    engine = db_bot.services.engine
     bodies = {
         **{f"new-{n}": lead(external_id=f"new-{n}") for n in range(5)},
         "cold": not_qualified(),
@@ -142,7 +130,7 @@ def test_deliveries_that_arrive_together_are_stored_in_one_transaction(
         "twin-b": lead(external_id="twin"),
         "first-again": lead(external_id="first"),
     }
-    senders, release = queue_behind_a_held_delivery(group_bot, monkeypatch, bodies)
+    senders, release = queue_behind_a_held_delivery(db_bot, monkeypatch, bodies)
     commits = Commits()
     try:
         release.set()
@@ -166,7 +154,7 @@ def test_deliveries_that_arrive_together_are_stored_in_one_transaction(
     assert senders.json("first-again") == {**first, "status": "duplicate"}
     ids = {senders.json(name)["lead_id"] for name in ("first", *bodies)}
     assert len(ids) == 8  # first, five new, the cold one, the twin
-    with group_bot.services.unit_of_work() as uow:
+    with db_bot.services.unit_of_work() as uow:
         stored = uow.session.execute(select(Lead.id, Lead.external_id, Lead.status)).all()
         assert {row.id for row in stored} == ids
         twin = uow.leads.by_external_id("twin", history=History.ALL)
@@ -182,15 +170,15 @@ def test_deliveries_that_arrive_together_are_stored_in_one_transaction(
 
 
 def test_a_delivery_the_database_refuses_does_not_spoil_its_group(
-    group_bot: BotServer, monkeypatch: pytest.MonkeyPatch, db: Database
+    db_bot: BotServer, monkeypatch: pytest.MonkeyPatch, db: Database
 ) -> None:
-    engine = group_bot.services.engine
+    engine = db_bot.services.engine
     refuse_external_id(engine, "poison")
     bodies = {
         "poison": lead(external_id="poison"),
         **{f"good-{n}": lead(external_id=f"good-{n}") for n in range(4)},
     }
-    senders, release = queue_behind_a_held_delivery(group_bot, monkeypatch, bodies)
+    senders, release = queue_behind_a_held_delivery(db_bot, monkeypatch, bodies)
     release.set()
     senders.join()
 
@@ -204,7 +192,7 @@ def test_a_delivery_the_database_refuses_does_not_spoil_its_group(
 
 
 def test_a_group_that_fails_whole_loses_nothing_it_answered(
-    group_bot: BotServer, monkeypatch: pytest.MonkeyPatch
+    db_bot: BotServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The group's transaction fails after its inserts (a crash before the commit): it is rolled
     back and every delivery is stored alone; each 202 names a stored lead, none is doubled."""
@@ -219,7 +207,7 @@ def test_a_group_that_fails_whole_loses_nothing_it_answered(
     monkeypatch.setattr(intake, "_store_together", crash)
     bodies = {f"lead-{n}": lead(external_id=f"lead-{n}") for n in range(6)}
     bodies["lead-0-again"] = lead(external_id="lead-0")
-    senders, release = queue_behind_a_held_delivery(group_bot, monkeypatch, bodies)
+    senders, release = queue_behind_a_held_delivery(db_bot, monkeypatch, bodies)
     release.set()
     senders.join()
 
@@ -227,7 +215,7 @@ def test_a_group_that_fails_whole_loses_nothing_it_answered(
     answers = {name: senders.json(name) for name in ("first", *bodies)}
     assert sorted(a["status"] for a in answers.values()) == ["duplicate"] + ["queued"] * 7
     assert answers["lead-0-again"]["lead_id"] == answers["lead-0"]["lead_id"]
-    engine = group_bot.services.engine
+    engine = db_bot.services.engine
     with engine.connect() as connection:
         stored = dict(connection.execute(select(Lead.external_id, Lead.id)).all())
     assert stored == {name: answers[name]["lead_id"] for name in ("first", *bodies)
@@ -237,11 +225,11 @@ def test_a_group_that_fails_whole_loses_nothing_it_answered(
 
 
 def test_a_replayed_submission_stores_nothing_in_its_group_either(
-    group_bot: BotServer, monkeypatch: pytest.MonkeyPatch, clock: ManualClock
+    db_bot: BotServer, monkeypatch: pytest.MonkeyPatch, clock: ManualClock
 ) -> None:
     """A modal submission's key is recorded in its group's transaction: a replay queued in the
     same group, or one of a submission committed before, is answered None and stores nothing."""
-    services = group_bot.services
+    services = db_bot.services
     answers: dict[str, intake.IntakeResult | None] = {}
 
     def submit(name: str, external_id: str, key: str | None) -> None:
@@ -271,11 +259,11 @@ def test_a_replayed_submission_stores_nothing_in_its_group_either(
 
 
 def test_when_nothing_can_be_stored_nothing_is_answered_accepted(
-    group_bot: BotServer, monkeypatch: pytest.MonkeyPatch
+    db_bot: BotServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bodies = {f"lead-{n}": lead(external_id=f"lead-{n}") for n in range(4)}
-    senders, release = queue_behind_a_held_delivery(group_bot, monkeypatch, bodies)
-    engine = group_bot.services.engine
+    senders, release = queue_behind_a_held_delivery(db_bot, monkeypatch, bodies)
+    engine = db_bot.services.engine
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE outbox"))  # no handoff can be queued any more
     release.set()

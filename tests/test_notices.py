@@ -7,8 +7,8 @@ manager, and so on. Moving the clock and sweeping must send exactly those, once.
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -29,6 +29,7 @@ from tests.harness.leads import queue, spec_lead
 from tests.harness.notices_world import World, jst
 from tests.harness.people import CHANNEL
 from tests.harness.policies import with_auto_assign
+from tests.harness.racing import race
 
 REP = "U0000REP1"
 MANAGER = "U0000MGR1"
@@ -191,21 +192,7 @@ def test_three_sweepers_send_each_notice_once(
             message_ts="1.0", next_due_at=jst(24, 10)))
         uow.commit()
     clock.set(jst(24, 12, 5))
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(3)
-
-    def sweeper() -> None:
-        try:
-            barrier.wait()
-            sweep_notices(services)
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=sweeper) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = race([partial(sweep_notices, services)] * 3).errors
     assert errors == []
     with services.unit_of_work() as uow:
         per_lead: list[Any] = list(uow.session.execute(

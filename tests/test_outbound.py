@@ -20,7 +20,6 @@ import tomllib
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from threading import Barrier, Thread
 from typing import Any
 from urllib.request import urlopen
 
@@ -37,11 +36,11 @@ from bot.settings import SettingsError
 from bot.user_agent import USER_AGENT
 from storage.models import LeadEvent, OutboxMessage, OutboxStatus
 from tests.harness import FakeSlack
-from tests.harness.bot_env import make_worker, start_bot
-from tests.harness.bot_process import bot_environment
+from tests.harness.bot_env import drain_together, make_worker, start_bot
+from tests.harness.bot_process import bot_environment, worker_process
 from tests.harness.databases import Database
 from tests.harness.outbound import SECRET, Receiver, decide, webhook_rows, webhook_services
-from tests.harness.policies import EXAMPLE_POLICY, webhook_policy
+from tests.harness.policies import EXAMPLE_POLICY, webhook_policy, webhook_policy_file
 from tests.harness.settings import BOT_TOKEN, ROOT, SIGNING_SECRET
 
 REP = "U0000REP1"
@@ -314,13 +313,20 @@ def test_a_redirect_is_not_followed_and_fails_for_good(
     assert row.last_error is not None and row.last_error.startswith("http 302")
 
 
+def timing_out(
+    fake_slack: FakeSlack, database: Database, clock: ManualClock, receiver: Receiver
+) -> tuple[Services, OutboxWorker]:
+    """A bot that gives the receiver 0.3 s, and a receiver that next answers after 1 s."""
+    services = webhook_services(
+        fake_slack, database, webhook_policy(receiver.url, timeout_seconds=0.3), clock)
+    receiver.answer(200, delay=1.0)
+    return services, make_worker(services, clock, fake_slack)
+
+
 def test_a_receiver_that_is_down_or_too_slow_is_retried(
     fake_slack: FakeSlack, sqlite_db: Database, clock: ManualClock, receiver: Receiver
 ) -> None:
-    policy = webhook_policy(receiver.url, timeout_seconds=0.3)
-    services = webhook_services(fake_slack, sqlite_db, policy, clock)
-    worker = make_worker(services, clock, fake_slack)
-    receiver.answer(200, delay=1.0)  # answers after our timeout
+    services, worker = timing_out(fake_slack, sqlite_db, clock, receiver)
     decide(services)
     started = time.monotonic()
     worker.run_once()
@@ -340,10 +346,7 @@ def test_a_receiver_that_is_down_or_too_slow_is_retried(
 def test_an_unreachable_receiver_delays_no_slack_post_and_costs_one_timeout_per_retry(
     fake_slack: FakeSlack, sqlite_db: Database, clock: ManualClock, receiver: Receiver
 ) -> None:
-    policy = webhook_policy(receiver.url, timeout_seconds=0.3)
-    services = webhook_services(fake_slack, sqlite_db, policy, clock)
-    worker = make_worker(services, clock, fake_slack)
-    receiver.answer(200, delay=1.0)  # hangs past our timeout
+    services, worker = timing_out(fake_slack, sqlite_db, clock, receiver)  # it hangs
     decide(services, external_id="lead-a")
     decide(services, external_id="lead-b")
     with services.unit_of_work() as uow:  # queued after both webhooks
@@ -400,38 +403,11 @@ def test_several_workers_deliver_each_outcome_once(
     for n in range(12):
         decide(services, external_id=f"lead-{n}")
     workers = [make_worker(services, clock, fake_slack) for _ in range(3)]
-    barrier = Barrier(len(workers))
-    errors: list[BaseException] = []
-
-    def run(worker: OutboxWorker) -> None:
-        try:
-            barrier.wait()
-            while worker.run_once(limit=3):
-                pass
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [Thread(target=run, args=(w,)) for w in workers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    errors = drain_together(workers)
     assert not errors, errors
     deliveries = [r.headers["X-SLA-Delivery"] for r in receiver.requests]
     assert len(deliveries) == 12 and len(set(deliveries)) == 12
 
-
-WORKER_SCRIPT = """
-import sys
-from bot.clock import SystemClock
-from bot.outbox.worker import OutboxWorker
-from bot.policy import load_policy
-from bot.services import build_services
-from bot.settings import load_settings
-
-services = build_services(load_settings(dotenv=False), load_policy(sys.argv[1]), SystemClock())
-OutboxWorker(services).run_once()
-"""
 
 
 def test_a_worker_killed_between_the_post_and_its_commit_sends_again(
@@ -439,19 +415,13 @@ def test_a_worker_killed_between_the_post_and_its_commit_sends_again(
     tmp_path: Path,
 ) -> None:
     """At least once: a real process is killed (SIGKILL) while the receiver holds its answer."""
-    policy_file = tmp_path / "sla.toml"
-    policy_file.write_text(
-        EXAMPLE_POLICY.read_text(encoding="utf-8")
-        + f'\n[outbound_webhook]\nurl = "{receiver.url}"\n',
-        encoding="utf-8",
-    )
+    policy_file = webhook_policy_file(tmp_path, receiver.url)
     services = webhook_services(fake_slack, sqlite_db, load_policy(policy_file), clock)
     lead_id, event_id = decide(services)
     receiver.hold = threading.Event()
     env = bot_environment(fake_slack.base_url, sqlite_db.url, policy_file, bot_token=BOT_TOKEN,
                           signing_secret=SIGNING_SECRET, OUTBOUND_WEBHOOK_SECRET=SECRET)
-    process = subprocess.Popen([sys.executable, "-c", WORKER_SCRIPT, str(policy_file)],
-                               cwd=ROOT, env=env)
+    process = worker_process(env, policy_file, cwd=ROOT)
     try:
         assert receiver.arrived.wait(30), "the worker process never posted"
         process.send_signal(signal.SIGKILL)
@@ -556,12 +526,7 @@ def test_a_webhook_without_its_secret_is_refused_at_start(
 def test_sla_bot_run_refuses_a_webhook_without_its_secret(
     operator_env: Path, receiver: Receiver
 ) -> None:
-    policy_file = operator_env / "sla.toml"
-    policy_file.write_text(
-        EXAMPLE_POLICY.read_text(encoding="utf-8")
-        + f'\n[outbound_webhook]\nurl = "{receiver.url}"\n',
-        encoding="utf-8",
-    )
+    policy_file = webhook_policy_file(operator_env, receiver.url)
     # a process of its own: were the check missing, the bot would serve until killed
     result = subprocess.run(
         [sys.executable, "-m", "handlers.cli", "--config", str(policy_file), "run", "--port", "0"],

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
-from threading import Barrier, Thread
 
 import pytest
 from sqlalchemy import select
@@ -24,7 +20,8 @@ from bot.reminders.sweep import sweep_notices
 from bot.services import Services
 from storage.models import LeadEvent, LeadStatus, OutboxMessage, OutboxStatus
 from tests.harness import FakeSlack
-from tests.harness.bot_env import make_services, make_worker, start_bot
+from tests.harness.bot_env import drain_together, make_services, make_worker, start_bot
+from tests.harness.bot_process import bot_environment, worker_process
 from tests.harness.databases import Database
 from tests.harness.leads import lead_row, queue, spec_lead
 from tests.harness.people import CHANNEL
@@ -207,38 +204,11 @@ def test_two_workers_on_one_database_post_each_lead_once(
     for n in range(12):
         queue(services, f"lead-{n}")
     workers = [make_worker(services, clock, fake_slack) for _ in range(3)]
-    barrier = Barrier(len(workers))
-    errors: list[BaseException] = []
-
-    def run(worker: OutboxWorker) -> None:
-        try:
-            barrier.wait()
-            while worker.run_once(limit=3):
-                pass
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [Thread(target=run, args=(w,)) for w in workers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    errors = drain_together(workers)
     assert not errors, errors
     keys = [m["metadata"]["event_payload"]["key"] for m in fake_slack.messages(CHANNEL)]
     assert len(keys) == 12 and len(set(keys)) == 12
 
-
-WORKER_SCRIPT = """
-import sys
-from bot.clock import SystemClock
-from bot.outbox.worker import OutboxWorker
-from bot.policy import load_policy
-from bot.services import build_services
-from bot.settings import load_settings
-
-services = build_services(load_settings(dotenv=False), load_policy(sys.argv[1]), SystemClock())
-OutboxWorker(services).run_once()
-"""
 
 
 def test_a_crash_after_slack_posted_but_before_the_commit_does_not_post_twice(
@@ -248,10 +218,9 @@ def test_a_crash_after_slack_posted_but_before_the_commit_does_not_post_twice(
     """A real process is killed (SIGKILL) while its commit waits, after Slack took the post."""
     lead_id = queue(services)
     fake_slack.fail("chat.postMessage", delay=2.0)  # Slack is busy with it: we block the db
-    env = {**os.environ, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-           "SLACK_API_URL": fake_slack.base_url, "DATABASE_URL": sqlite_db.url}
-    process = subprocess.Popen([sys.executable, "-c", WORKER_SCRIPT, str(EXAMPLE_POLICY)],
-                               cwd=ROOT, env=env)
+    env = bot_environment(fake_slack.base_url, sqlite_db.url, EXAMPLE_POLICY, bot_token=BOT_TOKEN,
+                          signing_secret=SIGNING_SECRET)
+    process = worker_process(env, EXAMPLE_POLICY, cwd=ROOT)
     blocker = sqlite_db.engine.raw_connection()
     try:
         fake_slack.wait_for_arrival("chat.postMessage", timeout=30)  # the post is in flight

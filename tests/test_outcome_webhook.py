@@ -7,32 +7,28 @@ written to the database.
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import pytest
 
 from bot.clock import ManualClock
-from bot.policy import Policy, load_policy
+from bot.policy import Policy
 from bot.services import Services, build_services
 from bot.user_agent import slack_client
 from handlers.server import BotServer
-from storage import migrate
-from storage.db import make_engine
 from storage.models import LeadStatus
-from tests.harness import FakeSlack, HttpResponse, http_post
+from tests.harness import FakeSlack
 from tests.harness.bot_env import make_services, start_bot
 from tests.harness.databases import Database
+from tests.harness.intake import OUTCOME_PATH, refusing_bot
+from tests.harness.intake import post as post_intake
 from tests.harness.leads import lead_row, make_lead, outcome_events, row_counts
-from tests.harness.policies import EXAMPLE_POLICY
-from tests.harness.settings import BOT_TOKEN, make_settings
-
-TOKEN = "test-intake-token"
-PATH = "/webhooks/outcome"
+from tests.harness.racing import race
+from tests.harness.settings import BOT_TOKEN, INTAKE_TOKEN, make_settings
 
 # SPEC 10's example, with a lead to find
 EXAMPLE: dict[str, Any] = {
@@ -41,18 +37,8 @@ EXAMPLE: dict[str, Any] = {
     "deal_id": "crm-deal-77",
 }
 
-
-def post(
-    server: BotServer, body: Any, *, token: str | None = TOKEN,
-    content_type: str | None = "application/json",
-) -> HttpResponse:
-    data = body if isinstance(body, str | bytes) else json.dumps(body, ensure_ascii=False)
-    headers: dict[str, str] = {}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    if content_type is not None:
-        headers["Content-Type"] = content_type
-    return http_post(f"{server.url}{PATH}", data, headers)
+#: the CRM's delivery: ``post`` to the outcome endpoint
+post = partial(post_intake, path=OUTCOME_PATH)
 
 
 @pytest.fixture
@@ -61,10 +47,9 @@ def services(fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualC
 
 
 @pytest.fixture
-def server(services: Services) -> Iterator[BotServer]:
-    running = start_bot(services)
-    yield running
-    running.stop()
+def server(bot: BotServer) -> BotServer:
+    """The running bot on this module's services (each kind of database)."""
+    return bot
 
 
 def test_spec_example_is_recorded_then_a_duplicate(services: Services, server: BotServer) -> None:
@@ -108,18 +93,9 @@ def test_twenty_concurrent_deliveries_record_the_outcome_once(
     services: Services, server: BotServer
 ) -> None:
     lead_id = make_lead(services, "crm-1")
-    gate = threading.Barrier(20)
-    answers: list[HttpResponse] = []
-
-    def deliver() -> None:
-        gate.wait(10)
-        answers.append(post(server, EXAMPLE))
-
-    threads = [threading.Thread(target=deliver) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    contest = race([partial(post, server, EXAMPLE)] * 20)
+    assert contest.errors == []
+    answers = contest.results
     assert [a.status for a in answers] == [202] * 20
     assert sorted(a.json()["status"] for a in answers) == ["duplicate"] * 19 + ["recorded"]
     assert {a.json()["lead_id"] for a in answers} == {lead_id}
@@ -134,19 +110,9 @@ def refusing(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[BotServer, Services]]:
     """One bot with one SQL for the refused requests: each asserts it wrote nothing."""
-    fake = FakeSlack().start()
-    url = f"sqlite:///{tmp_path_factory.mktemp('refused') / 'test.db'}"
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    clock = ManualClock(datetime(2026, 11, 24, 1, 0, tzinfo=UTC))
-    services = make_services(fake, Database("sqlite", url, engine), load_policy(EXAMPLE_POLICY),
-                             clock)
-    make_lead(services, "crm-1")
-    running = start_bot(services)
-    yield running, services
-    running.stop()
-    fake.stop()
-    assert fake.calls == [] and fake.errors == []
+    with refusing_bot(tmp_path_factory.mktemp("refused")) as running:
+        make_lead(running.services, "crm-1")
+        yield running, running.services
 
 
 def example(**changes: Any) -> dict[str, Any]:
@@ -208,8 +174,8 @@ def test_a_bad_body_is_a_400_naming_its_field_and_writes_nothing(
 @pytest.mark.parametrize(("token", "content_type", "status"), [
     (None, "application/json", 401),
     ("wrong-token", "application/json", 401),
-    (TOKEN, "text/plain", 415),
-    (TOKEN, None, 415),
+    (INTAKE_TOKEN, "text/plain", 415),
+    (INTAKE_TOKEN, None, 415),
 ])
 def test_unauthorized_or_not_json_is_refused_before_reading(
     refusing: tuple[BotServer, Services], token: str | None, content_type: str | None,
@@ -234,7 +200,7 @@ def test_the_previous_token_still_works_during_a_rotation(
     fake_slack: FakeSlack, sqlite_db: Database, policy: Policy, clock: ManualClock
 ) -> None:
     settings = make_settings(fake_slack, sqlite_db.url, intake_token="new-token-value",
-                             intake_token_previous=TOKEN)
+                             intake_token_previous=INTAKE_TOKEN)
     services = build_services(settings, policy, clock, engine=sqlite_db.engine,
                               slack=slack_client(token=BOT_TOKEN, base_url=fake_slack.base_url))
     lead_id = make_lead(services, "crm-1")

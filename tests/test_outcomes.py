@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import tomllib
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -21,6 +20,7 @@ from tests.harness.bot_env import make_services
 from tests.harness.databases import Database
 from tests.harness.leads import lead_row, make_lead, outcome_events, row_counts
 from tests.harness.policies import EXAMPLE_POLICY
+from tests.harness.racing import race
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 
@@ -161,18 +161,9 @@ def test_twenty_concurrent_deliveries_of_one_outcome_record_it_once(
     services: Services,
 ) -> None:
     lead_id = make_lead(services, "crm-1")
-    gate = threading.Barrier(20)
-    statuses: list[str] = []
-
-    def deliver() -> None:
-        gate.wait(10)
-        statuses.append(record(services, won()))
-
-    threads = [threading.Thread(target=deliver) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    contest = race([lambda: record(services, won())] * 20)
+    assert contest.errors == []
+    statuses = contest.results
     assert sorted(statuses) == ["duplicate"] * 19 + ["recorded"]
     assert outcome_events(services, lead_id) == [("win", "won")]
 

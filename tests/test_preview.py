@@ -61,6 +61,11 @@ def lead_file(tmp_path: Path, **changes: object) -> Path:
     return path
 
 
+def differing_keys(out: str) -> list[str]:
+    """The lines of the comparison's "Policy keys that differ" section."""
+    return out.split("Policy keys that differ\n", 1)[1].split("\n\n", 1)[0].splitlines()
+
+
 def test_friday_evening_before_a_holiday_monday_is_due_tuesday_1030(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -147,12 +152,12 @@ def test_compare_with_one_business_hour_shows_what_moves(
     assert ("Reminder: first contact due in 30 min: Tue 2027-01-12 10:00 → "
             "Tue 2027-01-12 09:00") in out
     assert "Policy sla.example.toml" in out and "Policy one-hour.toml" in out  # both in full
-    keys = out.split("Policy keys that differ\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    keys = differing_keys(out)
     assert keys == ["  agreement.first_contact_business_hours: 2 → 1"]
     half = variant(tmp_path, "half.toml", (
         "first_contact_business_hours = 2 ", "first_contact_business_hours = 1.5 "))
     code, out, _ = run(capsys, "--at", FRIDAY_1730, "--compare", str(half))
-    keys = out.split("Policy keys that differ\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    keys = differing_keys(out)
     assert keys == ["  agreement.first_contact_business_hours: 2 → 1.5"]
 
 

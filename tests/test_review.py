@@ -28,9 +28,9 @@ import csv
 import io
 import json
 import re
-import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +39,6 @@ from sqlalchemy import select
 
 from bot.clock import ManualClock
 from bot.i18n import Translator
-from bot.intake import accept, parse_data
-from bot.lifecycle import Surface
 from bot.policy import Policy
 from bot.reporting.metrics import Scorecard
 from bot.reporting.periods import month
@@ -63,12 +61,13 @@ from bot.scheduler import default_steps, sweep
 from bot.services import Services
 from bot.terminal_text import blocks_as_text
 from bot.views.review import MAX_BLOCKS, SECTION_LIMIT, review_message
-from storage.models import Lead, LeadStatus, OutboxMessage
+from storage.models import OutboxMessage
 from tests.harness import FakeSlack
 from tests.harness.bot_env import make_services
 from tests.harness.databases import Database
 from tests.harness.people import REP1, REP2
 from tests.harness.policies import EXAMPLE_POLICY
+from tests.harness.racing import race
 from tests.harness.report_month import TOKYO, Month, jst
 
 CHANNEL = "C0000SALES"
@@ -104,23 +103,11 @@ def body(external_id: str, qualified: datetime, *, source: str = "hubspot",
 
 
 class Pack(Month):
-    """``tests.test_metrics.Month`` with any lead body, and the review's own checks."""
+    """The reporting ``Month`` with the review's own checks."""
 
     def __init__(self, services: Services, clock: ManualClock, fake: FakeSlack) -> None:
         super().__init__(services, clock, fake)
         self.fake = fake
-
-    def hand_off_body(self, data: dict[str, Any], posted: datetime) -> int:
-        self.at(posted - timedelta(minutes=1))
-        self.clock.set(posted)
-        mql = parse_data(data, now=self.clock.now())
-        result = accept(self.services, mql, surface=Surface.WEBHOOK)
-        assert result.status == "queued", result
-        self.drain()
-        with self.services.unit_of_work() as uow:
-            lead = uow.session.get(Lead, result.lead_id)
-            assert lead is not None and lead.status == LeadStatus.POSTED
-        return result.lead_id
 
     def worked(self, data: dict[str, Any], posted: datetime, rep: str, *, touches: int,
                touch_at: datetime, decide_at: datetime, reason: str | None = None) -> int:
@@ -467,22 +454,8 @@ def test_two_sweepers_at_once_post_one_pack(
     fake_slack: FakeSlack, db: Database, policy: Policy
 ) -> None:
     world = make_pack(fake_slack, db, policy, jst(12, 1, 9))
-    barrier = threading.Barrier(2)
-    outcomes: list[bool] = []
-    errors: list[BaseException] = []
-
-    def sweeper() -> None:
-        try:
-            barrier.wait()
-            outcomes.append(review_step(world.services, jst(12, 1, 9)))
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=sweeper) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    contest = race([partial(review_step, world.services, jst(12, 1, 9))] * 2)
+    errors, outcomes = contest.errors, contest.results
     assert errors == [] and sorted(outcomes) == [False, True]
     world.drain()
     assert len(world.packs()) == 1

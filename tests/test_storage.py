@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from threading import Barrier, Thread
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -17,6 +16,7 @@ from storage.models import Activity, Base, Lead, LeadEvent, LeadStatus, OutboxMe
 from storage.repositories import History
 from storage.unit_of_work import UnitOfWork
 from tests.harness.databases import Database
+from tests.harness.racing import race
 
 JST = timezone(timedelta(hours=9))
 
@@ -189,25 +189,15 @@ def test_concurrent_enqueues_of_one_key_store_one_row(db: Database) -> None:
     factory = make_session_factory(db.engine)
     now = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
     writers = 6
-    barrier = Barrier(writers)
-    results: list[bool] = []
-    errors: list[BaseException] = []
 
-    def write() -> None:
-        try:
-            barrier.wait()
-            with UnitOfWork(factory) as uow:
-                queued = uow.outbox.enqueue(key="same", kind="message", now=now, payload={})
-                uow.commit()
-                results.append(queued is not None)
-        except BaseException as exc:  # collected and asserted below
-            errors.append(exc)
+    def write() -> bool:
+        with UnitOfWork(factory) as uow:
+            queued = uow.outbox.enqueue(key="same", kind="message", now=now, payload={})
+            uow.commit()
+            return queued is not None
 
-    threads = [Thread(target=write) for _ in range(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    contest = race([write] * writers)
+    results, errors = contest.results, contest.errors
     # Under PostgreSQL a racing writer can see the unique violation only at commit time.
     unexpected = [e for e in errors if "uq_outbox_idempotency_key" not in str(e)]
     assert not unexpected, unexpected
@@ -246,25 +236,15 @@ def test_concurrent_claims_of_one_event_id_let_one_through(db: Database) -> None
     factory = make_session_factory(db.engine)
     now = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
     writers = 8
-    barrier = Barrier(writers)
-    results: list[bool] = []
-    errors: list[BaseException] = []
 
-    def claim() -> None:
-        try:
-            barrier.wait()
-            with UnitOfWork(factory) as uow:
-                won = uow.processed_events.claim("Ev-same", now)
-                uow.commit()
-                results.append(won)
-        except BaseException as exc:  # collected and asserted below
-            errors.append(exc)
+    def claim() -> bool:
+        with UnitOfWork(factory) as uow:
+            won = uow.processed_events.claim("Ev-same", now)
+            uow.commit()
+            return won
 
-    threads = [Thread(target=claim) for _ in range(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    contest = race([claim] * writers)
+    results, errors = contest.results, contest.errors
     assert errors == []
     assert sorted(results) == [False] * (writers - 1) + [True]
 

@@ -146,10 +146,9 @@ def decide(env: Env, lead_id: int) -> None:
 
 def pressed(env: Env, lead_id: int, ts: str, user: str, name: str) -> list[str]:
     """Press Log touch; what the presser was told (the listener answers after the ack)."""
-    assert env.press(Action.LOG_TOUCH, lead_id, ts, user, name).status == 200
-    eventually(lambda: len(env.answers(name)) == 1)
+    answers = env.press_answered(Action.LOG_TOUCH, lead_id, ts, user, name)
     assert env.fake.ephemerals[-1]["user"] == user
-    return env.answers(name)
+    return answers
 
 
 @pytest.mark.parametrize("presser", [REP2, MARKETER])
@@ -211,9 +210,7 @@ def test_an_expired_trigger_offers_a_retry_that_opens_the_modal(any_env: Env) ->
     env, t = any_env, any_env.services.t
     lead_id, ts = claimed(env)
     env.fake.fail("views.open", error="expired_trigger_id")
-    assert env.press(Action.LOG_TOUCH, lead_id, ts, REP1, "slow").status == 200
-    eventually(lambda: len(env.answers("slow")) == 1)
-    assert env.answers("slow") == [t("modal.expired")]
+    assert env.press_answered(Action.LOG_TOUCH, lead_id, ts, REP1, "slow") == [t("modal.expired")]
     (offer,) = [e for e in env.fake.ephemerals if e.get("_name") == "slow"]
     assert offer["user"] == REP1
     (button,) = [e for b in offer["blocks"] if b["type"] == "actions" for e in b["elements"]]

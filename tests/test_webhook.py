@@ -12,7 +12,6 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,19 +19,17 @@ import pytest
 from sqlalchemy import select, text
 
 from bot.clock import ManualClock
-from bot.policy import Policy, load_policy
+from bot.policy import Policy
 from bot.services import build_services
 from handlers.server import BotServer
-from storage import migrate
-from storage.db import make_engine
 from storage.models import OutboxMessage
 from storage.repositories import History
 from tests.harness import FakeSlack, HttpResponse
-from tests.harness.bot_env import make_services, make_worker, start_bot
+from tests.harness.bot_env import make_worker, start_bot
 from tests.harness.databases import Database
 from tests.harness.intake import MQL_PATH, post
+from tests.harness.intake import refusing_bot as refusing_bot_in
 from tests.harness.leads import EXAMPLE, SPEC_EXAMPLE, counts, lead, not_qualified
-from tests.harness.policies import EXAMPLE_POLICY
 from tests.harness.settings import INTAKE_TOKEN, make_settings
 
 MIB = 1024 * 1024
@@ -45,40 +42,10 @@ PERSONAL = ("Sato", "Hanako", "hanako@", "example.co.jp", "+81-3-0000-0000", "å–
 NOTHING = {"leads": 0, "activities": 0, "lead_events": 0, "outbox": 0}
 
 
-@pytest.fixture
-def db_bot(
-    fake_slack: FakeSlack, db: Database, policy: Policy, clock: ManualClock
-) -> Iterator[BotServer]:
-    """The running bot on each database kind (PostgreSQL needs TEST_DATABASE_URL)."""
-    server = start_bot(make_services(fake_slack, db, policy, clock))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def sqlite_bot(
-    fake_slack: FakeSlack, sqlite_db: Database, policy: Policy, clock: ManualClock
-) -> Iterator[BotServer]:
-    server = start_bot(make_services(fake_slack, sqlite_db, policy, clock))
-    yield server
-    server.stop()
-
-
 @pytest.fixture(scope="module")
 def refusing_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotServer]:
-    """One bot for the refused requests: each asserts it wrote nothing, so they can share it."""
-    fake = FakeSlack().start()
-    url = f"sqlite:///{tmp_path_factory.mktemp('refused') / 'test.db'}"
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    clock = ManualClock(datetime(2026, 11, 24, 1, 0, tzinfo=UTC))
-    server = start_bot(
-        make_services(fake, Database("sqlite", url, engine), load_policy(EXAMPLE_POLICY), clock)
-    )
-    yield server
-    server.stop()
-    fake.stop()
-    assert fake.calls == [] and fake.errors == []
+    with refusing_bot_in(tmp_path_factory.mktemp("refused")) as server:
+        yield server
 
 
 # --- accepted leads -------------------------------------------------------------------------
@@ -149,10 +116,10 @@ def test_repeat_delivery_is_a_duplicate_and_changes_nothing(db_bot: BotServer) -
 
 
 def test_not_qualified_repeat_is_a_duplicate_with_the_same_reasons(
-    sqlite_bot: BotServer,
+    bot: BotServer,
 ) -> None:
-    first = post(sqlite_bot, not_qualified()).json()
-    again = post(sqlite_bot, not_qualified()).json()
+    first = post(bot, not_qualified()).json()
+    again = post(bot, not_qualified()).json()
 
     assert again == {**first, "status": "duplicate"}
 
@@ -194,7 +161,7 @@ def test_concurrent_deliveries_of_one_lead_store_it_once(
 
 
 def test_unknown_fields_are_kept_and_unknown_activity_types_accepted(
-    sqlite_bot: BotServer,
+    bot: BotServer,
 ) -> None:
     body = lead(
         utm={"campaign": "autumn", "medium": "email"},
@@ -207,10 +174,10 @@ def test_unknown_fields_are_kept_and_unknown_activity_types_accepted(
         ],
     )
 
-    response = post(sqlite_bot, body)
+    response = post(bot, body)
 
     assert response.status == 202, response.body
-    with sqlite_bot.services.unit_of_work() as uow:
+    with bot.services.unit_of_work() as uow:
         stored = uow.leads.get(response.json()["lead_id"], history=History.ACTIVITIES)
         assert stored is not None
         assert stored.extra == {
@@ -223,9 +190,9 @@ def test_unknown_fields_are_kept_and_unknown_activity_types_accepted(
         assert (show.detail, show.extra) == (None, {"booth": "A-12"})
 
 
-def test_charset_parameter_and_lowercase_scheme_are_accepted(sqlite_bot: BotServer) -> None:
+def test_charset_parameter_and_lowercase_scheme_are_accepted(bot: BotServer) -> None:
     response = post(
-        sqlite_bot,
+        bot,
         EXAMPLE,
         token=None,
         content_type="application/json; charset=UTF-8",
@@ -505,12 +472,12 @@ def assert_no_personal_data(text: str) -> None:
 
 
 def test_log_has_one_line_per_request_and_no_personal_data(
-    sqlite_bot: BotServer, logs: pytest.LogCaptureFixture
+    bot: BotServer, logs: pytest.LogCaptureFixture
 ) -> None:
-    queued = post(sqlite_bot, EXAMPLE).json()
-    post(sqlite_bot, EXAMPLE)
-    post(sqlite_bot, contact(name="Sato Hanako " * 30))
-    post(sqlite_bot, EXAMPLE, token="hanako@example.co.jp")
+    queued = post(bot, EXAMPLE).json()
+    post(bot, EXAMPLE)
+    post(bot, contact(name="Sato Hanako " * 30))
+    post(bot, EXAMPLE, token="hanako@example.co.jp")
 
     request_lines = [r.getMessage() for r in logs.records if r.name == "sla_bot.webhooks"]
     assert len(request_lines) == 4
@@ -522,13 +489,13 @@ def test_log_has_one_line_per_request_and_no_personal_data(
 
 
 def test_unexpected_error_is_500_with_an_id_logged_without_personal_data(
-    sqlite_bot: BotServer, logs: pytest.LogCaptureFixture
+    bot: BotServer, logs: pytest.LogCaptureFixture
 ) -> None:
-    engine = sqlite_bot.services.engine
+    engine = bot.services.engine
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE outbox"))  # the handoff cannot be queued
 
-    response = post(sqlite_bot, EXAMPLE)
+    response = post(bot, EXAMPLE)
 
     assert response.status == 500
     answer = response.json()

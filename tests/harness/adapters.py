@@ -20,10 +20,9 @@ from bot.policy import Policy
 from bot.services import Services, build_services
 from handlers.server import BotServer
 from storage.models import Lead
-from tests.harness import HttpResponse, http_post
+from tests.harness import FakeSlack, HttpResponse, http_post
 from tests.harness.bot_env import make_worker
 from tests.harness.databases import Database
-from tests.harness.fake_slack import FakeSlack
 from tests.harness.settings import BOT_TOKEN, INTAKE_TOKEN, make_settings
 
 PAYLOADS = Path(__file__).resolve().parent.parent / "fixtures" / "ma_payloads"

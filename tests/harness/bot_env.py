@@ -6,22 +6,24 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
+from typing import Any
 
 from sqlalchemy import func, select
 
 from bot.clock import ManualClock
-from bot.ids import Action
+from bot.ids import Action, Command
 from bot.outbox.worker import OutboxWorker
 from bot.policy import Policy
 from bot.services import Services, build_services
 from bot.user_agent import slack_client
 from handlers.server import BotServer
 from storage.models import Lead, LeadEvent, LeadStatus, OutboxMessage
-from tests.harness import HttpResponse, SlackRequests
+from tests.harness import FakeSlack, HttpResponse, SlackRequests
 from tests.harness.databases import Database
-from tests.harness.fake_slack import FakeSlack
 from tests.harness.leads import lead_row, queue
 from tests.harness.people import CHANNEL, REP1
+from tests.harness.racing import race
 from tests.harness.settings import BOT_TOKEN, SIGNING_SECRET, make_settings
 from tests.harness.waiting import eventually
 
@@ -50,6 +52,17 @@ def make_worker(
         sleep=lambda seconds: clock.advance(timedelta(seconds=seconds)),
         rng=random.Random(7),
     )
+
+
+def drain_together(workers: list[OutboxWorker], batch: int = 3) -> list[BaseException]:
+    """Each worker in its own thread, released at once (a barrier) to take ``batch`` rows at a
+    time until none is left, as replicas would: what they raised (empty when none did)."""
+
+    def drain(worker: OutboxWorker) -> None:
+        while worker.run_once(limit=batch):
+            pass
+
+    return race([partial(drain, worker) for worker in workers]).errors
 
 
 def start_bot(services: Services) -> BotServer:
@@ -104,6 +117,30 @@ class Env:
             action.value, str(lead_id), user_id=user, channel_id=CHANNEL, message_ts=ts,
             response_url=response_url,
         )
+
+    def command(self, command: Command, user: str, text: str = "") -> dict[str, Any]:
+        """Send the slash ``command`` with ``text`` as ``user``: the one answer its response
+        URL got (each call has a response URL of its own)."""
+        name = f"{command.value}-{user}-{len(self.fake.calls_to('response_url'))}"
+        url = self.fake.response_url(name, user=user)
+        response = self.slack.slash_command(command.value, text, user_id=user, response_url=url)
+        assert response.status == 200
+
+        def answered() -> list[dict[str, Any]]:
+            return [c.args for c in self.fake.calls_to("response_url")
+                    if c.args.get("_name") == name]
+
+        eventually(lambda: len(answered()) == 1)
+        (answer,) = answered()
+        return answer
+
+    def press_answered(self, action: Action, lead_id: int, ts: str, user: str,
+                       name: str) -> list[str]:
+        """Press ``action`` as ``user`` and wait for the one answer to its response URL (the
+        listener answers after the ack): the texts it got."""
+        assert self.press(action, lead_id, ts, user, name).status == 200
+        eventually(lambda: len(self.answers(name)) == 1)
+        return self.answers(name)
 
     def lead(self, lead_id: int) -> Lead:
         return lead_row(self.services, lead_id)

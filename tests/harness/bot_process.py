@@ -80,6 +80,28 @@ class BotProcess:
         return stop_process(self.process, timeout)
 
 
+#: one pass of the real outbox worker, built as ``sla-bot`` builds it, on the policy file named
+#: by its first argument: for the tests that kill a worker mid-send
+ONE_WORKER_PASS = """
+import sys
+from bot.clock import SystemClock
+from bot.outbox.worker import OutboxWorker
+from bot.policy import load_policy
+from bot.services import build_services
+from bot.settings import load_settings
+
+services = build_services(load_settings(dotenv=False), load_policy(sys.argv[1]), SystemClock())
+OutboxWorker(services).run_once()
+"""
+
+
+def worker_process(env: Mapping[str, str], policy: Path, *, cwd: Path) -> subprocess.Popen[str]:
+    """One outbox worker pass (``ONE_WORKER_PASS``) in a child process, started at once, so
+    that a test can kill it (SIGKILL) between its send and its commit."""
+    return subprocess.Popen([sys.executable, "-c", ONE_WORKER_PASS, str(policy)],
+                            cwd=cwd, env=env, text=True)
+
+
 def stop_process(process: subprocess.Popen[str], timeout: float) -> str:
     """SIGTERM, and a kill if it has not exited within ``timeout`` seconds: what it wrote,
     when its output is piped ('' otherwise)."""

@@ -15,8 +15,8 @@ from bot.reminders.sweep import sweep_notices
 from bot.scheduler import default_steps, sweep
 from bot.services import Services
 from bot.workflow import claim, log_touch
+from tests.harness import FakeSlack
 from tests.harness.bot_env import make_worker
-from tests.harness.fake_slack import FakeSlack
 from tests.harness.leads import queue
 from tests.harness.people import CHANNEL, MARKETER, REP1
 

@@ -12,8 +12,8 @@ from bot.outbox.worker import OutboxWorker
 from bot.reminders.sweep import sweep_notices
 from bot.services import Services
 from storage.models import Lead, LeadEvent, LeadStatus
+from tests.harness import FakeSlack
 from tests.harness.bot_env import make_worker
-from tests.harness.fake_slack import FakeSlack
 from tests.harness.leads import lead_row, queue
 from tests.harness.people import CHANNEL
 

@@ -24,8 +24,8 @@ from bot.sandbox.loopback import HOST, LoopbackServer
 from bot.services import Services, build_services
 from storage.models import Lead, LeadStatus, OutboxMessage
 from storage.outbox_kind import OutboxKind
+from tests.harness import FakeSlack
 from tests.harness.databases import Database
-from tests.harness.fake_slack import FakeSlack
 from tests.harness.people import REP1
 from tests.harness.settings import BOT_TOKEN, make_settings
 

@@ -25,6 +25,15 @@ def configured_policy(directory: Path) -> Path:
     return path
 
 
+def webhook_policy_file(directory: Path, url: str) -> Path:
+    """``sla.example.toml`` with an ``[outbound_webhook]`` section sending to ``url``, written
+    as ``sla.toml`` in ``directory``: for the tests that start a process on a policy file."""
+    path = directory / "sla.toml"
+    path.write_text(EXAMPLE_POLICY.read_text(encoding="utf-8")
+                    + f'\n[outbound_webhook]\nurl = "{url}"\n', encoding="utf-8")
+    return path
+
+
 def with_roles(policy: Policy, **roles: object) -> Policy:
     """The example policy with other ``[roles]`` (validated like the TOML file would be)."""
     current = policy.roles.model_dump()

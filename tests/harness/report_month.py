@@ -16,8 +16,8 @@ from bot.reminders.sweep import sweep_notices
 from bot.services import Services
 from bot.workflow import claim, log_touch
 from storage.models import Lead, LeadStatus
+from tests.harness import FakeSlack
 from tests.harness.bot_env import make_worker
-from tests.harness.fake_slack import FakeSlack
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 BANT = ("budget", "authority", "need", "timeline")
@@ -64,16 +64,23 @@ class Month:
             pass
 
     def hand_off(self, name: str, qualified: datetime, posted: datetime, **kw: Any) -> int:
+        lead_id = self.hand_off_body(payload(name, qualified, **kw), posted)
+        with self.services.unit_of_work() as uow:
+            lead = uow.session.get(Lead, lead_id)
+            assert lead is not None and lead.posted_at == posted
+        return lead_id
+
+    def hand_off_body(self, data: dict[str, Any], posted: datetime) -> int:
+        """The lead ``data`` arrives by webhook at ``posted`` and is posted in that drain."""
         self.at(posted - timedelta(minutes=1))  # what the sweep owes goes out before...
         self.clock.set(posted)  # ...so the hand-off is the first post of its drain, not paced
-        mql = parse_data(payload(name, qualified, **kw), now=self.clock.now())
+        mql = parse_data(data, now=self.clock.now())
         result = accept(self.services, mql, surface=Surface.WEBHOOK)
         assert result.status == "queued", result
         self.drain()
         with self.services.unit_of_work() as uow:
             lead = uow.session.get(Lead, result.lead_id)
             assert lead is not None and lead.status == LeadStatus.POSTED
-            assert lead.posted_at == posted
         return result.lead_id
 
     def claim(self, lead_id: int, rep: str, when: datetime) -> None:

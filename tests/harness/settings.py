@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from bot.settings import Settings
 
 if TYPE_CHECKING:
-    from tests.harness.fake_slack import FakeSlack
+    from tests.harness import FakeSlack
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SIGNING_SECRET = "test-signing-secret"
