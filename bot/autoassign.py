@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from bot.event_kind import EventKind
+from bot.event_kind import Action
 from bot.lifecycle import OWNED, Surface
 from bot.policy import Policy
 from bot.roles import Directory
@@ -48,7 +48,7 @@ def pick_assignee(
         open_counts = uow.leads.counts_owned_by(reps, OWNED)
         reps = [r for r in reps if open_counts.get(r, 0) < cap]
     recent = uow.events.count_by_actor(
-        LeadEvent.kind == EventKind.CLAIM,
+        LeadEvent.kind == Action.CLAIM,
         LeadEvent.surface == Surface.SCHEDULER.value,
         LeadEvent.at >= now - ROTATION_WINDOW,
         LeadEvent.actor.in_(reps),

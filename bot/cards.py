@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bot.deal import DealOutcome
-from bot.event_kind import EventKind
+from bot.event_kind import Action
 from bot.lifecycle import TERMINAL
 from bot.views.details_modal import (
     LeadRecord,
@@ -141,7 +141,7 @@ def _last_release(events: list[LeadEvent]) -> dict[str, Any] | None:
     for event in reversed(events):
         if event.to_status is None:
             continue  # a fact, not a state change
-        if event.kind == EventKind.RELEASE:
+        if event.kind == Action.RELEASE:
             return {"actor": event.actor, **(event.data or {})}
         return None
     return None
@@ -150,7 +150,7 @@ def _last_release(events: list[LeadEvent]) -> dict[str, Any] | None:
 def _last_decision(events: list[LeadEvent], decision_reason: str | None) -> dict[str, Any] | None:
     """The convert or recycle event that decided the lead (actor, date, reason)."""
     for event in reversed(events):
-        if event.kind in (EventKind.CONVERT, EventKind.RECYCLE) and event.to_status is not None:
+        if event.kind in (Action.CONVERT, Action.RECYCLE) and event.to_status is not None:
             return {"kind": event.kind, "actor": event.actor, "at": event.at,
                     "reason": (event.data or {}).get("reason") or decision_reason}
     return None

@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from bot.event_kind import EventKind
+from bot.event_kind import Action
 from storage.models import Lead, LeadEvent, LeadStatus
 
 __all__ = [
@@ -27,8 +27,8 @@ __all__ = [
 
 DealState = Literal["won", "lost", "open"]
 #: the lifecycle events a deal outcome writes (``bot.lifecycle.Action.WIN`` …), and what each says
-OUTCOME_KINDS: dict[str, DealState] = {EventKind.WIN: "won", EventKind.LOSE: "lost",
-                                       EventKind.REOPEN: "open"}
+OUTCOME_KINDS: dict[str, DealState] = {Action.WIN: "won", Action.LOSE: "lost",
+                                       Action.REOPEN: "open"}
 _CLOSED: dict[str, Literal["won", "lost"]] = {
     LeadStatus.WON.value: "won", LeadStatus.LOST.value: "lost",
 }

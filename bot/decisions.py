@@ -33,7 +33,6 @@ from bot.errors import (
     NotClaimed,
     NotFound,
 )
-from bot.event_kind import EventKind
 from bot.i18n import format_datetime
 from bot.lead_messages import queue_call, refresh_homes, reply_in_thread, update_channel_message
 from bot.lifecycle import OWNED, SQL_STATUSES, TERMINAL, Action, Surface, apply
@@ -257,7 +256,7 @@ def _check_state(uow: UnitOfWork, lead: Lead, services: Services) -> None:
 def _deciding_event(lead: Lead) -> LeadEvent | None:
     """The convert or recycle event that decided ``lead`` (its events loaded)."""
     for event in reversed(lead.events or []):
-        if event.kind in (EventKind.CONVERT, EventKind.RECYCLE) and event.to_status:
+        if event.kind in (Action.CONVERT, Action.RECYCLE) and event.to_status:
             return event
     return None
 

@@ -5,7 +5,8 @@ a claimed lead can be released or reassigned. An SQL's deal then closes, as the 
 (SPEC 10): ``converted → (won | lost)``, and a later outcome corrects an earlier one (won ↔ lost,
 or back to ``converted`` while the deal is open again). Every transition goes through ``apply`` and
 writes a ``LeadEvent`` — the audit trail and the source of every report — so a state change
-without an event cannot happen by accident.
+without an event cannot happen by accident. The transitions (``Action``) and the facts recorded
+beside them are named in ``bot.event_kind``.
 """
 
 from __future__ import annotations
@@ -17,27 +18,10 @@ from typing import Any
 from sqlalchemy.orm import object_session
 
 from bot.errors import IllegalTransition
-from bot.event_kind import EventKind
+from bot.event_kind import Action, Fact
 from storage.models import Lead, LeadEvent, LeadStatus
 
 S = LeadStatus
-
-
-class Action(StrEnum):
-    QUALIFY = "qualify"
-    DISQUALIFY = "disqualify"
-    REQUALIFY = "requalify"
-    POST = "post"
-    CLAIM = "claim"
-    TOUCH = "touch"
-    CONVERT = "convert"
-    RECYCLE = "recycle"
-    RELEASE = "release"
-    REASSIGN = "reassign"
-    #: the SQL's deal outcome as the CRM reports it (``bot.outcomes``)
-    WIN = "win"
-    LOSE = "lose"
-    REOPEN = "reopen"
 
 
 class Surface(StrEnum):
@@ -145,7 +129,7 @@ def applied(
     """
     event = LeadEvent(
         at=at,
-        kind=EventKind(action.value).value,
+        kind=action.value,
         from_status=before.value,
         to_status=next_status(before, action).value,
         actor=actor,
@@ -158,7 +142,7 @@ def applied(
 
 def record(
     lead: Lead,
-    kind: EventKind,
+    kind: Fact,
     *,
     at: datetime,
     surface: Surface,

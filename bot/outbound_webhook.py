@@ -27,7 +27,7 @@ from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from bot.event_kind import EventKind
+from bot.event_kind import Action
 from bot.policy import Policy
 from bot.problems import Problem
 from bot.services import Services
@@ -56,8 +56,8 @@ __all__ = [
 #: receiver's 429 holds back only webhooks and Slack's pacing never holds back a webhook
 LANE = "outbound"
 #: lifecycle event kind → the outcome the receiver hears (a deal's: SPEC 10, when listed)
-EVENT_OUTCOMES = {EventKind.CONVERT: "converted", EventKind.RECYCLE: "recycled",
-                  EventKind.WIN: "won", EventKind.LOSE: "lost"}
+EVENT_OUTCOMES = {Action.CONVERT: "converted", Action.RECYCLE: "recycled",
+                  Action.WIN: "won", Action.LOSE: "lost"}
 #: a deal's outcomes: their body repeats the lead's conversion, read from its events
 _DEAL_OUTCOMES = frozenset({"won", "lost"})
 #: where a deal outcome came from, when it was the CRM itself (``bot.outcomes``): what the CRM
@@ -193,7 +193,7 @@ def _deal_body(lead: Lead, event: LeadEvent, policy: Policy, outcome: str) -> di
     """The body of a deal won or lost: the conversion's fields, the deal's outcome on top."""
     data = event.data or {}
     convert = next((e for e in reversed(lead.events or [])
-                    if e.kind == EventKind.CONVERT and e.to_status is not None), None)
+                    if e.kind == Action.CONVERT and e.to_status is not None), None)
     base = outcome_body(lead, convert, policy) if convert is not None else {
         "lead": {"id": lead.id, "external_id": lead.external_id, "source": lead.source},
         "touches": lead.touch_count or 0, "bant": None, "owner": lead.owner_id,

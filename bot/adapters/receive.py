@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from bot.adapters.events import Rejected, Skipped, Translated, VendorEvent
 from bot.definition import evaluate
-from bot.event_kind import EventKind
+from bot.event_kind import Fact
 from bot.intake import (
     MAX_ACTIVITIES,
     FieldError,
@@ -139,7 +139,7 @@ def _receive(services: Services, event: VendorEvent, mql: MqlIn, surface: Surfac
                 outcome = _judge_again(services, uow, lead, mql, event, now, surface)
             else:
                 added = _add_behaviour(lead, mql)
-                record(lead, EventKind.BEHAVIOUR, at=now, surface=surface,
+                record(lead, Fact.BEHAVIOUR, at=now, surface=surface,
                        data={"event": event.label, "added": added})
                 lead.updated_at = now
                 outcome = Outcome("updated", lead.id)
@@ -154,7 +154,7 @@ def _lock_person(uow: UnitOfWork, contact: str) -> None:
 
 def _seen(uow: UnitOfWork, lead_ids: list[int], key: str) -> bool:
     """Whether an event with this key was already applied to one of the person's leads."""
-    rows = uow.events.data_of_kinds(lead_ids, [EventKind.BEHAVIOUR, EventKind.REQUALIFY])
+    rows = uow.events.data_of_kinds(lead_ids, [Fact.BEHAVIOUR, Action.REQUALIFY])
     return any(isinstance(d, dict) and (d.get("event") or {}).get("key") == key for d in rows)
 
 
@@ -176,7 +176,7 @@ def _judge_again(
     lead.definition_version = qualification.version
     lead.tier = qualification.tier
     if not qualification.qualified:
-        record(lead, EventKind.BEHAVIOUR, at=now, surface=surface,
+        record(lead, Fact.BEHAVIOUR, at=now, surface=surface,
                data={"event": event.label, "added": added,
                      "reasons": list(qualification.reasons)})
         return Outcome("not_qualified", lead.id, list(qualification.reasons))

@@ -22,7 +22,7 @@ from typing import Any
 from bot.autoassign import pick_assignee
 from bot.cards import notice_lead
 from bot.errors import NotAllowed, NotFound, NothingToSnooze, SnoozeRefused
-from bot.event_kind import EventKind
+from bot.event_kind import Fact
 from bot.i18n import Translator, format_datetime
 from bot.lifecycle import Surface, record
 from bot.policy import Policy
@@ -170,7 +170,7 @@ def snooze(
         if until >= deadline:
             due = format_datetime(deadline, services.t.language, services.policy.tz)
             raise SnoozeRefused(f"{clock.value} is due before the snooze ends", due=due)
-        record(lead, EventKind.SNOOZE, at=now, surface=Surface.BUTTON, actor=user_id,
+        record(lead, Fact.SNOOZE, at=now, surface=Surface.BUTTON, actor=user_id,
                data={"clock": clock.value, "until": until.isoformat()})
         if lead.next_due_at is None or until < lead.next_due_at:
             lead.next_due_at = until
@@ -249,7 +249,7 @@ def _handle(
         handled.add(notice.key)
         if notice.kind == NoticeKind.BREACH:
             batch.events.append({  # a fact, as ``bot.lifecycle.record`` writes it
-                "lead_id": lead.id, "at": notice.deadline, "kind": EventKind.BREACH.value,
+                "lead_id": lead.id, "at": notice.deadline, "kind": Fact.BREACH.value,
                 "from_status": None, "to_status": None, "actor": None,
                 "surface": Surface.SCHEDULER.value, "data": {
                     "promise": notice.clock.value,
@@ -380,7 +380,7 @@ def _snoozes(uow: UnitOfWork, ids: list[int]) -> dict[int, tuple[Snooze, ...]]:
     found: dict[int, list[Snooze]] = {}
     if not ids:
         return {}
-    for event in uow.events.of_kind(ids, EventKind.SNOOZE):
+    for event in uow.events.of_kind(ids, Fact.SNOOZE):
         try:
             until = datetime.fromisoformat(event.data["until"])
             snooze = Snooze(Promise(event.data["clock"]), until)

@@ -33,7 +33,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.agreement.reading import versions_in_force
-from bot.event_kind import EventKind
+from bot.event_kind import Fact
 from bot.policy import Policy
 from bot.reporting import metrics
 from bot.reporting.chart import ChartDay, render_week_chart
@@ -237,7 +237,7 @@ def _week_breaches(
     """
     with unit_of_work() as uow:
         total, by_owner, rows = uow.events.of_kind_between(
-            EventKind.BREACH, period.start, period.end, MAX_BREACHES)
+            Fact.BREACH, period.start, period.end, MAX_BREACHES)
         lines = [
             BreachLine(_label(lead), str(event.data.get("promise") or "first_contact"),
                        lead.owner_id, thread_link(lead.channel_id, lead.message_ts))

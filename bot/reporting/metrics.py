@@ -84,7 +84,7 @@ from sqlalchemy.orm import Session
 
 from bot import timings
 from bot.calendar import BusinessTimeline
-from bot.event_kind import EventKind
+from bot.event_kind import Fact
 from bot.lifecycle import SQL_STATUSES
 from bot.policy import Policy
 from bot.reporting.periods import Period, month
@@ -712,7 +712,7 @@ def _open_breaches(reads: ReportQueries, rep: str | None, limit: int) -> BreachL
     if ids:
         for lead_id, data in reads.rows(
             select(LeadEvent.lead_id, LeadEvent.data)
-            .where(LeadEvent.kind == EventKind.BREACH, LeadEvent.lead_id.in_(ids))
+            .where(LeadEvent.kind == Fact.BREACH, LeadEvent.lead_id.in_(ids))
             .order_by(LeadEvent.lead_id, LeadEvent.at, LeadEvent.id)
         ):
             promise = str((data or {}).get("promise") or "")

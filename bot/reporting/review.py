@@ -54,7 +54,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import String, and_, case, cast, func, or_, select
 
 from bot.agreement.reading import versions_in_force
-from bot.event_kind import EventKind
+from bot.event_kind import Fact
 from bot.lifecycle import SQL_STATUSES
 from bot.outcomes import exact_text
 from bot.policy import Policy
@@ -569,7 +569,7 @@ def _breach_slots(
     total = 0
     for (posted_at,) in reads.rows(
         select(Lead.posted_at).join(LeadEvent, LeadEvent.lead_id == Lead.id)
-        .where(LeadEvent.kind == EventKind.BREACH, LeadEvent.at >= period.start,
+        .where(LeadEvent.kind == Fact.BREACH, LeadEvent.at >= period.start,
                LeadEvent.at < period.end)
         .where(LeadEvent.data["promise"].as_string() == "first_contact")
     ):

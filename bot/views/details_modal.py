@@ -24,7 +24,7 @@ from typing import Any
 from bot.action_payloads import LeadPayload
 from bot.deadlines import decision_due_from, first_contact_due_from
 from bot.deal import DealOutcome
-from bot.event_kind import EventKind
+from bot.event_kind import Action
 from bot.i18n import Translator, format_datetime, format_number
 from bot.ids import Callback
 from bot.lifecycle import OPEN
@@ -433,18 +433,18 @@ def _event_line(
         note = " ".join((deal.note or "").split())
         line = " — ".join([line, *detail])
         return f"{line}\n> {fit_mrkdwn(note, NOTE_BUDGET)}" if note else line
-    if event.kind == EventKind.REASSIGN:
+    if event.kind == Action.REASSIGN:
         detail.append(t("details.reassigned", previous=_who(data.get("previous_owner")),
                         owner=_who(data.get("new_owner"))))
-    elif event.kind == EventKind.TOUCH and data.get("kind"):
+    elif event.kind == Action.TOUCH and data.get("kind"):
         outcome = _label(t, "touch_outcome", data.get("outcome")) if data.get("outcome") else "—"
         detail.append(f"{_label(t, 'touch_kind', data.get('kind'))}, {outcome}")
-    elif event.kind == EventKind.RELEASE and data.get("previous_owner") not in (None, event.actor):
+    elif event.kind == Action.RELEASE and data.get("previous_owner") not in (None, event.actor):
         detail.append(t("details.released_from", previous=_who(data.get("previous_owner"))))
     if data.get("promise"):
         detail.append(_label(t, "details.promise", data.get("promise")))
     reason = " ".join(str(data.get("reason") or "").split())
-    if reason and event.kind == EventKind.RECYCLE:  # a configured reason code
+    if reason and event.kind == Action.RECYCLE:  # a configured reason code
         reason = _label_text(t, "recycle_reason", reason)
     if reason:
         detail.append(fit_mrkdwn(reason, REASON_BUDGET))
